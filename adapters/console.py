@@ -1,0 +1,212 @@
+"""The console front end: the `maisky` command. No tokens needed; runs on the bundled corpus."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot import Maisky, MaiskyError, Reply, Settings, build
+from bot.evaluation import evaluate, load_questions
+from bot.matcher import MatchResult
+
+__all__ = ["main"]
+
+Command = Callable[[argparse.Namespace, TextIO], int]
+
+
+def reply_json(core: Maisky, question: str, reply: Reply, text: str) -> dict[str, Any]:
+    """The `ask --json` contract: passages best first, empty when declined."""
+    shown = reply.matches[reply.rank :] if reply.answered else ()
+    return {
+        "question": reply.question or question,
+        "answered": reply.answered,
+        "reply": text,
+        "passages": [
+            {
+                "id": m.passage.id,
+                "text": m.passage.text,
+                "score": round(m.score, 4),
+                "speaker": core.corpus.speaker_name(m.passage),
+                "source": {
+                    "title": m.passage.source.title,
+                    "author": m.passage.source.author,
+                    "publication": m.passage.source.publication,
+                    "date": m.passage.source.date.isoformat(),
+                    "url": m.passage.source.url,
+                },
+            }
+            for m in shown
+        ],
+    }
+
+
+def explain(result: MatchResult, out: TextIO) -> None:
+    """Why the matcher answered or declined: the terms, the scores, the runners-up."""
+    out.write("\nWhy (for curators):\n  question terms:\n")
+    for qt in result.terms:
+        note = []
+        if qt.token.corrected:
+            note.append(f"typo for {qt.token.corrected!r}")
+        if qt.token.via:
+            note.append(qt.token.via)
+        if not qt.known:
+            note.append("not in the sources")
+        extra = f" ({'; '.join(note)})" if note else ""
+        out.write(f"    {qt.token.surface!r} -> {qt.token.term}  weight {qt.idf:.2f}{extra}\n")
+    out.write("  passages:\n")
+    for n, m in enumerate(result.matches, 1):
+        matched = ", ".join(m.matched)
+        out.write(f"    {n}. {m.passage.id}  score {m.score:.2f}  coverage {m.coverage:.0%}  matched: {matched}\n")
+    if not result.matches:
+        out.write("    (none)\n")
+    out.write(f"  verdict: {'answered' if result.answered else 'declined: ' + result.reason}\n")
+
+
+def _ask(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
+    question = " ".join(args.question)
+    reply = core.ask(question)
+    text = core.plain(reply)
+    if args.json:
+        out.write(json.dumps(reply_json(core, question, reply, text), ensure_ascii=False, indent=2) + "\n")
+    else:
+        out.write(text + "\n")
+        if args.explain:
+            explain(core.explain(question), out)
+    return 0
+
+
+def _quote(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
+    day = args.date or dt.date.today()
+    reply = core.quote(day)
+    text = core.plain(reply)
+    if args.json:
+        c = reply.citation
+        assert c is not None
+        data = {
+            "date": day.isoformat(),
+            "quote": reply.passage,
+            "speaker": reply.passage_by,
+            "reply": text,
+            "source": {
+                "title": c.title,
+                "author": c.author,
+                "publication": c.publication,
+                "date": c.date,
+                "url": c.url,
+            },
+            "passage_id": c.passage_id,
+        }
+        out.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    else:
+        out.write(text + "\n")
+    return 0
+
+
+def _simple(method: str) -> Callable[[argparse.Namespace, Maisky, TextIO], int]:
+    def run(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
+        reply = getattr(core, method)(" ".join(args.person)) if method == "who" else getattr(core, method)()
+        out.write(core.plain(reply) + "\n")
+        return 0
+
+    return run
+
+
+def _help(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
+    out.write(core.plain(core.help("maisky ")) + "\n")
+    return 0
+
+
+def _eval(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
+    report = evaluate(core.matcher, load_questions(Path(args.file)))
+    if args.json:
+        for r in report.records:
+            top = r.result.matches[0].passage.text if r.result.answered and r.result.matches else None
+            out.write(
+                json.dumps(
+                    {"q": r.item.q, "answered": r.result.answered, "text": top, "correct": r.correct},
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+        out.write(json.dumps({"totals": report.totals()}) + "\n")
+        return 0
+    t = report.totals()
+    out.write(
+        f"questions: {t['in_scope']} in scope, {t['out_of_scope']} out of scope\n"
+        f"top-1 hit rate (in scope):  {t['top1']:.3f}\n"
+        f"top-3 hit rate (in scope):  {t['top3']:.3f}\n"
+        f"declined (out of scope):    {t['declined']:.3f}\n"
+        f"overall:                    {t['overall']:.3f}\n"
+    )
+    if args.verbose:
+        for r in report.records:
+            if not r.correct:
+                best = r.result.matches[0].passage.id if r.result.matches else "-"
+                out.write(f"  miss: {r.item.q!r} -> {'answered' if r.result.answered else 'declined'} {best}\n")
+    return 0
+
+
+def _chat(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
+    from adapters.chat import run_chat  # readline is only needed here
+
+    return run_chat(core, out)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date in the form YYYY-MM-DD") from None
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="maisky",
+        description="Maisky as narrator: an automated persona answering from cited sources about Ivan Maisky, "
+        "Soviet ambassador in London 1932-1943. Not the historical person.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    a = sub.add_parser("ask", help="answer one question from the sources")
+    a.add_argument("question", nargs="+", help="the question (quote it in the shell)")
+    a.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    a.add_argument("--explain", action="store_true", help="also show why: terms, scores, runners-up")
+    a.set_defaults(run=_ask)
+    c = sub.add_parser("chat", help="an interactive session (type 'help' inside)")
+    c.set_defaults(run=_chat)
+    q = sub.add_parser("quote", help="one of Maisky's own quotations with its citation")
+    q.add_argument("--date", type=_date, help="the day (YYYY-MM-DD); the same day always gives the same quotation")
+    q.add_argument("--json", action="store_true", help="print JSON instead of text")
+    q.set_defaults(run=_quote)
+    w = sub.add_parser("who", help="what the sources say about a person")
+    w.add_argument("person", nargs="+")
+    w.set_defaults(run=_simple("who"))
+    sub.add_parser("sources", help="the sources and how many passages each holds").set_defaults(run=_simple("sources"))
+    sub.add_parser("about", help="what this bot is and how it answers").set_defaults(run=_simple("about"))
+    sub.add_parser("help", help="the commands, in the persona's words").set_defaults(run=_help)
+    e = sub.add_parser("eval", help="score the matcher on a question file (top-1, top-3, declines, overall)")
+    e.add_argument("file", help="a YAML file in the format of shared/eval/dev-questions.yaml")
+    e.add_argument("--json", action="store_true", help="one JSON record per question, then the totals")
+    e.add_argument("-v", "--verbose", action="store_true", help="list the questions it got wrong")
+    e.set_defaults(run=_eval)
+    return p
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the `maisky` command; returns the exit code (0 ok, 1 bad data or settings, 2 bad usage)."""
+    out = out or sys.stdout
+    args = parser().parse_args(argv)
+    try:
+        core = build(Settings.from_env())
+        return int(args.run(args, core, out))
+    except MaiskyError as exc:
+        print(f"maisky: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

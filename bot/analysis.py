@@ -1,0 +1,407 @@
+"""Text analysis shared by indexing and questions: folding, tokens, names, synonyms and stems."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import Stemmer
+
+from bot.corpus import Person
+
+__all__ = ["PERSON_PREFIX", "Analyzer", "Token", "fold"]
+
+PERSON_PREFIX = "@"
+
+# Function words, and the words people wrap around a question ("tell me", "what did you think of").
+# Neither says what a question is about, so neither may make a passage look relevant.
+STOPWORDS = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "also",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "aren",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "cannot",
+        "could",
+        "couldn",
+        "d",
+        "did",
+        "didn",
+        "do",
+        "does",
+        "doesn",
+        "doing",
+        "don",
+        "down",
+        "during",
+        "each",
+        "else",
+        "ever",
+        "few",
+        "for",
+        "from",
+        "further",
+        "get",
+        "got",
+        "had",
+        "hadn",
+        "has",
+        "hasn",
+        "have",
+        "haven",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "isn",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "ll",
+        "let",
+        "like",
+        "m",
+        "me",
+        "might",
+        "more",
+        "most",
+        "much",
+        "must",
+        "mustn",
+        "my",
+        "myself",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "o",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "ought",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "re",
+        "really",
+        "s",
+        "same",
+        "shan",
+        "she",
+        "should",
+        "shouldn",
+        "so",
+        "some",
+        "such",
+        "t",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "upon",
+        "ve",
+        "very",
+        "was",
+        "wasn",
+        "we",
+        "were",
+        "weren",
+        "what",
+        "whats",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "whose",
+        "why",
+        "will",
+        "with",
+        "won",
+        "would",
+        "wouldn",
+        "y",
+        "yet",
+        "anything",
+        "something",
+        "someone",
+        "anyone",
+        "everything",
+        "thing",
+        "things",
+        "stuff",
+        "kind",
+        "sort",
+        "lot",
+        "lots",
+        "bit",
+        "tell",
+        "told",
+        "say",
+        "said",
+        "says",
+        "saying",
+        "describe",
+        "described",
+        "explain",
+        "know",
+        "knew",
+        "think",
+        "thought",
+        "thoughts",
+        "thinks",
+        "feel",
+        "felt",
+        "opinion",
+        "opinions",
+        "view",
+        "views",
+        "happen",
+        "happened",
+        "happens",
+        "please",
+        "mean",
+        "meant",
+        "remember",
+        "give",
+        "show",
+        "find",
+        "ok",
+        "okay",
+        "hey",
+        "hi",
+        "hello",
+        "yeah",
+        "yes",
+        "guy",
+        "guys",
+        "fellow",
+        "bloke",
+        "chap",
+        "dude",
+        "man",
+        "mr",
+        "mrs",
+        "ms",
+        "sir",
+        "make",
+        "makes",
+        "making",
+        "take",
+        "takes",
+        "taking",
+        "go",
+        "goes",
+        "going",
+        "went",
+        "gone",
+        "come",
+        "comes",
+        "came",
+        "want",
+        "wanted",
+        "wants",
+        "become",
+        "became",
+        "becomes",
+        "actually",
+        "exactly",
+        "maybe",
+        "perhaps",
+        "probably",
+        "basically",
+    ]
+)
+SECOND_PERSON = frozenset(["you", "your", "yours", "yourself", "u", "ur", "ya", "yer", "thee", "thou", "thy"])
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
+
+
+def fold(text: str) -> str:
+    """Lower-case, strip accents and unify apostrophes, so that spellings compare equal."""
+    text = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES))
+    return "".join(c for c in text if not unicodedata.combining(c)).lower()
+
+
+def words(text: str) -> list[str]:
+    """Folded words, with possessives and contractions cut off ("churchill's" -> "churchill")."""
+    out = []
+    for w in _WORD.findall(fold(text)):
+        w = w.split("'", 1)[0]
+        if len(w) > 1 or w.isdigit():
+            out.append(w)
+    return out
+
+
+@dataclass(frozen=True)
+class Token:
+    """One word of a question as the matcher saw it."""
+
+    surface: str  # what the user typed (folded)
+    term: str  # the index term it became
+    corrected: str = ""  # the known word a typo was corrected to
+    via: str = ""  # "name", "you", "synonym", "cue", "question" (a cue that counts as evidence) or ""
+
+
+class Analyzer:
+    """Turns passages and questions into index terms the same way."""
+
+    def __init__(
+        self,
+        people: Mapping[str, Person],
+        synonyms: Sequence[Sequence[str]],
+        cues: Sequence[tuple[Sequence[str], str, bool]] = (),
+    ) -> None:
+        self._stemmer = Stemmer.Stemmer("english")
+        self._stems: dict[str, str] = {}
+        self._canonical: dict[str, str] = {}
+        for group in synonyms:
+            head = self.stem(words(group[0])[0]) if words(group[0]) else ""
+            for w in group:
+                ws = words(w)
+                if len(ws) == 1 and head:
+                    self._canonical[self.stem(ws[0])] = head
+        self.names: dict[tuple[str, ...], str] = {}
+        for person in people.values():
+            for alias in (person.name, *person.aliases):
+                key = tuple(w for w in words(alias) if w not in STOPWORDS)
+                if key:
+                    self.names.setdefault(key, person.id)
+        self._longest_name = max((len(k) for k in self.names), default=1)
+        self.cues: list[tuple[frozenset[str], str, bool]] = []
+        self._keep: set[str] = set()  # cue words are indexed even where they are stop words
+        for when, adds, evidence in cues:
+            if words(adds):
+                self.cues.append((frozenset(w for t in when for w in words(t)), self.term(words(adds)[0]), evidence))
+                self._keep.add(words(adds)[0])
+
+    def stem(self, word: str) -> str:
+        s = self._stems.get(word)
+        if s is None:
+            s = self._stems[word] = self._stemmer.stemWord(word)
+        return s
+
+    def term(self, word: str) -> str:
+        s = self.stem(word)
+        return self._canonical.get(s, s)
+
+    def names_in(self, ws: Sequence[str]) -> list[tuple[int, int, str]]:
+        """(start, end, person id) of each name in a stopword-free word list, longest alias first."""
+        found: list[tuple[int, int, str]] = []
+        i = 0
+        while i < len(ws):
+            for n in range(min(self._longest_name, len(ws) - i), 0, -1):
+                pid = self.names.get(tuple(ws[i : i + n]))
+                if pid:
+                    found.append((i, i + n, pid))
+                    i += n
+                    break
+            else:
+                i += 1
+        return found
+
+    def document_terms(self, *texts: str) -> list[str]:
+        """Index terms of a passage's text and annotations, names included as @person terms."""
+        out: list[str] = []
+        for text in texts:
+            ws = [w for w in words(text) if w not in STOPWORDS or w in self._keep]
+            out.extend(self.term(w) for w in ws)
+            out.extend(PERSON_PREFIX + pid for _, _, pid in self.names_in(ws))
+        return out
+
+    def question_tokens(self, question: str, correct: Mapping[str, str] | None = None) -> list[Token]:
+        """A question's tokens: "you" means Maisky, names become @person, typos are corrected through `correct`."""
+        tokens: list[Token] = []
+        typed: list[str] = []
+        ws: list[str] = []
+        said = words(question)
+        for trigger, term, evidence in self.cues:
+            hit = trigger.intersection(said)
+            if hit:
+                tokens.append(Token(" ".join(sorted(hit)), term, via="question" if evidence else "cue"))
+        for w in said:
+            if w in SECOND_PERSON:
+                tokens.append(Token(w, PERSON_PREFIX + "maisky", via="you"))
+            elif w not in STOPWORDS:
+                typed.append(w)
+                ws.append((correct or {}).get(w, w))
+        spans = self.names_in(ws)
+        named = {i for start, end, _ in spans for i in range(start, end)}
+        for start, end, pid in spans:
+            fixed = " ".join(ws[start:end]) if ws[start:end] != typed[start:end] else ""
+            tokens.append(Token(" ".join(typed[start:end]), PERSON_PREFIX + pid, corrected=fixed, via="name"))
+        for i, (w, fixed) in enumerate(zip(typed, ws, strict=True)):
+            if i in named:
+                continue
+            t = self.term(fixed)
+            tokens.append(
+                Token(w, t, corrected=fixed if fixed != w else "", via="synonym" if t != self.stem(fixed) else "")
+            )
+        return tokens
+
+    def vocabulary(self, texts: Iterable[str]) -> set[str]:
+        """Folded surface words of `texts`, for typo correction."""
+        out: set[str] = set()
+        for text in texts:
+            out.update(w for w in words(text) if w not in STOPWORDS)
+        return out

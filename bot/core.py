@@ -1,0 +1,116 @@
+"""The bot's narrow port: the few plain calls every front end makes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from rapidfuzz import fuzz
+
+from bot.analysis import words
+from bot.corpus import Corpus, Person
+from bot.matcher import Matcher, MatchResult
+from bot.quotes import quote_for_day
+from bot.reply import Reply
+from bot.voice import Voice
+
+__all__ = ["MAX_QUESTION", "Maisky"]
+
+MAX_QUESTION = 1000  # characters; longer input gets a friendly request to shorten it
+_ASCII_WORD = re.compile(r"[A-Za-z0-9]")
+_ANY_LETTER = re.compile(r"[^\W\d_]")
+# Platform mention syntax says nothing about the question: <!channel>, <@U123>, <#C1|x>, @everyone.
+_MENTION = re.compile(r"<[!@#][^>\s]*>|@\w+")
+
+
+def _name_score(typed: str, name: str) -> float:
+    """How well a typed (possibly partial, possibly misspelt) name fits one of a person's names."""
+    if any(w.startswith(typed) for w in name.split()) or name.startswith(typed):
+        return 100.0
+    return max(fuzz.ratio(typed, name), max((fuzz.ratio(typed, w) for w in name.split()), default=0.0))
+
+
+class Maisky:
+    """Answers questions, picks quotations and lists sources; plain synchronous Python."""
+
+    def __init__(self, corpus: Corpus, matcher: Matcher, voice: Voice, seed: int = 0) -> None:
+        self.corpus = corpus
+        self.matcher = matcher
+        self.voice = voice
+        self.seed = seed
+
+    def _problem(self, question: str) -> Reply | None:
+        text = question.strip()
+        if not text:
+            return self.voice.invalid("empty")
+        if len(text) > MAX_QUESTION:
+            return self.voice.invalid("too_long", limit=MAX_QUESTION)
+        if not _ASCII_WORD.search(text):
+            return self.voice.invalid("language" if _ANY_LETTER.search(text) else "no_words")
+        return None
+
+    def explain(self, question: str, limit: int = 5) -> MatchResult:
+        """The matcher's full result: terms, scores, runners-up and why it declined."""
+        return self.matcher.search(_MENTION.sub(" ", question[:MAX_QUESTION]), limit=limit)
+
+    def ask(self, question: str, rank: int = 0) -> Reply:
+        """The best passage for `question` (or the `rank`-th runner-up), or a decline."""
+        problem = self._problem(question)
+        if problem:
+            return problem
+        result = self.matcher.search(_MENTION.sub(" ", question), limit=max(5, rank + 1))
+        if not result.answered:
+            return self.voice.decline(question, matches=result.matches)
+        if rank >= len(result.matches) or result.matches[rank].coverage <= self.matcher.t.coverage:
+            return self.voice.decline(question, no_more=True)
+        return self.voice.answer(result, rank, asked=question)
+
+    def people(self, prefix: str = "", limit: int = 25) -> list[Person]:
+        """People the sources quote or name, best match for `prefix` first (for autocomplete)."""
+        listed = sorted((p for p in self.corpus.people.values() if p.listed), key=lambda p: p.name)
+        typed = " ".join(words(prefix))
+        if not typed:
+            return listed[:limit]
+        scored = []
+        for person in listed:
+            names = [" ".join(words(n)) for n in (person.name, *person.aliases)]
+            best = max(_name_score(typed, n) for n in names)
+            if best >= 80:
+                scored.append((-best, -self.matcher.mentions(person.id), person.name, person))
+        return [p for *_, p in sorted(scored)[:limit]]
+
+    def who(self, name: str) -> Reply:
+        """The passage that says most about a person, or the list of people the sources know."""
+        problem = self._problem(name)
+        if problem:
+            return problem
+        found = self.people(name, limit=1)
+        if not found:
+            return self.voice.unknown_person(name, self.people())
+        person = found[0]
+        result = self.matcher.search(person.name, limit=1)
+        if not result.answered:
+            return self.voice.unknown_person(name, self.people())
+        return self.voice.who(person, result.matches[0])
+
+    def quote(self, day: dt.date) -> Reply:
+        choice = quote_for_day(self.corpus, day, self.seed)
+        return self.voice.quote(choice.passage, choice.quote, day.isoformat())
+
+    def sources(self) -> Reply:
+        return self.voice.sources()
+
+    def about(self) -> Reply:
+        return self.voice.about()
+
+    def help(self, prefix: str = "") -> Reply:
+        return self.voice.help(prefix)
+
+    def error(self) -> Reply:
+        return self.voice.error()
+
+    def cooldown(self, seconds: float) -> Reply:
+        return self.voice.cooldown(seconds)
+
+    def plain(self, reply: Reply) -> str:
+        return self.voice.plain(reply)

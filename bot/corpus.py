@@ -1,0 +1,325 @@
+"""The corpus: sources, passages, quotations and people, loaded from TOML and validated."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.errors import CorpusError
+
+__all__ = ["Corpus", "Correction", "Passage", "Person", "Quote", "Source", "load_corpus"]
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+SPECIAL_FILES = ("people.toml", "lexicon.toml")
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    title: str
+    author: str
+    publication: str
+    date: dt.date
+    url: str
+    file: str
+    standfirst: str = ""
+    author_note: str = ""
+    section: str = ""
+    photo_credit: str = ""
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    name: str
+    aliases: tuple[str, ...]
+    listed: bool = True
+
+
+@dataclass(frozen=True)
+class Quote:
+    text: str
+    speaker: str
+    context: str
+
+
+@dataclass(frozen=True)
+class Correction:
+    original: str
+    corrected: str
+
+
+@dataclass(frozen=True)
+class Passage:
+    id: str
+    source: Source
+    paragraph: int
+    text: str
+    quotes: tuple[Quote, ...]
+    keywords: str = ""
+    date: str = ""
+    caption: bool = False
+    corrections: tuple[Correction, ...] = ()
+
+    def main_speaker(self) -> str:
+        """Whose words fill most of the passage: a quotation's speaker if it covers half, else the author."""
+        share: dict[str, int] = {}
+        for q in self.quotes:
+            share[q.speaker] = share.get(q.speaker, 0) + len(q.text)
+        if share:
+            speaker, chars = max(share.items(), key=lambda kv: kv[1])
+            if chars * 2 >= len(self.text):
+                return speaker
+        return ""
+
+
+@dataclass(frozen=True)
+class Corpus:
+    sources: tuple[Source, ...]
+    passages: tuple[Passage, ...]
+    people: Mapping[str, Person]
+    synonyms: tuple[tuple[str, ...], ...]
+    cues: tuple[tuple[tuple[str, ...], str, bool], ...] = ()
+
+    def passage(self, passage_id: str) -> Passage:
+        for p in self.passages:
+            if p.id == passage_id:
+                return p
+        raise KeyError(passage_id)
+
+    def speaker_name(self, passage: Passage) -> str:
+        """The display name of the passage's main voice."""
+        who = passage.main_speaker()
+        return self.people[who].name if who else passage.source.author
+
+    def count(self, source: Source) -> int:
+        return sum(1 for p in self.passages if p.source is source)
+
+
+class _Reader:
+    """Typed field access that names the file, passage and field on any error."""
+
+    def __init__(self, file: str, passage: str | None = None) -> None:
+        self.file = file
+        self.passage = passage
+
+    def fail(self, message: str, field: str | None = None) -> CorpusError:
+        return CorpusError(self.file, message, passage=self.passage, field=field)
+
+    def table(self, data: Any, field: str) -> Mapping[str, Any]:
+        if not isinstance(data, Mapping):
+            raise self.fail("must be a table", field)
+        return data
+
+    def text(self, data: Mapping[str, Any], field: str, *, required: bool = True) -> str:
+        value = data.get(field)
+        if value is None:
+            if required:
+                raise self.fail("is missing", field)
+            return ""
+        if not isinstance(value, str):
+            raise self.fail(f"must be text, not {type(value).__name__}", field)
+        if required and not value.strip():
+            raise self.fail("is empty", field)
+        return value
+
+    def ident(self, data: Mapping[str, Any], field: str) -> str:
+        value = self.text(data, field)
+        if not _ID.match(value):
+            raise self.fail(f"{value!r} must be lower-case letters, digits and dashes", field)
+        return value
+
+    def items(self, data: Mapping[str, Any], field: str) -> list[Mapping[str, Any]]:
+        value = data.get(field, [])
+        if not isinstance(value, list):
+            raise self.fail("must be a list of tables", field)
+        return [self.table(v, field) for v in value]
+
+    def unknown(self, data: Mapping[str, Any], allowed: Iterable[str], what: str) -> None:
+        extra = sorted(set(data) - set(allowed))
+        if extra:
+            raise self.fail(f"unknown field in {what} (allowed: {', '.join(sorted(allowed))})", extra[0])
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise CorpusError(path.name, f"is not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise CorpusError(path.name, f"cannot be read: {exc.strerror}") from exc
+
+
+def _load_people(path: Path) -> dict[str, Person]:
+    data = _read_toml(path)
+    people: dict[str, Person] = {}
+    for pid, entry in data.items():
+        r = _Reader(path.name, pid)
+        if not _ID.match(pid):
+            raise r.fail(f"person id {pid!r} must be lower-case letters, digits and dashes")
+        entry = r.table(entry, pid)
+        r.unknown(entry, ("name", "aliases", "listed"), "a person")
+        aliases = entry.get("aliases", [])
+        if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
+            raise r.fail("must be a list of non-empty texts", "aliases")
+        listed = entry.get("listed", True)
+        if not isinstance(listed, bool):
+            raise r.fail("must be true or false", "listed")
+        people[pid] = Person(pid, r.text(entry, "name"), tuple(aliases), listed)
+    return people
+
+
+def _load_lexicon(path: Path) -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[tuple[str, ...], str, bool], ...]]:
+    if not path.exists():
+        return (), ()
+    data = _read_toml(path)
+    r = _Reader(path.name)
+    r.unknown(data, ("synonyms", "cue"), "the lexicon")
+    cues = []
+    for cue in r.items(data, "cue"):
+        r.unknown(cue, ("when_any", "adds", "evidence"), "a cue")
+        when = cue.get("when_any")
+        if not isinstance(when, list) or not when or not all(isinstance(w, str) and w.strip() for w in when):
+            raise r.fail("must be a non-empty list of words", "cue.when_any")
+        evidence = cue.get("evidence", False)
+        if not isinstance(evidence, bool):
+            raise r.fail("must be true or false", "cue.evidence")
+        cues.append((tuple(when), r.text(cue, "adds"), evidence))
+    groups = data.get("synonyms", [])
+    if not isinstance(groups, list):
+        raise r.fail("must be a list of lists of words", "synonyms")
+    out = []
+    for group in groups:
+        if not isinstance(group, list) or len(group) < 2 or not all(isinstance(w, str) and w.strip() for w in group):
+            raise r.fail(f"each group needs two or more words, got {group!r}", "synonyms")
+        out.append(tuple(group))
+    return tuple(out), tuple(cues)
+
+
+def _load_source(path: Path, people: Mapping[str, Person]) -> tuple[Source, list[Passage]]:
+    data = _read_toml(path)
+    r = _Reader(path.name)
+    r.unknown(data, ("source", "passage"), "the file")
+    head = r.table(data.get("source"), "source")
+    r.unknown(
+        head,
+        (
+            "id",
+            "title",
+            "author",
+            "publication",
+            "date",
+            "url",
+            "standfirst",
+            "author_note",
+            "section",
+            "photo_credit",
+            "notes",
+        ),
+        "[source]",
+    )
+    date = head.get("date")
+    if not isinstance(date, dt.date) or isinstance(date, dt.datetime):
+        raise r.fail("must be a TOML date such as 2015-10-07", "source.date")
+    url = r.text(head, "url")
+    if not url.startswith(("http://", "https://")):
+        raise r.fail("must start with http:// or https://", "source.url")
+    source = Source(
+        id=r.ident(head, "id"),
+        title=r.text(head, "title"),
+        author=r.text(head, "author"),
+        publication=r.text(head, "publication"),
+        date=date,
+        url=url,
+        file=path.name,
+        standfirst=r.text(head, "standfirst", required=False),
+        author_note=r.text(head, "author_note", required=False),
+        section=r.text(head, "section", required=False),
+        photo_credit=r.text(head, "photo_credit", required=False),
+        notes=r.text(head, "notes", required=False),
+    )
+    entries = r.items(data, "passage")
+    if not entries:
+        raise r.fail("has no [[passage]] entries", "passage")
+    passages = [_load_passage(path.name, source, entry, people) for entry in entries]
+    return source, passages
+
+
+def _load_passage(file: str, source: Source, entry: Mapping[str, Any], people: Mapping[str, Person]) -> Passage:
+    pid = entry.get("id")
+    r = _Reader(file, pid if isinstance(pid, str) else None)
+    r.unknown(entry, ("id", "paragraph", "caption", "date", "text", "keywords", "quote", "correction"), "a passage")
+    pid = r.ident(entry, "id")
+    paragraph = entry.get("paragraph")
+    if not isinstance(paragraph, int) or isinstance(paragraph, bool) or paragraph < 1:
+        raise r.fail("must be a whole number from 1", "paragraph")
+    caption = entry.get("caption", False)
+    if not isinstance(caption, bool):
+        raise r.fail("must be true or false", "caption")
+    text = r.text(entry, "text").strip()
+    quotes = []
+    for q in r.items(entry, "quote"):
+        r.unknown(q, ("text", "speaker", "context"), "a quote")
+        qtext = r.text(q, "text")
+        if qtext not in text:
+            raise r.fail(f"is not verbatim in the passage text: {qtext[:60]!r}", "quote.text")
+        speaker = r.text(q, "speaker")
+        if speaker not in people:
+            raise r.fail(f"{speaker!r} is not in people.toml", "quote.speaker")
+        quotes.append(Quote(qtext, speaker, r.text(q, "context")))
+    corrections = []
+    for c in r.items(entry, "correction"):
+        r.unknown(c, ("original", "corrected"), "a correction")
+        fixed = Correction(r.text(c, "original"), r.text(c, "corrected"))
+        if fixed.corrected not in text:
+            raise r.fail(f"{fixed.corrected!r} does not occur in the passage text", "correction.corrected")
+        corrections.append(fixed)
+    if not re.search(r"\w", text):
+        raise r.fail("has no words", "text")
+    return Passage(
+        id=f"{source.id}.{pid}",
+        source=source,
+        paragraph=paragraph,
+        text=text,
+        quotes=tuple(quotes),
+        keywords=r.text(entry, "keywords", required=False),
+        date=r.text(entry, "date", required=False),
+        caption=caption,
+        corrections=tuple(corrections),
+    )
+
+
+def load_corpus(folder: Path) -> Corpus:
+    """Load and validate every source in `folder`; raise CorpusError naming what is wrong."""
+    if not folder.is_dir():
+        raise CorpusError(str(folder), "is not a folder of seed files")
+    people_file = folder / "people.toml"
+    if not people_file.exists():
+        raise CorpusError("people.toml", f"is missing from {folder}")
+    people = _load_people(people_file)
+    synonyms, cues = _load_lexicon(folder / "lexicon.toml")
+    sources: list[Source] = []
+    passages: list[Passage] = []
+    seen: dict[str, str] = {}
+    for path in sorted(folder.glob("*.toml")):
+        if path.name in SPECIAL_FILES:
+            continue
+        source, found = _load_source(path, people)
+        if source.id in {s.id for s in sources}:
+            raise CorpusError(path.name, f"source id {source.id!r} is used by another file too", field="source.id")
+        for p in found:
+            if p.id in seen:
+                raise CorpusError(path.name, f"duplicate passage id (also in {seen[p.id]})", passage=p.id, field="id")
+            seen[p.id] = path.name
+        sources.append(source)
+        passages.extend(found)
+    if not sources:
+        raise CorpusError(str(folder), "holds no source documents (*.toml besides people.toml and lexicon.toml)")
+    return Corpus(tuple(sources), tuple(passages), people, synonyms, cues)

@@ -1,0 +1,32 @@
+"""The project's own exceptions: one small tree, caught once at each adapter's edge."""
+
+from __future__ import annotations
+
+__all__ = ["ConfigError", "CorpusError", "MaiskyError"]
+
+
+class MaiskyError(Exception):
+    """Base of every error the bot raises on purpose."""
+
+
+class CorpusError(MaiskyError):
+    """The corpus or persona data is invalid; names the file, the passage and the field."""
+
+    def __init__(self, file: str, message: str, *, passage: str | None = None, field: str | None = None) -> None:
+        self.file = file
+        self.passage = passage
+        self.field = field
+        where = file
+        if passage:
+            where += f", passage {passage!r}"
+        if field:
+            where += f", field {field!r}"
+        super().__init__(f"{where}: {message}")
+
+
+class ConfigError(MaiskyError):
+    """Settings are missing or malformed; the message names every problem at once."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))

@@ -1,0 +1,206 @@
+"""The persona's voice: renders replies from persona/ data and jinja2 templates.
+
+The core decides what to say (passages, scores, citations); the templates own every word the
+persona says and only choose among lines. Choices are seeded, so the same question always gets
+the same wording and tests are deterministic.
+"""
+
+from __future__ import annotations
+
+import random
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from bot.corpus import Corpus, Passage, Person, Quote
+from bot.errors import CorpusError
+from bot.excerpt import excerpt
+from bot.matcher import Match, MatchResult
+from bot.reply import Citation, Kind, Quotation, Reply, neutralise
+
+__all__ = ["Voice", "load_persona"]
+
+_REQUIRED_TEXT = (
+    "label", "disclosure", "name", "no_more", "unknown_person", "invalid_empty", "invalid_too_long",
+    "invalid_no_words", "invalid_language", "error", "cooldown",
+)  # fmt: skip
+_REQUIRED_LINES = (
+    "openers_own_words", "openers_author", "openers_caption", "openers_another", "openers_who",
+    "openers_quote", "declines", "suggestions", "about",
+)  # fmt: skip
+QUOTE_OPENING = 90  # characters of a long quotation shown in its attribution line
+
+
+def load_persona(folder: Path) -> dict[str, Any]:
+    """Read and check persona.toml; raise CorpusError naming the field that is wrong."""
+    path = folder / "persona.toml"
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise CorpusError(str(path), f"cannot be read: {exc}") from exc
+    for key in _REQUIRED_TEXT:
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise CorpusError(path.name, "must be non-empty text", field=key)
+    for key in _REQUIRED_LINES:
+        lines = data.get(key)
+        if not isinstance(lines, list) or not lines or not all(isinstance(x, str) and x.strip() for x in lines):
+            raise CorpusError(path.name, "must be a non-empty list of lines", field=key)
+    commands = data.get("commands")
+    if not isinstance(commands, dict) or not all(isinstance(v, str) for v in commands.values()):
+        raise CorpusError(path.name, "must be a table of command = description", field="commands")
+    return data
+
+
+def _pick(lines: Sequence[str], variant: int) -> str:
+    return lines[variant % len(lines)]
+
+
+class Voice:
+    """Turns match results and corpus data into Replies."""
+
+    def __init__(self, persona_dir: Path, corpus: Corpus, seed: int = 0) -> None:
+        self.persona = load_persona(persona_dir)
+        self.corpus = corpus
+        self.seed = seed
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(persona_dir / "templates"),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,  # plain text; each front end escapes for its own markup
+            keep_trailing_newline=False,
+        )
+        self.env.filters["pick"] = _pick
+        try:
+            for name in (
+                "answer",
+                "who",
+                "quote",
+                "decline",
+                "passage_by",
+                "attribution",
+                "citation",
+                "sources",
+                "source_line",
+                "help",
+                "plain",
+            ):
+                self.env.get_template(f"{name}.j2")
+        except jinja2.TemplateError as exc:
+            raise CorpusError(str(persona_dir / "templates"), f"template error: {exc}") from exc
+
+    @property
+    def label(self) -> str:
+        return str(self.persona["label"])
+
+    def _render(self, name: str, **data: Any) -> str:
+        return self.env.get_template(f"{name}.j2").render(persona=self.persona, **data).strip()
+
+    def _variant(self, *key: object) -> int:
+        return random.Random(":".join(map(str, (self.seed, *key)))).randrange(1 << 30)
+
+    def _reply(self, kind: Kind, narration: str, **fields: Any) -> Reply:
+        return Reply(
+            kind=kind, label=self.label, disclosure=str(self.persona["disclosure"]), narration=narration, **fields
+        )
+
+    def plain(self, reply: Reply) -> str:
+        """The whole reply as plain text (console output, chat fallback text)."""
+        return self._render("plain", reply=reply)
+
+    def citation(self, passage: Passage) -> Citation:
+        s = passage.source
+        return Citation(
+            title=s.title,
+            author=s.author,
+            publication=s.publication,
+            date=s.date.isoformat(),
+            url=s.url,
+            passage_id=passage.id,
+            paragraph=passage.paragraph,
+            line=self._render("citation", source=s, passage=passage),
+        )
+
+    def quotation(self, quote: Quote) -> Quotation:
+        text, cut = excerpt(quote.text, QUOTE_OPENING, mark="")
+        text = text.rstrip(" ,;:—") if cut else text
+        speaker = self.corpus.people[quote.speaker].name
+        line = self._render("attribution", text=text, cut=cut, speaker=speaker, quote=quote)
+        return Quotation(text=text, speaker=speaker, context=quote.context, line=line)
+
+    def _passage_fields(self, passage: Passage) -> dict[str, Any]:
+        return {
+            "passage": passage.text,
+            "passage_by": self._render("passage_by", passage=passage),
+            "quotations": tuple(self.quotation(q) for q in passage.quotes),
+            "citation": self.citation(passage),
+        }
+
+    def answer(self, result: MatchResult, rank: int = 0, asked: str = "") -> Reply:
+        match = result.matches[rank]
+        p = match.passage
+        narration = self._render(
+            "answer",
+            passage=p,
+            own_words=p.main_speaker() == "maisky",
+            another=rank > 0,
+            variant=self._variant(result.question, p.id),
+        )
+        return self._reply(
+            Kind.ANSWER, narration, question=neutralise(asked or result.question), matches=result.matches, rank=rank,
+            **self._passage_fields(p),
+        )  # fmt: skip
+
+    def decline(self, question: str, *, no_more: bool = False, matches: tuple[Match, ...] = ()) -> Reply:
+        narration = self._render("decline", no_more=no_more, variant=self._variant(question))
+        return self._reply(
+            Kind.DECLINE, narration, question=neutralise(question), suggestions=tuple(self.persona["suggestions"]),
+            matches=matches,
+        )  # fmt: skip
+
+    def who(self, person: Person, match: Match) -> Reply:
+        narration = self._render("who", person=person, variant=self._variant(person.id))
+        return self._reply(
+            Kind.WHO,
+            narration,
+            question=neutralise(person.name),
+            matches=(match,),
+            **self._passage_fields(match.passage),
+        )
+
+    def unknown_person(self, name: str, people: Sequence[Person]) -> Reply:
+        narration = str(self.persona["unknown_person"]).format(people=", ".join(p.name for p in people))
+        return self._reply(Kind.DECLINE, narration, question=neutralise(name))
+
+    def quote(self, passage: Passage, quote: Quote, day: str) -> Reply:
+        narration = self._render("quote", variant=self._variant(day))
+        return self._reply(
+            Kind.QUOTE, narration, passage=quote.text, passage_by=self.quotation(quote).speaker + ", " + quote.context,
+            citation=self.citation(passage),
+        )  # fmt: skip
+
+    def sources(self) -> Reply:
+        items = tuple(self._render("source_line", source=s, count=self.corpus.count(s)) for s in self.corpus.sources)
+        return self._reply(Kind.SOURCES, self._render("sources"), items=items)
+
+    def about(self) -> Reply:
+        return self._reply(Kind.ABOUT, "\n\n".join(self.persona["about"]))
+
+    def help(self, prefix: str = "") -> Reply:
+        items = tuple(f"{prefix}{cmd}: {what}" for cmd, what in self.persona["commands"].items())
+        return self._reply(Kind.HELP, self._render("help"), items=items, suggestions=tuple(self.persona["suggestions"]))
+
+    def invalid(self, problem: str, **values: Any) -> Reply:
+        return self._reply(
+            Kind.INVALID,
+            str(self.persona[f"invalid_{problem}"]).format(**values),
+            suggestions=tuple(self.persona["suggestions"][:3]),
+        )
+
+    def error(self) -> Reply:
+        return self._reply(Kind.ERROR, str(self.persona["error"]))
+
+    def cooldown(self, seconds: float) -> Reply:
+        return self._reply(Kind.COOLDOWN, str(self.persona["cooldown"]).format(seconds=max(1, round(seconds))))

@@ -1,0 +1,143 @@
+"""The `maisky` command: output, the JSON contract, exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adapters.chat import respond
+from adapters.console import main
+from bot import Maisky
+from tests.conftest import DEV_QUESTIONS, ROOT
+
+
+def run(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    return main(list(argv), out=out), out.getvalue()
+
+
+def test_ask_answers_chamberlain_with_label_and_citation() -> None:
+    code, out = run("ask", "What did Maisky think of Chamberlain?")
+    assert code == 0
+    assert out.startswith("[Maisky as narrator]")
+    assert "grave-digger" in out or "leaky, faded umbrella" in out
+    assert "Source: Gabriel Gorodetsky, “The secret diary of Stalin’s man in Churchill’s London”" in out
+
+
+def test_ask_declines_australia() -> None:
+    code, out = run("ask", "What is the capital of Australia?")
+    assert (code == 0 and "silen" in out) or "nothing" in out
+    assert "Source:" not in out
+
+
+def test_json_contract_matches_the_text_output() -> None:
+    question = "Was Eden made of iron?"
+    _, text = run("ask", question)
+    code, raw = run("ask", "--json", question)
+    data = json.loads(raw)
+    assert code == 0
+    assert set(data) == {"question", "answered", "reply", "passages"}
+    assert data["question"] == question and data["answered"] is True
+    assert data["reply"] + "\n" == text
+    first = data["passages"][0]
+    assert set(first) == {"id", "text", "score", "speaker", "source"}
+    assert set(first["source"]) == {"title", "author", "publication", "date", "url"}
+    assert "soft clay" in first["text"] and first["source"]["date"] == "2015-10-07"
+    scores = [p["score"] for p in data["passages"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_json_decline_has_no_passages() -> None:
+    data = json.loads(run("ask", "--json", "What is the tallest mountain in the world?")[1])
+    assert data["answered"] is False and data["passages"] == []
+
+
+def test_explain_shows_terms_scores_runners_up_and_reasons() -> None:
+    _, out = run("ask", "--explain", "chamberlin umbrela")
+    assert "typo for 'chamberlain'" in out and "coverage" in out and "2. globe-2015." in out
+    _, out = run("ask", "--explain", "What did you think of Franco?")
+    assert "declined:" in out and "'franco'" in out and "not in the sources" in out
+
+
+def test_quote_same_date_same_quotation() -> None:
+    a = json.loads(run("quote", "--json", "--date", "2026-05-09")[1])
+    b = json.loads(run("quote", "--json", "--date", "2026-05-09")[1])
+    assert a == b and a["quote"] in a["reply"] and a["speaker"].startswith("Ivan Maisky")
+
+
+def test_sources_counts_passages(core: Maisky) -> None:
+    _, out = run("sources")
+    assert f"{len(core.corpus.passages)} passages" in out
+
+
+@pytest.mark.skipif(not DEV_QUESTIONS.exists(), reason="shared/eval not beside the repo")
+def test_eval_prints_rates_and_json_records() -> None:
+    _, out = run("eval", str(DEV_QUESTIONS))
+    assert "top-1 hit rate" in out and "top-3 hit rate" in out and "declined" in out and "overall" in out
+    lines = run("eval", "--json", str(DEV_QUESTIONS))[1].splitlines()
+    records = [json.loads(line) for line in lines]
+    assert {"q", "answered", "text"} <= set(records[0])
+    assert "totals" in records[-1] and records[-1]["totals"]["overall"] >= 0.9
+
+
+@pytest.mark.parametrize("argv", [[], ["ask"], ["frobnicate"], ["quote", "--date", "2026-13-01"]])
+def test_bad_usage_exits_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+
+
+def test_broken_corpus_exits_1_with_a_clear_message(seeds_copy: Path, tmp_path: Path) -> None:
+    path = seeds_copy / "globe-2015.toml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace('speaker = "nicolson"', 'speaker = "nobody"'), encoding="utf-8"
+    )
+    env = {**os.environ, "MAISKY_SEEDS": str(seeds_copy)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "adapters.console", "ask", "hello"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "globe-2015.toml, passage 'memory-and-nicolson', field 'quote.speaker'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_setting_exits_1_naming_it(tmp_path: Path) -> None:
+    env = {**os.environ, "MAISKY_SEEDS": str(tmp_path / "nope"), "MAISKY_SEED": "many"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "adapters.console", "sources"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "MAISKY_SEEDS" in proc.stderr and "MAISKY_SEED: 'many' is not a whole number" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_chat_session_lines(core: Maisky) -> None:
+    assert respond(core, "quit") is None
+    assert "ask <question>" in (respond(core, "help") or "")
+    assert "soft clay" in (respond(core, "Was Eden made of iron?") or "")
+    assert "Joseph P. Kennedy" in (respond(core, "who kennedy") or "")
+
+
+def test_chat_runs_in_a_terminal_and_quits(tmp_path: Path) -> None:
+    env = {**os.environ, "MAISKY_HISTORY": str(tmp_path / "history")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "adapters.console", "chat"], cwd=ROOT, env=env, input="Was Eden made of iron?\nquit\n",
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0 and "soft clay" in proc.stdout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import Stemmer
@@ -273,24 +273,21 @@ STOPWORDS = frozenset(
     ]
 )
 SECOND_PERSON = frozenset(["you", "your", "yours", "yourself", "u", "ur", "ya", "yer", "thee", "thou", "thy"])
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_WORD = re.compile(r"([a-z0-9]+)(?:'[a-z]+)?")  # the group drops possessives and contractions
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
 
 
 def fold(text: str) -> str:
     """Lower-case, strip accents and unify apostrophes, so that spellings compare equal."""
+    if text.isascii():
+        return text.lower()
     text = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES))
     return "".join(c for c in text if not unicodedata.combining(c)).lower()
 
 
 def words(text: str) -> list[str]:
     """Folded words, with possessives and contractions cut off ("churchill's" -> "churchill")."""
-    out = []
-    for w in _WORD.findall(fold(text)):
-        w = w.split("'", 1)[0]
-        if len(w) > 1 or w.isdigit():
-            out.append(w)
-    return out
+    return [w for w in _WORD.findall(fold(text)) if len(w) > 1 or w.isdigit()]
 
 
 @dataclass(frozen=True)
@@ -314,6 +311,7 @@ class Analyzer:
     ) -> None:
         self._stemmer = Stemmer.Stemmer("english")
         self._stems: dict[str, str] = {}
+        self._terms: dict[str, str] = {}
         self._canonical: dict[str, str] = {}
         for group in synonyms:
             head = self.stem(words(group[0])[0]) if words(group[0]) else ""
@@ -328,6 +326,7 @@ class Analyzer:
                 if key:
                     self.names.setdefault(key, person.id)
         self._longest_name = max((len(k) for k in self.names), default=1)
+        self._name_starts = frozenset(k[0] for k in self.names)
         self.cues: list[tuple[frozenset[str], str, bool]] = []
         self._keep: set[str] = set()  # cue words are indexed even where they are stop words
         for when, adds, evidence in cues:
@@ -342,14 +341,21 @@ class Analyzer:
         return s
 
     def term(self, word: str) -> str:
-        s = self.stem(word)
-        return self._canonical.get(s, s)
+        t = self._terms.get(word)
+        if t is None:
+            s = self.stem(word)
+            t = self._terms[word] = self._canonical.get(s, s)
+        return t
 
     def names_in(self, ws: Sequence[str]) -> list[tuple[int, int, str]]:
         """(start, end, person id) of each name in a stopword-free word list, longest alias first."""
         found: list[tuple[int, int, str]] = []
         i = 0
+        starts = self._name_starts
         while i < len(ws):
+            if ws[i] not in starts:
+                i += 1
+                continue
             for n in range(min(self._longest_name, len(ws) - i), 0, -1):
                 pid = self.names.get(tuple(ws[i : i + n]))
                 if pid:
@@ -360,14 +366,18 @@ class Analyzer:
                 i += 1
         return found
 
-    def document_terms(self, *texts: str) -> list[str]:
-        """Index terms of a passage's text and annotations, names included as @person terms."""
-        out: list[str] = []
+    def document_terms(self, *texts: str) -> tuple[list[str], list[str]]:
+        """Index terms of a passage's text and annotations (names included as @person terms),
+        and the words they came from (the vocabulary that typos are corrected to)."""
+        terms: list[str] = []
+        seen: list[str] = []
+        term = self.term
         for text in texts:
             ws = [w for w in words(text) if w not in STOPWORDS or w in self._keep]
-            out.extend(self.term(w) for w in ws)
-            out.extend(PERSON_PREFIX + pid for _, _, pid in self.names_in(ws))
-        return out
+            terms.extend([term(w) for w in ws])
+            terms.extend(PERSON_PREFIX + pid for _, _, pid in self.names_in(ws))
+            seen.extend(ws)
+        return terms, seen
 
     def question_tokens(self, question: str, correct: Mapping[str, str] | None = None) -> list[Token]:
         """A question's tokens: "you" means Maisky, names become @person, typos are corrected through `correct`."""
@@ -399,9 +409,3 @@ class Analyzer:
             )
         return tokens
 
-    def vocabulary(self, texts: Iterable[str]) -> set[str]:
-        """Folded surface words of `texts`, for typo correction."""
-        out: set[str] = set()
-        for text in texts:
-            out.update(w for w in words(text) if w not in STOPWORDS)
-        return out

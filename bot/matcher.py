@@ -9,7 +9,7 @@ rarity); otherwise the result is a decline, which is a normal value, not an erro
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -70,12 +70,6 @@ class MatchResult:
         return self.matches[0] if self.answered and self.matches else None
 
 
-@dataclass
-class _Postings:
-    ids: np.ndarray
-    weights: np.ndarray
-
-
 class Matcher:
     """An inverted index over a corpus; build once, query from any thread."""
 
@@ -85,31 +79,38 @@ class Matcher:
         self.t = thresholds or Thresholds()
         self.passages: Sequence[Passage] = corpus.passages
         n = len(self.passages)
-        tfs: dict[str, dict[int, int]] = defaultdict(dict)
+        # Postings of all terms in three flat arrays sorted by (term, passage); a term's postings are
+        # the slice between its offsets. Flat arrays build fast and cost no per-term object overhead.
+        term_ids: dict[str, int] = {}
+        t_col: list[int] = []
+        d_col: list[int] = []
+        f_col: list[int] = []
         lengths = np.zeros(n, dtype=np.float32)
+        vocab: set[str] = set()
         for i, p in enumerate(self.passages):
-            terms = analyzer.document_terms(p.text, p.keywords)
+            terms, seen = analyzer.document_terms(p.text, p.keywords)
+            vocab.update(seen)
             lengths[i] = len(terms)
-            for term in terms:
-                row = tfs[term]
-                row[i] = row.get(i, 0) + 1
+            counts = Counter(terms)
+            t_col.extend(term_ids.setdefault(t, len(term_ids)) for t in counts)
+            d_col.extend([i] * len(counts))
+            f_col.extend(counts.values())
+        tcol = np.array(t_col, dtype=np.int32)
+        order = np.argsort(tcol, kind="stable")  # stable: passages stay in order within a term
+        tcol = tcol[order]
+        self._docs = np.array(d_col, dtype=np.int32)[order]
+        tf = np.array(f_col, dtype=np.float32)[order]
+        df = np.bincount(tcol, minlength=len(term_ids))
+        self._offsets = np.concatenate(([0], np.cumsum(df))).astype(np.int64)
         avg = float(lengths.mean()) if n else 1.0
         norm = self.t.k1 * (1 - self.t.b + self.t.b * lengths / max(avg, 1.0))
-        self._index: dict[str, _Postings] = {}
-        self._df: dict[str, int] = {}
-        for term, row in tfs.items():
-            ids = np.fromiter(row.keys(), dtype=np.int32, count=len(row))
-            tf = np.fromiter(row.values(), dtype=np.float32, count=len(row))
-            idf = self.idf(len(row), n)
-            self._index[term] = _Postings(ids, (idf * tf * (self.t.k1 + 1) / (tf + norm[ids])).astype(np.float32))
-            self._df[term] = len(row)
+        idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+        self._weights = (idf[tcol] * tf * (self.t.k1 + 1) / (tf + norm[self._docs])).astype(np.float32)
+        self._term_ids = term_ids
+        self._dfs = df
         self._n = n
         self._max_idf = self.idf(1, n)
-        vocab = analyzer.vocabulary(
-            [p.text for p in self.passages]
-            + [p.keywords for p in self.passages]
-            + [a for person in corpus.people.values() for a in (person.name, *person.aliases)]
-        )
+        vocab.update(w for person in corpus.people.values() for a in (person.name, *person.aliases) for w in words(a))
         self._vocab = frozenset(vocab)
         buckets: dict[str, list[str]] = defaultdict(list)
         for w in sorted(vocab):
@@ -123,10 +124,20 @@ class Matcher:
 
     def mentions(self, person_id: str) -> int:
         """How many passages name a person."""
-        return self._df.get(PERSON_PREFIX + person_id, 0)
+        return self.df(PERSON_PREFIX + person_id)
+
+    def df(self, term: str) -> int:
+        """In how many passages a term occurs."""
+        tid = self._term_ids.get(term)
+        return 0 if tid is None else int(self._dfs[tid])
 
     def knows(self, term: str) -> bool:
-        return term in self._index
+        return term in self._term_ids
+
+    def _postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        tid = self._term_ids[term]
+        lo, hi = self._offsets[tid], self._offsets[tid + 1]
+        return self._docs[lo:hi], self._weights[lo:hi]
 
     def _corrections(self, question: str) -> dict[str, str]:
         """Known words for the unknown words of a question that look like typos of them."""
@@ -149,7 +160,7 @@ class Matcher:
         for tok in self.analyzer.question_tokens(question, self._corrections(question)):
             if tok.term in seen:
                 continue
-            df = self._df.get(tok.term, 0)
+            df = self.df(tok.term)
             seen[tok.term] = QueryTerm(tok, self.idf(df, self._n) if df else self._max_idf, df > 0)
         return tuple(seen.values())
 
@@ -165,13 +176,13 @@ class Matcher:
             return MatchResult(question, everything, (), False, "none of the question's words occur in the sources")
         scores = np.zeros(self._n, dtype=np.float32)
         for qt in known:
-            post = self._index[qt.token.term]
-            scores[post.ids] += post.weights
+            ids, weights = self._postings(qt.token.term)
+            scores[ids] += weights
         if cues:
             hit = scores > 0
             for qt in cues:
-                post = self._index[qt.token.term]
-                scores[post.ids] += CUE_WEIGHT * post.weights * hit[post.ids]
+                ids, weights = self._postings(qt.token.term)
+                scores[ids] += CUE_WEIGHT * weights * hit[ids]
         k = min(max(limit * 4, 20), self._n)
         top = np.argpartition(-scores, k - 1)[:k] if k < self._n else np.arange(self._n)
         total = sum(qt.idf for qt in terms)
@@ -195,7 +206,7 @@ class Matcher:
                 f"not found together with it: {', '.join(missing)}"
             )
             return MatchResult(question, everything, matches, False, reason)
-        if not any(self._df[t] * 2 <= self._n for t in best.matched if t in self._df and not self._is_cue(t, cues)):
+        if not any(self.df(t) * 2 <= self._n for t in best.matched if not self._is_cue(t, cues)):
             reason = "the question names nothing more specific than words found in most passages"
             return MatchResult(question, everything, matches, False, reason)
         return MatchResult(question, everything, matches, True)
@@ -205,6 +216,6 @@ class Matcher:
         return any(qt.token.term == term for qt in cues)
 
     def _contains(self, term: str, doc: int) -> bool:
-        post = self._index[term]
-        pos = int(np.searchsorted(post.ids, doc))
-        return pos < len(post.ids) and int(post.ids[pos]) == doc
+        ids, _ = self._postings(term)
+        pos = int(np.searchsorted(ids, doc))
+        return pos < len(ids) and int(ids[pos]) == doc

@@ -408,4 +408,3 @@ class Analyzer:
                 Token(w, t, corrected=fixed if fixed != w else "", via="synonym" if t != self.stem(fixed) else "")
             )
         return tokens
-

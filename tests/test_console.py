@@ -22,6 +22,16 @@ def run(*argv: str) -> tuple[int, str]:
     return main(list(argv), out=out), out.getvalue()
 
 
+def process(
+    *argv: str, env: dict[str, str], cwd: Path = ROOT, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The real `maisky` entry point in a fresh interpreter, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "adapters.console", *argv],
+        cwd=cwd, env={**os.environ, **env}, input=stdin, capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+
+
 def test_ask_answers_chamberlain_with_label_and_citation() -> None:
     code, out = run("ask", "What did Maisky think of Chamberlain?")
     assert code == 0
@@ -98,30 +108,14 @@ def test_broken_corpus_exits_1_with_a_clear_message(seeds_copy: Path, tmp_path: 
     path.write_text(
         path.read_text(encoding="utf-8").replace('speaker = "nicolson"', 'speaker = "nobody"'), encoding="utf-8"
     )
-    env = {**os.environ, "MAISKY_SEEDS": str(seeds_copy)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "adapters.console", "ask", "hello"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = process("ask", "hello", env={"MAISKY_SEEDS": str(seeds_copy)})
     assert proc.returncode == 1
     assert "globe-2015.toml, passage 'memory-and-nicolson', field 'quote.speaker'" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
 def test_bad_setting_exits_1_naming_it(tmp_path: Path) -> None:
-    env = {**os.environ, "MAISKY_SEEDS": str(tmp_path / "nope"), "MAISKY_SEED": "many"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "adapters.console", "sources"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = process("sources", env={"MAISKY_SEEDS": str(tmp_path / "nope"), "MAISKY_SEED": "many"}, cwd=tmp_path)
     assert proc.returncode == 1
     assert "MAISKY_SEEDS" in proc.stderr and "MAISKY_SEED: 'many' is not a whole number" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -135,9 +129,5 @@ def test_chat_session_lines(core: Maisky) -> None:
 
 
 def test_chat_runs_in_a_terminal_and_quits(tmp_path: Path) -> None:
-    env = {**os.environ, "MAISKY_HISTORY": str(tmp_path / "history")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "adapters.console", "chat"], cwd=ROOT, env=env, input="Was Eden made of iron?\nquit\n",
-        capture_output=True, text=True, check=False, timeout=60,
-    )  # fmt: skip
+    proc = process("chat", env={"MAISKY_HISTORY": str(tmp_path / "history")}, stdin="Was Eden made of iron?\nquit\n")
     assert proc.returncode == 0 and "soft clay" in proc.stdout

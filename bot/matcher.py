@@ -8,7 +8,6 @@ rarity); otherwise the result is a decline, which is a normal value, not an erro
 
 from __future__ import annotations
 
-import math
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -66,10 +65,6 @@ class MatchResult:
     answered: bool
     reason: str = ""  # why it declined
 
-    @property
-    def best(self) -> Match | None:
-        return self.matches[0] if self.answered and self.matches else None
-
 
 class Matcher:
     """An inverted index over a corpus; build once, query from any thread."""
@@ -108,20 +103,21 @@ class Matcher:
         self._offsets = np.concatenate(([0], np.cumsum(df))).astype(np.int64)
         avg = float(lengths.mean()) if n else 1.0
         norm = (self.t.k1 * (1 - self.t.b + self.t.b * lengths / max(avg, 1.0))).astype(np.float32)
-        idf = np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        idf = self.idf(df, n)  # float64: coverage compares sums of these with the unknown-word weight exactly
         # BM25 weight per posting, computed in place in float32 to keep the peak small at scale
         denom = norm[self._docs]
         denom += tf
         tf *= self.t.k1 + 1
         tf /= denom
         del denom
-        tf *= idf[tcol]
+        tf *= idf.astype(np.float32)[tcol]
         self._weights = tf
         del tcol
         self._term_ids = term_ids
         self._dfs = df
+        self._idfs = idf
         self._n = n
-        self._max_idf = self.idf(1, n)
+        self._unknown_idf = float(self.idf(np.array(1), n))  # a word the sources never use weighs as the rarest
         vocab.update(w for person in corpus.people.values() for a in (person.name, *person.aliases) for w in words(a))
         self._vocab = frozenset(vocab)
         buckets: dict[str, list[str]] = defaultdict(list)
@@ -131,8 +127,9 @@ class Matcher:
         self._buckets = dict(buckets)
 
     @staticmethod
-    def idf(df: int, n: int) -> float:
-        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+    def idf(df: np.ndarray, n: int) -> np.ndarray:
+        """BM25's inverse document frequency, for an array of document frequencies."""
+        return np.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def mentions(self, person_id: str) -> int:
         """How many passages name a person."""
@@ -172,8 +169,9 @@ class Matcher:
         for tok in self.analyzer.question_tokens(question, self._corrections(question)):
             if tok.term in seen:
                 continue
-            df = self.df(tok.term)
-            seen[tok.term] = QueryTerm(tok, self.idf(df, self._n) if df else self._max_idf, df > 0)
+            tid = self._term_ids.get(tok.term)
+            known = tid is not None
+            seen[tok.term] = QueryTerm(tok, float(self._idfs[tid]) if known else self._unknown_idf, known)
         return tuple(seen.values())
 
     def search(self, question: str, limit: int = 5) -> MatchResult:

@@ -16,7 +16,7 @@ from bot.matcher import MatchResult
 
 __all__ = ["main"]
 
-Command = Callable[[argparse.Namespace, TextIO], int]
+Command = Callable[[argparse.Namespace, Maisky, TextIO], int]
 
 
 def reply_json(core: Maisky, question: str, reply: Reply, text: str) -> dict[str, Any]:
@@ -107,18 +107,14 @@ def _quote(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
     return 0
 
 
-def _simple(method: str) -> Callable[[argparse.Namespace, Maisky, TextIO], int]:
+def _show(make: Callable[[argparse.Namespace, Maisky], Reply]) -> Command:
+    """A command that prints one reply as plain text."""
+
     def run(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
-        reply = getattr(core, method)(" ".join(args.person)) if method == "who" else getattr(core, method)()
-        out.write(core.plain(reply) + "\n")
+        out.write(core.plain(make(args, core)) + "\n")
         return 0
 
     return run
-
-
-def _help(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
-    out.write(core.plain(core.help("maisky ")) + "\n")
-    return 0
 
 
 def _eval(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
@@ -184,10 +180,13 @@ def parser() -> argparse.ArgumentParser:
     q.set_defaults(run=_quote)
     w = sub.add_parser("who", help="what the sources say about a person")
     w.add_argument("person", nargs="+")
-    w.set_defaults(run=_simple("who"))
-    sub.add_parser("sources", help="the sources and how many passages each holds").set_defaults(run=_simple("sources"))
-    sub.add_parser("about", help="what this bot is and how it answers").set_defaults(run=_simple("about"))
-    sub.add_parser("help", help="the commands, in the persona's words").set_defaults(run=_help)
+    w.set_defaults(run=_show(lambda a, core: core.who(" ".join(a.person))))
+    for name, what, make in (
+        ("sources", "the sources and how many passages each holds", lambda a, core: core.sources()),
+        ("about", "what this bot is and how it answers", lambda a, core: core.about()),
+        ("help", "the commands, in the persona's words", lambda a, core: core.help("maisky ")),
+    ):
+        sub.add_parser(name, help=what).set_defaults(run=_show(make))
     e = sub.add_parser("eval", help="score the matcher on a question file (top-1, top-3, declines, overall)")
     e.add_argument("file", help="a YAML file in the format of shared/eval/dev-questions.yaml")
     e.add_argument("--json", action="store_true", help="one JSON record per question, then the totals")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.analysis import Analyzer
+from bot.cooldown import Cooldown
 from bot.core import Maisky
 from bot.corpus import load_corpus
 from bot.matcher import Matcher
@@ -17,4 +18,4 @@ def build(settings: Settings) -> Maisky:
     corpus = load_corpus(settings.seeds_dir)
     matcher = Matcher(corpus, Analyzer(corpus.people, corpus.synonyms, corpus.cues))
     voice = Voice(settings.persona_dir, corpus, seed=settings.seed)
-    return Maisky(corpus, matcher, voice, seed=settings.seed)
+    return Maisky(corpus, matcher, voice, seed=settings.seed, cooldown=Cooldown(settings.cooldown))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
+from collections.abc import Callable
 
 from rapidfuzz import fuzz
 
 from bot.analysis import words
+from bot.cooldown import Cooldown
 from bot.corpus import Corpus, Person
 from bot.matcher import Matcher, MatchResult
 from bot.quotes import quote_for_day
@@ -15,6 +18,8 @@ from bot.reply import Reply
 from bot.voice import Voice
 
 __all__ = ["MAX_QUESTION", "Maisky"]
+
+log = logging.getLogger(__name__)
 
 MAX_QUESTION = 1000  # characters; longer input gets a friendly request to shorten it
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]")
@@ -33,11 +38,28 @@ def _name_score(typed: str, name: str) -> float:
 class Maisky:
     """Answers questions, picks quotations and lists sources; plain synchronous Python."""
 
-    def __init__(self, corpus: Corpus, matcher: Matcher, voice: Voice, seed: int = 0) -> None:
+    def __init__(
+        self, corpus: Corpus, matcher: Matcher, voice: Voice, seed: int = 0, cooldown: Cooldown | None = None
+    ) -> None:
         self.corpus = corpus
         self.matcher = matcher
         self.voice = voice
         self.seed = seed
+        self.limiter = cooldown or Cooldown(0)
+
+    def gate(self, user: str) -> Reply | None:
+        """The cooldown reply if `user` asked too recently, else None (and the wait starts now)."""
+        wait = self.limiter.wait(user)
+        return self.voice.cooldown(wait) if wait else None
+
+    def safely(self, call: Callable[[], Reply]) -> Reply:
+        """Run one request at a front end's edge: any failure is logged with its traceback and
+        the user gets the error template instead."""
+        try:
+            return call()
+        except Exception:
+            log.exception("request failed")
+            return self.voice.error()
 
     def _problem(self, question: str) -> Reply | None:
         text = question.strip()

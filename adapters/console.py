@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -153,6 +154,20 @@ def _chat(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
     return run_chat(core, out)
 
 
+def _serve(platform: str) -> Command:
+    """A long-running front end; its own settings are checked before anything connects."""
+
+    def run(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        if platform == "slack":
+            from adapters import slack
+
+            slack.run(core, args.settings.slack())
+        return 0
+
+    return run
+
+
 def _date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
@@ -192,6 +207,10 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="one JSON record per question, then the totals")
     e.add_argument("-v", "--verbose", action="store_true", help="list the questions it got wrong")
     e.set_defaults(run=_eval)
+    sub.add_parser(
+        "slack",
+        help="run the Slack app: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on $PORT at /slack/events",
+    ).set_defaults(run=_serve("slack"))
     return p
 
 
@@ -200,7 +219,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     args = parser().parse_args(argv)
     try:
-        core = build(Settings.from_env())
+        args.settings = Settings.from_env()
+        if args.command == "slack":
+            args.settings.slack()  # a bad token is reported before the corpus is even loaded
+        core = build(args.settings)
         return int(args.run(args, core, out))
     except MaiskyError as exc:
         print(f"maisky: {exc}", file=sys.stderr)

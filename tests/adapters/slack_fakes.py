@@ -1,0 +1,150 @@
+"""A local fake of Slack's Web API (and of response_url), and signed requests to a served bolt app."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.error import HTTPError
+from urllib.parse import parse_qs, urlencode
+from urllib.request import Request, urlopen
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk.signature import SignatureVerifier
+
+SECRET = "test-signing-secret"
+
+
+@dataclass
+class Call:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+class FakeSlack:
+    """Records every call; answers the Web API methods the bot uses with ok: true."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.ws_url = ""
+        self._cond = threading.Condition()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                if self.headers.get("Content-Type", "").startswith("application/json"):
+                    body = json.loads(raw or "{}")
+                else:
+                    body = {k: v[0] for k, v in parse_qs(raw).items()}
+                with fake._cond:
+                    fake.calls.append(Call(self.path, dict(self.headers), body))
+                    fake._cond.notify_all()
+                answer: dict[str, Any] = {"ok": True}
+                if self.path.endswith("/auth.test"):
+                    answer |= {"user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1", "user": "maisky", "team": "club"}
+                elif self.path.endswith("/chat.postMessage"):
+                    answer |= {"channel": body.get("channel"), "ts": "1700000000.000100"}
+                elif self.path.endswith("/apps.connections.open"):
+                    answer |= {"url": fake.ws_url}
+                data = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.api_url = self.url + "/api/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def wait_for(self, suffix: str, count: int = 1, timeout: float = 10) -> list[Call]:
+        """The calls whose path ends with `suffix`, once there are `count` of them."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = [c for c in self.calls if c.path.endswith(suffix) or c.path.startswith(suffix)]
+                if len(found) >= count:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no {count} call(s) to {suffix}; got {[c.path for c in self.calls]}")
+                self._cond.wait(left)
+
+    def count(self, suffix: str) -> int:
+        with self._cond:
+            return sum(1 for c in self.calls if c.path.endswith(suffix) or c.path.startswith(suffix))
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def served(app: App) -> Iterator[str]:
+    """The real bolt app behind bolt's WSGI adapter on 127.0.0.1; yields its /slack/events URL."""
+    server = make_server("127.0.0.1", 0, SlackRequestHandler(app), handler_class=_Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/slack/events"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def post(url: str, body: str, content_type: str, *, secret: str = SECRET, timestamp: int | None = None,
+         headers: dict[str, str] | None = None) -> tuple[int, str]:  # fmt: skip
+    """A request signed the way Slack signs it (X-Slack-Signature over v0:timestamp:body)."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    req = Request(url, data=body.encode(), method="POST")
+    req.add_header("Content-Type", content_type)
+    req.add_header("X-Slack-Request-Timestamp", ts)
+    req.add_header("X-Slack-Signature", signature)
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urlopen(req, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def slash(url: str, fake: FakeSlack, text: str, user: str = "U1", **kw: Any) -> tuple[int, str]:
+    form = {
+        "token": "legacy", "team_id": "T1", "team_domain": "club", "channel_id": "C1", "channel_name": "history",
+        "user_id": user, "user_name": "member", "command": "/maisky", "text": text, "api_app_id": "A1",
+        "response_url": f"{fake.url}/response/{user}", "trigger_id": f"trig-{time.monotonic_ns()}",
+    }  # fmt: skip
+    return post(url, urlencode(form), "application/x-www-form-urlencoded", **kw)
+
+
+def event(url: str, ev: dict[str, Any], event_id: str, **kw: Any) -> tuple[int, str]:
+    body = {"token": "legacy", "team_id": "T1", "api_app_id": "A1", "type": "event_callback", "event_id": event_id,
+            "event_time": int(time.time()), "event": ev,
+            "authorizations": [{"user_id": "UBOT", "is_bot": True}]}  # fmt: skip
+    return post(url, json.dumps(body), "application/json", **kw)
+
+
+def click(url: str, fake: FakeSlack, action: dict[str, Any], user: str = "U1") -> tuple[int, str]:
+    payload = {"type": "block_actions", "team": {"id": "T1"}, "user": {"id": user}, "api_app_id": "A1",
+               "channel": {"id": "C1"}, "trigger_id": f"trig-{time.monotonic_ns()}", "container": {"type": "message"},
+               "response_url": f"{fake.url}/response/click-{user}", "actions": [action]}  # fmt: skip
+    return post(url, urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")

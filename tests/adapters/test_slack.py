@@ -1,0 +1,344 @@
+"""The Slack front end through bolt itself: signed HTTP requests to the served app, its WebClient
+pointed at a local fake of Slack's Web API, response_url answered by the same fake."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.models.blocks import Block
+
+from adapters.slack import build_app, route, to_slack
+from bot import ConfigError, Maisky, Reply, Settings, build
+from bot.settings import SlackSettings
+from tests.adapters.slack_fakes import SECRET, FakeSlack, click, event, served, slash
+from tests.conftest import PERSONA, SEEDS
+
+
+@pytest.fixture(autouse=True)
+def no_real_slack(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    f = FakeSlack()
+    yield f
+    f.close()
+
+
+def make_core(cooldown: int = 0) -> Maisky:
+    return build(Settings(seeds_dir=SEEDS, persona_dir=PERSONA, cooldown=cooldown))
+
+
+def slack_settings(fake: FakeSlack, app_token: str = "") -> SlackSettings:
+    return SlackSettings("xoxb-test", SECRET, app_token, fake.api_url, 3000)
+
+
+@pytest.fixture
+def url(fake: FakeSlack) -> Iterator[str]:
+    app = build_app(make_core(), slack_settings(fake), WebClient(token="xoxb-test", base_url=fake.api_url))
+    with served(app) as u:
+        yield u
+
+
+def response(fake: FakeSlack, user: str = "U1") -> dict[str, Any]:
+    return fake.wait_for(f"/response/{user}")[-1].body
+
+
+def all_text(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, ensure_ascii=False)
+
+
+def assert_valid_blocks(payload: dict[str, Any]) -> None:
+    assert 0 < len(payload["blocks"]) <= 50
+    for block in payload["blocks"]:
+        Block.parse(block).to_dict()  # slack_sdk's own checks of Block Kit limits
+        if block["type"] == "section":
+            assert len(block["text"]["text"]) <= 3000
+
+
+def test_bare_text_is_a_question_answered_in_channel(fake: FakeSlack, url: str) -> None:
+    status, _ = slash(url, fake, "What did you think of Chamberlain?")
+    assert status == 200
+    body = response(fake)
+    assert body["response_type"] == "in_channel"
+    assert_valid_blocks(body)
+    first, second = body["blocks"][0], body["blocks"][1]
+    assert first["type"] == "context" and "*Maisky as narrator*" in first["elements"][0]["text"]
+    assert "grave-digger" in second["text"]["text"] or "umbrella" in second["text"]["text"]
+    assert any(
+        b["type"] == "context" and "Source: Gabriel Gorodetsky" in b["elements"][0]["text"] for b in body["blocks"]
+    )
+    actions = next(b for b in body["blocks"] if b["type"] == "actions")["elements"]
+    assert [a["action_id"] for a in actions] == ["maisky_another", "maisky_source"]
+    assert actions[1]["url"].startswith("http://www.bostonglobe.com/")
+    assert "Maisky as narrator" in body["text"] and "Source: Gabriel Gorodetsky" in body["text"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expect", "public"),
+    [
+        ("ask Was Eden made of iron?", "soft clay", True),
+        ("quote", "Ivan Maisky, ", True),
+        ("who kenedy", "Joseph P. Kennedy", True),
+        ("sources", "29 passages", True),
+        ("about", "not the historical Ivan Maisky", False),
+        ("help", "/maisky ask &lt;question&gt;", False),
+        ("quot", "/maisky quote", False),
+        ("", "/maisky who &lt;person&gt;", False),
+        ("What is the capital of Australia?", "You might ask me instead", True),
+    ],
+)
+def test_each_subcommand(fake: FakeSlack, url: str, text: str, expect: str, public: bool) -> None:
+    assert slash(url, fake, text)[0] == 200
+    body = response(fake)
+    assert expect in all_text(body)
+    assert body["response_type"] == ("in_channel" if public else "ephemeral")
+    assert_valid_blocks(body)
+
+
+def test_mention_answers_in_a_thread(fake: FakeSlack, url: str) -> None:
+    ev = {
+        "type": "app_mention",
+        "user": "U2",
+        "text": "<@UBOT> what did you think of Eden?",
+        "ts": "1700.1",
+        "channel": "C9",
+    }
+    assert event(url, ev, "Ev1")[0] == 200
+    post = fake.wait_for("/chat.postMessage")[0].body
+    assert post["channel"] == "C9" and post["thread_ts"] == "1700.1"
+    assert "soft clay" in all_text(post) and "Maisky as narrator" in post["text"]
+
+
+def test_direct_message_answers_in_the_conversation(fake: FakeSlack, url: str) -> None:
+    ev = {
+        "type": "message",
+        "channel_type": "im",
+        "user": "U2",
+        "text": "kenedy red hair",
+        "ts": "1700.2",
+        "channel": "D1",
+    }
+    assert event(url, ev, "Ev2")[0] == 200
+    post = fake.wait_for("/chat.postMessage")[0].body
+    assert post["channel"] == "D1" and not post.get("thread_ts")
+    assert "quite a character" in all_text(post)
+
+
+def test_bot_messages_are_not_questions(fake: FakeSlack, url: str) -> None:
+    ev = {"type": "message", "channel_type": "im", "bot_id": "BBOT", "text": "Eden", "ts": "1.3", "channel": "D1"}
+    assert event(url, ev, "Ev3")[0] == 200
+    time.sleep(0.5)
+    assert fake.count("/chat.postMessage") == 0
+
+
+def test_another_passage_is_ephemeral_and_different(fake: FakeSlack, url: str) -> None:
+    slash(url, fake, "Kennedy")
+    first = response(fake)
+    button = next(b for b in first["blocks"] if b["type"] == "actions")["elements"][0]
+    assert click(url, fake, {"action_id": "maisky_another", "value": button["value"], "type": "button"})[0] == 200
+    second = fake.wait_for("/response/click-U1")[0].body
+    assert second["response_type"] == "ephemeral" and second["replace_original"] is False
+    ids = [b["elements"][0]["text"].rsplit("[", 1)[1] for b in (first["blocks"] + second["blocks"])
+           if b["type"] == "context" and "Source:" in b["elements"][0]["text"]]  # fmt: skip
+    assert len(ids) == 2 and ids[0] != ids[1]
+
+
+def test_source_button_is_acknowledged_without_a_message(fake: FakeSlack, url: str) -> None:
+    assert click(url, fake, {"action_id": "maisky_source", "type": "button", "url": "http://x"})[0] == 200
+    time.sleep(0.5)
+    assert fake.count("/response/") == 0 and fake.count("/chat.postMessage") == 0
+
+
+def test_bad_signature_wrong_secret_and_stale_timestamp_get_401(fake: FakeSlack, url: str) -> None:
+    assert slash(url, fake, "Eden", secret="not-the-secret")[0] == 401
+    assert slash(url, fake, "Eden", timestamp=int(time.time()) - 600)[0] == 401
+    time.sleep(0.3)
+    assert fake.count("/response/") == 0
+
+
+def test_retried_delivery_never_answers_twice(fake: FakeSlack, url: str) -> None:
+    ev = {"type": "app_mention", "user": "U2", "text": "<@UBOT> Eden", "ts": "1700.5", "channel": "C9"}
+    assert event(url, ev, "EvSame")[0] == 200
+    retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    assert event(url, ev, "EvSame", headers=retry)[0] == 200
+    fake.wait_for("/chat.postMessage")
+    time.sleep(0.5)
+    assert fake.count("/chat.postMessage") == 1
+
+
+def test_ack_is_immediate_even_when_the_answer_is_slow(fake: FakeSlack) -> None:
+    class SlowMaisky(Maisky):
+        def ask(self, question: str, rank: int = 0) -> Reply:
+            time.sleep(4)  # longer than Slack's 3 seconds
+            return super().ask(question, rank)
+
+    core = make_core()
+    slow = SlowMaisky(core.corpus, core.matcher, core.voice)
+    with served(build_app(slow, slack_settings(fake), WebClient(token="xoxb-test", base_url=fake.api_url))) as u:
+        started = time.monotonic()
+        assert slash(u, fake, "Was Eden made of iron?")[0] == 200
+        assert time.monotonic() - started < 1.5
+        assert "soft clay" in all_text(fake.wait_for("/response/U1", timeout=15)[0].body)
+
+
+def test_nothing_a_user_types_becomes_a_mention_or_link(fake: FakeSlack, url: str) -> None:
+    nasty = "<!channel> <!here> <!everyone> <@U999> <!subteam^S1> <http://evil|click> &amp; Eden iron?"
+    slash(url, fake, nasty)
+    body = all_text(response(fake))
+    for bad in ("<!", "<@", "<#", "<http"):
+        assert bad not in body
+
+
+def test_passage_text_is_escaped() -> None:
+    reply = make_core().ask("Was Eden made of iron?")
+    from dataclasses import replace
+
+    payload = to_slack(replace(reply, passage="A & B <!channel> > C", narration="<@U1> hi"))
+    text = all_text(payload)
+    assert "&amp;" in text and "&lt;!channel&gt;" in text and "<!" not in text and "<@" not in text
+
+
+def test_long_passages_are_cut_at_a_sentence_and_marked() -> None:
+    reply = make_core().ask("Was Eden made of iron?")
+    from dataclasses import replace
+
+    long = " ".join(f"Sentence number {n} is here." for n in range(400))
+    payload = to_slack(replace(reply, passage=long))
+    section = payload["blocks"][1]["text"]["text"]
+    assert len(section) <= 3000 and "is here. […]" in section
+    assert_valid_blocks(payload)
+
+
+def test_cooldown_gets_a_friendly_ephemeral_reply(fake: FakeSlack) -> None:
+    app = build_app(make_core(cooldown=60), slack_settings(fake), WebClient(token="xoxb-test", base_url=fake.api_url))
+    with served(app) as u:
+        slash(u, fake, "Eden", user="U7")
+        fake.wait_for("/response/U7")
+        slash(u, fake, "Halifax", user="U7")
+        second = fake.wait_for("/response/U7", count=2)[1].body
+    assert second["response_type"] == "ephemeral" and "Patience" in all_text(second)
+
+
+def test_a_failing_core_gets_the_error_template_and_a_logged_traceback(
+    fake: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken(Maisky):
+        def ask(self, question: str, rank: int = 0) -> Reply:
+            raise RuntimeError("index on fire")
+
+    core = make_core()
+    with served(build_app(Broken(core.corpus, core.matcher, core.voice), slack_settings(fake),
+                          WebClient(token="xoxb-test", base_url=fake.api_url))) as u:  # fmt: skip
+        slash(u, fake, "Eden")
+        body = response(fake)
+    assert "Something went wrong on my side" in all_text(body) and body["response_type"] == "ephemeral"
+    assert any(r.exc_info and "index on fire" in str(r.exc_info[1]) for r in caplog.records)
+
+
+def test_route() -> None:
+    assert route("") == ("help", "")
+    assert route("WHO  Eden") == ("who", "Eden")
+    assert route("helpp") == ("help", "")
+    assert route("Eden") == ("ask", "Eden")
+    assert route("daily on 09:00") == ("daily", "on 09:00")
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({}, ["SLACK_BOT_TOKEN: missing", "SLACK_SIGNING_SECRET: missing"]),
+        (
+            {"SLACK_BOT_TOKEN": "xoxp-user", "SLACK_APP_TOKEN": "abc"},
+            ["must start with xoxb-", "must start with xapp-"],
+        ),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "PORT": "http"},
+            ["PORT: 'http' is not a whole number"],
+        ),
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": "ftp:x"}, ["SLACK_API_URL"]),
+    ],
+)
+def test_settings_errors_name_every_problem(env: dict[str, str], named: list[str]) -> None:
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env(env, dotenv=None).slack()
+    for text in named:
+        assert text in str(err.value)
+
+
+def test_settings_hide_secrets() -> None:
+    env = {"SLACK_BOT_TOKEN": "xoxb-secret-1", "SLACK_SIGNING_SECRET": "shh", "SLACK_APP_TOKEN": "xapp-2"}
+    settings = Settings.from_env(env, dotenv=None)
+    slack = settings.slack()
+    assert slack.socket_mode and slack.api_url == "https://slack.com/api/"
+    for shown in (repr(settings), repr(slack)):
+        assert "xoxb-secret-1" not in shown and "shh" not in shown and "xapp-2" not in shown
+
+
+def test_maisky_slack_exits_1_naming_missing_settings(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "adapters.console", "slack"], cwd=tmp_path, env=env, capture_output=True, text=True,
+        check=False, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "SLACK_BOT_TOKEN: missing" in proc.stderr and "SLACK_SIGNING_SECRET: missing" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_the_real_process_serves_http_against_a_fake_slack(fake: FakeSlack, tmp_path: Any) -> None:
+    """`maisky slack` end to end: its own HTTP server, SLACK_API_URL pointed at the fake."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env |= {"SLACK_BOT_TOKEN": "xoxb-e2e", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake.api_url,
+            "PORT": str(port), "HOST": "127.0.0.1", "MAISKY_COOLDOWN": "0"}  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "adapters.console", "slack"], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        url = f"http://127.0.0.1:{port}/slack/events"
+        assert slash(url, fake, "Was Eden made of iron?")[0] == 200
+        assert "soft clay" in all_text(response(fake))
+        assert fake.wait_for("/auth.test")[0].headers["Authorization"] == "Bearer xoxb-e2e"
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=10)[0]
+    assert "xoxb-e2e" not in output and SECRET not in output  # secrets never reach the logs
+
+
+def test_manifest_matches_what_the_app_listens_for() -> None:
+    import yaml
+
+    from tests.conftest import ROOT
+
+    manifest = yaml.safe_load((ROOT / "slack-manifest.yml").read_text(encoding="utf-8"))
+    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/maisky"]
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {"app_mention", "message.im"}
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"commands", "chat:write", "app_mentions:read", "im:history"} <= scopes
+    assert manifest["settings"]["interactivity"]["is_enabled"] and manifest["settings"]["socket_mode_enabled"]

@@ -1,0 +1,93 @@
+"""Socket Mode through bolt's own handler: apps.connections.open on the fake Web API hands out a
+local WebSocket server, which says hello, sends a slash command envelope and expects its ack."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk import WebClient
+from websockets.asyncio.server import ServerConnection, serve
+
+from adapters.slack import build_app
+from bot import Settings, build
+from bot.settings import SlackSettings
+from tests.adapters.slack_fakes import FakeSlack
+from tests.conftest import PERSONA, SEEDS
+
+
+class FakeSocket:
+    """A WebSocket server on 127.0.0.1 that plays Slack's side of Socket Mode."""
+
+    def __init__(self, envelope: dict[str, Any]) -> None:
+        self.envelope = envelope
+        self.acks: list[dict[str, Any]] = []
+        self.acked = threading.Event()
+        self.ready = threading.Event()
+        self.port = 0
+        self._stop: asyncio.Future[None] | None = None
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._main(),), daemon=True)
+        self._thread.start()
+        assert self.ready.wait(10)
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        await ws.send(json.dumps({"type": "hello", "num_connections": 1, "debug_info": {}, "connection_info": {}}))
+        await ws.send(json.dumps(self.envelope))
+        async for message in ws:
+            data = json.loads(message)
+            if data.get("envelope_id") == self.envelope["envelope_id"]:
+                self.acks.append(data)
+                self.acked.set()
+
+    async def _main(self) -> None:
+        self._stop = self._loop.create_future()
+        async with serve(self._handle, "127.0.0.1", 0) as server:
+            self.port = next(iter(server.sockets)).getsockname()[1]
+            self.ready.set()
+            await self._stop
+
+    def close(self) -> None:
+        self._loop.call_soon_threadsafe(lambda: self._stop is not None and self._stop.set_result(None))
+        self._thread.join(10)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    f = FakeSlack()
+    yield f
+    f.close()
+
+
+def test_slash_command_over_socket_mode_is_acked_and_answered(fake: FakeSlack) -> None:
+    envelope = {
+        "envelope_id": "env-1",
+        "type": "slash_commands",
+        "accepts_response_payload": True,
+        "payload": {
+            "team_id": "T1", "channel_id": "C1", "user_id": "U1", "command": "/maisky", "api_app_id": "A1",
+            "text": "Was Eden made of iron?", "response_url": f"{fake.url}/response/socket", "trigger_id": "t-1",
+        },
+    }  # fmt: skip
+    ws = FakeSocket(envelope)
+    fake.ws_url = f"ws://127.0.0.1:{ws.port}/link"
+    core = build(Settings(seeds_dir=SEEDS, persona_dir=PERSONA, cooldown=0))
+    slack = SlackSettings("xoxb-test", "", "xapp-test", fake.api_url, 3000)
+    app = build_app(core, slack, WebClient(token="xoxb-test", base_url=fake.api_url))
+    handler = SocketModeHandler(app, slack.app_token)
+    try:
+        handler.connect()
+        assert ws.acked.wait(10), "the envelope was never acknowledged"
+        opened = fake.wait_for("/apps.connections.open")[0]
+        assert opened.headers["Authorization"] == "Bearer xapp-test"
+        answer = fake.wait_for("/response/socket")[0].body
+        assert answer["response_type"] == "in_channel"
+        assert "soft clay" in json.dumps(answer, ensure_ascii=False)
+    finally:
+        handler.close()
+        ws.close()

@@ -163,6 +163,10 @@ def _serve(platform: str) -> Command:
             from adapters import slack
 
             slack.run(core, args.settings.slack())
+        else:
+            from adapters import discord_bot
+
+            discord_bot.run(core, args.settings.discord(), sync_only=args.action == "sync")
         return 0
 
     return run
@@ -211,6 +215,11 @@ def parser() -> argparse.ArgumentParser:
         "slack",
         help="run the Slack app: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on $PORT at /slack/events",
     ).set_defaults(run=_serve("slack"))
+    d = sub.add_parser(
+        "discord", help="run the Discord bot with DISCORD_TOKEN ('maisky discord sync' pushes the commands)"
+    )
+    d.add_argument("action", nargs="?", choices=["run", "sync"], default="run", help="run (default) or sync and exit")
+    d.set_defaults(run=_serve("discord"))
     return p
 
 
@@ -220,8 +229,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         args.settings = Settings.from_env()
-        if args.command == "slack":
-            args.settings.slack()  # a bad token is reported before the corpus is even loaded
+        if args.command in ("slack", "discord"):  # a bad token is reported before the corpus is even loaded
+            getattr(args.settings, args.command)()
         core = build(args.settings)
         return int(args.run(args, core, out))
     except MaiskyError as exc:

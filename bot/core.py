@@ -131,6 +131,10 @@ class Maisky:
     def error(self) -> Reply:
         return self.voice.error()
 
+    def expired(self) -> Reply:
+        """For a button whose question the front end no longer holds."""
+        return self.voice.expired()
+
     def cooldown(self, seconds: float) -> Reply:
         return self.voice.cooldown(seconds)
 

@@ -30,3 +30,7 @@ class ConfigError(MaiskyError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class ServiceError(MaiskyError):
+    """A chat platform refused us or could not be reached at start-up."""

@@ -19,7 +19,7 @@ import persona
 import seeds
 from bot.errors import ConfigError
 
-__all__ = ["Settings", "SlackSettings"]
+__all__ = ["DiscordSettings", "Settings", "SlackSettings"]
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,21 @@ class SlackSettings:
         return bool(self.app_token)
 
 
-def _url(value: str, name: str, problems: list[str]) -> str:
+@dataclass(frozen=True)
+class DiscordSettings:
+    token: str = field(repr=False)
+    guild_id: int | None  # set: commands are synced to this guild only, which updates at once
+    api_base: str  # REST base URL, e.g. https://discord.com/api/v10 (no trailing slash)
+    gateway_url: str  # empty: Discord's own gateway
+    shards: int | None  # None: one connection; 0: auto-sharded with Discord's recommended count
+    state_dir: Path  # where the hash of the last synced command set is kept
+
+
+def _url(value: str, name: str, problems: list[str], schemes: tuple[str, ...] = ("http", "https")) -> str:
     parsed = urlparse(value)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        problems.append(f"{name}: {value!r} is not an http(s) URL")
-    return value if value.endswith("/") else value + "/"
+    if parsed.scheme not in schemes or not parsed.netloc:
+        problems.append(f"{name}: {value!r} is not a {'/'.join(schemes)} URL")
+    return value
 
 
 def _int(values: Mapping[str, str], name: str, default: int, low: int, high: int, problems: list[str]) -> int:
@@ -99,7 +109,41 @@ class Settings:
                 "SLACK_SIGNING_SECRET: missing (needed for HTTP mode; or set SLACK_APP_TOKEN for Socket Mode)"
             )
         api_url = _url(v.get("SLACK_API_URL") or "https://slack.com/api/", "SLACK_API_URL", problems)
+        api_url = api_url if api_url.endswith("/") else api_url + "/"  # slack_sdk joins method names on
         port = _int(v, "PORT", 3000, 1, 65535, problems)
         if problems:
             raise ConfigError(problems)
         return SlackSettings(bot_token, secret, app_token, api_url, port, v.get("HOST") or "0.0.0.0")
+
+    def discord(self) -> DiscordSettings:
+        """The Discord front end's settings; ConfigError names every missing or malformed one."""
+        v, problems = self.values, []
+        token = v.get("DISCORD_TOKEN", "").strip()
+        if not token:
+            problems.append("DISCORD_TOKEN: missing (the bot token from the developer portal, Bot page)")
+        elif token.count(".") != 2 or " " in token:
+            problems.append("DISCORD_TOKEN: does not look like a bot token (three parts separated by dots)")
+        guild_id = None
+        raw_guild = v.get("DISCORD_GUILD_ID", "").strip()
+        if raw_guild:
+            if raw_guild.isdigit() and 15 <= len(raw_guild) <= 21:
+                guild_id = int(raw_guild)
+            else:
+                problems.append(f"DISCORD_GUILD_ID: {raw_guild!r} is not a server id (a 17-20 digit number)")
+        api_base = _url(v.get("DISCORD_API_BASE") or "https://discord.com/api/v10", "DISCORD_API_BASE", problems)
+        gateway = v.get("DISCORD_GATEWAY_URL", "").strip()
+        if gateway:
+            gateway = _url(gateway, "DISCORD_GATEWAY_URL", problems, ("ws", "wss"))
+        shards: int | None = None
+        raw_shards = v.get("DISCORD_SHARDS", "").strip().lower()
+        if raw_shards == "auto":
+            shards = 0
+        elif raw_shards:
+            if raw_shards.isdigit() and int(raw_shards) > 0:
+                shards = int(raw_shards)
+            else:
+                problems.append(f"DISCORD_SHARDS: {raw_shards!r} must be 'auto' or a positive whole number")
+        if problems:
+            raise ConfigError(problems)
+        state = Path(v.get("MAISKY_STATE_DIR") or ".maisky-state")
+        return DiscordSettings(token, guild_id, api_base.rstrip("/"), gateway, shards, state)

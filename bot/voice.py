@@ -25,7 +25,7 @@ __all__ = ["Voice", "load_persona"]
 
 _REQUIRED_TEXT = (
     "label", "disclosure", "name", "no_more", "unknown_person", "invalid_empty", "invalid_too_long",
-    "invalid_no_words", "invalid_language", "error", "cooldown",
+    "invalid_no_words", "invalid_language", "error", "cooldown", "expired",
 )  # fmt: skip
 _REQUIRED_LINES = (
     "openers_own_words", "openers_author", "openers_caption", "openers_another", "openers_who",
@@ -201,6 +201,9 @@ class Voice:
 
     def error(self) -> Reply:
         return self._reply(Kind.ERROR, str(self.persona["error"]))
+
+    def expired(self) -> Reply:
+        return self._reply(Kind.INVALID, str(self.persona["expired"]))
 
     def cooldown(self, seconds: float) -> Reply:
         return self._reply(Kind.COOLDOWN, str(self.persona["cooldown"]).format(seconds=max(1, round(seconds))))

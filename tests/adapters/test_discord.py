@@ -1,0 +1,383 @@
+"""The Discord front end through discord.py itself: a real login against a local fake of the REST
+API, raw INTERACTION_CREATE / MESSAGE_CREATE payloads fed to the gateway's own entry points, and
+assertions on the HTTP bodies discord.py sends."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+
+from adapters.discord_bot import build_client, sync_commands, to_discord
+from bot import ConfigError, Maisky, Reply, Settings, build
+from bot.settings import DiscordSettings
+from tests.adapters.discord_fakes import (
+    APP_ID,
+    BOT_USER,
+    GUILD_ID,
+    TOKEN,
+    Call,
+    FakeDiscord,
+    channel_message,
+    command,
+    component,
+    user,
+)  # fmt: skip
+from tests.conftest import PERSONA, SEEDS
+
+DEFAULT_BASE = discord.http.Route.BASE
+
+
+def make_core(cooldown: int = 0) -> Maisky:
+    return build(Settings(seeds_dir=SEEDS, persona_dir=PERSONA, cooldown=cooldown))
+
+
+@dataclass
+class Env:
+    fake: FakeDiscord
+    client: discord.Client
+    ds: DiscordSettings
+
+    def feed(self, payload: dict[str, Any]) -> None:
+        self.client._connection.parse_interaction_create(payload)
+
+    async def callbacks(self, count: int = 1) -> list[Call]:
+        return await self.fake.wait_for(lambda c: c.path.endswith("/callback"), count)
+
+    async def original(self, count: int = 1) -> Call:
+        calls = await self.fake.wait_for(lambda c: c.path.endswith("/messages/@original"), count)
+        return calls[count - 1]
+
+
+async def start(tmp_path: Path, core: Maisky | None = None, guild: int | None = None, **fail: Any) -> Env:
+    fake = FakeDiscord(fail=dict(fail))
+    await fake.start()
+    ds = DiscordSettings(TOKEN, guild, fake.base, "", None, tmp_path / "state")
+    client = build_client(core or make_core(), ds)
+    await client.login(TOKEN)
+    return Env(fake, client, ds)
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    e = await start(tmp_path)
+    yield e
+    await e.client.close()
+    await e.fake.stop()
+    discord.http.Route.BASE = DEFAULT_BASE
+
+
+def embed_text(body: dict[str, Any]) -> str:
+    e = body["embeds"][0]
+    return e["description"] + " ".join(f["value"] for f in e.get("fields", []))
+
+
+async def test_ask_defers_then_answers_with_label_embed_citation_and_buttons(env: Env) -> None:
+    env.feed(command("ask", [{"type": 3, "name": "question", "value": "What did you think of Chamberlain?"}]))
+    (cb,) = await env.callbacks()
+    assert cb.body["type"] == 5 and not cb.body.get("data", {}).get("flags")  # deferred, public
+    body = (await env.original()).body
+    assert body["content"].startswith("**Maisky as narrator**")
+    embed = body["embeds"][0]
+    assert embed["author"]["name"] == "Maisky as narrator"
+    assert "grave-digger" in embed["description"] or "umbrella" in embed["description"]
+    assert embed["fields"][0]["name"] == "Source" and "Gabriel Gorodetsky" in embed["fields"][0]["value"]
+    assert embed["footer"]["text"].startswith("Passage globe-2015.")
+    buttons = body["components"][0]["components"]
+    assert buttons[0]["label"] == "Another passage" and buttons[0]["custom_id"].startswith("maisky:another:")
+    assert buttons[1]["label"] == "Source" and buttons[1]["url"].startswith("http://www.bostonglobe.com/")
+    assert body["allowed_mentions"] == {"parse": []}
+
+
+async def test_private_ask_is_ephemeral(env: Env) -> None:
+    env.feed(
+        command(
+            "ask",
+            [{"type": 3, "name": "question", "value": "Eden iron"}, {"type": 5, "name": "private", "value": True}],
+        )
+    )
+    (cb,) = await env.callbacks()
+    assert cb.body["type"] == 5 and cb.body["data"]["flags"] == 64
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "expect"),
+    [
+        ("quote", [], "Ivan Maisky, "),
+        ("who", [{"type": 3, "name": "person", "value": "FDR"}], "Franklin Roosevelt"),
+        ("sources", [], "29 passages"),
+        ("about", [], "not the historical Ivan Maisky"),
+        ("help", [], "/maisky ask <question>"),
+    ],
+)
+async def test_each_command(env: Env, name: str, options: list[dict[str, Any]], expect: str) -> None:
+    env.feed(command(name, options))
+    body = (await env.original()).body
+    assert expect in discord.utils.remove_markdown(embed_text(body)) or expect in embed_text(body)
+    assert body["allowed_mentions"] == {"parse": []}
+
+
+async def test_who_autocomplete_offers_people(env: Env) -> None:
+    payload = command("who", [{"type": 3, "name": "person", "value": "ken", "focused": True}], kind=4)
+    env.feed(payload)
+    (cb,) = await env.callbacks()
+    assert cb.body["type"] == 8
+    names = [c["name"] for c in cb.body["data"]["choices"]]
+    assert "Joseph P. Kennedy" in names and len(names) <= 25
+
+
+async def test_another_passage_button_is_ephemeral_and_different(env: Env) -> None:
+    env.feed(command("ask", [{"type": 3, "name": "question", "value": "Kennedy"}]))
+    first = (await env.original()).body
+    custom_id = first["components"][0]["components"][0]["custom_id"]
+    env.feed(component(custom_id))
+    cbs = await env.callbacks(2)
+    assert cbs[1].body["type"] == 5 and cbs[1].body["data"]["flags"] == 64
+    second = (await env.original(2)).body
+    assert second["embeds"][0]["footer"]["text"] != first["embeds"][0]["footer"]["text"]
+
+
+async def test_expired_button_says_so(env: Env) -> None:
+    env.feed(component("maisky:another:0123456789abcdef:1"))
+    (cb,) = await env.callbacks()
+    assert cb.body["type"] == 4 and cb.body["data"]["flags"] == 64
+    assert "ask it again" in cb.body["data"]["embeds"][0]["description"]
+
+
+async def test_everyone_in_the_question_pings_nobody(env: Env) -> None:
+    env.feed(
+        command("ask", [{"type": 3, "name": "question", "value": "@everyone @here <@&1> what did you think of Eden?"}])
+    )
+    body = (await env.original()).body
+    assert body["allowed_mentions"] == {"parse": []}
+    text = body["content"] + embed_text(body)
+    assert "@everyone" not in text and "@here" not in text and "<@&" not in text
+
+
+async def test_mention_is_answered_in_a_reply(env: Env) -> None:
+    me = {**BOT_USER, "member": {"roles": [], "joined_at": "2024-01-01T00:00:00+00:00", "deaf": False, "mute": False}}
+    env.client._connection.parse_message_create(channel_message(f"<@{BOT_USER['id']}> kenedy red hair", mentions=[me]))
+    (call,) = await env.fake.wait_for(lambda c: c.method == "POST" and c.path.endswith("/messages"))
+    assert call.body["message_reference"]["message_id"]
+    assert "quite a character" in embed_text(call.body)
+    assert call.body["allowed_mentions"] == {"parse": [], "replied_user": False}
+
+
+async def test_direct_message_is_answered(env: Env) -> None:
+    env.client._connection.parse_message_create(channel_message("Was Eden made of iron?", dm=True))
+    (call,) = await env.fake.wait_for(lambda c: c.method == "POST" and c.path.endswith("/messages"))
+    assert "soft clay" in embed_text(call.body)
+
+
+async def test_messages_without_a_mention_and_from_bots_are_ignored(env: Env) -> None:
+    import asyncio
+
+    env.client._connection.parse_message_create(channel_message("Eden iron, anyone?"))
+    env.client._connection.parse_message_create(
+        channel_message("Eden", dm=True, author=user("9", "otherbot", bot=True))
+    )
+    await asyncio.sleep(0.5)
+    assert not [c for c in env.fake.calls if c.path.endswith("/messages")]
+
+
+async def test_expired_interaction_is_logged_not_fatal(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    e = await start(tmp_path, **{"/callback": [(404, {"message": "Unknown interaction", "code": 10062})]})
+    try:
+        e.feed(command("quote"))
+        await e.callbacks()
+        import asyncio
+
+        await asyncio.sleep(0.3)
+        assert any("expired" in r.getMessage() for r in caplog.records)
+        assert not [c for c in e.fake.calls if "/webhooks/" in c.path]
+        e.feed(command("quote"))  # the bot is still answering
+        assert "Ivan Maisky" in embed_text((await e.original()).body)
+    finally:
+        await e.client.close()
+        await e.fake.stop()
+
+
+async def test_429_is_retried_by_discord_py(tmp_path: Path) -> None:
+    e = await start(
+        tmp_path,
+        **{"/callback": [(429, {"message": "You are being rate limited.", "retry_after": 0.2, "global": False})]},
+    )
+    try:
+        e.feed(command("quote"))
+        cbs = await e.callbacks(2)
+        assert cbs[0].body == cbs[1].body
+        assert "Ivan Maisky" in embed_text((await e.original()).body)
+    finally:
+        await e.client.close()
+        await e.fake.stop()
+
+
+async def test_cooldown_is_a_friendly_ephemeral_reply(tmp_path: Path) -> None:
+    e = await start(tmp_path, core=make_core(cooldown=60))
+    try:
+        e.feed(command("ask", [{"type": 3, "name": "question", "value": "Eden"}]))
+        await e.original()
+        e.feed(command("ask", [{"type": 3, "name": "question", "value": "Halifax"}]))
+        cbs = await e.callbacks(2)
+        assert cbs[1].body["type"] == 4 and cbs[1].body["data"]["flags"] == 64
+        assert "Patience" in cbs[1].body["data"]["embeds"][0]["description"]
+    finally:
+        await e.client.close()
+        await e.fake.stop()
+
+
+async def test_a_failing_core_gets_the_error_template(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    class Broken(Maisky):
+        def ask(self, question: str, rank: int = 0) -> Reply:
+            raise RuntimeError("index on fire")
+
+    core = make_core()
+    e = await start(tmp_path, core=Broken(core.corpus, core.matcher, core.voice))
+    try:
+        e.feed(command("ask", [{"type": 3, "name": "question", "value": "Eden"}]))
+        assert "Something went wrong on my side" in embed_text((await e.original()).body)
+        assert any(r.exc_info and "index on fire" in str(r.exc_info[1]) for r in caplog.records)
+    finally:
+        await e.client.close()
+        await e.fake.stop()
+
+
+async def test_sync_payload_once_then_only_when_changed(env: Env, tmp_path: Path) -> None:
+    puts = [c for c in env.fake.calls if c.method == "PUT"]
+    assert len(puts) == 1 and puts[0].path == f"/applications/{APP_ID}/commands"
+    (group,) = puts[0].body
+    assert group["name"] == "maisky"
+    assert [o["name"] for o in group["options"]] == ["ask", "quote", "who", "sources", "about", "help"]
+    tree = env.client.maisky_tree  # type: ignore[attr-defined]
+    assert await sync_commands(tree, env.ds) is False  # same commands: no second PUT
+    assert await sync_commands(tree, env.ds, force=True) is True  # `maisky discord sync`
+    assert len([c for c in env.fake.calls if c.method == "PUT"]) == 2
+
+
+async def test_guild_sync_goes_to_the_guild(tmp_path: Path) -> None:
+    e = await start(tmp_path, guild=int(GUILD_ID))
+    try:
+        puts = [c for c in e.fake.calls if c.method == "PUT"]
+        assert [p.path for p in puts] == [f"/applications/{APP_ID}/guilds/{GUILD_ID}/commands"]
+    finally:
+        await e.client.close()
+        await e.fake.stop()
+
+
+def test_embed_limits_and_cutting() -> None:
+    from dataclasses import replace
+
+    reply = make_core().ask("Was Eden made of iron?")
+    long = " ".join(f"Sentence number {n} is here." for n in range(1000))
+    out = to_discord(replace(reply, passage=long))
+    embed = out["embed"]
+    assert len(embed.description) <= 4096 and "is here. […]" in embed.description
+    assert len(embed) <= 6000 and len(out["content"]) <= 2000
+
+
+@pytest.mark.parametrize(
+    ("env_vars", "named"),
+    [
+        ({}, ["DISCORD_TOKEN: missing"]),
+        ({"DISCORD_TOKEN": "nodots", "DISCORD_GUILD_ID": "abc", "DISCORD_SHARDS": "-2"},
+         ["DISCORD_TOKEN: does not look", "DISCORD_GUILD_ID: 'abc'", "DISCORD_SHARDS: '-2'"]),
+        ({"DISCORD_TOKEN": "a.b.c", "DISCORD_API_BASE": "nope", "DISCORD_GATEWAY_URL": "http://x"},
+         ["DISCORD_API_BASE", "DISCORD_GATEWAY_URL"]),
+    ],
+)  # fmt: skip
+def test_settings_errors_name_every_problem(env_vars: dict[str, str], named: list[str]) -> None:
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env(env_vars, dotenv=None).discord()
+    for text in named:
+        assert text in str(err.value)
+
+
+def test_settings_parse_and_hide_the_token() -> None:
+    ds = Settings.from_env(
+        {"DISCORD_TOKEN": "x.y.secret", "DISCORD_GUILD_ID": GUILD_ID, "DISCORD_SHARDS": "auto",
+         "DISCORD_GATEWAY_URL": "ws://127.0.0.1:9/"}, dotenv=None,
+    ).discord()  # fmt: skip
+    assert ds.guild_id == int(GUILD_ID) and ds.shards == 0 and ds.gateway_url == "ws://127.0.0.1:9/"
+    assert "secret" not in repr(ds)
+
+
+async def test_the_real_process_connects_to_a_fake_gateway_and_answers(tmp_path: Path) -> None:
+    """`maisky discord` end to end: DISCORD_API_BASE and DISCORD_GATEWAY_URL point at local fakes."""
+    import asyncio
+    import os
+    import sys
+
+    fake = FakeDiscord()
+    await fake.start()
+    fake.events.append(
+        ("INTERACTION_CREATE", command("ask", [{"type": 3, "name": "question", "value": "Was Eden made of iron?"}]))
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DISCORD_")}
+    env |= {"DISCORD_TOKEN": TOKEN, "DISCORD_API_BASE": fake.base, "DISCORD_GATEWAY_URL": fake.gateway,
+            "MAISKY_STATE_DIR": str(tmp_path / "state"), "MAISKY_COOLDOWN": "0"}  # fmt: skip
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "adapters.console", "discord", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        call = (await fake.wait_for(lambda c: c.path.endswith("/messages/@original"), timeout=60))[0]
+        assert "soft clay" in embed_text(call.body)
+        assert fake.identify["token"] == TOKEN
+        assert [c.path for c in fake.calls if c.method == "PUT"] == [f"/applications/{APP_ID}/commands"]
+    finally:
+        proc.terminate()
+        output = (await proc.communicate())[0].decode()
+        await fake.stop()
+    assert TOKEN not in output  # the token never reaches the logs
+
+
+async def test_maisky_discord_sync_pushes_the_commands_and_exits(tmp_path: Path) -> None:
+    import asyncio
+    import os
+    import sys
+
+    fake = FakeDiscord()
+    await fake.start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DISCORD_")}
+    env |= {"DISCORD_TOKEN": TOKEN, "DISCORD_API_BASE": fake.base, "MAISKY_STATE_DIR": str(tmp_path / "state")}
+    try:
+        for _ in range(2):  # forced: the second run syncs although nothing changed
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "adapters.console", "discord", "sync", cwd=tmp_path, env=env,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            )  # fmt: skip
+            assert await asyncio.wait_for(proc.wait(), 60) == 0
+        assert len([c for c in fake.calls if c.method == "PUT"]) == 2
+        assert not fake.identify  # sync never opens the gateway
+    finally:
+        await fake.stop()
+
+
+def test_maisky_discord_exits_1_naming_bad_settings(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DISCORD_")} | {"DISCORD_SHARDS": "many"}
+    proc = subprocess.run([sys.executable, "-m", "adapters.console", "discord"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, check=False, timeout=60)  # fmt: skip
+    assert proc.returncode == 1
+    assert "DISCORD_TOKEN: missing" in proc.stderr and "DISCORD_SHARDS: 'many'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_readme_invite_url_asks_for_exactly_the_permissions_needed() -> None:
+    import re
+
+    from adapters.discord_bot import PERMISSIONS
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (url,) = re.findall(r"https://discord\.com/oauth2/authorize\?\S+", readme)
+    assert f"permissions={PERMISSIONS.value}" in url and "scope=bot%20applications.commands" in url

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from bot.analysis import Analyzer
 from bot.cooldown import Cooldown
 from bot.core import Maisky
 from bot.corpus import load_corpus
+from bot.daily import Daily, DailyConfig
 from bot.matcher import Matcher
 from bot.settings import Settings
+from bot.store import Store
 from bot.voice import Voice
 
-__all__ = ["build"]
+__all__ = ["build", "build_daily"]
 
 
 def build(settings: Settings) -> Maisky:
@@ -19,3 +23,13 @@ def build(settings: Settings) -> Maisky:
     matcher = Matcher(corpus, Analyzer(corpus.people, corpus.synonyms, corpus.cues))
     voice = Voice(settings.persona_dir, corpus, seed=settings.seed)
     return Maisky(corpus, matcher, voice, seed=settings.seed, cooldown=Cooldown(settings.cooldown))
+
+
+def build_daily(settings: Settings, core: Maisky) -> Daily:
+    """The daily-post service over the configured database (created or upgraded on open)."""
+    config = DailyConfig(
+        default_time=settings.daily_time,
+        default_timezone=settings.daily_timezone,
+        window=dt.timedelta(hours=settings.daily_window_hours),
+    )
+    return Daily(Store(settings.database_url), core.corpus, core.voice, config, seed=settings.seed)

@@ -34,3 +34,15 @@ class ConfigError(MaiskyError):
 
 class ServiceError(MaiskyError):
     """A chat platform refused us or could not be reached at start-up."""
+
+
+class PostError(MaiskyError):
+    """A daily post could not be made."""
+
+
+class ChannelGone(PostError):
+    """The channel no longer exists, or the bot lost access to it: pause, do not retry."""
+
+
+class PostLater(PostError):
+    """The platform refused for now (rate limit, outage): retry with backoff."""

@@ -23,6 +23,7 @@ class Kind(StrEnum):
     INVALID = "invalid"
     ERROR = "error"
     COOLDOWN = "cooldown"
+    NOTICE = "notice"  # a short message in the persona's words: daily-post settings, refusals
 
 
 @dataclass(frozen=True)

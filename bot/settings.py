@@ -18,6 +18,7 @@ from dotenv import dotenv_values
 import persona
 import seeds
 from bot.errors import ConfigError
+from bot.schedule import parse_time, parse_zone
 
 __all__ = ["DiscordSettings", "Settings", "SlackSettings"]
 
@@ -29,6 +30,7 @@ class SlackSettings:
     app_token: str = field(repr=False)  # set: Socket Mode; empty: HTTP on `port`
     api_url: str  # Web API base URL, ending in "/"
     port: int
+    daily_allowlist: frozenset[str] = frozenset()  # user ids who may manage daily posts besides admins
     host: str = "0.0.0.0"  # a hosted app listens on every interface; HOST narrows it
 
     @property
@@ -71,6 +73,10 @@ class Settings:
     persona_dir: Path
     seed: int = 0  # varies the persona's wording; answers never change
     cooldown: int = 5  # seconds between one user's questions on chat platforms
+    database_url: str = field(default="sqlite:///maisky.sqlite3", repr=False)  # may hold a password
+    daily_time: str = "09:00"
+    daily_timezone: str = "UTC"
+    daily_window_hours: int = 6
     values: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -88,9 +94,21 @@ class Settings:
                 problems.append(f"{name}: {folder} is not a folder")
         seed = _int(values, "MAISKY_SEED", 0, -(2**63), 2**63 - 1, problems)
         cooldown = _int(values, "MAISKY_COOLDOWN", 5, 0, 3600, problems)
+        database = values.get("DATABASE_URL") or "sqlite:///" + (values.get("MAISKY_DB") or "maisky.sqlite3")
+        daily_time = parse_time(values.get("MAISKY_DAILY_TIME") or "09:00")
+        if daily_time is None:
+            problems.append(f"MAISKY_DAILY_TIME: {values['MAISKY_DAILY_TIME']!r} is not HH:MM (for example 09:00)")
+        zone = parse_zone(values.get("MAISKY_DAILY_TIMEZONE") or "UTC")
+        if zone is None:
+            typed = values["MAISKY_DAILY_TIMEZONE"]
+            problems.append(f"MAISKY_DAILY_TIMEZONE: {typed!r} is not a time zone (for example Europe/London)")
+        window = _int(values, "MAISKY_DAILY_WINDOW_HOURS", 6, 0, 23, problems)
         if problems:
             raise ConfigError(problems)
-        return cls(seeds_dir=seeds_dir, persona_dir=persona_dir, seed=seed, cooldown=cooldown, values=values)
+        return cls(
+            seeds_dir=seeds_dir, persona_dir=persona_dir, seed=seed, cooldown=cooldown, database_url=database,
+            daily_time=daily_time or "09:00", daily_timezone=zone or "UTC", daily_window_hours=window, values=values,
+        )  # fmt: skip
 
     def slack(self) -> SlackSettings:
         """The Slack front end's settings; ConfigError names every missing or malformed one."""
@@ -113,7 +131,8 @@ class Settings:
         port = _int(v, "PORT", 3000, 1, 65535, problems)
         if problems:
             raise ConfigError(problems)
-        return SlackSettings(bot_token, secret, app_token, api_url, port, v.get("HOST") or "0.0.0.0")
+        allow = frozenset(u.strip() for u in v.get("MAISKY_SLACK_DAILY_ALLOWLIST", "").split(",") if u.strip())
+        return SlackSettings(bot_token, secret, app_token, api_url, port, allow, v.get("HOST") or "0.0.0.0")
 
     def discord(self) -> DiscordSettings:
         """The Discord front end's settings; ConfigError names every missing or malformed one."""

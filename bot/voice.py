@@ -29,7 +29,11 @@ _REQUIRED_TEXT = (
 )  # fmt: skip
 _REQUIRED_LINES = (
     "openers_own_words", "openers_author", "openers_caption", "openers_another", "openers_who",
-    "openers_quote", "declines", "suggestions", "about",
+    "openers_quote", "openers_daily", "declines", "suggestions", "about",
+)  # fmt: skip
+_NOTICES = (
+    "daily_subscribed", "daily_unsubscribed", "daily_not_subscribed", "daily_status", "daily_paused",
+    "daily_bad_time", "daily_bad_zone", "daily_not_allowed",
 )  # fmt: skip
 QUOTE_OPENING = 90  # characters of a long quotation shown in its attribution line
 
@@ -49,6 +53,9 @@ def load_persona(folder: Path) -> dict[str, Any]:
         lines = data.get(key)
         if not isinstance(lines, list) or not lines or not all(isinstance(x, str) and x.strip() for x in lines):
             raise CorpusError(path.name, "must be a non-empty list of lines", field=key)
+    for key in _NOTICES:
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise CorpusError(path.name, "must be non-empty text", field=key)
     commands = data.get("commands")
     if not isinstance(commands, dict) or not all(isinstance(v, str) for v in commands.values()):
         raise CorpusError(path.name, "must be a table of command = description", field="commands")
@@ -174,8 +181,8 @@ class Voice:
         narration = str(self.persona["unknown_person"]).format(people=", ".join(p.name for p in people))
         return self._reply(Kind.DECLINE, narration, question=neutralise(name))
 
-    def quote(self, passage: Passage, quote: Quote, day: str) -> Reply:
-        narration = self._render("quote", variant=self._variant(day))
+    def quote(self, passage: Passage, quote: Quote, day: str, *, daily: bool = False) -> Reply:
+        narration = self._render("quote", variant=self._variant(day), daily=daily)
         return self._reply(
             Kind.QUOTE, narration, passage=quote.text, passage_by=self.quotation(quote).speaker + ", " + quote.context,
             citation=self.citation(passage),
@@ -198,6 +205,10 @@ class Voice:
             str(self.persona[f"invalid_{problem}"]).format(**values),
             suggestions=tuple(self.persona["suggestions"][:3]),
         )
+
+    def notice(self, key: str, **values: object) -> Reply:
+        """One of the persona's `daily_*` or other notice lines, filled in."""
+        return self._reply(Kind.NOTICE, str(self.persona[key]).format(**values))
 
     def error(self) -> Reply:
         return self._reply(Kind.ERROR, str(self.persona["error"]))

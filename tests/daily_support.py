@@ -1,0 +1,51 @@
+"""Shared pieces for daily-post tests: database URLs to run against, and a recording poster."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from bot import Reply
+from bot.errors import ChannelGone, PostLater
+from bot.store import database_url
+
+# CI sets this to a real PostgreSQL server it started; every store test then runs on both.
+POSTGRES = os.environ.get("MAISKY_TEST_POSTGRES_URL", "")
+
+
+def database_urls() -> list[str]:
+    return ["sqlite", "postgresql"] if POSTGRES else ["sqlite"]
+
+
+def fresh_database(kind: str, tmp_path: Path) -> str:
+    """A URL to an empty database of `kind`."""
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'daily.sqlite3'}"
+    engine = sa.create_engine(database_url(POSTGRES))
+    with engine.begin() as conn:
+        for table in ("deliveries", "subscriptions", "maisky_schema"):
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {table} CASCADE"))
+    engine.dispose()
+    return POSTGRES
+
+
+@dataclass
+class RecordingPoster:
+    """Records what it posts; `fail` holds exceptions to raise, one per call, before succeeding."""
+
+    posts: list[tuple[str, Reply]] = field(default_factory=list)
+    fail: list[Exception] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def post(self, channel: str, reply: Reply) -> None:
+        with self.lock:
+            if self.fail:
+                raise self.fail.pop(0)
+            self.posts.append((channel, reply))
+
+
+__all__ = ["POSTGRES", "ChannelGone", "PostLater", "RecordingPoster", "database_urls", "fresh_database"]

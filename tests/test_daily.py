@@ -1,0 +1,328 @@
+"""Daily posts in the core: selection, time zones and DST, make-up, exactly once, failures.
+Every test runs on SQLite, and on PostgreSQL too where CI provides one."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from pathlib import Path
+
+import pytest
+
+from bot import Kind, Maisky
+from bot.daily import Daily, DailyConfig, next_quote
+from bot.quotes import maisky_quotes
+from bot.schedule import parse_time, parse_zone, scheduled_at
+from bot.store import Status, Store
+from tests.daily_support import ChannelGone, PostLater, RecordingPoster, database_urls, fresh_database
+
+UTC = dt.UTC
+
+
+def at(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@pytest.fixture(params=database_urls())
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return fresh_database(request.param, tmp_path)
+
+
+def make_daily(core: Maisky, url: str, **config: object) -> Daily:
+    return Daily(Store(url), core.corpus, core.voice, DailyConfig(**config))  # type: ignore[arg-type]
+
+
+def subscribe(d: Daily, channel: str = "C1", time: str = "09:00", zone: str = "UTC", now: str = "2026-01-01T00:00") -> None:
+    reply = d.subscribe("slack", channel, "T1", "U1", time, zone, at(now))
+    assert reply.kind is Kind.NOTICE and "Every day at" in reply.narration
+
+
+# time of day
+
+
+def test_parse_time_and_zone() -> None:
+    assert parse_time("9:00") == "09:00" and parse_time("21h30") == "21:30" and parse_time("18.05") == "18:05"
+    assert parse_time("25:00") is None and parse_time("noon") is None
+    assert parse_zone("europe/london") == "Europe/London" and parse_zone("Mars/Olympus") is None
+    assert parse_zone("../etc/passwd") is None
+
+
+def test_dst_gap_moves_forward_and_overlap_takes_the_first() -> None:
+    # London springs forward at 01:00 GMT on 2026-03-29: 01:30 does not exist that day
+    assert scheduled_at(dt.date(2026, 3, 29), "01:30", "Europe/London") == at("2026-03-29T01:30")  # = 02:30 BST
+    # New York: 02:30 does not exist on 2026-03-08; it becomes 03:30 EDT = 07:30 UTC
+    assert scheduled_at(dt.date(2026, 3, 8), "02:30", "America/New_York") == at("2026-03-08T07:30")
+    # London falls back on 2026-10-25: 01:30 happens at 00:30 UTC (BST) and 01:30 UTC (GMT)
+    assert scheduled_at(dt.date(2026, 10, 25), "01:30", "Europe/London") == at("2026-10-25T00:30")
+    assert scheduled_at(dt.date(2026, 7, 1), "09:00", "Asia/Tokyo") == at("2026-07-01T00:00")
+
+
+# choosing the quotation
+
+
+def test_no_repeat_until_all_posted_then_a_new_order(core: Maisky, url: str) -> None:
+    d = make_daily(core, url)
+    subscribe(d)
+    poster = RecordingPoster()
+    n = len(d.pool)
+    day = at("2026-01-10T09:00")
+    for i in range(2 * n):
+        d.run_due(day + dt.timedelta(days=i), {"slack": poster})
+    texts = [r.passage for _, r in poster.posts]
+    assert len(texts) == 2 * n
+    first, second = texts[:n], texts[n:]
+    assert len(set(first)) == n and set(first) == set(second)
+    assert first != second  # a new cycle comes in a new order
+    sub = d.store.subscription("slack", "C1")
+    assert sub is not None
+    assert {x.cycle for x in d.store.deliveries(sub.id)} == {0, 1}
+
+
+def test_on_this_day_goes_first(core: Maisky) -> None:
+    pool = maisky_quotes(core.corpus)
+    choice, cycle = next_quote(pool, [], "slack:C1", dt.date(2026, 9, 3))
+    assert choice.passage.date == "1939-09-03" and cycle == 0
+    assert "Looking terribly depressed" in choice.quote.text
+
+
+def test_selection_is_deterministic_and_differs_between_channels(core: Maisky) -> None:
+    pool = maisky_quotes(core.corpus)
+    day = dt.date(2026, 1, 10)
+    assert next_quote(pool, [], "slack:C1", day) == next_quote(pool, [], "slack:C1", day)
+    firsts = {next_quote(pool, [], f"slack:C{i}", day)[0].key for i in range(20)}
+    assert len(firsts) > 1
+
+
+def test_daily_post_is_maiskys_own_words_cited(core: Maisky, url: str) -> None:
+    d = make_daily(core, url)
+    subscribe(d)
+    poster = RecordingPoster()
+    d.run_due(at("2026-01-10T09:00"), {"slack": poster})
+    (channel, reply), = poster.posts
+    assert channel == "C1" and reply.kind is Kind.QUOTE and reply.label == "Maisky as narrator"
+    assert reply.passage_by.startswith("Ivan Maisky, ") and reply.citation is not None
+    assert reply.passage in reply.citation.line or reply.passage in core.corpus.passage(reply.citation.passage_id).text
+
+
+# when and how often
+
+
+def test_posts_once_at_its_time_and_not_before(core: Maisky, url: str) -> None:
+    d = make_daily(core, url)
+    subscribe(d, time="09:00", zone="Europe/Paris")  # 08:00 UTC in winter
+    poster = RecordingPoster()
+    assert not d.run_due(at("2026-01-10T07:59"), {"slack": poster}).posted
+    assert d.run_due(at("2026-01-10T08:00"), {"slack": poster}).posted == ["slack:C1:2026-01-10"]
+    assert not d.run_due(at("2026-01-10T08:01"), {"slack": poster}).posted
+    assert len(poster.posts) == 1
+
+
+def test_a_slot_before_subscribing_is_not_posted(core: Maisky, url: str) -> None:
+    d = make_daily(core, url)
+    subscribe(d, time="09:00", now="2026-01-10T10:00")
+    poster = RecordingPoster()
+    assert not d.run_due(at("2026-01-10T10:01"), {"slack": poster}).posted
+    assert d.run_due(at("2026-01-11T09:00"), {"slack": poster}).posted
+
+
+def test_ambiguous_time_posts_once(core: Maisky, url: str) -> None:
+    d = make_daily(core, url)
+    subscribe(d, time="01:30", zone="Europe/London")
+    poster = RecordingPoster()
+    d.run_due(at("2026-10-25T00:31"), {"slack": poster})  # first 01:30 (BST)
+    d.run_due(at("2026-10-25T01:31"), {"slack": poster})  # second 01:30 (GMT)
+    assert len(poster.posts) == 1
+
+
+def test_nonexistent_time_still_posts_that_day(core: Maisky, url: str) -> None:
+    d = make_daily(core, url)
+    subscribe(d, time="01:30", zone="Europe/London")
+    poster = RecordingPoster()
+    assert not d.run_due(at("2026-03-29T01:29"), {"slack": poster}).posted
+    assert d.run_due(at("2026-03-29T01:30"), {"slack": poster}).posted == ["slack:C1:2026-03-29"]
+
+
+def test_missed_post_is_made_up_within_the_window_else_skipped(
+    core: Maisky, url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    d = make_daily(core, url, window=dt.timedelta(hours=6))
+    subscribe(d, "C1", "09:00")
+    subscribe(d, "C2", "09:00")
+    poster = RecordingPoster()
+    assert d.run_due(at("2026-01-10T14:59"), {"slack": poster}).posted == ["slack:C1:2026-01-10", "slack:C2:2026-01-10"]
+    caplog.set_level(logging.WARNING)
+    report = d.run_due(at("2026-01-11T15:01"), {"slack": poster})  # back after 6 h 1 min
+    assert report.skipped == ["slack:C1:2026-01-11", "slack:C2:2026-01-11"] and not report.posted
+    assert any("skipped" in r.getMessage() for r in caplog.records)
+    assert not d.run_due(at("2026-01-11T16:00"), {"slack": poster}).skipped  # logged once, not every run
+
+
+def test_made_up_across_midnight(core: Maisky, url: str) -> None:
+    d = make_daily(core, url)
+    subscribe(d, time="23:00")
+    poster = RecordingPoster()
+    assert d.run_due(at("2026-01-11T01:00"), {"slack": poster}).posted == ["slack:C1:2026-01-10"]
+
+
+# exactly once
+
+
+def test_restart_does_not_post_again(core: Maisky, url: str) -> None:
+    d = make_daily(core, url)
+    subscribe(d)
+    poster = RecordingPoster()
+    d.run_due(at("2026-01-10T09:00"), {"slack": poster})
+    again = make_daily(core, url)  # a new process over the same database
+    assert again.store.version == 1
+    again.run_due(at("2026-01-10T09:05"), {"slack": poster})
+    assert len(poster.posts) == 1
+
+
+def test_crash_after_deciding_before_posting_is_posted_once_later(core: Maisky, url: str) -> None:
+    d = make_daily(core, url, lease=600)
+    subscribe(d)
+    sub = d.store.subscription("slack", "C1")
+    assert sub is not None
+    decided = d.store.claim(sub.id, "2026-01-10", d.pool[0].key, 0, at("2026-01-10T09:00").timestamp(), 600)
+    assert decided is not None  # ... and the process dies here
+    poster = RecordingPoster()
+    assert not make_daily(core, url).run_due(at("2026-01-10T09:05"), {"slack": poster}).posted  # lease still held
+    report = make_daily(core, url).run_due(at("2026-01-10T09:11"), {"slack": poster})
+    assert report.posted == ["slack:C1:2026-01-10"]
+    assert poster.posts[0][1].passage == d.pool[0].quote.text  # the decision stands
+    make_daily(core, url).run_due(at("2026-01-10T09:30"), {"slack": poster})
+    assert len(poster.posts) == 1
+
+
+def test_crash_while_posting_never_posts_twice(core: Maisky, url: str) -> None:
+    d = make_daily(core, url)
+    subscribe(d)
+    sub = d.store.subscription("slack", "C1")
+    assert sub is not None
+    claim = d.store.claim(sub.id, "2026-01-10", d.pool[0].key, 0, at("2026-01-10T09:00").timestamp(), 600)
+    assert claim is not None and d.store.start_sending(claim)  # the call began; then the process died
+    poster = RecordingPoster()
+    make_daily(core, url).run_due(at("2026-01-10T10:00"), {"slack": poster})
+    assert poster.posts == []  # at most once: it may already be in the channel
+
+
+def test_two_schedulers_sharing_one_database(core: Maisky, url: str) -> None:
+    first, second = make_daily(core, url), make_daily(core, url)
+    for i in range(6):
+        subscribe(first, f"C{i}")
+    poster = RecordingPoster()
+    start = threading.Barrier(2)
+
+    def run(d: Daily) -> None:
+        start.wait()
+        for minute in range(3):
+            d.run_due(at(f"2026-01-10T09:0{minute}"), {"slack": poster})
+
+    threads = [threading.Thread(target=run, args=(d,)) for d in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(c for c, _ in poster.posts) == [f"C{i}" for i in range(6)]
+
+
+# failures
+
+
+def test_channel_gone_pauses_the_subscription(core: Maisky, url: str, caplog: pytest.LogCaptureFixture) -> None:
+    d = make_daily(core, url)
+    subscribe(d)
+    poster = RecordingPoster(fail=[ChannelGone("channel_not_found")])
+    caplog.set_level(logging.WARNING)
+    assert d.run_due(at("2026-01-10T09:00"), {"slack": poster}).paused == ["slack:C1:2026-01-10"]
+    assert any("paused" in r.getMessage() for r in caplog.records)
+    assert "paused: channel_not_found" in d.status("slack", "C1", at("2026-01-10T09:01")).narration
+    assert not d.run_due(at("2026-01-11T09:00"), {"slack": poster}).posted  # no longer tried
+    subscribe(d, now="2026-01-11T10:00")  # fixed: subscribe again
+    assert d.run_due(at("2026-01-12T09:00"), {"slack": poster}).posted
+
+
+def test_transient_errors_are_retried_with_backoff_then_given_up(core: Maisky, url: str) -> None:
+    d = make_daily(core, url, backoff=60.0, max_attempts=3)
+    subscribe(d, "C1")
+    poster = RecordingPoster(fail=[PostLater("ratelimited")])
+    assert d.run_due(at("2026-01-10T09:00"), {"slack": poster}).retrying == ["slack:C1:2026-01-10"]
+    assert not d.run_due(at("2026-01-10T09:00:30"), {"slack": poster}).posted  # backing off
+    assert d.run_due(at("2026-01-10T09:01:01"), {"slack": poster}).posted == ["slack:C1:2026-01-10"]
+    subscribe(d, "C2")
+    d.store.pause(d.store.subscription("slack", "C1").id, "test")  # type: ignore[union-attr]
+    stubborn = RecordingPoster(fail=[PostLater("down")] * 3)
+    d.run_due(at("2026-01-11T09:00"), {"slack": stubborn})
+    d.run_due(at("2026-01-11T09:01:01"), {"slack": stubborn})
+    assert d.run_due(at("2026-01-11T09:03:01"), {"slack": stubborn}).failed == ["slack:C2:2026-01-11"]
+    assert stubborn.posts == []
+
+
+def test_an_unknown_error_while_posting_is_not_retried(core: Maisky, url: str) -> None:
+    d = make_daily(core, url)
+    subscribe(d)
+    poster = RecordingPoster(fail=[RuntimeError("socket closed mid-request")])
+    assert d.run_due(at("2026-01-10T09:00"), {"slack": poster}).failed
+    assert not d.run_due(at("2026-01-10T09:30"), {"slack": poster}).posted
+
+
+# the commands
+
+
+def test_subscribe_status_preview_unsubscribe(core: Maisky, url: str) -> None:
+    d = make_daily(core, url, default_time="08:15", default_timezone="Europe/London")
+    now = at("2026-01-10T07:00")
+    assert "no daily quotation" in d.status("slack", "C1", now).narration
+    reply = d.subscribe("slack", "C1", "T1", "U1", "", "", now)
+    assert "08:15 (Europe/London)" in reply.narration and "2026-01-10 08:15 GMT" in reply.narration
+    assert "next 2026-01-10 08:15 GMT; 0 posted" in d.status("slack", "C1", now).narration
+    preview = d.preview("slack", "C1", now)
+    poster = RecordingPoster()
+    d.run_due(at("2026-01-10T08:15"), {"slack": poster})
+    assert poster.posts[0][1].passage == preview.passage  # preview shows what comes next
+    assert "As you wish" in d.unsubscribe("slack", "C1").narration
+    assert "no daily quotation" in d.unsubscribe("slack", "C1").narration
+
+
+@pytest.mark.parametrize(("time", "zone", "expect"), [("25:00", "", "HH:MM"), ("9", "", "for example 09:00"),
+                                                      ("", "Mars/Base", "Europe/London")])  # fmt: skip
+def test_bad_time_or_zone_gets_an_example(core: Maisky, url: str, time: str, zone: str, expect: str) -> None:
+    reply = make_daily(core, url).subscribe("slack", "C1", "T1", "U1", time, zone, at("2026-01-10T07:00"))
+    assert expect in reply.narration
+
+
+def test_bad_database_url_is_a_clear_config_error(tmp_path: Path) -> None:
+    from bot import ConfigError
+
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        Store("nosuchdb://x")
+    with pytest.raises(ConfigError, match="DATABASE_URL: cannot open"):
+        Store(f"sqlite:///{tmp_path}/missing/dir/x.db")
+
+
+def test_statuses_are_recorded(core: Maisky, url: str) -> None:
+    d = make_daily(core, url)
+    subscribe(d)
+    d.run_due(at("2026-01-10T09:00"), {"slack": RecordingPoster()})
+    sub = d.store.subscription("slack", "C1")
+    assert sub is not None
+    rows = {r.local_date: r for r in d.store.deliveries(sub.id)}
+    assert rows["2026-01-10"].status == Status.POSTED and rows["2026-01-10"].posted_at
+    assert rows["2026-01-09"].status == Status.SKIPPED  # the day before was missed by far more than the window
+
+
+def test_the_in_process_scheduler_posts_and_stops(core: Maisky, url: str) -> None:
+    d = make_daily(core, url)
+    d.subscribe("slack", "C1", "T1", "U1", "00:00", "UTC", at("2000-01-01T00:00"))
+    poster = RecordingPoster()
+    stop = threading.Event()
+    worker = threading.Thread(target=d.serve, args=({"slack": poster}, stop, 0.05))
+    worker.start()
+    deadline = dt.datetime.now() + dt.timedelta(seconds=10)
+    while not poster.posts and dt.datetime.now() < deadline:
+        stop.wait(0.05)
+    stop.set()
+    worker.join(5)
+    assert not worker.is_alive()
+    assert len(poster.posts) == 1  # today's post, once, though the loop ran many times

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot import Maisky, MaiskyError, Reply, Settings, build
+from bot.bootstrap import build_daily
 from bot.evaluation import evaluate, load_questions
 from bot.matcher import MatchResult
 
@@ -162,14 +163,39 @@ def _serve(platform: str) -> Command:
         if platform == "slack":
             from adapters import slack
 
-            slack.run(core, args.settings.slack())
+            slack.run(core, args.settings.slack(), build_daily(args.settings, core))
+        elif args.action == "sync":
+            from adapters import discord_bot
+
+            discord_bot.run(core, args.settings.discord(), sync_only=True)
         else:
             from adapters import discord_bot
 
-            discord_bot.run(core, args.settings.discord(), sync_only=args.action == "sync")
+            discord_bot.run(core, args.settings.discord(), daily=build_daily(args.settings, core))
         return 0
 
     return run
+
+
+def _run_due(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
+    from adapters.run_due import run_due
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    report = run_due(args.settings, core, args.now or dt.datetime.now(dt.UTC))
+    out.write(f"daily posts: {report.summary()}\n")
+    for what, items in (("posted", report.posted), ("skipped", report.skipped), ("retrying", report.retrying),
+                        ("paused", report.paused), ("failed", report.failed)):  # fmt: skip
+        for item in items:
+            out.write(f"  {what}: {item}\n")
+    return 0
+
+
+def _instant(text: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO-8601 time such as 2026-11-27T09:00Z") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _date(text: str) -> dt.date:
@@ -220,6 +246,12 @@ def parser() -> argparse.ArgumentParser:
     )
     d.add_argument("action", nargs="?", choices=["run", "sync"], default="run", help="run (default) or sync and exit")
     d.set_defaults(run=_serve("discord"))
+    daily = sub.add_parser("daily", help="daily quotation posts").add_subparsers(
+        dest="daily", required=True, metavar="ACTION"
+    )
+    due = daily.add_parser("run-due", help="post whatever is due once and exit (for cron or Heroku Scheduler)")
+    due.add_argument("--now", type=_instant, help="pretend it is this ISO-8601 time (default: now; no zone means UTC)")
+    due.set_defaults(run=_run_due)
     return p
 
 

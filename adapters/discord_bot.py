@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import secrets
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -23,11 +24,23 @@ import yarl
 from discord import app_commands
 
 from bot import Kind, Maisky, Reply
-from bot.errors import ServiceError
+from bot.daily import Daily
+from bot.errors import ChannelGone, PostLater, ServiceError
 from bot.excerpt import excerpt
+from bot.schedule import zone_names
 from bot.settings import DiscordSettings
 
-__all__ = ["PERMISSIONS", "build_client", "commands_hash", "run", "sync_commands", "to_discord"]
+__all__ = [
+    "PERMISSIONS",
+    "DiscordPoster",
+    "build_client",
+    "commands_hash",
+    "rest_poster",
+    "run",
+    "sync_commands",
+    "to_discord",
+    "use_endpoints",
+]
 
 log = logging.getLogger(__name__)
 
@@ -151,11 +164,56 @@ def _keep_gateway(client: discord.Client, url: str) -> None:
     client.http.get_bot_gateway = bot_gateway  # type: ignore[method-assign]
 
 
-def build_client(core: Maisky, ds: DiscordSettings, *, force_sync: bool = False) -> discord.Client:
-    """The client with its command tree, button handler and mention handler; nothing connects yet."""
+def use_endpoints(ds: DiscordSettings) -> None:
+    """Point discord.py at the configured REST base and gateway (proxies, or local fakes in tests)."""
     discord.http.Route.BASE = ds.api_base
     if ds.gateway_url:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(ds.gateway_url)
+
+
+async def rest_poster(ds: DiscordSettings) -> tuple[DiscordPoster, discord.http.HTTPClient]:
+    """A poster over the REST API alone (no gateway), for `maisky daily run-due`; close its client."""
+    use_endpoints(ds)
+    http = discord.http.HTTPClient(asyncio.get_running_loop())
+    try:
+        await http.static_login(ds.token)
+    except discord.LoginFailure as exc:
+        await http.close()
+        raise ServiceError("DISCORD_TOKEN was rejected by Discord") from exc
+    return DiscordPoster(http, asyncio.get_running_loop()), http
+
+
+class DiscordPoster:
+    """Posts daily quotations through the REST API from the scheduler's thread, on the client's loop."""
+
+    def __init__(self, http: discord.http.HTTPClient, loop: asyncio.AbstractEventLoop) -> None:
+        self.http = http
+        self.loop = loop
+
+    def post(self, channel: str, reply: Reply) -> None:
+        asyncio.run_coroutine_threadsafe(self.send(channel, reply), self.loop).result(timeout=120)
+
+    async def send(self, channel: str, reply: Reply) -> None:
+        out = to_discord(reply)
+        try:
+            with discord.http.handle_message_parameters(
+                content=out["content"], embed=out["embed"], allowed_mentions=NO_PINGS
+            ) as params:
+                await self.http.send_message(int(channel), params=params)
+        except (discord.NotFound, discord.Forbidden) as exc:  # deleted channel, or access lost
+            raise ChannelGone(f"{exc.status} {exc.text or 'no access'}") from exc
+        except discord.HTTPException as exc:
+            raise PostLater(f"{exc.status} {exc.text}") from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise PostLater(str(exc) or type(exc).__name__) from exc
+
+
+def build_client(
+    core: Maisky, ds: DiscordSettings, *, force_sync: bool = False, daily: Daily | None = None
+) -> discord.Client:
+    """The client with its command tree, button handler and mention handler; nothing connects yet.
+    With `daily`, the /maisky daily commands work and a scheduler thread posts what is due."""
+    use_endpoints(ds)
     intents = discord.Intents.default()  # mentions and DMs carry their text without the privileged intent
     kind = discord.AutoShardedClient if ds.shards is not None else discord.Client
     options: dict[str, Any] = {"intents": intents, "allowed_mentions": NO_PINGS}
@@ -262,6 +320,63 @@ def build_client(core: Maisky, ds: DiscordSettings, *, force_sync: bool = False)
     async def help_(interaction: discord.Interaction[Any]) -> None:
         await answer(interaction, lambda: core.help("/maisky "), ephemeral=True)
 
+    daily_group = app_commands.Group(
+        name="daily", description="A daily quotation in this channel (managers change it)", parent=group
+    )
+
+    def may_manage(interaction: discord.Interaction[Any]) -> bool:
+        perms = interaction.permissions
+        return interaction.guild_id is not None and (perms.manage_channels or perms.manage_guild)
+
+    async def daily_answer(interaction: discord.Interaction[Any], make: Callable[[Daily], Reply], manage: bool) -> None:
+        if daily is None:
+            await interaction.response.send_message(
+                **to_discord(core.voice.notice("daily_unavailable")), ephemeral=True
+            )
+        elif manage and not may_manage(interaction):
+            await interaction.response.send_message(
+                **to_discord(core.voice.notice("daily_not_allowed")), ephemeral=True
+            )
+        else:
+            await answer(interaction, lambda: make(daily), ephemeral=True)
+
+    def where(interaction: discord.Interaction[Any]) -> tuple[str, str]:
+        return str(interaction.channel_id), str(interaction.guild_id or "")
+
+    @daily_group.command(name="subscribe", description="Post one of Maisky's quotations here every day")
+    @app_commands.describe(time="Local time, HH:MM (default 09:00)", timezone="Area/City, e.g. Europe/London")
+    async def daily_subscribe(
+        interaction: discord.Interaction[Any], time: str | None = None, timezone: str | None = None
+    ) -> None:
+        channel, guild = where(interaction)
+        now = dt.datetime.now(dt.UTC)
+        await daily_answer(
+            interaction,
+            lambda d: d.subscribe("discord", channel, guild, str(interaction.user.id), time or "", timezone or "", now),
+            manage=True,
+        )
+
+    @daily_subscribe.autocomplete("timezone")
+    async def zones(interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
+        typed = current.strip().lower().replace(" ", "_")
+        names = sorted(n for k, n in zone_names().items() if typed in k and "/" in n)
+        return [app_commands.Choice(name=n, value=n) for n in names[:25]]
+
+    @daily_group.command(name="unsubscribe", description="Stop the daily quotation in this channel")
+    async def daily_unsubscribe(interaction: discord.Interaction[Any]) -> None:
+        channel, _ = where(interaction)
+        await daily_answer(interaction, lambda d: d.unsubscribe("discord", channel), manage=True)
+
+    @daily_group.command(name="status", description="Whether and when this channel gets its daily quotation")
+    async def daily_status(interaction: discord.Interaction[Any]) -> None:
+        channel, _ = where(interaction)
+        await daily_answer(interaction, lambda d: d.status("discord", channel, dt.datetime.now(dt.UTC)), manage=False)
+
+    @daily_group.command(name="preview", description="The quotation this channel gets next")
+    async def daily_preview(interaction: discord.Interaction[Any]) -> None:
+        channel, _ = where(interaction)
+        await daily_answer(interaction, lambda d: d.preview("discord", channel, dt.datetime.now(dt.UTC)), manage=False)
+
     tree.add_command(group)
 
     @tree.error
@@ -282,9 +397,22 @@ def build_client(core: Maisky, ds: DiscordSettings, *, force_sync: bool = False)
         except discord.HTTPException:
             log.warning("could not tell the user about the failure", exc_info=True)
 
+    stop = threading.Event()
+
     async def setup_hook() -> None:
         client.add_dynamic_items(AnotherPassage)
         await sync_commands(tree, ds, force=force_sync)
+        if daily is not None and not force_sync:
+            poster = DiscordPoster(client.http, asyncio.get_running_loop())
+            threading.Thread(target=daily.serve, args=({"discord": poster}, stop), daemon=True).start()
+
+    close = client.close
+
+    async def close_and_stop() -> None:
+        stop.set()
+        await close()
+
+    client.close = close_and_stop  # type: ignore[method-assign]
 
     client.setup_hook = setup_hook  # type: ignore[method-assign]
 
@@ -312,9 +440,9 @@ def build_client(core: Maisky, ds: DiscordSettings, *, force_sync: bool = False)
     return client
 
 
-def run(core: Maisky, ds: DiscordSettings, *, sync_only: bool = False) -> None:
+def run(core: Maisky, ds: DiscordSettings, *, sync_only: bool = False, daily: Daily | None = None) -> None:
     """Connect and serve until stopped; with `sync_only`, push the commands once and exit."""
-    client = build_client(core, ds, force_sync=sync_only)
+    client = build_client(core, ds, force_sync=sync_only, daily=daily)
 
     async def main() -> None:
         async with client:

@@ -18,12 +18,15 @@ from typing import Any
 from rapidfuzz import fuzz
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot import Kind, Maisky, Reply
+from bot.daily import Daily
+from bot.errors import ChannelGone, PostLater
 from bot.excerpt import excerpt
 from bot.settings import SlackSettings
 
-__all__ = ["build_app", "route", "run", "to_slack"]
+__all__ = ["SlackPoster", "build_app", "route", "run", "to_slack"]
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +143,40 @@ def _delivery_id(body: dict[str, Any]) -> str:
     return str(body.get("event_id") or body.get("trigger_id") or "")
 
 
-def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = None) -> App:
-    """The bolt app with every listener registered; `client` is injectable for tests."""
+# Errors after which posting to a channel cannot work until someone fixes something.
+GONE = frozenset(
+    "channel_not_found not_in_channel is_archived channel_is_archived restricted_action account_inactive "
+    "token_revoked invalid_auth missing_scope team_access_not_granted".split()
+)
+
+
+class SlackPoster:
+    """Posts daily quotations through the Web API."""
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+
+    def post(self, channel: str, reply: Reply) -> None:
+        try:
+            self.client.chat_postMessage(channel=channel, **to_slack(reply))
+        except SlackApiError as exc:
+            code = str(exc.response.get("error", "")) if exc.response is not None else ""
+            if code in GONE:
+                raise ChannelGone(code) from exc
+            raise PostLater(code or str(exc)) from exc
+        except OSError as exc:  # connection refused, reset, timed out
+            raise PostLater(str(exc)) from exc
+
+
+def _daily_args(words: list[str]) -> tuple[str, str]:
+    """(time, zone) from `on 18:30 Europe/London` in either order; either may be missing."""
+    time_text = next((w for w in words if any(c.isdigit() for c in w) and "/" not in w), "")
+    zone_text = next((w for w in words if w != time_text), "")
+    return time_text, zone_text
+
+
+def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = None, daily: Daily | None = None) -> App:
+    """The bolt app with every listener registered; `client` and `daily` are injectable for tests."""
     client = client or WebClient(token=slack.bot_token, base_url=slack.api_url)
     app = App(
         client=client,
@@ -167,8 +202,40 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
         user = body.get("user_id") or (body.get("user") or {}).get("id", "")
         return f"slack:{team}:{user or (body.get('event') or {}).get('user', '')}"
 
-    def answer(text: str, who: str) -> Reply:
+    def may_manage(user: str) -> bool:
+        if user in slack.daily_allowlist:
+            return True
+        try:
+            info = client.users_info(user=user)["user"]
+        except SlackApiError:
+            log.warning("could not look up Slack user %s; treating as not an admin", user, exc_info=True)
+            return False
+        return bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
+
+    def daily_command(arg: str, user: str, channel: str, team: str) -> Reply:
+        if daily is None:
+            return core.voice.notice("daily_unavailable")
+        action, *rest = arg.split() or ["status"]
+        now = dt.datetime.now(dt.UTC)
+        match action.lower():
+            case "on" | "subscribe":
+                if not may_manage(user):
+                    return core.voice.notice("daily_not_allowed")
+                return daily.subscribe("slack", channel, team, user, *_daily_args(rest), now)
+            case "off" | "unsubscribe":
+                if not may_manage(user):
+                    return core.voice.notice("daily_not_allowed")
+                return daily.unsubscribe("slack", channel)
+            case "status":
+                return daily.status("slack", channel, now)
+            case "preview":
+                return daily.preview("slack", channel, now)
+        return core.help("/maisky ")
+
+    def answer(text: str, who: str, user: str = "", channel: str = "", team: str = "") -> Reply:
         command, arg = route(text)
+        if command == "daily":
+            return core.safely(lambda: daily_command(arg, user, channel, team))
         if command in ("ask", "who"):
             waiting = core.gate(who)
             if waiting:
@@ -186,8 +253,12 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
         ack()
 
     def command(body: dict[str, Any], respond: Callable[..., Any]) -> None:
-        reply = answer(body.get("text", ""), user_key(body))
-        respond(response_type="in_channel" if reply.kind in PUBLIC else "ephemeral", **to_slack(reply))
+        text = body.get("text", "")
+        reply = answer(
+            text, user_key(body), body.get("user_id", ""), body.get("channel_id", ""), body.get("team_id", "")
+        )
+        public = reply.kind in PUBLIC and route(text)[0] != "daily"  # daily settings are the manager's business
+        respond(response_type="in_channel" if public else "ephemeral", **to_slack(reply))
 
     def another(body: dict[str, Any], respond: Callable[..., Any]) -> None:
         try:
@@ -204,7 +275,7 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
         if event.get("bot_id") or event.get("subtype"):
             return  # our own posts and edits are not questions
         text = _LEADING_MENTION.sub("", event.get("text", ""))
-        reply = answer(text or "help", user_key(body))
+        reply = answer(text or "help", user_key(body), event.get("user", ""), event["channel"], body.get("team_id", ""))
         thread = event.get("thread_ts") or (event["ts"] if event.get("channel_type") != "im" else None)
         client.chat_postMessage(channel=event["channel"], thread_ts=thread, **to_slack(reply))
 
@@ -221,9 +292,13 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
     return app
 
 
-def run(core: Maisky, slack: SlackSettings) -> None:
-    """Serve until stopped: Socket Mode with an app token, else HTTP on `slack.host:port` at /slack/events."""
-    app = build_app(core, slack)
+def run(core: Maisky, slack: SlackSettings, daily: Daily | None = None) -> None:
+    """Serve until stopped: Socket Mode with an app token, else HTTP on `slack.host:port` at /slack/events.
+    With `daily`, a scheduler thread posts the daily quotations too."""
+    app = build_app(core, slack, daily=daily)
+    if daily is not None:
+        stop = threading.Event()
+        threading.Thread(target=daily.serve, args=({"slack": SlackPoster(app.client)}, stop), daemon=True).start()
     if slack.socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 

@@ -110,8 +110,9 @@ class Settings:
             daily_time=daily_time or "09:00", daily_timezone=zone or "UTC", daily_window_hours=window, values=values,
         )  # fmt: skip
 
-    def slack(self) -> SlackSettings:
-        """The Slack front end's settings; ConfigError names every missing or malformed one."""
+    def slack(self, *, serving: bool = True) -> SlackSettings:
+        """The Slack front end's settings; ConfigError names every missing or malformed one.
+        Without `serving` (posting only, as `maisky daily run-due` does) only the bot token is needed."""
         v, problems = self.values, []
         bot_token = v.get("SLACK_BOT_TOKEN", "")
         app_token = v.get("SLACK_APP_TOKEN", "")
@@ -122,7 +123,7 @@ class Settings:
             problems.append("SLACK_BOT_TOKEN: must start with xoxb- (a bot token, not a user or app token)")
         if app_token and not app_token.startswith("xapp-"):
             problems.append("SLACK_APP_TOKEN: must start with xapp- (an app-level token with connections:write)")
-        if not app_token and not secret:
+        if serving and not app_token and not secret:
             problems.append(
                 "SLACK_SIGNING_SECRET: missing (needed for HTTP mode; or set SLACK_APP_TOKEN for Socket Mode)"
             )

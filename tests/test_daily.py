@@ -33,7 +33,9 @@ def make_daily(core: Maisky, url: str, **config: object) -> Daily:
     return Daily(Store(url), core.corpus, core.voice, DailyConfig(**config))  # type: ignore[arg-type]
 
 
-def subscribe(d: Daily, channel: str = "C1", time: str = "09:00", zone: str = "UTC", now: str = "2026-01-01T00:00") -> None:
+def subscribe(
+    d: Daily, channel: str = "C1", time: str = "09:00", zone: str = "UTC", now: str = "2026-01-01T00:00"
+) -> None:
     reply = d.subscribe("slack", channel, "T1", "U1", time, zone, at(now))
     assert reply.kind is Kind.NOTICE and "Every day at" in reply.narration
 
@@ -99,7 +101,7 @@ def test_daily_post_is_maiskys_own_words_cited(core: Maisky, url: str) -> None:
     subscribe(d)
     poster = RecordingPoster()
     d.run_due(at("2026-01-10T09:00"), {"slack": poster})
-    (channel, reply), = poster.posts
+    ((channel, reply),) = poster.posts
     assert channel == "C1" and reply.kind is Kind.QUOTE and reply.label == "Maisky as narrator"
     assert reply.passage_by.startswith("Ivan Maisky, ") and reply.citation is not None
     assert reply.passage in reply.citation.line or reply.passage in core.corpus.passage(reply.citation.passage_id).text
@@ -326,3 +328,11 @@ def test_the_in_process_scheduler_posts_and_stops(core: Maisky, url: str) -> Non
     worker.join(5)
     assert not worker.is_alive()
     assert len(poster.posts) == 1  # today's post, once, though the loop ran many times
+
+
+def test_ci_runs_the_store_tests_on_postgresql() -> None:
+    """On CI the PostgreSQL half of these tests must not silently vanish."""
+    import os
+
+    if os.environ.get("CI") == "true":
+        assert database_urls() == ["sqlite", "postgresql"]

@@ -35,6 +35,8 @@ class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.ws_url = ""
+        self.admins: set[str] = {"UADMIN"}
+        self.errors: dict[str, list[str]] = {}  # method -> Slack error codes to answer with, once each
         self._cond = threading.Condition()
         fake = self
 
@@ -49,7 +51,13 @@ class FakeSlack:
                     fake.calls.append(Call(self.path, dict(self.headers), body))
                     fake._cond.notify_all()
                 answer: dict[str, Any] = {"ok": True}
-                if self.path.endswith("/auth.test"):
+                method = self.path.rsplit("/", 1)[-1]
+                if fake.errors.get(method):
+                    answer = {"ok": False, "error": fake.errors[method].pop(0)}
+                elif self.path.endswith("/users.info"):
+                    uid = body.get("user", "")
+                    answer |= {"user": {"id": uid, "is_admin": uid in fake.admins, "is_owner": False}}
+                elif self.path.endswith("/auth.test"):
                     answer |= {"user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1", "user": "maisky", "team": "club"}
                 elif self.path.endswith("/chat.postMessage"):
                     answer |= {"channel": body.get("channel"), "ts": "1700000000.000100"}

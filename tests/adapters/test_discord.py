@@ -253,7 +253,9 @@ async def test_sync_payload_once_then_only_when_changed(env: Env, tmp_path: Path
     assert len(puts) == 1 and puts[0].path == f"/applications/{APP_ID}/commands"
     (group,) = puts[0].body
     assert group["name"] == "maisky"
-    assert [o["name"] for o in group["options"]] == ["ask", "quote", "who", "sources", "about", "help"]
+    assert [o["name"] for o in group["options"]] == ["ask", "quote", "who", "sources", "about", "help", "daily"]
+    daily = group["options"][-1]
+    assert [o["name"] for o in daily["options"]] == ["subscribe", "unsubscribe", "status", "preview"]
     tree = env.client.maisky_tree  # type: ignore[attr-defined]
     assert await sync_commands(tree, env.ds) is False  # same commands: no second PUT
     assert await sync_commands(tree, env.ds, force=True) is True  # `maisky discord sync`

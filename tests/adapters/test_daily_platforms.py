@@ -1,0 +1,218 @@
+"""Daily posts through both front ends: the subscribe commands with their permission checks, the
+posters against local fakes, and `maisky daily run-due` as a real process posting to both."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+from slack_sdk import WebClient
+
+from adapters.discord_bot import DiscordPoster, build_client, use_endpoints
+from adapters.slack import SlackPoster, build_app
+from bot import Maisky, Settings, build
+from bot.bootstrap import build_daily
+from bot.daily import Daily
+from bot.errors import ChannelGone, PostLater
+from bot.settings import DiscordSettings, SlackSettings
+from bot.store import Store
+from tests.adapters.discord_fakes import CHANNEL_ID, TOKEN, FakeDiscord, command
+from tests.adapters.slack_fakes import SECRET, FakeSlack, served, slash
+from tests.conftest import PERSONA, ROOT, SEEDS
+
+DEFAULT_BASE = discord.http.Route.BASE
+
+
+def make(tmp_path: Path, **env: str) -> tuple[Settings, Maisky, Daily]:
+    values = {"DATABASE_URL": f"sqlite:///{tmp_path / 'daily.sqlite3'}", "MAISKY_COOLDOWN": "0", **env}
+    settings = Settings.from_env(values, dotenv=None)
+    core = build(Settings(seeds_dir=SEEDS, persona_dir=PERSONA, cooldown=0))
+    return settings, core, build_daily(settings, core)
+
+
+# Slack
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    f = FakeSlack()
+    yield f
+    f.close()
+
+
+def slack_reply(fake: FakeSlack, user: str) -> dict[str, Any]:
+    return fake.wait_for(f"/response/{user}")[-1].body
+
+
+def test_slack_daily_commands_and_who_may_use_them(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    _, core, daily = make(tmp_path)
+    ss = SlackSettings("xoxb-test", SECRET, "", fake_slack.api_url, 3000, frozenset({"UFRIEND"}))
+    app = build_app(core, ss, WebClient(token="xoxb-test", base_url=fake_slack.api_url), daily)
+    with served(app) as url:
+        slash(url, fake_slack, "daily on 18:30 Europe/London", user="UMEMBER")
+        refused = slack_reply(fake_slack, "UMEMBER")
+        assert "Only those who manage this channel" in json.dumps(refused) and refused["response_type"] == "ephemeral"
+        slash(url, fake_slack, "daily on Europe/London 18:30", user="UADMIN")
+        ok = json.dumps(slack_reply(fake_slack, "UADMIN"))
+        assert "Every day at 18:30 (Europe/London)" in ok
+        slash(url, fake_slack, "daily status", user="UMEMBER")
+        assert "every day at 18:30 (Europe/London)" in json.dumps(fake_slack.wait_for("/response/UMEMBER", 2)[-1].body)
+        slash(url, fake_slack, "daily preview", user="UMEMBER")
+        preview = fake_slack.wait_for("/response/UMEMBER", 3)[-1].body
+        assert "Ivan Maisky, " in json.dumps(preview, ensure_ascii=False) and preview["response_type"] == "ephemeral"
+        slash(url, fake_slack, "daily on 25:99", user="UFRIEND")  # on the allowlist, but a bad time
+        assert "for example 09:00" in json.dumps(slack_reply(fake_slack, "UFRIEND"))
+        slash(url, fake_slack, "daily off", user="UFRIEND")
+        assert "No more daily quotations" in json.dumps(fake_slack.wait_for("/response/UFRIEND", 2)[-1].body)
+    sub = daily.store.subscription("slack", "C1")
+    assert sub is not None and not sub.active and sub.post_time == "18:30"
+
+
+def test_slack_poster_posts_and_classifies_errors(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    _, core, _ = make(tmp_path)
+    poster = SlackPoster(WebClient(token="xoxb-test", base_url=fake_slack.api_url))
+    reply = core.quote(dt.date(2026, 1, 10))
+    poster.post("C5", reply)
+    body = fake_slack.wait_for("/chat.postMessage")[0].body
+    assert body["channel"] == "C5" and "Maisky as narrator" in body["text"]
+    fake_slack.errors["chat.postMessage"] = ["channel_not_found", "ratelimited"]
+    with pytest.raises(ChannelGone, match="channel_not_found"):
+        poster.post("C6", reply)
+    with pytest.raises(PostLater, match="ratelimited"):
+        poster.post("C6", reply)
+
+
+# Discord
+
+
+def member_command(name: str, options: list[dict[str, Any]], permissions: str, kind: int = 2) -> dict[str, Any]:
+    payload = command("daily", kind=kind)
+    payload["data"]["options"] = [
+        {"type": 2, "name": "daily", "options": [{"type": 1, "name": name, "options": options}]}
+    ]
+    payload["member"]["permissions"] = permissions
+    return payload
+
+
+async def test_discord_daily_commands_and_who_may_use_them(tmp_path: Path) -> None:
+    _, core, daily = make(tmp_path)
+    fake = FakeDiscord()
+    await fake.start()
+    ds = DiscordSettings(TOKEN, None, fake.base, "", None, tmp_path / "state")
+    client = build_client(core, ds, daily=daily)
+    try:
+        await client.login(TOKEN)
+        state = client._connection
+        time_opt = {"type": 3, "name": "time", "value": "07:45"}
+        zone_opt = {"type": 3, "name": "timezone", "value": "America/New_York"}
+        state.parse_interaction_create(member_command("subscribe", [time_opt, zone_opt], permissions="0"))
+        (cb,) = await fake.wait_for(lambda c: c.path.endswith("/callback"))
+        assert cb.body["data"]["flags"] == 64 and "Only those who manage" in cb.body["data"]["embeds"][0]["description"]
+        manage_channels = str(discord.Permissions(manage_channels=True).value)
+        state.parse_interaction_create(member_command("subscribe", [time_opt, zone_opt], permissions=manage_channels))
+        done = await fake.wait_for(lambda c: c.path.endswith("/messages/@original"))
+        assert "Every day at 07:45 (America/New_York)" in done[0].body["embeds"][0]["description"].replace("\\", "")
+        sub = daily.store.subscription("discord", CHANNEL_ID)
+        assert sub is not None and sub.active
+        complete = member_command(
+            "subscribe", [{**zone_opt, "value": "new_y", "focused": True}], manage_channels, kind=4
+        )
+        state.parse_interaction_create(complete)
+        auto = (await fake.wait_for(lambda c: c.path.endswith("/callback"), 3))[2]
+        assert auto.body["type"] == 8 and "America/New_York" in [c["name"] for c in auto.body["data"]["choices"]]
+    finally:
+        await client.close()
+        await fake.stop()
+        discord.http.Route.BASE = DEFAULT_BASE
+
+
+async def test_discord_poster_classifies_errors(tmp_path: Path) -> None:
+    _, core, _ = make(tmp_path)
+    fake = FakeDiscord(fail={"/channels/404/messages": [(404, {"message": "Unknown Channel", "code": 10003})],
+                             "/channels/403/messages": [(403, {"message": "Missing Access", "code": 50001})],
+                             "/channels/500/messages": [(500, {"message": "oops", "code": 0})] * 5})  # fmt: skip
+    await fake.start()
+    use_endpoints(DiscordSettings(TOKEN, None, fake.base, "", None, tmp_path))
+    http = discord.http.HTTPClient(asyncio.get_running_loop())
+    await http.static_login(TOKEN)
+    poster = DiscordPoster(http, asyncio.get_running_loop())
+    reply = core.quote(dt.date(2026, 1, 10))
+    try:
+        await poster.send("777", reply)
+        (sent,) = [c for c in fake.calls if c.path == "/channels/777/messages"]
+        assert sent.body["allowed_mentions"] == {"parse": []} and "Ivan Maisky" in sent.body["embeds"][0]["description"]
+        with pytest.raises(ChannelGone):
+            await poster.send("404", reply)
+        with pytest.raises(ChannelGone):
+            await poster.send("403", reply)
+        with pytest.raises(PostLater):
+            await poster.send("500", reply)
+    finally:
+        await http.close()
+        await fake.stop()
+        discord.http.Route.BASE = DEFAULT_BASE
+
+
+# run-due as a real process, posting to both platforms
+
+
+async def test_run_due_posts_once_to_both_platforms_and_the_second_run_posts_nothing(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    store = Store(db)
+    created = dt.datetime(2026, 1, 1, tzinfo=dt.UTC).timestamp()
+    store.subscribe("slack", "CSLACK", "T1", "09:00", "Europe/London", "UADMIN", created)
+    store.subscribe("discord", "555", "G1", "18:30", "Asia/Tokyo", "42", created)  # 09:30 UTC
+    fake_discord = FakeDiscord()
+    await fake_discord.start()
+    fake_slack = FakeSlack()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
+    env |= {"DATABASE_URL": db, "SLACK_BOT_TOKEN": "xoxb-cron", "SLACK_API_URL": fake_slack.api_url,
+            "DISCORD_TOKEN": TOKEN, "DISCORD_API_BASE": fake_discord.base}  # fmt: skip
+    try:
+        outputs = []
+        for _ in range(2):
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "adapters.console", "daily", "run-due", "--now", "2026-01-10T10:00:00+00:00",
+                cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            )  # fmt: skip
+            out = (await asyncio.wait_for(proc.communicate(), 60))[0].decode()
+            assert proc.returncode == 0, out
+            outputs.append(out)
+        assert "posted: slack:CSLACK:2026-01-10" in outputs[0] and "posted: discord:555:2026-01-10" in outputs[0]
+        assert "daily posts: posted 0" in outputs[1]
+        assert fake_slack.count("/chat.postMessage") == 1
+        assert len([c for c in fake_discord.calls if c.path == "/channels/555/messages"]) == 1
+        assert not fake_discord.gateway or not fake_discord.identify  # REST only, no gateway
+        assert "xoxb-cron" not in outputs[0] and TOKEN not in outputs[0]
+    finally:
+        fake_slack.close()
+        await fake_discord.stop()
+
+
+def test_run_due_without_any_platform_is_a_clear_error(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'x.sqlite3'}"
+    proc = subprocess.run([sys.executable, "-m", "adapters.console", "daily", "run-due"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, check=False, timeout=60)  # fmt: skip
+    assert proc.returncode == 1 and "neither is set" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bad_daily_settings_are_named(tmp_path: Path) -> None:
+    from bot import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({"MAISKY_DAILY_TIME": "7pm", "MAISKY_DAILY_TIMEZONE": "Moon/Base",
+                           "MAISKY_DAILY_WINDOW_HOURS": "48"}, dotenv=None)  # fmt: skip
+    text = str(err.value)
+    assert "MAISKY_DAILY_TIME: '7pm'" in text and "MAISKY_DAILY_TIMEZONE: 'Moon/Base'" in text
+    assert "MAISKY_DAILY_WINDOW_HOURS: 48" in text
+    assert "postgresql" not in repr(Settings.from_env({"DATABASE_URL": "postgresql://u:secret@h/db"}, dotenv=None))

@@ -216,3 +216,60 @@ def test_bad_daily_settings_are_named(tmp_path: Path) -> None:
     assert "MAISKY_DAILY_TIME: '7pm'" in text and "MAISKY_DAILY_TIMEZONE: 'Moon/Base'" in text
     assert "MAISKY_DAILY_WINDOW_HOURS: 48" in text
     assert "postgresql" not in repr(Settings.from_env({"DATABASE_URL": "postgresql://u:secret@h/db"}, dotenv=None))
+
+
+def due_now(store: Store, platform: str, channel: str) -> None:
+    """A subscription whose time was a minute ago (UTC), made yesterday."""
+    now = dt.datetime.now(dt.UTC)
+    slot = (now - dt.timedelta(minutes=1)).strftime("%H:%M")
+    store.subscribe(platform, channel, "W1", slot, "UTC", "U1", (now - dt.timedelta(days=1)).timestamp())
+
+
+async def test_the_discord_front_end_runs_its_own_scheduler(tmp_path: Path) -> None:
+    _, core, daily = make(tmp_path)
+    due_now(daily.store, "discord", "888")
+    fake = FakeDiscord()
+    await fake.start()
+    client = build_client(core, DiscordSettings(TOKEN, None, fake.base, "", None, tmp_path / "state"), daily=daily)
+    try:
+        await client.login(TOKEN)  # setup_hook starts the scheduler; it posts over REST, no gateway needed
+        (post,) = await fake.wait_for(lambda c: c.path == "/channels/888/messages")
+        assert "Ivan Maisky" in post.body["embeds"][0]["description"] and post.body["allowed_mentions"] == {"parse": []}
+    finally:
+        await client.close()
+        await fake.stop()
+        discord.http.Route.BASE = DEFAULT_BASE
+
+
+def test_the_slack_process_runs_its_own_scheduler(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    import socket
+    import time
+
+    db = f"sqlite:///{tmp_path / 'slack.sqlite3'}"
+    due_now(Store(db), "slack", "CDAILY")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env |= {"SLACK_BOT_TOKEN": "xoxb-sched", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake_slack.api_url,
+            "PORT": str(port), "HOST": "127.0.0.1", "DATABASE_URL": db}  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "adapters.console", "slack"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        post = fake_slack.wait_for("/chat.postMessage", timeout=60)[0].body
+        assert post["channel"] == "CDAILY" and "Maisky as narrator" in post["text"]
+        time.sleep(0.5)
+        assert fake_slack.count("/chat.postMessage") == 1
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+
+
+def test_discord_shards_setting_makes_an_auto_sharded_client(tmp_path: Path) -> None:
+    _, core, _ = make(tmp_path)
+    auto = build_client(core, DiscordSettings(TOKEN, None, DEFAULT_BASE, "", 0, tmp_path))
+    fixed = build_client(core, DiscordSettings(TOKEN, None, DEFAULT_BASE, "", 4, tmp_path))
+    plain = build_client(core, DiscordSettings(TOKEN, None, DEFAULT_BASE, "", None, tmp_path))
+    assert isinstance(auto, discord.AutoShardedClient) and auto.shard_count is None
+    assert isinstance(fixed, discord.AutoShardedClient) and fixed.shard_count == 4
+    assert not isinstance(plain, discord.AutoShardedClient)

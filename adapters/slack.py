@@ -13,6 +13,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from rapidfuzz import fuzz
@@ -168,6 +169,29 @@ class SlackPoster:
             raise PostLater(str(exc)) from exc
 
 
+@dataclass(frozen=True)
+class _Asker:
+    """Who asked, and where, from a slash command, a button click or an event alike."""
+
+    team: str
+    user: str
+    channel: str
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> _Asker:
+        event = body.get("event") or {}
+        return cls(
+            team=body.get("team_id") or (body.get("team") or {}).get("id", ""),
+            user=body.get("user_id") or (body.get("user") or {}).get("id", "") or event.get("user", ""),
+            channel=body.get("channel_id") or (body.get("channel") or {}).get("id", "") or event.get("channel", ""),
+        )
+
+    @property
+    def key(self) -> str:
+        """Per-user cooldown key."""
+        return f"slack:{self.team}:{self.user}"
+
+
 def _daily_args(words: list[str]) -> tuple[str, str]:
     """(time, zone) from `on 18:30 Europe/London` in either order; either may be missing."""
     time_text = next((w for w in words if any(c.isdigit() for c in w) and "/" not in w), "")
@@ -196,11 +220,6 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
             return BoltResponse(status=200, body="")
         next()
         return None
-
-    def user_key(body: dict[str, Any]) -> str:
-        team = body.get("team_id") or (body.get("team") or {}).get("id", "")
-        user = body.get("user_id") or (body.get("user") or {}).get("id", "")
-        return f"slack:{team}:{user or (body.get('event') or {}).get('user', '')}"
 
     def may_manage(user: str) -> bool:
         if user in slack.daily_allowlist:
@@ -232,12 +251,12 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
                 return daily.preview("slack", channel, now)
         return core.help("/maisky ")
 
-    def answer(text: str, who: str, user: str = "", channel: str = "", team: str = "") -> Reply:
+    def answer(text: str, who: _Asker) -> Reply:
         command, arg = route(text)
         if command == "daily":
-            return core.safely(lambda: daily_command(arg, user, channel, team))
+            return core.safely(lambda: daily_command(arg, who.user, who.channel, who.team))
         if command in ("ask", "who"):
-            waiting = core.gate(who)
+            waiting = core.gate(who.key)
             if waiting:
                 return waiting
         calls: dict[str, Callable[[], Reply]] = {
@@ -254,9 +273,7 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
 
     def command(body: dict[str, Any], respond: Callable[..., Any]) -> None:
         text = body.get("text", "")
-        reply = answer(
-            text, user_key(body), body.get("user_id", ""), body.get("channel_id", ""), body.get("team_id", "")
-        )
+        reply = answer(text, _Asker.of(body))
         public = reply.kind in PUBLIC and route(text)[0] != "daily"  # daily settings are the manager's business
         respond(response_type="in_channel" if public else "ephemeral", **to_slack(reply))
 
@@ -267,7 +284,7 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
         except (KeyError, IndexError, ValueError, TypeError):
             log.warning("malformed %s button value", ANOTHER)
             question, rank = "", 0
-        reply = core.gate(user_key(body)) or core.safely(lambda: core.ask(question, rank=rank))
+        reply = core.gate(_Asker.of(body).key) or core.safely(lambda: core.ask(question, rank=rank))
         respond(response_type="ephemeral", replace_original=False, **to_slack(reply))
 
     def mention(body: dict[str, Any], client: WebClient) -> None:
@@ -275,7 +292,7 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
         if event.get("bot_id") or event.get("subtype"):
             return  # our own posts and edits are not questions
         text = _LEADING_MENTION.sub("", event.get("text", ""))
-        reply = answer(text or "help", user_key(body), event.get("user", ""), event["channel"], body.get("team_id", ""))
+        reply = answer(text or "help", _Asker.of(body))
         thread = event.get("thread_ts") or (event["ts"] if event.get("channel_type") != "im" else None)
         client.chat_postMessage(channel=event["channel"], thread_ts=thread, **to_slack(reply))
 

@@ -233,22 +233,8 @@ class Store:
         """Own the day's post: insert its row, or take over a claimed row whose owner released it
         or went silent for `lease` seconds. None if another process owns it, or it is settled."""
         token = str(uuid.uuid4())
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    deliveries.insert().values(
-                        subscription_id=subscription_id,
-                        local_date=local_date,
-                        status=Status.CLAIMED,
-                        quote_key=quote_key,
-                        cycle=cycle,
-                        claim_token=token,
-                        claimed_at=now,
-                        attempts=0,
-                        next_attempt_at=0.0,
-                    )
-                )
-        except IntegrityError:
+        fields = {"quote_key": quote_key, "cycle": cycle, "claim_token": token, "claimed_at": now}
+        if not self._new_day(subscription_id, local_date, Status.CLAIMED, **fields):
             with self.engine.begin() as conn:
                 taken = conn.execute(
                     deliveries.update()
@@ -299,23 +285,21 @@ class Store:
             error=error,
         )
 
-    def fail(self, delivery: Delivery, error: str, frm: str = Status.SENDING) -> None:
-        self._move(delivery, frm, status=Status.FAILED, error=error)
+    def fail(self, delivery: Delivery, error: str) -> None:
+        self._move(delivery, Status.SENDING, status=Status.FAILED, error=error)
 
     def skip(self, subscription_id: int, local_date: str, reason: str) -> bool:
         """Record a missed day once (False if the day already has a row)."""
+        return self._new_day(subscription_id, local_date, Status.SKIPPED, error=reason)
+
+    def _new_day(self, subscription_id: int, local_date: str, status: str, **values: Any) -> bool:
+        """Insert the day's row; False if it exists already (the unique constraint decides)."""
+        row = {"quote_key": "", "cycle": 0, "attempts": 0, "next_attempt_at": 0.0, **values}
         try:
             with self.engine.begin() as conn:
                 conn.execute(
                     deliveries.insert().values(
-                        subscription_id=subscription_id,
-                        local_date=local_date,
-                        status=Status.SKIPPED,
-                        error=reason,
-                        attempts=0,
-                        next_attempt_at=0.0,
-                        cycle=0,
-                        quote_key="",
+                        subscription_id=subscription_id, local_date=local_date, status=status, **row
                     )
                 )
         except IntegrityError:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from bot.analysis import Analyzer
 from bot.cooldown import Cooldown
 from bot.core import Maisky
 from bot.corpus import load_corpus
-from bot.daily import Daily, DailyConfig
 from bot.matcher import Matcher
 from bot.settings import Settings
-from bot.store import Store
 from bot.voice import Voice
+
+if TYPE_CHECKING:
+    from bot.daily import Daily
 
 __all__ = ["build", "build_daily"]
 
@@ -27,6 +29,10 @@ def build(settings: Settings) -> Maisky:
 
 def build_daily(settings: Settings, core: Maisky) -> Daily:
     """The daily-post service over the configured database (created or upgraded on open)."""
+    # Imported here: SQLAlchemy doubles the start-up time of commands that never post (maisky ask).
+    from bot.daily import Daily, DailyConfig
+    from bot.store import Store
+
     config = DailyConfig(
         default_time=settings.daily_time,
         default_timezone=settings.daily_timezone,

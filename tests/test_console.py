@@ -131,3 +131,15 @@ def test_chat_session_lines(core: Maisky) -> None:
 def test_chat_runs_in_a_terminal_and_quits(tmp_path: Path) -> None:
     proc = process("chat", env={"MAISKY_HISTORY": str(tmp_path / "history")}, stdin="Was Eden made of iron?\nquit\n")
     assert proc.returncode == 0 and "soft clay" in proc.stdout
+
+
+def test_asking_loads_no_platform_or_database_library() -> None:
+    """The console stays quick to start: no discord, slack or SQLAlchemy for a question."""
+    code = (
+        "import io, sys; from adapters.console import main; main(['ask', 'Eden'], out=io.StringIO()); "
+        "print(sorted(m for m in ('discord', 'slack_bolt', 'sqlalchemy') if m in sys.modules))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
+    )
+    assert proc.stdout.strip() == "[]"

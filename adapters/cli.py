@@ -161,15 +161,15 @@ def _serve(platform: str) -> Command:
     def run(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         if platform == "slack":
-            from adapters import slack
+            from adapters.slack import app as slack
 
             slack.run(core, args.settings.slack(), build_daily(args.settings, core))
         elif args.action == "sync":
-            from adapters import discord_bot
+            from adapters.discord import client as discord_bot
 
             discord_bot.run(core, args.settings.discord(), sync_only=True)
         else:
-            from adapters import discord_bot
+            from adapters.discord import client as discord_bot
 
             discord_bot.run(core, args.settings.discord(), daily=build_daily(args.settings, core))
         return 0

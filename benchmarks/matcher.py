@@ -124,7 +124,7 @@ def startup() -> dict[str, float]:
     for _ in range(5):
         t = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "adapters.console", "ask", "What did you think of Eden?"],
+            [sys.executable, "-m", "adapters.cli", "ask", "What did you think of Eden?"],
             cwd=ROOT, check=True, capture_output=True,
         )  # fmt: skip
         walls.append(time.perf_counter() - t)

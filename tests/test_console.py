@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from adapters.chat import respond
-from adapters.console import main
+from adapters.cli import main
 from bot import Maisky
 from tests.conftest import DEV_QUESTIONS, ROOT
 
@@ -27,7 +27,7 @@ def process(
 ) -> subprocess.CompletedProcess[str]:
     """The real `maisky` entry point in a fresh interpreter, as a user runs it."""
     return subprocess.run(
-        [sys.executable, "-m", "adapters.console", *argv],
+        [sys.executable, "-m", "adapters.cli", *argv],
         cwd=cwd, env={**os.environ, **env}, input=stdin, capture_output=True, text=True, check=False, timeout=60,
     )  # fmt: skip
 
@@ -136,7 +136,7 @@ def test_chat_runs_in_a_terminal_and_quits(tmp_path: Path) -> None:
 def test_asking_loads_no_platform_or_database_library() -> None:
     """The console stays quick to start: no discord, slack or SQLAlchemy for a question."""
     code = (
-        "import io, sys; from adapters.console import main; main(['ask', 'Eden'], out=io.StringIO()); "
+        "import io, sys; from adapters.cli import main; main(['ask', 'Eden'], out=io.StringIO()); "
         "print(sorted(m for m in ('discord', 'slack_bolt', 'sqlalchemy') if m in sys.modules))"
     )
     proc = subprocess.run(

@@ -17,8 +17,8 @@ import discord
 import pytest
 from slack_sdk import WebClient
 
-from adapters.discord_bot import DiscordPoster, build_client, use_endpoints
-from adapters.slack import SlackPoster, build_app
+from adapters.discord.client import DiscordPoster, build_client, use_endpoints
+from adapters.slack.app import SlackPoster, build_app
 from bot import Maisky, Settings, build
 from bot.bootstrap import build_daily
 from bot.daily import Daily
@@ -181,7 +181,7 @@ async def test_run_due_posts_once_to_both_platforms_and_the_second_run_posts_not
         outputs = []
         for _ in range(2):
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "adapters.console", "daily", "run-due", "--now", "2026-01-10T10:00:00+00:00",
+                sys.executable, "-m", "adapters.cli", "daily", "run-due", "--now", "2026-01-10T10:00:00+00:00",
                 cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             )  # fmt: skip
             out = (await asyncio.wait_for(proc.communicate(), 60))[0].decode()
@@ -201,7 +201,7 @@ async def test_run_due_posts_once_to_both_platforms_and_the_second_run_posts_not
 def test_run_due_without_any_platform_is_a_clear_error(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'x.sqlite3'}"
-    proc = subprocess.run([sys.executable, "-m", "adapters.console", "daily", "run-due"], cwd=ROOT, env=env,
+    proc = subprocess.run([sys.executable, "-m", "adapters.cli", "daily", "run-due"], cwd=ROOT, env=env,
                           capture_output=True, text=True, check=False, timeout=60)  # fmt: skip
     assert proc.returncode == 1 and "neither is set" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -253,7 +253,7 @@ def test_the_slack_process_runs_its_own_scheduler(fake_slack: FakeSlack, tmp_pat
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     env |= {"SLACK_BOT_TOKEN": "xoxb-sched", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake_slack.api_url,
             "PORT": str(port), "HOST": "127.0.0.1", "DATABASE_URL": db}  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-m", "adapters.console", "slack"], cwd=tmp_path, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "adapters.cli", "slack"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     try:
         post = fake_slack.wait_for("/chat.postMessage", timeout=60)[0].body

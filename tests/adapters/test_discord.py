@@ -13,7 +13,7 @@ from typing import Any
 import discord
 import pytest
 
-from adapters.discord_bot import build_client, sync_commands, to_discord
+from adapters.discord.client import build_client, sync_commands, to_discord
 from bot import ConfigError, Maisky, Reply, Settings, build
 from bot.settings import DiscordSettings
 from tests.adapters.discord_fakes import (
@@ -324,7 +324,7 @@ async def test_the_real_process_connects_to_a_fake_gateway_and_answers(tmp_path:
     env |= {"DISCORD_TOKEN": TOKEN, "DISCORD_API_BASE": fake.base, "DISCORD_GATEWAY_URL": fake.gateway,
             "MAISKY_STATE_DIR": str(tmp_path / "state"), "MAISKY_COOLDOWN": "0"}  # fmt: skip
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "adapters.console", "discord", cwd=tmp_path, env=env,
+        sys.executable, "-m", "adapters.cli", "discord", cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     try:
@@ -351,7 +351,7 @@ async def test_maisky_discord_sync_pushes_the_commands_and_exits(tmp_path: Path)
     try:
         for _ in range(2):  # forced: the second run syncs although nothing changed
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "adapters.console", "discord", "sync", cwd=tmp_path, env=env,
+                sys.executable, "-m", "adapters.cli", "discord", "sync", cwd=tmp_path, env=env,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             )  # fmt: skip
             assert await asyncio.wait_for(proc.wait(), 60) == 0
@@ -367,7 +367,7 @@ def test_maisky_discord_exits_1_naming_bad_settings(tmp_path: Path) -> None:
     import sys
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("DISCORD_")} | {"DISCORD_SHARDS": "many"}
-    proc = subprocess.run([sys.executable, "-m", "adapters.console", "discord"], cwd=tmp_path, env=env,
+    proc = subprocess.run([sys.executable, "-m", "adapters.cli", "discord"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, check=False, timeout=60)  # fmt: skip
     assert proc.returncode == 1
     assert "DISCORD_TOKEN: missing" in proc.stderr and "DISCORD_SHARDS: 'many'" in proc.stderr
@@ -377,7 +377,7 @@ def test_maisky_discord_exits_1_naming_bad_settings(tmp_path: Path) -> None:
 def test_readme_invite_url_asks_for_exactly_the_permissions_needed() -> None:
     import re
 
-    from adapters.discord_bot import PERMISSIONS
+    from adapters.discord.client import PERMISSIONS
     from tests.conftest import ROOT
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -12,7 +12,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.models.blocks import Block
 
-from adapters.slack import build_app, route, to_slack
+from adapters.slack.app import build_app, route, to_slack
 from bot import ConfigError, Maisky, Reply, Settings, build
 from bot.settings import SlackSettings
 from tests.adapters.slack_fakes import SECRET, FakeSlack, click, event, served, slash
@@ -289,7 +289,7 @@ def test_maisky_slack_exits_1_naming_missing_settings(tmp_path: Any) -> None:
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     proc = subprocess.run(
-        [sys.executable, "-m", "adapters.console", "slack"], cwd=tmp_path, env=env, capture_output=True, text=True,
+        [sys.executable, "-m", "adapters.cli", "slack"], cwd=tmp_path, env=env, capture_output=True, text=True,
         check=False, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 1
@@ -311,7 +311,7 @@ def test_the_real_process_serves_http_against_a_fake_slack(fake: FakeSlack, tmp_
     env |= {"SLACK_BOT_TOKEN": "xoxb-e2e", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake.api_url,
             "PORT": str(port), "HOST": "127.0.0.1", "MAISKY_COOLDOWN": "0"}  # fmt: skip
     proc = subprocess.Popen(
-        [sys.executable, "-m", "adapters.console", "slack"], cwd=tmp_path, env=env,
+        [sys.executable, "-m", "adapters.cli", "slack"], cwd=tmp_path, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:

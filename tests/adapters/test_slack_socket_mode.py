@@ -14,7 +14,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 from websockets.asyncio.server import ServerConnection, serve
 
-from adapters.slack import build_app
+from adapters.slack.app import build_app
 from bot import Settings, build
 from bot.settings import SlackSettings
 from tests.adapters.slack_fakes import FakeSlack

@@ -35,11 +35,11 @@ def run_due(settings: Settings, core: Maisky, now: dt.datetime) -> RunReport:
         if slack is not None:
             from slack_sdk import WebClient
 
-            from adapters.slack.app import SlackPoster
+            from adapters.slack.posting import SlackPoster
 
             posters["slack"] = SlackPoster(WebClient(token=slack.bot_token, base_url=slack.api_url))
         if discord_settings is not None:
-            from adapters.discord.client import rest_poster
+            from adapters.discord.posting import rest_poster
 
             poster, http = await rest_poster(discord_settings)
             posters["discord"] = poster

@@ -25,17 +25,15 @@ from discord import app_commands
 
 from bot import Kind, Maisky, Reply
 from bot.daily import Daily
-from bot.errors import ChannelGone, PostLater, ServiceError
+from bot.errors import ServiceError
 from bot.excerpt import excerpt
 from bot.schedule import zone_names
 from bot.settings import DiscordSettings
 
 __all__ = [
     "PERMISSIONS",
-    "DiscordPoster",
     "build_client",
     "commands_hash",
-    "rest_poster",
     "run",
     "sync_commands",
     "to_discord",
@@ -169,43 +167,6 @@ def use_endpoints(ds: DiscordSettings) -> None:
     discord.http.Route.BASE = ds.api_base
     if ds.gateway_url:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(ds.gateway_url)
-
-
-async def rest_poster(ds: DiscordSettings) -> tuple[DiscordPoster, discord.http.HTTPClient]:
-    """A poster over the REST API alone (no gateway), for `maisky daily run-due`; close its client."""
-    use_endpoints(ds)
-    http = discord.http.HTTPClient(asyncio.get_running_loop())
-    try:
-        await http.static_login(ds.token)
-    except discord.LoginFailure as exc:
-        await http.close()
-        raise ServiceError("DISCORD_TOKEN was rejected by Discord") from exc
-    return DiscordPoster(http, asyncio.get_running_loop()), http
-
-
-class DiscordPoster:
-    """Posts daily quotations through the REST API from the scheduler's thread, on the client's loop."""
-
-    def __init__(self, http: discord.http.HTTPClient, loop: asyncio.AbstractEventLoop) -> None:
-        self.http = http
-        self.loop = loop
-
-    def post(self, channel: str, reply: Reply) -> None:
-        asyncio.run_coroutine_threadsafe(self.send(channel, reply), self.loop).result(timeout=120)
-
-    async def send(self, channel: str, reply: Reply) -> None:
-        out = to_discord(reply)
-        try:
-            with discord.http.handle_message_parameters(
-                content=out["content"], embed=out["embed"], allowed_mentions=NO_PINGS
-            ) as params:
-                await self.http.send_message(int(channel), params=params)
-        except (discord.NotFound, discord.Forbidden) as exc:  # deleted channel, or access lost
-            raise ChannelGone(f"{exc.status} {exc.text or 'no access'}") from exc
-        except discord.HTTPException as exc:
-            raise PostLater(f"{exc.status} {exc.text}") from exc
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise PostLater(str(exc) or type(exc).__name__) from exc
 
 
 def build_client(
@@ -403,6 +364,8 @@ def build_client(
         client.add_dynamic_items(AnotherPassage)
         await sync_commands(tree, ds, force=force_sync)
         if daily is not None and not force_sync:
+            from adapters.discord.posting import DiscordPoster  # posting imports this module
+
             poster = DiscordPoster(client.http, asyncio.get_running_loop())
             threading.Thread(target=daily.serve, args=({"discord": poster}, stop), daemon=True).start()
 

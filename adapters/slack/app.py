@@ -23,11 +23,10 @@ from slack_sdk.errors import SlackApiError
 
 from bot import Kind, Maisky, Reply
 from bot.daily import Daily
-from bot.errors import ChannelGone, PostLater
 from bot.excerpt import excerpt
 from bot.settings import SlackSettings
 
-__all__ = ["SlackPoster", "build_app", "route", "run", "to_slack"]
+__all__ = ["build_app", "route", "run", "to_slack"]
 
 log = logging.getLogger(__name__)
 
@@ -142,31 +141,6 @@ class _Seen:
 
 def _delivery_id(body: dict[str, Any]) -> str:
     return str(body.get("event_id") or body.get("trigger_id") or "")
-
-
-# Errors after which posting to a channel cannot work until someone fixes something.
-GONE = frozenset(
-    "channel_not_found not_in_channel is_archived channel_is_archived restricted_action account_inactive "
-    "token_revoked invalid_auth missing_scope team_access_not_granted".split()
-)
-
-
-class SlackPoster:
-    """Posts daily quotations through the Web API."""
-
-    def __init__(self, client: WebClient) -> None:
-        self.client = client
-
-    def post(self, channel: str, reply: Reply) -> None:
-        try:
-            self.client.chat_postMessage(channel=channel, **to_slack(reply))
-        except SlackApiError as exc:
-            code = str(exc.response.get("error", "")) if exc.response is not None else ""
-            if code in GONE:
-                raise ChannelGone(code) from exc
-            raise PostLater(code or str(exc)) from exc
-        except OSError as exc:  # connection refused, reset, timed out
-            raise PostLater(str(exc)) from exc
 
 
 @dataclass(frozen=True)
@@ -314,6 +288,8 @@ def run(core: Maisky, slack: SlackSettings, daily: Daily | None = None) -> None:
     With `daily`, a scheduler thread posts the daily quotations too."""
     app = build_app(core, slack, daily=daily)
     if daily is not None:
+        from adapters.slack.posting import SlackPoster  # posting imports this module
+
         stop = threading.Event()
         threading.Thread(target=daily.serve, args=({"slack": SlackPoster(app.client)}, stop), daemon=True).start()
     if slack.socket_mode:

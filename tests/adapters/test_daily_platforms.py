@@ -17,8 +17,10 @@ import discord
 import pytest
 from slack_sdk import WebClient
 
-from adapters.discord.client import DiscordPoster, build_client, use_endpoints
-from adapters.slack.app import SlackPoster, build_app
+from adapters.discord.client import build_client, use_endpoints
+from adapters.discord.posting import DiscordPoster
+from adapters.slack.app import build_app
+from adapters.slack.posting import SlackPoster
 from bot import Maisky, Settings, build
 from bot.bootstrap import build_daily
 from bot.daily import Daily

@@ -5,7 +5,9 @@ from __future__ import annotations
 import atexit
 import contextlib
 import datetime as dt
+import io
 import os
+import sys
 from pathlib import Path
 from typing import TextIO
 
@@ -57,6 +59,8 @@ def respond(core: Maisky, line: str) -> str | None:
 
 def run_chat(core: Maisky, out: TextIO) -> int:
     _readline_history()
+    if isinstance(sys.stdin, io.TextIOWrapper):  # undecodable bytes typed or piped in reach the core, which cleans them
+        sys.stdin.reconfigure(errors="surrogateescape")
     out.write(core.plain(core.help("")) + "\n\nType a question, or 'help', or 'quit'.\n")
     while True:
         try:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from adapters import lifecycle
 from bot import Maisky, MaiskyError, Reply, Settings, build
-from bot.bootstrap import build_daily
 from bot.evaluation import evaluate, load_questions
 from bot.matcher import MatchResult
 
@@ -159,19 +158,25 @@ def _serve(platform: str) -> Command:
     """A long-running front end; its own settings are checked before anything connects."""
 
     def run(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        settings = args.settings
+        lifecycle.configure_logging(settings)
         if platform == "slack":
             from adapters.slack import app as slack
 
-            slack.run(core, args.settings.slack(), build_daily(args.settings, core))
+            slack_settings = settings.slack(mode=args.transport)
+            lifecycle.warn_if_ephemeral(settings)
+            daily = lifecycle.open_daily(settings, core)
+            with lifecycle.reaching("slack", settings):
+                slack.run(core, slack_settings, daily, shutdown_seconds=settings.shutdown_seconds)
         elif args.action == "sync":
             from adapters.discord import client as discord_bot
 
-            discord_bot.run(core, args.settings.discord(), sync_only=True)
+            discord_bot.run(core, settings.discord(), sync_only=True)
         else:
             from adapters.discord import client as discord_bot
 
-            discord_bot.run(core, args.settings.discord(), daily=build_daily(args.settings, core))
+            lifecycle.warn_if_ephemeral(settings)
+            discord_bot.run(core, settings.discord(), daily=lifecycle.open_daily(settings, core))
         return 0
 
     return run
@@ -180,8 +185,10 @@ def _serve(platform: str) -> Command:
 def _run_due(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
     from adapters.run_due import run_due
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    report = run_due(args.settings, core, args.now or dt.datetime.now(dt.UTC))
+    lifecycle.configure_logging(args.settings)
+    lifecycle.warn_if_ephemeral(args.settings)
+    with lifecycle.database_errors(args.settings):
+        report = run_due(args.settings, core, args.now or dt.datetime.now(dt.UTC))
     out.write(f"daily posts: {report.summary()}\n")
     for what, items in (("posted", report.posted), ("skipped", report.skipped), ("retrying", report.retrying),
                         ("paused", report.paused), ("failed", report.failed)):  # fmt: skip
@@ -237,10 +244,16 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="one JSON record per question, then the totals")
     e.add_argument("-v", "--verbose", action="store_true", help="list the questions it got wrong")
     e.set_defaults(run=_eval)
-    sub.add_parser(
-        "slack",
-        help="run the Slack app: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on $PORT at /slack/events",
-    ).set_defaults(run=_serve("slack"))
+    sl = sub.add_parser(
+        "slack", help="run the Slack app: 'http' on $PORT at /slack/events (default) or 'socket' for Socket Mode"
+    )
+    sl.add_argument(
+        "transport",
+        nargs="?",
+        choices=["http", "socket"],
+        help="how Slack reaches the bot (default: SLACK_MODE, else http)",
+    )
+    sl.set_defaults(run=_serve("slack"))
     d = sub.add_parser(
         "discord", help="run the Discord bot with DISCORD_TOKEN ('maisky discord sync' pushes the commands)"
     )
@@ -261,13 +274,17 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         args.settings = Settings.from_env()
-        if args.command in ("slack", "discord"):  # a bad token is reported before the corpus is even loaded
-            getattr(args.settings, args.command)()
+        if args.command == "slack":  # a bad token is reported before the corpus is even loaded
+            args.settings.slack(mode=args.transport)
+        elif args.command == "discord":
+            args.settings.discord()
         core = build(args.settings)
         return int(args.run(args, core, out))
     except MaiskyError as exc:
         print(f"maisky: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C before a front end took over its signals
+        return 130
 
 
 if __name__ == "__main__":

@@ -283,23 +283,22 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
     return app
 
 
-def run(core: Maisky, slack: SlackSettings, daily: Daily | None = None) -> None:
-    """Serve until stopped: Socket Mode with an app token, else HTTP on `slack.host:port` at /slack/events.
-    With `daily`, a scheduler thread posts the daily quotations too."""
+def run(core: Maisky, slack: SlackSettings, daily: Daily | None = None, shutdown_seconds: float = 20) -> None:
+    """Serve until stopped: Socket Mode or HTTP on `slack.host:port` at /slack/events, as `slack.mode` says.
+    With `daily`, a scheduler thread posts the daily quotations too. SIGTERM/SIGINT stop it gracefully."""
+    from adapters.slack.serve import Scheduler, serve_http, serve_socket
+
     app = build_app(core, slack, daily=daily)
-    if daily is not None:
+
+    def start_scheduler(stop: threading.Event) -> threading.Thread:
         from adapters.slack.posting import SlackPoster  # posting imports this module
 
-        stop = threading.Event()
-        threading.Thread(target=daily.serve, args=({"slack": SlackPoster(app.client)}, stop), daemon=True).start()
-    if slack.socket_mode:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
+        assert daily is not None
+        poster = SlackPoster(app.client)
+        thread = threading.Thread(target=daily.serve, args=({"slack": poster}, stop), name="maisky-daily", daemon=True)
+        thread.start()
+        return thread
 
-        log.info("Slack: Socket Mode")
-        SocketModeHandler(app, slack.app_token).start()
-    else:
-        import waitress  # a production WSGI server; bolt's own app.start() is for development
-        from slack_bolt.adapter.wsgi import SlackRequestHandler
-
-        log.info("Slack: HTTP on %s:%s at /slack/events", slack.host, slack.port)
-        waitress.serve(SlackRequestHandler(app), host=slack.host, port=slack.port, ident="maisky")
+    scheduler = Scheduler(daily, start_scheduler if daily is not None else None)
+    serve = serve_socket if slack.socket_mode else serve_http
+    log.info(serve(app, slack, scheduler, shutdown_seconds))

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import datetime as dt
 import io
 import os
 import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot import Maisky
+from bot.desk import Caller, FrontDesk
 
 __all__ = ["run_chat"]
 
 HISTORY = Path(os.environ.get("MAISKY_HISTORY", Path.home() / ".maisky_history"))
 PROMPT = "you> "
+QUIT = frozenset({"quit", "exit", "bye", ":q"})
 
 
 def _readline_history() -> None:
@@ -35,33 +35,19 @@ def _readline_history() -> None:
     atexit.register(save)
 
 
-def respond(core: Maisky, line: str) -> str | None:
-    """What the session prints for one line; None ends the session."""
-    cmd, _, rest = line.strip().partition(" ")
-    match cmd.lower():
-        case "quit" | "exit" | "bye" | ":q":
-            return None
-        case "help" | "?":
-            return core.plain(core.help(""))
-        case "quote":
-            return core.plain(core.quote(dt.date.today()))
-        case "sources":
-            return core.plain(core.sources())
-        case "about":
-            return core.plain(core.about())
-        case "who":
-            return core.plain(core.who(rest))
-        case "ask":
-            return core.plain(core.ask(rest))
-        case _:
-            return core.plain(core.ask(line))
+def respond(desk: FrontDesk, line: str, caller: Caller) -> str | None:
+    """What the session prints for one line; None ends the session. Every other line goes through
+    the same parser and front desk as Slack and Discord."""
+    if line.strip().lower() in QUIT:
+        return None
+    return desk.core.plain(desk.handle_line(line, caller).reply)
 
 
-def run_chat(core: Maisky, out: TextIO) -> int:
+def run_chat(desk: FrontDesk, caller: Caller, out: TextIO) -> int:
     _readline_history()
     if isinstance(sys.stdin, io.TextIOWrapper):  # undecodable bytes typed or piped in reach the core, which cleans them
         sys.stdin.reconfigure(errors="surrogateescape")
-    out.write(core.plain(core.help("")) + "\n\nType a question, or 'help', or 'quit'.\n")
+    out.write(desk.core.plain(desk.help()) + "\n\nType a question, or 'help', or 'quit'.\n")
     while True:
         try:
             line = input(PROMPT)
@@ -70,7 +56,7 @@ def run_chat(core: Maisky, out: TextIO) -> int:
             return 0
         if not line.strip():
             continue
-        text = respond(core, line)
+        text = respond(desk, line, caller)
         if text is None:
             return 0
         out.write(text + "\n\n")

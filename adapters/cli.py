@@ -191,6 +191,7 @@ def _serve(platform: str) -> Run:
 
             slack_settings = settings.slack(mode=args.transport)
             lifecycle.warn_if_ephemeral(settings)
+            lifecycle.check_slack_token(slack_settings)
             daily = lifecycle.open_daily(settings, core)
             with lifecycle.reaching("slack", settings):
                 slack.run(core, slack_settings, daily, shutdown_seconds=settings.shutdown_seconds)
@@ -201,8 +202,11 @@ def _serve(platform: str) -> Run:
         else:
             from adapters.discord import client as discord_bot
 
+            discord_settings = settings.discord()
             lifecycle.warn_if_ephemeral(settings)
-            discord_bot.run(core, settings.discord(), daily=lifecycle.open_daily(settings, core))
+            lifecycle.check_discord_gateway(discord_settings)
+            daily = lifecycle.open_daily(settings, core)
+            discord_bot.run(core, discord_settings, daily=daily, shutdown_seconds=settings.shutdown_seconds)
         return 0
 
     return run

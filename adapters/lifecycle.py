@@ -30,8 +30,12 @@ from bot.logs import REDACTED, Rewrite, setup
 
 if TYPE_CHECKING:
     from bot.daily import Daily
+    from bot.settings import DiscordSettings, SlackSettings
 
-__all__ = ["LIBRARY_REWRITES", "Stopper", "configure_logging", "open_daily", "reaching", "warn_if_ephemeral"]
+__all__ = [
+    "LIBRARY_REWRITES", "Stopper", "check_discord_gateway", "check_slack_token", "configure_logging",
+    "database_errors", "open_daily", "reaching", "warn_if_ephemeral",
+]  # fmt: skip
 
 log = logging.getLogger("maisky")
 
@@ -42,6 +46,8 @@ LIBRARY_REWRITES = (
     Rewrite("slack_bolt", "Invalid request signature detected", "Invalid request signature detected (body not logged)"),
     Rewrite("slack_bolt", "Unhandled request (", "Unhandled Slack request (body not logged)"),
     Rewrite("slack_bolt", "A global middleware", "A global middleware gave no response (body not logged)"),
+    Rewrite("discord.client", "PyNaCl is not installed", None),  # voice is never used
+    Rewrite("discord.client", "davey is not installed", None),
 )
 
 
@@ -108,6 +114,59 @@ def reaching(platform: str, settings: Settings) -> Iterator[None]:
         if message is None:
             raise
         raise ServiceError(message) from exc
+
+
+def check_slack_token(slack: SlackSettings) -> None:
+    """Ask Slack who the bot token belongs to (auth.test) once, quietly and without retries, so a
+    rejected token or an unreachable SLACK_API_URL is one clear line instead of library noise."""
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    quiet = logging.getLogger("maisky.preflight")
+    quiet.disabled = True
+    client = WebClient(token=slack.bot_token, base_url=slack.api_url, timeout=15, logger=quiet, retry_handlers=[])
+    try:
+        client.auth_test()
+    except SlackApiError as exc:
+        code = exc.response.get("error", "rejected") if exc.response is not None else "rejected"
+        raise ServiceError(
+            f"SLACK_BOT_TOKEN was rejected by Slack ({code}): copy the Bot User OAuth Token (xoxb-...) again from "
+            "OAuth & Permissions, and reinstall the app if it was uninstalled"
+        ) from exc
+    except (OSError, ValueError) as exc:
+        reason = getattr(getattr(exc, "reason", None), "strerror", None) or getattr(exc, "reason", None) or exc
+        raise ServiceError(f"cannot reach Slack's Web API at {slack.api_url} (SLACK_API_URL): {reason}") from exc
+
+
+def check_discord_gateway(ds: DiscordSettings, timeout: float = 15) -> None:
+    """Open the gateway once and wait for its HELLO. discord.py retries a first connection that
+    fails and then crashes on its own missing websocket (an AttributeError traceback), so an
+    unreachable gateway is caught here, before it starts."""
+    import asyncio
+    import json
+
+    import aiohttp
+
+    async def hello() -> None:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+            url = ds.gateway_url
+            if not url:
+                async with session.get(ds.api_base + "/gateway") as resp:
+                    url = str((await resp.json(content_type=None))["url"])
+            async with session.ws_connect(url) as ws:
+                msg = await ws.receive(timeout=timeout)
+                if msg.type is not aiohttp.WSMsgType.TEXT or json.loads(msg.data).get("op") != 10:
+                    raise ValueError("it did not say hello")
+
+    try:
+        asyncio.run(hello())
+    except (aiohttp.ClientError, OSError, TimeoutError, ValueError, KeyError, TypeError) as exc:
+        reason = str(exc) or type(exc).__name__
+        if ds.gateway_url:
+            where = f"the Discord gateway at {ds.gateway_url} (DISCORD_GATEWAY_URL)"
+        else:
+            where = f"Discord's gateway through {ds.api_base} (DISCORD_API_BASE)"
+        raise ServiceError(f"cannot reach {where}: {reason}") from exc
 
 
 def _slack_refusal(exc: Exception, secrets: list[str]) -> str | None:

@@ -119,6 +119,8 @@ class Settings:
         seed = _int(values, "MAISKY_SEED", 0, -(2**63), 2**63 - 1, problems)
         cooldown = _int(values, "MAISKY_COOLDOWN", 5, 0, 3600, problems)
         database = values.get("DATABASE_URL") or "sqlite:///" + (values.get("MAISKY_DB") or "maisky.sqlite3")
+        connect_timeout = _int(values, "DATABASE_CONNECT_TIMEOUT", 10, 1, 600, problems)
+        database = _with_connect_timeout(database, connect_timeout)
         daily_time = parse_time(values.get("MAISKY_DAILY_TIME") or "09:00")
         if daily_time is None:
             problems.append(f"MAISKY_DAILY_TIME: {values['MAISKY_DAILY_TIME']!r} is not HH:MM (for example 09:00)")
@@ -289,6 +291,15 @@ def _check_database(url: str, name: str, problems: list[str]) -> None:
             problems.append(f"{name}: {key}={value!r} is not one of {', '.join(allowed)}")
         elif key in ("connect_timeout", "port", "keepalives", "keepalives_idle") and not value.isdigit():
             problems.append(f"{name}: {key}={value!r} is not a whole number")
+
+
+def _with_connect_timeout(url: str, seconds: int) -> str:
+    """A PostgreSQL URL that gives up connecting after `seconds` (libpq waits for ever by default, so a
+    host that never answers hung start-up for minutes), unless the URL sets its own connect_timeout."""
+    scheme = url.partition("://")[0].lower()
+    if _DATABASES.get(scheme) != "postgresql" or "connect_timeout=" in url.partition("?")[2]:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}connect_timeout={seconds}"
 
 
 def _looks_like_sqlite(file: Path) -> bool:

@@ -367,7 +367,9 @@ def build_client(
             from adapters.discord.posting import DiscordPoster  # posting imports this module
 
             poster = DiscordPoster(client.http, asyncio.get_running_loop())
-            threading.Thread(target=daily.serve, args=({"discord": poster}, stop), daemon=True).start()
+            thread = threading.Thread(target=daily.serve, args=({"discord": poster}, stop), daemon=True)
+            thread.start()
+            client.daily_thread = thread  # type: ignore[attr-defined]  # for adapters.discord.serve's graceful stop
 
     close = client.close
 
@@ -376,6 +378,7 @@ def build_client(
         await close()
 
     client.close = close_and_stop  # type: ignore[method-assign]
+    client.daily_stop = stop  # type: ignore[attr-defined]
 
     client.setup_hook = setup_hook  # type: ignore[method-assign]
 
@@ -403,8 +406,18 @@ def build_client(
     return client
 
 
-def run(core: Maisky, ds: DiscordSettings, *, sync_only: bool = False, daily: Daily | None = None) -> None:
-    """Connect and serve until stopped; with `sync_only`, push the commands once and exit."""
+def run(
+    core: Maisky,
+    ds: DiscordSettings,
+    *,
+    sync_only: bool = False,
+    daily: Daily | None = None,
+    shutdown_seconds: float = 20,
+) -> None:
+    """Connect and serve until stopped (SIGTERM/SIGINT stop it gracefully); with `sync_only`, push the
+    commands once and exit."""
+    from adapters.discord.serve import serve_until_stopped
+
     client = build_client(core, ds, force_sync=sync_only, daily=daily)
 
     async def main() -> None:
@@ -412,7 +425,9 @@ def run(core: Maisky, ds: DiscordSettings, *, sync_only: bool = False, daily: Da
             if sync_only:
                 await client.login(ds.token)  # runs setup_hook, which syncs; no gateway connection
                 return
-            await client.start(ds.token)
+            stopped = await serve_until_stopped(client, ds.token, shutdown_seconds)
+            if stopped:
+                log.info(stopped)
 
     try:
         asyncio.run(main())

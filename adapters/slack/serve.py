@@ -20,6 +20,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from adapters.lifecycle import Stopper, bind_error, wake_main
 from adapters.slack.http import EVENTS_PATH, HEALTH_PATH, Guard, Health
 from bot.daily import Daily
+from bot.errors import ServiceError
 from bot.settings import SlackSettings
 
 __all__ = ["Scheduler", "make_server", "serve_http", "serve_socket"]
@@ -33,7 +34,13 @@ class Scheduler:
     def __init__(self, daily: Daily | None, start: Callable[[threading.Event], threading.Thread] | None) -> None:
         self.daily = daily
         self.stop = threading.Event()
-        self.thread = start(self.stop) if start is not None else None
+        self._start = start
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start posting (once the front end is up, so a start-up failure posts nothing)."""
+        if self._start is not None and self.thread is None:
+            self.thread = self._start(self.stop)
 
     def alive(self) -> bool:
         return self.thread is not None and self.thread.is_alive()
@@ -87,6 +94,8 @@ def make_server(app: App, slack: SlackSettings, health: Health) -> tuple[Any, Gu
         )  # fmt: skip
     except OSError as exc:
         raise bind_error(exc, slack.host, slack.port) from exc
+    except ValueError as exc:  # waitress's word for a host name that does not resolve
+        raise ServiceError(f"HOST: {slack.host!r} is not a host name or address of this machine") from exc
     return server, guard
 
 
@@ -105,6 +114,7 @@ def serve_http(app: App, slack: SlackSettings, scheduler: Scheduler, shutdown_se
 
     stopper = Stopper(shutdown_seconds, drain, wake_main, stopping=health.stopping)
     stopper.install()
+    scheduler.start()
     log.info("ready: Slack over HTTP on %s:%s at %s (health at %s)", slack.host, slack.port, EVENTS_PATH, HEALTH_PATH)
     try:
         server.run()  # returns when the drain is over (or on a second signal)
@@ -129,6 +139,7 @@ def serve_socket(app: App, slack: SlackSettings, scheduler: Scheduler, shutdown_
     stopper = Stopper(shutdown_seconds, drain)
     handler.connect()
     stopper.install()
+    scheduler.start()
     log.info("ready: Slack over Socket Mode")
     try:
         stopper.done.wait()

@@ -37,6 +37,7 @@ class FakeSlack:
         self.ws_url = ""
         self.admins: set[str] = {"UADMIN"}
         self.errors: dict[str, list[str]] = {}  # method -> Slack error codes to answer with, once each
+        self.delays: dict[str, float] = {}  # method -> seconds to wait before answering (a slow Slack)
         self._cond = threading.Condition()
         fake = self
 
@@ -52,6 +53,7 @@ class FakeSlack:
                     fake._cond.notify_all()
                 answer: dict[str, Any] = {"ok": True}
                 method = self.path.rsplit("/", 1)[-1]
+                time.sleep(fake.delays.get(method, 0))
                 if fake.errors.get(method):
                     answer = {"ok": False, "error": fake.errors[method].pop(0)}
                 elif self.path.endswith("/users.info"):

@@ -385,7 +385,7 @@ def _drop_furniture(pages: list[list[str]], changes: list[Change]) -> None:
             i = _edge(lines, top)
             if i is not None:
                 keys[_running_key(lines[i])] += 1
-        repeated = {k for k, count in keys.items() if k and count >= max(2, len(pages) * 0.3)}
+        repeated = {k for k, count in keys.items() if k and count >= max(2, len(pages) * 0.3) and len(k.split()) <= 12}
         for n, lines in enumerate(pages, 1):
             i = _edge(lines, top)
             if i is not None and _running_key(lines[i]) in repeated:
@@ -394,6 +394,9 @@ def _drop_furniture(pages: list[list[str]], changes: list[Change]) -> None:
 
 
 def _running_key(line: str) -> str:
+    """Lines that differ only in their page number are the same running head; prose is never one."""
+    if _SENTENCE_END.search(line) and not line.endswith(":"):
+        return ""
     return re.sub(r"\d+", "#", line.lower()).strip(" #-–—|")
 
 
@@ -402,7 +405,7 @@ def _pdf_blocks(pages: list[list[str]], changes: list[Change]) -> Iterator[Block
     with no closing punctuation standing alone is a heading. Hyphens at line ends are mended."""
     widths = [len(line) for lines in pages for line in lines if line]
     full = statistics.median(widths) if widths else 0
-    corpus_text = "\n".join(line for lines in pages for line in lines)
+    corpus_text = " ".join(line for lines in pages for line in lines)
     para: list[str] = []
     para_page = 1
 
@@ -419,8 +422,8 @@ def _pdf_blocks(pages: list[list[str]], changes: list[Change]) -> Iterator[Block
     for n, lines in enumerate(pages, 1):
         for line in lines:
             if not line:
-                if para and _SENTENCE_END.search(para[-1]):
-                    yield from finish()
+                if para and (_SENTENCE_END.search(para[-1]) or len(para) == 1):
+                    yield from finish()  # a gap ends a paragraph, or a heading, but not a sentence
                 continue
             if not para:
                 para_page = n
@@ -430,6 +433,14 @@ def _pdf_blocks(pages: list[list[str]], changes: list[Change]) -> Iterator[Block
     yield from finish()
 
 
+# Words that mostly form hyphenated compounds (well-kept, self-taught, ex-minister), so a line-end hyphen
+# after them is the compound's own; after any other word it is the typesetter's and is removed.
+_COMPOUND_HEADS = frozenset(
+    "well self half ill ex all non anti semi quasi so twenty thirty forty fifty sixty seventy eighty ninety "
+    "long short high low near far full part pro".split()
+)
+
+
 def _join_lines(lines: list[str], corpus_text: str, changes: list[Change], where: str) -> str:
     out = lines[0]
     for line in lines[1:]:
@@ -437,7 +448,7 @@ def _join_lines(lines: list[str], corpus_text: str, changes: list[Change], where
         if broken and line[:1].islower():
             head, tail = broken.group(1), re.match(r"\w+", line)
             word = tail.group(0) if tail else ""
-            if f"{head}-{word}" in corpus_text.replace("\n", " "):
+            if f"{head}-{word}" in corpus_text or head.lower() in _COMPOUND_HEADS:
                 out += line  # a real compound: keep its hyphen
                 changes.append(Change("joined a hyphenated compound across a line end", f"{head}-{word}", where))
             else:

@@ -6,7 +6,8 @@ last. A speaker is set only by a few fixed patterns around the marks, with the n
 `people.toml`'s names or aliases naming exactly one person:
 
 - ``Maisky wrote: “…”``, ``Maisky commented, “…”``, ``Maisky cabled the Kremlin: “…”`` (name, speech verb);
-- ``“…,” Churchill said`` and ``“…,” said Churchill`` (after the closing mark);
+- ``“…,” Churchill said`` and ``“…,” said Churchill`` (after the closing mark, the quotation ending in a comma);
+- ``Churchill told Maisky that “…”`` (the subject of the speech verb, with a short clause between);
 - the second half of a quotation split by such a clause (``“…,” remembered Nicolson, “…”``);
 - inside a quotation already attributed, ``I thought: ‘…’`` is the same speaker's.
 
@@ -199,7 +200,9 @@ def attribute(text: str, spans: list[Span], people: Mapping[str, Person]) -> lis
             said = fp.group(0) if fp else ""
             if fp and not re.search(_PRONOUNS, said, re.IGNORECASE) and not (p.any_name and p.any_name.search(said)):
                 result = Attribution(out[span.parent].speaker, "“I …:” inside that speaker's quotation")
-        if not result.speaker and not result.unknown:
+        # after the closing mark only while the sentence goes on: in “…,” Churchill said the quotation
+        # ends in a comma (or ? or !); after “….” a name begins the next sentence and says nothing of it
+        if not result.speaker and not result.unknown and text[span.start : span.end].endswith((",", "?", "!")):
             tail_end = spans[span.parent].end if span.parent is not None else len(text)
             tail = text[span.close_at + 1 : tail_end]
             a = p.after.match(tail)

@@ -19,6 +19,7 @@ from bot.commands import About, Ask, Command, Daily, DailyAction, Help, Quote, S
 from bot.desk import Caller, FrontDesk
 from bot.evaluation import evaluate, load_questions
 from bot.matcher import MatchResult
+from bot.voice import capped
 
 __all__ = ["main"]
 
@@ -55,7 +56,7 @@ def reply_json(core: Maisky, question: str, reply: Reply, text: str) -> dict[str
         "passages": [
             {
                 "id": m.passage.id,
-                "text": m.passage.text,
+                "text": capped(m.passage.text, m.passage.source)[0],  # a copyrighted source: its cap
                 "score": round(m.score, 4),
                 "speaker": core.corpus.speaker_name(m.passage),
                 "source": {

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.errors import ImportFileError
 
@@ -334,7 +335,7 @@ def _read_pdf(path: Path) -> Document:
             reader = PdfReader(path)
             if reader.is_encrypted and not reader.decrypt(""):
                 raise ImportFileError(name, "is password-protected; save an unprotected copy and import that")
-            pages = [page.extract_text(extraction_mode="layout") or "" for page in reader.pages]
+            pages = [_page_text(page) for page in reader.pages]
     except ImportFileError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
@@ -351,6 +352,15 @@ def _read_pdf(path: Path) -> Document:
     _drop_furniture(page_lines, changes)
     blocks = list(_pdf_blocks(page_lines, changes))
     return Document(path, "pdf", tuple(blocks), tuple(changes), "")
+
+
+def _page_text(page: Any) -> str:
+    """The page's text laid out as printed (blank lines where the page has gaps); plain extraction
+    where layout mode fails on a font it cannot measure."""
+    try:
+        return str(page.extract_text(extraction_mode="layout") or "")
+    except Exception:  # pypdf's layout mode is stricter about fonts than its plain mode
+        return str(page.extract_text() or "")
 
 
 def _page_lines(text: str) -> list[str]:

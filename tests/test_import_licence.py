@@ -91,3 +91,20 @@ def test_the_bundled_wikipedia_quotations_name_no_speaker(core: Maisky) -> None:
     lines = [core.voice.quotation(q, p.source).line for p in wiki for q in p.quotes]
     assert lines and all(line.endswith("quoted in Wikipedia, The Free Encyclopedia, which does not name the speaker")
                          for line in lines)  # fmt: skip
+
+
+def test_ask_json_shows_a_copyrighted_passage_only_up_to_its_cap(
+    seeds_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import json
+
+    from adapters.cli import main
+
+    (seeds_copy / "the-book.toml").write_text(COPYRIGHTED, encoding="utf-8")
+    monkeypatch.setenv("MAISKY_SEEDS", str(seeds_copy))
+    out = io.StringIO()
+    assert main(["ask", "--json", "Was the embassy telescope brass?"], out=out) == 0
+    first = json.loads(out.getvalue())["passages"][0]
+    assert first["id"] == "the-book.telescope" and first["text"].endswith(" […]")
+    assert len(first["text"].split()) <= 41

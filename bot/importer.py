@@ -133,7 +133,6 @@ class DraftPassage:
     caption: bool = False
     date: str = ""
     quotes: tuple[DraftQuote, ...] = ()
-    corrections: tuple[tuple[str, str], ...] = ()
     where: str = ""
 
 
@@ -180,8 +179,6 @@ class Draft:
             if passage.date:
                 out.append(f"date = {_s(passage.date)}")
             out.append(f"text = {_multiline(passage.text)}")
-            for original, corrected in passage.corrections:
-                out += ["[[passage.correction]]", f"original = {_s(original)}", f"corrected = {_s(corrected)}"]
             for q in passage.quotes:
                 out += ["[[passage.quote]]", f"text = {_s(q.text)}"]
                 if q.speaker:
@@ -190,8 +187,8 @@ class Draft:
 
 
 def _s(text: str) -> str:
-    """A TOML basic string (JSON's escapes are all valid TOML)."""
-    return json.dumps(text, ensure_ascii=False)
+    """A TOML basic string (JSON's escapes are all valid TOML; TOML also forbids a raw DEL)."""
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def _multiline(text: str) -> str:
@@ -256,6 +253,9 @@ def _paragraphs(docs: Sequence[Document], prov: Provenance, changes: list[Change
                 continue
             if prov.url and prov.url in text:
                 changes.append(Change("dropped a provenance line (it repeats the source's URL)", text, where))
+                continue
+            if not re.search(r"\w", text):
+                changes.append(Change("dropped a line with no words (a separator or ornament)", text, where))
                 continue
             if block.heading:
                 section = text
@@ -462,7 +462,7 @@ def draft_source(
         for name in dict.fromkeys(_unknown_names(p.text, names)):
             unknown_names.setdefault(name, []).append(pid)
         passages.append(
-            DraftPassage(pid, p.paragraph, p.text, p.section, p.caption, date, tuple(_dedupe(quotes)), (), p.where)
+            DraftPassage(pid, p.paragraph, p.text, p.section, p.caption, date, tuple(_dedupe(quotes)), p.where)
         )
     return Draft(
         prov, tuple(passages), tuple(changes), tuple(d.path.name for d in docs), credit, tuple(unknown_speakers),

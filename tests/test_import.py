@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.corpus import Person, load_corpus, load_people
-from bot.formats import read_document
+from bot.formats import Block, Document, read_document
 from bot.importer import MAX_WORDS, Draft, Provenance, Report, draft_source, validate
 from bot.quotations import attribute, find_spans
 from tests.conftest import SEEDS
@@ -100,9 +100,10 @@ def test_furniture_is_dropped_and_reported(tmp_path: Path) -> None:
     d = draft(
         tmp_path,
         "fb-pixel Skip to main content\n\nAdvertisement\n\nChurchill and Maisky dined in 1941.Courtesy of the "
-        "family\n\n12\n\nRead: Another story\n\nThe text.\n",
+        "family\n\n12\n\n* * *\n\nRead: Another story\n\nThe text.\n",
     )
     assert [p.text for p in d.passages] == ["Churchill and Maisky dined in 1941.", "The text."]
+    assert ("dropped a line with no words (a separator or ornament)", "* * *") in {(c.what, c.text) for c in d.changes}
     assert d.passages[0].caption and d.photo_credit == "Courtesy of the family"
     dropped = {(c.what, c.text) for c in d.changes}
     assert ("dropped page furniture", "fb-pixel Skip to main content") in dropped
@@ -215,3 +216,13 @@ def test_any_text_gives_verbatim_quotations_and_known_speakers(parts: list[str])
         assert 0 <= span.start <= span.end <= len(text)
         assert text[span.start : span.end].strip() == text[span.start : span.end]
         assert who.speaker in ("", *PEOPLE)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(_ALPHABET, st.sampled_from(["’", '"', "'", "words", "In 1939"])), min_size=1, max_size=40))
+def test_any_text_drafts_a_source_the_loader_accepts(parts: list[str]) -> None:
+    text = " ".join(parts)
+    doc = Document(Path("notes.txt"), "text", tuple(Block(b) for b in text.split("\n\n")))
+    d = draft_source([doc], PROV, PEOPLE)
+    if d.passages:
+        assert validate(d, SEEDS, SEEDS / "club-notes.toml") == ""

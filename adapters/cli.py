@@ -235,6 +235,16 @@ def _daily(action: DailyAction) -> Run:
     return run
 
 
+def _db_upgrade(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
+    lifecycle.configure_logging(args.settings)
+    lifecycle.warn_if_ephemeral(args.settings)
+    daily = lifecycle.open_daily(args.settings, core)  # opening the store creates or upgrades its schema
+    with lifecycle.database_errors(args.settings):
+        out.write(f"database schema at version {daily.store.version}\n")
+        daily.store.engine.dispose()
+    return 0
+
+
 def _run_due(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
     from adapters.run_due import run_due
 
@@ -378,6 +388,12 @@ def parser() -> argparse.ArgumentParser:
             one.add_argument("zone", nargs="?", default="", help="Area/City (default MAISKY_DAILY_TIMEZONE)")
         one.add_argument("--channel", default="console", help="the local channel's name (default: console)")
         one.set_defaults(run=_daily(action))
+    db = sub.add_parser("db", help="the database of daily posts").add_subparsers(
+        dest="db", required=True, metavar="ACTION"
+    )
+    db.add_parser(
+        "upgrade", help="create or upgrade the schema and exit (Heroku's release phase, compose's migrate service)"
+    ).set_defaults(run=_db_upgrade)
     return p
 
 

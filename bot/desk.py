@@ -75,6 +75,7 @@ POLICY: Mapping[str, Policy] = {
     "daily status": Policy(private=True, daily=True),
     "daily preview": Policy(private=True, daily=True),
 }
+_ZWSP = "\u200b"
 PRIVATE_KINDS = frozenset({Kind.INVALID, Kind.ERROR, Kind.COOLDOWN, Kind.NOTICE})
 
 
@@ -176,6 +177,7 @@ class FrontDesk:
                 question, shown = last
                 return self._remember(caller, question, core.ask(question, rank=shown + 1))
             case Another(question=question, rank=rank):
+                question = question.replace(_ZWSP, "")  # a button carries the reply's neutralised question
                 return self._remember(caller, question, core.ask(question, rank=rank))
             case Who(person=person):
                 return core.who(person)

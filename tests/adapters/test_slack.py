@@ -12,7 +12,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.models.blocks import Block
 
-from adapters.slack.app import build_app, route, to_slack
+from adapters.slack.app import build_app, to_slack
 from bot import ConfigError, Maisky, Reply, Settings, build
 from bot.settings import SlackSettings
 from tests.adapters.slack_fakes import SECRET, FakeSlack, click, event, served, slash
@@ -241,14 +241,6 @@ def test_a_failing_core_gets_the_error_template_and_a_logged_traceback(
         body = response(fake)
     assert "Something went wrong on my side" in all_text(body) and body["response_type"] == "ephemeral"
     assert any(r.exc_info and "index on fire" in str(r.exc_info[1]) for r in caplog.records)
-
-
-def test_route() -> None:
-    assert route("") == ("help", "")
-    assert route("WHO  Eden") == ("who", "Eden")
-    assert route("helpp") == ("help", "")
-    assert route("Eden") == ("ask", "Eden")
-    assert route("daily on 09:00") == ("daily", "on 09:00")
 
 
 @pytest.mark.parametrize(

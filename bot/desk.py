@@ -42,6 +42,7 @@ class Caller:
     channel: str
     user: str
     may_manage: bool | Callable[[], bool] = field(default=False, compare=False)
+    name: str = ""  # how the platform shows the user (quiz scores); never used to decide anything
 
     def manages(self) -> bool:
         return self.may_manage() if callable(self.may_manage) else self.may_manage

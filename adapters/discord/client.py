@@ -126,7 +126,7 @@ class MaiskyClient(discord.Client):
         manages = interaction.guild_id is not None and (perms.manage_channels or perms.manage_guild)
         return Caller(
             "discord", str(interaction.guild_id or ""), str(interaction.channel_id or ""), str(interaction.user.id),
-            may_manage=manages,
+            may_manage=manages, name=interaction.user.display_name,
         )  # fmt: skip
 
     def message_caller(self, msg: discord.Message) -> Caller:
@@ -138,7 +138,9 @@ class MaiskyClient(discord.Client):
             return perms.manage_channels or perms.manage_guild
 
         guild = str(msg.guild.id) if msg.guild else ""
-        return Caller("discord", guild, str(msg.channel.id), str(msg.author.id), may_manage=manages)
+        return Caller(
+            "discord", guild, str(msg.channel.id), str(msg.author.id), may_manage=manages, name=msg.author.display_name
+        )
 
     def message(self, outcome: Outcome) -> dict[str, Any]:
         out = to_discord(outcome.reply)

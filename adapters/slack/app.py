@@ -107,7 +107,8 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
 
     def caller(body: dict[str, Any]) -> Caller:
         team, channel, user = _where(body)
-        return Caller("slack", team, channel, user, may_manage=lambda: may_manage(user))
+        name = body.get("user_name") or (body.get("user") or {}).get("name", "")
+        return Caller("slack", team, channel, user, may_manage=lambda: may_manage(user), name=str(name))
 
     def just_ack(ack: Callable[..., None]) -> None:
         ack()

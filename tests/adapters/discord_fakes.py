@@ -8,9 +8,12 @@ import itertools
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from bot.settings import DiscordSettings
 
 BOT_ID, APP_ID, GUILD_ID, CHANNEL_ID, USER_ID = "1000", "2000", "400000000000000000", "5000", "6000"
 DM_ID = "7000"  # the direct-message channel the fake opens with any user
@@ -207,3 +210,8 @@ def channel_message(content: str, *, dm: bool = False, author: dict[str, Any] | 
         data["guild_id"] = GUILD_ID
         data["member"] = {"roles": [], "joined_at": "2024-01-01T00:00:00+00:00", "deaf": False, "mute": False}
     return data
+
+
+def settings(fake: FakeDiscord, state: Path, guild: int | None = None) -> DiscordSettings:
+    """The Discord front end's settings, its REST API pointed at the fake."""
+    return DiscordSettings(TOKEN, guild, fake.base, "", None, state)

@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +42,6 @@ def make(tmp_path: Path, **env: str) -> tuple[Settings, Maisky, Daily]:
 
 
 # Slack
-
-
-@pytest.fixture
-def fake_slack() -> Iterator[FakeSlack]:
-    f = FakeSlack()
-    yield f
-    f.close()
 
 
 def slack_reply(fake: FakeSlack, user: str) -> dict[str, Any]:

@@ -14,8 +14,9 @@ import discord
 import pytest
 
 from adapters.discord.client import MaiskyClient, build_client, sync_commands, to_discord
-from bot import ConfigError, Maisky, Reply, Settings, build
+from bot import ConfigError, Maisky, Reply, Settings
 from bot.settings import DiscordSettings
+from tests.adapters.conftest import MakeCore
 from tests.adapters.discord_fakes import (
     APP_ID,
     BOT_USER,
@@ -26,15 +27,11 @@ from tests.adapters.discord_fakes import (
     channel_message,
     command,
     component,
+    settings,
     user,
 )  # fmt: skip
-from tests.conftest import PERSONA, SEEDS
 
 DEFAULT_BASE = discord.http.Route.BASE  # no client may change it: each has its own endpoints
-
-
-def make_core(cooldown: int = 0) -> Maisky:
-    return build(Settings(seeds_dir=SEEDS, persona_dir=PERSONA, cooldown=cooldown))
 
 
 @dataclass
@@ -54,18 +51,18 @@ class Env:
         return (await self.fake.answers(count))[count - 1]
 
 
-async def start(tmp_path: Path, core: Maisky | None = None, guild: int | None = None, **fail: Any) -> Env:
+async def start(tmp_path: Path, core: Maisky, guild: int | None = None, **fail: Any) -> Env:
     fake = FakeDiscord(fail=dict(fail))
     await fake.start()
-    ds = DiscordSettings(TOKEN, guild, fake.base, "", None, tmp_path / "state")
-    client = build_client(core or make_core(), ds)
+    ds = settings(fake, tmp_path / "state", guild)
+    client = build_client(core, ds)
     await client.login(TOKEN)
     return Env(fake, client, ds)
 
 
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    e = await start(tmp_path)
+async def env(tmp_path: Path, make_core: MakeCore) -> AsyncIterator[Env]:
+    e = await start(tmp_path, make_core())
     yield e
     await e.client.close()
     await e.fake.stop()
@@ -185,9 +182,11 @@ async def test_messages_without_a_mention_and_from_bots_are_ignored(env: Env) ->
     assert not [c for c in env.fake.calls if c.path.endswith("/messages")]
 
 
-async def test_expired_interaction_is_logged_not_fatal(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_expired_interaction_is_logged_not_fatal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, make_core: MakeCore
+) -> None:
     caplog.set_level(logging.WARNING)
-    e = await start(tmp_path, **{"/callback": [(404, {"message": "Unknown interaction", "code": 10062})]})
+    e = await start(tmp_path, make_core(), **{"/callback": [(404, {"message": "Unknown interaction", "code": 10062})]})
     try:
         e.feed(command("quote"))
         await e.callbacks()
@@ -203,9 +202,10 @@ async def test_expired_interaction_is_logged_not_fatal(tmp_path: Path, caplog: p
         await e.fake.stop()
 
 
-async def test_429_is_retried_by_discord_py(tmp_path: Path) -> None:
+async def test_429_is_retried_by_discord_py(tmp_path: Path, make_core: MakeCore) -> None:
     e = await start(
         tmp_path,
+        make_core(),
         **{"/callback": [(429, {"message": "You are being rate limited.", "retry_after": 0.2, "global": False})]},
     )
     try:
@@ -218,7 +218,7 @@ async def test_429_is_retried_by_discord_py(tmp_path: Path) -> None:
         await e.fake.stop()
 
 
-async def test_cooldown_is_a_friendly_ephemeral_reply(tmp_path: Path) -> None:
+async def test_cooldown_is_a_friendly_ephemeral_reply(tmp_path: Path, make_core: MakeCore) -> None:
     e = await start(tmp_path, core=make_core(cooldown=60))
     try:
         e.feed(command("ask", [{"type": 3, "name": "question", "value": "Eden"}]))
@@ -232,7 +232,9 @@ async def test_cooldown_is_a_friendly_ephemeral_reply(tmp_path: Path) -> None:
         await e.fake.stop()
 
 
-async def test_a_failing_core_gets_the_error_template(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_failing_core_gets_the_error_template(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, make_core: MakeCore
+) -> None:
     class Broken(Maisky):
         def ask(self, question: str, rank: int = 0) -> Reply:
             raise RuntimeError("index on fire")
@@ -265,8 +267,8 @@ async def test_sync_payload_once_then_only_when_changed(env: Env, tmp_path: Path
     assert len([c for c in env.fake.calls if c.method == "PUT"]) == 2
 
 
-async def test_guild_sync_goes_to_the_guild(tmp_path: Path) -> None:
-    e = await start(tmp_path, guild=int(GUILD_ID))
+async def test_guild_sync_goes_to_the_guild(tmp_path: Path, make_core: MakeCore) -> None:
+    e = await start(tmp_path, make_core(), guild=int(GUILD_ID))
     try:
         puts = [c for c in e.fake.calls if c.method == "PUT"]
         assert [p.path for p in puts] == [f"/applications/{APP_ID}/guilds/{GUILD_ID}/commands"]
@@ -275,7 +277,7 @@ async def test_guild_sync_goes_to_the_guild(tmp_path: Path) -> None:
         await e.fake.stop()
 
 
-def test_embed_limits_and_cutting() -> None:
+def test_embed_limits_and_cutting(make_core: MakeCore) -> None:
     from dataclasses import replace
 
     reply = make_core().ask("Was Eden made of iron?")

@@ -310,3 +310,49 @@ def test_manifest_matches_what_the_app_listens_for() -> None:
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "app_mentions:read", "im:history", "users:read"} <= scopes  # users:read: daily
     assert manifest["settings"]["interactivity"]["is_enabled"] and manifest["settings"]["socket_mode_enabled"]
+
+
+def test_another_passage_button_value_fits_slacks_limit_whatever_the_question(make_core: MakeCore) -> None:
+    from adapters.slack.rendering import VALUE_LIMIT, read_another
+
+    question = ("“Kennedy” ‘Chamberlain’ @everyone <!here> " * 30)[:915] + " Kennedy?"
+    reply = make_core().ask(question)
+    payload = to_slack(reply)
+    assert_valid_blocks(payload)
+    button = next(b for b in payload["blocks"] if b["type"] == "actions")["elements"][0]
+    assert len(button["value"]) <= VALUE_LIMIT
+    carried = read_another(button["value"])
+    assert carried is not None and carried[1] == 1 and carried[0] == reply.question[: len(carried[0])]
+
+
+def test_another_passage_button_survives_a_restart(fake_slack: FakeSlack, make_core: MakeCore) -> None:
+    """What the button needs is in the button: a new process answers it with the next passage."""
+    with served(build_app(make_core(), settings(fake_slack))) as u:
+        slash(u, fake_slack, "Kennedy")
+        first = response(fake_slack)
+    button = next(b for b in first["blocks"] if b["type"] == "actions")["elements"][0]
+    with served(build_app(make_core(), settings(fake_slack))) as u:  # the restarted app
+        click(u, fake_slack, {"action_id": "maisky_another", "value": button["value"], "type": "button"})
+        second = fake_slack.wait_for("/response/click-U1")[0].body
+    assert "outlived my memory" not in all_text(second) and second["response_type"] == "ephemeral"
+    assert sources_of(first) != sources_of(second) and len(sources_of(second)) == 1
+
+
+def sources_of(payload: dict[str, Any]) -> list[str]:
+    return [b["elements"][0]["text"] for b in payload["blocks"] if b["type"] == "context" and "Source:" in all_text(b)]
+
+
+def test_another_as_text_shows_the_next_passage_only_to_the_asker(fake_slack: FakeSlack, url: str) -> None:
+    slash(url, fake_slack, "Kennedy")
+    first = response(fake_slack)
+    slash(url, fake_slack, "another")
+    second = fake_slack.wait_for("/response/U1", 2)[1].body
+    assert second["response_type"] == "ephemeral" and sources_of(first) != sources_of(second)
+
+
+def test_help_in_a_mention_is_shown_only_to_the_asker(fake_slack: FakeSlack, url: str) -> None:
+    ev = {"type": "app_mention", "user": "U2", "text": "<@UBOT> help", "ts": "1700.7", "channel": "C9"}
+    assert event(url, ev, "EvHelp")[0] == 200
+    post = fake_slack.wait_for("/chat.postEphemeral")[0].body
+    assert post["user"] == "U2" and post["thread_ts"] == "1700.7" and "/maisky ask &lt;question&gt;" in all_text(post)
+    assert fake_slack.count("/chat.postMessage") == 0

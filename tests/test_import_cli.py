@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -101,7 +102,35 @@ def _cp1252(path: Path) -> Path:
     return path
 
 
+def _drm_epub(folder: Path) -> Path:
+    plain = write_epub(folder / "plain.epub", [("One", "<p>Text.</p>")])
+    locked = folder / "locked.epub"
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(locked, "w") as dst:
+        for item in src.infolist():
+            dst.writestr(item, src.read(item.filename))
+        dst.writestr(
+            "META-INF/encryption.xml",
+            '<encryption><EncryptedData><CipherData><CipherReference URI="EPUB/chapter1.xhtml"/>'
+            "</CipherData></EncryptedData></encryption>",
+        )
+    return locked
+
+
+def _password_pdf(folder: Path) -> Path:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.cell(0, 6, "Secret text.")
+    pdf.set_encryption(owner_password="owner", user_password="user")
+    pdf.output(str(folder / "locked.pdf"))
+    return folder / "locked.pdf"
+
+
 BAD_INPUTS = {
+    "drm epub": (_drm_epub, "is DRM-protected"),
+    "password pdf": (_password_pdf, "is password-protected"),
     "empty": (lambda d: _write(d / "empty.txt", b""), "is empty"),
     "binary": (lambda d: _write(d / "data.txt", bytes(range(256)) * 40), "is a binary file"),
     "unknown format": (lambda d: _write(d / "notes.rtf", b"{\\rtf1 hello}"), "has an unknown format (.rtf)"),

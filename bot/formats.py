@@ -9,7 +9,6 @@ BeautifulSoup, ebooklib and pypdf; this module only walks what they return.
 from __future__ import annotations
 
 import re
-import statistics
 import warnings
 import zipfile
 from collections import Counter
@@ -364,10 +363,17 @@ def _page_text(page: Any) -> str:
 
 
 def _page_lines(text: str) -> list[str]:
-    """A page's lines with layout spacing collapsed; an empty string marks a vertical gap."""
+    """A page's lines with layout spacing collapsed; an empty string marks a vertical gap, and is also
+    put before an indented line that follows the end of a sentence (a paragraph's indented first line)."""
+    raw_lines = text.replace("\u00ad", "").split("\n")
+    indents = Counter(len(r) - len(r.lstrip()) for r in raw_lines if r.strip())
+    margin = indents.most_common(1)[0][0] if indents else 0
     out: list[str] = []
-    for raw in text.replace("\u00ad", "").split("\n"):
+    for raw in raw_lines:
         line = re.sub(r"\s{2,}", " ", raw).strip()
+        indented = bool(line) and len(raw) - len(raw.lstrip()) >= margin + 2
+        if indented and out and out[-1] and _SENTENCE_END.search(out[-1]):
+            out.append("")
         if line or (out and out[-1]):
             out.append(line)
     while out and not out[-1]:
@@ -413,8 +419,8 @@ def _running_key(line: str) -> str:
 def _pdf_blocks(pages: list[list[str]], changes: list[Change]) -> Iterator[Block]:
     """Paragraphs from lines: a vertical gap, or a short line ending a sentence, ends one. A short line
     with no closing punctuation standing alone is a heading. Hyphens at line ends are mended."""
-    widths = [len(line) for lines in pages for line in lines if line]
-    full = statistics.median(widths) if widths else 0
+    widths = sorted(len(line) for lines in pages for line in lines if line)
+    full = widths[int(len(widths) * 0.8)] if widths else 0  # most lines of a paragraph are full
     corpus_text = " ".join(line for lines in pages for line in lines)
     para: list[str] = []
     para_page = 1

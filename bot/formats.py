@@ -366,8 +366,7 @@ def _page_lines(text: str) -> list[str]:
     """A page's lines with layout spacing collapsed; an empty string marks a vertical gap, and is also
     put before an indented line that follows the end of a sentence (a paragraph's indented first line)."""
     raw_lines = text.replace("\u00ad", "").split("\n")
-    indents = Counter(len(r) - len(r.lstrip()) for r in raw_lines if r.strip())
-    margin = indents.most_common(1)[0][0] if indents else 0
+    margin = min((len(r) - len(r.lstrip()) for r in raw_lines if len(r.strip()) >= 20), default=0)
     out: list[str] = []
     for raw in raw_lines:
         line = re.sub(r"\s{2,}", " ", raw).strip()

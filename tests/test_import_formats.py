@@ -175,11 +175,12 @@ def test_pdf_running_heads_page_numbers_and_hyphens(tmp_path: Path) -> None:
 
 
 def test_pdf_paragraphs_marked_only_by_an_indented_first_line(tmp_path: Path) -> None:
+    """No gap between the paragraphs, and last lines nearly full: only the indent tells."""
     from fpdf import FPDF
 
     paragraphs = [
-        ["Maisky arrived in London at the end of 1932, and he stayed", "there for eleven eventful years."],
-        ["He kept a diary throughout, which was found in the archives", "of the Russian Foreign Ministry."],
+        ["Maisky arrived in London at the end of 1932, and he stayed", "there for eleven years, courting everyone in sight."],
+        ["He kept a diary throughout, which was found in the archives", "of the Russian Foreign Ministry by a historian."],
     ]
     pdf = FPDF()
     pdf.add_page()

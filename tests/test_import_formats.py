@@ -179,8 +179,14 @@ def test_pdf_paragraphs_marked_only_by_an_indented_first_line(tmp_path: Path) ->
     from fpdf import FPDF
 
     paragraphs = [
-        ["Maisky arrived in London at the end of 1932, and he stayed", "there for years, courting everyone in sight."],
-        ["He kept a diary throughout, which was found in the archives", "of the Russian Foreign Ministry by chance."],
+        [
+            "Maisky arrived in London at the end of 1932, and he stayed",
+            "there for years, courting everyone he met there.",
+        ],
+        [
+            "He kept a diary throughout, which was found in the archives",
+            "of the Russian Foreign Ministry by a scholar.",
+        ],
     ]
     pdf = FPDF()
     pdf.add_page()

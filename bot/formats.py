@@ -147,6 +147,12 @@ def _decode(name: str, data: bytes, encoding: str | None, declared: str | None =
         _refuse_binary(name, text)
         return text, chosen
     if b"\x00" in data[:8192]:
+        wide = _wide_text(data[:8192])
+        if wide:
+            raise ImportFileError(
+                name, f"is not UTF-8 (it looks like {wide}); convert it to UTF-8, or run the import again with "
+                f"--encoding {wide}",
+            )  # fmt: skip
         raise ImportFileError(name, f"is a binary file, not text; {_SAVE_AS}")
     try:
         text = data.decode("utf-8")
@@ -162,6 +168,16 @@ def _decode(name: str, data: bytes, encoding: str | None, declared: str | None =
         ) from None  # fmt: skip
     _refuse_binary(name, text)
     return text, "utf-8"
+
+
+def _wide_text(sample: bytes) -> str:
+    """The UTF-16 variant that `sample` (with NUL bytes, and no byte-order mark) reads as text in, if any."""
+    for codec in ("utf-16-le", "utf-16-be"):
+        text = sample[: len(sample) // 2 * 2].decode(codec, errors="replace")
+        printable = sum(1 for c in text if c.isprintable() or c in "\n\r\t")
+        if text and printable >= 0.95 * len(text) and "\ufffd" not in text:
+            return codec
+    return ""
 
 
 def _refuse_binary(name: str, text: str) -> None:

@@ -141,6 +141,11 @@ BAD_INPUTS = {
     "missing": (lambda d: d / "nowhere.txt", "does not exist"),
     "huge": (lambda d: _sparse(d / "huge.txt", 100 * 1024 * 1024), "over the 50 MB limit"),
     "other encoding": (lambda d: _cp1252(d / "latin.txt"), "is not UTF-8 (it looks like"),
+    "utf-16 without a byte-order mark": (
+        lambda d: _write(d / "wide.txt", "Maisky’s diary, kept in London.\n".encode("utf-16-le")),
+        "is not UTF-8 (it looks like utf-16-le); convert it to UTF-8, or run the import again with "
+        "--encoding utf-16-le",
+    ),
 }
 
 

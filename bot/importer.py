@@ -146,6 +146,7 @@ class Draft:
     unknown_speakers: tuple[tuple[str, str], ...] = ()  # (name, passage id)
     unknown_names: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (name, passage ids)
     dates: tuple[tuple[str, str], ...] = ()  # (passage id, every date found in it)
+    standfirst: str = ""
 
     def toml(self) -> str:
         """The draft in the seeds/ format (seeds/README.md)."""
@@ -157,6 +158,7 @@ class Draft:
             "[source]",
             f"id = {_s(p.id)}",
             f"title = {_s(p.title)}",
+            *([f"standfirst = {_s(self.standfirst)}"] if self.standfirst else []),
             f"author = {_s(p.author)}",
             f"publication = {_s(p.publication)}",
             f"date = {p.date.isoformat()}",
@@ -234,11 +236,14 @@ def _same(a: str, b: str) -> bool:
     return norm(a) == norm(b)
 
 
-def _paragraphs(docs: Sequence[Document], prov: Provenance, changes: list[Change]) -> tuple[list[_Para], str]:
-    """Body paragraphs with their sections, furniture dropped and glued credits cut off."""
+def _paragraphs(docs: Sequence[Document], prov: Provenance, changes: list[Change]) -> tuple[list[_Para], str, str]:
+    """Body paragraphs with their sections, furniture dropped and glued credits cut off; the photo
+    credit and the standfirst (a short unpunctuated line right after the title, as newspapers have)."""
     out: list[_Para] = []
     credits: list[str] = []
     number = 0
+    standfirst = ""
+    after_title = False
     for doc in docs:
         section = ""
         where_file = doc.path.name if len(docs) > 1 else ""
@@ -250,7 +255,19 @@ def _paragraphs(docs: Sequence[Document], prov: Provenance, changes: list[Change
                 continue
             if _same(text, prov.title):
                 changes.append(Change("dropped the title, repeated in the text", text, where))
+                after_title = not out
                 continue
+            if (
+                after_title
+                and not block.heading
+                and not standfirst
+                and len(text.split()) <= 30
+                and not re.search(r"[.!?:;…]$", text)
+            ):
+                changes.append(Change("took the line after the title as the standfirst", text, where))
+                standfirst = text
+                continue
+            after_title = False
             if prov.url and prov.url in text:
                 changes.append(Change("dropped a provenance line (it repeats the source's URL)", text, where))
                 continue
@@ -277,7 +294,7 @@ def _paragraphs(docs: Sequence[Document], prov: Provenance, changes: list[Change
             number += 1
             out.append(_Para(text, number, section, caption, block.quoted, where))
     credit = credits[0] if credits and all(c == credits[0] for c in credits) else "; ".join(dict.fromkeys(credits))
-    return out, credit
+    return out, credit, standfirst
 
 
 def _at(file: str, where: str) -> str:
@@ -432,7 +449,7 @@ def draft_source(
     """Draft a source from documents read by `bot.formats`. `keep_ids` maps a passage's exact text to the
     id an earlier import (or the curator) gave it, so re-imports keep every id that still fits."""
     changes: list[Change] = []
-    paras, credit = _paragraphs(docs, prov, changes)
+    paras, credit, standfirst = _paragraphs(docs, prov, changes)
     paras = _split(_join(paras, changes), changes)
     names = speaker_names(people)
     passages: list[DraftPassage] = []
@@ -467,7 +484,7 @@ def draft_source(
     return Draft(
         prov, tuple(passages), tuple(changes), tuple(d.path.name for d in docs), credit, tuple(unknown_speakers),
         tuple((n, tuple(ids)) for n, ids in sorted(unknown_names.items(), key=lambda kv: (-len(kv[1]), kv[0]))),
-        tuple(dates),
+        tuple(dates), standfirst,
     )  # fmt: skip
 
 

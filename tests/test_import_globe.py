@@ -54,6 +54,9 @@ def test_globe_round_trip(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(same_speaker) >= 7  # the rest are left without a speaker: "he writes", "according to Maisky"...
     assert not any("Courtesy of" in t or "Skip to main content" in t or "Read:" in t for t in imported_texts)
     assert sum(p.caption for p in draft.passages) == 3
+    assert draft.standfirst == source.standfirst
+    numbers = {p.text: p.paragraph for p in draft.passages}
+    assert all(numbers[p.text] == p.paragraph for p in word_for_word)  # paragraphs are numbered as by hand
     assert dt.date.fromisoformat(next(p.date for p in draft.passages if "Sept. 3, 1939" in p.text)) == dt.date(
         1939, 9, 3
     )

@@ -89,15 +89,18 @@ _NAME = re.compile(
     r"(?<![’'])"
 )
 _CONNECTORS = {"of", "de", "von", "van", "du", "la", "le"}
-_NOT_NAMES = set(
+_FUNCTION_WORDS = set(  # capitalised at a sentence's start, never a name, nor the start of one
     "A An The And But Or If In On At Of To For By From With As So Yet He She It They We I You His Her Its Their Our "
     "My This That These Those There Here When Where What Why How Who Whom Which While After Before Although Though "
-    "Like Unlike Instead No Not Then Now One Two Three Four Five Six Seven Eight Nine Ten Mr Mrs Ms Dr Sir Lord Lady "
+    "Like Unlike Instead No Not Then Now One Two Three Four Five Six Seven Eight Nine Ten Among During Following "
     "Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July August "
-    "September October November December Sept Oct Nov Dec Jan Feb Aug Russian Soviet British English German French "
-    "American Americans Germans Russians Jewish Polish Christian Orthodox Socialist Socialists Communist Nazi Nazis "
-    "Nazism Conservatives Allies Marxist Mensheviks Menshevik Stalinist Tsar King Queen President Prime Minister "
-    "Ambassador Foreign Secretary Professor Read Source Licence Retrieved".split()
+    "September October November December Sept Oct Nov Dec Jan Feb Aug".split()
+)
+_NOT_NAMES = _FUNCTION_WORDS | set(  # alone, not a name; in front of one, part of it (Soviet Union, Lord Byron)
+    "Mr Mrs Ms Dr Sir Lord Lady Russian Soviet British English German French American Americans Germans Russians "
+    "Jewish Polish Christian Orthodox Socialist Socialists Communist Nazi Nazis Nazism Conservatives Allies Marxist "
+    "Mensheviks Menshevik Stalinist Tsar King Queen President Prime Minister Ambassador Foreign Secretary "
+    "Professor".split()
 )
 
 
@@ -428,12 +431,11 @@ def _unknown_names(text: str, known: Mapping[str, set[str]]) -> list[str]:
         words = [re.sub(r"[’']s$", "", w) for w in m.group(0).split()]
         while words and words[-1] in _CONNECTORS:
             words.pop()
-        sentence_start = m.start() == 0 or re.search(r"[.!?:“\"‘(]\s*$|\n\s*$", text[: m.start()]) is not None
-        if sentence_start and words and words[0] in _NOT_NAMES:
-            words = words[1:]
-        while words and words[0] in _NOT_NAMES:
-            words = words[1:]
-        if not words or (len(words) == 1 and sentence_start):
+        # a single capitalised word opening a sentence may be any word; after "In" or "The" it is a name
+        first = m.start() == 0 or re.search(r"[.!?:“\"‘(]\s*$|\n\s*$", text[: m.start()]) is not None
+        while words and words[0] in _FUNCTION_WORDS:
+            words, first = words[1:], False
+        if not words or (len(words) == 1 and first):
             continue
         if any(w in known_words for w in words) or all(w in _NOT_NAMES | _CONNECTORS for w in words):
             continue

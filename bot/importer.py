@@ -118,6 +118,7 @@ class Provenance:
     copyright: bool = False
     excerpt_words: int = 0
     notes: str = ""
+    retrieved: bool = False  # `date` is the day the text was retrieved, not a publication date
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ class Draft:
             *([f"standfirst = {_s(self.standfirst)}"] if self.standfirst else []),
             f"author = {_s(p.author)}",
             f"publication = {_s(p.publication)}",
-            f"date = {p.date.isoformat()}",
+            f"{'retrieved' if p.retrieved else 'date'} = {p.date.isoformat()}",
             f"url = {_s(p.url)}",
             f"licence = {_s(p.licence)}",
         ]

@@ -51,6 +51,17 @@ def test_import_writes_a_source_the_bot_answers_from(tmp_path: Path, seeds: Path
     assert code == 0 and "brass telescope" in answer and "[club-notes." in answer
 
 
+def test_retrieved_instead_of_a_publication_date(tmp_path: Path, seeds: Path) -> None:
+    text = tmp_path / "page.txt"
+    text.write_text("A web page.\n", encoding="utf-8")
+    undated = [a if a != "--date" else "--retrieved" for a in PROVENANCE]
+    code, out = run("import", str(text), *undated, "--dry-run")
+    assert code == 0 and "retrieved = 2024-01-02" in out and "\ndate = " not in out
+    with pytest.raises(SystemExit) as usage:
+        run("import", str(text), *PROVENANCE, "--retrieved", "2024-01-02")
+    assert usage.value.code == 2
+
+
 def test_dry_run_prints_the_toml_and_writes_nothing(
     tmp_path: Path, seeds: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

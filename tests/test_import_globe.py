@@ -68,10 +68,10 @@ def test_bundled_wikipedia_source_is_what_the_importer_makes_of_the_shared_text(
     source = bundled[0].source
     prov = Provenance(
         id=source.id, title=source.title, author=source.author, publication=source.publication, date=source.date,
-        url=source.url, licence=source.licence, notes=source.notes,
+        url=source.url, licence=source.licence, notes=source.notes, retrieved=source.retrieved,
     )  # fmt: skip
     draft = draft_source([read_document(RAW.parent / "wikipedia-ivan-maisky.txt")], prov, corpus.people)
     assert [(f"{source.id}.{p.id}", p.text) for p in draft.passages] == [(p.id, p.text) for p in bundled]
-    assert source.licence == "CC BY-SA 4.0" and source.author == "Wikipedia contributors"
+    assert source.licence == "CC BY-SA 4.0" and source.author == "Wikipedia contributors" and source.retrieved
     assert source.url == "https://en.wikipedia.org/wiki/Ivan_Maisky"
     assert Path(SEEDS / "wikipedia-ivan-maisky.toml").read_text(encoding="utf-8") == draft.toml()

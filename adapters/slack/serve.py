@@ -131,13 +131,13 @@ def serve_socket(app: App, slack: SlackSettings, scheduler: Scheduler, shutdown_
     handler = SocketModeHandler(app, slack.app_token)
 
     def drain(deadline: float) -> list[str]:
-        handler.close()  # no new envelopes
+        handler.close()  # type: ignore[no-untyped-call]  # no new envelopes
         notes = [_wait_for_listeners(app.listener_runner.listener_executor, deadline)]
         halted = scheduler.halt(deadline)
         return [*notes, halted] if halted else notes
 
     stopper = Stopper(shutdown_seconds, drain)
-    handler.connect()
+    handler.connect()  # type: ignore[no-untyped-call]
     stopper.install()
     scheduler.start()
     log.info("ready: Slack over Socket Mode")

@@ -174,7 +174,7 @@ async def test_discord_process_is_ready_answers_and_stops_on_sigterm(tmp_path: P
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
-        await fake.wait_for(lambda c: c.path.endswith("/messages/@original"), timeout=60)
+        await fake.answers(timeout=60)
         await asyncio.sleep(2.5)  # discord.py waits up to 2 s for servers before it calls itself ready
         proc.send_signal(signal.SIGTERM)
         out, err = await asyncio.wait_for(proc.communicate(), 60)

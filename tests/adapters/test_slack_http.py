@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+import waitress.wasyncore
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
@@ -72,17 +73,21 @@ def serve(fake: FakeSlack, **limits: Any) -> Iterator[Served]:
     app = build_app(core, slack, WebClient(token="xoxb-test", base_url=fake.api_url))
     health = Health({"database": lambda: True})
     server, _ = make_server(app, slack, health)
-    thread = threading.Thread(target=server.run, daemon=True)
+    stop = threading.Event()
+
+    def run() -> None:  # waitress's own loop, a tick at a time, so the test can stop it between ticks
+        while not stop.is_set():
+            waitress.wasyncore.loop(timeout=0.05, map=server._map, count=1)
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
         yield Served(fake, server.effective_port, health)
     finally:
-        server.task_dispatcher.shutdown()
-        server.close()
-        import waitress.wasyncore
-
-        waitress.wasyncore.close_all(server._map)
+        stop.set()
         thread.join(5)
+        server.task_dispatcher.shutdown()
+        waitress.wasyncore.close_all(server._map)
 
 
 @pytest.fixture(scope="module")

@@ -131,6 +131,19 @@ def test_slack_http_process_end_to_end(fake: FakeSlack, tmp_path: Path, kind: st
     assert_no_secret(err + out, [BOT_TOKEN, SECRET, MARK, *[p for p in password if p]])
 
 
+def test_run_due_posts_and_logs_no_secret_at_debug(fake: FakeSlack, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'due.sqlite3'}"
+    due_now(Store(db), "slack", "CDUE")
+    env = base_env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_API_URL=fake.api_url, DATABASE_URL=db, LOG_LEVEL="DEBUG",
+                   LOG_FORMAT="json")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-m", "adapters.cli", "daily", "run-due"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, check=False, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "posted 1" in proc.stdout and fake.count("/chat.postMessage") == 1
+    assert len(json_lines(proc.stderr)) > 3
+    assert_no_secret(proc.stdout + proc.stderr, [BOT_TOKEN])
+
+
 def test_socket_mode_process_is_ready_answers_and_stops_on_sigterm(fake: FakeSlack, tmp_path: Path) -> None:
     from tests.adapters.test_slack_socket_mode import FakeSocket  # Slack's side of Socket Mode, on 127.0.0.1
 

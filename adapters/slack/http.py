@@ -8,6 +8,7 @@ its body, and never reaches bolt; one that passes reaches bolt exactly as it cam
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import hmac
 import io
@@ -16,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -25,7 +27,7 @@ from bot.logs import request_context
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-__all__ = ["EVENTS_PATH", "HEALTH_PATH", "Guard", "Health"]
+__all__ = ["EVENTS_PATH", "HEALTH_PATH", "Guard", "Health", "carry_request_ids"]
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +207,17 @@ class Guard:
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *(extra or [])]
         start_response(status, headers)
         return [body]
+
+
+def carry_request_ids(executor: Executor) -> None:
+    """Run bolt's lazy listeners (the answers, after the acknowledgement) in the context of the request
+    that queued them, so their log lines carry its request id too."""
+    submit = executor.submit
+
+    def submit_in_context(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        return submit(contextvars.copy_context().run, fn, *args, **kwargs)
+
+    executor.submit = submit_in_context  # type: ignore[method-assign]
 
 
 def _same(expected: str, given: str) -> bool:

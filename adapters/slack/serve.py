@@ -18,7 +18,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from adapters.lifecycle import Stopper, bind_error, wake_main
-from adapters.slack.http import EVENTS_PATH, HEALTH_PATH, Guard, Health
+from adapters.slack.http import EVENTS_PATH, HEALTH_PATH, Guard, Health, carry_request_ids
 from bot.daily import Daily
 from bot.errors import ServiceError
 from bot.settings import SlackSettings
@@ -85,6 +85,7 @@ def make_server(app: App, slack: SlackSettings, health: Health) -> tuple[Any, Gu
     import waitress.server
 
     guard = Guard(SlackRequestHandler(app), slack.signing_secret, max_body=slack.max_body, health=health)
+    carry_request_ids(app.listener_runner.listener_executor)
     try:
         server = waitress.server.create_server(
             guard, host=slack.host, port=slack.port, ident="maisky", threads=slack.threads,

@@ -48,6 +48,9 @@ _NOT_NAMES = {
 }  # fmt: skip
 
 
+_MARKS = re.compile("[“”\"‘’']")
+
+
 @dataclass(frozen=True)
 class Span:
     """A quoted span: `start`/`end` delimit the words inside the marks (whitespace trimmed)."""
@@ -95,38 +98,35 @@ def find_spans(text: str) -> list[Span]:
 
 
 def _paragraph_spans(text: str, offset: int, base: int) -> list[Span]:
-    found: list[tuple[int, int, int, int, int]] = []  # open_at, close_at, depth, order of opening
-    stack: list[tuple[str, int, int]] = []  # kind ("d" or "s"), index of the opening mark, opening order
+    found: list[tuple[int, int]] = []  # index of the opening mark, index of the closing mark
+    stack: list[tuple[str, int]] = []  # kind ("d" double, "s" single), index of the opening mark
     boundary = 0
-    order = 0
-    for i, ch in enumerate(text):
-        open_double = any(k == "d" for k, _, _ in stack)
+    for mark in _MARKS.finditer(text):
+        i, ch = mark.start(), mark.group()
+        open_double = any(kind == "d" for kind, _ in stack)
         if ch == "“" or (ch == '"' and not open_double and _opens(text, i)):
-            stack.append(("d", i, order))
-            order += 1
+            stack.append(("d", i))
         elif ch in '”"':
             if open_double:
-                while stack:
-                    kind, at, n = stack.pop()
+                while stack:  # singles left open inside were apostrophes
+                    kind, at = stack.pop()
                     if kind == "d":
-                        found.append((at, i, len(stack), n, 0))
+                        found.append((at, i))
                         break
             elif ch == "”" and not stack and text[boundary:i].strip():
-                found.append((boundary - 1, i, 0, -1, 0))  # closes a quotation opened in an earlier paragraph
+                found.append((boundary - 1, i))  # closes a quotation opened in an earlier paragraph
             if not stack:
                 boundary = i + 1
         elif ch in "‘'" and _opens(text, i):
-            stack.append(("s", i, order))
-            order += 1
+            stack.append(("s", i))
         elif ch in "’'" and stack and stack[-1][0] == "s" and _closes(text, i) and not text[i - 1].isspace():
-            kind, at, n = stack.pop()
-            found.append((at, i, len(stack), n, 0))
-    for kind, at, n in stack:
-        if kind == "d" and at == min(a for k, a, _ in stack if k == "d"):
-            found.append((at, len(text), 0, n, 0))  # runs on into the next paragraph
+            found.append((stack.pop()[1], i))
+    doubles = [at for kind, at in stack if kind == "d"]
+    if doubles:
+        found.append((doubles[0], len(text)))  # runs on into the next paragraph
     found.sort(key=lambda f: (f[0], -f[1]))
     spans: list[Span] = []
-    for open_at, close_at, _depth, _n, _ in found:
+    for open_at, close_at in found:
         start, end = open_at + 1, close_at
         while start < end and text[start].isspace():
             start += 1

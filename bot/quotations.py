@@ -7,7 +7,7 @@ last. A speaker is set only by a few fixed patterns around the marks, with the n
 
 - ``Maisky wrote: “…”``, ``Maisky commented, “…”``, ``Maisky cabled the Kremlin: “…”`` (name, speech verb);
 - ``“…,” Churchill said`` and ``“…,” said Churchill`` (after the closing mark, the quotation ending in a comma);
-- ``Churchill told Maisky that “…”`` (the subject of the speech verb, with a short clause between);
+- ``Churchill told him that “…”`` (the subject of the speech verb, with a short clause naming no one else);
 - the second half of a quotation split by such a clause (``“…,” remembered Nicolson, “…”``);
 - inside a quotation already attributed, ``I thought: ‘…’`` is the same speaker's.
 
@@ -164,8 +164,10 @@ class _Patterns:
         verbs = "|".join(_SPEECH_VERBS)
         inverted = "|".join(_INVERTED_VERBS)
         clause = r"[^“”\"‘’.!?;]{0,60}?"
+        # `^.*` makes the match the rightmost speaker: in "Maisky told how Churchill said:" it is Churchill
         self.before = re.compile(
-            rf"(?:^|[\s(,;:—–])(?:{name}|(?P<cap>{_CAPITALISED}))\s+(?:{verbs})\b{clause}[:,]?\s*$"
+            rf"^.*(?:^|[\s(,;:—–])(?:{name}|(?P<cap>{_CAPITALISED}))\s+(?:{verbs})\b(?P<clause>{clause})[:,]?\s*$",
+            re.DOTALL,
         )
         self.after = re.compile(
             rf"^\s*,?\s*(?:(?:{inverted})\s+(?:{name}|(?P<cap>{_CAPITALISED}))"
@@ -193,7 +195,10 @@ def attribute(text: str, spans: list[Span], people: Mapping[str, Person]) -> lis
         lead = text[lead_start : span.open_at] if span.open_at > lead_start else ""
         result = Attribution("")
         m = p.before.search(lead)
-        if m and (m.group("name") or m.group("cap") not in _NOT_NAMES):
+        # a name between the verb and the quotation ("Maisky wrote that Churchill was tired: “…”") leaves
+        # it open whose words they are
+        named_again = bool(m and p.any_name and p.any_name.search(m.group("clause")))
+        if m and not named_again and (m.group("name") or m.group("cap") not in _NOT_NAMES):
             result = _resolve(p, m.group("name"), m.group("cap"), "name and speech verb before the quotation")
         if not result.speaker and span.parent is not None and out[span.parent].speaker:
             fp = p.first_person.search(lead)

@@ -176,6 +176,10 @@ class _Patterns:
         )
         self.first_person = re.compile(rf"(?:^|[\s,;:—–])I\s+{clause}\b(?:{verbs})\b[^“”\"‘’.!?;]{{0,40}}[:,]?\s*$")
         self.any_name = re.compile(name) if alternation else None
+        reporting = "|".join(
+            (*_SPEECH_VERBS, "saying", "writing", "telling", "asking", "adding", "noting", "remarking")
+        )
+        self.reported = re.compile(rf"(?:{name}|\b(?:he|she|they)\b)\s+(?:{reporting})\b")
 
     def person(self, surface: str | None) -> str:
         ids = self.names.get(surface or "", set())
@@ -214,7 +218,9 @@ def attribute(text: str, spans: list[Span], people: Mapping[str, Person]) -> lis
             if a:
                 name = a.group("name") or a.group("name2")
                 cap = a.group("cap") or a.group("cap2")
-                if name or (cap and cap not in _NOT_NAMES):
+                # "“…,” Maisky recalled Churchill saying" reports someone else's words: no speaker
+                reported = p.reported.search(a.group("rest"))
+                if not reported and (name or (cap and cap not in _NOT_NAMES)):
                     result = _resolve(p, name, cap, "name and speech verb after the quotation")
                     nxt = _next_sibling(spans, n)
                     if result.speaker and nxt is not None:

@@ -612,7 +612,11 @@ def collect_files(paths: Sequence[Path]) -> tuple[list[Path], list[Change]]:
     skipped: list[Change] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and not any(x.startswith(".") for x in p.parts))
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and not any(x.startswith(".") for x in p.relative_to(path).parts)
+            )
             for p in found:
                 if p.suffix.lower() in IMPORTABLE:
                     files.append(p)

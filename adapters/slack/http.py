@@ -89,12 +89,15 @@ class Guard:
         max_body: int,
         health: Health | None = None,
         clock: Callable[[], float] = time.time,
+        browser_paths: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
         self._secret = signing_secret.encode()
         self.max_body = max_body
         self.health = health or Health()
         self.clock = clock
+        # GET pages a person's browser opens (the OAuth install and redirect): unsigned by nature, bodiless.
+        self.browser_paths = browser_paths
         self._lock = threading.Lock()
         self._in_flight = 0
         self._idle = threading.Condition(self._lock)
@@ -119,6 +122,9 @@ class Guard:
         method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
             return self._health(start_response)
+        if path in self.browser_paths and method == "GET":
+            with request_context() as request_id:
+                return self._forward(environ, start_response, b"", request_id)
         if path != EVENTS_PATH:
             return self._answer(start_response, "404 Not Found", {"error": "not found"})
         if method != "POST":

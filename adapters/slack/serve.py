@@ -84,7 +84,11 @@ def make_server(app: App, slack: SlackSettings, health: Health) -> tuple[Any, Gu
     """The guarded bolt app in a waitress server bound to HOST:PORT, with the configured limits."""
     import waitress.server
 
-    guard = Guard(SlackRequestHandler(app), slack.signing_secret, max_body=slack.max_body, health=health)
+    oauth = app.oauth_flow
+    pages = frozenset({oauth.install_path, oauth.redirect_uri_path}) if oauth is not None else frozenset()
+    guard = Guard(
+        SlackRequestHandler(app), slack.signing_secret, max_body=slack.max_body, health=health, browser_paths=pages
+    )
     carry_request_ids(app.listener_runner.listener_executor)
     try:
         server = waitress.server.create_server(

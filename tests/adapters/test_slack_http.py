@@ -289,3 +289,31 @@ def test_health_reports_checks_and_shutdown(served: Served) -> None:
     served.health.stopping.set()
     assert served.send(b"", {}, method="GET", path="/healthz")[0] == 503
     assert slash(served.url, served.fake, "quote")[0] == 503  # no new work once stopping
+
+
+def test_oauth_pages_a_browser_opens_reach_bolt_unsigned() -> None:
+    """With OAuth on, GET /slack/install and /slack/oauth_redirect are a person's browser, not Slack."""
+    from wsgiref.util import setup_testing_defaults
+
+    from adapters.slack.http import Guard
+
+    seen: list[str] = []
+
+    def inner(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append(environ["PATH_INFO"])
+        start_response("200 OK", [("Content-Type", "text/html")])
+        return [b"<a href='https://slack.com/oauth/v2/authorize'>Add to Slack</a>"]
+
+    guard = Guard(inner, SECRET, max_body=1024, browser_paths=frozenset({"/slack/install", "/slack/oauth_redirect"}))
+
+    def call(method: str, path: str) -> str:
+        environ: dict[str, Any] = {"REQUEST_METHOD": method, "PATH_INFO": path}
+        setup_testing_defaults(environ)
+        status: list[str] = []
+        b"".join(guard(environ, lambda s, h, e=None: status.append(s)))  # type: ignore[arg-type]
+        return status[0]
+
+    assert call("GET", "/slack/install").startswith("200") and call("GET", "/slack/oauth_redirect").startswith("200")
+    assert call("POST", "/slack/install").startswith("404")
+    assert call("GET", "/slack/other").startswith("404")
+    assert seen == ["/slack/install", "/slack/oauth_redirect"]

@@ -37,6 +37,8 @@ class FakeSlack:
         self.ws_url = ""
         self.admins: set[str] = {"UADMIN"}
         self.errors: dict[str, list[str]] = {}  # method -> Slack error codes to answer with, once each
+        self.scopes: str | None = None  # the x-oauth-scopes header Slack sends on every answer, when set
+        self.channels: dict[str, dict[str, Any]] = {}  # conversations.info answers; unknown: channel_not_found
         self._cond = threading.Condition()
         fake = self
 
@@ -63,9 +65,14 @@ class FakeSlack:
                     answer |= {"channel": body.get("channel"), "ts": "1700000000.000100"}
                 elif self.path.endswith("/apps.connections.open"):
                     answer |= {"url": fake.ws_url}
+                elif self.path.endswith("/conversations.info"):
+                    found = fake.channels.get(body.get("channel", ""))
+                    answer = {"ok": True, "channel": found} if found else {"ok": False, "error": "channel_not_found"}
                 data = json.dumps(answer).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
+                if fake.scopes is not None:
+                    self.send_header("x-oauth-scopes", fake.scopes)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

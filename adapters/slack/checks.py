@@ -1,0 +1,121 @@
+"""Slack's side of `maisky doctor` and of the subscribe-time check: facts from the Web API.
+
+`auth.test` proves the token and, in its `x-oauth-scopes` header, lists the scopes the workspace
+granted; `conversations.info` says whether a channel exists, is archived and has the bot in it.
+What those facts mean is bot/doctor.py's business.
+"""
+
+from __future__ import annotations
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.doctor import Finding, Place, Reach, Trouble
+from bot.settings import SlackSettings
+
+__all__ = ["SCOPES", "SlackProbe", "granted_scopes", "reach"]
+
+# The bot scopes of slack-manifest.yml (a test checks that they agree).
+SCOPES = frozenset(
+    "app_mentions:read channels:read chat:write chat:write.public commands groups:read im:history users:read".split()
+)
+GONE = frozenset({"channel_not_found", "is_archived", "channel_is_archived"})
+
+
+def granted_scopes(headers: dict[str, str] | None) -> frozenset[str] | None:
+    """The scopes in an API response's `x-oauth-scopes` header; None when the header is absent."""
+    for key, value in (headers or {}).items():
+        if key.lower() == "x-oauth-scopes":
+            text = value[0] if isinstance(value, list) else value
+            return frozenset(s.strip() for s in str(text).split(",") if s.strip())
+    return None
+
+
+def _code(exc: SlackApiError) -> str:
+    return str(exc.response.get("error", "")) if exc.response is not None else ""
+
+
+def reach(client: WebClient, channel: str, scopes: frozenset[str] | None = None) -> Reach:
+    """Whether the bot can post in `channel`; `scopes` are the granted ones when known."""
+    try:
+        answer = client.conversations_info(channel=channel)
+    except SlackApiError as exc:
+        code = _code(exc)
+        if code == "channel_not_found":
+            return Reach(Trouble.GONE, detail=code)
+        if code == "missing_scope":
+            needed = str(exc.response.get("needed", "") or "channels:read, groups:read")
+            return Reach(Trouble.MISSING, tuple(s.strip() for s in needed.split(",")), detail=code)
+        return Reach(Trouble.UNKNOWN, detail=code or str(exc))
+    except (SlackClientError, OSError) as exc:
+        return Reach(Trouble.UNKNOWN, detail=str(exc) or type(exc).__name__)
+    scopes = scopes if scopes is not None else granted_scopes(answer.headers)
+    info = answer.get("channel") or {}
+    private = bool(info.get("is_private") or info.get("is_im") or info.get("is_mpim"))
+    if info.get("is_archived"):
+        return Reach(Trouble.ARCHIVED, private=private)
+    if info.get("is_member") or info.get("is_im"):
+        return Reach(private=private)
+    if private or (scopes is not None and "chat:write.public" not in scopes):
+        return Reach(Trouble.NOT_MEMBER, private=private)
+    return Reach(private=private)
+
+
+class SlackProbe:
+    """The Slack bot token: accepted, for which workspace, with the manifest's scopes; and the channels."""
+
+    platform = "slack"
+
+    def __init__(self, slack: SlackSettings, client: WebClient | None = None) -> None:
+        self.slack = slack
+        self.client = client or WebClient(token=slack.bot_token, base_url=slack.api_url, timeout=10)
+        self.team = ""
+        self.scopes: frozenset[str] | None = None
+        self.working = False
+
+    def account(self) -> list[Finding]:
+        try:
+            answer = self.client.auth_test()
+        except SlackApiError as exc:
+            code = _code(exc)
+            return [Finding("slack", "SLACK_BOT_TOKEN", False, f"Slack refused the token ({code})",
+                            "copy the Bot User OAuth Token (xoxb-...) from the app's OAuth & Permissions page; "
+                            "reinstall the app if it was revoked")]  # fmt: skip
+        except (SlackClientError, OSError) as exc:
+            return [Finding("slack", "SLACK_API_URL", False, f"cannot reach {self.slack.api_url} ({exc})",
+                            "check the network, or SLACK_API_URL")]  # fmt: skip
+        self.working = True
+        self.team = str(answer.get("team_id", ""))
+        self.scopes = granted_scopes(answer.headers)
+        found = [Finding("slack", "SLACK_BOT_TOKEN", True, f"accepted: bot {answer.get('user', '?')} in {self.team}")]
+        if self.scopes is None:
+            found.append(Finding("slack", "scopes", True, "Slack did not list the granted scopes; not checked"))
+        elif missing := sorted(SCOPES - self.scopes):
+            found.append(Finding("slack", "scopes", False, f"missing: {', '.join(missing)}",
+                                 "add them under OAuth & Permissions (or paste slack-manifest.yml into the app's "
+                                 "manifest) and reinstall the app to the workspace"))  # fmt: skip
+        else:
+            found.append(Finding("slack", "scopes", True, "every scope of slack-manifest.yml granted"))
+        if self.slack.socket_mode:
+            found.append(self._app_token())
+        return found
+
+    def _app_token(self) -> Finding:
+        try:
+            WebClient(token=self.slack.app_token, base_url=self.slack.api_url, timeout=10).apps_connections_open(
+                app_token=self.slack.app_token
+            )
+        except SlackApiError as exc:
+            return Finding("slack", "SLACK_APP_TOKEN", False, f"Slack refused the app token ({_code(exc)})",
+                           "create an app-level token with connections:write (Basic Information) and enable "
+                           "Socket Mode")  # fmt: skip
+        except (SlackClientError, OSError) as exc:
+            return Finding("slack", "SLACK_APP_TOKEN", False, f"could not check it ({exc})", "try again later")
+        return Finding("slack", "SLACK_APP_TOKEN", True, "accepted for Socket Mode")
+
+    def reach(self, place: Place) -> Reach:
+        if not self.working:
+            return Reach(Trouble.UNKNOWN, detail="the bot token does not work")
+        if place.workspace and self.team and place.workspace != self.team:
+            return Reach(Trouble.OTHER_WORKSPACE, detail=place.workspace)
+        return reach(self.client, place.channel, self.scopes)

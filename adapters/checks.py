@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from bot.doctor import Probe, configured
 from bot.errors import ConfigError
-from bot.settings import Settings
+from bot.settings import DiscordSettings, Settings
+
+if TYPE_CHECKING:
+    from discord.app_commands import CommandTree
 
 __all__ = ["probes"]
+
+
+def _tree(settings: Settings, ds: DiscordSettings) -> CommandTree[Any]:
+    """The command tree this version syncs (built from the corpus, as the bot builds it)."""
+    from adapters.discord.client import build_client
+    from bot import build
+
+    return build_client(build(settings), ds).tree
 
 
 def probes(settings: Settings) -> dict[str, Probe]:
@@ -24,7 +37,8 @@ def probes(settings: Settings) -> dict[str, Probe]:
         try:
             from adapters.discord.checks import DiscordProbe
 
-            found["discord"] = DiscordProbe(settings.discord())
+            ds = settings.discord()
+            found["discord"] = DiscordProbe(ds, lambda: _tree(settings, ds))
         except ConfigError:
             pass
     return found

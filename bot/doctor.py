@@ -80,6 +80,10 @@ class Probe(Protocol):
         """Whether the bot can post in the channel now."""
         ...
 
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
 
 def advice(platform: str, reach: Reach) -> tuple[str, str]:
     """(what is wrong, how to fix it) for a channel the bot cannot post in; ("", "") when it can."""
@@ -231,11 +235,15 @@ def examine(
 ) -> list[Finding]:
     """Every check in order: settings, each platform's token, the database, each subscribed channel."""
     found = list(settings_findings)
-    for probe in probes.values():
-        found += probe.account()
-    database, places = check_database(settings.database_url)
-    found += database
-    found += check_places(places, probes)
+    try:
+        for probe in probes.values():
+            found += probe.account()
+        database, places = check_database(settings.database_url)
+        found += database
+        found += check_places(places, probes)
+    finally:
+        for probe in probes.values():
+            probe.close()
     return found
 
 

@@ -106,6 +106,9 @@ class _Probe:
     def reach(self, place: Place) -> Reach:
         return self.reaches[place.channel]
 
+    def close(self) -> None:
+        pass
+
 
 def test_each_channel_is_judged_from_the_platforms_facts() -> None:
     probe = _Probe({"C1": Reach(), "C2": Reach(Trouble.GONE), "C3": Reach(Trouble.NOT_MEMBER, private=True)})

@@ -113,6 +113,9 @@ class SlackProbe:
             return Finding("slack", "SLACK_APP_TOKEN", False, f"could not check it ({exc})", "try again later")
         return Finding("slack", "SLACK_APP_TOKEN", True, "accepted for Socket Mode")
 
+    def close(self) -> None:
+        pass  # slack_sdk opens a connection per call
+
     def reach(self, place: Place) -> Reach:
         if not self.working:
             return Reach(Trouble.UNKNOWN, detail="the bot token does not work")

@@ -42,9 +42,14 @@ class Caller:
     channel: str
     user: str
     may_manage: bool | Callable[[], bool] = field(default=False, compare=False)
+    # whether they administer the workspace (may grant others the right to manage daily posts)
+    may_administer: bool | Callable[[], bool] = field(default=False, compare=False)
 
     def manages(self) -> bool:
         return self.may_manage() if callable(self.may_manage) else self.may_manage
+
+    def administers(self) -> bool:
+        return self.may_administer() if callable(self.may_administer) else self.may_administer
 
     @property
     def key(self) -> str:
@@ -56,7 +61,8 @@ class Caller:
 class Policy:
     cooldown: bool = False  # spends the caller's cooldown (they wait before the next one)
     private: bool = False  # only the caller sees the reply
-    manage: bool = False  # only those who manage the channel may do it
+    manage: bool = False  # only those who manage the channel, or were granted the right, may do it
+    admin: bool = False  # only the workspace's admins may do it
     daily: bool = False  # needs daily posts configured; else the persona says they are not
 
 
@@ -74,6 +80,8 @@ POLICY: Mapping[str, Policy] = {
     "daily unsubscribe": Policy(private=True, manage=True, daily=True),
     "daily status": Policy(private=True, daily=True),
     "daily preview": Policy(private=True, daily=True),
+    "daily grant": Policy(private=True, admin=True, daily=True),
+    "daily revoke": Policy(private=True, admin=True, daily=True),
 }
 PRIVATE_KINDS = frozenset({Kind.INVALID, Kind.ERROR, Kind.COOLDOWN, Kind.NOTICE})
 
@@ -156,7 +164,9 @@ class FrontDesk:
     def _checked(self, command: Command, policy: Policy, caller: Caller) -> Reply:
         if policy.daily and self.daily() is None:
             return self.core.voice.notice("daily_unavailable")
-        if policy.manage and not caller.manages():
+        if policy.admin and not caller.administers():
+            return self.core.voice.notice("daily_admins_only")
+        if policy.manage and not (self._granted(caller) or caller.manages()):
             return self.core.voice.notice("daily_not_allowed")
         if policy.cooldown:
             waiting = self.core.gate(caller.key)
@@ -211,6 +221,25 @@ class FrontDesk:
                 return daily.status(caller.platform, caller.channel, now)
             case DailyAction.PREVIEW:
                 return daily.preview(caller.platform, caller.channel, now)
+            case DailyAction.GRANT | DailyAction.REVOKE:
+                return self._right(command, caller, daily)
+
+    def _granted(self, caller: Caller) -> bool:
+        """Whether an admin granted the caller the right to manage daily posts (a stored grant)."""
+        daily = self.daily()
+        return daily is not None and daily.granted(caller.platform, caller.workspace, caller.user)
+
+    def _right(self, command: Daily, caller: Caller, daily: DailyService) -> Reply:
+        """`daily grant|revoke PERSON`: only the person's id is shown back, so the reply mentions nobody."""
+        voice = self.core.voice
+        if not command.user:
+            return voice.notice("daily_grant_who")
+        if command.action is DailyAction.GRANT:
+            daily.grant(caller.platform, caller.workspace, command.user, caller.user, self.clock())
+            return voice.notice("daily_granted", user=command.user)
+        if daily.revoke(caller.platform, caller.workspace, command.user):
+            return voice.notice("daily_revoked", user=command.user)
+        return voice.notice("daily_not_granted", user=command.user)
 
     # "another" without a button: the caller's last question, in memory
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from bot.commands import About, Another, Ask, Command, Daily, DailyAction, Help, Quote, Sources, Who, parse
 from bot.core import Maisky
+from bot.reach import Reach, Trouble
 from bot.reply import Kind, Reply
 
 if TYPE_CHECKING:  # bot.daily brings SQLAlchemy, which `maisky ask` never needs
@@ -44,6 +45,8 @@ class Caller:
     may_manage: bool | Callable[[], bool] = field(default=False, compare=False)
     # whether they administer the workspace (may grant others the right to manage daily posts)
     may_administer: bool | Callable[[], bool] = field(default=False, compare=False)
+    # whether the bot can post in the channel, as the platform tells (None: it cannot tell; assume so)
+    reach: Callable[[], Reach] | None = field(default=None, compare=False)
 
     def manages(self) -> bool:
         return self.may_manage() if callable(self.may_manage) else self.may_manage
@@ -212,6 +215,9 @@ class FrontDesk:
         now = self.clock()
         match command.action:
             case DailyAction.SUBSCRIBE:
+                refused = self._cannot_post(caller)
+                if refused is not None:
+                    return refused
                 return daily.subscribe(
                     caller.platform, caller.channel, caller.workspace, caller.user, command.time, command.zone, now
                 )
@@ -223,6 +229,23 @@ class FrontDesk:
                 return daily.preview(caller.platform, caller.channel, now)
             case DailyAction.GRANT | DailyAction.REVOKE:
                 return self._right(command, caller, daily)
+
+    def _cannot_post(self, caller: Caller) -> Reply | None:
+        """Why a subscription here would fail at its first post, with the fix; None when it would not
+        (or the platform cannot tell: a passing outage must not stop a subscription)."""
+        reach = caller.reach() if caller.reach is not None else Reach()
+        voice = self.core.voice
+        match reach.trouble:
+            case Trouble.NOT_MEMBER:
+                private = reach.private or caller.platform != "slack"
+                return voice.notice("daily_refused_invite" if private else "daily_refused_invite_or_scope")
+            case Trouble.MISSING:
+                return voice.notice("daily_refused_permissions", missing=", ".join(reach.missing))
+            case Trouble.ARCHIVED:
+                return voice.notice("daily_refused_archived")
+            case Trouble.GONE:
+                return voice.notice("daily_refused_hidden")
+        return None
 
     def _granted(self, caller: Caller) -> bool:
         """Whether an admin granted the caller the right to manage daily posts (a stored grant)."""

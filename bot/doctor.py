@@ -11,11 +11,11 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
 from bot.errors import ConfigError, MaiskyError
+from bot.reach import Reach, Trouble
 from bot.settings import Settings
 
 __all__ = ["Finding", "Place", "Probe", "Reach", "Trouble", "advice", "examine", "healthy", "table"]
@@ -30,32 +30,6 @@ class Finding:
     ok: bool
     detail: str
     fix: str = ""
-
-
-class Trouble(StrEnum):
-    """Why the bot cannot post in a channel, as a platform reports it."""
-
-    NONE = ""
-    GONE = "gone"  # deleted, or hidden from the bot (a private channel it is not in)
-    ARCHIVED = "archived"
-    NOT_MEMBER = "not_member"  # the bot must be invited before it may post
-    MISSING = "missing"  # the bot lacks permissions (Discord) or scopes (Slack) named in `missing`
-    OTHER_WORKSPACE = "other_workspace"  # the token belongs to another workspace or server
-    UNKNOWN = "unknown"  # the platform would not say; `detail` has its answer
-
-
-@dataclass(frozen=True)
-class Reach:
-    """What a platform says about posting in one channel: facts only, no advice."""
-
-    trouble: Trouble = Trouble.NONE
-    missing: tuple[str, ...] = ()  # permission or scope names, in the platform's own spelling
-    detail: str = ""  # the platform's own words (an error code, a status)
-    private: bool = False  # a private channel: only an invitation lets the bot in
-
-    @property
-    def ok(self) -> bool:
-        return self.trouble is Trouble.NONE
 
 
 @dataclass(frozen=True)

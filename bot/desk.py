@@ -43,6 +43,7 @@ class Caller:
     channel: str
     user: str
     may_manage: bool | Callable[[], bool] = field(default=False, compare=False)
+    name: str = ""  # how the platform shows the user (quiz scores); never used to decide anything
     # whether they administer the workspace (may grant others the right to manage daily posts)
     may_administer: bool | Callable[[], bool] = field(default=False, compare=False)
     # whether the bot can post in the channel, as the platform tells (None: it cannot tell; assume so)
@@ -86,6 +87,7 @@ POLICY: Mapping[str, Policy] = {
     "daily grant": Policy(private=True, admin=True, daily=True),
     "daily revoke": Policy(private=True, admin=True, daily=True),
 }
+_ZWSP = "\u200b"
 PRIVATE_KINDS = frozenset({Kind.INVALID, Kind.ERROR, Kind.COOLDOWN, Kind.NOTICE})
 
 
@@ -189,6 +191,7 @@ class FrontDesk:
                 question, shown = last
                 return self._remember(caller, question, core.ask(question, rank=shown + 1))
             case Another(question=question, rank=rank):
+                question = question.replace(_ZWSP, "")  # a button carries the reply's neutralised question
                 return self._remember(caller, question, core.ask(question, rank=rank))
             case Who(person=person):
                 return core.who(person)

@@ -32,6 +32,7 @@ class SlackSettings:
     port: int
     daily_allowlist: frozenset[str] = frozenset()  # user ids who may manage daily posts besides admins
     host: str = "0.0.0.0"  # a hosted app listens on every interface; HOST narrows it
+    workers: int = 16  # threads that answer (after the ack): MAISKY_SLACK_WORKERS
 
     @property
     def socket_mode(self) -> bool:
@@ -130,10 +131,11 @@ class Settings:
         api_url = _url(v.get("SLACK_API_URL") or "https://slack.com/api/", "SLACK_API_URL", problems)
         api_url = api_url if api_url.endswith("/") else api_url + "/"  # slack_sdk joins method names on
         port = _int(v, "PORT", 3000, 1, 65535, problems)
+        workers = _int(v, "MAISKY_SLACK_WORKERS", 16, 1, 256, problems)
         if problems:
             raise ConfigError(problems)
         allow = frozenset(u.strip() for u in v.get("MAISKY_SLACK_DAILY_ALLOWLIST", "").split(",") if u.strip())
-        return SlackSettings(bot_token, secret, app_token, api_url, port, allow, v.get("HOST") or "0.0.0.0")
+        return SlackSettings(bot_token, secret, app_token, api_url, port, allow, v.get("HOST") or "0.0.0.0", workers)
 
     def discord(self) -> DiscordSettings:
         """The Discord front end's settings; ConfigError names every missing or malformed one."""

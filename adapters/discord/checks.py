@@ -17,11 +17,12 @@ import discord
 from discord import app_commands
 
 from adapters.discord.endpoints import Endpoints, RoutedHTTP
-from bot.doctor import Finding, Place, Reach, Trouble
+from bot.doctor import Finding, Place
 from bot.errors import MaiskyError
+from bot.reach import Reach, Trouble
 from bot.settings import DiscordSettings
 
-__all__ = ["NEEDED", "DiscordProbe", "lacking", "permissions_in"]
+__all__ = ["NEEDED", "DiscordProbe", "interaction_reach", "lacking", "permissions_in"]
 
 T = TypeVar("T")
 
@@ -39,6 +40,17 @@ def lacking(perms: discord.Permissions, thread: bool = False) -> tuple[str, ...]
     """The permissions a daily post needs that `perms` lacks, as Discord's settings name them."""
     needed = [*NEEDED[:1], "send_messages_in_threads" if thread else "send_messages", *NEEDED[2:]]
     return tuple(label(p) for p in needed if not getattr(perms, p))
+
+
+def interaction_reach(interaction: discord.Interaction[Any]) -> Reach:
+    """Whether the bot can post where the interaction came from: Discord sends the bot's own
+    permissions in that channel with every interaction (`app_permissions`)."""
+    if interaction.guild_id is None:
+        return Reach()  # a direct message
+    channel_type = getattr(interaction.channel, "type", None)
+    thread = channel_type is not None and channel_type.value in THREADS
+    missing = lacking(interaction.app_permissions, thread)
+    return Reach(Trouble.MISSING, missing) if missing else Reach()
 
 
 def permissions_in(
@@ -144,12 +156,11 @@ class DiscordProbe:
         if mark.is_file() and mark.read_text().strip() == commands_hash(tree, guild):
             return Finding("discord", "commands", True, f"synced to {where} (as recorded in {mark})")
         assert self._http is not None
+        http: Any = self._http
         try:
-            app = await self._http.application_info()
+            app = await http.application_info()
             app_id = int(app["id"])
-            remote = await (
-                self._http.get_guild_commands(app_id, guild.id) if guild else self._http.get_global_commands(app_id)
-            )
+            remote = await (http.get_guild_commands(app_id, guild.id) if guild else http.get_global_commands(app_id))
         except (aiohttp.ClientError, TimeoutError, discord.HTTPException) as exc:
             return Finding("discord", "commands", False, f"could not read the commands from Discord ({exc})",
                            "run `maisky discord sync`")  # fmt: skip
@@ -167,7 +178,7 @@ class DiscordProbe:
 
     async def _reach(self, place: Place) -> Reach:
         assert self._http is not None
-        http = self._http
+        http: Any = self._http  # its answers are discord.py's TypedDicts; read here as plain JSON
         try:
             channel = await http.get_channel(int(place.channel))
             guild_id = channel.get("guild_id") or place.workspace

@@ -20,6 +20,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord.buttons import AnotherPassage, MemoryBook, QuestionBook, question_key
+from adapters.discord.checks import interaction_reach
 from adapters.discord.commands import MaiskyCommands
 from adapters.discord.endpoints import Endpoints, RoutedHTTP, use_in_this_context
 from adapters.discord.rendering import NO_PINGS, to_discord
@@ -134,6 +135,8 @@ class MaiskyClient(discord.Client):
         return Caller(
             "discord", str(interaction.guild_id or ""), str(interaction.channel_id or ""), str(interaction.user.id),
             may_manage=manages, name=interaction.user.display_name,
+            may_administer=interaction.guild_id is not None and perms.manage_guild,
+            reach=lambda: interaction_reach(interaction),
         )  # fmt: skip
 
     def message_caller(self, msg: discord.Message) -> Caller:

@@ -12,13 +12,16 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from adapters.slack import checks
 from adapters.slack.rendering import ANOTHER, SOURCE, read_another, to_slack
+from adapters.slack.responding import Responder, interactive_retries
 from bot import Maisky
 from bot.commands import Another
 from bot.desk import Caller, FrontDesk, Outcome
@@ -72,13 +75,19 @@ def _message(outcome: Outcome) -> dict[str, Any]:
 
 
 def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = None, daily: Daily | None = None) -> App:
-    """The bolt app with every listener registered; `client` and `daily` are injectable for tests."""
-    client = client or WebClient(token=slack.bot_token, base_url=slack.api_url)
+    """The bolt app with every listener registered; `client` and `daily` are injectable for tests.
+
+    Acks are sent from the request's own thread (`process_before_response`), so they never queue
+    behind answers; answers run in `slack.workers` threads and reply over kept-alive connections."""
+    client = client or WebClient(token=slack.bot_token, base_url=slack.api_url, retry_handlers=interactive_retries())
     app = App(
         client=client,
         signing_secret=slack.signing_secret or None,
         request_verification_enabled=not slack.socket_mode,
+        process_before_response=True,
+        listener_executor=ThreadPoolExecutor(max_workers=slack.workers, thread_name_prefix="maisky-answer"),
     )
+    responder = Responder()
     desk = FrontDesk(core, daily, prefix=PREFIX)
     seen = _Seen()
 
@@ -96,8 +105,9 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
 
     def may_manage(user: str) -> bool:
         """Workspace admins and owners, and the allowlist, manage daily posts."""
-        if user in slack.daily_allowlist:
-            return True
+        return user in slack.daily_allowlist or is_admin(user)
+
+    def is_admin(user: str) -> bool:
         try:
             info = client.users_info(user=user)["user"]
         except SlackApiError:
@@ -108,16 +118,25 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
     def caller(body: dict[str, Any]) -> Caller:
         team, channel, user = _where(body)
         name = body.get("user_name") or (body.get("user") or {}).get("name", "")
-        return Caller("slack", team, channel, user, may_manage=lambda: may_manage(user), name=str(name))
+        return Caller(
+            "slack", team, channel, user, may_manage=lambda: may_manage(user), name=str(name),
+            may_administer=lambda: is_admin(user), reach=lambda: checks.reach(client, channel),
+        )  # fmt: skip
+
+    def respond_to(body: dict[str, Any]) -> Callable[..., Any]:
+        url = str(body.get("response_url") or "")
+        return lambda **message: responder(url, **message)
 
     def just_ack(ack: Callable[..., None]) -> None:
         ack()
 
-    def command(body: dict[str, Any], respond: Callable[..., Any]) -> None:
+    def command(body: dict[str, Any]) -> None:
+        respond = respond_to(body)
         outcome = desk.handle_line(body.get("text", ""), caller(body))
         respond(response_type="ephemeral" if outcome.private else "in_channel", **_message(outcome))
 
-    def another(body: dict[str, Any], respond: Callable[..., Any]) -> None:
+    def another(body: dict[str, Any]) -> None:
+        respond = respond_to(body)
         carried = read_another(str((body.get("actions") or [{}])[0].get("value", "")))
         if carried is None:
             log.warning("malformed %s button value", ANOTHER)

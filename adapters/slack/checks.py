@@ -10,7 +10,8 @@ from __future__ import annotations
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.doctor import Finding, Place, Reach, Trouble
+from bot.doctor import Finding, Place
+from bot.reach import Reach, Trouble
 from bot.settings import SlackSettings
 
 __all__ = ["SCOPES", "SlackProbe", "granted_scopes", "reach"]

@@ -40,7 +40,10 @@ class FakeSlack:
         self.admins: set[str] = {"UADMIN"}
         self.errors: dict[str, list[str]] = {}  # method -> Slack error codes to answer with, once each
         self.scopes: str | None = None  # the x-oauth-scopes header Slack sends on every answer, when set
-        self.channels: dict[str, dict[str, Any]] = {}  # conversations.info answers; unknown: channel_not_found
+        # conversations.info answers; None: channel_not_found; a channel not listed has the bot in it
+        self.channels: dict[str, dict[str, Any] | None] = {}
+        self.rate_limit_replies = 0  # answer this many response_url posts with 429 (Retry-After: 0) first
+        self.rate_limited = 0
         self._cond = threading.Condition()
         fake = self
 
@@ -51,6 +54,14 @@ class FakeSlack:
                     body = json.loads(raw or "{}")
                 else:
                     body = {k: v[0] for k, v in parse_qs(raw).items()}
+                if self.path.startswith("/response/") and fake.rate_limit_replies > 0:
+                    fake.rate_limit_replies -= 1
+                    fake.rate_limited += 1
+                    self.send_response(429)
+                    self.send_header("Retry-After", "0")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 with fake._cond:
                     fake.calls.append(Call(self.path, dict(self.headers), body))
                     fake._cond.notify_all()
@@ -68,7 +79,8 @@ class FakeSlack:
                 elif self.path.endswith("/apps.connections.open"):
                     answer |= {"url": fake.ws_url}
                 elif self.path.endswith("/conversations.info"):
-                    found = fake.channels.get(body.get("channel", ""))
+                    ch = body.get("channel", "")
+                    found = fake.channels.get(ch, {"id": ch, "is_member": True})
                     answer = {"ok": True, "channel": found} if found else {"ok": False, "error": "channel_not_found"}
                 data = json.dumps(answer).encode()
                 self.send_response(200)

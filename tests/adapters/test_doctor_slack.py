@@ -87,7 +87,7 @@ def test_a_private_channel_the_bot_left(fake: FakeSlack, store: Store) -> None:
 
 
 def test_a_public_channel_without_chat_write_public(fake: FakeSlack, store: Store) -> None:
-    fake.channels["C1"]["is_member"] = False
+    fake.channels["C1"] = {**PUBLIC, "is_member": False}
     assert doctor()[0] == 0  # chat:write.public lets the bot post without an invitation
     fake.scopes = ",".join(sorted(SCOPES - {"chat:write.public"}))
     code, text = doctor()
@@ -96,7 +96,8 @@ def test_a_public_channel_without_chat_write_public(fake: FakeSlack, store: Stor
 
 def test_deleted_and_archived_channels(fake: FakeSlack, store: Store) -> None:
     store.subscribe("slack", "CGONE", "T1", "09:00", "UTC", "UADMIN", 0.0)
-    fake.channels["C1"]["is_archived"] = True
+    fake.channels["CGONE"] = None
+    fake.channels["C1"] = {**PUBLIC, "is_archived": True}
     code, text = doctor()
     assert code == 1
     assert "archived" in row(text, "slack C1") and "gone" in row(text, "slack CGONE")

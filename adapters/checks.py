@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.doctor import Probe, configured
 from bot.errors import ConfigError
-from bot.settings import DiscordSettings, Settings
+from bot.settings import DiscordSettings, Settings, SlackSettings
 
 if TYPE_CHECKING:
     from discord.app_commands import CommandTree
@@ -22,6 +22,26 @@ def _tree(settings: Settings, ds: DiscordSettings) -> CommandTree[Any]:
     return build_client(build(settings), ds).tree
 
 
+def _installed(settings: Settings, ss: SlackSettings) -> dict[str, str]:
+    """With OAuth: each workspace's bot token, from the installations in the bot's database."""
+    import sqlalchemy as sa
+    from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.store import database_url
+
+    engine = sa.create_engine(database_url(settings.database_url))
+    try:
+        bots = SQLAlchemyInstallationStore(client_id=ss.client_id, engine=engine).bots  # read only: no create_tables
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(bots.c.team_id, bots.c.bot_token).order_by(bots.c.installed_at)).all()
+    except SQLAlchemyError:
+        return {}  # the database check reports what is wrong with it
+    finally:
+        engine.dispose()
+    return {str(team): str(token) for team, token in rows if team and token}  # the latest install wins
+
+
 def probes(settings: Settings) -> dict[str, Probe]:
     """A probe for each configured platform; a platform whose settings are wrong was reported already."""
     slack, discord = configured(settings.values)
@@ -30,7 +50,8 @@ def probes(settings: Settings) -> dict[str, Probe]:
         try:
             from adapters.slack.checks import SlackProbe
 
-            found["slack"] = SlackProbe(settings.slack(serving=False))
+            ss = settings.slack(serving=False)
+            found["slack"] = SlackProbe(ss, tokens=_installed(settings, ss) if ss.oauth else None)
         except ConfigError:
             pass
     if discord:

@@ -92,6 +92,10 @@ def advice(platform: str, reach: Reach) -> tuple[str, str]:
             return f"the bot lacks the permission(s) {missing} in this channel", (
                 f"in the channel's settings, Permissions, allow {missing} for the bot's role"
             )
+        case Trouble.NOT_INSTALLED:
+            return "the app is not installed in this channel's workspace", (
+                "an admin of the workspace installs it again at /slack/install, or unsubscribe the channel"
+            )
         case Trouble.OTHER_WORKSPACE:
             return "the subscription belongs to another workspace than the token's", (
                 "run the bot with that workspace's token, or unsubscribe there"

@@ -18,6 +18,7 @@ class Trouble(StrEnum):
     NOT_MEMBER = "not_member"  # the bot must be invited before it may post
     MISSING = "missing"  # the bot lacks permissions (Discord) or scopes (Slack) named in `missing`
     OTHER_WORKSPACE = "other_workspace"  # the token belongs to another workspace or server
+    NOT_INSTALLED = "not_installed"  # the app is not (or no longer) installed in the channel's workspace
     UNKNOWN = "unknown"  # the platform would not say; `detail` has its answer
 
 

@@ -33,6 +33,13 @@ class SlackSettings:
     daily_allowlist: frozenset[str] = frozenset()  # user ids who may manage daily posts besides admins
     host: str = "0.0.0.0"  # a hosted app listens on every interface; HOST narrows it
     workers: int = 16  # threads that answer (after the ack): MAISKY_SLACK_WORKERS
+    # set: one HTTP deployment serves every workspace that installs the app (OAuth); bot_token is then ""
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+
+    @property
+    def oauth(self) -> bool:
+        return bool(self.client_id)
 
     @property
     def socket_mode(self) -> bool:
@@ -118,8 +125,15 @@ class Settings:
         bot_token = v.get("SLACK_BOT_TOKEN", "")
         app_token = v.get("SLACK_APP_TOKEN", "")
         secret = v.get("SLACK_SIGNING_SECRET", "")
-        if not bot_token:
-            problems.append("SLACK_BOT_TOKEN: missing (the bot token, xoxb-...)")
+        client_id, client_secret = v.get("SLACK_CLIENT_ID", "").strip(), v.get("SLACK_CLIENT_SECRET", "").strip()
+        if bool(client_id) != bool(client_secret):
+            problems.append("SLACK_CLIENT_ID and SLACK_CLIENT_SECRET: set both (Basic Information, App Credentials)")
+        if client_id and serving and app_token:
+            problems.append("SLACK_CLIENT_ID: the install flow for many workspaces needs HTTP; unset SLACK_APP_TOKEN")
+        if client_id and not bot_token:
+            pass  # each workspace's bot token comes from its installation
+        elif not bot_token:
+            problems.append("SLACK_BOT_TOKEN: missing (the bot token, xoxb-...; or SLACK_CLIENT_ID and ...SECRET)")
         elif not bot_token.startswith("xoxb-"):
             problems.append("SLACK_BOT_TOKEN: must start with xoxb- (a bot token, not a user or app token)")
         if app_token and not app_token.startswith("xapp-"):
@@ -135,7 +149,10 @@ class Settings:
         if problems:
             raise ConfigError(problems)
         allow = frozenset(u.strip() for u in v.get("MAISKY_SLACK_DAILY_ALLOWLIST", "").split(",") if u.strip())
-        return SlackSettings(bot_token, secret, app_token, api_url, port, allow, v.get("HOST") or "0.0.0.0", workers)
+        return SlackSettings(
+            bot_token, secret, app_token, api_url, port, allow, v.get("HOST") or "0.0.0.0", workers,
+            client_id, client_secret,
+        )  # fmt: skip
 
     def discord(self) -> DiscordSettings:
         """The Discord front end's settings; ConfigError names every missing or malformed one."""

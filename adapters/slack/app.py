@@ -25,6 +25,7 @@ from adapters.slack.responding import Responder, interactive_retries
 from bot import Maisky
 from bot.commands import Another
 from bot.desk import Caller, FrontDesk, Outcome
+from bot.errors import ServiceError
 from bot.settings import SlackSettings
 
 if TYPE_CHECKING:
@@ -78,12 +79,23 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
     """The bolt app with every listener registered; `client` and `daily` are injectable for tests.
 
     Acks are sent from the request's own thread (`process_before_response`), so they never queue
-    behind answers; answers run in `slack.workers` threads and reply over kept-alive connections."""
-    client = client or WebClient(token=slack.bot_token, base_url=slack.api_url, retry_handlers=interactive_retries())
+    behind answers; answers run in `slack.workers` threads and reply over kept-alive connections.
+    With OAuth settings the app serves every workspace that installed it (adapters/slack/installs.py):
+    listeners use the request's own client, which bolt gives the workspace's bot token."""
+    token = None if slack.oauth else slack.bot_token
+    client = client or WebClient(token=token, base_url=slack.api_url, retry_handlers=interactive_retries())
+    flow = None
+    if slack.oauth:
+        from adapters.slack.installs import oauth_flow
+
+        if daily is None:
+            raise ServiceError("SLACK_CLIENT_ID: installing in many workspaces needs the database (DATABASE_URL)")
+        flow = oauth_flow(slack, daily.store.engine)
     app = App(
         client=client,
         signing_secret=slack.signing_secret or None,
         request_verification_enabled=not slack.socket_mode,
+        oauth_flow=flow,
         process_before_response=True,
         listener_executor=ThreadPoolExecutor(max_workers=slack.workers, thread_name_prefix="maisky-answer"),
     )
@@ -103,11 +115,11 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
         next()
         return None
 
-    def may_manage(user: str) -> bool:
+    def may_manage(user: str, client: WebClient) -> bool:
         """Workspace admins and owners, and the allowlist, manage daily posts."""
-        return user in slack.daily_allowlist or is_admin(user)
+        return user in slack.daily_allowlist or is_admin(user, client)
 
-    def is_admin(user: str) -> bool:
+    def is_admin(user: str, client: WebClient) -> bool:
         try:
             info = client.users_info(user=user)["user"]
         except SlackApiError:
@@ -115,12 +127,13 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
             return False
         return bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
 
-    def caller(body: dict[str, Any]) -> Caller:
+    def caller(body: dict[str, Any], client: WebClient) -> Caller:
+        """`client` is the request's own (bolt's, with the workspace's token)."""
         team, channel, user = _where(body)
         name = body.get("user_name") or (body.get("user") or {}).get("name", "")
         return Caller(
-            "slack", team, channel, user, may_manage=lambda: may_manage(user), name=str(name),
-            may_administer=lambda: is_admin(user), reach=lambda: checks.reach(client, channel),
+            "slack", team, channel, user, may_manage=lambda: may_manage(user, client), name=str(name),
+            may_administer=lambda: is_admin(user, client), reach=lambda: checks.reach(client, channel),
         )  # fmt: skip
 
     def respond_to(body: dict[str, Any]) -> Callable[..., Any]:
@@ -130,17 +143,17 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
     def just_ack(ack: Callable[..., None]) -> None:
         ack()
 
-    def command(body: dict[str, Any]) -> None:
+    def command(body: dict[str, Any], client: WebClient) -> None:
         respond = respond_to(body)
-        outcome = desk.handle_line(body.get("text", ""), caller(body))
+        outcome = desk.handle_line(body.get("text", ""), caller(body, client))
         respond(response_type="ephemeral" if outcome.private else "in_channel", **_message(outcome))
 
-    def another(body: dict[str, Any]) -> None:
+    def another(body: dict[str, Any], client: WebClient) -> None:
         respond = respond_to(body)
         carried = read_another(str((body.get("actions") or [{}])[0].get("value", "")))
         if carried is None:
             log.warning("malformed %s button value", ANOTHER)
-        outcome = desk.handle(Another(*carried) if carried else Another(), caller(body))
+        outcome = desk.handle(Another(*carried) if carried else Another(), caller(body, client))
         response_type = "ephemeral" if outcome.private else "in_channel"
         respond(response_type=response_type, replace_original=False, **_message(outcome))
 
@@ -148,7 +161,7 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
         event = body["event"]
         if event.get("bot_id") or event.get("subtype"):
             return  # our own posts and edits are not questions
-        outcome = desk.handle_line(_LEADING_MENTION.sub("", event.get("text", "")), caller(body))
+        outcome = desk.handle_line(_LEADING_MENTION.sub("", event.get("text", "")), caller(body, client))
         direct = event.get("channel_type") == "im"
         thread = event.get("thread_ts") or (None if direct else event["ts"])
         if outcome.private and not direct:
@@ -176,10 +189,11 @@ def run(core: Maisky, slack: SlackSettings, daily: Daily | None = None) -> None:
     With `daily`, a scheduler thread posts the daily quotations too."""
     app = build_app(core, slack, daily=daily)
     if daily is not None:
-        from adapters.slack.posting import SlackPoster  # posting imports this module
+        from adapters.slack.installs import daily_poster
 
         stop = threading.Event()
-        threading.Thread(target=daily.serve, args=({"slack": SlackPoster(app.client)}, stop), daemon=True).start()
+        poster = daily_poster(slack, app.client, daily)
+        threading.Thread(target=daily.serve, args=({"slack": poster}, stop), daemon=True).start()
     if slack.socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 

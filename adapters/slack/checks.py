@@ -7,6 +7,8 @@ What those facts mean is bot/doctor.py's business.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -62,40 +64,53 @@ def reach(client: WebClient, channel: str, scopes: frozenset[str] | None = None)
 
 
 class SlackProbe:
-    """The Slack bot token: accepted, for which workspace, with the manifest's scopes; and the channels."""
+    """The Slack bot token (or, with OAuth, each installed workspace's): accepted, for which workspace,
+    with the manifest's scopes; and whether the bot can still post in each subscribed channel."""
 
     platform = "slack"
 
-    def __init__(self, slack: SlackSettings, client: WebClient | None = None) -> None:
+    def __init__(
+        self, slack: SlackSettings, client: WebClient | None = None, tokens: Mapping[str, str] | None = None
+    ) -> None:
         self.slack = slack
         self.client = client or WebClient(token=slack.bot_token, base_url=slack.api_url, timeout=10)
-        self.team = ""
-        self.scopes: frozenset[str] | None = None
-        self.working = False
+        self.tokens = tokens  # OAuth: workspace id -> its installation's bot token; None: the one token
+        self.workspaces: dict[str, tuple[WebClient, frozenset[str] | None]] = {}  # the tokens that work
 
     def account(self) -> list[Finding]:
+        if self.tokens is None:
+            return self._token(self.client, "SLACK_BOT_TOKEN", "copy the Bot User OAuth Token (xoxb-...) from the "
+                               "app's OAuth & Permissions page; reinstall the app if it was revoked")  # fmt: skip
+        if not self.tokens:
+            return [Finding("slack", "installations", True, "no workspace has installed the app yet "
+                            "(an admin opens /slack/install)")]  # fmt: skip
+        found = []
+        for team, token in sorted(self.tokens.items()):
+            client = WebClient(token=token, base_url=self.slack.api_url, timeout=10)
+            found += self._token(client, f"workspace {team}", "an admin of the workspace installs the app again "
+                                 "at /slack/install")  # fmt: skip
+        return found
+
+    def _token(self, client: WebClient, subject: str, fix: str) -> list[Finding]:
         try:
-            answer = self.client.auth_test()
+            answer = client.auth_test()
         except SlackApiError as exc:
-            code = _code(exc)
-            return [Finding("slack", "SLACK_BOT_TOKEN", False, f"Slack refused the token ({code})",
-                            "copy the Bot User OAuth Token (xoxb-...) from the app's OAuth & Permissions page; "
-                            "reinstall the app if it was revoked")]  # fmt: skip
+            return [Finding("slack", subject, False, f"Slack refused the token ({_code(exc)})", fix)]
         except (SlackClientError, OSError) as exc:
             return [Finding("slack", "SLACK_API_URL", False, f"cannot reach {self.slack.api_url} ({exc})",
                             "check the network, or SLACK_API_URL")]  # fmt: skip
-        self.working = True
-        self.team = str(answer.get("team_id", ""))
-        self.scopes = granted_scopes(answer.headers)
-        found = [Finding("slack", "SLACK_BOT_TOKEN", True, f"accepted: bot {answer.get('user', '?')} in {self.team}")]
-        if self.scopes is None:
+        team = str(answer.get("team_id", ""))
+        scopes = granted_scopes(answer.headers)
+        self.workspaces[team] = (client, scopes)
+        found = [Finding("slack", subject, True, f"accepted: bot {answer.get('user', '?')} in {team}")]
+        if scopes is None:
             found.append(Finding("slack", "scopes", True, "Slack did not list the granted scopes; not checked"))
-        elif missing := sorted(SCOPES - self.scopes):
-            found.append(Finding("slack", "scopes", False, f"missing: {', '.join(missing)}",
+        elif missing := sorted(SCOPES - scopes):
+            found.append(Finding("slack", f"scopes ({team})", False, f"missing: {', '.join(missing)}",
                                  "add them under OAuth & Permissions (or paste slack-manifest.yml into the app's "
                                  "manifest) and reinstall the app to the workspace"))  # fmt: skip
         else:
-            found.append(Finding("slack", "scopes", True, "every scope of slack-manifest.yml granted"))
+            found.append(Finding("slack", f"scopes ({team})", True, "every scope of slack-manifest.yml granted"))
         if self.slack.socket_mode:
             found.append(self._app_token())
         return found
@@ -117,8 +132,13 @@ class SlackProbe:
         pass  # slack_sdk opens a connection per call
 
     def reach(self, place: Place) -> Reach:
-        if not self.working:
-            return Reach(Trouble.UNKNOWN, detail="the bot token does not work")
-        if place.workspace and self.team and place.workspace != self.team:
+        entry = self.workspaces.get(place.workspace)
+        if entry is None and not place.workspace and len(self.workspaces) == 1:
+            entry = next(iter(self.workspaces.values()))  # a subscription from before workspaces were kept
+        if entry is not None:
+            return reach(entry[0], place.channel, entry[1])
+        if self.tokens is not None and place.workspace not in self.tokens:
+            return Reach(Trouble.NOT_INSTALLED, detail=place.workspace)
+        if self.tokens is None and self.workspaces:
             return Reach(Trouble.OTHER_WORKSPACE, detail=place.workspace)
-        return reach(self.client, place.channel, self.scopes)
+        return Reach(Trouble.UNKNOWN, detail="the bot token does not work")

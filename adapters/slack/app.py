@@ -31,7 +31,7 @@ from bot.settings import SlackSettings
 if TYPE_CHECKING:
     from bot.daily import Daily
 
-__all__ = ["build_app", "run", "to_slack"]
+__all__ = ["Listeners", "build_app", "run", "to_slack"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,78 @@ def _message(outcome: Outcome) -> dict[str, Any]:
     return to_slack(outcome.reply)
 
 
+def _response_type(outcome: Outcome) -> str:
+    return "ephemeral" if outcome.private else "in_channel"
+
+
+def _ack(ack: Callable[..., None]) -> None:
+    ack()
+
+
+class Listeners:
+    """Bolt's listeners (run lazily, after the ack): each turns a Slack payload into a command and a
+    caller, and the front desk's outcome into a message. Bolt passes arguments by name; `client` is
+    the request's own, which bolt gives the workspace's bot token (one token, or each installation's)."""
+
+    def __init__(self, desk: FrontDesk, allowlist: frozenset[str], responder: Responder) -> None:
+        self.desk = desk
+        self.allowlist = allowlist
+        self.responder = responder
+
+    def is_admin(self, user: str, client: WebClient) -> bool:
+        try:
+            info = client.users_info(user=user)["user"]
+        except SlackApiError:
+            log.warning("could not look up Slack user %s; treating as not an admin", user, exc_info=True)
+            return False
+        return bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
+
+    def may_manage(self, user: str, client: WebClient) -> bool:
+        """Workspace admins and owners, and the allowlist, manage daily posts (and whoever an admin
+        granted the right: the desk asks the store)."""
+        return user in self.allowlist or self.is_admin(user, client)
+
+    def caller(self, body: dict[str, Any], client: WebClient) -> Caller:
+        team, channel, user = _where(body)
+        name = body.get("user_name") or (body.get("user") or {}).get("name", "")
+        return Caller(
+            "slack", team, channel, user, may_manage=lambda: self.may_manage(user, client), name=str(name),
+            may_administer=lambda: self.is_admin(user, client), reach=lambda: checks.reach(client, channel),
+        )  # fmt: skip
+
+    def respond(self, body: dict[str, Any], outcome: Outcome, **extra: Any) -> None:
+        """To the request's response_url, over a kept-alive connection; a 429 is retried."""
+        url = str(body.get("response_url") or "")
+        self.responder(url, response_type=_response_type(outcome), **extra, **_message(outcome))
+
+    def command(self, body: dict[str, Any], client: WebClient) -> None:
+        """/maisky text."""
+        self.respond(body, self.desk.handle_line(body.get("text", ""), self.caller(body, client)))
+
+    def another(self, body: dict[str, Any], client: WebClient) -> None:
+        """The "Another passage" button: its value carries the question and the rank."""
+        carried = read_another(str((body.get("actions") or [{}])[0].get("value", "")))
+        if carried is None:
+            log.warning("malformed %s button value", ANOTHER)
+        outcome = self.desk.handle(Another(*carried) if carried else Another(), self.caller(body, client))
+        self.respond(body, outcome, replace_original=False)
+
+    def mention(self, body: dict[str, Any], client: WebClient) -> None:
+        """A mention in a channel (answered in its thread) or a direct message."""
+        event = body["event"]
+        if event.get("bot_id") or event.get("subtype"):
+            return  # our own posts and edits are not questions
+        outcome = self.desk.handle_line(_LEADING_MENTION.sub("", event.get("text", "")), self.caller(body, client))
+        direct = event.get("channel_type") == "im"
+        thread = event.get("thread_ts") or (None if direct else event["ts"])
+        if outcome.private and not direct:
+            client.chat_postEphemeral(
+                channel=event["channel"], user=event["user"], thread_ts=thread, **_message(outcome)
+            )
+        else:
+            client.chat_postMessage(channel=event["channel"], thread_ts=thread, **_message(outcome))
+
+
 def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = None, daily: Daily | None = None) -> App:
     """The bolt app with every listener registered; `client` and `daily` are injectable for tests.
 
@@ -99,8 +171,6 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
         process_before_response=True,
         listener_executor=ThreadPoolExecutor(max_workers=slack.workers, thread_name_prefix="maisky-answer"),
     )
-    responder = Responder()
-    desk = FrontDesk(core, daily, prefix=PREFIX)
     seen = _Seen()
 
     @app.use
@@ -115,67 +185,12 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
         next()
         return None
 
-    def may_manage(user: str, client: WebClient) -> bool:
-        """Workspace admins and owners, and the allowlist, manage daily posts."""
-        return user in slack.daily_allowlist or is_admin(user, client)
-
-    def is_admin(user: str, client: WebClient) -> bool:
-        try:
-            info = client.users_info(user=user)["user"]
-        except SlackApiError:
-            log.warning("could not look up Slack user %s; treating as not an admin", user, exc_info=True)
-            return False
-        return bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
-
-    def caller(body: dict[str, Any], client: WebClient) -> Caller:
-        """`client` is the request's own (bolt's, with the workspace's token)."""
-        team, channel, user = _where(body)
-        name = body.get("user_name") or (body.get("user") or {}).get("name", "")
-        return Caller(
-            "slack", team, channel, user, may_manage=lambda: may_manage(user, client), name=str(name),
-            may_administer=lambda: is_admin(user, client), reach=lambda: checks.reach(client, channel),
-        )  # fmt: skip
-
-    def respond_to(body: dict[str, Any]) -> Callable[..., Any]:
-        url = str(body.get("response_url") or "")
-        return lambda **message: responder(url, **message)
-
-    def just_ack(ack: Callable[..., None]) -> None:
-        ack()
-
-    def command(body: dict[str, Any], client: WebClient) -> None:
-        respond = respond_to(body)
-        outcome = desk.handle_line(body.get("text", ""), caller(body, client))
-        respond(response_type="ephemeral" if outcome.private else "in_channel", **_message(outcome))
-
-    def another(body: dict[str, Any], client: WebClient) -> None:
-        respond = respond_to(body)
-        carried = read_another(str((body.get("actions") or [{}])[0].get("value", "")))
-        if carried is None:
-            log.warning("malformed %s button value", ANOTHER)
-        outcome = desk.handle(Another(*carried) if carried else Another(), caller(body, client))
-        response_type = "ephemeral" if outcome.private else "in_channel"
-        respond(response_type=response_type, replace_original=False, **_message(outcome))
-
-    def mention(body: dict[str, Any], client: WebClient) -> None:
-        event = body["event"]
-        if event.get("bot_id") or event.get("subtype"):
-            return  # our own posts and edits are not questions
-        outcome = desk.handle_line(_LEADING_MENTION.sub("", event.get("text", "")), caller(body, client))
-        direct = event.get("channel_type") == "im"
-        thread = event.get("thread_ts") or (None if direct else event["ts"])
-        if outcome.private and not direct:
-            client.chat_postEphemeral(
-                channel=event["channel"], user=event["user"], thread_ts=thread, **_message(outcome)
-            )
-        else:
-            client.chat_postMessage(channel=event["channel"], thread_ts=thread, **_message(outcome))
-
-    app.command("/maisky")(ack=just_ack, lazy=[command])
-    app.action(ANOTHER)(ack=just_ack, lazy=[another])
-    app.action(SOURCE)(just_ack)
-    app.event("app_mention")(ack=just_ack, lazy=[mention])
-    app.event({"type": "message", "channel_type": "im"})(ack=just_ack, lazy=[mention])
+    listen = Listeners(FrontDesk(core, daily, prefix=PREFIX), slack.daily_allowlist, Responder())
+    app.command("/maisky")(ack=_ack, lazy=[listen.command])
+    app.action(ANOTHER)(ack=_ack, lazy=[listen.another])
+    app.action(SOURCE)(_ack)
+    app.event("app_mention")(ack=_ack, lazy=[listen.mention])
+    app.event({"type": "message", "channel_type": "im"})(ack=_ack, lazy=[listen.mention])
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -130,3 +130,23 @@ def test_doctor_checks_each_installed_workspace(
     out = io.StringIO()
     assert main(["doctor"], out) == 1
     assert "not installed" in next(line for line in out.getvalue().splitlines() if "slack C9" in line)
+
+
+def test_run_due_posts_with_each_workspaces_token(fake: FakeSlack, tmp_path: Path) -> None:
+    from adapters.run_due import run_due
+
+    core, daily = make(tmp_path)
+    ss = SlackSettings("", SECRET, "", fake.api_url, 3000, client_id="111.222", client_secret="oauth-secret")
+    with served(build_app(core, ss, daily=daily)) as url:
+        assert install(url.removesuffix("/slack/events"), "code-for-t2") == 200
+    now = dt.datetime.now(dt.UTC)
+    slot = (now - dt.timedelta(minutes=1)).strftime("%H:%M")
+    daily.store.subscribe("slack", "CT2", "T2", slot, "UTC", "UADMIN", (now - dt.timedelta(days=1)).timestamp())
+    settings = Settings.from_env(
+        {"SLACK_CLIENT_ID": "111.222", "SLACK_CLIENT_SECRET": "oauth-secret", "SLACK_API_URL": fake.api_url,
+         "DATABASE_URL": f"sqlite:///{tmp_path / 'd.sqlite3'}"}, dotenv=None,
+    )  # fmt: skip
+    report = run_due(settings, core, now)
+    assert len(report.posted) == 1, report.summary()
+    (post,) = fake.wait_for("/chat.postMessage")
+    assert post.headers["Authorization"] == "Bearer xoxb-T2" and post.body["channel"] == "CT2"

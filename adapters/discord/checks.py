@@ -22,7 +22,7 @@ from bot.errors import MaiskyError
 from bot.reach import Reach, Trouble
 from bot.settings import DiscordSettings
 
-__all__ = ["NEEDED", "DiscordProbe", "interaction_reach", "lacking", "permissions_in"]
+__all__ = ["NEEDED", "DiscordProbe", "interaction_reach", "lacking", "message_reach", "permissions_in"]
 
 T = TypeVar("T")
 
@@ -50,6 +50,16 @@ def interaction_reach(interaction: discord.Interaction[Any]) -> Reach:
     channel_type = getattr(interaction.channel, "type", None)
     thread = channel_type is not None and channel_type.value in THREADS
     missing = lacking(interaction.app_permissions, thread)
+    return Reach(Trouble.MISSING, missing) if missing else Reach()
+
+
+def message_reach(msg: discord.Message) -> Reach:
+    """Whether the bot can post where a message (a mention) came from, from the gateway's cache."""
+    channel = msg.channel
+    me = getattr(msg.guild, "me", None)  # None in a DM, or where the server is not cached: cannot tell
+    if me is None or isinstance(channel, discord.abc.PrivateChannel) or not hasattr(channel, "permissions_for"):
+        return Reach()
+    missing = lacking(channel.permissions_for(me), isinstance(channel, discord.Thread))
     return Reach(Trouble.MISSING, missing) if missing else Reach()
 
 

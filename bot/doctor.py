@@ -141,6 +141,20 @@ def _setting(problem: str) -> Finding:
     return Finding("settings", name, False, what or problem, f"set {name} correctly (see .env.example or README)")
 
 
+def check_corpus(settings: Settings) -> list[Finding]:
+    """The sources and the persona load (the bot refuses to start otherwise)."""
+    from bot.corpus import load_corpus
+    from bot.voice import load_persona
+
+    try:
+        corpus = load_corpus(settings.seeds_dir)
+        load_persona(settings.persona_dir)
+    except MaiskyError as exc:
+        return [Finding("corpus", "MAISKY_SEEDS", False, str(exc), "fix the file and field the message names")]
+    what = f"{len(corpus.passages)} passages from {len(corpus.sources)} source(s)"
+    return [Finding("corpus", str(settings.seeds_dir.name), True, what)]
+
+
 def check_database(url: str) -> tuple[list[Finding], list[Place]]:
     """Reachable, and its schema current; the active subscriptions' channels. Reads only: never
     creates or upgrades anything (the bot does that when it starts)."""
@@ -211,8 +225,9 @@ def check_places(places: Iterable[Place], probes: Mapping[str, Probe]) -> list[F
 def examine(
     settings: Settings, probes: Mapping[str, Probe], settings_findings: Sequence[Finding] = ()
 ) -> list[Finding]:
-    """Every check in order: settings, each platform's token, the database, each subscribed channel."""
-    found = list(settings_findings)
+    """Every check in order: settings, the corpus, each platform's token, the database, each subscribed
+    channel."""
+    found = list(settings_findings) + check_corpus(settings)
     try:
         for probe in probes.values():
             found += probe.account()

@@ -148,3 +148,15 @@ def test_table_shows_problems_with_their_fix_and_sums_up() -> None:
     assert "fix: add it and reinstall the app" in text
     assert lines[-1] == "1 problem to fix"
     assert table(rows[:1]).splitlines()[-1] == "all is well"
+
+
+def test_a_broken_corpus_is_named(seeds_copy: Path) -> None:
+    from bot.doctor import check_corpus
+
+    _, settings = check_settings({"MAISKY_SEEDS": str(seeds_copy)}, dotenv=None)
+    assert settings is not None
+    assert healthy(check_corpus(settings))
+    victim = next(seeds_copy.glob("*.toml"))
+    victim.write_text(victim.read_text() + "\n[[passages]]\nid = 3\n")
+    (found,) = check_corpus(settings)
+    assert not found.ok and victim.name in found.detail

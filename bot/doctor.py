@@ -201,6 +201,20 @@ def check_database(url: str) -> tuple[list[Finding], list[Place]]:
     return [finding], places
 
 
+def check_storage(settings: Settings) -> tuple[list[Finding], list[Place]]:
+    """The database URL as the bot reads it, where its file lives, then the database itself."""
+    try:
+        settings.check_database()
+    except ConfigError as exc:
+        return [_setting(problem) for problem in exc.problems], []
+    found, places = check_database(settings.database_url)
+    if settings.ephemeral_sqlite:
+        found.insert(0, Finding("database", "DATABASE_URL", False, "a SQLite file on a dyno's disk, which Heroku "
+                                "wipes at every restart: subscriptions would be lost",
+                                "add Heroku Postgres (it sets DATABASE_URL)"))  # fmt: skip
+    return found, places
+
+
 def check_places(places: Iterable[Place], probes: Mapping[str, Probe]) -> list[Finding]:
     """Every subscribed channel: can its platform's bot still post there?"""
     found = []
@@ -231,7 +245,7 @@ def examine(
     try:
         for probe in probes.values():
             found += probe.account()
-        database, places = check_database(settings.database_url)
+        database, places = check_storage(settings)
         found += database
         found += check_places(places, probes)
     finally:

@@ -270,9 +270,10 @@ def _doctor(args: argparse.Namespace, core: Maisky | None, out: TextIO) -> int:
     from adapters.checks import probes
     from bot import doctor
 
-    found, settings = doctor.check_settings()
+    found, settings = doctor.check_settings(slack=args.slack)
     if settings is not None:
-        found = doctor.examine(settings, probes(settings), found)
+        mode = doctor.slack_mode(settings.values, args.slack)
+        found = doctor.examine(settings, probes(settings, mode), found)
     out.write(doctor.table(found))
     return 0 if doctor.healthy(found) else 1
 
@@ -365,9 +366,14 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--dry-run", action="store_true", help="print the TOML instead of writing it")
     i.add_argument("--force", action="store_true", help="replace an existing source file (keeps ids that still fit)")
     i.set_defaults(run=_import)
-    sub.add_parser(
+    doc = sub.add_parser(
         "doctor", help="check settings, tokens, scopes, commands, the database and every subscribed channel"
-    ).set_defaults(run=_doctor)
+    )
+    doc.add_argument(
+        "--slack", choices=["http", "socket"], help="the Slack transport to check (default: SLACK_MODE, else socket "
+        "when only SLACK_APP_TOKEN is set, else http)",
+    )  # fmt: skip
+    doc.set_defaults(run=_doctor)
     e = sub.add_parser("eval", help="score the matcher on a question file (top-1, top-3, declines, overall)")
     e.add_argument("file", help="a YAML file in the format of shared/eval/dev-questions.yaml")
     e.add_argument("--json", action="store_true", help="one JSON record per question, then the totals")

@@ -35,6 +35,7 @@ STOPWORDS = frozenset(
     """.split()
 )
 SECOND_PERSON = frozenset(["you", "your", "yours", "yourself", "u", "ur", "ya", "yer", "thee", "thou", "thy"])
+MEMO_LIMIT = 200_000  # words remembered by stem() and term(); users' words beyond it are worked out, not kept
 _WORD = re.compile(r"([a-z0-9]+)(?:'[a-z]+)?")  # the group drops possessives and contractions
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
 
@@ -99,14 +100,18 @@ class Analyzer:
     def stem(self, word: str) -> str:
         s = self._stems.get(word)
         if s is None:
-            s = self._stems[word] = self._stemmer.stemWord(word)
+            s = self._stemmer.stemWord(word)
+            if len(self._stems) < MEMO_LIMIT:  # bounded: what users type must not grow it forever
+                self._stems[word] = s
         return s
 
     def term(self, word: str) -> str:
         t = self._terms.get(word)
         if t is None:
             s = self.stem(word)
-            t = self._terms[word] = self._canonical.get(s, s)
+            t = self._canonical.get(s, s)
+            if len(self._terms) < MEMO_LIMIT:
+                self._terms[word] = t
         return t
 
     def names_in(self, ws: Sequence[str]) -> list[tuple[int, int, str]]:

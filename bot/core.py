@@ -83,7 +83,7 @@ class Maisky:
         result = self.matcher.search(_MENTION.sub(" ", question), limit=max(5, rank + 1))
         if not result.answered:
             return self.voice.decline(question, matches=result.matches)
-        if rank >= len(result.matches) or result.matches[rank].coverage <= self.matcher.t.coverage:
+        if rank >= len(result.matches) or not result.matches[rank].accepted:
             return self.voice.decline(question, no_more=True)
         return self.voice.answer(result, rank, asked=question)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from bot.analysis import PERSON_PREFIX, Analyzer, Token, words
+from bot.analysis import PERSON_PREFIX, SPELLER, Analyzer, Token, words
 from bot.corpus import Corpus, Passage
 from bot.embedding import Encoder
 from bot.semantic import SemanticStage
@@ -51,6 +51,7 @@ class Thresholds:
     floor: float = 0.45  # a word's cosine that earns no credit in the word match
     full: float = 0.85  # a word's cosine that earns full credit
     candidates: int = 50  # passages the semantic stage scores
+    caption_weight: float = 0.8  # a photo caption only names who is in the picture: prose that says more ranks first
 
 
 @dataclass(frozen=True)
@@ -202,19 +203,21 @@ class Matcher:
         return self._docs[lo:hi], self._weights[lo:hi]
 
     def _corrections(self, question: str) -> dict[str, str]:
-        """Known words for the unknown words of a question that look like typos of them."""
+        """Corrections for the unknown words of a question that look like typos: of a word or name
+        of the sources first ("chamberlin"), else of an ordinary English word ("thnik", "wen").
+        A correctly spelt English word is never corrected ("thanks" is not a typo of "tanks")."""
         fixes: dict[str, str] = {}
         for w in set(words(question)):
-            if w in self._vocab or len(w) < self.t.typo_min_length or w.isdigit():
+            if w in self._vocab or w.isdigit() or self.knows(self.analyzer.term(w)):
                 continue
-            if self.knows(self.analyzer.term(w)):
+            english = SPELLER.knows(w)
+            if english and len(w) > SPELLER.SHORT:
                 continue
-            bucket = self._buckets.get(w[0])
-            if not bucket:
-                continue
-            hit = process.extractOne(w, bucket, scorer=fuzz.ratio, score_cutoff=self.t.typo_ratio)
-            if hit:
-                fixes[w] = hit[0]
+            bucket = self._buckets.get(w[0]) if len(w) >= self.t.typo_min_length else None
+            hit = process.extractOne(w, bucket, scorer=fuzz.ratio, score_cutoff=self.t.typo_ratio) if bucket else None
+            fix = hit[0] if hit else SPELLER.repair(w, self._vocab)
+            if fix:
+                fixes[w] = fix
         return fixes
 
     def terms(self, question: str) -> tuple[QueryTerm, ...]:
@@ -263,6 +266,7 @@ class Matcher:
         if self.semantic is not None:
             ranked = self._rerank(question, terms, ranked, top)
         ranked = [self._judge(m, cues) for m in ranked]
+        ranked = [replace(m, score=m.score * self.t.caption_weight) if m.passage.caption else m for m in ranked]
         ranked.sort(key=lambda m: (-m.score, m.passage.id))
         matches = tuple(ranked[:limit])
         best = matches[0]

@@ -195,6 +195,11 @@ class Voice:
     def about(self) -> Reply:
         return self._reply(Kind.ABOUT, "\n\n".join(self.persona["about"]))
 
+    def small_talk(self, kind: str, said: str) -> Reply:
+        """A short line in character for a greeting ("greetings") or thanks ("thanks"); never a passage."""
+        lines = self.persona.get(kind) or ["Ask me about my years in London, and the sources will answer."]
+        return self._reply(Kind.NOTICE, _pick(lines, self._variant(kind, said)), question=neutralise(said))
+
     def help(self, prefix: str = "") -> Reply:
         items = tuple(f"{prefix}{cmd}: {what}" for cmd, what in self.persona["commands"].items())
         return self._reply(Kind.HELP, self._render("help"), items=items, suggestions=tuple(self.persona["suggestions"]))

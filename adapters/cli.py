@@ -57,7 +57,7 @@ def reply_json(core: Maisky, question: str, reply: Reply, text: str) -> dict[str
                 "id": m.passage.id,
                 "text": m.passage.text,
                 "score": round(m.score, 4),
-                "speaker": core.corpus.speaker_name(m.passage),
+                "speaker": core.voice.speaker(m.passage),
                 "source": {
                     "title": m.passage.source.title,
                     "author": m.passage.source.author,

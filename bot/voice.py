@@ -158,7 +158,7 @@ class Voice:
             start = passage.text.find(q.text) if q.speaker == "maisky" else -1
             if start >= 0:  # nested quotations overlap: count each character once
                 covered[start : start + len(q.text)] = [True] * len(q.text)
-        return sum(covered) >= OWN_TEXT * len(passage.text.strip().strip("“”\"‘’ "))
+        return sum(covered) >= OWN_TEXT * len(passage.text.strip().strip('“”"‘’ '))
 
     def speaker(self, passage: Passage) -> str:
         """Who the reply says wrote the passage (`ask --json` shows the same)."""

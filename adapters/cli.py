@@ -264,6 +264,19 @@ def _run_due(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
     return 0
 
 
+def _doctor(args: argparse.Namespace, core: Maisky | None, out: TextIO) -> int:
+    """Check the settings, each configured token, the database and every subscribed channel; exit 1
+    when anything needs fixing."""
+    from adapters.checks import probes
+    from bot import doctor
+
+    found, settings = doctor.check_settings()
+    if settings is not None:
+        found = doctor.examine(settings, probes(settings), found)
+    out.write(doctor.table(found))
+    return 0 if doctor.healthy(found) else 1
+
+
 def _import(args: argparse.Namespace, core: Maisky | None, out: TextIO) -> int:
     """Draft seeds/<id>.toml from documents; the report goes to stdout (stderr with --dry-run, whose
     stdout is the TOML itself)."""
@@ -352,6 +365,9 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--dry-run", action="store_true", help="print the TOML instead of writing it")
     i.add_argument("--force", action="store_true", help="replace an existing source file (keeps ids that still fit)")
     i.set_defaults(run=_import)
+    sub.add_parser(
+        "doctor", help="check settings, tokens, scopes, commands, the database and every subscribed channel"
+    ).set_defaults(run=_doctor)
     e = sub.add_parser("eval", help="score the matcher on a question file (top-1, top-3, declines, overall)")
     e.add_argument("file", help="a YAML file in the format of shared/eval/dev-questions.yaml")
     e.add_argument("--json", action="store_true", help="one JSON record per question, then the totals")
@@ -404,6 +420,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the `maisky` command; returns the exit code (0 ok, 1 bad data or settings, 2 bad usage)."""
     out = out or sys.stdout
     args = parser().parse_args(argv)
+    if args.command == "doctor":  # reports bad settings itself, as rows of its table
+        return int(args.run(args, None, out))
     try:
         args.settings = Settings.from_env()
         if args.command == "import":  # drafts a source: needs no loaded corpus, only its folder

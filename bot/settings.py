@@ -53,6 +53,14 @@ class SlackSettings:
     connection_limit: int = 100  # open HTTP connections at once; more wait in the OS queue
     idle_timeout: int = 15  # seconds before an idle or half-open HTTP connection is closed
     threads: int = 8  # HTTP worker threads (acknowledging is quick; answers run in bolt's own threads)
+    workers: int = 16  # threads that answer (after the ack): MAISKY_SLACK_WORKERS
+    # set: one HTTP deployment serves every workspace that installs the app (OAuth); bot_token is then ""
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+
+    @property
+    def oauth(self) -> bool:
+        return bool(self.client_id)
 
     @property
     def socket_mode(self) -> bool:
@@ -179,8 +187,15 @@ class Settings:
         chosen = (mode or v.get("SLACK_MODE") or "http").strip().lower()
         if chosen not in SLACK_MODES:
             problems.append(f"SLACK_MODE: {v.get('SLACK_MODE')!r} is not http or socket")
-        if not bot_token:
-            problems.append("SLACK_BOT_TOKEN: missing (the bot token, xoxb-...)")
+        client_id, client_secret = v.get("SLACK_CLIENT_ID", "").strip(), v.get("SLACK_CLIENT_SECRET", "").strip()
+        if bool(client_id) != bool(client_secret):
+            problems.append("SLACK_CLIENT_ID and SLACK_CLIENT_SECRET: set both (Basic Information, App Credentials)")
+        if client_id and serving and chosen == "socket":
+            problems.append("SLACK_CLIENT_ID: the install flow for many workspaces needs HTTP mode, not Socket Mode")
+        if client_id and not bot_token:
+            pass  # each workspace's bot token comes from its installation
+        elif not bot_token:
+            problems.append("SLACK_BOT_TOKEN: missing (the bot token, xoxb-...; or SLACK_CLIENT_ID and ...SECRET)")
         elif not bot_token.startswith("xoxb-"):
             problems.append("SLACK_BOT_TOKEN: must start with xoxb- (a bot token, not a user or app token)")
         if app_token and not app_token.startswith("xapp-"):
@@ -202,12 +217,14 @@ class Settings:
         limit = _int(v, "HTTP_CONNECTION_LIMIT", 100, 1, 100_000, problems)
         idle = _int(v, "HTTP_IDLE_TIMEOUT", 15, 1, 3600, problems)
         threads = _int(v, "HTTP_THREADS", 8, 1, 256, problems)
+        workers = _int(v, "MAISKY_SLACK_WORKERS", 16, 1, 256, problems)
         if problems:
             raise ConfigError(problems)
         allow = frozenset(u.strip() for u in v.get("MAISKY_SLACK_DAILY_ALLOWLIST", "").split(",") if u.strip())
         return SlackSettings(
-            bot_token, secret, app_token, api_url, port, allow, host, chosen, max_body, limit, idle, threads
-        )
+            bot_token, secret, app_token, api_url, port, allow, host, chosen, max_body, limit, idle, threads,
+            workers, client_id, client_secret,
+        )  # fmt: skip
 
     def discord(self) -> DiscordSettings:
         """The Discord front end's settings; ConfigError names every missing or malformed one."""

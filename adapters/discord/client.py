@@ -20,6 +20,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord.buttons import AnotherPassage, MemoryBook, QuestionBook, QuestionStore, StoreBook, question_key
+from adapters.discord.checks import interaction_reach, message_reach
 from adapters.discord.commands import MaiskyCommands
 from adapters.discord.endpoints import Endpoints, RoutedHTTP, use_in_this_context
 from adapters.discord.rendering import NO_PINGS, to_discord
@@ -138,6 +139,8 @@ class MaiskyClient(discord.Client):
         return Caller(
             "discord", str(interaction.guild_id or ""), str(interaction.channel_id or ""), str(interaction.user.id),
             may_manage=manages, name=interaction.user.display_name,
+            may_administer=interaction.guild_id is not None and perms.manage_guild,
+            reach=lambda: interaction_reach(interaction),
         )  # fmt: skip
 
     def message_caller(self, msg: discord.Message) -> Caller:
@@ -148,10 +151,14 @@ class MaiskyClient(discord.Client):
             perms = msg.channel.permissions_for(author)
             return perms.manage_channels or perms.manage_guild
 
+        def administers() -> bool:
+            return isinstance(msg.author, discord.Member) and msg.author.guild_permissions.manage_guild
+
         guild = str(msg.guild.id) if msg.guild else ""
         return Caller(
-            "discord", guild, str(msg.channel.id), str(msg.author.id), may_manage=manages, name=msg.author.display_name
-        )
+            "discord", guild, str(msg.channel.id), str(msg.author.id), may_manage=manages, name=msg.author.display_name,
+            may_administer=administers, reach=lambda: message_reach(msg),
+        )  # fmt: skip
 
     async def message(self, outcome: Outcome) -> dict[str, Any]:
         """The outcome as message arguments, with its buttons; an answer's question is put in the book."""

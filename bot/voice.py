@@ -19,6 +19,7 @@ from bot.corpus import Corpus, Passage, Person, Quote
 from bot.errors import CorpusError
 from bot.excerpt import excerpt
 from bot.matcher import Match, MatchResult
+from bot.quotes import choice_for
 from bot.reply import Citation, Kind, Quotation, Reply, neutralise
 
 __all__ = ["Voice", "load_persona"]
@@ -93,6 +94,7 @@ class Voice:
                 "source_line",
                 "help",
                 "plain",
+                "quote_by",
             ):
                 self.env.get_template(f"{name}.j2")
         except jinja2.TemplateError as exc:
@@ -139,6 +141,7 @@ class Voice:
 
     def _passage_fields(self, passage: Passage) -> dict[str, Any]:
         return {
+            "note": " ".join(dict.fromkeys(q.content_note for q in passage.quotes if q.content_note)),
             "passage": passage.text,
             "passage_by": self._render("passage_by", passage=passage),
             "quotations": tuple(self.quotation(q) for q in passage.quotes),
@@ -182,10 +185,15 @@ class Voice:
         return self._reply(Kind.DECLINE, narration, question=neutralise(name))
 
     def quote(self, passage: Passage, quote: Quote, day: str, *, daily: bool = False) -> Reply:
+        """A line of the speaker's own: a fragment within its sentence from the passage, verbatim,
+        with whoever said each quotation in it, and any curator's content note."""
+        choice = choice_for(passage, quote)
         narration = self._render("quote", variant=self._variant(day), daily=daily)
+        by = self._render("quote_by", choice=choice, speaker=self.corpus.people[quote.speaker].name)
+        others = any(q.speaker != quote.speaker for q in choice.inner)
         return self._reply(
-            Kind.QUOTE, narration, passage=quote.text, passage_by=self.quotation(quote).speaker + ", " + quote.context,
-            citation=self.citation(passage),
+            Kind.QUOTE, narration, passage=choice.text, passage_by=by, citation=self.citation(passage),
+            quotations=tuple(self.quotation(q) for q in choice.inner) if others else (), note=" ".join(choice.notes),
         )  # fmt: skip
 
     def sources(self) -> Reply:

@@ -15,8 +15,9 @@ from bot.voice import Voice
 
 if TYPE_CHECKING:
     from bot.daily import Daily
+    from bot.quiz import Quiz
 
-__all__ = ["build", "build_daily"]
+__all__ = ["build", "build_daily", "build_quiz"]
 
 
 def build(settings: Settings) -> Maisky:
@@ -39,3 +40,11 @@ def build_daily(settings: Settings, core: Maisky) -> Daily:
         window=dt.timedelta(hours=settings.daily_window_hours),
     )
     return Daily(Store(settings.database_url), core.corpus, core.voice, config, seed=settings.seed)
+
+
+def build_quiz(settings: Settings, core: Maisky) -> Quiz:
+    """The club quiz over the configured database (its scores and draws live there)."""
+    from bot.quiz import Quiz
+    from bot.store import Store
+
+    return Quiz(Store(settings.database_url), core.corpus, core.voice, seed=settings.seed)

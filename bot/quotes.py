@@ -65,7 +65,7 @@ def _boundaries(text: str) -> list[tuple[int, int]]:
             out.append((m.start(), m.end()))
             continue
         word = re.search(r"([A-Za-z]+)$", text[: m.start()])
-        if word and (len(word[1]) == 1 and word[1].isupper() or word[1] in _ABBREVIATIONS):
+        if word and ((len(word[1]) == 1 and word[1].isupper()) or word[1] in _ABBREVIATIONS):
             continue  # an initial (Joseph P. Kennedy) or an abbreviation (Sept. 3)
         out.append((m.start(1), m.end()))
     return out

@@ -11,7 +11,7 @@ import random
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
@@ -21,6 +21,9 @@ from bot.excerpt import excerpt
 from bot.matcher import Match, MatchResult
 from bot.quotes import choice_for
 from bot.reply import Citation, Kind, Quotation, Reply, neutralise
+
+if TYPE_CHECKING:
+    from bot.timeline import Dated
 
 __all__ = ["Voice", "load_persona"]
 
@@ -36,7 +39,13 @@ _NOTICES = (
     "daily_subscribed", "daily_unsubscribed", "daily_not_subscribed", "daily_status", "daily_paused",
     "daily_bad_time", "daily_bad_zone", "daily_not_allowed", "daily_unavailable",
 )  # fmt: skip
+_CLUB_TEXT = (
+    "quiz_who", "quiz_when", "quiz_how", "quiz_again", "quiz_right", "quiz_stopped", "quiz_wrong", "quiz_tried",
+    "quiz_unclear_who", "quiz_unclear_when", "quiz_none_open", "quiz_closed", "quiz_empty", "quiz_unavailable",
+    "quiz_scores_title", "quiz_no_scores", "timeline_title", "timeline_empty", "timeline_bad_span", "unknown_passage",
+)  # fmt: skip
 QUOTE_OPENING = 90  # characters of a long quotation shown in its attribution line
+TIMELINE_OPENING = 110  # characters of a passage shown in its timeline line
 
 
 def load_persona(folder: Path) -> dict[str, Any]:
@@ -54,7 +63,7 @@ def load_persona(folder: Path) -> dict[str, Any]:
         lines = data.get(key)
         if not isinstance(lines, list) or not lines or not all(isinstance(x, str) and x.strip() for x in lines):
             raise CorpusError(path.name, "must be a non-empty list of lines", field=key)
-    for key in _NOTICES:
+    for key in (*_NOTICES, *_CLUB_TEXT):
         if not isinstance(data.get(key), str) or not data[key].strip():
             raise CorpusError(path.name, "must be non-empty text", field=key)
     commands = data.get("commands")
@@ -95,6 +104,12 @@ class Voice:
                 "help",
                 "plain",
                 "quote_by",
+                "quiz_question",
+                "quiz_reveal",
+                "quiz_scores",
+                "quiz_score_line",
+                "timeline",
+                "timeline_line",
             ):
                 self.env.get_template(f"{name}.j2")
         except jinja2.TemplateError as exc:
@@ -195,6 +210,44 @@ class Voice:
             Kind.QUOTE, narration, passage=choice.text, passage_by=by, citation=self.citation(passage),
             quotations=tuple(self.quotation(q) for q in choice.inner) if others else (), note=" ".join(choice.notes),
         )  # fmt: skip
+
+    def passage(self, passage: Passage) -> Reply:
+        """One passage whole, asked for by its id (a timeline line, a button)."""
+        narration = self._render(
+            "answer", passage=passage, own_words=passage.main_speaker() == "maisky", another=False,
+            variant=self._variant(passage.id),
+        )  # fmt: skip
+        return self._reply(Kind.ANSWER, narration, question=passage.id, **self._passage_fields(passage))
+
+    def timeline(self, entries: Sequence[Dated], span: str) -> Reply:
+        """One line per dated passage: its date, its opening words, its citation and its id."""
+        items = tuple(
+            self._render(
+                "timeline_line", entry=e, passage=e.passage, source=e.passage.source,
+                opening=excerpt(" ".join(e.passage.text.split()), TIMELINE_OPENING, mark=" …")[0],
+            )
+            for e in entries
+        )  # fmt: skip
+        return self._reply(Kind.TIMELINE, self._render("timeline", span=span, count=len(items)), items=items)
+
+    def quiz_question(
+        self, kind: str, prompt: str, choices: tuple[str, ...], token: str, *, again: bool = False
+    ) -> Reply:
+        """A quiz question: the verbatim quotation or the date-hidden passage, and the options."""
+        narration = self._render("quiz_question", kind=kind, again=again)
+        return self._reply(Kind.QUIZ, narration, passage=prompt, choices=choices, token=token)
+
+    def quiz_reveal(self, passage: Passage, answer: str, winner: str = "") -> Reply:
+        """The answer, with the whole passage, who said each quotation in it, and its citation."""
+        narration = self._render("quiz_reveal", answer=answer, winner=winner)
+        return self._reply(Kind.QUIZ, narration, **self._passage_fields(passage))
+
+    def quiz_scores(self, rows: Sequence[tuple[str, int]]) -> Reply:
+        items = tuple(
+            self._render("quiz_score_line", rank=n, member=member, points=points)
+            for n, (member, points) in enumerate(rows, 1)
+        )
+        return self._reply(Kind.QUIZ, self._render("quiz_scores", empty=not rows), items=items)
 
     def sources(self) -> Reply:
         items = tuple(self._render("source_line", source=s, count=self.corpus.count(s)) for s in self.corpus.sources)

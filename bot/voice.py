@@ -37,7 +37,7 @@ _REQUIRED_LINES = (
 )  # fmt: skip
 _NOTICES = (
     "daily_subscribed", "daily_unsubscribed", "daily_not_subscribed", "daily_status", "daily_paused",
-    "daily_bad_time", "daily_bad_zone", "daily_not_allowed", "daily_unavailable",
+    "daily_bad_time", "daily_bad_zone", "daily_not_allowed", "daily_unavailable", "another_first",
 )  # fmt: skip
 _CLUB_TEXT = (
     "quiz_who", "quiz_when", "quiz_how", "quiz_again", "quiz_right", "quiz_stopped", "quiz_wrong", "quiz_tried",

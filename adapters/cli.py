@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot import Maisky, MaiskyError, Reply, Settings, build
-from bot.bootstrap import build_daily
-from bot.commands import About, Ask, Command, Daily, DailyAction, Help, Quote, Sources, Who
+from bot.bootstrap import build_daily, build_quiz
+from bot.commands import About, Ask, Command, Daily, DailyAction, Help, Quiz, QuizAction, Quote, Sources, Timeline, Who
 from bot.desk import Caller, FrontDesk
 from bot.evaluation import evaluate, load_questions
 from bot.matcher import MatchResult
@@ -32,13 +32,21 @@ def desk(args: argparse.Namespace, core: Maisky, *, prefix: str = PREFIX, hide: 
     `--date` (where a command has it) is the desk's today."""
     day: dt.date | None = getattr(args, "date", None)
     clock = (lambda: dt.datetime.combine(day, dt.time(12), dt.UTC)) if day else (lambda: dt.datetime.now(dt.UTC))
-    return FrontDesk(core, lambda: build_daily(args.settings, core), prefix=prefix, hide=hide, clock=clock)
+    return FrontDesk(
+        core,
+        lambda: build_daily(args.settings, core),
+        quiz=lambda: build_quiz(args.settings, core),
+        prefix=prefix,
+        hide=hide,
+        clock=clock,
+    )
 
 
 def caller(args: argparse.Namespace) -> Caller:
     """Whoever runs the console manages its local channels."""
     user = os.environ.get("USER") or os.environ.get("USERNAME") or "console"
-    return Caller("console", "local", getattr(args, "channel", None) or "console", user, may_manage=True)
+    channel = getattr(args, "channel", None) or "console"
+    return Caller("console", "local", channel, user, may_manage=True, name=user)
 
 
 def handle(args: argparse.Namespace, core: Maisky, command: Command) -> Reply:
@@ -279,6 +287,16 @@ def parser() -> argparse.ArgumentParser:
     w = sub.add_parser("who", help="what the sources say about a person")
     w.add_argument("person", nargs="+")
     w.set_defaults(run=_show(lambda a: Who(" ".join(a.person))))
+    qz = sub.add_parser(
+        "quiz", help="a quiz question for a console channel; 'quiz answer NAME', 'quiz stop', 'quiz scores'"
+    )
+    qz.add_argument("action", nargs="?", choices=["ask", "answer", "stop", "scores"], default="ask")
+    qz.add_argument("answer", nargs="*", help="with 'answer': a name, a year, or an option's letter")
+    qz.add_argument("--channel", default="console", help="the local channel's name (default: console)")
+    qz.set_defaults(run=_show(lambda a: Quiz(QuizAction(a.action), " ".join(a.answer))))
+    t = sub.add_parser("timeline", help="the dated passages in order: all, or a year, a decade or a range")
+    t.add_argument("span", nargs="*", help="1939, 1930s, 1939-1941 (default: every year)")
+    t.set_defaults(run=_show(lambda a: Timeline(" ".join(a.span))))
     for name, what, command in (
         ("sources", "the sources and how many passages each holds", Sources()),
         ("about", "what this bot is and how it answers", About()),

@@ -4,15 +4,22 @@ where CI provides one."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from bot import Kind, Maisky
+from bot.commands import Ask, QuizAction, parse
+from bot.commands import Quiz as Quiz_
+from bot.desk import Caller, FrontDesk
 from bot.quiz import HIDDEN, WHEN, WHO, Question, Quiz, parse_years, questions, resolve_person
 from bot.store import Store, database_url
+from tests.conftest import ROOT
 from tests.daily_support import POSTGRES, database_urls, fresh_database
 
 QUIZ_TABLES = ("quiz_tries", "quiz_open", "quiz_scores", "quiz_draws")
@@ -257,3 +264,73 @@ def test_scores_rank_members(quiz: Quiz) -> None:
         q = quiz._by_key[draw.question_key]
         quiz.choose("slack", "C1", user, name, asked.token, draw.options.index(q.answer), float(i))
     assert quiz.scores("slack", "C1").items == ("1. Ann: 2 points", "2. Bob: 1 point")
+
+
+# through the front desk: the parser, the policy, the console
+
+
+@pytest.mark.parametrize(
+    ("line", "command"),
+    [
+        ("quiz", Quiz_(QuizAction.ASK)),
+        ("quiz stop", Quiz_(QuizAction.STOP)),
+        ("Quiz scores", Quiz_(QuizAction.SCORES)),
+        ("quiz answer Joe Kennedy", Quiz_(QuizAction.ANSWER, "Joe Kennedy")),
+        ("answer chamberlin", Quiz_(QuizAction.ANSWER, "chamberlin")),
+        ("answer B", Quiz_(QuizAction.ANSWER, "B")),
+    ],
+)
+def test_quiz_lines_parse_to_quiz_commands(line: str, command: Quiz_) -> None:
+    assert parse(line) == command
+
+
+@pytest.mark.parametrize(
+    "line", ["quiz me on Munich", "answer me this: why were you recalled?", "Quiz night at the embassy?"]
+)
+def test_questions_that_begin_with_quiz_words_stay_questions(line: str) -> None:
+    assert parse(line) == Ask(line)
+
+
+def test_the_desk_runs_a_round_with_private_misses_and_public_reveals(core: Maisky, url: str) -> None:
+    free = Maisky(core.corpus, core.matcher, core.voice)
+    desk = FrontDesk(free, quiz=lambda: Quiz(Store(url), core.corpus, core.voice))
+    ann = Caller("slack", "T1", "C1", "U1", name="Ann")
+    bob = Caller("slack", "T1", "C1", "U2", name="Bob")
+    asked = desk.handle_line("quiz", ann)
+    assert not asked.private and asked.reply.choices
+    quiz = desk.quiz()
+    assert quiz is not None
+    draw = quiz.store.quiz_current("slack", "C1")
+    assert draw is not None
+    q = quiz._by_key[draw.question_key]
+    wrong = next(n for n, o in enumerate(draw.options) if o != q.answer)
+    miss = desk.handle(Quiz_(QuizAction.CHOOSE, token=asked.reply.token, option=wrong), ann)
+    assert miss.private and "Not so, Ann" in miss.reply.narration
+    hit = desk.handle(Quiz_(QuizAction.CHOOSE, token=asked.reply.token, option=draw.options.index(q.answer)), bob)
+    assert not hit.private and hit.reply.narration.startswith("Quite right, Bob")
+    assert desk.handle_line("quiz scores", ann).reply.items == ("1. Bob: 1 point",)
+
+
+def test_without_a_store_the_quiz_says_it_is_not_set_up(core: Maisky) -> None:
+    out = FrontDesk(Maisky(core.corpus, core.matcher, core.voice)).handle_line("quiz", Caller("slack", "T", "C", "U"))
+    assert out.private and "has not been given" in out.reply.narration
+
+
+def test_console_quiz_one_shot_commands_keep_state_between_runs(tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'quiz.sqlite3'}", "USER": "ann"}
+
+    def run(*argv: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "adapters.cli", *argv], capture_output=True, text=True, env=env, cwd=ROOT,
+            timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    asked = run("quiz", "--channel", "club")
+    assert "Maisky as narrator" in asked and "A. " in asked and "D. " in asked
+    again = run("quiz", "--channel", "club")
+    assert "already open" in again and asked.split("> ", 1)[1] == again.split("> ", 1)[1]
+    stopped = run("quiz", "stop", "--channel", "club")
+    assert "The answer:" in stopped and "Source: " in stopped
+    assert "No one has scored" in run("quiz", "scores", "--channel", "club")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
 
+from adapters.cli import main
 from bot import Maisky
+from bot.commands import Ask, Timeline, parse
+from bot.desk import Caller, FrontDesk
 from bot.reply import Kind
 from bot.timeline import Span, dated, parse_span, timeline
 
@@ -99,3 +103,28 @@ def test_empty_and_bad_spans_get_the_persona_notice(core: Maisky) -> None:
 def test_years_for_autocomplete(core: Maisky) -> None:
     assert core.timeline_years("194") == [1941, 1942, 1943]
     assert 1935 in core.timeline_years()  # within the 1930s
+
+
+@pytest.mark.parametrize(
+    ("line", "command"),
+    [("timeline", Timeline()), ("timeline 1939", Timeline("1939")), ("timeline 1939-1941", Timeline("1939-1941")),
+     ("timeline 1930s", Timeline("1930s")), ("timeline 18", Timeline("18"))],
+)  # fmt: skip
+def test_timeline_lines_parse(line: str, command: Timeline) -> None:
+    assert parse(line) == command
+
+
+def test_a_question_about_the_timeline_stays_a_question() -> None:
+    line = "Timeline of the war?"
+    assert parse(line) == Ask(line)
+
+
+def test_the_desk_and_the_console_show_the_timeline(core: Maisky) -> None:
+    desk = FrontDesk(Maisky(core.corpus, core.matcher, core.voice))
+    out = desk.handle_line("timeline 1953", Caller("discord", "G", "C", "U"))
+    assert not out.private and out.reply.kind is Kind.TIMELINE and len(out.reply.items) == 1
+    bad = desk.handle_line("timeline 18", Caller("discord", "G", "C", "U"))
+    assert bad.private and bad.reply.kind is Kind.NOTICE
+    text = io.StringIO()
+    assert main(["timeline", "1939"], out=text) == 0
+    assert text.getvalue().count("[globe-2015.") == 3 and "Maisky as narrator" in text.getvalue()

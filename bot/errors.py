@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "CorpusError", "MaiskyError"]
+__all__ = ["ConfigError", "CorpusError", "ImportFileError", "MaiskyError"]
 
 
 class MaiskyError(Exception):
@@ -30,6 +30,14 @@ class ConfigError(MaiskyError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class ImportFileError(MaiskyError):
+    """A file cannot be imported as a source; names the file and what to do."""
+
+    def __init__(self, file: str, message: str) -> None:
+        self.file = file
+        super().__init__(f"{file}: {message}")
 
 
 class ServiceError(MaiskyError):

@@ -19,7 +19,7 @@ from rapidfuzz import fuzz
 from bot.corpus import Corpus, Passage, Quote
 from bot.reply import Reply, neutralise
 from bot.timeline import dated
-from bot.voice import Voice
+from bot.voice import Voice, capped
 
 if TYPE_CHECKING:  # the store brings SQLAlchemy, which only a process that keeps scores needs
     from bot.store import QuizDraw, Store
@@ -78,6 +78,8 @@ def questions(corpus: Corpus) -> list[Question]:
         if any(not q.daily for q in p.quotes):
             continue  # a curator keeps this passage out of anything posted on its own
         for n, q in enumerate(p.quotes):
+            if not q.speaker or capped(q.text, p.source)[1]:
+                continue  # the source names no speaker, or may not be shown at that length
             person = corpus.people[q.speaker]
             if not person.listed or person.name in authors or len(q.text) < MIN_QUOTE or "[" in q.text:
                 continue  # an unnamed voice, the article's own words, a scrap, or an editor's insertion
@@ -87,7 +89,7 @@ def questions(corpus: Corpus) -> list[Question]:
                 continue
             out.append(Question(f"{WHO}:{p.id}#{n}", WHO, p, q.text, q.speaker))
         when = dated(p)
-        hidden = _hide_dates(p) if when else None
+        hidden = _hide_dates(p) if when and not capped(p.text, p.source)[1] else None
         if when and hidden:
             label = f"{when.year}s" if when.last_year != when.year else str(when.year)
             out.append(Question(f"{WHEN}:{p.id}", WHEN, p, hidden, label, when.year, when.last_year))

@@ -8,6 +8,7 @@ the same wording and tests are deterministic.
 from __future__ import annotations
 
 import random
+import re
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
-from bot.corpus import Corpus, Passage, Person, Quote
+from bot.corpus import Corpus, Passage, Person, Quote, Source
 from bot.errors import CorpusError
 from bot.excerpt import excerpt
 from bot.matcher import Match, MatchResult
@@ -46,6 +47,18 @@ _CLUB_TEXT = (
 )  # fmt: skip
 QUOTE_OPENING = 90  # characters of a long quotation shown in its attribution line
 TIMELINE_OPENING = 110  # characters of a passage shown in its timeline line
+CUT_MARK = " […]"
+
+
+def capped(text: str, source: Source) -> tuple[str, bool]:
+    """At most the source's `excerpt_words` words of `text` when the source is copyrighted, cut at a
+    sentence end where one falls late enough; and whether it was cut."""
+    if not source.copyright:
+        return text, False
+    ends = [m.end() for m in re.finditer(r"\S+", text)]
+    if len(ends) <= source.excerpt_words:
+        return text, False
+    return excerpt(text, ends[source.excerpt_words - 1] + len(CUT_MARK), mark=CUT_MARK)
 
 
 def load_persona(folder: Path) -> dict[str, Any]:
@@ -134,7 +147,7 @@ class Voice:
         """The whole reply as plain text (console output, chat fallback text)."""
         return self._render("plain", reply=reply)
 
-    def citation(self, passage: Passage) -> Citation:
+    def citation(self, passage: Passage, cut: bool = False) -> Citation:
         s = passage.source
         return Citation(
             title=s.title,
@@ -144,23 +157,25 @@ class Voice:
             url=s.url,
             passage_id=passage.id,
             paragraph=passage.paragraph,
-            line=self._render("citation", source=s, passage=passage),
+            line=self._render("citation", source=s, passage=passage, cut=cut),
         )
 
-    def quotation(self, quote: Quote) -> Quotation:
+    def quotation(self, quote: Quote, source: Source | None = None) -> Quotation:
+        """A quotation's attribution line; one without a speaker is shown as quoted in `source`."""
         text, cut = excerpt(quote.text, QUOTE_OPENING, mark="")
         text = text.rstrip(" ,;:—") if cut else text
-        speaker = self.corpus.people[quote.speaker].name
-        line = self._render("attribution", text=text, cut=cut, speaker=speaker, quote=quote)
+        speaker = self.corpus.people[quote.speaker].name if quote.speaker else ""
+        line = self._render("attribution", text=text, cut=cut, speaker=speaker, quote=quote, source=source)
         return Quotation(text=text, speaker=speaker, context=quote.context, line=line)
 
     def _passage_fields(self, passage: Passage) -> dict[str, Any]:
+        text, cut = capped(passage.text, passage.source)
         return {
             "note": " ".join(dict.fromkeys(q.content_note for q in passage.quotes if q.content_note)),
-            "passage": passage.text,
+            "passage": text,
             "passage_by": self._render("passage_by", passage=passage),
-            "quotations": tuple(self.quotation(q) for q in passage.quotes),
-            "citation": self.citation(passage),
+            "quotations": tuple(self.quotation(q, passage.source) for q in passage.quotes if not cut or q.text in text),
+            "citation": self.citation(passage, cut=cut),
         }
 
     def answer(self, result: MatchResult, rank: int = 0, asked: str = "") -> Reply:
@@ -204,11 +219,14 @@ class Voice:
         with whoever said each quotation in it, and any curator's content note."""
         choice = choice_for(passage, quote)
         narration = self._render("quote", variant=self._variant(day), daily=daily)
-        by = self._render("quote_by", choice=choice, speaker=self.corpus.people[quote.speaker].name)
-        others = any(q.speaker != quote.speaker for q in choice.inner)
+        text, cut = capped(choice.text, passage.source)
+        by = self._render("quote_by", choice=choice, speaker=self.quotation(quote).speaker)
+        inner = [q for q in choice.inner if not cut or q.text in text]
+        others = any(q.speaker != quote.speaker for q in inner)
         return self._reply(
-            Kind.QUOTE, narration, passage=choice.text, passage_by=by, citation=self.citation(passage),
-            quotations=tuple(self.quotation(q) for q in choice.inner) if others else (), note=" ".join(choice.notes),
+            Kind.QUOTE, narration, passage=text, passage_by=by, citation=self.citation(passage, cut=cut),
+            quotations=tuple(self.quotation(q, passage.source) for q in inner) if others else (),
+            note=" ".join(choice.notes),
         )  # fmt: skip
 
     def passage(self, passage: Passage) -> Reply:

@@ -37,8 +37,10 @@ _MONTH = (
     r"(?:January|February|March|April|May|June|July|August|September|October|November|December"
     r"|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)"
 )
-# a date as articles write it: "Sept. 3, 1939", "3 September 1939", "June, 12, 1941", "1930s", "1908"
-_DATE = re.compile(rf"\b(?:\d{{1,2}}\s+)?(?:{_MONTH}\.?,?\s+(?:\d{{1,2}},?\s+)?)?\d{{4}}s?\b")
+# a date as sources write it: "Sept. 3, 1939", "3 September 1939", "June, 12, 1941", "1930s", "1908", "1884-01-19"
+_DATE = re.compile(
+    rf"\b(?:\d{{4}}-\d{{2}}-\d{{2}}|(?:\d{{1,2}}\s+)?(?:{_MONTH}\.?,?\s+(?:\d{{1,2}},?\s+)?)?\d{{4}}s?)\b"
+)
 _LETTER = re.compile(r"^\s*([a-dA-D])\s*[.)]?\s*$")
 _TYPED_YEAR = re.compile(r"\b(\d{4}|\d{2})(s?)\b")
 

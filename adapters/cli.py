@@ -46,8 +46,7 @@ def desk(args: argparse.Namespace, core: Maisky, *, prefix: str = PREFIX, hide: 
 def caller(args: argparse.Namespace) -> Caller:
     """Whoever runs the console manages its local channels."""
     user = os.environ.get("USER") or os.environ.get("USERNAME") or "console"
-    channel = getattr(args, "channel", None) or "console"
-    return Caller("console", "local", channel, user, may_manage=True, name=user)
+    return Caller("console", "local", getattr(args, "channel", None) or "console", user, may_manage=True, name=user)
 
 
 def handle(args: argparse.Namespace, core: Maisky, command: Command) -> Reply:

@@ -7,7 +7,8 @@ import asyncio
 import aiohttp
 import discord
 
-from adapters.discord.client import NO_PINGS, to_discord, use_endpoints
+from adapters.discord.endpoints import Endpoints, RoutedHTTP
+from adapters.discord.rendering import NO_PINGS, to_discord
 from bot import Reply
 from bot.errors import ChannelGone, PostLater, ServiceError
 from bot.settings import DiscordSettings
@@ -17,8 +18,7 @@ __all__ = ["DiscordPoster", "rest_poster"]
 
 async def rest_poster(ds: DiscordSettings) -> tuple[DiscordPoster, discord.http.HTTPClient]:
     """A poster over the REST API alone (no gateway), for `maisky daily run-due`; close its client."""
-    use_endpoints(ds)
-    http = discord.http.HTTPClient(asyncio.get_running_loop())
+    http = RoutedHTTP(asyncio.get_running_loop(), Endpoints.of(ds))
     try:
         await http.static_login(ds.token)
     except discord.LoginFailure as exc:

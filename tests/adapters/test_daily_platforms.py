@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,8 @@ import discord
 import pytest
 from slack_sdk import WebClient
 
-from adapters.discord.client import build_client, use_endpoints
+from adapters.discord.client import build_client
+from adapters.discord.endpoints import Endpoints, RoutedHTTP
 from adapters.discord.posting import DiscordPoster
 from adapters.slack.app import build_app
 from adapters.slack.posting import SlackPoster
@@ -42,13 +42,6 @@ def make(tmp_path: Path, **env: str) -> tuple[Settings, Maisky, Daily]:
 
 
 # Slack
-
-
-@pytest.fixture
-def fake_slack() -> Iterator[FakeSlack]:
-    f = FakeSlack()
-    yield f
-    f.close()
 
 
 def slack_reply(fake: FakeSlack, user: str) -> dict[str, Any]:
@@ -121,8 +114,8 @@ async def test_discord_daily_commands_and_who_may_use_them(tmp_path: Path) -> No
         assert cb.body["data"]["flags"] == 64 and "Only those who manage" in cb.body["data"]["embeds"][0]["description"]
         manage_channels = str(discord.Permissions(manage_channels=True).value)
         state.parse_interaction_create(member_command("subscribe", [time_opt, zone_opt], permissions=manage_channels))
-        done = await fake.wait_for(lambda c: c.path.endswith("/messages/@original"))
-        assert "Every day at 07:45 (America/New_York)" in done[0].body["embeds"][0]["description"].replace("\\", "")
+        done = (await fake.answers(2))[1]
+        assert "Every day at 07:45 (America/New_York)" in done["embeds"][0]["description"].replace("\\", "")
         sub = daily.store.subscription("discord", CHANNEL_ID)
         assert sub is not None and sub.active
         complete = member_command(
@@ -141,10 +134,10 @@ async def test_discord_poster_classifies_errors(tmp_path: Path) -> None:
     _, core, _ = make(tmp_path)
     fake = FakeDiscord(fail={"/channels/404/messages": [(404, {"message": "Unknown Channel", "code": 10003})],
                              "/channels/403/messages": [(403, {"message": "Missing Access", "code": 50001})],
-                             "/channels/500/messages": [(500, {"message": "oops", "code": 0})] * 5})  # fmt: skip
+                             "/channels/503/messages": [(503, {"message": "unavailable", "code": 0})],
+                             "/channels/502/messages": [(502, {"message": "bad gateway", "code": 0})]})  # fmt: skip
     await fake.start()
-    use_endpoints(DiscordSettings(TOKEN, None, fake.base, "", None, tmp_path))
-    http = discord.http.HTTPClient(asyncio.get_running_loop())
+    http = RoutedHTTP(asyncio.get_running_loop(), Endpoints(fake.base))
     await http.static_login(TOKEN)
     poster = DiscordPoster(http, asyncio.get_running_loop())
     reply = core.quote(dt.date(2026, 1, 10))
@@ -157,7 +150,9 @@ async def test_discord_poster_classifies_errors(tmp_path: Path) -> None:
         with pytest.raises(ChannelGone):
             await poster.send("403", reply)
         with pytest.raises(PostLater):
-            await poster.send("500", reply)
+            await poster.send("503", reply)
+        await poster.send("502", reply)  # discord.py retries a 502 itself (after 1 s), and it goes through
+        assert len([c for c in fake.calls if c.path == "/channels/502/messages"]) == 2
     finally:
         await http.close()
         await fake.stop()

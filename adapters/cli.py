@@ -197,7 +197,8 @@ def _serve(platform: str) -> Run:
         if platform == "slack":
             from adapters.slack import app as slack
 
-            slack.run(core, args.settings.slack(), build_daily(args.settings, core))
+            daily = build_daily(args.settings, core)
+            slack.run(core, args.settings.slack(), daily, build_quiz(args.settings, core, daily))
         elif args.action == "sync":
             from adapters.discord import client as discord_bot
 

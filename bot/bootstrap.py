@@ -42,9 +42,11 @@ def build_daily(settings: Settings, core: Maisky) -> Daily:
     return Daily(Store(settings.database_url), core.corpus, core.voice, config, seed=settings.seed)
 
 
-def build_quiz(settings: Settings, core: Maisky) -> Quiz:
-    """The club quiz over the configured database (its scores and draws live there)."""
+def build_quiz(settings: Settings, core: Maisky, daily: Daily | None = None) -> Quiz:
+    """The club quiz over the configured database (its scores and draws live there); with `daily`,
+    over the same store as the daily posts."""
     from bot.quiz import Quiz
     from bot.store import Store
 
-    return Quiz(Store(settings.database_url), core.corpus, core.voice, seed=settings.seed)
+    store = daily.store if daily is not None else Store(settings.database_url)
+    return Quiz(store, core.corpus, core.voice, seed=settings.seed)

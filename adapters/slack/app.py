@@ -18,14 +18,15 @@ from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from adapters.slack.rendering import ANOTHER, SOURCE, read_another, to_slack
+from adapters.slack.rendering import ANOTHER, QUIZ, SOURCE, read_another, read_quiz, to_slack
 from bot import Maisky
-from bot.commands import Another
+from bot.commands import Another, Quiz, QuizAction
 from bot.desk import Caller, FrontDesk, Outcome
 from bot.settings import SlackSettings
 
 if TYPE_CHECKING:
     from bot.daily import Daily
+    from bot.quiz import Quiz as QuizService
 
 __all__ = ["build_app", "run", "to_slack"]
 
@@ -71,15 +72,21 @@ def _message(outcome: Outcome) -> dict[str, Any]:
     return to_slack(outcome.reply)
 
 
-def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = None, daily: Daily | None = None) -> App:
-    """The bolt app with every listener registered; `client` and `daily` are injectable for tests."""
+def build_app(
+    core: Maisky,
+    slack: SlackSettings,
+    client: WebClient | None = None,
+    daily: Daily | None = None,
+    quiz: QuizService | None = None,
+) -> App:
+    """The bolt app with every listener registered; `client`, `daily` and `quiz` are injectable for tests."""
     client = client or WebClient(token=slack.bot_token, base_url=slack.api_url)
     app = App(
         client=client,
         signing_secret=slack.signing_secret or None,
         request_verification_enabled=not slack.socket_mode,
     )
-    desk = FrontDesk(core, daily, prefix=PREFIX)
+    desk = FrontDesk(core, daily, prefix=PREFIX, quiz=quiz)
     seen = _Seen()
 
     @app.use
@@ -125,6 +132,15 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
         response_type = "ephemeral" if outcome.private else "in_channel"
         respond(response_type=response_type, replace_original=False, **_message(outcome))
 
+    def choose(body: dict[str, Any], respond: Callable[..., Any]) -> None:
+        carried = read_quiz(str((body.get("actions") or [{}])[0].get("value", "")))
+        if carried is None:
+            log.warning("malformed quiz button value")
+        token, option = carried or ("", -1)
+        outcome = desk.handle(Quiz(QuizAction.CHOOSE, token=token, option=option), caller(body))
+        response_type = "ephemeral" if outcome.private else "in_channel"
+        respond(response_type=response_type, replace_original=False, **_message(outcome))
+
     def mention(body: dict[str, Any], client: WebClient) -> None:
         event = body["event"]
         if event.get("bot_id") or event.get("subtype"):
@@ -142,6 +158,7 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
     app.command("/maisky")(ack=just_ack, lazy=[command])
     app.action(ANOTHER)(ack=just_ack, lazy=[another])
     app.action(SOURCE)(just_ack)
+    app.action(QUIZ)(ack=just_ack, lazy=[choose])
     app.event("app_mention")(ack=just_ack, lazy=[mention])
     app.event({"type": "message", "channel_type": "im"})(ack=just_ack, lazy=[mention])
 
@@ -152,10 +169,10 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
     return app
 
 
-def run(core: Maisky, slack: SlackSettings, daily: Daily | None = None) -> None:
+def run(core: Maisky, slack: SlackSettings, daily: Daily | None = None, quiz: QuizService | None = None) -> None:
     """Serve until stopped: Socket Mode with an app token, else HTTP on `slack.host:port` at /slack/events.
-    With `daily`, a scheduler thread posts the daily quotations too."""
-    app = build_app(core, slack, daily=daily)
+    With `daily`, a scheduler thread posts the daily quotations too; with `quiz`, channels can hold a quiz."""
+    app = build_app(core, slack, daily=daily, quiz=quiz)
     if daily is not None:
         from adapters.slack.posting import SlackPoster  # posting imports this module
 

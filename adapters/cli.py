@@ -258,7 +258,8 @@ def _import(args: argparse.Namespace, core: Maisky | None, out: TextIO) -> int:
 
     prov = Provenance(
         id=args.id or slug(args.title, words=5, limit=40),
-        title=args.title, author=args.author, publication=args.publication, date=args.date, url=args.url,
+        title=args.title, author=args.author, publication=args.publication, date=args.date or args.retrieved,
+        retrieved=args.date is None, url=args.url,
         licence=args.licence, copyright=is_copyright(args.licence), excerpt_words=args.excerpt_words or 0,
         notes=args.notes or "",
     )  # fmt: skip
@@ -334,7 +335,9 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--title", required=True, help="the document's title")
     i.add_argument("--author", required=True, help="who wrote it (for an encyclopedia: 'Wikipedia contributors')")
     i.add_argument("--publication", required=True, help="where it appeared: newspaper, publisher, website")
-    i.add_argument("--date", required=True, type=_date, help="when it appeared (YYYY-MM-DD)")
+    when = i.add_mutually_exclusive_group(required=True)
+    when.add_argument("--date", type=_date, help="when it appeared (YYYY-MM-DD)")
+    when.add_argument("--retrieved", type=_date, help="for a page with no publication date: the day it was retrieved")
     i.add_argument("--url", required=True, help="where readers can read it (http:// or https://)")
     i.add_argument(
         "--licence", required=True, help="its licence, e.g. 'CC BY-SA 4.0'; '© ...' or 'copyright' caps quoting"

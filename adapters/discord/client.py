@@ -77,6 +77,14 @@ async def sync_commands(tree: app_commands.CommandTree[Any], ds: DiscordSettings
     return True
 
 
+class MaiskyTree(app_commands.CommandTree["MaiskyClient"]):
+    """The command tree; each interaction's responses go to its client's endpoints."""
+
+    async def interaction_check(self, interaction: discord.Interaction[MaiskyClient], /) -> bool:
+        use_in_this_context(self.client.endpoints)  # this interaction's task only, before any response
+        return True
+
+
 class MaiskyClient(discord.Client):
     """The bot: its command tree, the button, mentions and DMs, all answered by one front desk.
     `endpoints` are this client's own REST base and gateway; nothing else in the process moves."""
@@ -99,13 +107,12 @@ class MaiskyClient(discord.Client):
         self.ds = ds
         self.force_sync = force_sync
         self.questions: QuestionBook = questions or MemoryBook()
-        self.tree: app_commands.CommandTree[MaiskyClient] = app_commands.CommandTree(self)
+        self.tree = MaiskyTree(self)
         self.tree.add_command(MaiskyCommands(self))
         self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
         self._stop = threading.Event()
 
     async def setup_hook(self) -> None:
-        use_in_this_context(self.endpoints)
         self.add_dynamic_items(AnotherPassage)
         await sync_commands(self.tree, self.ds, force=self.force_sync)
         daily = self.desk.daily()
@@ -162,6 +169,7 @@ class MaiskyClient(discord.Client):
 
     async def answer(self, interaction: discord.Interaction[Any], command: Command) -> None:
         """Hand the command to the desk; send a quick outcome at once, else defer and follow up."""
+        use_in_this_context(self.endpoints)
         work = asyncio.ensure_future(asyncio.to_thread(self.desk.handle, command, self.caller(interaction)))
         done, _ = await asyncio.wait({work}, timeout=QUICK)
         if done:
@@ -179,6 +187,7 @@ class MaiskyClient(discord.Client):
 
     async def send_expired(self, interaction: discord.Interaction[Any]) -> None:
         """For a button whose question is no longer known."""
+        use_in_this_context(self.endpoints)
         await interaction.response.send_message(**to_discord(self.desk.core.expired()), ephemeral=True)
 
     async def on_message(self, msg: discord.Message) -> None:
@@ -208,6 +217,7 @@ class MaiskyClient(discord.Client):
         await self.on_failure(interaction, error)
 
     async def on_failure(self, interaction: discord.Interaction[Any], error: Exception) -> None:
+        use_in_this_context(self.endpoints)
         cause = getattr(error, "original", error)
         if isinstance(cause, discord.NotFound) and cause.code == UNKNOWN_INTERACTION:
             log.warning("interaction %s expired before it was answered", interaction.id)

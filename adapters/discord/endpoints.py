@@ -2,8 +2,8 @@
 
 discord.py builds every REST URL from the class attribute `Route.BASE`; changing it would move every
 client in the process. Instead each client gets an HTTP client that rewrites its own requests, its
-gateway connection and its interaction webhooks (which discord.py sends through the webhook adapter
-in `async_context`, set only in the client's own task context).
+gateway connection and its interaction responses (which discord.py sends through the webhook adapter
+in the context variable `async_context`: the client sets it in each interaction's own task).
 """
 
 from __future__ import annotations
@@ -81,6 +81,6 @@ class RoutedWebhooks(AsyncWebhookAdapter):
 
 
 def use_in_this_context(endpoints: Endpoints) -> None:
-    """Send this task's interaction responses (and those of the tasks it starts) to `endpoints`."""
+    """Send the interaction responses of the running task (and of tasks it starts) to `endpoints`."""
     if endpoints.api_base != Route.BASE:
         async_context.set(RoutedWebhooks(endpoints))

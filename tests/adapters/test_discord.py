@@ -4,6 +4,7 @@ assertions on the HTTP bodies discord.py sends."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from tests.adapters.conftest import MakeCore
 from tests.adapters.discord_fakes import (
     APP_ID,
     BOT_USER,
+    CHANNEL_ID,
     GUILD_ID,
     TOKEN,
     Call,
@@ -387,3 +389,73 @@ def test_readme_invite_url_asks_for_exactly_the_permissions_needed() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     (url,) = re.findall(r"https://discord\.com/oauth2/authorize\?\S+", readme)
     assert f"permissions={PERMISSIONS.value}" in url and "scope=bot%20applications.commands" in url
+
+
+async def test_a_slow_answer_is_deferred_then_edited_with_its_visibility(tmp_path: Path, make_core: MakeCore) -> None:
+    import asyncio
+    import time
+
+    class Slow(Maisky):
+        def ask(self, question: str, rank: int = 0) -> Reply:
+            time.sleep(2)  # longer than the client waits before deferring
+            return super().ask(question, rank)
+
+    core = make_core()
+    e = await start(tmp_path, Slow(core.corpus, core.matcher, core.voice))
+    try:
+        e.feed(command("ask", [{"type": 3, "name": "question", "value": "Was Eden made of iron?"}]))
+        (deferred,) = await e.callbacks()
+        assert deferred.body["type"] == 5 and not deferred.body.get("data", {}).get("flags")  # public, as asks are
+        assert "soft clay" in embed_text(await e.answer())
+        e.feed(command("ask", [{"type": 3, "name": "question", "value": "???"}]))
+        await e.callbacks(2)
+        late = await e.answer(2)  # turned out private: the public placeholder goes, a private follow-up comes
+        assert late["flags"] == 64 and "no words there to search" in embed_text(late)
+        await asyncio.sleep(0.1)
+        assert [c.method for c in e.fake.calls if c.path.endswith("/messages/@original")] == ["PATCH", "DELETE"]
+    finally:
+        await e.client.close()
+        await e.fake.stop()
+
+
+async def test_a_private_reply_to_a_mention_falls_back_to_the_channel_when_dms_are_closed(
+    tmp_path: Path, make_core: MakeCore
+) -> None:
+    e = await start(tmp_path, make_core(), **{"/users/@me/channels": [(403, {"message": "Cannot DM", "code": 50007})]})
+    try:
+        me = {**BOT_USER, "member": {"roles": [], "joined_at": "2024-01-01T00:00:00+00:00", "deaf": False}}
+        e.client._connection.parse_message_create(channel_message(f"<@{BOT_USER['id']}> help", mentions=[me]))
+        (call,) = await e.fake.wait_for(lambda c: c.method == "POST" and c.path.endswith("/messages"))
+        assert call.path == f"/channels/{CHANNEL_ID}/messages" and "/maisky ask" in embed_text(call.body)
+    finally:
+        await e.client.close()
+        await e.fake.stop()
+
+
+async def test_each_client_has_its_own_endpoints(tmp_path: Path, make_core: MakeCore) -> None:
+    """Two clients in one process, each against its own fake; discord.py's Route.BASE never moves."""
+    first = await start(tmp_path / "a", make_core())
+    second = await start(tmp_path / "b", make_core())
+    try:
+        assert discord.http.Route.BASE == DEFAULT_BASE
+        second.feed(command("sources"))
+        first.feed(command("quote"))
+        assert "29 passages" in embed_text(await second.answer())
+        assert "Ivan Maisky" in embed_text(await first.answer())
+        assert not [c for c in first.fake.calls if c.path.endswith("/callback") and "29 passages" in json.dumps(c.body)]
+    finally:
+        for e in (first, second):
+            await e.client.close()
+            await e.fake.stop()
+
+
+def test_the_gateway_setting_moves_only_discords_own_gateway() -> None:
+    from adapters.discord.endpoints import Endpoints
+
+    ours = Endpoints("http://127.0.0.1:9/api/v10", "ws://127.0.0.1:9/gateway")
+    assert (
+        ours.websocket("wss://gateway.discord.gg/?v=10&encoding=json") == "ws://127.0.0.1:9/gateway?v=10&encoding=json"
+    )
+    assert ours.websocket("ws://resume.example/?v=10") == "ws://resume.example/?v=10"
+    assert ours.rest(DEFAULT_BASE + "/users/@me") == "http://127.0.0.1:9/api/v10/users/@me"
+    assert Endpoints().websocket("wss://gateway.discord.gg/?v=10") == "wss://gateway.discord.gg/?v=10"

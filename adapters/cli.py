@@ -206,7 +206,8 @@ def _serve(platform: str) -> Run:
         else:
             from adapters.discord import client as discord_bot
 
-            discord_bot.run(core, args.settings.discord(), daily=build_daily(args.settings, core))
+            daily = build_daily(args.settings, core)
+            discord_bot.run(core, args.settings.discord(), daily=daily, quiz=build_quiz(args.settings, core, daily))
         return 0
 
     return run

@@ -19,10 +19,11 @@ import aiohttp
 import discord
 from discord import app_commands
 
-from adapters.discord.buttons import AnotherPassage, MemoryBook, QuestionBook, question_key
+from adapters.discord.buttons import AnotherPassage, MemoryBook, QuestionBook, QuizOption, question_key
 from adapters.discord.commands import MaiskyCommands
 from adapters.discord.endpoints import Endpoints, RoutedHTTP, use_in_this_context
-from adapters.discord.rendering import NO_PINGS, to_discord
+from adapters.discord.rendering import LETTERS, NO_PINGS, to_discord
+from adapters.discord.translator import DataTranslator
 from bot import Kind, Maisky
 from bot.commands import Command
 from bot.desk import Caller, FrontDesk, Outcome
@@ -30,7 +31,10 @@ from bot.errors import ServiceError
 from bot.settings import DiscordSettings
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from bot.daily import Daily
+    from bot.quiz import Quiz
 
 __all__ = [
     "PERMISSIONS", "MaiskyClient", "ShardedMaiskyClient", "build_client", "commands_hash", "run", "sync_commands",
@@ -53,9 +57,14 @@ PERMISSIONS = discord.Permissions(
 )
 
 
-def commands_hash(tree: app_commands.CommandTree[Any], guild: discord.abc.Snowflake | None) -> str:
-    """A fingerprint of the command set exactly as sync would send it."""
-    payload = [c.to_dict(tree) for c in tree.get_commands(guild=guild)]
+async def commands_hash(tree: app_commands.CommandTree[Any], guild: discord.abc.Snowflake | None) -> str:
+    """A fingerprint of the command set exactly as sync would send it, translations included."""
+    commands = tree.get_commands(guild=guild)
+    translator = tree.translator
+    if translator is None:
+        payload = [c.to_dict(tree) for c in commands]
+    else:
+        payload = [await c.get_translated_payload(tree, translator) for c in commands]
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -65,7 +74,7 @@ async def sync_commands(tree: app_commands.CommandTree[Any], ds: DiscordSettings
     guild = discord.Object(id=ds.guild_id) if ds.guild_id else None
     if guild:
         tree.copy_global_to(guild=guild)
-    digest = commands_hash(tree, guild)
+    digest = await commands_hash(tree, guild)
     mark = ds.state_dir / f"discord-commands-{ds.guild_id or 'global'}.sha256"
     if not force and mark.is_file() and mark.read_text().strip() == digest:
         log.info("Discord commands unchanged; not syncing")
@@ -96,6 +105,7 @@ class MaiskyClient(discord.Client):
         *,
         force_sync: bool = False,
         questions: QuestionBook | None = None,
+        translations: Path | None = None,
         **options: Any,
     ) -> None:
         # mentions and DMs carry their text without the privileged message-content intent
@@ -107,13 +117,15 @@ class MaiskyClient(discord.Client):
         self.ds = ds
         self.force_sync = force_sync
         self.questions: QuestionBook = questions or MemoryBook()
+        self.translator = DataTranslator(translations)
         self.tree = MaiskyTree(self)
         self.tree.add_command(MaiskyCommands(self))
         self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
         self._stop = threading.Event()
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(AnotherPassage)
+        self.add_dynamic_items(AnotherPassage, QuizOption)
+        await self.tree.set_translator(self.translator)  # command and option descriptions, per locale
         await sync_commands(self.tree, self.ds, force=self.force_sync)
         daily = self.desk.daily()
         if daily is not None and not self.force_sync:
@@ -159,6 +171,11 @@ class MaiskyClient(discord.Client):
                 self.questions.remember(key, reply.question)
                 view.add_item(AnotherPassage(key, reply.rank + 1))
             view.add_item(discord.ui.Button(label="Source", url=reply.citation.url, style=discord.ButtonStyle.link))
+            out["view"] = view
+        if reply.choices and reply.token:
+            view = discord.ui.View(timeout=None)
+            for n, choice in enumerate(reply.choices):
+                view.add_item(QuizOption(reply.token, n, f"{LETTERS[n]}. {choice}"))
             out["view"] = view
         return out
 
@@ -237,19 +254,21 @@ class ShardedMaiskyClient(MaiskyClient, discord.AutoShardedClient):
 
 
 def build_client(
-    core: Maisky, ds: DiscordSettings, *, force_sync: bool = False, daily: Daily | None = None
+    core: Maisky, ds: DiscordSettings, *, force_sync: bool = False, daily: Daily | None = None, quiz: Quiz | None = None
 ) -> MaiskyClient:
     """The client with its front desk; nothing connects yet. With `daily`, the /maisky daily
-    commands work and a scheduler thread posts what is due."""
-    desk = FrontDesk(core, daily, prefix=PREFIX)
+    commands work and a scheduler thread posts what is due; with `quiz`, channels can hold a quiz."""
+    desk = FrontDesk(core, daily, prefix=PREFIX, quiz=quiz)
     if ds.shards is None:
         return MaiskyClient(desk, ds, force_sync=force_sync)
     return ShardedMaiskyClient(desk, ds, force_sync=force_sync, shard_count=ds.shards or None)  # 0: Discord's count
 
 
-def run(core: Maisky, ds: DiscordSettings, *, sync_only: bool = False, daily: Daily | None = None) -> None:
+def run(
+    core: Maisky, ds: DiscordSettings, *, sync_only: bool = False, daily: Daily | None = None, quiz: Quiz | None = None
+) -> None:
     """Connect and serve until stopped; with `sync_only`, push the commands once and exit."""
-    client = build_client(core, ds, force_sync=sync_only, daily=daily)
+    client = build_client(core, ds, force_sync=sync_only, daily=daily, quiz=quiz)
 
     async def main() -> None:
         async with client:

@@ -225,6 +225,8 @@ def parse(line: str, knows: Callable[[str], bool] = lambda name: False) -> Comma
         return Help()
     first, _, rest = text.partition(" ")
     word, arg = first.lower(), rest.strip()
+    if not arg and word not in WORDS:
+        word = word.rstrip("?!.") or word  # "Sources?" asks for the sources
     build = WORDS.get(word)
     if build is not None:
         command = build(arg, knows)

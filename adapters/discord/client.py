@@ -19,7 +19,15 @@ import aiohttp
 import discord
 from discord import app_commands
 
-from adapters.discord.buttons import AnotherPassage, MemoryBook, QuestionBook, QuizOption, question_key
+from adapters.discord.buttons import (
+    AnotherPassage,
+    MemoryBook,
+    QuestionBook,
+    QuestionStore,
+    QuizOption,
+    StoreBook,
+    question_key,
+)
 from adapters.discord.commands import MaiskyCommands
 from adapters.discord.endpoints import Endpoints, RoutedHTTP, use_in_this_context
 from adapters.discord.rendering import LETTERS, NO_PINGS, to_discord
@@ -161,14 +169,18 @@ class MaiskyClient(discord.Client):
             "discord", guild, str(msg.channel.id), str(msg.author.id), may_manage=manages, name=msg.author.display_name
         )
 
-    def message(self, outcome: Outcome) -> dict[str, Any]:
+    async def message(self, outcome: Outcome) -> dict[str, Any]:
+        """The outcome as message arguments, with its buttons; an answer's question is put in the book."""
         out = to_discord(outcome.reply)
         reply = outcome.reply
         if reply.citation and reply.kind in (Kind.ANSWER, Kind.WHO):
             view = discord.ui.View(timeout=None)
             if reply.kind is Kind.ANSWER:
                 key = question_key(reply.question)
-                self.questions.remember(key, reply.question)
+                try:
+                    await asyncio.to_thread(self.questions.remember, key, reply.question)
+                except Exception:  # the answer still goes out; only its button may find no question later
+                    log.exception("could not keep the question behind an Another passage button")
                 view.add_item(AnotherPassage(key, reply.rank + 1))
             view.add_item(discord.ui.Button(label="Source", url=reply.citation.url, style=discord.ButtonStyle.link))
             out["view"] = view
@@ -180,7 +192,11 @@ class MaiskyClient(discord.Client):
         return out
 
     async def recall(self, key: str) -> str | None:
-        return await asyncio.to_thread(self.questions.recall, key)
+        try:
+            return await asyncio.to_thread(self.questions.recall, key)
+        except Exception:
+            log.exception("could not look up the question behind an Another passage button")
+            return None
 
     # answering
 
@@ -191,16 +207,16 @@ class MaiskyClient(discord.Client):
         done, _ = await asyncio.wait({work}, timeout=QUICK)
         if done:
             outcome = work.result()
-            await interaction.response.send_message(**self.message(outcome), ephemeral=outcome.private)
+            await interaction.response.send_message(**await self.message(outcome), ephemeral=outcome.private)
             return
         private = self.desk.expects_private(command)
         await interaction.response.defer(ephemeral=private, thinking=True)
         outcome = await work
         if outcome.private and not private:  # an invalid question or an error: only the asker sees it
             await interaction.delete_original_response()
-            await interaction.followup.send(**self.message(outcome), ephemeral=True)
+            await interaction.followup.send(**await self.message(outcome), ephemeral=True)
         else:
-            await interaction.edit_original_response(**self.message(outcome))
+            await interaction.edit_original_response(**await self.message(outcome))
 
     async def send_expired(self, interaction: discord.Interaction[Any]) -> None:
         """For a button whose question is no longer known."""
@@ -216,7 +232,7 @@ class MaiskyClient(discord.Client):
             return
         text = re.sub(rf"<@!?{me.id}>", " ", msg.content).strip()
         outcome = await asyncio.to_thread(self.desk.handle_line, text, self.message_caller(msg))
-        out = self.message(outcome)
+        out = await self.message(outcome)
         try:
             if outcome.private and not direct:  # only the asker should see it: in their DMs
                 try:
@@ -259,9 +275,13 @@ def build_client(
     """The client with its front desk; nothing connects yet. With `daily`, the /maisky daily
     commands work and a scheduler thread posts what is due; with `quiz`, channels can hold a quiz."""
     desk = FrontDesk(core, daily, prefix=PREFIX, quiz=quiz)
+    store = daily.store if daily is not None else None
+    questions = StoreBook(store) if isinstance(store, QuestionStore) else MemoryBook()
     if ds.shards is None:
-        return MaiskyClient(desk, ds, force_sync=force_sync)
-    return ShardedMaiskyClient(desk, ds, force_sync=force_sync, shard_count=ds.shards or None)  # 0: Discord's count
+        return MaiskyClient(desk, ds, force_sync=force_sync, questions=questions)
+    return ShardedMaiskyClient(
+        desk, ds, force_sync=force_sync, questions=questions, shard_count=ds.shards or None
+    )  # 0: Discord's count
 
 
 def run(

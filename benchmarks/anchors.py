@@ -75,11 +75,8 @@ def one_size(n: int, semantic: bool) -> None:
     added = len(corpus.passages) - len(base.passages)
     qs = questions(corpus, random.Random(SEED + n))
     texts = [p.text for p in corpus.passages]
-    print(
-        f"\n{added} passages ({added - n if added < n else 0} short of {n}: the prose ran out)"
-        if added < n
-        else f"\n{added} passages"
-    )
+    short = f" (asked for {n}: the installed prose ran out)" if added < n else ""
+    print(f"\n{len(base.passages)} bundled passages + {added} of prose{short}")
     print(f"{len(qs)} distinct questions; times in ms per question: median, interquartile range, p95")
     print(f"{'engine':28} {'build s':>8} {'median':>8} {'IQR':^15} {'p95':>8}")
 

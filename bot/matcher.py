@@ -7,6 +7,10 @@ rarity, that a passage holds). The semantic stage (bot/semantic.py, when the mod
 scores the candidates by meaning, word by word, and ranks them by that score plus a share of the
 normalised BM25 score.
 
+Coverage is measured against the passage's own source: a question word that source never uses
+weighs as much as a word no source uses, so unrelated sources loaded beside it (documentation, a
+dictionary) cannot make "children" or "deal" look cheap in a question about Maisky.
+
 A question is answered when the best passage covers over half of it, or when its semantic score
 reaches a threshold calibrated on held-out question sets and it holds at least some of the
 question's words; otherwise the result is a decline, which is a normal value, not an error.
@@ -125,12 +129,14 @@ class Matcher:
         lengths = np.zeros(n, dtype=np.float32)
         vocab: set[str] = set()
         passage_words: list[list[str]] = []
+        source_terms: dict[str, set[str]] = {}
         for i, p in enumerate(self.passages):
             terms, seen = analyzer.document_terms(p.text, p.keywords)
             vocab.update(seen)
             if encoder is not None:
                 passage_words.append(seen)
             lengths[i] = len(terms)
+            source_terms.setdefault(p.source.id, set()).update(terms)
             counts = Counter(terms)
             t_col.extend(term_ids.setdefault(t, len(term_ids)) for t in counts)
             d_col.extend(array("i", [i]) * len(counts))
@@ -158,6 +164,7 @@ class Matcher:
         self._weights = tf
         del tcol
         self._term_ids = term_ids
+        self._source_terms = {sid: frozenset(ts) for sid, ts in source_terms.items()}
         self._dfs = df
         self._idfs = idf
         self._n = n
@@ -251,12 +258,17 @@ class Matcher:
                 scores[ids] += CUE_WEIGHT * weights * hit[ids]
         k = min(max(limit * 4, 20, self.t.candidates if self.semantic else 0), self._n)
         top = np.argpartition(-scores, k - 1)[:k] if k < self._n else np.arange(self._n)
-        total = sum(qt.idf for qt in terms)
+        totals: dict[str, float] = {}
         ranked = []
         for i in top.tolist():
             if scores[i] <= 0:
                 continue
             matched = tuple(qt.token.term for qt in known if self._contains(qt.token.term, i))
+            sid = self.passages[i].source.id
+            total = totals.get(sid)
+            if total is None:  # a word its own source never uses weighs as a word no source uses
+                own = self._source_terms[sid]
+                total = totals[sid] = sum(qt.idf if qt.token.term in own else self._unknown_idf for qt in terms)
             cover = sum(qt.idf for qt in known if qt.token.term in matched) / total
             matched += tuple(qt.token.term for qt in cues if self._contains(qt.token.term, i))
             lexical = float(scores[i]) * (0.5 + cover)

@@ -1,0 +1,138 @@
+"""Our matcher against two anchors on real prose: bm25s (numba backend) and tantivy, same run.
+
+Run:  nice -n 10 .venv/bin/python -m benchmarks.anchors --sizes 1000 10000 [--semantic]
+
+The corpus is the bundled sources plus N paragraphs of real prose (documentation strings of the
+installed Python modules, benchmarks/prose.py; about 13,000 exist in this project's dev install, so
+sizes above that are capped and said so). The questions are hundreds of distinct ones: every
+question of the project's question sets, plus questions made from random prose passages (four of
+their words, some misspelt). Each engine answers every question once after a warm-up; the table
+gives the median, the interquartile range and the p95 of the time per question, and build time.
+bm25s and tantivy only rank (no typo repair, no names, no decline rule): they are speed anchors.
+`--semantic` adds our two-stage matcher (the first run at a size builds its vector cache: minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks.prose import with_prose
+from bot.analysis import STOPWORDS, Analyzer, words
+from bot.corpus import Corpus, load_corpus
+from bot.embedding import load_encoder
+from bot.evaluation import load_questions
+from bot.matcher import Matcher
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = 20261127
+
+
+def questions(corpus: Corpus, rng: random.Random, made: int = 300) -> list[str]:
+    out = {i.q for f in sorted((ROOT / "tests" / "data").glob("*.yaml")) for i in load_questions(f)}
+    passages = [p for p in corpus.passages if p.source.id == "docs"]
+    while len(out) < made + 200 and passages:
+        ws = [w for w in words(rng.choice(passages).text) if w not in STOPWORDS and not w.isdigit()]
+        if len(ws) < 4:
+            continue
+        picked = rng.sample(ws, 4)
+        if rng.random() < 0.3 and len(picked[0]) > 5:
+            picked[0] = picked[0][:2] + picked[0][3:]
+        out.add("what about " + " ".join(picked))
+    return sorted(out)
+
+
+def spread(ms: list[float]) -> str:
+    ms = sorted(ms)
+    q1, med, q3 = statistics.quantiles(ms, n=4)
+    return f"{med:8.2f} {q1:7.2f}-{q3:<7.2f} {ms[int(0.95 * (len(ms) - 1))]:8.2f}"
+
+
+def timed(run: Callable[[str], object], qs: list[str]) -> list[float]:
+    for q in qs[:10]:
+        run(q)
+    out = []
+    for q in qs:
+        t = time.perf_counter()
+        run(q)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def one_size(n: int, semantic: bool) -> None:
+    import bm25s
+    import Stemmer
+    import tantivy
+
+    base = load_corpus(ROOT / "seeds")
+    corpus = with_prose(base, n)
+    added = len(corpus.passages) - len(base.passages)
+    qs = questions(corpus, random.Random(SEED + n))
+    texts = [p.text for p in corpus.passages]
+    short = f" (asked for {n}: the installed prose ran out)" if added < n else ""
+    print(f"\n{len(base.passages)} bundled passages + {added} of prose{short}")
+    print(f"{len(qs)} distinct questions; times in ms per question: median, interquartile range, p95")
+    print(f"{'engine':28} {'build s':>8} {'median':>8} {'IQR':^15} {'p95':>8}")
+
+    t = time.perf_counter()
+    ours = Matcher(corpus, Analyzer(corpus.people, corpus.synonyms, corpus.cues))
+    build = time.perf_counter() - t
+    print(f"{'ours, lexical stage':28} {build:8.2f} {spread(timed(ours.search, qs))}")
+    if semantic:
+        t = time.perf_counter()
+        both = Matcher(corpus, Analyzer(corpus.people, corpus.synonyms, corpus.cues), encoder=load_encoder())
+        build = time.perf_counter() - t
+        print(f"{'ours, two stages (cache)':28} {build:8.2f} {spread(timed(both.search, qs))}")
+
+    stemmer = Stemmer.Stemmer("english")
+    t = time.perf_counter()
+    retriever = bm25s.BM25(backend="numba")
+    retriever.index(
+        bm25s.tokenize(texts, stopwords=list(STOPWORDS), stemmer=stemmer, show_progress=False), show_progress=False
+    )
+    build = time.perf_counter() - t
+
+    def bm(q: str) -> object:
+        tokens = bm25s.tokenize([q], stopwords=list(STOPWORDS), stemmer=stemmer, show_progress=False)
+        return retriever.retrieve(tokens, k=5, show_progress=False, n_threads=1)
+
+    print(f"{'bm25s, numba backend':28} {build:8.2f} {spread(timed(bm, qs))}")
+
+    with tempfile.TemporaryDirectory() as folder:
+        schema = tantivy.SchemaBuilder().add_text_field("body", stored=False, tokenizer_name="en_stem").build()
+        t = time.perf_counter()
+        index = tantivy.Index(schema, path=folder)
+        writer = index.writer(heap_size=100_000_000, num_threads=1)
+        for text in texts:
+            writer.add_document(tantivy.Document(body=text))
+        writer.commit()
+        writer.wait_merging_threads()
+        index.reload()
+        build = time.perf_counter() - t
+        searcher = index.searcher()
+        clean = re.compile(r"[^A-Za-z0-9 ]+")
+
+        def tv(q: str) -> object:
+            text = clean.sub(" ", q).strip() or "x"
+            return searcher.search(index.parse_query(text, ["body"]), 5)
+
+        print(f"{'tantivy (en_stem)':28} {build:8.2f} {spread(timed(tv, qs))}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000])
+    ap.add_argument("--semantic", action="store_true", help="also time the two-stage matcher (builds its cache once)")
+    args = ap.parse_args()
+    for n in args.sizes:
+        one_size(n, args.semantic)
+
+
+if __name__ == "__main__":
+    main()

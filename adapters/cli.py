@@ -178,16 +178,10 @@ def _serve(platform: str) -> Command:
 
 
 def _run_due(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
-    from adapters.run_due import run_due
+    from adapters.run_due import main as run_due
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    report = run_due(args.settings, core, args.now or dt.datetime.now(dt.UTC))
-    out.write(f"daily posts: {report.summary()}\n")
-    for what, items in (("posted", report.posted), ("skipped", report.skipped), ("retrying", report.retrying),
-                        ("paused", report.paused), ("failed", report.failed)):  # fmt: skip
-        for item in items:
-            out.write(f"  {what}: {item}\n")
-    return 0
+    return run_due(args.settings, core, args.now or dt.datetime.now(dt.UTC), out)
 
 
 def _instant(text: str) -> dt.datetime:

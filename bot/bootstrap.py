@@ -37,5 +37,7 @@ def build_daily(settings: Settings, core: Maisky) -> Daily:
         default_time=settings.daily_time,
         default_timezone=settings.daily_timezone,
         window=dt.timedelta(hours=settings.daily_window_hours),
+        workers=settings.daily_workers,
+        post_timeout=float(settings.daily_post_timeout),
     )
     return Daily(Store(settings.database_url), core.corpus, core.voice, config, seed=settings.seed)

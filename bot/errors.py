@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "CorpusError", "MaiskyError"]
+__all__ = [
+    "ChannelGone",
+    "ConfigError",
+    "CorpusError",
+    "MaiskyError",
+    "OutcomeUnknown",
+    "PostError",
+    "PostLater",
+    "ServiceError",
+    "TokenRejected",
+]
 
 
 class MaiskyError(Exception):
@@ -45,4 +55,19 @@ class ChannelGone(PostError):
 
 
 class PostLater(PostError):
-    """The platform refused for now (rate limit, outage): retry with backoff."""
+    """The platform refused for now without posting (rate limit, outage): retry later, after
+    `retry_after` seconds when the platform said how long to wait, else with backoff."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class OutcomeUnknown(PostError):
+    """The request may have been posted (timeout or dropped connection after sending, a server
+    error): never sent again blindly; recorded as sent, unconfirmed."""
+
+
+class TokenRejected(PostError):
+    """The platform rejected the bot itself (revoked token, inactive account): no channel is at
+    fault, so the run for that platform stops and every subscription is left as it was."""

@@ -77,6 +77,8 @@ class Settings:
     daily_time: str = "09:00"
     daily_timezone: str = "UTC"
     daily_window_hours: int = 6
+    daily_workers: int = 8  # daily posts in flight at once
+    daily_post_timeout: int = 20  # seconds a platform may take to answer one daily post
     values: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -103,11 +105,14 @@ class Settings:
             typed = values["MAISKY_DAILY_TIMEZONE"]
             problems.append(f"MAISKY_DAILY_TIMEZONE: {typed!r} is not a time zone (for example Europe/London)")
         window = _int(values, "MAISKY_DAILY_WINDOW_HOURS", 6, 0, 23, problems)
+        workers = _int(values, "MAISKY_DAILY_WORKERS", 8, 1, 64, problems)
+        post_timeout = _int(values, "MAISKY_DAILY_POST_TIMEOUT", 20, 1, 120, problems)
         if problems:
             raise ConfigError(problems)
         return cls(
             seeds_dir=seeds_dir, persona_dir=persona_dir, seed=seed, cooldown=cooldown, database_url=database,
-            daily_time=daily_time or "09:00", daily_timezone=zone or "UTC", daily_window_hours=window, values=values,
+            daily_time=daily_time or "09:00", daily_timezone=zone or "UTC", daily_window_hours=window,
+            daily_workers=workers, daily_post_timeout=post_timeout, values=values,
         )  # fmt: skip
 
     def slack(self, *, serving: bool = True) -> SlackSettings:

@@ -14,8 +14,15 @@ from bot import Kind, Maisky
 from bot.daily import Daily, DailyConfig, next_quote
 from bot.quotes import maisky_quotes
 from bot.schedule import parse_time, parse_zone, scheduled_at
-from bot.store import Status, Store
-from tests.daily_support import ChannelGone, PostLater, RecordingPoster, database_urls, fresh_database
+from bot.store import MIGRATIONS, Status, Store
+from tests.daily_support import (
+    ChannelGone,
+    OutcomeUnknown,
+    PostLater,
+    RecordingPoster,
+    database_urls,
+    fresh_database,
+)
 
 UTC = dt.UTC
 
@@ -176,37 +183,71 @@ def test_restart_does_not_post_again(core: Maisky, url: str) -> None:
     poster = RecordingPoster()
     d.run_due(at("2026-01-10T09:00"), {"slack": poster})
     again = make_daily(core, url)  # a new process over the same database
-    assert again.store.version == 1
+    assert again.store.version == len(MIGRATIONS)
     again.run_due(at("2026-01-10T09:05"), {"slack": poster})
     assert len(poster.posts) == 1
 
 
-def test_crash_after_deciding_before_posting_is_posted_once_later(core: Maisky, url: str) -> None:
-    d = make_daily(core, url, lease=600)
+def test_a_day_chosen_but_not_sent_is_posted_once_later(core: Maisky, url: str) -> None:
+    d = make_daily(core, url)
     subscribe(d)
     sub = d.store.subscription("slack", "C1")
     assert sub is not None
-    decided = d.store.claim(sub.id, "2026-01-10", d.pool[0].key, 0, at("2026-01-10T09:00").timestamp(), 600)
-    assert decided is not None  # ... and the process dies here
+    decided = d.store.claim(sub.id, "2026-01-10", d.pool[0].key, 0, at("2026-01-10T09:00").timestamp())
+    assert decided is not None and decided.status == Status.CLAIMED  # known not sent
     poster = RecordingPoster()
-    assert not make_daily(core, url).run_due(at("2026-01-10T09:05"), {"slack": poster}).posted  # lease still held
-    report = make_daily(core, url).run_due(at("2026-01-10T09:11"), {"slack": poster})
+    report = make_daily(core, url).run_due(at("2026-01-10T09:05"), {"slack": poster})
     assert report.posted == ["slack:C1:2026-01-10"]
     assert poster.posts[0][1].passage == d.pool[0].quote.text  # the decision stands
     make_daily(core, url).run_due(at("2026-01-10T09:30"), {"slack": poster})
     assert len(poster.posts) == 1
 
 
-def test_crash_while_posting_never_posts_twice(core: Maisky, url: str) -> None:
-    d = make_daily(core, url)
+def test_crash_while_posting_never_posts_twice_and_counts_as_unconfirmed(core: Maisky, url: str) -> None:
+    d = make_daily(core, url, lease=600)
     subscribe(d)
     sub = d.store.subscription("slack", "C1")
     assert sub is not None
-    claim = d.store.claim(sub.id, "2026-01-10", d.pool[0].key, 0, at("2026-01-10T09:00").timestamp(), 600)
-    assert claim is not None and d.store.start_sending(claim)  # the call began; then the process died
+    # the claim and the start of sending are one write; then the process died mid-call
+    assert d.store.begin_sending(sub.id, "2026-01-10", d.pool[0].key, 0, at("2026-01-10T09:00").timestamp())
+    assert "1 posted so far, 1 of them unconfirmed" in d.status("slack", "C1", at("2026-01-10T09:01")).narration
     poster = RecordingPoster()
-    make_daily(core, url).run_due(at("2026-01-10T10:00"), {"slack": poster})
+    assert not make_daily(core, url).run_due(at("2026-01-10T09:05"), {"slack": poster}).unconfirmed  # in flight?
+    later = make_daily(core, url).run_due(at("2026-01-10T09:11"), {"slack": poster})
+    assert later.unconfirmed == ["slack:C1:2026-01-10"] and not later.posted  # reported once the lease is over
     assert poster.posts == []  # at most once: it may already be in the channel
+    assert d.store.delivery(sub.id, "2026-01-10").status == Status.UNCONFIRMED  # type: ignore[union-attr]
+    assert not make_daily(core, url).run_due(at("2026-01-10T09:30"), {"slack": poster}).unconfirmed  # reported once
+    assert "1 posted so far, 1 of them unconfirmed" in d.status("slack", "C1", at("2026-01-10T09:31")).narration
+    d.run_due(at("2026-01-11T09:00"), {"slack": poster})
+    assert len(poster.posts) == 1  # the next day goes on as usual, with another quotation
+    assert poster.posts[0][1].passage != d.pool[0].quote.text
+
+
+def test_an_unknown_outcome_is_never_resent_and_is_shown(core: Maisky, url: str) -> None:
+    d = make_daily(core, url)
+    subscribe(d)
+    poster = RecordingPoster(fail=[OutcomeUnknown("timed out after sending")])
+    report = d.run_due(at("2026-01-10T09:00"), {"slack": poster})
+    assert report.unconfirmed == ["slack:C1:2026-01-10"] and not report.ok
+    for minute in range(1, 4):
+        assert not d.run_due(at(f"2026-01-10T09:0{minute}"), {"slack": poster}).posted
+    assert poster.posts == [] and len(poster.keys) == 1
+    assert "1 posted so far, 1 of them unconfirmed" in d.status("slack", "C1", at("2026-01-10T10:00")).narration
+    assert d.run_due(at("2026-01-11T09:00"), {"slack": poster}).posted  # the next day is posted normally
+    assert "2 posted so far, 1 of them unconfirmed" in d.status("slack", "C1", at("2026-01-11T10:00")).narration
+
+
+def test_every_attempt_at_a_day_carries_the_same_key(core: Maisky, url: str) -> None:
+    d = make_daily(core, url)
+    subscribe(d, "C1")
+    subscribe(d, "C2")
+    poster = RecordingPoster(fail=[PostLater("busy", retry_after=0.05)])
+    d.run_due(at("2026-01-10T09:00"), {"slack": poster})
+    d.run_due(at("2026-01-11T09:00"), {"slack": poster})
+    expected = ["C1:2026-01-10", "C2:2026-01-10", "C1:2026-01-11", "C2:2026-01-11", poster.keys[0]]
+    assert sorted(poster.keys) == sorted(expected)  # the retry of the first post carried its key again
+    assert len(poster.posts) == 4
 
 
 def test_two_schedulers_sharing_one_database(core: Maisky, url: str) -> None:
@@ -265,7 +306,7 @@ def test_an_unknown_error_while_posting_is_not_retried(core: Maisky, url: str) -
     d = make_daily(core, url)
     subscribe(d)
     poster = RecordingPoster(fail=[RuntimeError("socket closed mid-request")])
-    assert d.run_due(at("2026-01-10T09:00"), {"slack": poster}).failed
+    assert d.run_due(at("2026-01-10T09:00"), {"slack": poster}).unconfirmed == ["slack:C1:2026-01-10"]
     assert not d.run_due(at("2026-01-10T09:30"), {"slack": poster}).posted
 
 
@@ -316,7 +357,8 @@ def test_statuses_are_recorded(core: Maisky, url: str) -> None:
 
 def test_the_in_process_scheduler_posts_and_stops(core: Maisky, url: str) -> None:
     d = make_daily(core, url)
-    d.subscribe("slack", "C1", "T1", "U1", "00:00", "UTC", at("2000-01-01T00:00"))
+    slot = (dt.datetime.now(UTC) - dt.timedelta(minutes=1)).strftime("%H:%M")  # due a minute ago, whatever the hour
+    d.subscribe("slack", "C1", "T1", "U1", slot, "UTC", at("2000-01-01T00:00"))
     poster = RecordingPoster()
     stop = threading.Event()
     worker = threading.Thread(target=d.serve, args=({"slack": poster}, stop, 0.05))

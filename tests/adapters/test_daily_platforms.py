@@ -18,13 +18,13 @@ import pytest
 from slack_sdk import WebClient
 
 from adapters.discord.client import build_client, use_endpoints
-from adapters.discord.posting import DiscordPoster
+from adapters.discord.posting import DiscordPoster, nonce
 from adapters.slack.app import build_app
 from adapters.slack.posting import SlackPoster
 from bot import Maisky, Settings, build
 from bot.bootstrap import build_daily
 from bot.daily import Daily
-from bot.errors import ChannelGone, PostLater
+from bot.errors import ChannelGone, OutcomeUnknown, PostLater, TokenRejected
 from bot.settings import DiscordSettings, SlackSettings
 from bot.store import Store
 from tests.adapters.discord_fakes import CHANNEL_ID, TOKEN, FakeDiscord, command
@@ -83,14 +83,24 @@ def test_slack_poster_posts_and_classifies_errors(fake_slack: FakeSlack, tmp_pat
     _, core, _ = make(tmp_path)
     poster = SlackPoster(WebClient(token="xoxb-test", base_url=fake_slack.api_url))
     reply = core.quote(dt.date(2026, 1, 10))
-    poster.post("C5", reply)
+    poster.post("C5", reply, "C5:2026-01-10")
     body = fake_slack.wait_for("/chat.postMessage")[0].body
     assert body["channel"] == "C5" and "Maisky as narrator" in body["text"]
-    fake_slack.errors["chat.postMessage"] = ["channel_not_found", "ratelimited"]
+    fake_slack.errors["chat.postMessage"] = ["channel_not_found", "ratelimited", "invalid_auth", "fatal_error",
+                                             "internal_error", "msg_too_long"]  # fmt: skip
     with pytest.raises(ChannelGone, match="channel_not_found"):
-        poster.post("C6", reply)
+        poster.post("C6", reply, "C6:2026-01-10")
     with pytest.raises(PostLater, match="ratelimited"):
-        poster.post("C6", reply)
+        poster.post("C6", reply, "C6:2026-01-10")
+    with pytest.raises(TokenRejected, match="invalid_auth"):  # the bot, not the channel: nothing is paused
+        poster.post("C6", reply, "C6:2026-01-10")
+    with pytest.raises(OutcomeUnknown, match="fatal_error"):  # Slack may have stored it: never resent
+        poster.post("C6", reply, "C6:2026-01-10")
+    with pytest.raises(OutcomeUnknown, match="internal_error"):
+        poster.post("C6", reply, "C6:2026-01-10")
+    with pytest.raises(PostLater, match="msg_too_long"):
+        poster.post("C6", reply, "C6:2026-01-10")
+    assert fake_slack.count("/chat.postMessage") == 7  # one request each: no library retries
 
 
 # Discord
@@ -141,23 +151,37 @@ async def test_discord_poster_classifies_errors(tmp_path: Path) -> None:
     _, core, _ = make(tmp_path)
     fake = FakeDiscord(fail={"/channels/404/messages": [(404, {"message": "Unknown Channel", "code": 10003})],
                              "/channels/403/messages": [(403, {"message": "Missing Access", "code": 50001})],
+                             "/channels/401/messages": [(401, {"message": "401: Unauthorized", "code": 0})],
+                             "/channels/429/messages": [(429, {"message": "slow", "retry_after": 2.5})],
                              "/channels/500/messages": [(500, {"message": "oops", "code": 0})] * 5})  # fmt: skip
     await fake.start()
     use_endpoints(DiscordSettings(TOKEN, None, fake.base, "", None, tmp_path))
     http = discord.http.HTTPClient(asyncio.get_running_loop())
     await http.static_login(TOKEN)
-    poster = DiscordPoster(http, asyncio.get_running_loop())
+    poster = DiscordPoster(http, asyncio.get_running_loop(), pause=0.01)
     reply = core.quote(dt.date(2026, 1, 10))
     try:
-        await poster.send("777", reply)
+        await poster.send("777", reply, "777:2026-01-10")
         (sent,) = [c for c in fake.calls if c.path == "/channels/777/messages"]
         assert sent.body["allowed_mentions"] == {"parse": []} and "Ivan Maisky" in sent.body["embeds"][0]["description"]
+        assert sent.body["nonce"] == nonce("777:2026-01-10") and sent.body["enforce_nonce"] is True
+        assert len(sent.body["nonce"]) <= 25 and nonce("777:2026-01-11") != sent.body["nonce"]
         with pytest.raises(ChannelGone):
-            await poster.send("404", reply)
+            await poster.send("404", reply, "404:2026-01-10")
         with pytest.raises(ChannelGone):
-            await poster.send("403", reply)
-        with pytest.raises(PostLater):
-            await poster.send("500", reply)
+            await poster.send("403", reply, "403:2026-01-10")
+        with pytest.raises(TokenRejected):
+            await poster.send("401", reply, "401:2026-01-10")
+        with pytest.raises(PostLater) as later:
+            await poster.send("429", reply, "429:2026-01-10")
+        assert later.value.retry_after == 2.5
+        assert (
+            len([c for c in fake.calls if c.path == "/channels/429/messages"]) == 1
+        )  # discord.py did not sleep and retry
+        with pytest.raises(OutcomeUnknown):  # three sends, all with the same nonce, then it is in doubt
+            await poster.send("500", reply, "500:2026-01-10")
+        tries = [c for c in fake.calls if c.path == "/channels/500/messages"]
+        assert len(tries) == 3 and len({c.body["nonce"] for c in tries}) == 1
     finally:
         await http.close()
         await fake.stop()

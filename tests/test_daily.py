@@ -20,6 +20,7 @@ from tests.daily_support import (
     OutcomeUnknown,
     PostLater,
     RecordingPoster,
+    TokenRejected,
     database_urls,
     fresh_database,
 )
@@ -378,3 +379,120 @@ def test_ci_runs_the_store_tests_on_postgresql() -> None:
 
     if os.environ.get("CI") == "true":
         assert database_urls() == ["sqlite", "postgresql"]
+
+
+# the bot refused, a database gone, many channels at once
+
+
+def test_a_refused_token_stops_the_run_and_pauses_nothing(
+    core: Maisky, url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    d = make_daily(core, url, workers=1)
+    for i in range(4):
+        subscribe(d, f"C{i}")
+    caplog.set_level(logging.ERROR)
+    refused = RecordingPoster(fail=[TokenRejected("invalid_auth")] * 10)
+    report = d.run_due(at("2026-01-10T09:00"), {"slack": refused})
+    assert report.stopped == ["slack: invalid_auth"] and not report.posted and not report.paused and not report.ok
+    assert len(refused.keys) == 1  # the first refusal stops the platform's run
+    assert len([r for r in caplog.records if "stopped" in r.getMessage()]) == 1
+    assert all(s.active and not s.paused_reason for s in d.store.active()) and len(d.store.active()) == 4
+    fixed = RecordingPoster()
+    report = d.run_due(at("2026-01-10T09:10"), {"slack": fixed})  # the token is fixed
+    assert report.posted == [f"slack:C{i}:2026-01-10" for i in range(4)] and report.ok
+    assert "1 posted so far" in d.status("slack", "C0", at("2026-01-10T10:00")).narration
+
+
+def test_a_refused_token_with_workers_still_posts_each_channel_once_later(core: Maisky, url: str) -> None:
+    d = make_daily(core, url, workers=4)
+    for i in range(8):
+        subscribe(d, f"C{i}")
+    refused = RecordingPoster(fail=[TokenRejected("token_revoked")] * 20)
+    assert d.run_due(at("2026-01-10T09:00"), {"slack": refused}).stopped == ["slack: token_revoked"]
+    fixed = RecordingPoster()
+    d.run_due(at("2026-01-10T09:10"), {"slack": fixed})
+    d.run_due(at("2026-01-10T09:20"), {"slack": fixed})
+    assert sorted(c for c, _ in fixed.posts) == [f"C{i}" for i in range(8)]
+
+
+def test_one_platform_refused_does_not_stop_another(core: Maisky, url: str) -> None:
+    d = make_daily(core, url)
+    subscribe(d, "C1")
+    d.subscribe("discord", "555", "G1", "U1", "09:00", "UTC", at("2026-01-01T00:00"))
+    slack, discord = RecordingPoster(fail=[TokenRejected("invalid_auth")]), RecordingPoster()
+    report = d.run_due(at("2026-01-10T09:00"), {"slack": slack, "discord": discord})
+    assert report.posted == ["discord:555:2026-01-10"] and report.stopped == ["slack: invalid_auth"]
+
+
+def test_losing_the_database_mid_run_fails_only_what_it_touches(core: Maisky, url: str) -> None:
+    import sqlalchemy as sa
+
+    d = make_daily(core, url, workers=1)
+    for i in range(4):
+        subscribe(d, f"C{i}")
+    gone = threading.Event()
+
+    @sa.event.listens_for(d.store.engine, "before_cursor_execute")
+    def database_down(*args: object) -> None:
+        if gone.is_set():
+            raise sa.exc.OperationalError("statement", {}, ConnectionError("server closed the connection"))
+
+    class CutsTheCable(RecordingPoster):
+        def post(self, channel: str, reply: object, key: str) -> None:
+            super().post(channel, reply, key)  # type: ignore[arg-type]
+            if channel == "C1":
+                gone.set()
+
+    poster = CutsTheCable()
+    report = d.run_due(at("2026-01-10T09:00"), {"slack": poster})  # no exception escapes
+    assert report.posted == ["slack:C0:2026-01-10"] and not report.ok
+    assert report.failed == ["slack:C1", "slack:C2", "slack:C3"]  # tried each, reported each
+    gone.clear()
+    again = d.run_due(at("2026-01-10T09:20"), {"slack": poster})
+    assert again.posted == ["slack:C2:2026-01-10", "slack:C3:2026-01-10"]
+    assert again.unconfirmed == ["slack:C1:2026-01-10"]  # it was sent; its row never heard back
+    assert sorted(c for c, _ in poster.posts) == ["C0", "C1", "C2", "C3"]
+
+
+def test_many_channels_with_workers_post_exactly_once(core: Maisky, url: str) -> None:
+    first, second = make_daily(core, url, workers=8), make_daily(core, url, workers=8)
+    for i in range(40):
+        first.subscribe("slack", f"C{i}", f"T{i % 3}", "U1", "09:00", "UTC", at("2026-01-01T00:00"))
+    poster = RecordingPoster(fail=[PostLater("ratelimited", retry_after=0.05)] * 3)
+    threads = [threading.Thread(target=d.run_due, args=(at("2026-01-10T09:00"), {"slack": poster})) for d in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(c for c, _ in poster.posts) == sorted(f"C{i}" for i in range(40))
+
+
+def test_a_pass_with_nothing_due_costs_the_same_few_queries_at_any_size(core: Maisky, url: str) -> None:
+    import sqlalchemy as sa
+
+    d = make_daily(core, url)
+    counts = []
+    for size in (10, 60):
+        for i in range(size):
+            d.subscribe("slack", f"C{size}-{i}", "T1", "U1", "09:00", "UTC", at("2026-01-01T00:00"))
+        d.run_due(at("2026-01-10T09:00"), {"slack": RecordingPoster()})  # today's posts, and the next ones set
+        statements: list[str] = []
+        listener = lambda *a: statements.append(a[2])  # noqa: E731
+        sa.event.listen(d.store.engine, "before_cursor_execute", listener)
+        assert not d.run_due(at("2026-01-10T12:00"), {"slack": RecordingPoster()}).posted
+        sa.event.remove(d.store.engine, "before_cursor_execute", listener)
+        counts.append(len([s for s in statements if not s.startswith(("BEGIN", "SELECT 1", "select pg_"))]))
+    assert counts[0] == counts[1] <= 3
+
+
+def test_only_the_current_cycle_is_read(core: Maisky, url: str) -> None:
+    d = make_daily(core, url)
+    subscribe(d)
+    poster = RecordingPoster()
+    n = len(d.pool)
+    for i in range(n + 2):
+        d.run_due(at("2026-01-10T09:00") + dt.timedelta(days=i), {"slack": poster})
+    sub = d.store.subscription("slack", "C1")
+    assert sub is not None
+    cycle = d.store.current_cycle(sub.id)
+    assert len(d.store.deliveries(sub.id)) > n + 2 and len(cycle) == 2 and {x.cycle for x in cycle} == {1}

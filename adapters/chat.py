@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import datetime as dt
 import os
 from pathlib import Path
 from typing import TextIO
 
-from bot import Maisky
+from bot.desk import Caller, FrontDesk
 
 __all__ = ["run_chat"]
 
 HISTORY = Path(os.environ.get("MAISKY_HISTORY", Path.home() / ".maisky_history"))
 PROMPT = "you> "
+QUIT = frozenset({"quit", "exit", "bye", ":q"})
 
 
 def _readline_history() -> None:
@@ -33,31 +33,17 @@ def _readline_history() -> None:
     atexit.register(save)
 
 
-def respond(core: Maisky, line: str) -> str | None:
-    """What the session prints for one line; None ends the session."""
-    cmd, _, rest = line.strip().partition(" ")
-    match cmd.lower():
-        case "quit" | "exit" | "bye" | ":q":
-            return None
-        case "help" | "?":
-            return core.plain(core.help(""))
-        case "quote":
-            return core.plain(core.quote(dt.date.today()))
-        case "sources":
-            return core.plain(core.sources())
-        case "about":
-            return core.plain(core.about())
-        case "who":
-            return core.plain(core.who(rest))
-        case "ask":
-            return core.plain(core.ask(rest))
-        case _:
-            return core.plain(core.ask(line))
+def respond(desk: FrontDesk, line: str, caller: Caller) -> str | None:
+    """What the session prints for one line; None ends the session. Every other line goes through
+    the same parser and front desk as Slack and Discord."""
+    if line.strip().lower() in QUIT:
+        return None
+    return desk.core.plain(desk.handle_line(line, caller).reply)
 
 
-def run_chat(core: Maisky, out: TextIO) -> int:
+def run_chat(desk: FrontDesk, caller: Caller, out: TextIO) -> int:
     _readline_history()
-    out.write(core.plain(core.help("")) + "\n\nType a question, or 'help', or 'quit'.\n")
+    out.write(desk.core.plain(desk.help()) + "\n\nType a question, or 'help', or 'quit'.\n")
     while True:
         try:
             line = input(PROMPT)
@@ -66,7 +52,7 @@ def run_chat(core: Maisky, out: TextIO) -> int:
             return 0
         if not line.strip():
             continue
-        text = respond(core, line)
+        text = respond(desk, line, caller)
         if text is None:
             return 0
         out.write(text + "\n\n")

@@ -6,19 +6,43 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from bot import Maisky, MaiskyError, Reply, Settings, build
 from bot.bootstrap import build_daily
+from bot.commands import About, Ask, Command, Daily, DailyAction, Help, Quote, Sources, Who
+from bot.desk import Caller, FrontDesk
 from bot.evaluation import evaluate, load_questions
 from bot.matcher import MatchResult
 
 __all__ = ["main"]
 
-Command = Callable[[argparse.Namespace, Maisky, TextIO], int]
+Run = Callable[[argparse.Namespace, Maisky, TextIO], int]
+PREFIX = "maisky "
+ONE_SHOT = frozenset({"another"})  # needs a session: only `maisky chat` offers it
+
+
+def desk(args: argparse.Namespace, core: Maisky, *, prefix: str = PREFIX, hide: frozenset[str] = ONE_SHOT) -> FrontDesk:
+    """The console's front desk: the daily-post store is opened only when a daily command needs it;
+    `--date` (where a command has it) is the desk's today."""
+    day: dt.date | None = getattr(args, "date", None)
+    clock = (lambda: dt.datetime.combine(day, dt.time(12), dt.UTC)) if day else (lambda: dt.datetime.now(dt.UTC))
+    return FrontDesk(core, lambda: build_daily(args.settings, core), prefix=prefix, hide=hide, clock=clock)
+
+
+def caller(args: argparse.Namespace) -> Caller:
+    """Whoever runs the console manages its local channels."""
+    user = os.environ.get("USER") or os.environ.get("USERNAME") or "console"
+    return Caller("console", "local", getattr(args, "channel", None) or "console", user, may_manage=True)
+
+
+def handle(args: argparse.Namespace, core: Maisky, command: Command) -> Reply:
+    return desk(args, core).handle(command, caller(args)).reply
 
 
 def reply_json(core: Maisky, question: str, reply: Reply, text: str) -> dict[str, Any]:
@@ -71,7 +95,7 @@ def explain(result: MatchResult, out: TextIO) -> None:
 
 def _ask(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
     question = " ".join(args.question)
-    reply = core.ask(question)
+    reply = handle(args, core, Ask(question))
     text = core.plain(reply)
     if args.json:
         out.write(json.dumps(reply_json(core, question, reply, text), ensure_ascii=False, indent=2) + "\n")
@@ -83,8 +107,9 @@ def _ask(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
 
 
 def _quote(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
-    day = args.date or dt.date.today()
-    reply = core.quote(day)
+    front = desk(args, core)
+    reply = front.handle(Quote(), caller(args)).reply
+    day = front.clock().date()
     text = core.plain(reply)
     if args.json:
         c = reply.citation
@@ -109,11 +134,12 @@ def _quote(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
     return 0
 
 
-def _show(make: Callable[[argparse.Namespace, Maisky], Reply]) -> Command:
-    """A command that prints one reply as plain text."""
+def _show(make: Command | Callable[[argparse.Namespace], Command]) -> Run:
+    """A command that prints its reply from the front desk as plain text."""
 
     def run(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
-        out.write(core.plain(make(args, core)) + "\n")
+        command = make(args) if callable(make) else make
+        out.write(core.plain(handle(args, core, command)) + "\n")
         return 0
 
     return run
@@ -152,10 +178,10 @@ def _eval(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
 def _chat(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
     from adapters.chat import run_chat  # readline is only needed here
 
-    return run_chat(core, out)
+    return run_chat(desk(args, core, prefix="", hide=frozenset()), caller(args), out)
 
 
-def _serve(platform: str) -> Command:
+def _serve(platform: str) -> Run:
     """A long-running front end; its own settings are checked before anything connects."""
 
     def run(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
@@ -177,11 +203,38 @@ def _serve(platform: str) -> Command:
     return run
 
 
+class TerminalPoster:
+    """Daily posts to console channels: printed, headed by the channel's name."""
+
+    def __init__(self, core: Maisky, out: TextIO) -> None:
+        self.core = core
+        self.out = out
+
+    def post(self, channel: str, reply: Reply, *key: str) -> None:
+        self.out.write(f"--- #{channel} ---\n{self.core.plain(reply)}\n\n")
+
+
+def _daily(action: DailyAction) -> Run:
+    """`maisky daily subscribe|unsubscribe|status|preview`, for a named local channel."""
+
+    def run(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
+        command = Daily(action, getattr(args, "time", "") or "", getattr(args, "zone", "") or "")
+        out.write(core.plain(handle(args, core, command)) + "\n")
+        return 0
+
+    return run
+
+
 def _run_due(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
     from adapters.run_due import main as run_due
+    from adapters.run_due import print_report
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return run_due(args.settings, core, args.now or dt.datetime.now(dt.UTC), out)
+    now = args.now or dt.datetime.now(dt.UTC)
+    if args.console:
+        report = build_daily(args.settings, core).run_due(now, {"console": TerminalPoster(core, out)})
+        return print_report(report, out)
+    return run_due(args.settings, core, now, out)
 
 
 def _instant(text: str) -> dt.datetime:
@@ -212,6 +265,7 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--explain", action="store_true", help="also show why: terms, scores, runners-up")
     a.set_defaults(run=_ask)
     c = sub.add_parser("chat", help="an interactive session (type 'help' inside)")
+    c.add_argument("--channel", default="console", help="the local channel for daily commands (default: console)")
     c.set_defaults(run=_chat)
     q = sub.add_parser("quote", help="one of Maisky's own quotations with its citation")
     q.add_argument("--date", type=_date, help="the day (YYYY-MM-DD); the same day always gives the same quotation")
@@ -219,13 +273,13 @@ def parser() -> argparse.ArgumentParser:
     q.set_defaults(run=_quote)
     w = sub.add_parser("who", help="what the sources say about a person")
     w.add_argument("person", nargs="+")
-    w.set_defaults(run=_show(lambda a, core: core.who(" ".join(a.person))))
-    for name, what, make in (
-        ("sources", "the sources and how many passages each holds", lambda a, core: core.sources()),
-        ("about", "what this bot is and how it answers", lambda a, core: core.about()),
-        ("help", "the commands, in the persona's words", lambda a, core: core.help("maisky ")),
+    w.set_defaults(run=_show(lambda a: Who(" ".join(a.person))))
+    for name, what, command in (
+        ("sources", "the sources and how many passages each holds", Sources()),
+        ("about", "what this bot is and how it answers", About()),
+        ("help", "the commands, in the persona's words", Help()),
     ):
-        sub.add_parser(name, help=what).set_defaults(run=_show(make))
+        sub.add_parser(name, help=what).set_defaults(run=_show(command))
     e = sub.add_parser("eval", help="score the matcher on a question file (top-1, top-3, declines, overall)")
     e.add_argument("file", help="a YAML file in the format of shared/eval/dev-questions.yaml")
     e.add_argument("--json", action="store_true", help="one JSON record per question, then the totals")
@@ -245,7 +299,20 @@ def parser() -> argparse.ArgumentParser:
     )
     due = daily.add_parser("run-due", help="post whatever is due once and exit (for cron or Heroku Scheduler)")
     due.add_argument("--now", type=_instant, help="pretend it is this ISO-8601 time (default: now; no zone means UTC)")
+    due.add_argument("--console", action="store_true", help="post what is due in console channels to this terminal")
     due.set_defaults(run=_run_due)
+    for action, what in (
+        (DailyAction.SUBSCRIBE, "post a quotation in a console channel every day (see run-due --console)"),
+        (DailyAction.UNSUBSCRIBE, "stop a console channel's daily quotation"),
+        (DailyAction.STATUS, "a console channel's daily time, next post and count"),
+        (DailyAction.PREVIEW, "the quotation a console channel gets next"),
+    ):
+        one = daily.add_parser(action.value, help=what)
+        if action is DailyAction.SUBSCRIBE:
+            one.add_argument("time", nargs="?", default="", help="HH:MM, local time (default MAISKY_DAILY_TIME)")
+            one.add_argument("zone", nargs="?", default="", help="Area/City (default MAISKY_DAILY_TIMEZONE)")
+        one.add_argument("--channel", default="console", help="the local channel's name (default: console)")
+        one.set_defaults(run=_daily(action))
     return p
 
 
@@ -255,9 +322,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         args.settings = Settings.from_env()
-        if args.command in ("slack", "discord"):  # a bad token is reported before the corpus is even loaded
+        serving = args.command in ("slack", "discord")
+        if serving:  # a bad token is reported before the corpus is even loaded
             getattr(args.settings, args.command)()
-        core = build(args.settings)
+        core = build(args.settings if serving else replace(args.settings, cooldown=0))  # one person at a console
         return int(args.run(args, core, out))
     except MaiskyError as exc:
         print(f"maisky: {exc}", file=sys.stderr)

@@ -18,7 +18,7 @@ from bot.bootstrap import build_daily
 from bot.daily import Poster, RunReport
 from bot.errors import ConfigError, ServiceError
 
-__all__ = ["main", "run_due"]
+__all__ = ["main", "print_report", "run_due"]
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +66,13 @@ def run_due(settings: Settings, core: Maisky, now: dt.datetime) -> RunReport:
 
 
 def main(settings: Settings, core: Maisky, now: dt.datetime, out: TextIO) -> int:
-    """Run one pass and print what happened; 0 if all went well, 3 if anything failed or is in doubt."""
-    report = run_due(settings, core, now)
+    """Run one pass and print what happened."""
+    return print_report(run_due(settings, core, now), out)
+
+
+def print_report(report: RunReport, out: TextIO) -> int:
+    """The report, one line per channel-day; the exit code: 0 if all went well, 3 if anything
+    failed, is in doubt (sent, unconfirmed) or a platform refused the bot."""
     out.write(f"daily posts: {report.summary()}\n")
     for what, items in (("posted", report.posted), ("skipped", report.skipped), ("retrying", report.retrying),
                         ("paused", report.paused), ("unconfirmed", report.unconfirmed), ("failed", report.failed),

@@ -33,8 +33,7 @@ _REQUIRED_LINES = (
 )  # fmt: skip
 _NOTICES = (
     "daily_subscribed", "daily_unsubscribed", "daily_not_subscribed", "daily_status", "daily_status_unconfirmed",
-    "daily_paused",
-    "daily_bad_time", "daily_bad_zone", "daily_not_allowed", "daily_unavailable",
+    "daily_paused", "daily_bad_time", "daily_bad_zone", "daily_not_allowed", "daily_unavailable", "another_first",
 )  # fmt: skip
 QUOTE_OPENING = 90  # characters of a long quotation shown in its attribution line
 

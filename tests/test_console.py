@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import os
@@ -14,6 +15,7 @@ import pytest
 from adapters.chat import respond
 from adapters.cli import main
 from bot import Maisky
+from bot.desk import Caller, FrontDesk
 from tests.conftest import DEV_QUESTIONS, ROOT
 
 
@@ -122,10 +124,11 @@ def test_bad_setting_exits_1_naming_it(tmp_path: Path) -> None:
 
 
 def test_chat_session_lines(core: Maisky) -> None:
-    assert respond(core, "quit") is None
-    assert "ask <question>" in (respond(core, "help") or "")
-    assert "soft clay" in (respond(core, "Was Eden made of iron?") or "")
-    assert "Joseph P. Kennedy" in (respond(core, "who kennedy") or "")
+    desk, me = FrontDesk(Maisky(core.corpus, core.matcher, core.voice)), Caller("console", "local", "console", "me")
+    assert respond(desk, "quit", me) is None
+    assert "ask <question>" in (respond(desk, "help", me) or "")
+    assert "soft clay" in (respond(desk, "Was Eden made of iron?", me) or "")
+    assert "Joseph P. Kennedy" in (respond(desk, "who kennedy", me) or "")
 
 
 def test_chat_runs_in_a_terminal_and_quits(tmp_path: Path) -> None:
@@ -143,3 +146,79 @@ def test_asking_loads_no_platform_or_database_library() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
     )
     assert proc.stdout.strip() == "[]"
+
+
+QUESTIONS_THAT_BEGIN_WITH_A_COMMAND_WORD = [
+    "Who found the diary?",
+    "Who wrote the article?",
+    "About how long were you in London?",
+    "Help me understand Munich",
+    "Quote something Churchill said",
+]
+
+
+@pytest.mark.parametrize("line", QUESTIONS_THAT_BEGIN_WITH_A_COMMAND_WORD)
+def test_chat_keeps_a_question_a_question(core: Maisky, line: str) -> None:
+    free = Maisky(core.corpus, core.matcher, core.voice)
+    assert respond(FrontDesk(free), line, Caller("console", "local", "console", "me")) == free.plain(free.ask(line))
+
+
+def test_chat_another_and_more_show_the_next_passages(core: Maisky) -> None:
+    desk, me = FrontDesk(Maisky(core.corpus, core.matcher, core.voice)), Caller("console", "local", "console", "me")
+    assert "Ask me a question first" in (respond(desk, "another", me) or "")
+    shown = [respond(desk, line, me) or "" for line in ("Kennedy", "another", "more")]
+    ids = {text.rsplit("[", 1)[1] for text in shown}
+    assert len(ids) == 3
+
+
+def test_chat_daily_commands_work_on_a_local_channel(core: Maisky, tmp_path: Path) -> None:
+    from bot.bootstrap import build_daily
+    from bot.settings import Settings
+
+    settings = Settings.from_env({"DATABASE_URL": f"sqlite:///{tmp_path / 'd.sqlite3'}"}, dotenv=None)
+    desk = FrontDesk(Maisky(core.corpus, core.matcher, core.voice), lambda: build_daily(settings, core))
+    me = Caller("console", "local", "club", "me", may_manage=True)
+    assert "Every day at 18:30 (Europe/London)" in (respond(desk, "daily subscribe 18:30 Europe/London", me) or "")
+    assert "every day at 18:30 (Europe/London)" in (respond(desk, "daily status", me) or "")
+    assert "Ivan Maisky, " in (respond(desk, "daily preview", me) or "")
+    assert "No more daily quotations" in (respond(desk, "daily off", me) or "")
+
+
+def help_commands(text: str, prefix: str) -> list[str]:
+    return [
+        line.split(prefix, 1)[1].split(":")[0] for line in text.splitlines() if line.strip().startswith("• " + prefix)
+    ]
+
+
+def test_every_command_maisky_help_lists_exists(tmp_path: Path) -> None:
+    _, out = run("help")
+    listed = help_commands(out, "maisky ")
+    assert "daily ..." in listed and "ask <question>" in listed and len(listed) >= 7
+    for usage in listed:
+        with pytest.raises(SystemExit) as done:
+            main([usage.split()[0], "--help"], out=io.StringIO())
+        assert done.value.code == 0, usage
+    for action in ("subscribe", "unsubscribe", "status", "preview", "run-due"):
+        with pytest.raises(SystemExit) as done:
+            main(["daily", action, "--help"], out=io.StringIO())
+        assert done.value.code == 0, action
+
+
+def test_console_daily_subscribe_status_and_run_due_to_the_terminal(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'console.sqlite3'}", "MAISKY_HISTORY": str(tmp_path / "h")}
+    sub = process("daily", "subscribe", "09:00", "Europe/London", "--channel", "club", env=env, cwd=tmp_path)
+    assert sub.returncode == 0 and "Every day at 09:00 (Europe/London)" in sub.stdout
+    status = process("daily", "status", "--channel", "club", env=env, cwd=tmp_path)
+    assert "every day at 09:00 (Europe/London)" in status.stdout
+    tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).strftime("%Y-%m-%dT09:30Z")
+    posted = process("daily", "run-due", "--console", "--now", tomorrow, env=env, cwd=tmp_path)
+    assert posted.returncode == 0 and "--- #club ---" in posted.stdout and "Ivan Maisky, " in posted.stdout
+    assert "posted 1" in posted.stdout
+    again = process("daily", "run-due", "--console", "--now", tomorrow, env=env, cwd=tmp_path)
+    assert "posted 0" in again.stdout and "--- #club ---" not in again.stdout
+    off = process("daily", "unsubscribe", "--channel", "club", env=env, cwd=tmp_path)
+    assert "No more daily quotations" in off.stdout
+
+
+def test_one_shot_console_has_no_cooldown() -> None:
+    assert "Patience" not in run("ask", "Eden")[1] + run("who", "Eden")[1]

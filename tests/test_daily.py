@@ -358,8 +358,10 @@ def test_statuses_are_recorded(core: Maisky, url: str) -> None:
 
 def test_the_in_process_scheduler_posts_and_stops(core: Maisky, url: str) -> None:
     d = make_daily(core, url)
-    slot = (dt.datetime.now(UTC) - dt.timedelta(minutes=1)).strftime("%H:%M")  # due a minute ago, whatever the hour
-    d.subscribe("slack", "C1", "T1", "U1", slot, "UTC", at("2000-01-01T00:00"))
+    # Due a minute ago by the real clock, which serve() reads: any fixed time is outside the
+    # make-up window for part of every day.
+    due = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)).strftime("%H:%M")
+    d.subscribe("slack", "C1", "T1", "U1", due, "UTC", at("2000-01-01T00:00"))
     poster = RecordingPoster()
     stop = threading.Event()
     worker = threading.Thread(target=d.serve, args=({"slack": poster}, stop, 0.05))
@@ -459,7 +461,9 @@ def test_many_channels_with_workers_post_exactly_once(core: Maisky, url: str) ->
     for i in range(40):
         first.subscribe("slack", f"C{i}", f"T{i % 3}", "U1", "09:00", "UTC", at("2026-01-01T00:00"))
     poster = RecordingPoster(fail=[PostLater("ratelimited", retry_after=0.05)] * 3)
-    threads = [threading.Thread(target=d.run_due, args=(at("2026-01-10T09:00"), {"slack": poster})) for d in (first, second)]
+    threads = [
+        threading.Thread(target=d.run_due, args=(at("2026-01-10T09:00"), {"slack": poster})) for d in (first, second)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -477,7 +481,10 @@ def test_a_pass_with_nothing_due_costs_the_same_few_queries_at_any_size(core: Ma
             d.subscribe("slack", f"C{size}-{i}", "T1", "U1", "09:00", "UTC", at("2026-01-01T00:00"))
         d.run_due(at("2026-01-10T09:00"), {"slack": RecordingPoster()})  # today's posts, and the next ones set
         statements: list[str] = []
-        listener = lambda *a: statements.append(a[2])  # noqa: E731
+
+        def listener(*args: object, statements: list[str] = statements) -> None:
+            statements.append(str(args[2]))
+
         sa.event.listen(d.store.engine, "before_cursor_execute", listener)
         assert not d.run_due(at("2026-01-10T12:00"), {"slack": RecordingPoster()}).posted
         sa.event.remove(d.store.engine, "before_cursor_execute", listener)

@@ -40,8 +40,13 @@ def test_several_processes_creating_the_schema_at_once(url: str) -> None:
             url = fresh_database("postgresql", Path())
         start = time.time() + 2.0  # after every interpreter has started
         procs = [
-            subprocess.Popen([sys.executable, "-c", OPEN, url, str(start)], cwd=ROOT, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+            subprocess.Popen(
+                [sys.executable, "-c", OPEN, url, str(start)],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             for _ in range(4)
         ]
         results = [p.communicate(timeout=120) for p in procs]
@@ -64,16 +69,15 @@ def test_a_version_1_database_is_upgraded_in_place(url: str) -> None:
         conn.execute(sa.text("INSERT INTO maisky_schema VALUES (1)"))
         conn.execute(
             sa.text(
-                "CREATE TABLE subscriptions (id INTEGER PRIMARY KEY, platform VARCHAR(16) NOT NULL, channel VARCHAR(64) "
-                "NOT NULL, workspace VARCHAR(64) NOT NULL, post_time VARCHAR(5) NOT NULL, timezone VARCHAR(64) NOT NULL, "
-                "created_by VARCHAR(64) NOT NULL, created_at FLOAT NOT NULL, active BOOLEAN NOT NULL, paused_reason TEXT, "
+                "CREATE TABLE subscriptions (id INTEGER PRIMARY KEY, platform VARCHAR(16) NOT NULL, "
+                "channel VARCHAR(64) NOT NULL, workspace VARCHAR(64) NOT NULL, post_time VARCHAR(5) NOT NULL, "
+                "timezone VARCHAR(64) NOT NULL, created_by VARCHAR(64) NOT NULL, created_at FLOAT NOT NULL, "
+                "active BOOLEAN NOT NULL, paused_reason TEXT, "
                 "CONSTRAINT uq_subscription_channel UNIQUE (platform, channel))"
             )
         )
         conn.execute(
-            sa.text(
-                "INSERT INTO subscriptions VALUES (1, 'slack', 'C1', 'T1', '09:00', 'UTC', 'U1', 0, true, NULL)"
-            )
+            sa.text("INSERT INTO subscriptions VALUES (1, 'slack', 'C1', 'T1', '09:00', 'UTC', 'U1', 0, true, NULL)")
         )
         conn.execute(
             sa.text(
@@ -120,14 +124,20 @@ def test_postgres_gets_a_connect_timeout_unless_the_url_sets_one() -> None:
     pytest.importorskip("psycopg")
     from bot.store import _engine
 
-    for url, expected in (("postgresql://u:p@db.invalid/db", 3), ("postgresql://u:p@db.invalid/db?connect_timeout=7", "7")):
+    for url, expected in (
+        ("postgresql://u:p@db.invalid/db", 3),
+        ("postgresql://u:p@db.invalid/db?connect_timeout=7", "7"),
+    ):
         engine = _engine(url, connect_timeout=3)
         seen: dict[str, object] = {}
 
-        @sa.event.listens_for(engine, "do_connect")
-        def capture(dialect: object, record: object, cargs: object, cparams: dict[str, object]) -> None:
+        def capture(
+            dialect: object, record: object, cargs: object, cparams: dict[str, object], seen: dict[str, object] = seen
+        ) -> None:
             seen.update(cparams)
             raise ConnectionRefusedError("not connecting in a test")
+
+        sa.event.listen(engine, "do_connect", capture)
 
         with pytest.raises(ConnectionRefusedError):
             engine.connect()

@@ -1,0 +1,170 @@
+"""Commands as values, and the one parser every text surface uses to turn a line into a command.
+
+A line is a command only when it is a command word with the arguments that word takes ("who
+Churchill", "help", "quote", "daily status"). Anything else is a question, including questions
+that happen to begin with a command word ("Who found the diary?", "Help me understand Munich").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import ClassVar
+
+from rapidfuzz import fuzz
+
+__all__ = [
+    "WORDS", "About", "Another", "Ask", "Command", "Daily", "DailyAction", "Help", "Quote", "Sources", "Who",
+    "parse",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A question for the sources."""
+
+    question: str
+    private: bool = False  # the asker asked that only they see the answer (Discord's `private` option)
+    name: ClassVar[str] = "ask"
+
+
+@dataclass(frozen=True)
+class Another:
+    """The next passage: for `question` at `rank` (a button carries both), or, with no question, for
+    the caller's last question on this surface."""
+
+    question: str = ""
+    rank: int = 0
+    name: ClassVar[str] = "another"
+
+
+@dataclass(frozen=True)
+class Who:
+    person: str
+    name: ClassVar[str] = "who"
+
+
+@dataclass(frozen=True)
+class Quote:
+    name: ClassVar[str] = "quote"
+
+
+@dataclass(frozen=True)
+class Sources:
+    name: ClassVar[str] = "sources"
+
+
+@dataclass(frozen=True)
+class About:
+    name: ClassVar[str] = "about"
+
+
+@dataclass(frozen=True)
+class Help:
+    name: ClassVar[str] = "help"
+
+
+class DailyAction(StrEnum):
+    SUBSCRIBE = "subscribe"
+    UNSUBSCRIBE = "unsubscribe"
+    STATUS = "status"
+    PREVIEW = "preview"
+
+
+@dataclass(frozen=True)
+class Daily:
+    """A daily-quotation command for the caller's channel; `time` and `zone` as typed (may be empty)."""
+
+    action: DailyAction = DailyAction.STATUS
+    time: str = ""
+    zone: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"daily {self.action}"
+
+
+Command = Ask | Another | Who | Quote | Sources | About | Help | Daily
+
+# One builder per command word: the argument text -> the command, or None when the line does not
+# have the shape of that command (then it is a question). `knows(name)` says whether the sources
+# know a person by that name.
+Builder = Callable[[str, Callable[[str], bool]], Command | None]
+
+
+def _bare(command: Command) -> Builder:
+    """A command that takes no argument: with one, the line is a question."""
+    return lambda arg, knows: None if arg else command
+
+
+def _ask(arg: str, knows: Callable[[str], bool]) -> Command:
+    return Ask(arg) if arg else Help()
+
+
+def _who(arg: str, knows: Callable[[str], bool]) -> Command | None:
+    """`who NAME`: a name is a few words, never a question, and either known to the sources or written
+    like a name ("who Zorro" still gets the list of people; "who found the diary" is a question)."""
+    if not arg:
+        return Help()
+    words = arg.split()
+    if arg.endswith("?") or len(words) > 4:
+        return None
+    if knows(arg) or all(w[:1].isupper() for w in words):
+        return Who(arg)
+    return None
+
+
+_DAILY_ACTIONS = {
+    "subscribe": DailyAction.SUBSCRIBE, "on": DailyAction.SUBSCRIBE, "start": DailyAction.SUBSCRIBE,
+    "unsubscribe": DailyAction.UNSUBSCRIBE, "off": DailyAction.UNSUBSCRIBE, "stop": DailyAction.UNSUBSCRIBE,
+    "status": DailyAction.STATUS, "preview": DailyAction.PREVIEW,
+}  # fmt: skip
+
+
+def _daily(arg: str, knows: Callable[[str], bool]) -> Command | None:
+    """`daily [ACTION] [HH:MM] [Area/City]`, time and zone in either order."""
+    words = arg.split()
+    if not words:
+        return Daily(DailyAction.STATUS)
+    action = _DAILY_ACTIONS.get(words[0].lower())
+    rest = words[1:]
+    if action is None or len(rest) > 2 or (rest and action is not DailyAction.SUBSCRIBE):
+        return None  # "daily life in London?" is a question
+    time = next((w for w in rest if any(c.isdigit() for c in w) and "/" not in w), "")
+    zone = next((w for w in rest if w != time), "")
+    return Daily(action, time, zone)
+
+
+# The command words every text surface understands. Adding a command: its value above, a builder
+# here, a row in bot.desk.POLICY and a case in FrontDesk._run.
+WORDS: Mapping[str, Builder] = {
+    "ask": _ask,
+    "another": _bare(Another()),
+    "more": _bare(Another()),
+    "who": _who,
+    "quote": _bare(Quote()),
+    "sources": _bare(Sources()),
+    "about": _bare(About()),
+    "help": _bare(Help()),
+    "?": _bare(Help()),
+    "daily": _daily,
+}
+_TYPO = 75  # a lone word this close to a command word is a mistyped command: it gets the help
+
+
+def parse(line: str, knows: Callable[[str], bool] = lambda name: False) -> Command:
+    """A line of text as a command; a question unless it has the exact shape of a command."""
+    text = line.strip()
+    if not text:
+        return Help()
+    first, _, rest = text.partition(" ")
+    word, arg = first.lower(), rest.strip()
+    build = WORDS.get(word)
+    if build is not None:
+        command = build(arg, knows)
+        if command is not None:
+            return command
+    elif not arg and (word.startswith(("-", "/")) or any(fuzz.ratio(word, w) >= _TYPO for w in WORDS if len(w) > 1)):
+        return Help()
+    return Ask(text)

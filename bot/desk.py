@@ -1,0 +1,232 @@
+"""The front desk: every surface hands it a command and who is calling, and gets back the reply and
+who may see it. One policy table decides which commands spend the cooldown, which replies are
+private, who may manage daily posts and what to say when daily posts are not configured.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from bot.commands import About, Another, Ask, Command, Daily, DailyAction, Help, Quote, Sources, Who, parse
+from bot.core import Maisky
+from bot.reply import Kind, Reply
+
+if TYPE_CHECKING:  # bot.daily brings SQLAlchemy, which `maisky ask` never needs
+    from bot.daily import Daily as DailyService
+
+__all__ = ["POLICY", "Caller", "FrontDesk", "Outcome", "Policy", "Visibility"]
+
+
+class Visibility(StrEnum):
+    PUBLIC = "public"  # everyone in the channel sees the reply
+    PRIVATE = "private"  # only the caller sees it
+
+
+def _no() -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking, and where. `may_manage` is whether they manage the channel, or a call that finds
+    out (Slack needs a Web API call; the desk makes it only for commands that need it)."""
+
+    platform: str  # "slack", "discord", "console"
+    workspace: str  # Slack team, Discord guild ("" in a DM), "local" on the console
+    channel: str
+    user: str
+    may_manage: bool | Callable[[], bool] = field(default=False, compare=False)
+
+    def manages(self) -> bool:
+        return self.may_manage() if callable(self.may_manage) else self.may_manage
+
+    @property
+    def key(self) -> str:
+        """Whose cooldown this is."""
+        return f"{self.platform}:{self.workspace}:{self.user}"
+
+
+@dataclass(frozen=True)
+class Policy:
+    cooldown: bool = False  # spends the caller's cooldown (they wait before the next one)
+    private: bool = False  # only the caller sees the reply
+    manage: bool = False  # only those who manage the channel may do it
+    daily: bool = False  # needs daily posts configured; else the persona says they are not
+
+
+# The one policy table. Whatever a reply's command, replies of kinds in PRIVATE_KINDS are private
+# too: an invalid question, an error, a cooldown note or a settings notice concern only the caller.
+POLICY: Mapping[str, Policy] = {
+    "ask": Policy(cooldown=True),
+    "another": Policy(cooldown=True, private=True),  # "Another passage" shows only to whoever clicks
+    "who": Policy(cooldown=True),
+    "quote": Policy(),
+    "sources": Policy(),
+    "about": Policy(private=True),
+    "help": Policy(private=True),
+    "daily subscribe": Policy(private=True, manage=True, daily=True),
+    "daily unsubscribe": Policy(private=True, manage=True, daily=True),
+    "daily status": Policy(private=True, daily=True),
+    "daily preview": Policy(private=True, daily=True),
+}
+PRIVATE_KINDS = frozenset({Kind.INVALID, Kind.ERROR, Kind.COOLDOWN, Kind.NOTICE})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the surface shows: the reply, who sees it, and the command it answers."""
+
+    reply: Reply
+    visibility: Visibility
+    command: Command
+
+    @property
+    def private(self) -> bool:
+        return self.visibility is Visibility.PRIVATE
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class FrontDesk:
+    """Applies the policy and calls the core. One per surface: `prefix` is how that surface writes
+    a command in help ("/maisky ", "maisky ", ""), `hide` the command words it does not offer.
+
+    `daily` is the daily-post service, or a call that builds it on first use (so a console session
+    opens the database only when asked about daily posts), or None where daily posts are not set up.
+    """
+
+    def __init__(
+        self,
+        core: Maisky,
+        daily: DailyService | Callable[[], DailyService] | None = None,
+        *,
+        prefix: str = "",
+        hide: frozenset[str] = frozenset(),
+        clock: Callable[[], dt.datetime] = _utc_now,
+        memory: int = 10_000,
+    ) -> None:
+        self.core = core
+        self._daily = daily
+        self.prefix = prefix
+        self.hide = hide
+        self.clock = clock
+        self._last: OrderedDict[str, tuple[str, int]] = OrderedDict()  # caller -> (question, rank shown)
+        self._memory = memory
+        self._lock = threading.Lock()
+
+    # the calls surfaces make
+
+    def parse(self, line: str) -> Command:
+        """A line of text as a command (see bot.commands.parse); people are known to the sources."""
+        return parse(line, knows=lambda name: bool(self.core.people(name, limit=1)))
+
+    def handle_line(self, line: str, caller: Caller) -> Outcome:
+        return self.handle(self.parse(line), caller)
+
+    def handle(self, command: Command, caller: Caller) -> Outcome:
+        """Apply the policy to one command and answer it; never raises (a failure is logged by the
+        core and answered with the error template)."""
+        policy = POLICY[command.name]
+        reply = self.core.safely(lambda: self._checked(command, policy, caller))
+        private = self.expects_private(command) or reply.kind in PRIVATE_KINDS
+        return Outcome(reply, Visibility.PRIVATE if private else Visibility.PUBLIC, command)
+
+    def expects_private(self, command: Command) -> bool:
+        """Whether the reply will be private whatever it turns out to be (for surfaces that must
+        say so before the work is done, as Discord's deferral does)."""
+        return POLICY[command.name].private or (isinstance(command, Ask) and command.private)
+
+    def daily(self) -> DailyService | None:
+        """The daily-post service, built on first use; None where daily posts are not set up."""
+        with self._lock:
+            if callable(self._daily):
+                self._daily = self._daily()
+            return self._daily
+
+    # policy, then the handler
+
+    def _checked(self, command: Command, policy: Policy, caller: Caller) -> Reply:
+        if policy.daily and self.daily() is None:
+            return self.core.voice.notice("daily_unavailable")
+        if policy.manage and not caller.manages():
+            return self.core.voice.notice("daily_not_allowed")
+        if policy.cooldown:
+            waiting = self.core.gate(caller.key)
+            if waiting:
+                return waiting
+        return self._run(command, caller)
+
+    def _run(self, command: Command, caller: Caller) -> Reply:
+        core = self.core
+        match command:
+            case Ask(question=question):
+                return self._remember(caller, question, core.ask(question))
+            case Another(question="", rank=_):
+                last = self._recall(caller)
+                if last is None:
+                    return core.voice.notice("another_first")
+                question, shown = last
+                return self._remember(caller, question, core.ask(question, rank=shown + 1))
+            case Another(question=question, rank=rank):
+                return self._remember(caller, question, core.ask(question, rank=rank))
+            case Who(person=person):
+                return core.who(person)
+            case Quote():
+                return core.quote(self.clock().date())
+            case Sources():
+                return core.sources()
+            case About():
+                return core.about()
+            case Help():
+                return self.help()
+            case Daily():
+                return self._daily_command(command, caller)
+
+    def help(self) -> Reply:
+        """The commands this surface offers, written the way it writes them."""
+        reply = self.core.help(self.prefix)
+        shown = tuple(i for i in reply.items if i[len(self.prefix) :].split(" ", 1)[0].rstrip(":") not in self.hide)
+        return replace(reply, items=shown)
+
+    def _daily_command(self, command: Daily, caller: Caller) -> Reply:
+        daily = self.daily()
+        assert daily is not None  # the policy answered already when it is not set up
+        now = self.clock()
+        match command.action:
+            case DailyAction.SUBSCRIBE:
+                return daily.subscribe(
+                    caller.platform, caller.channel, caller.workspace, caller.user, command.time, command.zone, now
+                )
+            case DailyAction.UNSUBSCRIBE:
+                return daily.unsubscribe(caller.platform, caller.channel)
+            case DailyAction.STATUS:
+                return daily.status(caller.platform, caller.channel, now)
+            case DailyAction.PREVIEW:
+                return daily.preview(caller.platform, caller.channel, now)
+
+    # "another" without a button: the caller's last question, in memory
+
+    def _where(self, caller: Caller) -> str:
+        return f"{caller.key}:{caller.channel}"
+
+    def _remember(self, caller: Caller, question: str, reply: Reply) -> Reply:
+        if reply.kind is Kind.ANSWER:
+            with self._lock:
+                key = self._where(caller)
+                self._last[key] = (question, reply.rank)
+                self._last.move_to_end(key)
+                if len(self._last) > self._memory:
+                    self._last.popitem(last=False)
+        return reply
+
+    def _recall(self, caller: Caller) -> tuple[str, int] | None:
+        with self._lock:
+            return self._last.get(self._where(caller))

@@ -1,0 +1,202 @@
+"""The front desk's one policy table, through hand-written callers and a fake daily service."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pytest
+
+from bot import Maisky, Reply
+from bot.commands import About, Another, Ask, Daily, DailyAction, Help, Quote, Sources, Who
+from bot.cooldown import Cooldown
+from bot.desk import Caller, FrontDesk, Visibility
+from bot.reply import Kind
+
+NOW = dt.datetime(2026, 9, 3, 8, 0, tzinfo=dt.UTC)
+MEMBER = Caller("test", "W1", "C1", "U1")
+MANAGER = Caller("test", "W1", "C1", "UBOSS", may_manage=True)
+
+
+@dataclass
+class FakeDaily:
+    """Records what the desk asked of the daily-post service; answers with the persona's notices."""
+
+    core: Maisky
+    calls: list[tuple[str, ...]] = field(default_factory=list)
+
+    def subscribe(self, platform: str, channel: str, workspace: str, by: str, time: str, zone: str,
+                  now: dt.datetime) -> Reply:  # fmt: skip
+        self.calls.append(("subscribe", platform, channel, workspace, by, time, zone))
+        return self.core.voice.notice("daily_subscribed", time=time, zone=zone, next="soon")
+
+    def unsubscribe(self, platform: str, channel: str) -> Reply:
+        self.calls.append(("unsubscribe", platform, channel))
+        return self.core.voice.notice("daily_unsubscribed")
+
+    def status(self, platform: str, channel: str, now: dt.datetime) -> Reply:
+        self.calls.append(("status", platform, channel))
+        return self.core.voice.notice("daily_not_subscribed")
+
+    def preview(self, platform: str, channel: str, now: dt.datetime) -> Reply:
+        self.calls.append(("preview", platform, channel))
+        return self.core.quote(now.date())
+
+
+@pytest.fixture
+def core(core: Maisky) -> Maisky:
+    """The session's core without its cooldown; tests that want one make their own."""
+    return Maisky(core.corpus, core.matcher, core.voice)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def desk_with_cooldown(core: Maisky, clock: Clock, **kw: object) -> FrontDesk:
+    slow = Maisky(core.corpus, core.matcher, core.voice, cooldown=Cooldown(60, clock=clock))
+    return FrontDesk(slow, clock=lambda: NOW, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("command", "visibility", "kind"),
+    [
+        (Ask("Was Eden made of iron?"), Visibility.PUBLIC, Kind.ANSWER),
+        (Ask("What is the capital of Australia?"), Visibility.PUBLIC, Kind.DECLINE),
+        (Ask("Was Eden made of iron?", private=True), Visibility.PRIVATE, Kind.ANSWER),
+        (Ask("???"), Visibility.PRIVATE, Kind.INVALID),  # an invalid question concerns only the asker
+        (Ask("x" * 2000), Visibility.PRIVATE, Kind.INVALID),
+        (Who("kenedy"), Visibility.PUBLIC, Kind.WHO),
+        (Quote(), Visibility.PUBLIC, Kind.QUOTE),
+        (Sources(), Visibility.PUBLIC, Kind.SOURCES),
+        (About(), Visibility.PRIVATE, Kind.ABOUT),
+        (Help(), Visibility.PRIVATE, Kind.HELP),
+        (Another("Kennedy", 1), Visibility.PRIVATE, Kind.ANSWER),
+        (Another(), Visibility.PRIVATE, Kind.NOTICE),  # no question yet
+    ],
+)
+def test_visibility(core: Maisky, command: object, visibility: Visibility, kind: Kind) -> None:
+    outcome = FrontDesk(core, clock=lambda: NOW).handle(command, MEMBER)  # type: ignore[arg-type]
+    assert (outcome.visibility, outcome.reply.kind) == (visibility, kind)
+    assert outcome.command == command
+
+
+def test_questions_spend_the_cooldown_and_help_does_not(core: Maisky) -> None:
+    clock = Clock()
+    desk = desk_with_cooldown(core, clock)
+    assert desk.handle(Help(), MEMBER).reply.kind is Kind.HELP
+    assert desk.handle(About(), MEMBER).reply.kind is Kind.ABOUT
+    assert desk.handle(Ask("Was Eden made of iron?"), MEMBER).reply.kind is Kind.ANSWER  # help spent nothing
+    waited = desk.handle(Who("Eden"), MEMBER)
+    assert waited.reply.kind is Kind.COOLDOWN and waited.private and "Patience" in waited.reply.narration
+    assert desk.handle(Help(), MEMBER).reply.kind is Kind.HELP  # help still works while waiting
+    assert desk.handle(Quote(), MEMBER).reply.kind is Kind.QUOTE
+    assert desk.handle(Ask("Eden"), Caller("test", "W1", "C1", "U2")).reply.kind is Kind.ANSWER  # someone else
+    clock.now += 61
+    assert desk.handle(Another(), MEMBER).reply.kind is not Kind.COOLDOWN
+
+
+def test_a_help_line_through_the_parser_spends_no_cooldown(core: Maisky) -> None:
+    """The drift: "@Maisky help" on Discord was a question that spent the cooldown."""
+    clock = Clock()
+    desk = desk_with_cooldown(core, clock)
+    for line in ("help", "about", "sources", "quote", "daily status"):
+        desk.handle_line(line, MEMBER)
+    assert desk.handle_line("What did you think of Chamberlain?", MEMBER).reply.kind is Kind.ANSWER
+
+
+def test_another_follows_the_callers_last_question(core: Maisky) -> None:
+    desk = FrontDesk(core, clock=lambda: NOW)
+    first = desk.handle(Ask("Kennedy"), MEMBER).reply
+    second = desk.handle(Another(), MEMBER).reply
+    third = desk.handle_line("more", MEMBER).reply
+    assert [r.rank for r in (first, second, third)] == [0, 1, 2]
+    ids = {r.citation.passage_id for r in (first, second, third) if r.citation}
+    assert len(ids) == 3
+    other = desk.handle(Another(), Caller("test", "W1", "C2", "U1"))  # another channel: no question there yet
+    assert other.reply.kind is Kind.NOTICE and "Ask me a question first" in other.reply.narration
+    from_button = desk.handle(Another("Kennedy", 1), Caller("test", "W1", "C9", "U5")).reply
+    assert from_button.citation == second.citation
+
+
+def test_daily_needs_the_service_and_says_so(core: Maisky) -> None:
+    desk = FrontDesk(core, None, clock=lambda: NOW)
+    for action in DailyAction:
+        outcome = desk.handle(Daily(action), MANAGER)
+        assert outcome.private and "not set up" in outcome.reply.narration
+
+
+def test_only_managers_change_daily_posts(core: Maisky) -> None:
+    daily = FakeDaily(core)
+    desk = FrontDesk(core, daily, clock=lambda: NOW)  # type: ignore[arg-type]
+    refused = desk.handle(Daily(DailyAction.SUBSCRIBE, "18:30", "Europe/London"), MEMBER)
+    assert refused.private and "Only those who manage" in refused.reply.narration
+    assert "Only those who manage" in desk.handle(Daily(DailyAction.UNSUBSCRIBE), MEMBER).reply.narration
+    assert daily.calls == []
+    done = desk.handle(Daily(DailyAction.SUBSCRIBE, "18:30", "Europe/London"), MANAGER)
+    assert done.private and "Every day at 18:30 (Europe/London)" in done.reply.narration
+    assert daily.calls == [("subscribe", "test", "C1", "W1", "UBOSS", "18:30", "Europe/London")]
+    assert desk.handle(Daily(DailyAction.STATUS), MEMBER).private  # anyone may look
+    preview = desk.handle(Daily(DailyAction.PREVIEW), MEMBER)
+    assert preview.private and preview.reply.kind is Kind.QUOTE
+    assert desk.handle(Daily(DailyAction.UNSUBSCRIBE), MANAGER).reply.kind is Kind.NOTICE
+    assert [c[0] for c in daily.calls] == ["subscribe", "status", "preview", "unsubscribe"]
+
+
+def test_who_may_manage_is_asked_only_when_it_matters(core: Maisky) -> None:
+    asked: list[str] = []
+
+    def lookup() -> bool:
+        asked.append("x")
+        return True
+
+    caller = Caller("test", "W1", "C1", "U1", may_manage=lookup)
+    desk = FrontDesk(core, FakeDaily(core), clock=lambda: NOW)  # type: ignore[arg-type]
+    desk.handle(Ask("Eden"), caller)
+    desk.handle(Daily(DailyAction.STATUS), caller)
+    assert asked == []
+    desk.handle(Daily(DailyAction.SUBSCRIBE), caller)
+    assert asked == ["x"]
+
+
+def test_the_daily_service_is_built_on_first_use(core: Maisky) -> None:
+    built: list[FakeDaily] = []
+
+    def build() -> FakeDaily:
+        built.append(FakeDaily(core))
+        return built[-1]
+
+    desk = FrontDesk(core, build, clock=lambda: NOW)  # type: ignore[arg-type]
+    desk.handle(Ask("Eden"), MEMBER)
+    assert built == []
+    desk.handle(Daily(DailyAction.STATUS), MEMBER)
+    desk.handle(Daily(DailyAction.PREVIEW), MEMBER)
+    assert len(built) == 1 and len(built[0].calls) == 2
+
+
+def test_help_is_written_the_surfaces_way_and_lists_only_what_it_offers(core: Maisky) -> None:
+    slack = FrontDesk(core, prefix="/maisky ").handle(Help(), MEMBER).reply
+    assert "/maisky ask <question>" in " ".join(slack.items) and "/maisky another" in " ".join(slack.items)
+    console = FrontDesk(core, prefix="maisky ", hide=frozenset({"another"})).handle(Help(), MEMBER).reply
+    lines = " ".join(console.items)
+    assert "maisky daily ..." in lines and "another" not in lines
+
+
+def test_a_failing_core_is_the_error_template_privately(core: Maisky, caplog: pytest.LogCaptureFixture) -> None:
+    class Broken(Maisky):
+        def who(self, name: str) -> Reply:
+            raise RuntimeError("index on fire")
+
+    desk = FrontDesk(Broken(core.corpus, core.matcher, core.voice))
+    outcome = desk.handle(Who("Eden"), MEMBER)
+    assert outcome.private and outcome.reply.kind is Kind.ERROR
+    assert any(r.exc_info and "index on fire" in str(r.exc_info[1]) for r in caplog.records)
+
+
+def test_quote_is_todays_by_the_desks_clock(core: Maisky) -> None:
+    desk = FrontDesk(core, clock=lambda: NOW)
+    assert desk.handle(Quote(), MEMBER).reply == core.quote(NOW.date())

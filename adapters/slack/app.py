@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from bot import Kind, Maisky, Reply
 from bot.daily import Daily
 from bot.excerpt import excerpt
 from bot.settings import SlackSettings
+from bot.store import Store
 
 __all__ = ["build_app", "route", "run", "to_slack"]
 
@@ -122,14 +124,22 @@ def route(text: str) -> tuple[str, str]:
 
 
 class _Seen:
-    """Ids of deliveries already handled, so a retried delivery never answers twice."""
+    """Ids of deliveries already handled, so a retried delivery never answers twice: in the store
+    when there is one (shared by every process and kept across restarts for an hour; Slack retries
+    within minutes), else in this process only."""
 
-    def __init__(self, size: int = 5000) -> None:
+    def __init__(self, store: Store | None = None, size: int = 5000) -> None:
+        self._store = store
         self._ids: OrderedDict[str, None] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
 
     def first_time(self, key: str) -> bool:
+        if self._store is not None:
+            try:
+                return self._store.first_time(f"slack:{key}", time.time())
+            except Exception:  # the database is unreachable: still answer, remembered here only
+                log.warning("could not record delivery %s in the store", key, exc_info=True)
         with self._lock:
             if key in self._ids:
                 return False
@@ -181,7 +191,7 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
         signing_secret=slack.signing_secret or None,
         request_verification_enabled=not slack.socket_mode,
     )
-    seen = _Seen()
+    seen = _Seen(daily.store if daily is not None else None)
 
     @app.use
     def drop_repeats(

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from bot.errors import ChannelGone, OutcomeUnknown, PostLater, TokenRejected
 from bot.settings import DiscordSettings, SlackSettings
 from bot.store import Store
 from tests.adapters.discord_fakes import CHANNEL_ID, TOKEN, FakeDiscord, command
-from tests.adapters.slack_fakes import SECRET, FakeSlack, served, slash
+from tests.adapters.slack_fakes import SECRET, FakeSlack, event, served, slash
 from tests.conftest import PERSONA, ROOT, SEEDS
 
 DEFAULT_BASE = discord.http.Route.BASE
@@ -299,3 +300,25 @@ def test_discord_shards_setting_makes_an_auto_sharded_client(tmp_path: Path) -> 
     assert isinstance(auto, discord.AutoShardedClient) and auto.shard_count is None
     assert isinstance(fixed, discord.AutoShardedClient) and fixed.shard_count == 4
     assert not isinstance(plain, discord.AutoShardedClient)
+
+
+def test_a_retried_slack_event_is_answered_once_across_processes_and_restarts(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    _, core, daily = make(tmp_path)
+    ss = SlackSettings("xoxb-test", SECRET, "", fake_slack.api_url, 3000)
+    ev = {"type": "app_mention", "user": "U2", "text": "<@UBOT> Eden", "ts": "1700.5", "channel": "C9"}
+    retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    first = build_app(core, ss, WebClient(token="xoxb-test", base_url=fake_slack.api_url), daily)
+    with served(first) as url:
+        assert event(url, ev, "EvOnce")[0] == 200
+        fake_slack.wait_for("/chat.postMessage")
+    # another process over the same database (or this one restarted) gets Slack's retry
+    _, _, other_daily = make(tmp_path)
+    second = build_app(core, ss, WebClient(token="xoxb-test", base_url=fake_slack.api_url), other_daily)
+    with served(second) as url:
+        assert event(url, ev, "EvOnce", headers=retry)[0] == 200
+        assert event(url, ev, "EvOther")[0] == 200
+        fake_slack.wait_for("/chat.postMessage", 2)
+        time.sleep(0.5)
+    assert fake_slack.count("/chat.postMessage") == 2  # EvOnce once, EvOther once

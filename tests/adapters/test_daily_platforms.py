@@ -322,3 +322,35 @@ def test_a_retried_slack_event_is_answered_once_across_processes_and_restarts(
         fake_slack.wait_for("/chat.postMessage", 2)
         time.sleep(0.5)
     assert fake_slack.count("/chat.postMessage") == 2  # EvOnce once, EvOther once
+
+
+def test_run_due_with_discord_unreachable_still_posts_to_slack_then_exits_non_zero(tmp_path: Path) -> None:
+    import socket
+
+    db = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    store = Store(db)
+    created = dt.datetime(2026, 1, 1, tzinfo=dt.UTC).timestamp()
+    for channel in ("CA", "CB"):
+        store.subscribe("slack", channel, "T1", "09:00", "UTC", "UADMIN", created)
+    store.subscribe("discord", "555", "G1", "09:00", "UTC", "42", created)
+    with socket.socket() as s:  # a port with nobody listening
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/api/v10"
+    fake_slack = FakeSlack()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
+    env |= {"DATABASE_URL": db, "SLACK_BOT_TOKEN": "xoxb-cron", "SLACK_API_URL": fake_slack.api_url,
+            "DISCORD_TOKEN": TOKEN, "DISCORD_API_BASE": dead}  # fmt: skip
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "adapters.cli", "daily", "run-due", "--now", "2026-01-10T09:05:00+00:00"],
+            cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=120,
+        )  # fmt: skip
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 3, out
+        assert "posted: slack:CA:2026-01-10" in out and "posted: slack:CB:2026-01-10" in out
+        assert "stopped: discord: cannot reach Discord" in out and "Traceback" not in out
+        assert fake_slack.count("/chat.postMessage") == 2
+    finally:
+        fake_slack.close()
+    sub = store.subscription("discord", "555")
+    assert sub is not None and sub.active  # nothing paused: Discord was down, not the channel

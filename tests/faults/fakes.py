@@ -12,6 +12,7 @@ a repeat returns the message already created.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -127,10 +128,8 @@ class _Fake:
             return True
         if fault in ("drop", "drop_before"):
             h.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 h.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return True
         return False
 

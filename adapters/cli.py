@@ -325,7 +325,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         serving = args.command in ("slack", "discord")
         if serving:  # a bad token is reported before the corpus is even loaded
             getattr(args.settings, args.command)()
-        core = build(args.settings if serving else replace(args.settings, cooldown=0))  # one person at a console
+        settings = args.settings if serving else replace(args.settings, cooldown=0)  # one person at a console
+        core = build(settings, index=args.command != "daily")  # daily commands never search: no index
         return int(args.run(args, core, out))
     except MaiskyError as exc:
         print(f"maisky: {exc}", file=sys.stderr)

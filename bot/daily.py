@@ -61,7 +61,7 @@ class DailyConfig:
     lease: float = 600.0  # seconds after which a row still `sending` is taken as sent, unconfirmed
     max_attempts: int = 5
     backoff: float = 60.0  # seconds before the first retry; doubles each time
-    workers: int = 8  # posts in flight at once
+    workers: int = 16  # posts in flight at once
     pace: Mapping[str, float] = field(default_factory=_default_pace)  # posts a second per workspace / bot
     max_wait: float = 60.0  # a Retry-After up to this long is waited out within the pass
     post_timeout: float = 20.0  # seconds a platform may take to answer one post

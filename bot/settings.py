@@ -77,7 +77,7 @@ class Settings:
     daily_time: str = "09:00"
     daily_timezone: str = "UTC"
     daily_window_hours: int = 6
-    daily_workers: int = 8  # daily posts in flight at once
+    daily_workers: int = 16  # daily posts in flight at once
     daily_post_timeout: int = 20  # seconds a platform may take to answer one daily post
     values: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -105,7 +105,7 @@ class Settings:
             typed = values["MAISKY_DAILY_TIMEZONE"]
             problems.append(f"MAISKY_DAILY_TIMEZONE: {typed!r} is not a time zone (for example Europe/London)")
         window = _int(values, "MAISKY_DAILY_WINDOW_HOURS", 6, 0, 23, problems)
-        workers = _int(values, "MAISKY_DAILY_WORKERS", 8, 1, 64, problems)
+        workers = _int(values, "MAISKY_DAILY_WORKERS", 16, 1, 64, problems)
         post_timeout = _int(values, "MAISKY_DAILY_POST_TIMEOUT", 20, 1, 120, problems)
         if problems:
             raise ConfigError(problems)

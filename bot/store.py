@@ -338,7 +338,10 @@ class Store:
             deliveries.c.status.in_(Status.USED),
             deliveries.c.quote_key != "",
         )
-        latest = sa.select(sa.func.max(deliveries.c.cycle)).where(spent).scalar_subquery()
+        # newest first along the (subscription, cycle) index: stops at the first row, however long the history
+        latest = (
+            sa.select(deliveries.c.cycle).where(spent).order_by(deliveries.c.cycle.desc()).limit(1).scalar_subquery()
+        )
         with self.engine.connect() as conn:
             rows = conn.execute(
                 deliveries.select().where(spent, deliveries.c.cycle == latest).order_by(deliveries.c.id)

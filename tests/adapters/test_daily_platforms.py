@@ -203,7 +203,8 @@ async def test_run_due_posts_once_to_both_platforms_and_the_second_run_posts_not
     fake_slack = FakeSlack()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
     env |= {"DATABASE_URL": db, "SLACK_BOT_TOKEN": "xoxb-cron", "SLACK_API_URL": fake_slack.api_url,
-            "DISCORD_TOKEN": TOKEN, "DISCORD_API_BASE": fake_discord.base}  # fmt: skip
+            "DISCORD_TOKEN": TOKEN, "DISCORD_API_BASE": fake_discord.base,
+            "MAISKY_STATE_DIR": str(tmp_path)}  # fmt: skip
     try:
         outputs = []
         for _ in range(2):
@@ -339,7 +340,7 @@ def test_run_due_with_discord_unreachable_still_posts_to_slack_then_exits_non_ze
     fake_slack = FakeSlack()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
     env |= {"DATABASE_URL": db, "SLACK_BOT_TOKEN": "xoxb-cron", "SLACK_API_URL": fake_slack.api_url,
-            "DISCORD_TOKEN": TOKEN, "DISCORD_API_BASE": dead}  # fmt: skip
+            "DISCORD_TOKEN": TOKEN, "DISCORD_API_BASE": dead, "MAISKY_STATE_DIR": str(tmp_path)}  # fmt: skip
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "adapters.cli", "daily", "run-due", "--now", "2026-01-10T09:05:00+00:00"],

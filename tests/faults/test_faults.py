@@ -48,7 +48,7 @@ def dead_url() -> str:
         return f"http://127.0.0.1:{s.getsockname()[1]}"
 
 
-def setup(url: str, platform: str, fake_url: str, channels: int) -> Setup:
+def setup(url: str, platform: str, fake_url: str, channels: int, state: Path) -> Setup:
     store = Store(url)
     created = dt.datetime(2026, 1, 1, tzinfo=dt.UTC).timestamp()
     names = [f"C{i}" if platform == "slack" else str(700 + i) for i in range(channels)]
@@ -56,7 +56,7 @@ def setup(url: str, platform: str, fake_url: str, channels: int) -> Setup:
         store.subscribe(platform, name, f"W{n % 4}", "09:00", "UTC", "U1", created)
     store.engine.dispose()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_", "MAISKY_", "DATABASE_"))}
-    env |= {"DATABASE_URL": url, "MAISKY_DAILY_POST_TIMEOUT": "1"}
+    env |= {"DATABASE_URL": url, "MAISKY_DAILY_POST_TIMEOUT": "1", "MAISKY_STATE_DIR": str(state)}
     if platform == "slack":
         env |= {"SLACK_BOT_TOKEN": "xoxb-faults", "SLACK_API_URL": fake_url + "/api/"}
     else:
@@ -136,7 +136,7 @@ UNKNOWN_ON_SLACK = [
 def test_slack_unknown_outcome_is_sent_at_most_once(
     slack: FaultySlack, tmp_path: Path, fault: str, name: str, lost: bool
 ) -> None:
-    s = setup(f"sqlite:///{tmp_path / 'db.sqlite3'}", "slack", url_of(slack), 3)
+    s = setup(f"sqlite:///{tmp_path / 'db.sqlite3'}", "slack", url_of(slack), 3, tmp_path)
     for c in s.channels:
         slack.faults[c] = [fault]
     out = run(s, FIRST)
@@ -148,7 +148,7 @@ def test_slack_unknown_outcome_is_sent_at_most_once(
 
 
 def test_slack_rate_limited_waits_and_posts(slack: FaultySlack, tmp_path: Path) -> None:
-    s = setup(f"sqlite:///{tmp_path / 'db.sqlite3'}", "slack", url_of(slack), 3)
+    s = setup(f"sqlite:///{tmp_path / 'db.sqlite3'}", "slack", url_of(slack), 3, tmp_path)
     for c in s.channels:
         slack.faults[c] = ["ratelimited"]
     run(s, FIRST)
@@ -157,7 +157,7 @@ def test_slack_rate_limited_waits_and_posts(slack: FaultySlack, tmp_path: Path) 
 
 
 def test_slack_token_revoked_then_fixed(slack: FaultySlack, tmp_path: Path) -> None:
-    s = setup(f"sqlite:///{tmp_path / 'db.sqlite3'}", "slack", url_of(slack), 20)
+    s = setup(f"sqlite:///{tmp_path / 'db.sqlite3'}", "slack", url_of(slack), 20, tmp_path)
     slack.always = "invalid_auth"
     out = run(s, FIRST)
     assert "stopped: slack: invalid_auth" in out and "paused 0" in out
@@ -170,7 +170,7 @@ def test_slack_token_revoked_then_fixed(slack: FaultySlack, tmp_path: Path) -> N
 
 
 def test_slack_unreachable_then_back(slack: FaultySlack, tmp_path: Path) -> None:
-    s = setup(f"sqlite:///{tmp_path / 'db.sqlite3'}", "slack", url_of(slack), 3)
+    s = setup(f"sqlite:///{tmp_path / 'db.sqlite3'}", "slack", url_of(slack), 3, tmp_path)
     up = s.env["SLACK_API_URL"]
     s.env["SLACK_API_URL"] = dead_url() + "/api/"
     out = run(s, FIRST)
@@ -198,7 +198,7 @@ SAFE_ON_DISCORD = [
 def test_discord_resends_under_its_nonce(
     discord_fake: FaultyDiscord, tmp_path: Path, faults: list[str], name: str
 ) -> None:
-    s = setup(f"sqlite:///{tmp_path / 'db.sqlite3'}", "discord", url_of(discord_fake), 3)
+    s = setup(f"sqlite:///{tmp_path / 'db.sqlite3'}", "discord", url_of(discord_fake), 3, tmp_path)
     for c in s.channels:
         discord_fake.faults[c] = list(faults)
     run(s, FIRST)
@@ -209,7 +209,7 @@ def test_discord_resends_under_its_nonce(
 
 
 def test_discord_failing_every_try_is_unconfirmed_not_repeated(discord_fake: FaultyDiscord, tmp_path: Path) -> None:
-    s = setup(f"sqlite:///{tmp_path / 'db.sqlite3'}", "discord", url_of(discord_fake), 3)
+    s = setup(f"sqlite:///{tmp_path / 'db.sqlite3'}", "discord", url_of(discord_fake), 3, tmp_path)
     for c in s.channels:
         discord_fake.faults[c] = ["500"] * 10
     run(s, FIRST)
@@ -219,7 +219,7 @@ def test_discord_failing_every_try_is_unconfirmed_not_repeated(discord_fake: Fau
 
 
 def test_discord_token_rejected_then_fixed(discord_fake: FaultyDiscord, tmp_path: Path) -> None:
-    s = setup(f"sqlite:///{tmp_path / 'db.sqlite3'}", "discord", url_of(discord_fake), 3)
+    s = setup(f"sqlite:///{tmp_path / 'db.sqlite3'}", "discord", url_of(discord_fake), 3, tmp_path)
     discord_fake.always = "401"
     out = run(s, FIRST)
     assert "stopped: discord: DISCORD_TOKEN was rejected" in out
@@ -238,7 +238,7 @@ def databases() -> list[str]:
 
 @pytest.mark.parametrize("database", databases())
 def test_four_run_due_processes_at_once(slack: FaultySlack, tmp_path: Path, database: str) -> None:
-    s = setup(fresh_database(database, tmp_path), "slack", url_of(slack), 24)
+    s = setup(fresh_database(database, tmp_path), "slack", url_of(slack), 24, tmp_path)
     slack.delay = 0.05
     procs = [start(s, FIRST) for _ in range(4)]
     for p in procs:
@@ -250,7 +250,7 @@ def test_four_run_due_processes_at_once(slack: FaultySlack, tmp_path: Path, data
 
 @pytest.mark.parametrize("database", databases())
 def test_run_due_processes_killed_mid_run(slack: FaultySlack, tmp_path: Path, database: str) -> None:
-    s = setup(fresh_database(database, tmp_path), "slack", url_of(slack), 24)
+    s = setup(fresh_database(database, tmp_path), "slack", url_of(slack), 24, tmp_path)
     slack.delay = 0.4
     procs = [start(s, FIRST) for _ in range(3)]
     deadline = time.monotonic() + 60

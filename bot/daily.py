@@ -190,14 +190,17 @@ class Daily:
         log.info("daily posts: checking every %.0f s for %s", every, ", ".join(sorted(posters)))
         while not stop.is_set():
             try:
-                self.run_due(dt.datetime.now(dt.UTC), posters)
+                self.run_due(dt.datetime.now(dt.UTC), posters, stop)
             except Exception:
                 log.exception("daily posts: a scheduler pass failed; trying again next time")
             stop.wait(every)
 
-    def run_due(self, now: dt.datetime, posters: Mapping[str, Poster]) -> RunReport:
+    def run_due(
+        self, now: dt.datetime, posters: Mapping[str, Poster], stop: threading.Event | None = None
+    ) -> RunReport:
         """Post whatever is due at `now`, once. Safe to call from several processes at once.
-        Each channel is tried on its own: one failing never stops the others."""
+        Each channel is tried on its own: one failing never stops the others. Once `stop` is set,
+        no new channel is started (the posts in flight finish); the rest wait for the next pass."""
         report = RunReport()
         if not self.pool:
             log.warning("daily posts: the corpus holds no quotations of Maisky's own")
@@ -210,7 +213,7 @@ class Daily:
             report.unconfirmed.append(label)
         due = self.store.due(now.timestamp(), posters)
         if due:
-            one_pass = _Pass(self, now, posters, report)
+            one_pass = _Pass(self, now, posters, report, stop or threading.Event())
             workers = max(1, min(self.config.workers, len(due)))
             if workers == 1:
                 for sub in due:
@@ -258,8 +261,11 @@ class _Pacer:
 class _Pass:
     """One run over the due subscriptions; `subscription` is called from the worker threads."""
 
-    def __init__(self, daily: Daily, now: dt.datetime, posters: Mapping[str, Poster], report: RunReport) -> None:
+    def __init__(
+        self, daily: Daily, now: dt.datetime, posters: Mapping[str, Poster], report: RunReport, stop: threading.Event
+    ) -> None:
         self.daily = daily
+        self.stop = stop
         self.store = daily.store
         self.config = daily.config
         self.now = now
@@ -278,7 +284,7 @@ class _Pass:
                 self.report.failed.append(f"{sub.platform}:{sub.channel}")
 
     def _subscription(self, sub: Subscription) -> None:
-        if sub.platform in self.stopped:
+        if sub.platform in self.stopped or self.stop.is_set():
             return
         local_today = self.now.astimezone(ZoneInfo(sub.timezone)).date()
         day = local_today - _DAY  # yesterday's post may still be made up; older ones are long past

@@ -83,6 +83,16 @@ handled_events = sa.Table(
 )
 _ix_events = sa.Index("ix_handled_events_expiry", handled_events.c.expires_at)
 
+# Version 2: the question behind a button ("Another passage"), so a click still works after a restart.
+button_questions = sa.Table(
+    "button_questions",
+    metadata,
+    sa.Column("key", sa.String(32), primary_key=True),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+_ix_questions = sa.Index("ix_button_questions_expiry", button_questions.c.expires_at)
+
 
 class Status:
     CLAIMED = "claimed"  # chosen but known not sent (the platform said "later"): safe to send after next_attempt_at
@@ -149,7 +159,8 @@ def _v2(conn: Connection) -> None:
             default = " NOT NULL DEFAULT 0" if column.name == "due_at" else ""
             conn.exec_driver_sql(f"ALTER TABLE subscriptions ADD COLUMN {column.name} {kind}{default}")
     handled_events.create(conn, checkfirst=True)
-    for index in (_ix_due, _ix_cycle, _ix_status, _ix_events):
+    button_questions.create(conn, checkfirst=True)
+    for index in (_ix_due, _ix_cycle, _ix_status, _ix_events, _ix_questions):
         index.create(conn, checkfirst=True)
 
 
@@ -205,6 +216,7 @@ class Store:
         except OperationalError as exc:
             raise ConfigError([f"DATABASE_URL: cannot open the database ({exc.orig})"]) from exc
         self._events_added = 0
+        self._questions_added = 0
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -223,6 +235,15 @@ class Store:
             for number, migrate in enumerate(MIGRATIONS[version:], start=version + 1):
                 migrate(conn)
                 conn.execute(schema_table.insert().values(version=number))
+
+    def ping(self) -> bool:
+        """Whether the database answers now (for health checks); never raises."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except Exception:
+            return False
+        return True
 
     @property
     def version(self) -> int:
@@ -527,3 +548,33 @@ class Store:
             with self._write() as conn:
                 conn.execute(handled_events.delete().where(handled_events.c.expires_at <= now))
         return True
+
+    # button questions
+
+    def remember_question(self, key: str, question: str, now: float, ttl: float = 30 * 86400) -> None:
+        """Keep the question behind a button under `key` for `ttl` seconds (replacing any earlier one)."""
+        expires = now + ttl
+        try:
+            with self._write() as conn:
+                conn.execute(button_questions.insert().values(key=key, question=question, expires_at=expires))
+        except IntegrityError:
+            with self._write() as conn:
+                conn.execute(
+                    button_questions.update()
+                    .where(button_questions.c.key == key)
+                    .values(question=question, expires_at=expires)
+                )
+        self._questions_added += 1
+        if self._questions_added % 500 == 0:
+            with self._write() as conn:
+                conn.execute(button_questions.delete().where(button_questions.c.expires_at <= now))
+
+    def question(self, key: str, now: float) -> str | None:
+        """The question kept under `key`; None when there is none or it has expired."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(button_questions.c.question).where(
+                    button_questions.c.key == key, button_questions.c.expires_at > now
+                )
+            ).first()
+        return str(row[0]) if row else None

@@ -503,3 +503,22 @@ def test_only_the_current_cycle_is_read(core: Maisky, url: str) -> None:
     assert sub is not None
     cycle = d.store.current_cycle(sub.id)
     assert len(d.store.deliveries(sub.id)) > n + 2 and len(cycle) == 2 and {x.cycle for x in cycle} == {1}
+
+
+def test_a_stop_lets_the_posts_in_flight_finish_and_starts_no_more(core: Maisky, url: str) -> None:
+    d = make_daily(core, url, workers=2)
+    for i in range(6):
+        subscribe(d, f"C{i}")
+    stop = threading.Event()
+
+    class StopsAfterOne(RecordingPoster):
+        def post(self, channel: str, reply: object, key: str) -> None:
+            super().post(channel, reply, key)  # type: ignore[arg-type]
+            stop.set()  # SIGTERM arrives while this post is in flight
+
+    poster = StopsAfterOne()
+    first = d.run_due(at("2026-01-10T09:00"), {"slack": poster}, stop)
+    assert 1 <= len(first.posted) <= 2 and not first.failed  # the posts already started finished
+    rest = d.run_due(at("2026-01-10T09:01"), {"slack": poster})  # the next pass (or process) does the rest
+    assert sorted(first.posted + rest.posted) == [f"slack:C{i}:2026-01-10" for i in range(6)]
+    assert len(poster.posts) == 6

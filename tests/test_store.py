@@ -63,7 +63,7 @@ def test_several_processes_creating_the_schema_at_once(url: str) -> None:
 def test_a_version_1_database_is_upgraded_in_place(url: str) -> None:
     engine = sa.create_engine(Store(url).engine.url)
     with engine.begin() as conn:  # turn it back into what version 1 made
-        for table in ("deliveries", "subscriptions", "handled_events", "maisky_schema"):
+        for table in ("deliveries", "subscriptions", "handled_events", "button_questions", "maisky_schema"):
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}" + (" CASCADE" if "postgres" in url else "")))
         conn.execute(sa.text("CREATE TABLE maisky_schema (version INTEGER NOT NULL)"))
         conn.execute(sa.text("INSERT INTO maisky_schema VALUES (1)"))
@@ -142,3 +142,24 @@ def test_postgres_gets_a_connect_timeout_unless_the_url_sets_one() -> None:
         with pytest.raises(ConnectionRefusedError):
             engine.connect()
         assert seen["connect_timeout"] == expected  # a host that never answers fails in seconds, not minutes
+
+
+def test_button_questions_survive_a_restart_and_expire(url: str) -> None:
+    first = Store(url)
+    first.remember_question("k1", "Who was Eden?", now=100.0, ttl=50)
+    again = Store(url)  # a restart, or another process
+    assert again.question("k1", now=120.0) == "Who was Eden?"
+    again.remember_question("k1", "Who was Halifax?", now=130.0, ttl=50)
+    assert first.question("k1", now=140.0) == "Who was Halifax?"
+    assert first.question("k1", now=181.0) is None and first.question("nope", now=0.0) is None
+
+
+def test_ping_says_whether_the_database_answers(url: str, tmp_path: Path) -> None:
+    store = Store(url)
+    assert store.ping()
+    store.engine.dispose()
+    gone = Store(f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    (tmp_path / "x.sqlite3").unlink()
+    (tmp_path / "x.sqlite3").mkdir()  # the file is now a folder: nothing to open
+    gone.engine.dispose()
+    assert not gone.ping()

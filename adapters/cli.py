@@ -19,6 +19,7 @@ from bot.commands import About, Ask, Command, Daily, DailyAction, Help, Quote, S
 from bot.desk import Caller, FrontDesk
 from bot.evaluation import evaluate, load_questions
 from bot.matcher import MatchResult
+from bot.voice import capped
 
 __all__ = ["main"]
 
@@ -55,7 +56,7 @@ def reply_json(core: Maisky, question: str, reply: Reply, text: str) -> dict[str
         "passages": [
             {
                 "id": m.passage.id,
-                "text": m.passage.text,
+                "text": capped(m.passage.text, m.passage.source)[0],  # a copyrighted source: its cap
                 "score": round(m.score, 4),
                 "speaker": core.corpus.speaker_name(m.passage),
                 "source": {
@@ -237,6 +238,29 @@ def _run_due(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
     return run_due(args.settings, core, now, out)
 
 
+def _import(args: argparse.Namespace, core: Maisky | None, out: TextIO) -> int:
+    """Draft seeds/<id>.toml from documents; the report goes to stdout (stderr with --dry-run, whose
+    stdout is the TOML itself)."""
+    from bot.importer import Provenance, is_copyright, run_import, slug
+
+    prov = Provenance(
+        id=args.id or slug(args.title, words=5, limit=40),
+        title=args.title, author=args.author, publication=args.publication, date=args.date, url=args.url,
+        licence=args.licence, copyright=is_copyright(args.licence), excerpt_words=args.excerpt_words or 0,
+        notes=args.notes or "",
+    )  # fmt: skip
+    report, draft = run_import(
+        [Path(f) for f in args.files], prov, args.settings.seeds_dir, dry_run=args.dry_run, force=args.force,
+        encoding=args.encoding,
+    )  # fmt: skip
+    if args.dry_run:
+        out.write(draft.toml())
+        sys.stderr.write(report.text())
+    else:
+        out.write(report.text())
+    return 1 if report.refused else 0
+
+
 def _instant(text: str) -> dt.datetime:
     try:
         moment = dt.datetime.fromisoformat(text)
@@ -280,6 +304,25 @@ def parser() -> argparse.ArgumentParser:
         ("help", "the commands, in the persona's words", Help()),
     ):
         sub.add_parser(name, help=what).set_defaults(run=_show(command))
+    i = sub.add_parser(
+        "import", help="draft a source in seeds/ from text, Markdown, HTML, EPUB or PDF files, with a report to review"
+    )
+    i.add_argument("files", nargs="+", metavar="FILE", help="files, or folders of files, that make up one source")
+    i.add_argument("--title", required=True, help="the document's title")
+    i.add_argument("--author", required=True, help="who wrote it (for an encyclopedia: 'Wikipedia contributors')")
+    i.add_argument("--publication", required=True, help="where it appeared: newspaper, publisher, website")
+    i.add_argument("--date", required=True, type=_date, help="when it appeared (YYYY-MM-DD)")
+    i.add_argument("--url", required=True, help="where readers can read it (http:// or https://)")
+    i.add_argument(
+        "--licence", required=True, help="its licence, e.g. 'CC BY-SA 4.0'; '© ...' or 'copyright' caps quoting"
+    )
+    i.add_argument("--id", help="the source id and file name (default: from the title)")
+    i.add_argument("--excerpt-words", type=int, help="for a copyrighted source: words of one passage a reply shows")
+    i.add_argument("--notes", help="how the text was obtained (default: the files it was imported from)")
+    i.add_argument("--encoding", help="the text's encoding when it is not UTF-8 (e.g. cp1252)")
+    i.add_argument("--dry-run", action="store_true", help="print the TOML instead of writing it")
+    i.add_argument("--force", action="store_true", help="replace an existing source file (keeps ids that still fit)")
+    i.set_defaults(run=_import)
     e = sub.add_parser("eval", help="score the matcher on a question file (top-1, top-3, declines, overall)")
     e.add_argument("file", help="a YAML file in the format of shared/eval/dev-questions.yaml")
     e.add_argument("--json", action="store_true", help="one JSON record per question, then the totals")
@@ -322,6 +365,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         args.settings = Settings.from_env()
+        if args.command == "import":  # drafts a source: needs no loaded corpus, only its folder
+            return int(args.run(args, None, out))
         serving = args.command in ("slack", "discord")
         if serving:  # a bad token is reported before the corpus is even loaded
             getattr(args.settings, args.command)()

@@ -12,9 +12,10 @@ from typing import Any
 
 from bot.errors import CorpusError
 
-__all__ = ["Corpus", "Correction", "Passage", "Person", "Quote", "Source", "load_corpus"]
+__all__ = ["Corpus", "Correction", "Passage", "Person", "Quote", "Source", "load_corpus", "load_people"]
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+DEFAULT_EXCERPT_WORDS = 100  # words of one passage a reply shows from a copyrighted source
 SPECIAL_FILES = ("people.toml", "lexicon.toml")
 
 
@@ -32,6 +33,9 @@ class Source:
     section: str = ""
     photo_credit: str = ""
     notes: str = ""
+    licence: str = ""
+    copyright: bool = False  # replies show at most `excerpt_words` words of one passage
+    excerpt_words: int = 0
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,8 @@ class Person:
 @dataclass(frozen=True)
 class Quote:
     text: str
-    speaker: str
-    context: str
+    speaker: str  # a people.toml id; "" when the source names no speaker (shown as quoted in the source)
+    context: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,11 +70,14 @@ class Passage:
     date: str = ""
     caption: bool = False
     corrections: tuple[Correction, ...] = ()
+    section: str = ""  # the heading the passage stands under, if the source has headings
 
     def main_speaker(self) -> str:
         """Whose words fill most of the passage: a quotation's speaker if it covers half, else the author."""
         share: dict[str, int] = {}
         for q in self.quotes:
+            if not q.speaker:
+                continue  # an unattributed quotation is nobody's words as far as the bot knows
             share[q.speaker] = share.get(q.speaker, 0) + len(q.text)
         if share:
             speaker, chars = max(share.items(), key=lambda kv: kv[1])
@@ -157,7 +164,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise CorpusError(path.name, f"cannot be read: {exc.strerror}") from exc
 
 
-def _load_people(path: Path) -> dict[str, Person]:
+def load_people(path: Path) -> dict[str, Person]:
+    """Read and check people.toml."""
     data = _read_toml(path)
     people: dict[str, Person] = {}
     for pid, entry in data.items():
@@ -222,9 +230,18 @@ def _load_source(path: Path, people: Mapping[str, Person]) -> tuple[Source, list
             "section",
             "photo_credit",
             "notes",
+            "licence",
+            "copyright",
+            "excerpt_words",
         ),
         "[source]",
     )
+    copyrighted = head.get("copyright", False)
+    if not isinstance(copyrighted, bool):
+        raise r.fail("must be true or false", "source.copyright")
+    cap = head.get("excerpt_words", DEFAULT_EXCERPT_WORDS if copyrighted else 0)
+    if not isinstance(cap, int) or isinstance(cap, bool) or (copyrighted and cap < 20) or cap < 0:
+        raise r.fail("must be a whole number of words, at least 20", "source.excerpt_words")
     date = head.get("date")
     if not isinstance(date, dt.date) or isinstance(date, dt.datetime):
         raise r.fail("must be a TOML date such as 2015-10-07", "source.date")
@@ -244,6 +261,9 @@ def _load_source(path: Path, people: Mapping[str, Person]) -> tuple[Source, list
         section=r.text(head, "section", required=False),
         photo_credit=r.text(head, "photo_credit", required=False),
         notes=r.text(head, "notes", required=False),
+        licence=r.text(head, "licence", required=False),
+        copyright=copyrighted,
+        excerpt_words=cap if copyrighted else 0,
     )
     entries = r.items(data, "passage")
     if not entries:
@@ -255,7 +275,9 @@ def _load_source(path: Path, people: Mapping[str, Person]) -> tuple[Source, list
 def _load_passage(file: str, source: Source, entry: Mapping[str, Any], people: Mapping[str, Person]) -> Passage:
     pid = entry.get("id")
     r = _Reader(file, pid if isinstance(pid, str) else None)
-    r.unknown(entry, ("id", "paragraph", "caption", "date", "text", "keywords", "quote", "correction"), "a passage")
+    r.unknown(
+        entry, ("id", "paragraph", "caption", "date", "section", "text", "keywords", "quote", "correction"), "a passage"
+    )
     pid = r.ident(entry, "id")
     paragraph = entry.get("paragraph")
     if not isinstance(paragraph, int) or isinstance(paragraph, bool) or paragraph < 1:
@@ -270,10 +292,10 @@ def _load_passage(file: str, source: Source, entry: Mapping[str, Any], people: M
         qtext = r.text(q, "text")
         if qtext not in text:
             raise r.fail(f"is not verbatim in the passage text: {qtext[:60]!r}", "quote.text")
-        speaker = r.text(q, "speaker")
-        if speaker not in people:
+        speaker = r.text(q, "speaker", required=False)  # none: the source names no speaker
+        if speaker and speaker not in people:
             raise r.fail(f"{speaker!r} is not in people.toml", "quote.speaker")
-        quotes.append(Quote(qtext, speaker, r.text(q, "context")))
+        quotes.append(Quote(qtext, speaker, r.text(q, "context", required=bool(speaker))))
     corrections = []
     for c in r.items(entry, "correction"):
         r.unknown(c, ("original", "corrected"), "a correction")
@@ -293,6 +315,7 @@ def _load_passage(file: str, source: Source, entry: Mapping[str, Any], people: M
         date=r.text(entry, "date", required=False),
         caption=caption,
         corrections=tuple(corrections),
+        section=r.text(entry, "section", required=False),
     )
 
 
@@ -303,7 +326,7 @@ def load_corpus(folder: Path) -> Corpus:
     people_file = folder / "people.toml"
     if not people_file.exists():
         raise CorpusError("people.toml", f"is missing from {folder}")
-    people = _load_people(people_file)
+    people = load_people(people_file)
     synonyms, cues = _load_lexicon(folder / "lexicon.toml")
     sources: list[Source] = []
     passages: list[Passage] = []

@@ -320,6 +320,7 @@ class _Pass:
                     self.report.skipped.append(label)
             return None
         daily = self.daily
+        self.pacer.wait(_Pacer.key(sub), sub.platform)  # before claiming: a row waits `sending` only while it is sent
         choice, cycle = next_quote(
             daily.pool, self.store.current_cycle(sub.id), f"{sub.platform}:{sub.channel}", day, daily.seed
         )
@@ -344,7 +345,6 @@ class _Pass:
             if sub.platform in self.stopped:
                 self.store.retry_later(claim, 0.0, "not sent: the platform refused the bot", count=False)
                 return _STOPPED
-            self.pacer.wait(pace, sub.platform)
             try:
                 poster.post(sub.channel, reply, f"{sub.channel}:{day.isoformat()}")
             except ChannelGone as exc:

@@ -6,6 +6,7 @@ __all__ = [
     "ChannelGone",
     "ConfigError",
     "CorpusError",
+    "ImportFileError",
     "MaiskyError",
     "OutcomeUnknown",
     "PostError",
@@ -40,6 +41,14 @@ class ConfigError(MaiskyError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class ImportFileError(MaiskyError):
+    """A file cannot be imported as a source; names the file and what to do."""
+
+    def __init__(self, file: str, message: str) -> None:
+        self.file = file
+        super().__init__(f"{file}: {message}")
 
 
 class ServiceError(MaiskyError):

@@ -8,6 +8,7 @@ the same wording and tests are deterministic.
 from __future__ import annotations
 
 import random
+import re
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 import jinja2
 
-from bot.corpus import Corpus, Passage, Person, Quote
+from bot.corpus import Corpus, Passage, Person, Quote, Source
 from bot.errors import CorpusError
 from bot.excerpt import excerpt
 from bot.matcher import Match, MatchResult
@@ -36,6 +37,18 @@ _NOTICES = (
     "daily_paused", "daily_bad_time", "daily_bad_zone", "daily_not_allowed", "daily_unavailable", "another_first",
 )  # fmt: skip
 QUOTE_OPENING = 90  # characters of a long quotation shown in its attribution line
+CUT_MARK = " […]"
+
+
+def capped(text: str, source: Source) -> tuple[str, bool]:
+    """At most the source's `excerpt_words` words of `text` when the source is copyrighted, cut at a
+    sentence end where one falls late enough; and whether it was cut."""
+    if not source.copyright:
+        return text, False
+    ends = [m.end() for m in re.finditer(r"\S+", text)]
+    if len(ends) <= source.excerpt_words:
+        return text, False
+    return excerpt(text, ends[source.excerpt_words - 1] + len(CUT_MARK), mark=CUT_MARK)
 
 
 def load_persona(folder: Path) -> dict[str, Any]:
@@ -117,7 +130,7 @@ class Voice:
         """The whole reply as plain text (console output, chat fallback text)."""
         return self._render("plain", reply=reply)
 
-    def citation(self, passage: Passage) -> Citation:
+    def citation(self, passage: Passage, cut: bool = False) -> Citation:
         s = passage.source
         return Citation(
             title=s.title,
@@ -127,22 +140,24 @@ class Voice:
             url=s.url,
             passage_id=passage.id,
             paragraph=passage.paragraph,
-            line=self._render("citation", source=s, passage=passage),
+            line=self._render("citation", source=s, passage=passage, cut=cut),
         )
 
-    def quotation(self, quote: Quote) -> Quotation:
+    def quotation(self, quote: Quote, source: Source | None = None) -> Quotation:
+        """A quotation's attribution line; one without a speaker is shown as quoted in `source`."""
         text, cut = excerpt(quote.text, QUOTE_OPENING, mark="")
         text = text.rstrip(" ,;:—") if cut else text
-        speaker = self.corpus.people[quote.speaker].name
-        line = self._render("attribution", text=text, cut=cut, speaker=speaker, quote=quote)
+        speaker = self.corpus.people[quote.speaker].name if quote.speaker else ""
+        line = self._render("attribution", text=text, cut=cut, speaker=speaker, quote=quote, source=source)
         return Quotation(text=text, speaker=speaker, context=quote.context, line=line)
 
     def _passage_fields(self, passage: Passage) -> dict[str, Any]:
+        text, cut = capped(passage.text, passage.source)
         return {
-            "passage": passage.text,
+            "passage": text,
             "passage_by": self._render("passage_by", passage=passage),
-            "quotations": tuple(self.quotation(q) for q in passage.quotes),
-            "citation": self.citation(passage),
+            "quotations": tuple(self.quotation(q, passage.source) for q in passage.quotes if not cut or q.text in text),
+            "citation": self.citation(passage, cut=cut),
         }
 
     def answer(self, result: MatchResult, rank: int = 0, asked: str = "") -> Reply:
@@ -183,9 +198,10 @@ class Voice:
 
     def quote(self, passage: Passage, quote: Quote, day: str, *, daily: bool = False) -> Reply:
         narration = self._render("quote", variant=self._variant(day), daily=daily)
+        text, cut = capped(quote.text, passage.source)
         return self._reply(
-            Kind.QUOTE, narration, passage=quote.text, passage_by=self.quotation(quote).speaker + ", " + quote.context,
-            citation=self.citation(passage),
+            Kind.QUOTE, narration, passage=text, passage_by=self.quotation(quote).speaker + ", " + quote.context,
+            citation=self.citation(passage, cut=cut),
         )  # fmt: skip
 
     def sources(self) -> Reply:

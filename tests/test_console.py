@@ -85,7 +85,8 @@ def test_quote_same_date_same_quotation() -> None:
 
 def test_sources_counts_passages(core: Maisky) -> None:
     _, out = run("sources")
-    assert f"{len(core.corpus.passages)} passages" in out
+    for source in core.corpus.sources:
+        assert f"“{source.title}”" in out and f"{core.corpus.count(source)} passages" in out
 
 
 @pytest.mark.skipif(not DEV_QUESTIONS.exists(), reason="shared/eval not beside the repo")

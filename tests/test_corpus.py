@@ -14,7 +14,7 @@ RAW = SEEDS.parent.parent / "shared" / "seeds" / "000_3ce380c9100f0e7d.txt"
 
 def test_bundled_corpus_loads_with_provenance() -> None:
     corpus = load_corpus(SEEDS)
-    (source,) = corpus.sources
+    source = next(s for s in corpus.sources if s.id == "globe-2015")
     assert source.author == "Gabriel Gorodetsky"
     assert source.publication == "The Boston Globe"
     assert source.section == "Ideas"
@@ -44,6 +44,8 @@ def test_correction_is_recorded_and_applied() -> None:
 def test_passage_texts_are_verbatim_from_the_raw_article() -> None:
     raw = RAW.read_text(encoding="utf-8").replace("eventrying", "even trying")
     for p in load_corpus(SEEDS).passages:
+        if p.source.id != "globe-2015":
+            continue
         for para in p.text.split("\n\n"):
             assert para in raw, p.id
 
@@ -151,7 +153,7 @@ The embassy observatory held a brass telescope, according to the club's notes.''
         encoding="utf-8",
     )
     corpus = load_corpus(seeds_copy)
-    assert [s.id for s in corpus.sources] == ["club-notes", "globe-2015"]
+    assert [s.id for s in corpus.sources] == ["club-notes", "globe-2015", "wikipedia-ivan-maisky"]
     assert corpus.passage("club-notes.telescope").source.title == "Notes on the observatory"
 
 

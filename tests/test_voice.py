@@ -74,7 +74,7 @@ def test_passage_is_shown_as_its_authors(core: Maisky) -> None:
 
 def test_narration_is_a_persona_line_and_states_no_fact(core: Maisky) -> None:
     openers = [*PERSONA_DATA["openers_own_words"], *PERSONA_DATA["openers_caption"]]
-    openers += [line.format(author="Gabriel Gorodetsky") for line in PERSONA_DATA["openers_author"]]
+    openers += [line.format(author=s.author) for line in PERSONA_DATA["openers_author"] for s in core.corpus.sources]
     for q in QUESTIONS:
         reply = core.ask(q)
         if reply.kind is Kind.ANSWER:
@@ -124,7 +124,8 @@ def test_who_finds_people_by_other_names_and_typos(core: Maisky) -> None:
 def test_sources_and_help(core: Maisky) -> None:
     sources = core.plain(core.sources())
     assert "Gabriel Gorodetsky, “The secret diary of Stalin’s man in Churchill’s London”, The Boston Globe" in sources
-    assert f"{len(core.corpus.passages)} passages" in sources
+    for source in core.corpus.sources:
+        assert f"“{source.title}”" in sources and f"{core.corpus.count(source)} passages" in sources
     help_text = core.plain(core.help("/maisky "))
     assert "/maisky ask <question>" in help_text and "/maisky quote" in help_text
     assert "not the historical" in core.plain(core.about())

@@ -1,0 +1,469 @@
+"""Reading documents: plain text, Markdown, HTML, EPUB and PDF turned into blocks of text.
+
+A `Document` is a sequence of blocks (headings and body paragraphs) in reading order, plus
+every change made to the text on the way (furniture dropped, line-end hyphens mended), so that
+the import report can list them. The formats are read with well-kept libraries: markdown-it-py,
+BeautifulSoup, ebooklib and pypdf; this module only walks what they return.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import warnings
+import zipfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.errors import ImportFileError
+
+__all__ = ["FORMATS", "MAX_BYTES", "Block", "Change", "Document", "read_document"]
+
+MAX_BYTES = 50 * 1024 * 1024  # a 600-page book is a few MB of text; larger is almost surely not one
+FORMATS = {
+    ".txt": "text",
+    ".text": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".epub": "epub",
+    ".pdf": "pdf",
+}
+_SAVE_AS = "save it as PDF, EPUB, HTML, Markdown (.md) or plain text (.txt) and import that"
+
+
+@dataclass(frozen=True)
+class Block:
+    """One heading or body paragraph, its text as the document gives it."""
+
+    text: str
+    heading: int = 0  # heading level; 0 for body text
+    quoted: bool = False  # a block quotation (HTML <blockquote>, Markdown >)
+    caption: bool = False  # a figure caption
+    where: str = ""  # page or chapter file, for the report
+
+
+@dataclass(frozen=True)
+class Change:
+    """Something in the file that is not the text's prose, dropped or mended; listed in the report."""
+
+    what: str
+    text: str
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class Document:
+    path: Path
+    format: str
+    blocks: tuple[Block, ...]
+    changes: tuple[Change, ...] = ()
+    encoding: str = ""
+
+
+def read_document(path: Path, encoding: str | None = None) -> Document:
+    """Read one file; raise ImportFileError naming the file and what to do when it cannot be read."""
+    name = str(path)
+    if not path.exists():
+        raise ImportFileError(name, "does not exist")
+    if not path.is_file():
+        raise ImportFileError(name, "is not a file")
+    size = path.stat().st_size
+    if size == 0:
+        raise ImportFileError(name, "is empty; export the text again and import the new file")
+    if size > MAX_BYTES:
+        raise ImportFileError(
+            name, f"is {size // (1024 * 1024)} MB, over the {MAX_BYTES // (1024 * 1024)} MB limit; split it into "
+            "parts (chapters or volumes) and import them together as a folder",
+        )  # fmt: skip
+    data = path.read_bytes()
+    kind = _sniff(path, data)
+    if kind == "pdf":
+        return _read_pdf(path)
+    if kind == "epub":
+        return _read_epub(path)
+    text, used = _decode(name, data, encoding, declared=_declared_charset(data) if kind == "html" else None)
+    if kind == "html":
+        blocks, changes = _html_blocks(text, "")
+    elif kind == "markdown":
+        from markdown_it import MarkdownIt
+
+        blocks, changes = _html_blocks(MarkdownIt("commonmark").render(text), "")
+    else:
+        blocks, changes = _text_blocks(text), []
+    if not any(b.text.strip() for b in blocks):
+        raise ImportFileError(name, "holds no text; check that it is the right file")
+    return Document(path, kind, tuple(blocks), tuple(changes), used)
+
+
+def _sniff(path: Path, data: bytes) -> str:
+    """The format: by content for PDF and EPUB (whatever the name), else by the file's suffix."""
+    if data.startswith(b"%PDF-"):
+        return "pdf"
+    if data.startswith(b"PK\x03\x04"):
+        if b"application/epub+zip" in data[:100]:
+            return "epub"
+        raise ImportFileError(str(path), f"is a ZIP archive (a Word, OpenDocument or other package); {_SAVE_AS}")
+    suffix = path.suffix.lower()
+    if suffix in (".pdf", ".epub"):
+        raise ImportFileError(str(path), f"is named {suffix} but is not a {suffix[1:].upper()} file; {_SAVE_AS}")
+    if suffix in FORMATS:
+        return FORMATS[suffix]
+    if suffix:
+        raise ImportFileError(str(path), f"has an unknown format ({suffix}); {_SAVE_AS}")
+    return "text"
+
+
+_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def _declared_charset(data: bytes) -> str | None:
+    found = re.search(rb"<meta[^>]+charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", data[:4096], re.IGNORECASE)
+    return found.group(1).decode("ascii") if found else None
+
+
+def _decode(name: str, data: bytes, encoding: str | None, declared: str | None = None) -> tuple[str, str]:
+    """Text from bytes: the given encoding, a byte-order mark or UTF-8. Anything else is refused with
+    the encoding it looks like, because a wrong guess would change the words we must quote verbatim."""
+    for bom, codec in _BOMS:
+        if not encoding and data.startswith(bom):
+            encoding = codec
+    chosen = encoding or declared
+    if chosen:
+        try:
+            text = data.decode(chosen)
+        except LookupError:
+            raise ImportFileError(
+                name, f"names an unknown encoding {chosen!r}; give a known one with --encoding"
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise ImportFileError(
+                name, f"is not valid {chosen} (byte {exc.start}); give the right encoding with --encoding"
+            ) from None
+        _refuse_binary(name, text)
+        return text, chosen
+    if b"\x00" in data[:8192]:
+        raise ImportFileError(name, f"is a binary file, not text; {_SAVE_AS}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        from charset_normalizer import from_bytes
+
+        guess = from_bytes(data[:200_000]).best()
+        if guess is None:
+            raise ImportFileError(name, f"is a binary file, not text; {_SAVE_AS}") from None
+        raise ImportFileError(
+            name, f"is not UTF-8 (it looks like {guess.encoding}); convert it to UTF-8, or run the import again "
+            f"with --encoding {guess.encoding} if that is right",
+        ) from None  # fmt: skip
+    _refuse_binary(name, text)
+    return text, "utf-8"
+
+
+def _refuse_binary(name: str, text: str) -> None:
+    sample = text[:20_000]
+    control = sum(1 for c in sample if ord(c) < 32 and c not in "\n\r\t\f")
+    if control > max(2, len(sample) // 100):
+        raise ImportFileError(name, f"is a binary file, not text; {_SAVE_AS}")
+
+
+# ---------------------------------------------------------------- plain text
+
+_WIKI_HEADING = re.compile(r"^(={1,6})\s*(.+?)\s*\1\s*$")
+_ATX_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_SETEXT = re.compile(r"^(=+|-+)\s*$")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d{1,3}[.)])\s+\S")
+
+
+def _text_blocks(text: str) -> list[Block]:
+    """Paragraphs are separated by blank lines; lines inside one are unwrapped, except in lists."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n").lstrip("\ufeff")
+    blocks: list[Block] = []
+    for chunk in re.split(r"\n[ \t]*\n", text):
+        lines = [line.rstrip() for line in chunk.split("\n") if line.strip()]
+        if len(lines) == 2 and _SETEXT.match(lines[1]) and not _LIST_ITEM.match(lines[0]):
+            blocks.append(Block(lines[0].strip(), heading=1 if lines[1][0] == "=" else 2))
+            continue
+        para: list[str] = []
+        listing = any(_LIST_ITEM.match(line) for line in lines)  # a list keeps its lines (and its lead-in line)
+        for line in lines:
+            heading = _WIKI_HEADING.match(line) or _ATX_HEADING.match(line)
+            if heading:
+                if para:
+                    blocks.append(Block(("\n" if listing else " ").join(para)))
+                    para = []
+                blocks.append(Block(heading.group(2), heading=len(heading.group(1))))
+                continue
+            para.append(line.rstrip() if listing else line.strip())
+        if para:
+            blocks.append(Block(("\n" if listing else " ").join(para)))
+    return blocks
+
+
+# ---------------------------------------------------------------- HTML (and Markdown, EPUB)
+
+_SKIP = {"script", "style", "noscript", "template", "head", "svg", "iframe", "select", "button", "form", "input"}
+_FURNITURE = {"nav", "header", "footer", "aside"}
+_HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+_BLOCKS = {
+    "p", "div", "section", "article", "main", "blockquote", "li", "ul", "ol", "dl", "dt", "dd", "figure",
+    "figcaption", "pre", "table", "thead", "tbody", "tr", "td", "th", "caption", "body", "html", "hr", "address",
+    "center",
+}  # fmt: skip
+
+
+def _html_blocks(html: str, where: str) -> tuple[list[Block], list[Change]]:
+    from bs4 import BeautifulSoup
+    from bs4.element import Comment, Declaration, Doctype, NavigableString, ProcessingInstruction, Tag
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # bs4 warns about XHTML parsed as HTML; the text is the same
+        soup = BeautifulSoup(html, "html.parser")
+    root: Tag = soup
+    for name in ("main", "article"):
+        found = soup.find(name)
+        if isinstance(found, Tag) and found.get_text(strip=True):
+            root = found
+            break
+    blocks: list[Block] = []
+    changes: list[Change] = []
+    buffer: list[str] = []
+
+    def flush(quoted: bool, caption: bool) -> None:
+        text = "".join(buffer)
+        buffer.clear()
+        text = "\n".join(re.sub(r"\s+", " ", line).strip() for line in text.split("\n"))
+        text = re.sub(r"\n{2,}", "\n", text).strip()
+        if text:
+            blocks.append(Block(text, quoted=quoted, caption=caption, where=where))
+
+    def walk(node: Tag, quoted: bool, caption: bool) -> None:
+        for child in node.children:
+            if isinstance(child, Comment | Declaration | Doctype | ProcessingInstruction):
+                continue
+            if isinstance(child, NavigableString):
+                buffer.append(str(child).replace("\n", " "))
+                continue
+            if not isinstance(child, Tag):
+                continue
+            name = child.name.lower()
+            if name in _SKIP:
+                continue
+            if name in _FURNITURE:
+                dropped = re.sub(r"\s+", " ", child.get_text(" ")).strip()
+                if dropped:
+                    changes.append(Change(f"dropped page furniture (<{name}>)", dropped[:120], where))
+                continue
+            if name == "br":
+                buffer.append("\n")
+            elif name in _HEADINGS:
+                flush(quoted, caption)
+                text = re.sub(r"\s+", " ", child.get_text()).strip()
+                if text:
+                    blocks.append(Block(text, heading=_HEADINGS[name], where=where))
+            elif name in _BLOCKS:
+                flush(quoted, caption)
+                walk(child, quoted or name == "blockquote", caption or name == "figcaption")
+                flush(quoted or name == "blockquote", caption or name == "figcaption")
+            else:
+                walk(child, quoted, caption)
+
+    walk(root, False, False)
+    flush(False, False)
+    return blocks, changes
+
+
+# ---------------------------------------------------------------- EPUB
+
+
+def _read_epub(path: Path) -> Document:
+    import ebooklib
+    from ebooklib import epub
+
+    name = str(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if "META-INF/encryption.xml" in archive.namelist() and _drm(archive.read("META-INF/encryption.xml")):
+                raise ImportFileError(name, "is DRM-protected; import a copy without DRM, or its text")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            book = epub.read_epub(str(path), options={"ignore_ncx": True})
+    except ImportFileError:
+        raise
+    except Exception as exc:  # ebooklib raises bare KeyError, BadZipFile, lxml errors... for damaged books
+        raise ImportFileError(name, f"is not a readable EPUB ({type(exc).__name__}); export it again") from None
+    blocks: list[Block] = []
+    changes: list[Change] = []
+    for idref, *_ in book.spine:
+        item = book.get_item_with_id(idref)
+        if item is None or item.get_type() != ebooklib.ITEM_DOCUMENT or isinstance(item, epub.EpubNav):
+            continue
+        found, dropped = _html_blocks(item.get_content().decode("utf-8", errors="replace"), item.get_name())
+        blocks.extend(found)
+        changes.extend(dropped)
+    if not any(b.text.strip() for b in blocks):
+        raise ImportFileError(name, "holds no text in its chapters; check that it is the right book")
+    return Document(path, "epub", tuple(blocks), tuple(changes), "utf-8")
+
+
+def _drm(encryption_xml: bytes) -> bool:
+    """Font obfuscation also lives in encryption.xml; only encrypted text documents are DRM."""
+    return bool(re.search(rb"URI=\"[^\"]+\.(x?html?|xml)\"", encryption_xml))
+
+
+# ---------------------------------------------------------------- PDF
+
+_PAGE_NUMBER = re.compile(
+    r"^\s*(?:page\s+)?(?:[-–—]\s*)?(?:\d{1,4}|[ivxlcdm]{1,7})(?:\s*[-–—])?(?:\s*(?:of|/)\s*\d{1,4})?\s*$", re.IGNORECASE
+)
+_SENTENCE_END = re.compile(r"[.!?:;…][”’\"')\]]*$")
+
+
+def _read_pdf(path: Path) -> Document:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    name = str(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reader = PdfReader(path)
+            if reader.is_encrypted and not reader.decrypt(""):
+                raise ImportFileError(name, "is password-protected; save an unprotected copy and import that")
+            pages = [_page_text(page) for page in reader.pages]
+    except ImportFileError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise ImportFileError(name, f"is not a readable PDF ({type(exc).__name__}); export it again") from None
+    except Exception as exc:  # pypdf's decoders raise many kinds on damaged files
+        raise ImportFileError(name, f"is not a readable PDF ({type(exc).__name__}); export it again") from None
+    if not any(re.search(r"\w", p) for p in pages):
+        raise ImportFileError(
+            name, "has no text layer (a scanned PDF?); run it through OCR first, for example "
+            "`ocrmypdf in.pdf out.pdf`, and import the result",
+        )  # fmt: skip
+    changes: list[Change] = []
+    page_lines = [_page_lines(text) for text in pages]
+    _drop_furniture(page_lines, changes)
+    blocks = list(_pdf_blocks(page_lines, changes))
+    return Document(path, "pdf", tuple(blocks), tuple(changes), "")
+
+
+def _page_text(page: Any) -> str:
+    """The page's text laid out as printed (blank lines where the page has gaps); plain extraction
+    where layout mode fails on a font it cannot measure."""
+    try:
+        return str(page.extract_text(extraction_mode="layout") or "")
+    except Exception:  # pypdf's layout mode is stricter about fonts than its plain mode
+        return str(page.extract_text() or "")
+
+
+def _page_lines(text: str) -> list[str]:
+    """A page's lines with layout spacing collapsed; an empty string marks a vertical gap."""
+    out: list[str] = []
+    for raw in text.replace("\u00ad", "").split("\n"):
+        line = re.sub(r"\s{2,}", " ", raw).strip()
+        if line or (out and out[-1]):
+            out.append(line)
+    while out and not out[-1]:
+        out.pop()
+    return out
+
+
+def _edge(lines: list[str], top: bool) -> int | None:
+    """Index of the first (top) or last (bottom) non-empty line."""
+    order = range(len(lines)) if top else range(len(lines) - 1, -1, -1)
+    return next((i for i in order if lines[i]), None)
+
+
+def _drop_furniture(pages: list[list[str]], changes: list[Change]) -> None:
+    """Page numbers, and running heads or feet: the same line at the top or bottom of several pages."""
+    for n, lines in enumerate(pages, 1):
+        for top in (True, False):
+            i = _edge(lines, top)
+            if i is not None and _PAGE_NUMBER.match(lines[i]):
+                changes.append(Change("dropped a page number", lines[i], f"page {n}"))
+                lines[i] = ""
+    for top in (True, False):
+        keys: Counter[str] = Counter()
+        for lines in pages:
+            i = _edge(lines, top)
+            if i is not None:
+                keys[_running_key(lines[i])] += 1
+        repeated = {k for k, count in keys.items() if k and count >= max(2, len(pages) * 0.3) and len(k.split()) <= 12}
+        for n, lines in enumerate(pages, 1):
+            i = _edge(lines, top)
+            if i is not None and _running_key(lines[i]) in repeated:
+                changes.append(Change(f"dropped a running {'head' if top else 'foot'}", lines[i], f"page {n}"))
+                lines[i] = ""
+
+
+def _running_key(line: str) -> str:
+    """Lines that differ only in their page number are the same running head; prose is never one."""
+    if _SENTENCE_END.search(line) and not line.endswith(":"):
+        return ""
+    return re.sub(r"\d+", "#", line.lower()).strip(" #-–—|")
+
+
+def _pdf_blocks(pages: list[list[str]], changes: list[Change]) -> Iterator[Block]:
+    """Paragraphs from lines: a vertical gap, or a short line ending a sentence, ends one. A short line
+    with no closing punctuation standing alone is a heading. Hyphens at line ends are mended."""
+    widths = [len(line) for lines in pages for line in lines if line]
+    full = statistics.median(widths) if widths else 0
+    corpus_text = " ".join(line for lines in pages for line in lines)
+    para: list[str] = []
+    para_page = 1
+
+    def finish() -> Iterator[Block]:
+        if not para:
+            return
+        where = f"page {para_page}"
+        if len(para) == 1 and len(para[0].split()) <= 12 and not _SENTENCE_END.search(para[0]):
+            yield Block(para[0], heading=2, where=where)
+        else:
+            yield Block(_join_lines(para, corpus_text, changes, where), where=where)
+        para.clear()
+
+    for n, lines in enumerate(pages, 1):
+        for line in lines:
+            if not line:
+                if para and (_SENTENCE_END.search(para[-1]) or len(para) == 1):
+                    yield from finish()  # a gap ends a paragraph, or a heading, but not a sentence
+                continue
+            if not para:
+                para_page = n
+            para.append(line)
+            if _SENTENCE_END.search(line) and len(line) < 0.75 * full:
+                yield from finish()
+    yield from finish()
+
+
+# Words that mostly form hyphenated compounds (well-kept, self-taught, ex-minister), so a line-end hyphen
+# after them is the compound's own; after any other word it is the typesetter's and is removed.
+_COMPOUND_HEADS = frozenset(
+    "well self half ill ex all non anti semi quasi so twenty thirty forty fifty sixty seventy eighty ninety "
+    "long short high low near far full part pro".split()
+)
+
+
+def _join_lines(lines: list[str], corpus_text: str, changes: list[Change], where: str) -> str:
+    out = lines[0]
+    for line in lines[1:]:
+        broken = re.search(r"(\w+)-$", out)
+        if broken and line[:1].islower():
+            head, tail = broken.group(1), re.match(r"\w+", line)
+            word = tail.group(0) if tail else ""
+            if f"{head}-{word}" in corpus_text or head.lower() in _COMPOUND_HEADS:
+                out += line  # a real compound: keep its hyphen
+                changes.append(Change("joined a hyphenated compound across a line end", f"{head}-{word}", where))
+            else:
+                out = out[:-1] + line
+                changes.append(Change("mended a line-end hyphen", f"{head}-|{word} → {head}{word}", where))
+        else:
+            out += " " + line
+    return out

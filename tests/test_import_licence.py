@@ -1,0 +1,110 @@
+"""Licences in replies: the copyright cap, and quotations whose source names no speaker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot import Kind, Maisky, Settings, build
+from bot.errors import CorpusError
+from tests.conftest import PERSONA
+
+LONG = " ".join(f"Sentence {n} tells of the brass telescope in the embassy observatory." for n in range(30))
+
+COPYRIGHTED = f"""
+[source]
+id = "the-book"
+title = "The Maisky Papers"
+author = "An Editor"
+publication = "A Press"
+date = 2020-01-01
+url = "https://example.org/book"
+licence = "© 2020 A Press, all rights reserved"
+copyright = true
+excerpt_words = 40
+
+[[passage]]
+id = "telescope"
+paragraph = 7
+text = '''
+Maisky wrote: “The telescope is brass.” {LONG} At the end Maisky wrote: “Polish it daily.”'''
+[[passage.quote]]
+text = "The telescope is brass."
+speaker = "maisky"
+context = "in his diary"
+[[passage.quote]]
+text = "Polish it daily."
+speaker = "maisky"
+context = "in his diary"
+"""
+
+
+def core_with(seeds: Path, name: str, text: str) -> Maisky:
+    (seeds / name).write_text(text, encoding="utf-8")
+    return build(Settings(seeds_dir=seeds, persona_dir=PERSONA))
+
+
+def test_a_copyrighted_source_shows_at_most_its_cap_and_says_where_to_read_on(seeds_copy: Path) -> None:
+    core = core_with(seeds_copy, "the-book.toml", COPYRIGHTED)
+    reply = core.ask("Was the embassy telescope brass?")
+    assert reply.kind is Kind.ANSWER and reply.citation is not None
+    assert reply.citation.passage_id == "the-book.telescope"
+    shown = reply.passage.removesuffix(" […]")
+    assert reply.passage.endswith(" […]") and len(shown.split()) <= 40
+    assert core.corpus.passage("the-book.telescope").text.startswith(shown)
+    assert [q.text for q in reply.quotations] == ["The telescope is brass."]  # the cut-off one is not listed
+    assert "read on from paragraph 7 in the source" in reply.citation.line
+    assert "https://example.org/book" in reply.citation.line
+    sources = core.plain(core.sources())
+    assert "Licence: © 2020 A Press, all rights reserved (replies quote at most 40 words of a passage)" in sources
+
+
+def test_a_free_source_is_shown_whole(seeds_copy: Path) -> None:
+    free = COPYRIGHTED.replace("copyright = true\nexcerpt_words = 40\n", "").replace(
+        "© 2020 A Press, all rights reserved", "CC BY 4.0"
+    )
+    core = core_with(seeds_copy, "the-book.toml", free)
+    reply = core.ask("Was the embassy telescope brass?")
+    assert reply.passage == core.corpus.passage("the-book.telescope").text
+    assert reply.citation is not None and "Licence: CC BY 4.0." in reply.citation.line
+
+
+def test_a_cap_below_twenty_words_is_refused(seeds_copy: Path) -> None:
+    with pytest.raises(CorpusError, match="excerpt_words"):
+        core_with(seeds_copy, "the-book.toml", COPYRIGHTED.replace("excerpt_words = 40", "excerpt_words = 5"))
+
+
+def test_a_quotation_without_speaker_is_shown_as_quoted_in_its_source(seeds_copy: Path) -> None:
+    unattributed = COPYRIGHTED.replace('speaker = "maisky"\ncontext = "in his diary"\n', "", 1)
+    core = core_with(seeds_copy, "the-book.toml", unattributed.replace("copyright = true\n", ""))
+    reply = core.ask("Was the embassy telescope brass?")
+    first = reply.quotations[0]
+    assert first.text == "The telescope is brass." and first.speaker == ""
+    assert first.line == "“The telescope is brass.” — quoted in A Press, which does not name the speaker"
+    assert "Ivan Maisky" not in first.line
+
+
+def test_the_bundled_wikipedia_quotations_name_no_speaker(core: Maisky) -> None:
+    wiki = [p for p in core.corpus.passages if p.source.id == "wikipedia-ivan-maisky"]
+    assert wiki and all(q.speaker == "" for p in wiki for q in p.quotes)
+    lines = [core.voice.quotation(q, p.source).line for p in wiki for q in p.quotes]
+    assert lines and all(line.endswith("quoted in Wikipedia, The Free Encyclopedia, which does not name the speaker")
+                         for line in lines)  # fmt: skip
+
+
+def test_ask_json_shows_a_copyrighted_passage_only_up_to_its_cap(
+    seeds_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import json
+
+    from adapters.cli import main
+
+    (seeds_copy / "the-book.toml").write_text(COPYRIGHTED, encoding="utf-8")
+    monkeypatch.setenv("MAISKY_SEEDS", str(seeds_copy))
+    out = io.StringIO()
+    assert main(["ask", "--json", "Was the embassy telescope brass?"], out=out) == 0
+    first = json.loads(out.getvalue())["passages"][0]
+    assert first["id"] == "the-book.telescope" and first["text"].endswith(" […]")
+    assert len(first["text"].split()) <= 41

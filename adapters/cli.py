@@ -39,7 +39,7 @@ def desk(args: argparse.Namespace, core: Maisky, *, prefix: str = PREFIX, hide: 
 def caller(args: argparse.Namespace) -> Caller:
     """Whoever runs the console manages its local channels."""
     user = os.environ.get("USER") or os.environ.get("USERNAME") or "console"
-    return Caller("console", "local", getattr(args, "channel", None) or "console", user, may_manage=True)
+    return Caller("console", "local", getattr(args, "channel", None) or "console", user, may_manage=True, name=user)
 
 
 def handle(args: argparse.Namespace, core: Maisky, command: Command) -> Reply:
@@ -245,7 +245,8 @@ def _import(args: argparse.Namespace, core: Maisky | None, out: TextIO) -> int:
 
     prov = Provenance(
         id=args.id or slug(args.title, words=5, limit=40),
-        title=args.title, author=args.author, publication=args.publication, date=args.date, url=args.url,
+        title=args.title, author=args.author, publication=args.publication, date=args.date or args.retrieved,
+        retrieved=args.date is None, url=args.url,
         licence=args.licence, copyright=is_copyright(args.licence), excerpt_words=args.excerpt_words or 0,
         notes=args.notes or "",
     )  # fmt: skip
@@ -311,7 +312,9 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--title", required=True, help="the document's title")
     i.add_argument("--author", required=True, help="who wrote it (for an encyclopedia: 'Wikipedia contributors')")
     i.add_argument("--publication", required=True, help="where it appeared: newspaper, publisher, website")
-    i.add_argument("--date", required=True, type=_date, help="when it appeared (YYYY-MM-DD)")
+    when = i.add_mutually_exclusive_group(required=True)
+    when.add_argument("--date", type=_date, help="when it appeared (YYYY-MM-DD)")
+    when.add_argument("--retrieved", type=_date, help="for a page with no publication date: the day it was retrieved")
     i.add_argument("--url", required=True, help="where readers can read it (http:// or https://)")
     i.add_argument(
         "--licence", required=True, help="its licence, e.g. 'CC BY-SA 4.0'; '© ...' or 'copyright' caps quoting"

@@ -34,6 +34,7 @@ class Source:
     photo_credit: str = ""
     notes: str = ""
     licence: str = ""
+    retrieved: bool = False  # `date` is the day the text was retrieved (a web page with no publication date)
     copyright: bool = False  # replies show at most `excerpt_words` words of one passage
     excerpt_words: int = 0
 
@@ -224,6 +225,7 @@ def _load_source(path: Path, people: Mapping[str, Person]) -> tuple[Source, list
             "author",
             "publication",
             "date",
+            "retrieved",
             "url",
             "standfirst",
             "author_note",
@@ -242,9 +244,12 @@ def _load_source(path: Path, people: Mapping[str, Person]) -> tuple[Source, list
     cap = head.get("excerpt_words", DEFAULT_EXCERPT_WORDS if copyrighted else 0)
     if not isinstance(cap, int) or isinstance(cap, bool) or (copyrighted and cap < 20) or cap < 0:
         raise r.fail("must be a whole number of words, at least 20", "source.excerpt_words")
-    date = head.get("date")
+    if "date" in head and "retrieved" in head:
+        raise r.fail("give the publication `date` or, for a page without one, the day it was `retrieved`, not both")
+    field = "retrieved" if "retrieved" in head else "date"
+    date = head.get(field)
     if not isinstance(date, dt.date) or isinstance(date, dt.datetime):
-        raise r.fail("must be a TOML date such as 2015-10-07", "source.date")
+        raise r.fail("must be a TOML date such as 2015-10-07", f"source.{field}")
     url = r.text(head, "url")
     if not url.startswith(("http://", "https://")):
         raise r.fail("must start with http:// or https://", "source.url")
@@ -262,6 +267,7 @@ def _load_source(path: Path, people: Mapping[str, Person]) -> tuple[Source, list
         photo_credit=r.text(head, "photo_credit", required=False),
         notes=r.text(head, "notes", required=False),
         licence=r.text(head, "licence", required=False),
+        retrieved=field == "retrieved",
         copyright=copyrighted,
         excerpt_words=cap if copyrighted else 0,
     )

@@ -9,7 +9,6 @@ BeautifulSoup, ebooklib and pypdf; this module only walks what they return.
 from __future__ import annotations
 
 import re
-import statistics
 import warnings
 import zipfile
 from collections import Counter
@@ -148,6 +147,12 @@ def _decode(name: str, data: bytes, encoding: str | None, declared: str | None =
         _refuse_binary(name, text)
         return text, chosen
     if b"\x00" in data[:8192]:
+        wide = _wide_text(data[:8192])
+        if wide:
+            raise ImportFileError(
+                name, f"is not UTF-8 (it looks like {wide}); convert it to UTF-8, or run the import again with "
+                f"--encoding {wide}",
+            )  # fmt: skip
         raise ImportFileError(name, f"is a binary file, not text; {_SAVE_AS}")
     try:
         text = data.decode("utf-8")
@@ -163,6 +168,16 @@ def _decode(name: str, data: bytes, encoding: str | None, declared: str | None =
         ) from None  # fmt: skip
     _refuse_binary(name, text)
     return text, "utf-8"
+
+
+def _wide_text(sample: bytes) -> str:
+    """The UTF-16 variant that `sample` (with NUL bytes, and no byte-order mark) reads as text in, if any."""
+    for codec in ("utf-16-le", "utf-16-be"):
+        text = sample[: len(sample) // 2 * 2].decode(codec, errors="replace")
+        printable = sum(1 for c in text if c.isprintable() or c in "\n\r\t")
+        if text and printable >= 0.95 * len(text) and "\ufffd" not in text:
+            return codec
+    return ""
 
 
 def _refuse_binary(name: str, text: str) -> None:
@@ -364,10 +379,16 @@ def _page_text(page: Any) -> str:
 
 
 def _page_lines(text: str) -> list[str]:
-    """A page's lines with layout spacing collapsed; an empty string marks a vertical gap."""
+    """A page's lines with layout spacing collapsed; an empty string marks a vertical gap, and is also
+    put before an indented line that follows the end of a sentence (a paragraph's indented first line)."""
+    raw_lines = text.replace("\u00ad", "").split("\n")
+    margin = min((len(r) - len(r.lstrip()) for r in raw_lines if len(r.strip()) >= 20), default=0)
     out: list[str] = []
-    for raw in text.replace("\u00ad", "").split("\n"):
+    for raw in raw_lines:
         line = re.sub(r"\s{2,}", " ", raw).strip()
+        indented = bool(line) and len(raw) - len(raw.lstrip()) >= margin + 2
+        if indented and out and out[-1] and _SENTENCE_END.search(out[-1]):
+            out.append("")
         if line or (out and out[-1]):
             out.append(line)
     while out and not out[-1]:
@@ -413,8 +434,8 @@ def _running_key(line: str) -> str:
 def _pdf_blocks(pages: list[list[str]], changes: list[Change]) -> Iterator[Block]:
     """Paragraphs from lines: a vertical gap, or a short line ending a sentence, ends one. A short line
     with no closing punctuation standing alone is a heading. Hyphens at line ends are mended."""
-    widths = [len(line) for lines in pages for line in lines if line]
-    full = statistics.median(widths) if widths else 0
+    widths = sorted(len(line) for lines in pages for line in lines if line)
+    full = widths[int(len(widths) * 0.8)] if widths else 0  # most lines of a paragraph are full
     corpus_text = " ".join(line for lines in pages for line in lines)
     para: list[str] = []
     para_page = 1

@@ -89,15 +89,18 @@ _NAME = re.compile(
     r"(?<![’'])"
 )
 _CONNECTORS = {"of", "de", "von", "van", "du", "la", "le"}
-_NOT_NAMES = set(
+_FUNCTION_WORDS = set(  # capitalised at a sentence's start, never a name, nor the start of one
     "A An The And But Or If In On At Of To For By From With As So Yet He She It They We I You His Her Its Their Our "
     "My This That These Those There Here When Where What Why How Who Whom Which While After Before Although Though "
-    "Like Unlike Instead No Not Then Now One Two Three Four Five Six Seven Eight Nine Ten Mr Mrs Ms Dr Sir Lord Lady "
+    "Like Unlike Instead No Not Then Now One Two Three Four Five Six Seven Eight Nine Ten Among During Following "
     "Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July August "
-    "September October November December Sept Oct Nov Dec Jan Feb Aug Russian Soviet British English German French "
-    "American Americans Germans Russians Jewish Polish Christian Orthodox Socialist Socialists Communist Nazi Nazis "
-    "Nazism Conservatives Allies Marxist Mensheviks Menshevik Stalinist Tsar King Queen President Prime Minister "
-    "Ambassador Foreign Secretary Professor Read Source Licence Retrieved".split()
+    "September October November December Sept Oct Nov Dec Jan Feb Aug".split()
+)
+_NOT_NAMES = _FUNCTION_WORDS | set(  # alone, not a name; in front of one, part of it (Soviet Union, Lord Byron)
+    "Mr Mrs Ms Dr Sir Lord Lady Russian Soviet British English German French American Americans Germans Russians "
+    "Jewish Polish Christian Orthodox Socialist Socialists Communist Nazi Nazis Nazism Conservatives Allies Marxist "
+    "Mensheviks Menshevik Stalinist Tsar King Queen President Prime Minister Ambassador Foreign Secretary "
+    "Professor".split()
 )
 
 
@@ -115,6 +118,7 @@ class Provenance:
     copyright: bool = False
     excerpt_words: int = 0
     notes: str = ""
+    retrieved: bool = False  # `date` is the day the text was retrieved, not a publication date
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,7 @@ class Draft:
     unknown_speakers: tuple[tuple[str, str], ...] = ()  # (name, passage id)
     unknown_names: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (name, passage ids)
     dates: tuple[tuple[str, str], ...] = ()  # (passage id, every date found in it)
+    standfirst: str = ""
 
     def toml(self) -> str:
         """The draft in the seeds/ format (seeds/README.md)."""
@@ -157,9 +162,10 @@ class Draft:
             "[source]",
             f"id = {_s(p.id)}",
             f"title = {_s(p.title)}",
+            *([f"standfirst = {_s(self.standfirst)}"] if self.standfirst else []),
             f"author = {_s(p.author)}",
             f"publication = {_s(p.publication)}",
-            f"date = {p.date.isoformat()}",
+            f"{'retrieved' if p.retrieved else 'date'} = {p.date.isoformat()}",
             f"url = {_s(p.url)}",
             f"licence = {_s(p.licence)}",
         ]
@@ -234,11 +240,14 @@ def _same(a: str, b: str) -> bool:
     return norm(a) == norm(b)
 
 
-def _paragraphs(docs: Sequence[Document], prov: Provenance, changes: list[Change]) -> tuple[list[_Para], str]:
-    """Body paragraphs with their sections, furniture dropped and glued credits cut off."""
+def _paragraphs(docs: Sequence[Document], prov: Provenance, changes: list[Change]) -> tuple[list[_Para], str, str]:
+    """Body paragraphs with their sections, furniture dropped and glued credits cut off; the photo
+    credit and the standfirst (a short unpunctuated line right after the title, as newspapers have)."""
     out: list[_Para] = []
     credits: list[str] = []
     number = 0
+    standfirst = ""
+    after_title = False
     for doc in docs:
         section = ""
         where_file = doc.path.name if len(docs) > 1 else ""
@@ -250,7 +259,19 @@ def _paragraphs(docs: Sequence[Document], prov: Provenance, changes: list[Change
                 continue
             if _same(text, prov.title):
                 changes.append(Change("dropped the title, repeated in the text", text, where))
+                after_title = not out
                 continue
+            if (
+                after_title
+                and not block.heading
+                and not standfirst
+                and len(text.split()) <= 30
+                and not re.search(r"[.!?:;…]$", text)
+            ):
+                changes.append(Change("took the line after the title as the standfirst", text, where))
+                standfirst = text
+                continue
+            after_title = False
             if prov.url and prov.url in text:
                 changes.append(Change("dropped a provenance line (it repeats the source's URL)", text, where))
                 continue
@@ -277,7 +298,7 @@ def _paragraphs(docs: Sequence[Document], prov: Provenance, changes: list[Change
             number += 1
             out.append(_Para(text, number, section, caption, block.quoted, where))
     credit = credits[0] if credits and all(c == credits[0] for c in credits) else "; ".join(dict.fromkeys(credits))
-    return out, credit
+    return out, credit, standfirst
 
 
 def _at(file: str, where: str) -> str:
@@ -411,12 +432,11 @@ def _unknown_names(text: str, known: Mapping[str, set[str]]) -> list[str]:
         words = [re.sub(r"[’']s$", "", w) for w in m.group(0).split()]
         while words and words[-1] in _CONNECTORS:
             words.pop()
-        sentence_start = m.start() == 0 or re.search(r"[.!?:“\"‘(]\s*$|\n\s*$", text[: m.start()]) is not None
-        if sentence_start and words and words[0] in _NOT_NAMES:
-            words = words[1:]
-        while words and words[0] in _NOT_NAMES:
-            words = words[1:]
-        if not words or (len(words) == 1 and sentence_start):
+        # a single capitalised word opening a sentence may be any word; after "In" or "The" it is a name
+        first = m.start() == 0 or re.search(r"[.!?:“\"‘(]\s*$|\n\s*$", text[: m.start()]) is not None
+        while words and words[0] in _FUNCTION_WORDS:
+            words, first = words[1:], False
+        if not words or (len(words) == 1 and first):
             continue
         if any(w in known_words for w in words) or all(w in _NOT_NAMES | _CONNECTORS for w in words):
             continue
@@ -432,7 +452,7 @@ def draft_source(
     """Draft a source from documents read by `bot.formats`. `keep_ids` maps a passage's exact text to the
     id an earlier import (or the curator) gave it, so re-imports keep every id that still fits."""
     changes: list[Change] = []
-    paras, credit = _paragraphs(docs, prov, changes)
+    paras, credit, standfirst = _paragraphs(docs, prov, changes)
     paras = _split(_join(paras, changes), changes)
     names = speaker_names(people)
     passages: list[DraftPassage] = []
@@ -467,7 +487,7 @@ def draft_source(
     return Draft(
         prov, tuple(passages), tuple(changes), tuple(d.path.name for d in docs), credit, tuple(unknown_speakers),
         tuple((n, tuple(ids)) for n, ids in sorted(unknown_names.items(), key=lambda kv: (-len(kv[1]), kv[0]))),
-        tuple(dates),
+        tuple(dates), standfirst,
     )  # fmt: skip
 
 

@@ -379,8 +379,9 @@ def test_ci_runs_the_store_tests_on_postgresql() -> None:
     """On CI the PostgreSQL half of these tests must not silently vanish."""
     import os
 
-    if os.environ.get("CI") == "true":
-        assert database_urls() == ["sqlite", "postgresql"]
+    if os.environ.get("CI") != "true":  # .ci/run sets it; elsewhere PostgreSQL is optional
+        pytest.skip("PostgreSQL is required only on CI")
+    assert database_urls() == ["sqlite", "postgresql"]
 
 
 # the bot refused, a database gone, many channels at once

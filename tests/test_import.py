@@ -226,3 +226,12 @@ def test_any_text_drafts_a_source_the_loader_accepts(parts: list[str]) -> None:
     d = draft_source([doc], PROV, PEOPLE)
     if d.passages:
         assert validate(d, SEEDS, SEEDS / "club-notes.toml") == ""
+
+
+def test_a_short_unpunctuated_line_after_the_title_is_the_standfirst(tmp_path: Path) -> None:
+    d = draft(tmp_path, "Notes on the embassy\n\nWhat the club found in its visits\n\nThe first paragraph.\n")
+    assert d.standfirst == "What the club found in its visits"
+    assert [(p.paragraph, p.text) for p in d.passages] == [(1, "The first paragraph.")]
+    assert 'standfirst = "What the club found in its visits"' in d.toml()
+    plain = draft(tmp_path, "Notes on the embassy\n\nThe first paragraph.\n\nA line without a full stop\n")
+    assert plain.standfirst == "" and len(plain.passages) == 2

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,17 @@ def test_import_writes_a_source_the_bot_answers_from(tmp_path: Path, seeds: Path
     assert data["source"]["licence"] == "CC BY 4.0"
     code, answer = run("ask", "Did the embassy observatory have a telescope?")
     assert code == 0 and "brass telescope" in answer and "[club-notes." in answer
+
+
+def test_retrieved_instead_of_a_publication_date(tmp_path: Path, seeds: Path) -> None:
+    text = tmp_path / "page.txt"
+    text.write_text("A web page.\n", encoding="utf-8")
+    undated = [a if a != "--date" else "--retrieved" for a in PROVENANCE]
+    code, out = run("import", str(text), *undated, "--dry-run")
+    assert code == 0 and "retrieved = 2024-01-02" in out and "\ndate = " not in out
+    with pytest.raises(SystemExit) as usage:
+        run("import", str(text), *PROVENANCE, "--retrieved", "2024-01-02")
+    assert usage.value.code == 2
 
 
 def test_dry_run_prints_the_toml_and_writes_nothing(
@@ -101,7 +113,35 @@ def _cp1252(path: Path) -> Path:
     return path
 
 
+def _drm_epub(folder: Path) -> Path:
+    plain = write_epub(folder / "plain.epub", [("One", "<p>Text.</p>")])
+    locked = folder / "locked.epub"
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(locked, "w") as dst:
+        for item in src.infolist():
+            dst.writestr(item, src.read(item.filename))
+        dst.writestr(
+            "META-INF/encryption.xml",
+            '<encryption><EncryptedData><CipherData><CipherReference URI="EPUB/chapter1.xhtml"/>'
+            "</CipherData></EncryptedData></encryption>",
+        )
+    return locked
+
+
+def _password_pdf(folder: Path) -> Path:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.cell(0, 6, "Secret text.")
+    pdf.set_encryption(owner_password="owner", user_password="user")
+    pdf.output(str(folder / "locked.pdf"))
+    return folder / "locked.pdf"
+
+
 BAD_INPUTS = {
+    "drm epub": (_drm_epub, "is DRM-protected"),
+    "password pdf": (_password_pdf, "is password-protected"),
     "empty": (lambda d: _write(d / "empty.txt", b""), "is empty"),
     "binary": (lambda d: _write(d / "data.txt", bytes(range(256)) * 40), "is a binary file"),
     "unknown format": (lambda d: _write(d / "notes.rtf", b"{\\rtf1 hello}"), "has an unknown format (.rtf)"),
@@ -112,6 +152,11 @@ BAD_INPUTS = {
     "missing": (lambda d: d / "nowhere.txt", "does not exist"),
     "huge": (lambda d: _sparse(d / "huge.txt", 100 * 1024 * 1024), "over the 50 MB limit"),
     "other encoding": (lambda d: _cp1252(d / "latin.txt"), "is not UTF-8 (it looks like"),
+    "utf-16 without a byte-order mark": (
+        lambda d: _write(d / "wide.txt", "Maisky’s diary, kept in London.\n".encode("utf-16-le")),
+        "is not UTF-8 (it looks like utf-16-le); convert it to UTF-8, or run the import again with "
+        "--encoding utf-16-le",
+    ),
 }
 
 

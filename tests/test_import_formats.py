@@ -172,3 +172,29 @@ def test_pdf_running_heads_page_numbers_and_hyphens(tmp_path: Path) -> None:
     assert ("dropped a running head", "THE MAISKY PAPERS", "page 2") in changes
     assert ("dropped a page number", "1", "page 1") in changes
     assert ("mended a line-end hyphen", "conver-|sation → conversation", "page 1") in changes
+
+
+def test_pdf_paragraphs_marked_only_by_an_indented_first_line(tmp_path: Path) -> None:
+    """No gap between the paragraphs, and last lines nearly full: only the indent tells."""
+    from fpdf import FPDF
+
+    paragraphs = [
+        [
+            "Maisky arrived in London at the end of 1932, and he stayed",
+            "there for years, courting everyone he met there.",
+        ],
+        [
+            "He kept a diary throughout, which was found in the archives",
+            "of the Russian Foreign Ministry by a scholar.",
+        ],
+    ]
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    for lines in paragraphs:
+        for k, line in enumerate(lines):
+            pdf.set_x(20 if k == 0 else 10)
+            pdf.cell(0, 6, line)
+            pdf.ln(6)
+    pdf.output(str(tmp_path / "indented.pdf"))
+    assert [text for _, text in imported(tmp_path / "indented.pdf")] == [" ".join(lines) for lines in paragraphs]

@@ -12,7 +12,7 @@ from bot.formats import read_document
 from bot.importer import Provenance, draft_source
 from tests.conftest import SEEDS
 
-RAW = SEEDS.parent.parent / "shared" / "seeds" / "000_3ce380c9100f0e7d.txt"
+RAW = Path(__file__).parent / "data" / "raw" / "globe-2015.txt"  # shared/seeds/000_3ce380c9100f0e7d.txt
 
 
 def key(quotation: str) -> str:
@@ -20,7 +20,6 @@ def key(quotation: str) -> str:
     return quotation.rstrip(",;: ")
 
 
-@pytest.mark.skipif(not RAW.exists(), reason="shared/seeds not beside the repo")
 def test_globe_round_trip(capsys: pytest.CaptureFixture[str]) -> None:
     corpus = load_corpus(SEEDS)
     made = [p for p in corpus.passages if p.source.id == "globe-2015"]
@@ -55,22 +54,24 @@ def test_globe_round_trip(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(same_speaker) >= 7  # the rest are left without a speaker: "he writes", "according to Maisky"...
     assert not any("Courtesy of" in t or "Skip to main content" in t or "Read:" in t for t in imported_texts)
     assert sum(p.caption for p in draft.passages) == 3
+    assert draft.standfirst == source.standfirst
+    numbers = {p.text: p.paragraph for p in draft.passages}
+    assert all(numbers[p.text] == p.paragraph for p in word_for_word)  # paragraphs are numbered as by hand
     assert dt.date.fromisoformat(next(p.date for p in draft.passages if "Sept. 3, 1939" in p.text)) == dt.date(
         1939, 9, 3
     )
 
 
-@pytest.mark.skipif(not RAW.exists(), reason="shared/seeds not beside the repo")
 def test_bundled_wikipedia_source_is_what_the_importer_makes_of_the_shared_text() -> None:
     corpus = load_corpus(SEEDS)
     bundled = [p for p in corpus.passages if p.source.id == "wikipedia-ivan-maisky"]
     source = bundled[0].source
     prov = Provenance(
         id=source.id, title=source.title, author=source.author, publication=source.publication, date=source.date,
-        url=source.url, licence=source.licence, notes=source.notes,
+        url=source.url, licence=source.licence, notes=source.notes, retrieved=source.retrieved,
     )  # fmt: skip
     draft = draft_source([read_document(RAW.parent / "wikipedia-ivan-maisky.txt")], prov, corpus.people)
     assert [(f"{source.id}.{p.id}", p.text) for p in draft.passages] == [(p.id, p.text) for p in bundled]
-    assert source.licence == "CC BY-SA 4.0" and source.author == "Wikipedia contributors"
+    assert source.licence == "CC BY-SA 4.0" and source.author == "Wikipedia contributors" and source.retrieved
     assert source.url == "https://en.wikipedia.org/wiki/Ivan_Maisky"
     assert Path(SEEDS / "wikipedia-ivan-maisky.toml").read_text(encoding="utf-8") == draft.toml()

@@ -108,3 +108,18 @@ def test_ask_json_shows_a_copyrighted_passage_only_up_to_its_cap(
     first = json.loads(out.getvalue())["passages"][0]
     assert first["id"] == "the-book.telescope" and first["text"].endswith(" […]")
     assert len(first["text"].split()) <= 41
+
+
+def test_a_page_without_a_publication_date_is_cited_with_the_day_it_was_retrieved(core: Maisky) -> None:
+    wiki = next(p for p in core.corpus.passages if p.source.id == "wikipedia-ivan-maisky")
+    line = core.voice.citation(wiki).line
+    assert "Wikipedia, The Free Encyclopedia, retrieved 27 November 2026, " in line
+    assert "retrieved 2026-11-27: 4 passages" in core.plain(core.sources())
+    globe = next(p for p in core.corpus.passages if p.source.id == "globe-2015")
+    assert "retrieved" not in core.voice.citation(globe).line
+
+
+def test_a_source_gives_a_publication_date_or_a_retrieval_day_not_both(seeds_copy: Path) -> None:
+    both = COPYRIGHTED.replace("date = 2020-01-01", "date = 2020-01-01\nretrieved = 2026-11-27")
+    with pytest.raises(CorpusError, match="not both"):
+        core_with(seeds_copy, "the-book.toml", both)

@@ -22,7 +22,8 @@ from typing import Any
 import aiohttp
 import discord
 
-from adapters.discord.client import NO_PINGS, to_discord, use_endpoints
+from adapters.discord.endpoints import Endpoints, RoutedHTTP
+from adapters.discord.rendering import NO_PINGS, to_discord
 from bot import Reply
 from bot.errors import ChannelGone, OutcomeUnknown, PostLater, ServiceError, TokenRejected
 from bot.settings import DiscordSettings
@@ -32,8 +33,7 @@ __all__ = ["DiscordPoster", "nonce", "rest_poster"]
 
 async def rest_poster(ds: DiscordSettings, timeout: float = 20.0) -> tuple[DiscordPoster, discord.http.HTTPClient]:
     """A poster over the REST API alone (no gateway), for `maisky daily run-due`; close its client."""
-    use_endpoints(ds)
-    http = discord.http.HTTPClient(asyncio.get_running_loop())
+    http = RoutedHTTP(asyncio.get_running_loop(), Endpoints.of(ds))
     try:
         await http.static_login(ds.token)
     except discord.LoginFailure as exc:
@@ -72,7 +72,7 @@ class DiscordPoster:
         with discord.http.handle_message_parameters(
             content=out["content"], embed=out["embed"], allowed_mentions=NO_PINGS, nonce=nonce(key)
         ) as params:
-            payload = params.payload
+            payload = params.payload or {}  # no files: the whole message is this JSON payload
         route = discord.http.Route("POST", "/channels/{channel_id}/messages", channel_id=int(channel))
         unknown = ""
         for attempt in range(self.tries):
@@ -104,8 +104,9 @@ class DiscordPoster:
         session: aiohttp.ClientSession = self.http._HTTPClient__session  # type: ignore[attr-defined]
         headers = {"User-Agent": self.http.user_agent, "Authorization": f"Bot {self.http.token}",
                    "Content-Type": "application/json"}  # fmt: skip
+        url = self.http.endpoints.rest(route.url) if isinstance(self.http, RoutedHTTP) else route.url
         async with session.request(
-            route.method, route.url, data=discord.utils._to_json(payload), headers=headers,
+            route.method, url, data=discord.utils._to_json(payload), headers=headers,
             timeout=aiohttp.ClientTimeout(total=self.timeout), proxy=self.http.proxy, proxy_auth=self.http.proxy_auth,
         ) as response:  # fmt: skip
             data = await discord.http.json_or_text(response)

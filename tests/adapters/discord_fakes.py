@@ -8,11 +8,15 @@ import itertools
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from bot.settings import DiscordSettings
+
 BOT_ID, APP_ID, GUILD_ID, CHANNEL_ID, USER_ID = "1000", "2000", "400000000000000000", "5000", "6000"
+DM_ID = "7000"  # the direct-message channel the fake opens with any user
 TOKEN = "MTAwMA.fake.token"
 _ids = itertools.count(900000)
 
@@ -124,6 +128,10 @@ class FakeDiscord:
             return self._json({"id": APP_ID, "name": "Maisky", "description": "", "icon": None, "bot_public": True,
                                "bot_require_code_grant": False, "owner": user("7", "owner"), "verify_key": "k",
                                "flags": 0})  # fmt: skip
+        if path == "/users/@me/channels" and request.method == "POST":
+            return self._json(
+                {"id": DM_ID, "type": 1, "recipients": [user(body["recipient_id"])], "last_message_id": None}
+            )
         if path.endswith("/callback"):
             return self._json(
                 {"interaction": {"id": path.split("/")[2], "type": 2}, "resource": {"type": body["type"]}}
@@ -133,6 +141,20 @@ class FakeDiscord:
         if path.endswith("/commands") and request.method == "PUT":
             return self._json([{**c, "id": str(next(_ids)), "application_id": APP_ID, "version": "1"} for c in body])
         return self._json({"message": "404: Not Found", "code": 0}, 404)
+
+    async def answers(self, count: int = 1, timeout: float = 10) -> list[dict[str, Any]]:
+        """The bot's messages in answer to interactions, in order, however each was sent: at once
+        (callback type 4), by editing a deferred response, or as a follow-up. `flags` 64 = ephemeral."""
+
+        def answer(c: Call) -> bool:
+            return (c.path.endswith("/callback") and c.body.get("type") == 4) or (
+                "/webhooks/" in c.path
+                and (c.method == "POST" or c.path.endswith("/messages/@original"))
+                and c.method != "DELETE"
+            )
+
+        calls = await self.wait_for(answer, count, timeout)
+        return [c.body["data"] if c.path.endswith("/callback") else c.body for c in calls]
 
     async def wait_for(self, predicate: Any, count: int = 1, timeout: float = 10) -> list[Call]:
         deadline = time.monotonic() + timeout
@@ -188,3 +210,8 @@ def channel_message(content: str, *, dm: bool = False, author: dict[str, Any] | 
         data["guild_id"] = GUILD_ID
         data["member"] = {"roles": [], "joined_at": "2024-01-01T00:00:00+00:00", "deaf": False, "mute": False}
     return data
+
+
+def settings(fake: FakeDiscord, state: Path, guild: int | None = None) -> DiscordSettings:
+    """The Discord front end's settings, its REST API pointed at the fake."""
+    return DiscordSettings(TOKEN, guild, fake.base, "", None, state)

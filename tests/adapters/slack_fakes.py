@@ -19,6 +19,8 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 
+from bot.settings import SlackSettings
+
 SECRET = "test-signing-secret"
 
 
@@ -98,6 +100,11 @@ class FakeSlack:
     def count(self, suffix: str) -> int:
         with self._cond:
             return sum(1 for c in self.calls if c.path.endswith(suffix) or c.path.startswith(suffix))
+
+
+def settings(fake: FakeSlack, app_token: str = "", allow: frozenset[str] = frozenset()) -> SlackSettings:
+    """The Slack front end's settings, its Web API pointed at the fake."""
+    return SlackSettings("xoxb-test", SECRET, app_token, fake.api_url, 3000, allow)
 
 
 class _Quiet(WSGIRequestHandler):

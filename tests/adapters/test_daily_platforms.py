@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,8 @@ import discord
 import pytest
 from slack_sdk import WebClient
 
-from adapters.discord.client import build_client, use_endpoints
+from adapters.discord.client import build_client
+from adapters.discord.endpoints import Endpoints, RoutedHTTP
 from adapters.discord.posting import DiscordPoster, nonce
 from adapters.slack.app import build_app
 from adapters.slack.posting import SlackPoster
@@ -43,13 +43,6 @@ def make(tmp_path: Path, **env: str) -> tuple[Settings, Maisky, Daily]:
 
 
 # Slack
-
-
-@pytest.fixture
-def fake_slack() -> Iterator[FakeSlack]:
-    f = FakeSlack()
-    yield f
-    f.close()
 
 
 def slack_reply(fake: FakeSlack, user: str) -> dict[str, Any]:
@@ -132,8 +125,8 @@ async def test_discord_daily_commands_and_who_may_use_them(tmp_path: Path) -> No
         assert cb.body["data"]["flags"] == 64 and "Only those who manage" in cb.body["data"]["embeds"][0]["description"]
         manage_channels = str(discord.Permissions(manage_channels=True).value)
         state.parse_interaction_create(member_command("subscribe", [time_opt, zone_opt], permissions=manage_channels))
-        done = await fake.wait_for(lambda c: c.path.endswith("/messages/@original"))
-        assert "Every day at 07:45 (America/New_York)" in done[0].body["embeds"][0]["description"].replace("\\", "")
+        done = (await fake.answers(2))[1]
+        assert "Every day at 07:45 (America/New_York)" in done["embeds"][0]["description"].replace("\\", "")
         sub = daily.store.subscription("discord", CHANNEL_ID)
         assert sub is not None and sub.active
         complete = member_command(
@@ -156,8 +149,7 @@ async def test_discord_poster_classifies_errors(tmp_path: Path) -> None:
                              "/channels/429/messages": [(429, {"message": "slow", "retry_after": 2.5})],
                              "/channels/500/messages": [(500, {"message": "oops", "code": 0})] * 5})  # fmt: skip
     await fake.start()
-    use_endpoints(DiscordSettings(TOKEN, None, fake.base, "", None, tmp_path))
-    http = discord.http.HTTPClient(asyncio.get_running_loop())
+    http = RoutedHTTP(asyncio.get_running_loop(), Endpoints(fake.base))
     await http.static_login(TOKEN)
     poster = DiscordPoster(http, asyncio.get_running_loop(), pause=0.01)
     reply = core.quote(dt.date(2026, 1, 10))

@@ -4,6 +4,7 @@ assertions on the HTTP bodies discord.py sends."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,12 +14,14 @@ from typing import Any
 import discord
 import pytest
 
-from adapters.discord.client import build_client, sync_commands, to_discord
-from bot import ConfigError, Maisky, Reply, Settings, build
+from adapters.discord.client import MaiskyClient, build_client, sync_commands, to_discord
+from bot import ConfigError, Maisky, Reply, Settings
 from bot.settings import DiscordSettings
+from tests.adapters.conftest import MakeCore
 from tests.adapters.discord_fakes import (
     APP_ID,
     BOT_USER,
+    CHANNEL_ID,
     GUILD_ID,
     TOKEN,
     Call,
@@ -26,21 +29,17 @@ from tests.adapters.discord_fakes import (
     channel_message,
     command,
     component,
+    settings,
     user,
 )  # fmt: skip
-from tests.conftest import PERSONA, SEEDS
 
-DEFAULT_BASE = discord.http.Route.BASE
-
-
-def make_core(cooldown: int = 0) -> Maisky:
-    return build(Settings(seeds_dir=SEEDS, persona_dir=PERSONA, cooldown=cooldown))
+DEFAULT_BASE = discord.http.Route.BASE  # no client may change it: each has its own endpoints
 
 
 @dataclass
 class Env:
     fake: FakeDiscord
-    client: discord.Client
+    client: MaiskyClient
     ds: DiscordSettings
 
     def feed(self, payload: dict[str, Any]) -> None:
@@ -49,27 +48,27 @@ class Env:
     async def callbacks(self, count: int = 1) -> list[Call]:
         return await self.fake.wait_for(lambda c: c.path.endswith("/callback"), count)
 
-    async def original(self, count: int = 1) -> Call:
-        calls = await self.fake.wait_for(lambda c: c.path.endswith("/messages/@original"), count)
-        return calls[count - 1]
+    async def answer(self, count: int = 1) -> dict[str, Any]:
+        """The `count`-th message the bot sent in answer to an interaction."""
+        return (await self.fake.answers(count))[count - 1]
 
 
-async def start(tmp_path: Path, core: Maisky | None = None, guild: int | None = None, **fail: Any) -> Env:
+async def start(tmp_path: Path, core: Maisky, guild: int | None = None, **fail: Any) -> Env:
     fake = FakeDiscord(fail=dict(fail))
     await fake.start()
-    ds = DiscordSettings(TOKEN, guild, fake.base, "", None, tmp_path / "state")
-    client = build_client(core or make_core(), ds)
+    ds = settings(fake, tmp_path / "state", guild)
+    client = build_client(core, ds)
     await client.login(TOKEN)
     return Env(fake, client, ds)
 
 
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    e = await start(tmp_path)
+async def env(tmp_path: Path, make_core: MakeCore) -> AsyncIterator[Env]:
+    e = await start(tmp_path, make_core())
     yield e
     await e.client.close()
     await e.fake.stop()
-    discord.http.Route.BASE = DEFAULT_BASE
+    assert discord.http.Route.BASE == DEFAULT_BASE
 
 
 def embed_text(body: dict[str, Any]) -> str:
@@ -77,11 +76,11 @@ def embed_text(body: dict[str, Any]) -> str:
     return e["description"] + " ".join(f["value"] for f in e.get("fields", []))
 
 
-async def test_ask_defers_then_answers_with_label_embed_citation_and_buttons(env: Env) -> None:
+async def test_ask_answers_with_label_embed_citation_and_buttons(env: Env) -> None:
     env.feed(command("ask", [{"type": 3, "name": "question", "value": "What did you think of Chamberlain?"}]))
     (cb,) = await env.callbacks()
-    assert cb.body["type"] == 5 and not cb.body.get("data", {}).get("flags")  # deferred, public
-    body = (await env.original()).body
+    assert cb.body["type"] == 4 and not cb.body["data"].get("flags")  # answered at once, public
+    body = await env.answer()
     assert body["content"].startswith("**Maisky as narrator**")
     embed = body["embeds"][0]
     assert embed["author"]["name"] == "Maisky as narrator"
@@ -101,8 +100,7 @@ async def test_private_ask_is_ephemeral(env: Env) -> None:
             [{"type": 3, "name": "question", "value": "Eden iron"}, {"type": 5, "name": "private", "value": True}],
         )
     )
-    (cb,) = await env.callbacks()
-    assert cb.body["type"] == 5 and cb.body["data"]["flags"] == 64
+    assert (await env.answer())["flags"] == 64
 
 
 @pytest.mark.parametrize(
@@ -113,13 +111,15 @@ async def test_private_ask_is_ephemeral(env: Env) -> None:
         ("sources", [], "29 passages"),
         ("about", [], "not the historical Ivan Maisky"),
         ("help", [], "/maisky ask <question>"),
+        ("another", [], "Ask me a question first"),
     ],
 )
 async def test_each_command(env: Env, name: str, options: list[dict[str, Any]], expect: str) -> None:
     env.feed(command(name, options))
-    body = (await env.original()).body
+    body = await env.answer()
     assert expect in discord.utils.remove_markdown(embed_text(body)) or expect in embed_text(body)
     assert body["allowed_mentions"] == {"parse": []}
+    assert bool(body.get("flags")) == (name in ("about", "help", "another"))
 
 
 async def test_who_autocomplete_offers_people(env: Env) -> None:
@@ -133,12 +133,11 @@ async def test_who_autocomplete_offers_people(env: Env) -> None:
 
 async def test_another_passage_button_is_ephemeral_and_different(env: Env) -> None:
     env.feed(command("ask", [{"type": 3, "name": "question", "value": "Kennedy"}]))
-    first = (await env.original()).body
+    first = await env.answer()
     custom_id = first["components"][0]["components"][0]["custom_id"]
     env.feed(component(custom_id))
-    cbs = await env.callbacks(2)
-    assert cbs[1].body["type"] == 5 and cbs[1].body["data"]["flags"] == 64
-    second = (await env.original(2)).body
+    second = await env.answer(2)
+    assert second["flags"] == 64
     assert second["embeds"][0]["footer"]["text"] != first["embeds"][0]["footer"]["text"]
 
 
@@ -153,7 +152,7 @@ async def test_everyone_in_the_question_pings_nobody(env: Env) -> None:
     env.feed(
         command("ask", [{"type": 3, "name": "question", "value": "@everyone @here <@&1> what did you think of Eden?"}])
     )
-    body = (await env.original()).body
+    body = await env.answer()
     assert body["allowed_mentions"] == {"parse": []}
     text = body["content"] + embed_text(body)
     assert "@everyone" not in text and "@here" not in text and "<@&" not in text
@@ -185,9 +184,11 @@ async def test_messages_without_a_mention_and_from_bots_are_ignored(env: Env) ->
     assert not [c for c in env.fake.calls if c.path.endswith("/messages")]
 
 
-async def test_expired_interaction_is_logged_not_fatal(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_expired_interaction_is_logged_not_fatal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, make_core: MakeCore
+) -> None:
     caplog.set_level(logging.WARNING)
-    e = await start(tmp_path, **{"/callback": [(404, {"message": "Unknown interaction", "code": 10062})]})
+    e = await start(tmp_path, make_core(), **{"/callback": [(404, {"message": "Unknown interaction", "code": 10062})]})
     try:
         e.feed(command("quote"))
         await e.callbacks()
@@ -197,32 +198,33 @@ async def test_expired_interaction_is_logged_not_fatal(tmp_path: Path, caplog: p
         assert any("expired" in r.getMessage() for r in caplog.records)
         assert not [c for c in e.fake.calls if "/webhooks/" in c.path]
         e.feed(command("quote"))  # the bot is still answering
-        assert "Ivan Maisky" in embed_text((await e.original()).body)
+        assert "Ivan Maisky" in embed_text(await e.answer(2))
     finally:
         await e.client.close()
         await e.fake.stop()
 
 
-async def test_429_is_retried_by_discord_py(tmp_path: Path) -> None:
+async def test_429_is_retried_by_discord_py(tmp_path: Path, make_core: MakeCore) -> None:
     e = await start(
         tmp_path,
+        make_core(),
         **{"/callback": [(429, {"message": "You are being rate limited.", "retry_after": 0.2, "global": False})]},
     )
     try:
         e.feed(command("quote"))
         cbs = await e.callbacks(2)
         assert cbs[0].body == cbs[1].body
-        assert "Ivan Maisky" in embed_text((await e.original()).body)
+        assert "Ivan Maisky" in embed_text(cbs[1].body["data"])
     finally:
         await e.client.close()
         await e.fake.stop()
 
 
-async def test_cooldown_is_a_friendly_ephemeral_reply(tmp_path: Path) -> None:
+async def test_cooldown_is_a_friendly_ephemeral_reply(tmp_path: Path, make_core: MakeCore) -> None:
     e = await start(tmp_path, core=make_core(cooldown=60))
     try:
         e.feed(command("ask", [{"type": 3, "name": "question", "value": "Eden"}]))
-        await e.original()
+        await e.answer()
         e.feed(command("ask", [{"type": 3, "name": "question", "value": "Halifax"}]))
         cbs = await e.callbacks(2)
         assert cbs[1].body["type"] == 4 and cbs[1].body["data"]["flags"] == 64
@@ -232,7 +234,9 @@ async def test_cooldown_is_a_friendly_ephemeral_reply(tmp_path: Path) -> None:
         await e.fake.stop()
 
 
-async def test_a_failing_core_gets_the_error_template(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_failing_core_gets_the_error_template(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, make_core: MakeCore
+) -> None:
     class Broken(Maisky):
         def ask(self, question: str, rank: int = 0) -> Reply:
             raise RuntimeError("index on fire")
@@ -241,7 +245,8 @@ async def test_a_failing_core_gets_the_error_template(tmp_path: Path, caplog: py
     e = await start(tmp_path, core=Broken(core.corpus, core.matcher, core.voice))
     try:
         e.feed(command("ask", [{"type": 3, "name": "question", "value": "Eden"}]))
-        assert "Something went wrong on my side" in embed_text((await e.original()).body)
+        body = await e.answer()
+        assert "Something went wrong on my side" in embed_text(body) and body["flags"] == 64
         assert any(r.exc_info and "index on fire" in str(r.exc_info[1]) for r in caplog.records)
     finally:
         await e.client.close()
@@ -253,17 +258,19 @@ async def test_sync_payload_once_then_only_when_changed(env: Env, tmp_path: Path
     assert len(puts) == 1 and puts[0].path == f"/applications/{APP_ID}/commands"
     (group,) = puts[0].body
     assert group["name"] == "maisky"
-    assert [o["name"] for o in group["options"]] == ["ask", "quote", "who", "sources", "about", "help", "daily"]
+    assert [o["name"] for o in group["options"]] == [
+        "ask", "another", "quote", "who", "sources", "about", "help", "daily"
+    ]  # fmt: skip
     daily = group["options"][-1]
     assert [o["name"] for o in daily["options"]] == ["subscribe", "unsubscribe", "status", "preview"]
-    tree = env.client.maisky_tree  # type: ignore[attr-defined]
+    tree = env.client.tree
     assert await sync_commands(tree, env.ds) is False  # same commands: no second PUT
     assert await sync_commands(tree, env.ds, force=True) is True  # `maisky discord sync`
     assert len([c for c in env.fake.calls if c.method == "PUT"]) == 2
 
 
-async def test_guild_sync_goes_to_the_guild(tmp_path: Path) -> None:
-    e = await start(tmp_path, guild=int(GUILD_ID))
+async def test_guild_sync_goes_to_the_guild(tmp_path: Path, make_core: MakeCore) -> None:
+    e = await start(tmp_path, make_core(), guild=int(GUILD_ID))
     try:
         puts = [c for c in e.fake.calls if c.method == "PUT"]
         assert [p.path for p in puts] == [f"/applications/{APP_ID}/guilds/{GUILD_ID}/commands"]
@@ -272,7 +279,7 @@ async def test_guild_sync_goes_to_the_guild(tmp_path: Path) -> None:
         await e.fake.stop()
 
 
-def test_embed_limits_and_cutting() -> None:
+def test_embed_limits_and_cutting(make_core: MakeCore) -> None:
     from dataclasses import replace
 
     reply = make_core().ask("Was Eden made of iron?")
@@ -328,8 +335,7 @@ async def test_the_real_process_connects_to_a_fake_gateway_and_answers(tmp_path:
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     try:
-        call = (await fake.wait_for(lambda c: c.path.endswith("/messages/@original"), timeout=60))[0]
-        assert "soft clay" in embed_text(call.body)
+        assert "soft clay" in embed_text((await fake.answers(timeout=60))[0])
         assert fake.identify["token"] == TOKEN
         assert [c.path for c in fake.calls if c.method == "PUT"] == [f"/applications/{APP_ID}/commands"]
     finally:
@@ -383,3 +389,73 @@ def test_readme_invite_url_asks_for_exactly_the_permissions_needed() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     (url,) = re.findall(r"https://discord\.com/oauth2/authorize\?\S+", readme)
     assert f"permissions={PERMISSIONS.value}" in url and "scope=bot%20applications.commands" in url
+
+
+async def test_a_slow_answer_is_deferred_then_edited_with_its_visibility(tmp_path: Path, make_core: MakeCore) -> None:
+    import asyncio
+    import time
+
+    class Slow(Maisky):
+        def ask(self, question: str, rank: int = 0) -> Reply:
+            time.sleep(2)  # longer than the client waits before deferring
+            return super().ask(question, rank)
+
+    core = make_core()
+    e = await start(tmp_path, Slow(core.corpus, core.matcher, core.voice))
+    try:
+        e.feed(command("ask", [{"type": 3, "name": "question", "value": "Was Eden made of iron?"}]))
+        (deferred,) = await e.callbacks()
+        assert deferred.body["type"] == 5 and not deferred.body.get("data", {}).get("flags")  # public, as asks are
+        assert "soft clay" in embed_text(await e.answer())
+        e.feed(command("ask", [{"type": 3, "name": "question", "value": "???"}]))
+        await e.callbacks(2)
+        late = await e.answer(2)  # turned out private: the public placeholder goes, a private follow-up comes
+        assert late["flags"] == 64 and "no words there to search" in embed_text(late)
+        await asyncio.sleep(0.1)
+        assert [c.method for c in e.fake.calls if c.path.endswith("/messages/@original")] == ["PATCH", "DELETE"]
+    finally:
+        await e.client.close()
+        await e.fake.stop()
+
+
+async def test_a_private_reply_to_a_mention_falls_back_to_the_channel_when_dms_are_closed(
+    tmp_path: Path, make_core: MakeCore
+) -> None:
+    e = await start(tmp_path, make_core(), **{"/users/@me/channels": [(403, {"message": "Cannot DM", "code": 50007})]})
+    try:
+        me = {**BOT_USER, "member": {"roles": [], "joined_at": "2024-01-01T00:00:00+00:00", "deaf": False}}
+        e.client._connection.parse_message_create(channel_message(f"<@{BOT_USER['id']}> help", mentions=[me]))
+        (call,) = await e.fake.wait_for(lambda c: c.method == "POST" and c.path.endswith("/messages"))
+        assert call.path == f"/channels/{CHANNEL_ID}/messages" and "/maisky ask" in embed_text(call.body)
+    finally:
+        await e.client.close()
+        await e.fake.stop()
+
+
+async def test_each_client_has_its_own_endpoints(tmp_path: Path, make_core: MakeCore) -> None:
+    """Two clients in one process, each against its own fake; discord.py's Route.BASE never moves."""
+    first = await start(tmp_path / "a", make_core())
+    second = await start(tmp_path / "b", make_core())
+    try:
+        assert discord.http.Route.BASE == DEFAULT_BASE
+        second.feed(command("sources"))
+        first.feed(command("quote"))
+        assert "29 passages" in embed_text(await second.answer())
+        assert "Ivan Maisky" in embed_text(await first.answer())
+        assert not [c for c in first.fake.calls if c.path.endswith("/callback") and "29 passages" in json.dumps(c.body)]
+    finally:
+        for e in (first, second):
+            await e.client.close()
+            await e.fake.stop()
+
+
+def test_the_gateway_setting_moves_only_discords_own_gateway() -> None:
+    from adapters.discord.endpoints import Endpoints
+
+    ours = Endpoints("http://127.0.0.1:9/api/v10", "ws://127.0.0.1:9/gateway")
+    assert (
+        ours.websocket("wss://gateway.discord.gg/?v=10&encoding=json") == "ws://127.0.0.1:9/gateway?v=10&encoding=json"
+    )
+    assert ours.websocket("ws://resume.example/?v=10") == "ws://resume.example/?v=10"
+    assert ours.rest(DEFAULT_BASE + "/users/@me") == "http://127.0.0.1:9/api/v10/users/@me"
+    assert Endpoints().websocket("wss://gateway.discord.gg/?v=10") == "wss://gateway.discord.gg/?v=10"

@@ -1,5 +1,5 @@
 """The Slack front end through bolt itself: signed HTTP requests to the served app, its WebClient
-pointed at a local fake of Slack's Web API, response_url answered by the same fake."""
+pointed at a local fake_slack of Slack's Web API, response_url answered by the same fake_slack."""
 
 from __future__ import annotations
 
@@ -9,46 +9,23 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from slack_sdk import WebClient
 from slack_sdk.models.blocks import Block
 
-from adapters.slack.app import build_app, route, to_slack
-from bot import ConfigError, Maisky, Reply, Settings, build
-from bot.settings import SlackSettings
-from tests.adapters.slack_fakes import SECRET, FakeSlack, click, event, served, slash
-from tests.conftest import PERSONA, SEEDS
-
-
-@pytest.fixture(autouse=True)
-def no_real_slack(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_API_URL"):
-        monkeypatch.delenv(name, raising=False)
+from adapters.slack.app import build_app, to_slack
+from bot import ConfigError, Maisky, Reply, Settings
+from tests.adapters.conftest import MakeCore
+from tests.adapters.slack_fakes import SECRET, FakeSlack, click, event, served, settings, slash
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    f = FakeSlack()
-    yield f
-    f.close()
-
-
-def make_core(cooldown: int = 0) -> Maisky:
-    return build(Settings(seeds_dir=SEEDS, persona_dir=PERSONA, cooldown=cooldown))
-
-
-def slack_settings(fake: FakeSlack, app_token: str = "") -> SlackSettings:
-    return SlackSettings("xoxb-test", SECRET, app_token, fake.api_url, 3000)
-
-
-@pytest.fixture
-def url(fake: FakeSlack) -> Iterator[str]:
-    app = build_app(make_core(), slack_settings(fake), WebClient(token="xoxb-test", base_url=fake.api_url))
+def url(fake_slack: FakeSlack, make_core: MakeCore) -> Iterator[str]:
+    app = build_app(make_core(), settings(fake_slack))
     with served(app) as u:
         yield u
 
 
-def response(fake: FakeSlack, user: str = "U1") -> dict[str, Any]:
-    return fake.wait_for(f"/response/{user}")[-1].body
+def response(fake_slack: FakeSlack, user: str = "U1") -> dict[str, Any]:
+    return fake_slack.wait_for(f"/response/{user}")[-1].body
 
 
 def all_text(payload: dict[str, Any]) -> str:
@@ -63,10 +40,10 @@ def assert_valid_blocks(payload: dict[str, Any]) -> None:
             assert len(block["text"]["text"]) <= 3000
 
 
-def test_bare_text_is_a_question_answered_in_channel(fake: FakeSlack, url: str) -> None:
-    status, _ = slash(url, fake, "What did you think of Chamberlain?")
+def test_bare_text_is_a_question_answered_in_channel(fake_slack: FakeSlack, url: str) -> None:
+    status, _ = slash(url, fake_slack, "What did you think of Chamberlain?")
     assert status == 200
-    body = response(fake)
+    body = response(fake_slack)
     assert body["response_type"] == "in_channel"
     assert_valid_blocks(body)
     first, second = body["blocks"][0], body["blocks"][1]
@@ -95,15 +72,15 @@ def test_bare_text_is_a_question_answered_in_channel(fake: FakeSlack, url: str) 
         ("What is the capital of Australia?", "You might ask me instead", True),
     ],
 )
-def test_each_subcommand(fake: FakeSlack, url: str, text: str, expect: str, public: bool) -> None:
-    assert slash(url, fake, text)[0] == 200
-    body = response(fake)
+def test_each_subcommand(fake_slack: FakeSlack, url: str, text: str, expect: str, public: bool) -> None:
+    assert slash(url, fake_slack, text)[0] == 200
+    body = response(fake_slack)
     assert expect in all_text(body)
     assert body["response_type"] == ("in_channel" if public else "ephemeral")
     assert_valid_blocks(body)
 
 
-def test_mention_answers_in_a_thread(fake: FakeSlack, url: str) -> None:
+def test_mention_answers_in_a_thread(fake_slack: FakeSlack, url: str) -> None:
     ev = {
         "type": "app_mention",
         "user": "U2",
@@ -112,12 +89,12 @@ def test_mention_answers_in_a_thread(fake: FakeSlack, url: str) -> None:
         "channel": "C9",
     }
     assert event(url, ev, "Ev1")[0] == 200
-    post = fake.wait_for("/chat.postMessage")[0].body
+    post = fake_slack.wait_for("/chat.postMessage")[0].body
     assert post["channel"] == "C9" and post["thread_ts"] == "1700.1"
     assert "soft clay" in all_text(post) and "Maisky as narrator" in post["text"]
 
 
-def test_direct_message_answers_in_the_conversation(fake: FakeSlack, url: str) -> None:
+def test_direct_message_answers_in_the_conversation(fake_slack: FakeSlack, url: str) -> None:
     ev = {
         "type": "message",
         "channel_type": "im",
@@ -127,54 +104,54 @@ def test_direct_message_answers_in_the_conversation(fake: FakeSlack, url: str) -
         "channel": "D1",
     }
     assert event(url, ev, "Ev2")[0] == 200
-    post = fake.wait_for("/chat.postMessage")[0].body
+    post = fake_slack.wait_for("/chat.postMessage")[0].body
     assert post["channel"] == "D1" and not post.get("thread_ts")
     assert "quite a character" in all_text(post)
 
 
-def test_bot_messages_are_not_questions(fake: FakeSlack, url: str) -> None:
+def test_bot_messages_are_not_questions(fake_slack: FakeSlack, url: str) -> None:
     ev = {"type": "message", "channel_type": "im", "bot_id": "BBOT", "text": "Eden", "ts": "1.3", "channel": "D1"}
     assert event(url, ev, "Ev3")[0] == 200
     time.sleep(0.5)
-    assert fake.count("/chat.postMessage") == 0
+    assert fake_slack.count("/chat.postMessage") == 0
 
 
-def test_another_passage_is_ephemeral_and_different(fake: FakeSlack, url: str) -> None:
-    slash(url, fake, "Kennedy")
-    first = response(fake)
+def test_another_passage_is_ephemeral_and_different(fake_slack: FakeSlack, url: str) -> None:
+    slash(url, fake_slack, "Kennedy")
+    first = response(fake_slack)
     button = next(b for b in first["blocks"] if b["type"] == "actions")["elements"][0]
-    assert click(url, fake, {"action_id": "maisky_another", "value": button["value"], "type": "button"})[0] == 200
-    second = fake.wait_for("/response/click-U1")[0].body
+    assert click(url, fake_slack, {"action_id": "maisky_another", "value": button["value"], "type": "button"})[0] == 200
+    second = fake_slack.wait_for("/response/click-U1")[0].body
     assert second["response_type"] == "ephemeral" and second["replace_original"] is False
     ids = [b["elements"][0]["text"].rsplit("[", 1)[1] for b in (first["blocks"] + second["blocks"])
            if b["type"] == "context" and "Source:" in b["elements"][0]["text"]]  # fmt: skip
     assert len(ids) == 2 and ids[0] != ids[1]
 
 
-def test_source_button_is_acknowledged_without_a_message(fake: FakeSlack, url: str) -> None:
-    assert click(url, fake, {"action_id": "maisky_source", "type": "button", "url": "http://x"})[0] == 200
+def test_source_button_is_acknowledged_without_a_message(fake_slack: FakeSlack, url: str) -> None:
+    assert click(url, fake_slack, {"action_id": "maisky_source", "type": "button", "url": "http://x"})[0] == 200
     time.sleep(0.5)
-    assert fake.count("/response/") == 0 and fake.count("/chat.postMessage") == 0
+    assert fake_slack.count("/response/") == 0 and fake_slack.count("/chat.postMessage") == 0
 
 
-def test_bad_signature_wrong_secret_and_stale_timestamp_get_401(fake: FakeSlack, url: str) -> None:
-    assert slash(url, fake, "Eden", secret="not-the-secret")[0] == 401
-    assert slash(url, fake, "Eden", timestamp=int(time.time()) - 600)[0] == 401
+def test_bad_signature_wrong_secret_and_stale_timestamp_get_401(fake_slack: FakeSlack, url: str) -> None:
+    assert slash(url, fake_slack, "Eden", secret="not-the-secret")[0] == 401
+    assert slash(url, fake_slack, "Eden", timestamp=int(time.time()) - 600)[0] == 401
     time.sleep(0.3)
-    assert fake.count("/response/") == 0
+    assert fake_slack.count("/response/") == 0
 
 
-def test_retried_delivery_never_answers_twice(fake: FakeSlack, url: str) -> None:
+def test_retried_delivery_never_answers_twice(fake_slack: FakeSlack, url: str) -> None:
     ev = {"type": "app_mention", "user": "U2", "text": "<@UBOT> Eden", "ts": "1700.5", "channel": "C9"}
     assert event(url, ev, "EvSame")[0] == 200
     retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
     assert event(url, ev, "EvSame", headers=retry)[0] == 200
-    fake.wait_for("/chat.postMessage")
+    fake_slack.wait_for("/chat.postMessage")
     time.sleep(0.5)
-    assert fake.count("/chat.postMessage") == 1
+    assert fake_slack.count("/chat.postMessage") == 1
 
 
-def test_ack_is_immediate_even_when_the_answer_is_slow(fake: FakeSlack) -> None:
+def test_ack_is_immediate_even_when_the_answer_is_slow(fake_slack: FakeSlack, make_core: MakeCore) -> None:
     class SlowMaisky(Maisky):
         def ask(self, question: str, rank: int = 0) -> Reply:
             time.sleep(4)  # longer than Slack's 3 seconds
@@ -182,22 +159,22 @@ def test_ack_is_immediate_even_when_the_answer_is_slow(fake: FakeSlack) -> None:
 
     core = make_core()
     slow = SlowMaisky(core.corpus, core.matcher, core.voice)
-    with served(build_app(slow, slack_settings(fake), WebClient(token="xoxb-test", base_url=fake.api_url))) as u:
+    with served(build_app(slow, settings(fake_slack))) as u:
         started = time.monotonic()
-        assert slash(u, fake, "Was Eden made of iron?")[0] == 200
+        assert slash(u, fake_slack, "Was Eden made of iron?")[0] == 200
         assert time.monotonic() - started < 1.5
-        assert "soft clay" in all_text(fake.wait_for("/response/U1", timeout=15)[0].body)
+        assert "soft clay" in all_text(fake_slack.wait_for("/response/U1", timeout=15)[0].body)
 
 
-def test_nothing_a_user_types_becomes_a_mention_or_link(fake: FakeSlack, url: str) -> None:
+def test_nothing_a_user_types_becomes_a_mention_or_link(fake_slack: FakeSlack, url: str) -> None:
     nasty = "<!channel> <!here> <!everyone> <@U999> <!subteam^S1> <http://evil|click> &amp; Eden iron?"
-    slash(url, fake, nasty)
-    body = all_text(response(fake))
+    slash(url, fake_slack, nasty)
+    body = all_text(response(fake_slack))
     for bad in ("<!", "<@", "<#", "<http"):
         assert bad not in body
 
 
-def test_passage_text_is_escaped() -> None:
+def test_passage_text_is_escaped(make_core: MakeCore) -> None:
     reply = make_core().ask("Was Eden made of iron?")
     from dataclasses import replace
 
@@ -206,7 +183,7 @@ def test_passage_text_is_escaped() -> None:
     assert "&amp;" in text and "&lt;!channel&gt;" in text and "<!" not in text and "<@" not in text
 
 
-def test_long_passages_are_cut_at_a_sentence_and_marked() -> None:
+def test_long_passages_are_cut_at_a_sentence_and_marked(make_core: MakeCore) -> None:
     reply = make_core().ask("Was Eden made of iron?")
     from dataclasses import replace
 
@@ -217,38 +194,29 @@ def test_long_passages_are_cut_at_a_sentence_and_marked() -> None:
     assert_valid_blocks(payload)
 
 
-def test_cooldown_gets_a_friendly_ephemeral_reply(fake: FakeSlack) -> None:
-    app = build_app(make_core(cooldown=60), slack_settings(fake), WebClient(token="xoxb-test", base_url=fake.api_url))
+def test_cooldown_gets_a_friendly_ephemeral_reply(fake_slack: FakeSlack, make_core: MakeCore) -> None:
+    app = build_app(make_core(cooldown=60), settings(fake_slack))
     with served(app) as u:
-        slash(u, fake, "Eden", user="U7")
-        fake.wait_for("/response/U7")
-        slash(u, fake, "Halifax", user="U7")
-        second = fake.wait_for("/response/U7", count=2)[1].body
+        slash(u, fake_slack, "Eden", user="U7")
+        fake_slack.wait_for("/response/U7")
+        slash(u, fake_slack, "Halifax", user="U7")
+        second = fake_slack.wait_for("/response/U7", count=2)[1].body
     assert second["response_type"] == "ephemeral" and "Patience" in all_text(second)
 
 
 def test_a_failing_core_gets_the_error_template_and_a_logged_traceback(
-    fake: FakeSlack, caplog: pytest.LogCaptureFixture
+    fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture, make_core: MakeCore
 ) -> None:
     class Broken(Maisky):
         def ask(self, question: str, rank: int = 0) -> Reply:
             raise RuntimeError("index on fire")
 
     core = make_core()
-    with served(build_app(Broken(core.corpus, core.matcher, core.voice), slack_settings(fake),
-                          WebClient(token="xoxb-test", base_url=fake.api_url))) as u:  # fmt: skip
-        slash(u, fake, "Eden")
-        body = response(fake)
+    with served(build_app(Broken(core.corpus, core.matcher, core.voice), settings(fake_slack))) as u:
+        slash(u, fake_slack, "Eden")
+        body = response(fake_slack)
     assert "Something went wrong on my side" in all_text(body) and body["response_type"] == "ephemeral"
     assert any(r.exc_info and "index on fire" in str(r.exc_info[1]) for r in caplog.records)
-
-
-def test_route() -> None:
-    assert route("") == ("help", "")
-    assert route("WHO  Eden") == ("who", "Eden")
-    assert route("helpp") == ("help", "")
-    assert route("Eden") == ("ask", "Eden")
-    assert route("daily on 09:00") == ("daily", "on 09:00")
 
 
 @pytest.mark.parametrize(
@@ -297,8 +265,8 @@ def test_maisky_slack_exits_1_naming_missing_settings(tmp_path: Any) -> None:
     assert "Traceback" not in proc.stderr
 
 
-def test_the_real_process_serves_http_against_a_fake_slack(fake: FakeSlack, tmp_path: Any) -> None:
-    """`maisky slack` end to end: its own HTTP server, SLACK_API_URL pointed at the fake."""
+def test_the_real_process_serves_http_against_a_fake_slack(fake_slack: FakeSlack, tmp_path: Any) -> None:
+    """`maisky slack` end to end: its own HTTP server, SLACK_API_URL pointed at the fake_slack."""
     import os
     import socket
     import subprocess
@@ -308,7 +276,7 @@ def test_the_real_process_serves_http_against_a_fake_slack(fake: FakeSlack, tmp_
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env |= {"SLACK_BOT_TOKEN": "xoxb-e2e", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake.api_url,
+    env |= {"SLACK_BOT_TOKEN": "xoxb-e2e", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake_slack.api_url,
             "PORT": str(port), "HOST": "127.0.0.1", "MAISKY_COOLDOWN": "0"}  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, "-m", "adapters.cli", "slack"], cwd=tmp_path, env=env,
@@ -322,9 +290,9 @@ def test_the_real_process_serves_http_against_a_fake_slack(fake: FakeSlack, tmp_
                     break
             time.sleep(0.1)
         url = f"http://127.0.0.1:{port}/slack/events"
-        assert slash(url, fake, "Was Eden made of iron?")[0] == 200
-        assert "soft clay" in all_text(response(fake))
-        assert fake.wait_for("/auth.test")[0].headers["Authorization"] == "Bearer xoxb-e2e"
+        assert slash(url, fake_slack, "Was Eden made of iron?")[0] == 200
+        assert "soft clay" in all_text(response(fake_slack))
+        assert fake_slack.wait_for("/auth.test")[0].headers["Authorization"] == "Bearer xoxb-e2e"
     finally:
         proc.terminate()
         output = proc.communicate(timeout=10)[0]
@@ -342,3 +310,49 @@ def test_manifest_matches_what_the_app_listens_for() -> None:
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "app_mentions:read", "im:history", "users:read"} <= scopes  # users:read: daily
     assert manifest["settings"]["interactivity"]["is_enabled"] and manifest["settings"]["socket_mode_enabled"]
+
+
+def test_another_passage_button_value_fits_slacks_limit_whatever_the_question(make_core: MakeCore) -> None:
+    from adapters.slack.rendering import VALUE_LIMIT, read_another
+
+    question = ("“Kennedy” ‘Chamberlain’ @everyone <!here> " * 30)[:915] + " Kennedy?"
+    reply = make_core().ask(question)
+    payload = to_slack(reply)
+    assert_valid_blocks(payload)
+    button = next(b for b in payload["blocks"] if b["type"] == "actions")["elements"][0]
+    assert len(button["value"]) <= VALUE_LIMIT
+    carried = read_another(button["value"])
+    assert carried is not None and carried[1] == 1 and carried[0] == reply.question[: len(carried[0])]
+
+
+def test_another_passage_button_survives_a_restart(fake_slack: FakeSlack, make_core: MakeCore) -> None:
+    """What the button needs is in the button: a new process answers it with the next passage."""
+    with served(build_app(make_core(), settings(fake_slack))) as u:
+        slash(u, fake_slack, "Kennedy")
+        first = response(fake_slack)
+    button = next(b for b in first["blocks"] if b["type"] == "actions")["elements"][0]
+    with served(build_app(make_core(), settings(fake_slack))) as u:  # the restarted app
+        click(u, fake_slack, {"action_id": "maisky_another", "value": button["value"], "type": "button"})
+        second = fake_slack.wait_for("/response/click-U1")[0].body
+    assert "outlived my memory" not in all_text(second) and second["response_type"] == "ephemeral"
+    assert sources_of(first) != sources_of(second) and len(sources_of(second)) == 1
+
+
+def sources_of(payload: dict[str, Any]) -> list[str]:
+    return [b["elements"][0]["text"] for b in payload["blocks"] if b["type"] == "context" and "Source:" in all_text(b)]
+
+
+def test_another_as_text_shows_the_next_passage_only_to_the_asker(fake_slack: FakeSlack, url: str) -> None:
+    slash(url, fake_slack, "Kennedy")
+    first = response(fake_slack)
+    slash(url, fake_slack, "another")
+    second = fake_slack.wait_for("/response/U1", 2)[1].body
+    assert second["response_type"] == "ephemeral" and sources_of(first) != sources_of(second)
+
+
+def test_help_in_a_mention_is_shown_only_to_the_asker(fake_slack: FakeSlack, url: str) -> None:
+    ev = {"type": "app_mention", "user": "U2", "text": "<@UBOT> help", "ts": "1700.7", "channel": "C9"}
+    assert event(url, ev, "EvHelp")[0] == 200
+    post = fake_slack.wait_for("/chat.postEphemeral")[0].body
+    assert post["user"] == "U2" and post["thread_ts"] == "1700.7" and "/maisky ask &lt;question&gt;" in all_text(post)
+    assert fake_slack.count("/chat.postMessage") == 0

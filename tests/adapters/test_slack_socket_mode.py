@@ -1,4 +1,4 @@
-"""Socket Mode through bolt's own handler: apps.connections.open on the fake Web API hands out a
+"""Socket Mode through bolt's own handler: apps.connections.open on the fake_slack Web API hands out a
 local WebSocket server, which says hello, sends a slash command envelope and expects its ack."""
 
 from __future__ import annotations
@@ -6,19 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from slack_bolt.adapter.socket_mode import SocketModeHandler
-from slack_sdk import WebClient
 from websockets.asyncio.server import ServerConnection, serve
 
 from adapters.slack.app import build_app
-from bot import Settings, build
-from bot.settings import SlackSettings
-from tests.adapters.slack_fakes import FakeSlack
-from tests.conftest import PERSONA, SEEDS
+from tests.adapters.conftest import MakeCore
+from tests.adapters.slack_fakes import FakeSlack, settings
 
 
 class FakeSocket:
@@ -57,35 +52,27 @@ class FakeSocket:
         self._thread.join(10)
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    f = FakeSlack()
-    yield f
-    f.close()
-
-
-def test_slash_command_over_socket_mode_is_acked_and_answered(fake: FakeSlack) -> None:
+def test_slash_command_over_socket_mode_is_acked_and_answered(fake_slack: FakeSlack, make_core: MakeCore) -> None:
     envelope = {
         "envelope_id": "env-1",
         "type": "slash_commands",
         "accepts_response_payload": True,
         "payload": {
             "team_id": "T1", "channel_id": "C1", "user_id": "U1", "command": "/maisky", "api_app_id": "A1",
-            "text": "Was Eden made of iron?", "response_url": f"{fake.url}/response/socket", "trigger_id": "t-1",
+            "text": "Was Eden made of iron?", "response_url": f"{fake_slack.url}/response/socket", "trigger_id": "t-1",
         },
     }  # fmt: skip
     ws = FakeSocket(envelope)
-    fake.ws_url = f"ws://127.0.0.1:{ws.port}/link"
-    core = build(Settings(seeds_dir=SEEDS, persona_dir=PERSONA, cooldown=0))
-    slack = SlackSettings("xoxb-test", "", "xapp-test", fake.api_url, 3000)
-    app = build_app(core, slack, WebClient(token="xoxb-test", base_url=fake.api_url))
+    fake_slack.ws_url = f"ws://127.0.0.1:{ws.port}/link"
+    slack = settings(fake_slack, app_token="xapp-test")
+    app = build_app(make_core(), slack)
     handler = SocketModeHandler(app, slack.app_token)
     try:
         handler.connect()
         assert ws.acked.wait(10), "the envelope was never acknowledged"
-        opened = fake.wait_for("/apps.connections.open")[0]
+        opened = fake_slack.wait_for("/apps.connections.open")[0]
         assert opened.headers["Authorization"] == "Bearer xapp-test"
-        answer = fake.wait_for("/response/socket")[0].body
+        answer = fake_slack.wait_for("/response/socket")[0].body
         assert answer["response_type"] == "in_channel"
         assert "soft clay" in json.dumps(answer, ensure_ascii=False)
     finally:

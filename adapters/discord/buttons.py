@@ -1,0 +1,79 @@
+"""The "Another passage" button. Its custom_id (100 characters at most) carries a key for the
+question and the rank to show; the question itself is kept in a question book by that key."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any, Protocol
+
+import discord
+
+from bot.commands import Another
+
+if TYPE_CHECKING:
+    from adapters.discord.client import MaiskyClient
+
+__all__ = ["AnotherPassage", "MemoryBook", "QuestionBook", "question_key"]
+
+
+def question_key(question: str) -> str:
+    """A short key for a question: the same question always has the same key."""
+    return hashlib.sha256(question.encode()).hexdigest()[:16]
+
+
+class QuestionBook(Protocol):
+    def remember(self, key: str, question: str) -> None: ...
+
+    def recall(self, key: str) -> str | None: ...
+
+
+class MemoryBook:
+    """Questions held in memory, the most recent `size` of them."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._items: OrderedDict[str, str] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def remember(self, key: str, question: str) -> None:
+        with self._lock:
+            self._items[key] = question
+            self._items.move_to_end(key)
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def recall(self, key: str) -> str | None:
+        with self._lock:
+            return self._items.get(key)
+
+
+class AnotherPassage(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"maisky:another:(?P<key>[0-9a-f]{16}):(?P<rank>[0-9]{1,3})",
+):
+    """The next-best passage for the same question, shown only to whoever clicks."""
+
+    def __init__(self, key: str, rank: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Another passage", style=discord.ButtonStyle.secondary, custom_id=f"maisky:another:{key}:{rank}"
+            )
+        )
+        self.key, self.rank = key, rank
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> AnotherPassage:
+        return cls(match["key"], int(match["rank"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        client: MaiskyClient = interaction.client
+        question = await client.recall(self.key)
+        if question is None:
+            await client.send_expired(interaction)
+        else:
+            await client.answer(interaction, Another(question, self.rank))

@@ -1,0 +1,164 @@
+"""The same line gives the same content and visibility on every surface: Slack's /maisky and
+mentions, Discord mentions (and slash commands), and the console's chat. Each case below was a
+drift between the front ends before they shared one parser and one front desk."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.chat import respond
+from adapters.discord.client import build_client
+from adapters.slack.app import build_app
+from bot import Maisky, Reply
+from bot.desk import Caller, FrontDesk
+from tests.adapters.conftest import MakeCore
+from tests.adapters.discord_fakes import BOT_USER, CHANNEL_ID, DM_ID, FakeDiscord, channel_message, command
+from tests.adapters.discord_fakes import settings as discord_settings
+from tests.adapters.slack_fakes import FakeSlack, event, served, slash
+from tests.adapters.slack_fakes import settings as slack_settings
+
+LINES = [
+    "help",
+    "about",
+    "sources",
+    "quote",
+    "who Churchill",
+    "who kenedy",
+    "Who found the diary?",
+    "Who wrote the article?",
+    "About how long were you in London?",
+    "Help me understand Munich",
+    "Quote something Churchill said",
+    "???",
+    "What is the capital of Australia?",
+    "daily status",
+]
+_ids = itertools.count(1)
+
+
+def marker(reply: Reply) -> str:
+    """What identifies a reply on any surface: its passage id, else its narration's first words."""
+    return reply.citation.passage_id if reply.citation else " ".join(reply.narration.split()[:4])
+
+
+def expected(core: Maisky, line: str) -> tuple[str, bool]:
+    outcome = FrontDesk(core).handle_line(line, Caller("test", "T1", "C1", "U1"))
+    return marker(outcome.reply), outcome.private
+
+
+def slack_slash(fake: FakeSlack, url: str, line: str) -> tuple[str, bool]:
+    user = f"U{next(_ids)}"
+    assert slash(url, fake, line, user=user)[0] == 200
+    body = fake.wait_for(f"/response/{user}")[0].body
+    return json.dumps(body, ensure_ascii=False), body["response_type"] == "ephemeral"
+
+
+def slack_mention(fake: FakeSlack, url: str, line: str) -> tuple[str, bool]:
+    """A mention in channel C9; the answer goes to its thread, in the channel or only for the asker."""
+    n = next(_ids)
+    ev = {"type": "app_mention", "user": f"U{n}", "text": f"<@UBOT> {line}", "ts": f"17.{n}", "channel": "C9"}
+    assert event(url, ev, f"Ev{n}")[0] == 200
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        sent = [c for c in fake.calls if "/chat.post" in c.path and c.body.get("thread_ts") == f"17.{n}"]
+        if sent:
+            (call,) = sent
+            private = call.path.endswith("/chat.postEphemeral")
+            assert call.body["channel"] == "C9" and (not private or call.body["user"] == f"U{n}")
+            return json.dumps(call.body, ensure_ascii=False), private
+        time.sleep(0.02)
+    raise AssertionError(f"no answer to {line!r}")
+
+
+async def discord_mention(fake: FakeDiscord, client: Any, line: str) -> tuple[str, bool]:
+    me = {**BOT_USER, "member": {"roles": [], "joined_at": "2024-01-01T00:00:00+00:00", "deaf": False, "mute": False}}
+    seen = len(fake.calls)
+    client._connection.parse_message_create(channel_message(f"<@{BOT_USER['id']}> {line}", mentions=[me]))
+    (call,) = await fake.wait_for(
+        lambda c: c.method == "POST" and c.path.endswith("/messages") and fake.calls.index(c) >= seen
+    )
+    assert call.body["allowed_mentions"]["parse"] == []
+    private = call.path == f"/channels/{DM_ID}/messages"  # only the asker sees a DM
+    assert private or call.path == f"/channels/{CHANNEL_ID}/messages"
+    return json.dumps(call.body, ensure_ascii=False), private
+
+
+@pytest.mark.parametrize("line", LINES)
+async def test_the_same_line_gives_the_same_reply_and_visibility_everywhere(
+    line: str, make_core: MakeCore, fake_slack: FakeSlack, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    core = make_core()
+    mark, private = expected(core, line)
+    client = build_client(core, discord_settings(fake_discord, tmp_path))
+    await client.login("MTAwMA.fake.token")
+    try:
+        with served(build_app(core, slack_settings(fake_slack))) as url:
+            seen = {
+                "slack /maisky": await asyncio.to_thread(slack_slash, fake_slack, url, line),
+                "slack mention": await asyncio.to_thread(slack_mention, fake_slack, url, line),
+                "discord mention": await discord_mention(fake_discord, client, line),
+            }
+    finally:
+        await client.close()
+    for surface, (content, was_private) in seen.items():
+        assert mark in content.replace("\\\\", ""), f"{surface}: {line!r}"
+        assert was_private == private, f"{surface}: {line!r} should be {'private' if private else 'public'}"
+    chat = respond(FrontDesk(core), line, Caller("console", "local", "console", "me"))
+    assert chat is not None and mark in chat
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        ("Who found the diary?", "not the people list"),
+        ("About how long were you in London?", "not the about text"),
+        ("Help me understand Munich", "not the help"),
+        ("Quote something Churchill said", "not today's quotation"),
+    ],
+)
+def test_a_question_that_begins_with_a_command_word_is_answered_as_a_question(
+    line: str, kind: str, make_core: MakeCore
+) -> None:
+    core = make_core()
+    assert expected(core, line) == (marker(core.ask(line)), False), kind
+
+
+async def test_help_in_a_mention_spends_no_cooldown_on_any_surface(
+    make_core: MakeCore, fake_slack: FakeSlack, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    """On Discord "@Maisky help" was a question that spent the cooldown: the member's next real
+    question got "Patience, comrade"."""
+    core = make_core(cooldown=60)
+    client = build_client(core, discord_settings(fake_discord, tmp_path))
+    await client.login("MTAwMA.fake.token")
+    try:
+        with served(build_app(core, slack_settings(fake_slack))) as url:
+            for line in ("help", "about", "sources", "daily status", "What did you think of Chamberlain?"):
+                slack = await asyncio.to_thread(slack_mention, fake_slack, url, line)
+                discord = await discord_mention(fake_discord, client, line)
+        for content, _ in (slack, discord):
+            assert "Patience" not in content and "globe-2015." in content
+        second = await discord_mention(fake_discord, client, "Eden iron")
+        assert "Patience" in second[0] and second[1]  # the question did spend it, and the note is private
+    finally:
+        await client.close()
+
+
+async def test_an_invalid_question_is_private_on_discord_slash_commands_too(
+    make_core: MakeCore, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    client = build_client(make_core(), discord_settings(fake_discord, tmp_path))
+    await client.login("MTAwMA.fake.token")
+    try:
+        client._connection.parse_interaction_create(command("ask", [{"type": 3, "name": "question", "value": "???"}]))
+        (body,) = await fake_discord.answers()
+        assert body["flags"] == 64 and "no words there to search" in body["embeds"][0]["description"]
+    finally:
+        await client.close()

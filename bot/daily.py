@@ -278,10 +278,15 @@ class _Pass:
     def subscription(self, sub: Subscription) -> None:
         try:
             self._subscription(sub)
-        except Exception:
-            log.exception("daily posts to %s:%s failed; the other channels go on", sub.platform, sub.channel)
+        except Exception as exc:
             with self._lock:
+                first = not self.report.failed
                 self.report.failed.append(f"{sub.platform}:{sub.channel}")
+            # the first failure with its traceback; a database gone would otherwise print one per channel
+            log.error(
+                "daily posts to %s:%s failed (%s); the other channels go on",
+                sub.platform, sub.channel, type(exc).__name__, exc_info=first,
+            )  # fmt: skip
 
     def _subscription(self, sub: Subscription) -> None:
         if sub.platform in self.stopped or self.stop.is_set():

@@ -427,7 +427,9 @@ def test_one_platform_refused_does_not_stop_another(core: Maisky, url: str) -> N
     assert report.posted == ["discord:555:2026-01-10"] and report.stopped == ["slack: invalid_auth"]
 
 
-def test_losing_the_database_mid_run_fails_only_what_it_touches(core: Maisky, url: str) -> None:
+def test_losing_the_database_mid_run_fails_only_what_it_touches(
+    core: Maisky, url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     import sqlalchemy as sa
 
     d = make_daily(core, url, workers=1)
@@ -450,6 +452,8 @@ def test_losing_the_database_mid_run_fails_only_what_it_touches(core: Maisky, ur
     report = d.run_due(at("2026-01-10T09:00"), {"slack": poster})  # no exception escapes
     assert report.posted == ["slack:C0:2026-01-10"] and not report.ok
     assert report.failed == ["slack:C1", "slack:C2", "slack:C3"]  # tried each, reported each
+    failures = [r for r in caplog.records if "failed (OperationalError)" in r.getMessage()]
+    assert len(failures) == 3 and [bool(r.exc_info) for r in failures] == [True, False, False]  # one traceback
     gone.clear()
     again = d.run_due(at("2026-01-10T09:20"), {"slack": poster})
     assert again.posted == ["slack:C2:2026-01-10", "slack:C3:2026-01-10"]

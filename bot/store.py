@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, OperationalError
 
 from bot.errors import ConfigError
 
@@ -215,6 +215,9 @@ class Store:
             raise ConfigError([f"DATABASE_URL: {exc}"]) from exc
         except OperationalError as exc:
             raise ConfigError([f"DATABASE_URL: cannot open the database ({exc.orig})"]) from exc
+        except DBAPIError as exc:  # e.g. no right to create tables, or no schema to create them in
+            first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
+            raise ConfigError([f"DATABASE_URL: cannot set up the tables ({first})"]) from exc
         self._events_added = 0
         self._questions_added = 0
 

@@ -163,3 +163,13 @@ def test_ping_says_whether_the_database_answers(url: str, tmp_path: Path) -> Non
     (tmp_path / "x.sqlite3").mkdir()  # the file is now a folder: nothing to open
     gone.engine.dispose()
     assert not gone.ping()
+
+
+def test_a_database_where_tables_cannot_be_made_is_a_clear_config_error() -> None:
+    from bot import ConfigError
+    from tests.daily_support import POSTGRES
+
+    if not POSTGRES:
+        pytest.skip("needs the PostgreSQL server")
+    with pytest.raises(ConfigError, match="DATABASE_URL: cannot set up the tables"):
+        Store(f"{POSTGRES}{'&' if '?' in POSTGRES else '?'}options=-csearch_path%3Dno_such_schema")

@@ -231,8 +231,11 @@ def test_bad_daily_settings_are_named(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError) as err:
         Settings.from_env({"MAISKY_DAILY_TIME": "7pm", "MAISKY_DAILY_TIMEZONE": "Moon/Base",
-                           "MAISKY_DAILY_WINDOW_HOURS": "48"}, dotenv=None)  # fmt: skip
+                           "MAISKY_DAILY_WINDOW_HOURS": "48", "MAISKY_DAILY_WORKERS": "0",
+                           "MAISKY_DAILY_POST_TIMEOUT": "soon"}, dotenv=None)  # fmt: skip
     text = str(err.value)
+    assert "MAISKY_DAILY_WORKERS: 0 is not between 1 and 64" in text
+    assert "MAISKY_DAILY_POST_TIMEOUT: 'soon' is not a whole number" in text
     assert "MAISKY_DAILY_TIME: '7pm'" in text and "MAISKY_DAILY_TIMEZONE: 'Moon/Base'" in text
     assert "MAISKY_DAILY_WINDOW_HOURS: 48" in text
     assert "postgresql" not in repr(Settings.from_env({"DATABASE_URL": "postgresql://u:secret@h/db"}, dotenv=None))

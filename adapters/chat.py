@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import io
 import os
+import sys
 from pathlib import Path
 from typing import TextIO
 
@@ -43,6 +45,8 @@ def respond(desk: FrontDesk, line: str, caller: Caller) -> str | None:
 
 def run_chat(desk: FrontDesk, caller: Caller, out: TextIO) -> int:
     _readline_history()
+    if isinstance(sys.stdin, io.TextIOWrapper):  # undecodable bytes typed or piped in reach the core, which cleans them
+        sys.stdin.reconfigure(errors="surrogateescape")
     out.write(desk.core.plain(desk.help()) + "\n\nType a question, or 'help', or 'quit'.\n")
     while True:
         try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -13,8 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from adapters import lifecycle
 from bot import Maisky, MaiskyError, Reply, Settings, build
-from bot.bootstrap import build_daily
 from bot.commands import About, Ask, Command, Daily, DailyAction, Help, Quote, Sources, Who
 from bot.desk import Caller, FrontDesk
 from bot.evaluation import evaluate, load_questions
@@ -33,7 +32,7 @@ def desk(args: argparse.Namespace, core: Maisky, *, prefix: str = PREFIX, hide: 
     `--date` (where a command has it) is the desk's today."""
     day: dt.date | None = getattr(args, "date", None)
     clock = (lambda: dt.datetime.combine(day, dt.time(12), dt.UTC)) if day else (lambda: dt.datetime.now(dt.UTC))
-    return FrontDesk(core, lambda: build_daily(args.settings, core), prefix=prefix, hide=hide, clock=clock)
+    return FrontDesk(core, lambda: lifecycle.open_daily(args.settings, core), prefix=prefix, hide=hide, clock=clock)
 
 
 def caller(args: argparse.Namespace) -> Caller:
@@ -186,19 +185,29 @@ def _serve(platform: str) -> Run:
     """A long-running front end; its own settings are checked before anything connects."""
 
     def run(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        settings = args.settings
+        lifecycle.configure_logging(settings)
         if platform == "slack":
             from adapters.slack import app as slack
 
-            slack.run(core, args.settings.slack(), build_daily(args.settings, core))
+            slack_settings = settings.slack(mode=args.transport)
+            lifecycle.warn_if_ephemeral(settings)
+            lifecycle.check_slack_token(slack_settings)
+            daily = lifecycle.open_daily(settings, core)
+            with lifecycle.reaching("slack", settings):
+                slack.run(core, slack_settings, daily, shutdown_seconds=settings.shutdown_seconds)
         elif args.action == "sync":
             from adapters.discord import client as discord_bot
 
-            discord_bot.run(core, args.settings.discord(), sync_only=True)
+            discord_bot.run(core, settings.discord(), sync_only=True)
         else:
             from adapters.discord import client as discord_bot
 
-            discord_bot.run(core, args.settings.discord(), daily=build_daily(args.settings, core))
+            discord_settings = settings.discord()
+            lifecycle.warn_if_ephemeral(settings)
+            lifecycle.check_discord_gateway(discord_settings)
+            daily = lifecycle.open_daily(settings, core)
+            discord_bot.run(core, discord_settings, daily=daily, shutdown_seconds=settings.shutdown_seconds)
         return 0
 
     return run
@@ -226,16 +235,41 @@ def _daily(action: DailyAction) -> Run:
     return run
 
 
-def _run_due(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
-    from adapters.run_due import main as run_due
-    from adapters.run_due import print_report
+def _db_upgrade(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
+    lifecycle.configure_logging(args.settings)
+    lifecycle.warn_if_ephemeral(args.settings)
+    daily = lifecycle.open_daily(args.settings, core)  # opening the store creates or upgrades its schema
+    with lifecycle.database_errors(args.settings):
+        out.write(f"database schema at version {daily.store.version}\n")
+        daily.store.engine.dispose()
+    return 0
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+def _run_due(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
+    from adapters.run_due import print_report, run_due
+
+    lifecycle.configure_logging(args.settings)
+    lifecycle.warn_if_ephemeral(args.settings)
     now = args.now or dt.datetime.now(dt.UTC)
-    if args.console:
-        report = build_daily(args.settings, core).run_due(now, {"console": TerminalPoster(core, out)})
-        return print_report(report, out)
-    return run_due(args.settings, core, now, out)
+    with lifecycle.database_errors(args.settings):
+        if args.console:
+            report = lifecycle.open_daily(args.settings, core).run_due(now, {"console": TerminalPoster(core, out)})
+        else:
+            report = run_due(args.settings, core, now)
+    return print_report(report, out)
+
+
+def _doctor(args: argparse.Namespace, core: Maisky | None, out: TextIO) -> int:
+    """Check the settings, each configured token, the database and every subscribed channel; exit 1
+    when anything needs fixing."""
+    from adapters.checks import probes
+    from bot import doctor
+
+    found, settings = doctor.check_settings()
+    if settings is not None:
+        found = doctor.examine(settings, probes(settings), found)
+    out.write(doctor.table(found))
+    return 0 if doctor.healthy(found) else 1
 
 
 def _import(args: argparse.Namespace, core: Maisky | None, out: TextIO) -> int:
@@ -326,15 +360,24 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--dry-run", action="store_true", help="print the TOML instead of writing it")
     i.add_argument("--force", action="store_true", help="replace an existing source file (keeps ids that still fit)")
     i.set_defaults(run=_import)
+    sub.add_parser(
+        "doctor", help="check settings, tokens, scopes, commands, the database and every subscribed channel"
+    ).set_defaults(run=_doctor)
     e = sub.add_parser("eval", help="score the matcher on a question file (top-1, top-3, declines, overall)")
     e.add_argument("file", help="a YAML file in the format of shared/eval/dev-questions.yaml")
     e.add_argument("--json", action="store_true", help="one JSON record per question, then the totals")
     e.add_argument("-v", "--verbose", action="store_true", help="list the questions it got wrong")
     e.set_defaults(run=_eval)
-    sub.add_parser(
-        "slack",
-        help="run the Slack app: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on $PORT at /slack/events",
-    ).set_defaults(run=_serve("slack"))
+    sl = sub.add_parser(
+        "slack", help="run the Slack app: 'http' on $PORT at /slack/events (default) or 'socket' for Socket Mode"
+    )
+    sl.add_argument(
+        "transport",
+        nargs="?",
+        choices=["http", "socket"],
+        help="how Slack reaches the bot (default: SLACK_MODE, else http)",
+    )
+    sl.set_defaults(run=_serve("slack"))
     d = sub.add_parser(
         "discord", help="run the Discord bot with DISCORD_TOKEN ('maisky discord sync' pushes the commands)"
     )
@@ -359,6 +402,12 @@ def parser() -> argparse.ArgumentParser:
             one.add_argument("zone", nargs="?", default="", help="Area/City (default MAISKY_DAILY_TIMEZONE)")
         one.add_argument("--channel", default="console", help="the local channel's name (default: console)")
         one.set_defaults(run=_daily(action))
+    db = sub.add_parser("db", help="the database of daily posts").add_subparsers(
+        dest="db", required=True, metavar="ACTION"
+    )
+    db.add_parser(
+        "upgrade", help="create or upgrade the schema and exit (Heroku's release phase, compose's migrate service)"
+    ).set_defaults(run=_db_upgrade)
     return p
 
 
@@ -366,19 +415,25 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the `maisky` command; returns the exit code (0 ok, 1 bad data or settings, 2 bad usage)."""
     out = out or sys.stdout
     args = parser().parse_args(argv)
+    if args.command == "doctor":  # reports bad settings itself, as rows of its table
+        return int(args.run(args, None, out))
     try:
         args.settings = Settings.from_env()
         if args.command == "import":  # drafts a source: needs no loaded corpus, only its folder
             return int(args.run(args, None, out))
         serving = args.command in ("slack", "discord")
-        if serving:  # a bad token is reported before the corpus is even loaded
-            getattr(args.settings, args.command)()
+        if args.command == "slack":  # a bad token is reported before the corpus is even loaded
+            args.settings.slack(mode=args.transport)
+        elif args.command == "discord":
+            args.settings.discord()
         settings = args.settings if serving else replace(args.settings, cooldown=0)  # one person at a console
         core = build(settings, index=args.command != "daily")  # daily commands never search: no index
         return int(args.run(args, core, out))
     except MaiskyError as exc:
         print(f"maisky: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C before a front end took over its signals
+        return 130
 
 
 if __name__ == "__main__":

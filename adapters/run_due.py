@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 def run_due(settings: Settings, core: Maisky, now: dt.datetime) -> RunReport:
     """One pass of the daily scheduler at `now`, for each configured platform."""
     env = settings.values
-    slack = settings.slack(serving=False) if env.get("SLACK_BOT_TOKEN") else None
+    slack = settings.slack(serving=False) if env.get("SLACK_BOT_TOKEN") or env.get("SLACK_CLIENT_ID") else None
     discord_settings = settings.discord() if env.get("DISCORD_TOKEN") else None
     if slack is None and discord_settings is None:
         raise ConfigError(["SLACK_BOT_TOKEN / DISCORD_TOKEN: neither is set, so there is nowhere to post"])
@@ -40,9 +40,10 @@ def run_due(settings: Settings, core: Maisky, now: dt.datetime) -> RunReport:
         if slack is not None:
             from slack_sdk import WebClient
 
-            from adapters.slack.posting import SlackPoster
+            from adapters.slack.installs import daily_poster
 
-            posters["slack"] = SlackPoster(WebClient(token=slack.bot_token, base_url=slack.api_url), timeout)
+            client = WebClient(token=slack.bot_token or None, base_url=slack.api_url)
+            posters["slack"] = daily_poster(slack, client, daily, timeout)  # with OAuth: each workspace's token
         if discord_settings is not None:
             from adapters.discord.posting import rest_poster
 

@@ -94,6 +94,7 @@ def build(settings: Settings, *, index: bool = True) -> Maisky:
 
 def build_daily(settings: Settings, core: Maisky) -> Daily:
     """The daily-post service over the configured database (created or upgraded on open)."""
+    settings.check_database()  # a wrong URL or an unusable SQLite file is named before any connection
     # Imported here: SQLAlchemy doubles the start-up time of commands that never post (maisky ask).
     from bot.daily import Daily, DailyConfig
     from bot.store import Store

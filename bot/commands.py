@@ -7,6 +7,7 @@ that happen to begin with a command word ("Who found the diary?", "Help me under
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -70,15 +71,19 @@ class DailyAction(StrEnum):
     UNSUBSCRIBE = "unsubscribe"
     STATUS = "status"
     PREVIEW = "preview"
+    GRANT = "grant"  # let `user` manage daily posts in the workspace (admins only)
+    REVOKE = "revoke"
 
 
 @dataclass(frozen=True)
 class Daily:
-    """A daily-quotation command for the caller's channel; `time` and `zone` as typed (may be empty)."""
+    """A daily-quotation command for the caller's channel; `time` and `zone` as typed (may be empty);
+    `user` the platform's id of whoever `grant` or `revoke` names ("" when none could be read)."""
 
     action: DailyAction = DailyAction.STATUS
     time: str = ""
     zone: str = ""
+    user: str = ""
 
     @property
     def name(self) -> str:
@@ -119,7 +124,11 @@ _DAILY_ACTIONS = {
     "subscribe": DailyAction.SUBSCRIBE, "on": DailyAction.SUBSCRIBE, "start": DailyAction.SUBSCRIBE,
     "unsubscribe": DailyAction.UNSUBSCRIBE, "off": DailyAction.UNSUBSCRIBE, "stop": DailyAction.UNSUBSCRIBE,
     "status": DailyAction.STATUS, "preview": DailyAction.PREVIEW,
+    "grant": DailyAction.GRANT, "revoke": DailyAction.REVOKE,
 }  # fmt: skip
+# A person named in a command: a Slack mention <@U123> or <@U123|name>, a Discord one <@123> or <@!123>,
+# or a bare id (Slack's U.../W..., Discord's snowflake). Only the id is kept, so no reply can ping.
+_PERSON = re.compile(r"<@!?([A-Z0-9]{2,24}|\d{15,21})(?:\|[^>]{0,80})?>|([UW][A-Z0-9]{2,24}|\d{15,21})")
 
 
 def _daily(arg: str, knows: Callable[[str], bool]) -> Command | None:
@@ -129,6 +138,11 @@ def _daily(arg: str, knows: Callable[[str], bool]) -> Command | None:
         return Daily(DailyAction.STATUS)
     action = _DAILY_ACTIONS.get(words[0].lower())
     rest = words[1:]
+    if action in (DailyAction.GRANT, DailyAction.REVOKE):
+        if len(rest) != 1:
+            return None if len(rest) > 1 else Daily(action)  # "daily grant" alone: the desk says how
+        person = _PERSON.fullmatch(rest[0])
+        return Daily(action, user=(person.group(1) or person.group(2)) if person else "")
     if action is None or len(rest) > 2 or (rest and action is not DailyAction.SUBSCRIBE):
         return None  # "daily life in London?" is a question
     time = next((w for w in rest if any(c.isdigit() for c in w) and "/" not in w), "")
@@ -160,6 +174,8 @@ def parse(line: str, knows: Callable[[str], bool] = lambda name: False) -> Comma
         return Help()
     first, _, rest = text.partition(" ")
     word, arg = first.lower(), rest.strip()
+    if not arg and word not in WORDS:
+        word = word.rstrip("?!.") or word  # "Sources?" asks for the sources
     build = WORDS.get(word)
     if build is not None:
         command = build(arg, knows)

@@ -15,6 +15,7 @@ from bot.corpus import Corpus, Person
 from bot.matcher import Matcher, MatchResult
 from bot.quotes import quote_for_day
 from bot.reply import Reply
+from bot.text import clean
 from bot.voice import Voice
 
 __all__ = ["MAX_QUESTION", "Maisky"]
@@ -73,10 +74,12 @@ class Maisky:
 
     def explain(self, question: str, limit: int = 5) -> MatchResult:
         """The matcher's full result: terms, scores, runners-up and why it declined."""
+        question = clean(question)
         return self.matcher.search(_MENTION.sub(" ", question[:MAX_QUESTION]), limit=limit)
 
     def ask(self, question: str, rank: int = 0) -> Reply:
         """The best passage for `question` (or the `rank`-th runner-up), or a decline."""
+        question = clean(question)  # text enters the core here: valid Unicode from now on
         problem = self._problem(question)
         if problem:
             return problem
@@ -89,6 +92,7 @@ class Maisky:
 
     def people(self, prefix: str = "", limit: int = 25) -> list[Person]:
         """People the sources quote or name, best match for `prefix` first (for autocomplete)."""
+        prefix = clean(prefix)
         listed = sorted((p for p in self.corpus.people.values() if p.listed), key=lambda p: p.name)
         typed = " ".join(words(prefix))
         if not typed:
@@ -103,6 +107,7 @@ class Maisky:
 
     def who(self, name: str) -> Reply:
         """The passage that says most about a person, or the list of people the sources know."""
+        name = clean(name)
         problem = self._problem(name)
         if problem:
             return problem

@@ -147,6 +147,17 @@ class Daily:
             "daily_subscribed", time=sub.post_time, zone=sub.timezone, next=self._next_text(sub, now)
         )
 
+    # who may manage daily posts besides the platform's admins: stored grants
+
+    def granted(self, platform: str, workspace: str, user: str) -> bool:
+        return self.store.may_manage(platform, workspace, user)
+
+    def grant(self, platform: str, workspace: str, user: str, by: str, now: dt.datetime) -> bool:
+        return self.store.grant(platform, workspace, user, by, now.timestamp())
+
+    def revoke(self, platform: str, workspace: str, user: str) -> bool:
+        return self.store.revoke(platform, workspace, user)
+
     def unsubscribe(self, platform: str, channel: str) -> Reply:
         done = self.store.unsubscribe(platform, channel)
         return self.voice.notice("daily_unsubscribed" if done else "daily_not_subscribed")
@@ -288,8 +299,12 @@ class _Pass:
                 sub.platform, sub.channel, type(exc).__name__, exc_info=first,
             )  # fmt: skip
 
+    def _refused(self, sub: Subscription) -> bool:
+        """Whether the platform, or the subscription's workspace, refused the bot in this pass."""
+        return sub.platform in self.stopped or f"{sub.platform}:{sub.workspace}" in self.stopped
+
     def _subscription(self, sub: Subscription) -> None:
-        if sub.platform in self.stopped or self.stop.is_set():
+        if self._refused(sub) or self.stop.is_set():
             return
         local_today = self.now.astimezone(ZoneInfo(sub.timezone)).date()
         day = local_today - _DAY  # yesterday's post may still be made up; older ones are long past
@@ -347,7 +362,7 @@ class _Pass:
         reply = daily.voice.quote(choice.passage, choice.quote, day.isoformat(), daily=True)
         clock = self.now.timestamp()  # moves on only by a Retry-After waited out in this pass
         while True:
-            if sub.platform in self.stopped:
+            if self._refused(sub):
                 self.store.retry_later(claim, 0.0, "not sent: the platform refused the bot", count=False)
                 return _STOPPED
             try:
@@ -360,7 +375,7 @@ class _Pass:
                 return None
             except TokenRejected as exc:
                 self.store.retry_later(claim, 0.0, str(exc), count=False)  # nothing was posted; nobody's fault here
-                self._stop(sub.platform, str(exc))
+                self._stop(sub.platform if exc.workspace is None else f"{sub.platform}:{exc.workspace}", str(exc))
                 return _STOPPED
             except PostLater as exc:
                 tries = claim.attempts + 1

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 
 from bot.commands import About, Another, Ask, Command, Daily, DailyAction, Help, Quote, Sources, Who, parse
 from bot.core import Maisky
+from bot.reach import Reach, Trouble
 from bot.reply import Kind, Reply
+from bot.text import clean
 
 if TYPE_CHECKING:  # bot.daily brings SQLAlchemy, which `maisky ask` never needs
     from bot.daily import Daily as DailyService
@@ -43,9 +45,16 @@ class Caller:
     user: str
     may_manage: bool | Callable[[], bool] = field(default=False, compare=False)
     name: str = ""  # how the platform shows the user (quiz scores); never used to decide anything
+    # whether they administer the workspace (may grant others the right to manage daily posts)
+    may_administer: bool | Callable[[], bool] = field(default=False, compare=False)
+    # whether the bot can post in the channel, as the platform tells (None: it cannot tell; assume so)
+    reach: Callable[[], Reach] | None = field(default=None, compare=False)
 
     def manages(self) -> bool:
         return self.may_manage() if callable(self.may_manage) else self.may_manage
+
+    def administers(self) -> bool:
+        return self.may_administer() if callable(self.may_administer) else self.may_administer
 
     @property
     def key(self) -> str:
@@ -57,7 +66,8 @@ class Caller:
 class Policy:
     cooldown: bool = False  # spends the caller's cooldown (they wait before the next one)
     private: bool = False  # only the caller sees the reply
-    manage: bool = False  # only those who manage the channel may do it
+    manage: bool = False  # only those who manage the channel, or were granted the right, may do it
+    admin: bool = False  # only the workspace's admins may do it
     daily: bool = False  # needs daily posts configured; else the persona says they are not
 
 
@@ -75,6 +85,8 @@ POLICY: Mapping[str, Policy] = {
     "daily unsubscribe": Policy(private=True, manage=True, daily=True),
     "daily status": Policy(private=True, daily=True),
     "daily preview": Policy(private=True, daily=True),
+    "daily grant": Policy(private=True, admin=True, daily=True),
+    "daily revoke": Policy(private=True, admin=True, daily=True),
 }
 _ZWSP = "\u200b"
 PRIVATE_KINDS = frozenset({Kind.INVALID, Kind.ERROR, Kind.COOLDOWN, Kind.NOTICE})
@@ -128,7 +140,7 @@ class FrontDesk:
 
     def parse(self, line: str) -> Command:
         """A line of text as a command (see bot.commands.parse); people are known to the sources."""
-        return parse(line, knows=lambda name: bool(self.core.people(name, limit=1)))
+        return parse(clean(line), knows=lambda name: bool(self.core.people(name, limit=1)))  # valid Unicode from here
 
     def handle_line(self, line: str, caller: Caller) -> Outcome:
         return self.handle(self.parse(line), caller)
@@ -158,7 +170,9 @@ class FrontDesk:
     def _checked(self, command: Command, policy: Policy, caller: Caller) -> Reply:
         if policy.daily and self.daily() is None:
             return self.core.voice.notice("daily_unavailable")
-        if policy.manage and not caller.manages():
+        if policy.admin and not caller.administers():
+            return self.core.voice.notice("daily_admins_only")
+        if policy.manage and not (self._granted(caller) or caller.manages()):
             return self.core.voice.notice("daily_not_allowed")
         if policy.cooldown:
             waiting = self.core.gate(caller.key)
@@ -205,6 +219,9 @@ class FrontDesk:
         now = self.clock()
         match command.action:
             case DailyAction.SUBSCRIBE:
+                refused = self._cannot_post(caller)
+                if refused is not None:
+                    return refused
                 return daily.subscribe(
                     caller.platform, caller.channel, caller.workspace, caller.user, command.time, command.zone, now
                 )
@@ -214,6 +231,42 @@ class FrontDesk:
                 return daily.status(caller.platform, caller.channel, now)
             case DailyAction.PREVIEW:
                 return daily.preview(caller.platform, caller.channel, now)
+            case DailyAction.GRANT | DailyAction.REVOKE:
+                return self._right(command, caller, daily)
+
+    def _cannot_post(self, caller: Caller) -> Reply | None:
+        """Why a subscription here would fail at its first post, with the fix; None when it would not
+        (or the platform cannot tell: a passing outage must not stop a subscription)."""
+        reach = caller.reach() if caller.reach is not None else Reach()
+        voice = self.core.voice
+        match reach.trouble:
+            case Trouble.NOT_MEMBER:
+                private = reach.private or caller.platform != "slack"
+                return voice.notice("daily_refused_invite" if private else "daily_refused_invite_or_scope")
+            case Trouble.MISSING:
+                return voice.notice("daily_refused_permissions", missing=", ".join(reach.missing))
+            case Trouble.ARCHIVED:
+                return voice.notice("daily_refused_archived")
+            case Trouble.GONE:
+                return voice.notice("daily_refused_hidden")
+        return None
+
+    def _granted(self, caller: Caller) -> bool:
+        """Whether an admin granted the caller the right to manage daily posts (a stored grant)."""
+        daily = self.daily()
+        return daily is not None and daily.granted(caller.platform, caller.workspace, caller.user)
+
+    def _right(self, command: Daily, caller: Caller, daily: DailyService) -> Reply:
+        """`daily grant|revoke PERSON`: only the person's id is shown back, so the reply mentions nobody."""
+        voice = self.core.voice
+        if not command.user:
+            return voice.notice("daily_grant_who")
+        if command.action is DailyAction.GRANT:
+            daily.grant(caller.platform, caller.workspace, command.user, caller.user, self.clock())
+            return voice.notice("daily_granted", user=command.user)
+        if daily.revoke(caller.platform, caller.workspace, command.user):
+            return voice.notice("daily_revoked", user=command.user)
+        return voice.notice("daily_not_granted", user=command.user)
 
     # "another" without a button: the caller's last question, in memory
 

@@ -79,4 +79,9 @@ class OutcomeUnknown(PostError):
 
 class TokenRejected(PostError):
     """The platform rejected the bot itself (revoked token, inactive account): no channel is at
-    fault, so the run for that platform stops and every subscription is left as it was."""
+    fault, so the run for that platform (or for that one `workspace`, where each workspace has a
+    token of its own) stops and every subscription is left as it was."""
+
+    def __init__(self, message: str, *, workspace: str | None = None) -> None:
+        self.workspace = workspace
+        super().__init__(message)

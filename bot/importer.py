@@ -10,6 +10,7 @@ names one unambiguously (`bot.quotations`). The draft is checked by the corpus l
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 import math
@@ -339,33 +340,47 @@ def _short(text: str, n: int = 70) -> str:
 
 def _sentence_ends(text: str, spans: Sequence[Span]) -> list[int]:
     """Positions where a new sentence starts, outside every quotation."""
+    inside = _covered([(s.open_at, s.close_at) for s in spans])
     cuts = []
     for m in _SENTENCE_GAP.finditer(text):
-        before = re.search(r"([\w.]+)[.!?][”’\"')\]]*$", text[: m.start(1)])
+        before = re.search(r"([\w.]+)[.!?][”’\"')\]]*$", text[max(0, m.start(1) - 80) : m.start(1)])
         word = before.group(1).lower() if before else ""
         if word in _ABBREVIATIONS or re.fullmatch(r"[a-z]", word):
             continue
         at = m.end(1)
-        if any(s.open_at < at <= s.close_at for s in spans):
+        k = bisect.bisect_left(inside, (at,)) - 1
+        if k >= 0 and inside[k][0] < at <= inside[k][1]:
             continue
         cuts.append(at)
     return cuts
 
 
+def _covered(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Overlapping (open, close) intervals merged, in order."""
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(intervals):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
 def _split(paras: list[_Para], changes: list[Change]) -> list[_Para]:
     out: list[_Para] = []
     for p in paras:
-        words = len(p.text.split())
+        starts = [m.start() for m in re.finditer(r"\S+", p.text)]  # where each word starts
+        words = len(starts)
         if words <= MAX_WORDS or "\n\n" in p.text:
             out.append(p)
             continue
-        parts = math.ceil(words / MAX_WORDS)
-        target = words / parts
-        cuts = _sentence_ends(p.text, _spans(p))
+        target = words / math.ceil(words / MAX_WORDS)
         pieces: list[str] = []
         start = 0
-        for at in cuts:
-            if len(p.text[start:at].split()) >= target and len(p.text[at:].split()) >= 20:
+        for at in _sentence_ends(p.text, _spans(p)):
+            before = bisect.bisect_left(starts, at) - bisect.bisect_left(starts, start)
+            after = words - bisect.bisect_left(starts, at)
+            if before >= target and after >= 20:
                 pieces.append(p.text[start:at].rstrip())
                 start = at
         pieces.append(p.text[start:].strip())
@@ -433,7 +448,9 @@ def _unknown_names(text: str, known: Mapping[str, set[str]]) -> list[str]:
         while words and words[-1] in _CONNECTORS:
             words.pop()
         # a single capitalised word opening a sentence may be any word; after "In" or "The" it is a name
-        first = m.start() == 0 or re.search(r"[.!?:“\"‘(]\s*$|\n\s*$", text[: m.start()]) is not None
+        first = (
+            m.start() == 0 or re.search(r"[.!?:“\"‘(]\s*$|\n\s*$", text[max(0, m.start() - 8) : m.start()]) is not None
+        )
         while words and words[0] in _FUNCTION_WORDS:
             words, first = words[1:], False
         if not words or (len(words) == 1 and first):
@@ -595,7 +612,11 @@ def collect_files(paths: Sequence[Path]) -> tuple[list[Path], list[Change]]:
     skipped: list[Change] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and not any(x.startswith(".") for x in p.parts))
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and not any(x.startswith(".") for x in p.relative_to(path).parts)
+            )
             for p in found:
                 if p.suffix.lower() in IMPORTABLE:
                     files.append(p)

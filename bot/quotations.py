@@ -7,7 +7,7 @@ last. A speaker is set only by a few fixed patterns around the marks, with the n
 
 - ``Maisky wrote: “…”``, ``Maisky commented, “…”``, ``Maisky cabled the Kremlin: “…”`` (name, speech verb);
 - ``“…,” Churchill said`` and ``“…,” said Churchill`` (after the closing mark, the quotation ending in a comma);
-- ``Churchill told Maisky that “…”`` (the subject of the speech verb, with a short clause between);
+- ``Churchill told him that “…”`` (the subject of the speech verb, with a short clause naming no one else);
 - the second half of a quotation split by such a clause (``“…,” remembered Nicolson, “…”``);
 - inside a quotation already attributed, ``I thought: ‘…’`` is the same speaker's.
 
@@ -46,6 +46,9 @@ _NOT_NAMES = {
     "He", "She", "It", "They", "We", "I", "You", "This", "That", "These", "Those", "The", "A", "An", "And", "But",
     "Then", "There", "Here", "When", "What", "His", "Her", "Their", "Our", "My", "One", "Someone", "Nobody",
 }  # fmt: skip
+
+
+_MARKS = re.compile("[“”\"‘’']")
 
 
 @dataclass(frozen=True)
@@ -95,38 +98,35 @@ def find_spans(text: str) -> list[Span]:
 
 
 def _paragraph_spans(text: str, offset: int, base: int) -> list[Span]:
-    found: list[tuple[int, int, int, int, int]] = []  # open_at, close_at, depth, order of opening
-    stack: list[tuple[str, int, int]] = []  # kind ("d" or "s"), index of the opening mark, opening order
+    found: list[tuple[int, int]] = []  # index of the opening mark, index of the closing mark
+    stack: list[tuple[str, int]] = []  # kind ("d" double, "s" single), index of the opening mark
     boundary = 0
-    order = 0
-    for i, ch in enumerate(text):
-        open_double = any(k == "d" for k, _, _ in stack)
+    for mark in _MARKS.finditer(text):
+        i, ch = mark.start(), mark.group()
+        open_double = any(kind == "d" for kind, _ in stack)
         if ch == "“" or (ch == '"' and not open_double and _opens(text, i)):
-            stack.append(("d", i, order))
-            order += 1
+            stack.append(("d", i))
         elif ch in '”"':
             if open_double:
-                while stack:
-                    kind, at, n = stack.pop()
+                while stack:  # singles left open inside were apostrophes
+                    kind, at = stack.pop()
                     if kind == "d":
-                        found.append((at, i, len(stack), n, 0))
+                        found.append((at, i))
                         break
             elif ch == "”" and not stack and text[boundary:i].strip():
-                found.append((boundary - 1, i, 0, -1, 0))  # closes a quotation opened in an earlier paragraph
+                found.append((boundary - 1, i))  # closes a quotation opened in an earlier paragraph
             if not stack:
                 boundary = i + 1
         elif ch in "‘'" and _opens(text, i):
-            stack.append(("s", i, order))
-            order += 1
+            stack.append(("s", i))
         elif ch in "’'" and stack and stack[-1][0] == "s" and _closes(text, i) and not text[i - 1].isspace():
-            kind, at, n = stack.pop()
-            found.append((at, i, len(stack), n, 0))
-    for kind, at, n in stack:
-        if kind == "d" and at == min(a for k, a, _ in stack if k == "d"):
-            found.append((at, len(text), 0, n, 0))  # runs on into the next paragraph
+            found.append((stack.pop()[1], i))
+    doubles = [at for kind, at in stack if kind == "d"]
+    if doubles:
+        found.append((doubles[0], len(text)))  # runs on into the next paragraph
     found.sort(key=lambda f: (f[0], -f[1]))
     spans: list[Span] = []
-    for open_at, close_at, _depth, _n, _ in found:
+    for open_at, close_at in found:
         start, end = open_at + 1, close_at
         while start < end and text[start].isspace():
             start += 1
@@ -164,8 +164,10 @@ class _Patterns:
         verbs = "|".join(_SPEECH_VERBS)
         inverted = "|".join(_INVERTED_VERBS)
         clause = r"[^“”\"‘’.!?;]{0,60}?"
+        # `^.*` makes the match the rightmost speaker: in "Maisky told how Churchill said:" it is Churchill
         self.before = re.compile(
-            rf"(?:^|[\s(,;:—–])(?:{name}|(?P<cap>{_CAPITALISED}))\s+(?:{verbs})\b{clause}[:,]?\s*$"
+            rf"^.*(?:^|[\s(,;:—–])(?:{name}|(?P<cap>{_CAPITALISED}))\s+(?:{verbs})\b(?P<clause>{clause})[:,]?\s*$",
+            re.DOTALL,
         )
         self.after = re.compile(
             rf"^\s*,?\s*(?:(?:{inverted})\s+(?:{name}|(?P<cap>{_CAPITALISED}))"
@@ -174,6 +176,10 @@ class _Patterns:
         )
         self.first_person = re.compile(rf"(?:^|[\s,;:—–])I\s+{clause}\b(?:{verbs})\b[^“”\"‘’.!?;]{{0,40}}[:,]?\s*$")
         self.any_name = re.compile(name) if alternation else None
+        reporting = "|".join(
+            (*_SPEECH_VERBS, "saying", "writing", "telling", "asking", "adding", "noting", "remarking")
+        )
+        self.reported = re.compile(rf"(?:{name}|\b(?:he|she|they)\b)\s+(?:{reporting})\b")
 
     def person(self, surface: str | None) -> str:
         ids = self.names.get(surface or "", set())
@@ -193,7 +199,10 @@ def attribute(text: str, spans: list[Span], people: Mapping[str, Person]) -> lis
         lead = text[lead_start : span.open_at] if span.open_at > lead_start else ""
         result = Attribution("")
         m = p.before.search(lead)
-        if m and (m.group("name") or m.group("cap") not in _NOT_NAMES):
+        # a name between the verb and the quotation ("Maisky wrote that Churchill was tired: “…”") leaves
+        # it open whose words they are
+        named_again = bool(m and p.any_name and p.any_name.search(m.group("clause")))
+        if m and not named_again and (m.group("name") or m.group("cap") not in _NOT_NAMES):
             result = _resolve(p, m.group("name"), m.group("cap"), "name and speech verb before the quotation")
         if not result.speaker and span.parent is not None and out[span.parent].speaker:
             fp = p.first_person.search(lead)
@@ -209,7 +218,9 @@ def attribute(text: str, spans: list[Span], people: Mapping[str, Person]) -> lis
             if a:
                 name = a.group("name") or a.group("name2")
                 cap = a.group("cap") or a.group("cap2")
-                if name or (cap and cap not in _NOT_NAMES):
+                # "“…,” Maisky recalled Churchill saying" reports someone else's words: no speaker
+                reported = p.reported.search(a.group("rest"))
+                if not reported and (name or (cap and cap not in _NOT_NAMES)):
                     result = _resolve(p, name, cap, "name and speech verb after the quotation")
                     nxt = _next_sibling(spans, n)
                     if result.speaker and nxt is not None:

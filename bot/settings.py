@@ -11,16 +11,32 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qsl, unquote, urlparse
 
 from dotenv import dotenv_values
 
 import persona
 import seeds
 from bot.errors import ConfigError
+from bot.logs import FORMATS, LEVELS
 from bot.schedule import parse_time, parse_zone
 
-__all__ = ["DiscordSettings", "Settings", "SlackSettings"]
+__all__ = ["SLACK_MODES", "DiscordSettings", "Settings", "SlackSettings"]
+
+SLACK_MODES = ("http", "socket")
+# Names whose values never reach a log line or a repr.
+_SECRET_NAMES = ("TOKEN", "SECRET", "PASSWORD", "DATABASE_URL")
+# Database URL schemes the bot ships a driver for (psycopg with the postgres extra).
+_DATABASES = {"sqlite": "sqlite", "sqlite+pysqlite": "sqlite", "postgres": "postgresql", "postgresql": "postgresql",
+              "postgresql+psycopg": "postgresql"}  # fmt: skip
+# libpq connection options that may ride in a PostgreSQL URL's query string, and the values each takes.
+_PG_OPTIONS: dict[str, tuple[str, ...]] = {
+    "sslmode": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+    "connect_timeout": (), "application_name": (), "sslrootcert": (), "sslcert": (), "sslkey": (), "options": (),
+    "target_session_attrs": ("any", "read-write", "read-only", "primary", "standby", "prefer-standby"),
+    "gssencmode": ("disable", "prefer", "require"), "channel_binding": ("disable", "prefer", "require"),
+    "keepalives": (), "keepalives_idle": (), "host": (), "port": (), "client_encoding": (),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -32,10 +48,23 @@ class SlackSettings:
     port: int
     daily_allowlist: frozenset[str] = frozenset()  # user ids who may manage daily posts besides admins
     host: str = "0.0.0.0"  # a hosted app listens on every interface; HOST narrows it
+    mode: str = ""  # "http" or "socket", as chosen (maisky slack http|socket, SLACK_MODE); "" in tests: by token
+    max_body: int = 1_048_576  # bytes; Slack's payloads are a few kilobytes
+    connection_limit: int = 100  # open HTTP connections at once; more wait in the OS queue
+    idle_timeout: int = 15  # seconds before an idle or half-open HTTP connection is closed
+    threads: int = 8  # HTTP worker threads (acknowledging is quick; answers run in bolt's own threads)
+    workers: int = 16  # threads that answer (after the ack): MAISKY_SLACK_WORKERS
+    # set: one HTTP deployment serves every workspace that installs the app (OAuth); bot_token is then ""
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+
+    @property
+    def oauth(self) -> bool:
+        return bool(self.client_id)
 
     @property
     def socket_mode(self) -> bool:
-        return bool(self.app_token)
+        return self.mode == "socket" if self.mode else bool(self.app_token)
 
 
 @dataclass(frozen=True)
@@ -79,6 +108,9 @@ class Settings:
     daily_window_hours: int = 6
     daily_workers: int = 16  # daily posts in flight at once
     daily_post_timeout: int = 20  # seconds a platform may take to answer one daily post
+    log_level: str = "INFO"
+    log_format: str = "text"  # or "json": one object a line
+    shutdown_seconds: int = 20  # how long a stopping process waits for in-flight replies and a daily send
     values: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -97,6 +129,8 @@ class Settings:
         seed = _int(values, "MAISKY_SEED", 0, -(2**63), 2**63 - 1, problems)
         cooldown = _int(values, "MAISKY_COOLDOWN", 5, 0, 3600, problems)
         database = values.get("DATABASE_URL") or "sqlite:///" + (values.get("MAISKY_DB") or "maisky.sqlite3")
+        connect_timeout = _int(values, "DATABASE_CONNECT_TIMEOUT", 10, 1, 600, problems)
+        database = _with_connect_timeout(database, connect_timeout)
         daily_time = parse_time(values.get("MAISKY_DAILY_TIME") or "09:00")
         if daily_time is None:
             problems.append(f"MAISKY_DAILY_TIME: {values['MAISKY_DAILY_TIME']!r} is not HH:MM (for example 09:00)")
@@ -107,38 +141,95 @@ class Settings:
         window = _int(values, "MAISKY_DAILY_WINDOW_HOURS", 6, 0, 23, problems)
         workers = _int(values, "MAISKY_DAILY_WORKERS", 16, 1, 64, problems)
         post_timeout = _int(values, "MAISKY_DAILY_POST_TIMEOUT", 20, 1, 120, problems)
+        level = (values.get("LOG_LEVEL") or "INFO").strip().upper()
+        if level not in LEVELS:
+            problems.append(f"LOG_LEVEL: {values['LOG_LEVEL']!r} is not one of {', '.join(LEVELS)}")
+        log_format = (values.get("LOG_FORMAT") or "text").strip().lower()
+        if log_format not in FORMATS:
+            problems.append(f"LOG_FORMAT: {values['LOG_FORMAT']!r} is not one of {', '.join(FORMATS)}")
+        shutdown = _int(values, "MAISKY_SHUTDOWN_SECONDS", 20, 1, 3600, problems)
         if problems:
             raise ConfigError(problems)
         return cls(
             seeds_dir=seeds_dir, persona_dir=persona_dir, seed=seed, cooldown=cooldown, database_url=database,
             daily_time=daily_time or "09:00", daily_timezone=zone or "UTC", daily_window_hours=window,
-            daily_workers=workers, daily_post_timeout=post_timeout, values=values,
+            daily_workers=workers, daily_post_timeout=post_timeout,
+            log_level=level, log_format=log_format, shutdown_seconds=shutdown, values=values,
         )  # fmt: skip
 
-    def slack(self, *, serving: bool = True) -> SlackSettings:
+    def secret_values(self) -> list[str]:
+        """Every configured secret (tokens, signing secrets, passwords, the database URL and its password),
+        for the log filter that keeps them out of every line."""
+        found = [v for k, v in self.values.items() if v and any(n in k.upper() for n in _SECRET_NAMES)]
+        password = urlparse(self.database_url).password if "://" in self.database_url else None
+        if password:
+            found += [password, unquote(password)]
+        return found
+
+    def check_database(self) -> None:
+        """Before opening the database: ConfigError for what is wrong in its URL or file.
+        Checked only by the commands that use a database, so `maisky ask` runs anywhere."""
+        problems: list[str] = []
+        _check_database(self.database_url, "DATABASE_URL" if self.values.get("DATABASE_URL") else "MAISKY_DB", problems)
+        if problems:
+            raise ConfigError(problems)
+
+    @property
+    def ephemeral_sqlite(self) -> bool:
+        """True where daily subscriptions would sit in a SQLite file on a disk wiped at each restart
+        (Heroku sets DYNO on every dyno)."""
+        return self.database_url.startswith("sqlite") and bool(self.values.get("DYNO"))
+
+    def slack(self, *, serving: bool = True, mode: str | None = None) -> SlackSettings:
         """The Slack front end's settings; ConfigError names every missing or malformed one.
-        Without `serving` (posting only, as `maisky daily run-due` does) only the bot token is needed."""
+        The transport is chosen, never guessed from the tokens: `mode` (the command line), else
+        SLACK_MODE, else HTTP. Without `serving` (posting only, as `maisky daily run-due` does) only
+        the bot token is needed."""
         v, problems = self.values, []
-        bot_token = v.get("SLACK_BOT_TOKEN", "")
-        app_token = v.get("SLACK_APP_TOKEN", "")
-        secret = v.get("SLACK_SIGNING_SECRET", "")
-        if not bot_token:
-            problems.append("SLACK_BOT_TOKEN: missing (the bot token, xoxb-...)")
+        bot_token = v.get("SLACK_BOT_TOKEN", "").strip()
+        app_token = v.get("SLACK_APP_TOKEN", "").strip()
+        secret = v.get("SLACK_SIGNING_SECRET", "").strip()
+        chosen = (mode or v.get("SLACK_MODE") or "http").strip().lower()
+        if chosen not in SLACK_MODES:
+            problems.append(f"SLACK_MODE: {v.get('SLACK_MODE')!r} is not http or socket")
+        client_id, client_secret = v.get("SLACK_CLIENT_ID", "").strip(), v.get("SLACK_CLIENT_SECRET", "").strip()
+        if bool(client_id) != bool(client_secret):
+            problems.append("SLACK_CLIENT_ID and SLACK_CLIENT_SECRET: set both (Basic Information, App Credentials)")
+        if client_id and serving and chosen == "socket":
+            problems.append("SLACK_CLIENT_ID: the install flow for many workspaces needs HTTP mode, not Socket Mode")
+        if client_id and not bot_token:
+            pass  # each workspace's bot token comes from its installation
+        elif not bot_token:
+            problems.append("SLACK_BOT_TOKEN: missing (the bot token, xoxb-...; or SLACK_CLIENT_ID and ...SECRET)")
         elif not bot_token.startswith("xoxb-"):
             problems.append("SLACK_BOT_TOKEN: must start with xoxb- (a bot token, not a user or app token)")
         if app_token and not app_token.startswith("xapp-"):
             problems.append("SLACK_APP_TOKEN: must start with xapp- (an app-level token with connections:write)")
-        if serving and not app_token and not secret:
+        if serving and chosen == "socket" and not app_token:
+            problems.append("SLACK_APP_TOKEN: missing (Socket Mode needs an app-level token, xapp-...)")
+        if serving and chosen == "http" and not secret:
             problems.append(
-                "SLACK_SIGNING_SECRET: missing (needed for HTTP mode; or set SLACK_APP_TOKEN for Socket Mode)"
+                "SLACK_SIGNING_SECRET: missing (needed for HTTP mode; for Socket Mode run `maisky slack socket` "
+                "or set SLACK_MODE=socket, with SLACK_APP_TOKEN)"
             )
         api_url = _url(v.get("SLACK_API_URL") or "https://slack.com/api/", "SLACK_API_URL", problems)
         api_url = api_url if api_url.endswith("/") else api_url + "/"  # slack_sdk joins method names on
         port = _int(v, "PORT", 3000, 1, 65535, problems)
+        host = (v.get("HOST") or "0.0.0.0").strip()
+        if not host or any(c.isspace() or c in "/@" for c in host):
+            problems.append(f"HOST: {host!r} is not a host name or IP address")
+        max_body = _int(v, "HTTP_MAX_BODY_BYTES", 1_048_576, 1024, 100 * 1_048_576, problems)
+        limit = _int(v, "HTTP_CONNECTION_LIMIT", 100, 1, 100_000, problems)
+        idle = _int(v, "HTTP_IDLE_TIMEOUT", 15, 1, 3600, problems)
+        threads = _int(v, "HTTP_THREADS", 8, 1, 256, problems)
+        workers = _int(v, "MAISKY_SLACK_WORKERS", 16, 1, 256, problems)
         if problems:
             raise ConfigError(problems)
         allow = frozenset(u.strip() for u in v.get("MAISKY_SLACK_DAILY_ALLOWLIST", "").split(",") if u.strip())
-        return SlackSettings(bot_token, secret, app_token, api_url, port, allow, v.get("HOST") or "0.0.0.0")
+        return SlackSettings(
+            bot_token, secret, app_token, api_url, port, allow, host, chosen, max_body, limit, idle, threads,
+            workers, client_id, client_secret,
+        )  # fmt: skip
 
     def discord(self) -> DiscordSettings:
         """The Discord front end's settings; ConfigError names every missing or malformed one."""
@@ -168,7 +259,76 @@ class Settings:
                 shards = int(raw_shards)
             else:
                 problems.append(f"DISCORD_SHARDS: {raw_shards!r} must be 'auto' or a positive whole number")
+        state = Path(v.get("MAISKY_STATE_DIR") or ".maisky-state")
+        if state.exists() and not state.is_dir():
+            problems.append(f"MAISKY_STATE_DIR: {state} is a file, not a folder")
+        elif state.is_dir() and not os.access(state, os.W_OK | os.X_OK):
+            problems.append(f"MAISKY_STATE_DIR: {state} is not writable")
         if problems:
             raise ConfigError(problems)
-        state = Path(v.get("MAISKY_STATE_DIR") or ".maisky-state")
         return DiscordSettings(token, guild_id, api_base.rstrip("/"), gateway, shards, state)
+
+
+def _check_database(url: str, name: str, problems: list[str]) -> None:
+    """What can be told about a database URL without connecting: a driver the bot has, a port that
+    is a number, connect options libpq knows, and a SQLite file that can be written."""
+    scheme, sep, rest = url.partition("://")
+    kind = _DATABASES.get(scheme.lower())
+    if not sep or kind is None:
+        shown = scheme if sep else url
+        problems.append(
+            f"{name}: {shown!r} is not a supported database (use sqlite:///FILE or postgresql://USER:PASSWORD@HOST/DB)"
+        )
+        return
+    if kind == "sqlite":
+        path = rest.split("?", 1)[0].removeprefix("/")
+        if path in ("", ":memory:"):
+            return
+        file = Path(path)
+        folder = file.parent if str(file.parent) else Path(".")
+        if file.is_dir():
+            problems.append(f"{name}: {file} is a folder, not a SQLite file")
+        elif file.exists() and not os.access(file, os.R_OK | os.W_OK):
+            problems.append(f"{name}: {file} is read-only (the bot writes subscriptions and posts there)")
+        elif file.exists() and not _looks_like_sqlite(file):
+            problems.append(f"{name}: {file} is not a SQLite database (damaged, or another kind of file)")
+        elif not file.exists() and not folder.is_dir():
+            problems.append(f"{name}: the folder {folder} does not exist")
+        elif not os.access(folder, os.W_OK | os.X_OK):
+            problems.append(f"{name}: the folder {folder} is read-only (SQLite writes its journal beside the file)")
+        return
+    parsed = urlparse(url)
+    try:
+        parsed.port  # noqa: B018  # urlparse checks the port only when asked
+    except ValueError:
+        port = parsed.netloc.rpartition(":")[2]
+        problems.append(f"{name}: the port {port!r} is not a number between 1 and 65535")
+    if not parsed.hostname and "host" not in dict(parse_qsl(parsed.query)):
+        problems.append(f"{name}: no host (postgresql://USER:PASSWORD@HOST:5432/DB)")
+    for key, value in parse_qsl(parsed.query, keep_blank_values=True):
+        allowed = _PG_OPTIONS.get(key)
+        if allowed is None:
+            problems.append(f"{name}: unknown connect option {key!r} (known: {', '.join(sorted(_PG_OPTIONS))})")
+        elif allowed and value not in allowed:
+            problems.append(f"{name}: {key}={value!r} is not one of {', '.join(allowed)}")
+        elif key in ("connect_timeout", "port", "keepalives", "keepalives_idle") and not value.isdigit():
+            problems.append(f"{name}: {key}={value!r} is not a whole number")
+
+
+def _with_connect_timeout(url: str, seconds: int) -> str:
+    """A PostgreSQL URL that gives up connecting after `seconds` (libpq waits for ever by default, so a
+    host that never answers hung start-up for minutes), unless the URL sets its own connect_timeout."""
+    scheme = url.partition("://")[0].lower()
+    if _DATABASES.get(scheme) != "postgresql" or "connect_timeout=" in url.partition("?")[2]:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}connect_timeout={seconds}"
+
+
+def _looks_like_sqlite(file: Path) -> bool:
+    """An empty file is a new database to SQLite; anything else must start with its header."""
+    try:
+        with file.open("rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return False
+    return head in (b"", b"SQLite format 3\x00")

@@ -44,7 +44,7 @@ subscriptions = sa.Table(
     sa.Column("paused_reason", sa.Text, nullable=True),
     sa.UniqueConstraint("platform", "channel", name="uq_subscription_channel"),
 )
-# Version 2: when to look at a subscription next (UTC seconds; 0 = at the next pass), and for
+# Version 3: when to look at a subscription next (UTC seconds; 0 = at the next pass), and for
 # which local day, so a pass reads only what is due from one indexed query.
 _due_at = sa.Column("due_at", sa.Float, nullable=False, server_default="0")
 _due_day = sa.Column("due_day", sa.String(10), nullable=True)
@@ -69,12 +69,12 @@ deliveries = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.UniqueConstraint("subscription_id", "local_date", name="uq_delivery_day"),
 )
-# Version 2: the current cycle of a channel is read through (subscription, cycle); rows left
+# Version 3: the current cycle of a channel is read through (subscription, cycle); rows left
 # `sending` are found through status.
 _ix_cycle = sa.Index("ix_deliveries_cycle", deliveries.c.subscription_id, deliveries.c.cycle)
 _ix_status = sa.Index("ix_deliveries_status", deliveries.c.status)
 
-# Version 2: ids of chat-platform deliveries already handled (Slack's event_id), until they expire.
+# Version 3: ids of chat-platform deliveries already handled (Slack's event_id), until they expire.
 handled_events = sa.Table(
     "handled_events",
     metadata,
@@ -83,7 +83,7 @@ handled_events = sa.Table(
 )
 _ix_events = sa.Index("ix_handled_events_expiry", handled_events.c.expires_at)
 
-# Version 2: the question behind a button ("Another passage"), so a click still works after a restart.
+# Version 3: the question behind a button ("Another passage"), so a click still works after a restart.
 button_questions = sa.Table(
     "button_questions",
     metadata,
@@ -92,6 +92,18 @@ button_questions = sa.Table(
     sa.Column("expires_at", sa.Float, nullable=False),
 )
 _ix_questions = sa.Index("ix_button_questions_expiry", button_questions.c.expires_at)
+
+
+# Who may manage daily posts besides the platform's own admins (Slack: granted by an admin at run time).
+managers = sa.Table(
+    "daily_managers",
+    metadata,
+    sa.Column("platform", sa.String(16), primary_key=True),
+    sa.Column("workspace", sa.String(64), primary_key=True),
+    sa.Column("user", sa.String(64), primary_key=True),
+    sa.Column("granted_by", sa.String(64), nullable=False),
+    sa.Column("granted_at", sa.Float, nullable=False),
+)
 
 
 class Status:
@@ -147,11 +159,15 @@ class Counts:
 
 
 def _v1(conn: Connection) -> None:
-    subscriptions.create(conn, checkfirst=True)  # today's definitions: version 2 then finds nothing to add
+    subscriptions.create(conn, checkfirst=True)  # today's definitions: version 3 then finds nothing to add
     deliveries.create(conn, checkfirst=True)
 
 
-def _v2(conn: Connection) -> None:
+def _v_managers(conn: Connection) -> None:
+    managers.create(conn, checkfirst=True)
+
+
+def _v_daily(conn: Connection) -> None:
     have = {c["name"] for c in sa.inspect(conn).get_columns("subscriptions")}
     for column in (_due_at, _due_day):
         if column.name not in have:
@@ -165,7 +181,7 @@ def _v2(conn: Connection) -> None:
 
 
 # Each entry upgrades the schema by one version; append, never edit a released one.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v_managers, _v_daily]
 _LOCK = 0x6D6169736B79  # "maisky": the PostgreSQL advisory lock held while the schema changes
 
 
@@ -581,3 +597,50 @@ class Store:
                 )
             ).first()
         return str(row[0]) if row else None
+
+    # who may manage daily posts, besides the platform's admins
+
+    def grant(self, platform: str, workspace: str, user: str, by: str, now: float) -> bool:
+        """Let `user` manage daily posts in the workspace; False if they already may."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    managers.insert().values(
+                        platform=platform, workspace=workspace, user=user, granted_by=by, granted_at=now
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def revoke(self, platform: str, workspace: str, user: str) -> bool:
+        """Take the right back; False if they did not have it."""
+        with self.engine.begin() as conn:
+            return bool(
+                conn.execute(
+                    managers.delete().where(
+                        managers.c.platform == platform, managers.c.workspace == workspace, managers.c.user == user
+                    )
+                ).rowcount
+            )
+
+    def may_manage(self, platform: str, workspace: str, user: str) -> bool:
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(
+                    sa.select(managers.c.user).where(
+                        managers.c.platform == platform, managers.c.workspace == workspace, managers.c.user == user
+                    )
+                ).first()
+                is not None
+            )
+
+    def granted(self, platform: str, workspace: str) -> list[str]:
+        """Who was granted the right in the workspace, oldest grant first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(managers.c.user)
+                .where(managers.c.platform == platform, managers.c.workspace == workspace)
+                .order_by(managers.c.granted_at)
+            ).all()
+        return [str(r[0]) for r in rows]

@@ -34,7 +34,11 @@ _REQUIRED_LINES = (
 )  # fmt: skip
 _NOTICES = (
     "daily_subscribed", "daily_unsubscribed", "daily_not_subscribed", "daily_status", "daily_status_unconfirmed",
-    "daily_paused", "daily_bad_time", "daily_bad_zone", "daily_not_allowed", "daily_unavailable", "another_first",
+    "daily_paused",
+    "daily_bad_time", "daily_bad_zone", "daily_not_allowed", "daily_unavailable", "another_first",
+    "daily_admins_only", "daily_grant_who", "daily_granted", "daily_revoked", "daily_not_granted",
+    "daily_refused_invite", "daily_refused_invite_or_scope", "daily_refused_permissions", "daily_refused_archived",
+    "daily_refused_hidden",
 )  # fmt: skip
 QUOTE_OPENING = 90  # characters of a long quotation shown in its attribution line
 CUT_MARK = " […]"

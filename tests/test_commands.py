@@ -53,6 +53,8 @@ def test_a_question_stays_a_question(line: str) -> None:
         ("quote", Quote()),
         ("about", About()),
         ("Sources", Sources()),
+        ("Sources?", Sources()),
+        ("help!", Help()),
         ("another", Another()),
         ("more", Another()),
         ("ask Who found the diary?", Ask("Who found the diary?")),

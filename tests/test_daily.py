@@ -527,3 +527,22 @@ def test_a_stop_lets_the_posts_in_flight_finish_and_starts_no_more(core: Maisky,
     rest = d.run_due(at("2026-01-10T09:01"), {"slack": poster})  # the next pass (or process) does the rest
     assert sorted(first.posted + rest.posted) == [f"slack:C{i}:2026-01-10" for i in range(6)]
     assert len(poster.posts) == 6
+
+
+def test_a_workspace_whose_own_token_is_refused_stops_alone(core: Maisky, url: str) -> None:
+    d = make_daily(core, url, workers=1)
+    for team in ("T1", "T2"):
+        for i in range(2):
+            d.subscribe("slack", f"{team}C{i}", team, "U1", "09:00", "UTC", at("2026-01-01T00:00"))
+
+    class PerWorkspace(RecordingPoster):
+        def post(self, channel: str, reply: object, key: str) -> None:
+            if channel.startswith("T1"):  # that workspace uninstalled the app: its token is revoked
+                raise TokenRejected("token_revoked", workspace="T1")
+            super().post(channel, reply, key)  # type: ignore[arg-type]
+
+    poster = PerWorkspace()
+    report = d.run_due(at("2026-01-10T09:00"), {"slack": poster})
+    assert report.stopped == ["slack:T1: token_revoked"]
+    assert report.posted == ["slack:T2C0:2026-01-10", "slack:T2C1:2026-01-10"]
+    assert all(s.active for s in d.store.active()) and len(d.store.active()) == 4

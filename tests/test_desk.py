@@ -42,6 +42,9 @@ class FakeDaily:
         self.calls.append(("preview", platform, channel))
         return self.core.quote(now.date())
 
+    def granted(self, platform: str, workspace: str, user: str) -> bool:
+        return False
+
 
 @pytest.fixture
 def core(core: Maisky) -> Maisky:

@@ -142,13 +142,17 @@ def test_a_speaker_is_set_only_where_the_text_says_so(tmp_path: Path) -> None:
         "He wrote “seven.” Churchill told Maisky that “eight.” Stalin made the snippy comment that Maisky "
         "“nine.”\n\n"
         "“Ten,” he said. Maisky was instructed to court those who were “eleven.”\n\n"
+        "Maisky told the story of how Churchill said: “Fourteen.” Churchill told him that “fifteen.”\n\n"
+        "Maisky wrote that Churchill was tired: “Sixteen.”\n\n"
+        "“Seventeen,” Maisky recalled Churchill saying.\n\n"
         "Maisky wrote: “I drove home and thought: ‘Twelve.’ I mentioned what Churchill said to me: ‘Thirteen.’ ”\n",
     )
     assert speakers(d) == {
         "One.": "maisky", "Two,": "churchill", "Three,": "eden", "Four,": "nicolson", "five.": "nicolson",
-        "Six.": "maisky", "seven.": "", "eight.": "churchill", "nine.": "", "Ten,": "", "eleven.": "",
+        "Six.": "maisky", "seven.": "", "eight.": "", "nine.": "", "Ten,": "", "eleven.": "",
         "I drove home and thought: ‘Twelve.’ I mentioned what Churchill said to me: ‘Thirteen.’": "maisky",
-        "Twelve.": "maisky", "Thirteen.": "churchill",
+        "Twelve.": "maisky", "Thirteen.": "churchill", "Fourteen.": "churchill", "fifteen.": "churchill",
+        "Sixteen.": "", "Seventeen,": "",
     }  # fmt: skip
     rules = {q.text: q.rule for p in d.passages for q in p.quotes}
     assert rules["five."] == "the rest of a quotation split by its attribution"

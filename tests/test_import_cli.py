@@ -93,8 +93,9 @@ def test_an_existing_source_is_replaced_only_with_force_keeping_its_ids(tmp_path
 
 
 def test_a_folder_or_several_files_make_one_source(tmp_path: Path, seeds: Path) -> None:
-    folder = tmp_path / "book"
-    folder.mkdir()
+    folder = tmp_path / ".club" / "book"  # a hidden folder above is fine; hidden files inside are skipped
+    folder.mkdir(parents=True)
+    (folder / ".notes.md").write_text("Private notes.\n", encoding="utf-8")
     (folder / "01.md").write_text("# Omsk\n\nMaisky grew up in Omsk.\n", encoding="utf-8")
     write_epub(folder / "02.epub", [("London", "<p>Maisky arrived in London.</p>")])
     (folder / "cover.jpg").write_bytes(b"\xff\xd8\xff")

@@ -63,7 +63,14 @@ def test_several_processes_creating_the_schema_at_once(url: str) -> None:
 def test_a_version_1_database_is_upgraded_in_place(url: str) -> None:
     engine = sa.create_engine(Store(url).engine.url)
     with engine.begin() as conn:  # turn it back into what version 1 made
-        for table in ("deliveries", "subscriptions", "handled_events", "button_questions", "maisky_schema"):
+        for table in (
+            "deliveries",
+            "subscriptions",
+            "handled_events",
+            "button_questions",
+            "daily_managers",
+            "maisky_schema",
+        ):
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}" + (" CASCADE" if "postgres" in url else "")))
         conn.execute(sa.text("CREATE TABLE maisky_schema (version INTEGER NOT NULL)"))
         conn.execute(sa.text("INSERT INTO maisky_schema VALUES (1)"))

@@ -1,13 +1,16 @@
 """The "Another passage" button. Its custom_id (100 characters at most) carries a key for the
-question and the rank to show; the question itself is kept in a question book by that key."""
+question and the rank to show; the question itself is kept by that key in a question book: the
+store where there is one (it survives restarts and is shared by processes), else memory."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import threading
+import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import discord
 
@@ -16,7 +19,7 @@ from bot.commands import Another
 if TYPE_CHECKING:
     from adapters.discord.client import MaiskyClient
 
-__all__ = ["AnotherPassage", "MemoryBook", "QuestionBook", "question_key"]
+__all__ = ["AnotherPassage", "MemoryBook", "QuestionBook", "QuestionStore", "StoreBook", "question_key"]
 
 
 def question_key(question: str) -> str:
@@ -28,6 +31,29 @@ class QuestionBook(Protocol):
     def remember(self, key: str, question: str) -> None: ...
 
     def recall(self, key: str) -> str | None: ...
+
+
+@runtime_checkable
+class QuestionStore(Protocol):
+    """What the daily-post store offers for buttons (bot.store.Store)."""
+
+    def remember_question(self, key: str, question: str, now: float, ttl: float = ...) -> None: ...
+
+    def question(self, key: str, now: float) -> str | None: ...
+
+
+class StoreBook:
+    """Questions kept in the store, so a button answers after a restart and in any process."""
+
+    def __init__(self, store: QuestionStore, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+
+    def remember(self, key: str, question: str) -> None:
+        self.store.remember_question(key, question, self.clock())
+
+    def recall(self, key: str) -> str | None:
+        return self.store.question(key, self.clock())
 
 
 class MemoryBook:

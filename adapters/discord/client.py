@@ -19,7 +19,8 @@ import aiohttp
 import discord
 from discord import app_commands
 
-from adapters.discord.buttons import AnotherPassage, MemoryBook, QuestionBook, question_key
+from adapters.discord.buttons import AnotherPassage, MemoryBook, QuestionBook, QuestionStore, StoreBook, question_key
+from adapters.discord.checks import interaction_reach, message_reach
 from adapters.discord.commands import MaiskyCommands
 from adapters.discord.endpoints import Endpoints, RoutedHTTP, use_in_this_context
 from adapters.discord.rendering import NO_PINGS, to_discord
@@ -110,7 +111,8 @@ class MaiskyClient(discord.Client):
         self.tree = MaiskyTree(self)
         self.tree.add_command(MaiskyCommands(self))
         self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
-        self._stop = threading.Event()
+        self.daily_stop = threading.Event()  # the scheduler's stop; adapters.discord.serve sets it on SIGTERM
+        self.daily_thread: threading.Thread | None = None  # ... and waits for this thread's send to finish
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(AnotherPassage)
@@ -120,10 +122,13 @@ class MaiskyClient(discord.Client):
             from adapters.discord.posting import DiscordPoster  # posting imports this package
 
             poster = DiscordPoster(self.http, asyncio.get_running_loop())
-            threading.Thread(target=daily.serve, args=({"discord": poster}, self._stop), daemon=True).start()
+            self.daily_thread = threading.Thread(
+                target=daily.serve, args=({"discord": poster}, self.daily_stop), daemon=True
+            )
+            self.daily_thread.start()
 
     async def close(self) -> None:
-        self._stop.set()
+        self.daily_stop.set()
         await super().close()
 
     # translation: platform -> caller, outcome -> message
@@ -134,6 +139,8 @@ class MaiskyClient(discord.Client):
         return Caller(
             "discord", str(interaction.guild_id or ""), str(interaction.channel_id or ""), str(interaction.user.id),
             may_manage=manages, name=interaction.user.display_name,
+            may_administer=interaction.guild_id is not None and perms.manage_guild,
+            reach=lambda: interaction_reach(interaction),
         )  # fmt: skip
 
     def message_caller(self, msg: discord.Message) -> Caller:
@@ -144,26 +151,38 @@ class MaiskyClient(discord.Client):
             perms = msg.channel.permissions_for(author)
             return perms.manage_channels or perms.manage_guild
 
+        def administers() -> bool:
+            return isinstance(msg.author, discord.Member) and msg.author.guild_permissions.manage_guild
+
         guild = str(msg.guild.id) if msg.guild else ""
         return Caller(
-            "discord", guild, str(msg.channel.id), str(msg.author.id), may_manage=manages, name=msg.author.display_name
-        )
+            "discord", guild, str(msg.channel.id), str(msg.author.id), may_manage=manages, name=msg.author.display_name,
+            may_administer=administers, reach=lambda: message_reach(msg),
+        )  # fmt: skip
 
-    def message(self, outcome: Outcome) -> dict[str, Any]:
+    async def message(self, outcome: Outcome) -> dict[str, Any]:
+        """The outcome as message arguments, with its buttons; an answer's question is put in the book."""
         out = to_discord(outcome.reply)
         reply = outcome.reply
         if reply.citation and reply.kind in (Kind.ANSWER, Kind.WHO):
             view = discord.ui.View(timeout=None)
             if reply.kind is Kind.ANSWER:
                 key = question_key(reply.question)
-                self.questions.remember(key, reply.question)
+                try:
+                    await asyncio.to_thread(self.questions.remember, key, reply.question)
+                except Exception:  # the answer still goes out; only its button may find no question later
+                    log.exception("could not keep the question behind an Another passage button")
                 view.add_item(AnotherPassage(key, reply.rank + 1))
             view.add_item(discord.ui.Button(label="Source", url=reply.citation.url, style=discord.ButtonStyle.link))
             out["view"] = view
         return out
 
     async def recall(self, key: str) -> str | None:
-        return await asyncio.to_thread(self.questions.recall, key)
+        try:
+            return await asyncio.to_thread(self.questions.recall, key)
+        except Exception:
+            log.exception("could not look up the question behind an Another passage button")
+            return None
 
     # answering
 
@@ -174,16 +193,16 @@ class MaiskyClient(discord.Client):
         done, _ = await asyncio.wait({work}, timeout=QUICK)
         if done:
             outcome = work.result()
-            await interaction.response.send_message(**self.message(outcome), ephemeral=outcome.private)
+            await interaction.response.send_message(**await self.message(outcome), ephemeral=outcome.private)
             return
         private = self.desk.expects_private(command)
         await interaction.response.defer(ephemeral=private, thinking=True)
         outcome = await work
         if outcome.private and not private:  # an invalid question or an error: only the asker sees it
             await interaction.delete_original_response()
-            await interaction.followup.send(**self.message(outcome), ephemeral=True)
+            await interaction.followup.send(**await self.message(outcome), ephemeral=True)
         else:
-            await interaction.edit_original_response(**self.message(outcome))
+            await interaction.edit_original_response(**await self.message(outcome))
 
     async def send_expired(self, interaction: discord.Interaction[Any]) -> None:
         """For a button whose question is no longer known."""
@@ -199,7 +218,7 @@ class MaiskyClient(discord.Client):
             return
         text = re.sub(rf"<@!?{me.id}>", " ", msg.content).strip()
         outcome = await asyncio.to_thread(self.desk.handle_line, text, self.message_caller(msg))
-        out = self.message(outcome)
+        out = await self.message(outcome)
         try:
             if outcome.private and not direct:  # only the asker should see it: in their DMs
                 try:
@@ -242,13 +261,27 @@ def build_client(
     """The client with its front desk; nothing connects yet. With `daily`, the /maisky daily
     commands work and a scheduler thread posts what is due."""
     desk = FrontDesk(core, daily, prefix=PREFIX)
+    store = daily.store if daily is not None else None
+    questions = StoreBook(store) if isinstance(store, QuestionStore) else MemoryBook()
     if ds.shards is None:
-        return MaiskyClient(desk, ds, force_sync=force_sync)
-    return ShardedMaiskyClient(desk, ds, force_sync=force_sync, shard_count=ds.shards or None)  # 0: Discord's count
+        return MaiskyClient(desk, ds, force_sync=force_sync, questions=questions)
+    return ShardedMaiskyClient(
+        desk, ds, force_sync=force_sync, questions=questions, shard_count=ds.shards or None
+    )  # 0: Discord's count
 
 
-def run(core: Maisky, ds: DiscordSettings, *, sync_only: bool = False, daily: Daily | None = None) -> None:
-    """Connect and serve until stopped; with `sync_only`, push the commands once and exit."""
+def run(
+    core: Maisky,
+    ds: DiscordSettings,
+    *,
+    sync_only: bool = False,
+    daily: Daily | None = None,
+    shutdown_seconds: float = 20,
+) -> None:
+    """Connect and serve until stopped (SIGTERM/SIGINT stop it gracefully); with `sync_only`, push the
+    commands once and exit."""
+    from adapters.discord.serve import serve_until_stopped
+
     client = build_client(core, ds, force_sync=sync_only, daily=daily)
 
     async def main() -> None:
@@ -256,7 +289,9 @@ def run(core: Maisky, ds: DiscordSettings, *, sync_only: bool = False, daily: Da
             if sync_only:
                 await client.login(ds.token)  # runs setup_hook, which syncs; no gateway connection
                 return
-            await client.start(ds.token)
+            stopped = await serve_until_stopped(client, ds.token, shutdown_seconds)
+            if stopped:
+                log.info(stopped)
 
     try:
         asyncio.run(main())

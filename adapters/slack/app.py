@@ -13,23 +13,27 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from adapters.slack import checks
 from adapters.slack.rendering import ANOTHER, SOURCE, read_another, to_slack
+from adapters.slack.responding import Responder, interactive_retries
 from bot import Maisky
 from bot.commands import Another
 from bot.desk import Caller, FrontDesk, Outcome
+from bot.errors import ServiceError
 from bot.settings import SlackSettings
 
 if TYPE_CHECKING:
     from bot.daily import Daily
     from bot.store import Store
 
-__all__ = ["build_app", "run", "to_slack"]
+__all__ = ["Listeners", "build_app", "run", "to_slack"]
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +85,102 @@ def _message(outcome: Outcome) -> dict[str, Any]:
     return to_slack(outcome.reply)
 
 
+def _response_type(outcome: Outcome) -> str:
+    return "ephemeral" if outcome.private else "in_channel"
+
+
+def _ack(ack: Callable[..., None]) -> None:
+    ack()
+
+
+class Listeners:
+    """Bolt's listeners (run lazily, after the ack): each turns a Slack payload into a command and a
+    caller, and the front desk's outcome into a message. Bolt passes arguments by name; `client` is
+    the request's own, which bolt gives the workspace's bot token (one token, or each installation's)."""
+
+    def __init__(self, desk: FrontDesk, allowlist: frozenset[str], responder: Responder) -> None:
+        self.desk = desk
+        self.allowlist = allowlist
+        self.responder = responder
+
+    def is_admin(self, user: str, client: WebClient) -> bool:
+        try:
+            info = client.users_info(user=user)["user"]
+        except SlackApiError:
+            log.warning("could not look up Slack user %s; treating as not an admin", user, exc_info=True)
+            return False
+        return bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
+
+    def may_manage(self, user: str, client: WebClient) -> bool:
+        """Workspace admins and owners, and the allowlist, manage daily posts (and whoever an admin
+        granted the right: the desk asks the store)."""
+        return user in self.allowlist or self.is_admin(user, client)
+
+    def caller(self, body: dict[str, Any], client: WebClient) -> Caller:
+        team, channel, user = _where(body)
+        name = body.get("user_name") or (body.get("user") or {}).get("name", "")
+        return Caller(
+            "slack", team, channel, user, may_manage=lambda: self.may_manage(user, client), name=str(name),
+            may_administer=lambda: self.is_admin(user, client), reach=lambda: checks.reach(client, channel),
+        )  # fmt: skip
+
+    def respond(self, body: dict[str, Any], outcome: Outcome, **extra: Any) -> None:
+        """To the request's response_url, over a kept-alive connection; a 429 is retried."""
+        url = str(body.get("response_url") or "")
+        self.responder(url, response_type=_response_type(outcome), **extra, **_message(outcome))
+
+    def command(self, body: dict[str, Any], client: WebClient) -> None:
+        """/maisky text."""
+        self.respond(body, self.desk.handle_line(body.get("text", ""), self.caller(body, client)))
+
+    def another(self, body: dict[str, Any], client: WebClient) -> None:
+        """The "Another passage" button: its value carries the question and the rank."""
+        carried = read_another(str((body.get("actions") or [{}])[0].get("value", "")))
+        if carried is None:
+            log.warning("malformed %s button value", ANOTHER)
+        outcome = self.desk.handle(Another(*carried) if carried else Another(), self.caller(body, client))
+        self.respond(body, outcome, replace_original=False)
+
+    def mention(self, body: dict[str, Any], client: WebClient) -> None:
+        """A mention in a channel (answered in its thread) or a direct message."""
+        event = body["event"]
+        if event.get("bot_id") or event.get("subtype"):
+            return  # our own posts and edits are not questions
+        outcome = self.desk.handle_line(_LEADING_MENTION.sub("", event.get("text", "")), self.caller(body, client))
+        direct = event.get("channel_type") == "im"
+        thread = event.get("thread_ts") or (None if direct else event["ts"])
+        if outcome.private and not direct:
+            client.chat_postEphemeral(
+                channel=event["channel"], user=event["user"], thread_ts=thread, **_message(outcome)
+            )
+        else:
+            client.chat_postMessage(channel=event["channel"], thread_ts=thread, **_message(outcome))
+
+
 def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = None, daily: Daily | None = None) -> App:
-    """The bolt app with every listener registered; `client` and `daily` are injectable for tests."""
-    client = client or WebClient(token=slack.bot_token, base_url=slack.api_url)
+    """The bolt app with every listener registered; `client` and `daily` are injectable for tests.
+
+    Acks are sent from the request's own thread (`process_before_response`), so they never queue
+    behind answers; answers run in `slack.workers` threads and reply over kept-alive connections.
+    With OAuth settings the app serves every workspace that installed it (adapters/slack/installs.py):
+    listeners use the request's own client, which bolt gives the workspace's bot token."""
+    token = None if slack.oauth else slack.bot_token
+    client = client or WebClient(token=token, base_url=slack.api_url, retry_handlers=interactive_retries())
+    flow = None
+    if slack.oauth:
+        from adapters.slack.installs import oauth_flow
+
+        if daily is None:
+            raise ServiceError("SLACK_CLIENT_ID: installing in many workspaces needs the database (DATABASE_URL)")
+        flow = oauth_flow(slack, daily.store.engine)
     app = App(
         client=client,
         signing_secret=slack.signing_secret or None,
         request_verification_enabled=not slack.socket_mode,
+        oauth_flow=flow,
+        process_before_response=True,
+        listener_executor=ThreadPoolExecutor(max_workers=slack.workers, thread_name_prefix="maisky-answer"),
     )
-    desk = FrontDesk(core, daily, prefix=PREFIX)
     seen = _Seen(daily.store if daily is not None else None)
 
     @app.use
@@ -104,56 +195,12 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
         next()
         return None
 
-    def may_manage(user: str) -> bool:
-        """Workspace admins and owners, and the allowlist, manage daily posts."""
-        if user in slack.daily_allowlist:
-            return True
-        try:
-            info = client.users_info(user=user)["user"]
-        except SlackApiError:
-            log.warning("could not look up Slack user %s; treating as not an admin", user, exc_info=True)
-            return False
-        return bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
-
-    def caller(body: dict[str, Any]) -> Caller:
-        team, channel, user = _where(body)
-        name = body.get("user_name") or (body.get("user") or {}).get("name", "")
-        return Caller("slack", team, channel, user, may_manage=lambda: may_manage(user), name=str(name))
-
-    def just_ack(ack: Callable[..., None]) -> None:
-        ack()
-
-    def command(body: dict[str, Any], respond: Callable[..., Any]) -> None:
-        outcome = desk.handle_line(body.get("text", ""), caller(body))
-        respond(response_type="ephemeral" if outcome.private else "in_channel", **_message(outcome))
-
-    def another(body: dict[str, Any], respond: Callable[..., Any]) -> None:
-        carried = read_another(str((body.get("actions") or [{}])[0].get("value", "")))
-        if carried is None:
-            log.warning("malformed %s button value", ANOTHER)
-        outcome = desk.handle(Another(*carried) if carried else Another(), caller(body))
-        response_type = "ephemeral" if outcome.private else "in_channel"
-        respond(response_type=response_type, replace_original=False, **_message(outcome))
-
-    def mention(body: dict[str, Any], client: WebClient) -> None:
-        event = body["event"]
-        if event.get("bot_id") or event.get("subtype"):
-            return  # our own posts and edits are not questions
-        outcome = desk.handle_line(_LEADING_MENTION.sub("", event.get("text", "")), caller(body))
-        direct = event.get("channel_type") == "im"
-        thread = event.get("thread_ts") or (None if direct else event["ts"])
-        if outcome.private and not direct:
-            client.chat_postEphemeral(
-                channel=event["channel"], user=event["user"], thread_ts=thread, **_message(outcome)
-            )
-        else:
-            client.chat_postMessage(channel=event["channel"], thread_ts=thread, **_message(outcome))
-
-    app.command("/maisky")(ack=just_ack, lazy=[command])
-    app.action(ANOTHER)(ack=just_ack, lazy=[another])
-    app.action(SOURCE)(just_ack)
-    app.event("app_mention")(ack=just_ack, lazy=[mention])
-    app.event({"type": "message", "channel_type": "im"})(ack=just_ack, lazy=[mention])
+    listen = Listeners(FrontDesk(core, daily, prefix=PREFIX), slack.daily_allowlist, Responder())
+    app.command("/maisky")(ack=_ack, lazy=[listen.command])
+    app.action(ANOTHER)(ack=_ack, lazy=[listen.another])
+    app.action(SOURCE)(_ack)
+    app.event("app_mention")(ack=_ack, lazy=[listen.mention])
+    app.event({"type": "message", "channel_type": "im"})(ack=_ack, lazy=[listen.mention])
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:
@@ -162,23 +209,22 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
     return app
 
 
-def run(core: Maisky, slack: SlackSettings, daily: Daily | None = None) -> None:
-    """Serve until stopped: Socket Mode with an app token, else HTTP on `slack.host:port` at /slack/events.
-    With `daily`, a scheduler thread posts the daily quotations too."""
+def run(core: Maisky, slack: SlackSettings, daily: Daily | None = None, shutdown_seconds: float = 20) -> None:
+    """Serve until stopped: Socket Mode or HTTP on `slack.host:port` at /slack/events, as `slack.mode` says.
+    With `daily`, a scheduler thread posts the daily quotations too. SIGTERM/SIGINT stop it gracefully."""
+    from adapters.slack.serve import Scheduler, serve_http, serve_socket
+
     app = build_app(core, slack, daily=daily)
-    if daily is not None:
-        from adapters.slack.posting import SlackPoster  # posting imports this module
 
-        stop = threading.Event()
-        threading.Thread(target=daily.serve, args=({"slack": SlackPoster(app.client)}, stop), daemon=True).start()
-    if slack.socket_mode:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
+    def start_scheduler(stop: threading.Event) -> threading.Thread:
+        from adapters.slack.installs import daily_poster
 
-        log.info("Slack: Socket Mode")
-        SocketModeHandler(app, slack.app_token).start()  # type: ignore[no-untyped-call]
-    else:
-        import waitress  # a production WSGI server; bolt's own app.start() is for development
-        from slack_bolt.adapter.wsgi import SlackRequestHandler
+        assert daily is not None
+        poster = daily_poster(slack, app.client, daily)
+        thread = threading.Thread(target=daily.serve, args=({"slack": poster}, stop), name="maisky-daily", daemon=True)
+        thread.start()
+        return thread
 
-        log.info("Slack: HTTP on %s:%s at /slack/events", slack.host, slack.port)
-        waitress.serve(SlackRequestHandler(app), host=slack.host, port=slack.port, ident="maisky")
+    scheduler = Scheduler(daily, start_scheduler if daily is not None else None)
+    serve = serve_socket if slack.socket_mode else serve_http
+    log.info(serve(app, slack, scheduler, shutdown_seconds))

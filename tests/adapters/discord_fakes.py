@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import discord
 from aiohttp import web
 
 from bot.settings import DiscordSettings
@@ -18,6 +19,8 @@ from bot.settings import DiscordSettings
 BOT_ID, APP_ID, GUILD_ID, CHANNEL_ID, USER_ID = "1000", "2000", "400000000000000000", "5000", "6000"
 DM_ID = "7000"  # the direct-message channel the fake opens with any user
 TOKEN = "MTAwMA.fake.token"
+# what the bot may do in the fake's channel (each interaction carries it as app_permissions)
+BOT_PERMISSIONS = str(discord.Permissions(view_channel=True, send_messages=True, embed_links=True).value)
 _ids = itertools.count(900000)
 
 
@@ -173,7 +176,7 @@ class FakeDiscord:
 
 
 def command(name: str, options: list[dict[str, Any]] | None = None, *, interaction_id: str | None = None,
-            kind: int = 2, uid: str = USER_ID) -> dict[str, Any]:  # fmt: skip
+            kind: int = 2, uid: str = USER_ID, app_permissions: str = BOT_PERMISSIONS) -> dict[str, Any]:  # fmt: skip
     """A raw INTERACTION_CREATE for /maisky <name>, as the gateway delivers it."""
     iid = interaction_id or str(next(_ids))
     return {
@@ -185,7 +188,7 @@ def command(name: str, options: list[dict[str, Any]] | None = None, *, interacti
                     "permission_overwrites": [], "nsfw": False, "parent_id": None},
         "member": {"user": user(uid), "roles": [], "joined_at": "2024-01-01T00:00:00+00:00", "deaf": False,
                    "mute": False, "permissions": "0", "flags": 0},
-        "app_permissions": "0", "locale": "en-US", "guild_locale": "en-US", "entitlements": [],
+        "app_permissions": app_permissions, "locale": "en-US", "guild_locale": "en-US", "entitlements": [],
         "authorizing_integration_owners": {"0": GUILD_ID}, "context": 0, "attachment_size_limit": 10485760,
     }  # fmt: skip
 

@@ -39,6 +39,13 @@ class FakeSlack:
         self.ws_url = ""
         self.admins: set[str] = {"UADMIN"}
         self.errors: dict[str, list[str]] = {}  # method -> Slack error codes to answer with, once each
+        self.delays: dict[str, float] = {}  # method -> seconds to wait before answering (a slow Slack)
+        self.scopes: str | None = None  # the x-oauth-scopes header Slack sends on every answer, when set
+        # conversations.info answers; None: channel_not_found; a channel not listed has the bot in it
+        self.channels: dict[str, dict[str, Any] | None] = {}
+        self.installs: dict[str, str] = {}  # oauth.v2.access: code -> the workspace it installs the app in
+        self.rate_limit_replies = 0  # answer this many response_url posts with 429 (Retry-After: 0) first
+        self.rate_limited = 0
         self._cond = threading.Condition()
         fake = self
 
@@ -49,25 +56,52 @@ class FakeSlack:
                     body = json.loads(raw or "{}")
                 else:
                     body = {k: v[0] for k, v in parse_qs(raw).items()}
+                if self.path.startswith("/response/") and fake.rate_limit_replies > 0:
+                    fake.rate_limit_replies -= 1
+                    fake.rate_limited += 1
+                    self.send_response(429)
+                    self.send_header("Retry-After", "0")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 with fake._cond:
                     fake.calls.append(Call(self.path, dict(self.headers), body))
                     fake._cond.notify_all()
                 answer: dict[str, Any] = {"ok": True}
                 method = self.path.rsplit("/", 1)[-1]
+                time.sleep(fake.delays.get(method, 0))
                 if fake.errors.get(method):
                     answer = {"ok": False, "error": fake.errors[method].pop(0)}
                 elif self.path.endswith("/users.info"):
                     uid = body.get("user", "")
                     answer |= {"user": {"id": uid, "is_admin": uid in fake.admins, "is_owner": False}}
                 elif self.path.endswith("/auth.test"):
-                    answer |= {"user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1", "user": "maisky", "team": "club"}
+                    token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                    team = (
+                        token.removeprefix("xoxb-") if token.removeprefix("xoxb-") in fake.installs.values() else "T1"
+                    )
+                    answer |= {"user_id": "UBOT", "bot_id": "BBOT", "team_id": team, "user": "maisky", "team": "club"}
+                elif self.path.endswith("/oauth.v2.access"):
+                    team = fake.installs.get(body.get("code", ""))
+                    answer = {"ok": False, "error": "invalid_code"} if team is None else {
+                        "ok": True, "app_id": "A1", "authed_user": {"id": "UINSTALLER"}, "scope": "commands,chat:write",
+                        "token_type": "bot", "access_token": f"xoxb-{team}", "bot_user_id": "UBOT",
+                        "team": {"id": team, "name": f"club {team}"}, "enterprise": None,
+                        "is_enterprise_install": False,
+                    }  # fmt: skip
                 elif self.path.endswith("/chat.postMessage"):
                     answer |= {"channel": body.get("channel"), "ts": "1700000000.000100"}
                 elif self.path.endswith("/apps.connections.open"):
                     answer |= {"url": fake.ws_url}
+                elif self.path.endswith("/conversations.info"):
+                    ch = body.get("channel", "")
+                    found = fake.channels.get(ch, {"id": ch, "is_member": True})
+                    answer = {"ok": True, "channel": found} if found else {"ok": False, "error": "channel_not_found"}
                 data = json.dumps(answer).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
+                if fake.scopes is not None:
+                    self.send_header("x-oauth-scopes", fake.scopes)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -142,9 +176,9 @@ def post(url: str, body: str, content_type: str, *, secret: str = SECRET, timest
         return err.code, err.read().decode()
 
 
-def slash(url: str, fake: FakeSlack, text: str, user: str = "U1", **kw: Any) -> tuple[int, str]:
+def slash(url: str, fake: FakeSlack, text: str, user: str = "U1", team: str = "T1", **kw: Any) -> tuple[int, str]:
     form = {
-        "token": "legacy", "team_id": "T1", "team_domain": "club", "channel_id": "C1", "channel_name": "history",
+        "token": "legacy", "team_id": team, "team_domain": "club", "channel_id": "C1", "channel_name": "history",
         "user_id": user, "user_name": "member", "command": "/maisky", "text": text, "api_app_id": "A1",
         "response_url": f"{fake.url}/response/{user}", "trigger_id": f"trig-{time.monotonic_ns()}",
     }  # fmt: skip

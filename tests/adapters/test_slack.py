@@ -242,7 +242,8 @@ def test_settings_errors_name_every_problem(env: dict[str, str], named: list[str
 
 
 def test_settings_hide_secrets() -> None:
-    env = {"SLACK_BOT_TOKEN": "xoxb-secret-1", "SLACK_SIGNING_SECRET": "shh", "SLACK_APP_TOKEN": "xapp-2"}
+    env = {"SLACK_BOT_TOKEN": "xoxb-secret-1", "SLACK_SIGNING_SECRET": "shh", "SLACK_APP_TOKEN": "xapp-2",
+           "SLACK_MODE": "socket"}  # fmt: skip
     settings = Settings.from_env(env, dotenv=None)
     slack = settings.slack()
     assert slack.socket_mode and slack.api_url == "https://slack.com/api/"

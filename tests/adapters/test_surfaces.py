@@ -162,3 +162,33 @@ async def test_an_invalid_question_is_private_on_discord_slash_commands_too(
         assert body["flags"] == 64 and "no words there to search" in body["embeds"][0]["description"]
     finally:
         await client.close()
+
+
+def help_words(reply: Reply, prefix: str) -> list[str]:
+    assert all(item.startswith(prefix) for item in reply.items)
+    return [item[len(prefix) :].split(":")[0].split()[0] for item in reply.items]
+
+
+async def test_every_command_the_help_lists_exists_on_that_surface(
+    make_core: MakeCore, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    from adapters.discord.client import PREFIX as DISCORD
+    from adapters.slack.app import PREFIX as SLACK
+    from bot.commands import Ask
+
+    core = make_core()
+    member = Caller("test", "T1", "C1", "U1")
+    slack_words = help_words(FrontDesk(core, prefix=SLACK).handle_line("help", member).reply, SLACK)
+    assert {"ask", "another", "who", "quote", "sources", "about", "daily", "help"} <= set(slack_words)
+    for word in slack_words:  # each is a command as typed (with an argument where it takes one)
+        typed = {"ask": "ask Eden", "who": "who Eden", "daily": "daily status"}.get(word, word)
+        assert not isinstance(FrontDesk(core).parse(typed), Ask) or word == "ask", word
+    client = build_client(core, discord_settings(fake_discord, tmp_path))
+    await client.login("MTAwMA.fake.token")
+    try:
+        (put,) = [c for c in fake_discord.calls if c.method == "PUT"]
+        subcommands = {o["name"] for o in put.body[0]["options"]}
+        discord_words = help_words(client.desk.help(), DISCORD)
+        assert set(discord_words) <= subcommands
+    finally:
+        await client.close()

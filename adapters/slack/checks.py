@@ -1,0 +1,144 @@
+"""Slack's side of `maisky doctor` and of the subscribe-time check: facts from the Web API.
+
+`auth.test` proves the token and, in its `x-oauth-scopes` header, lists the scopes the workspace
+granted; `conversations.info` says whether a channel exists, is archived and has the bot in it.
+What those facts mean is bot/doctor.py's business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.doctor import Finding, Place
+from bot.reach import Reach, Trouble
+from bot.settings import SlackSettings
+
+__all__ = ["SCOPES", "SlackProbe", "granted_scopes", "reach"]
+
+# The bot scopes of slack-manifest.yml (a test checks that they agree).
+SCOPES = frozenset(
+    "app_mentions:read channels:read chat:write chat:write.public commands groups:read im:history users:read".split()
+)
+GONE = frozenset({"channel_not_found", "is_archived", "channel_is_archived"})
+
+
+def granted_scopes(headers: dict[str, str] | None) -> frozenset[str] | None:
+    """The scopes in an API response's `x-oauth-scopes` header; None when the header is absent."""
+    for key, value in (headers or {}).items():
+        if key.lower() == "x-oauth-scopes":
+            text = value[0] if isinstance(value, list) else value
+            return frozenset(s.strip() for s in str(text).split(",") if s.strip())
+    return None
+
+
+def _code(exc: SlackApiError) -> str:
+    return str(exc.response.get("error", "")) if exc.response is not None else ""
+
+
+def reach(client: WebClient, channel: str, scopes: frozenset[str] | None = None) -> Reach:
+    """Whether the bot can post in `channel`; `scopes` are the granted ones when known."""
+    try:
+        answer = client.conversations_info(channel=channel)
+    except SlackApiError as exc:
+        code = _code(exc)
+        if code == "channel_not_found":
+            return Reach(Trouble.GONE, detail=code)
+        if code == "missing_scope":  # an install from before the manifest had it: the scope check says so
+            return Reach(Trouble.UNKNOWN, detail=f"missing_scope {exc.response.get('needed', '')}".strip())
+        return Reach(Trouble.UNKNOWN, detail=code or str(exc))
+    except (SlackClientError, OSError) as exc:
+        return Reach(Trouble.UNKNOWN, detail=str(exc) or type(exc).__name__)
+    scopes = scopes if scopes is not None else granted_scopes(answer.headers)
+    info = answer.get("channel") or {}
+    private = bool(info.get("is_private") or info.get("is_im") or info.get("is_mpim"))
+    if info.get("is_archived"):
+        return Reach(Trouble.ARCHIVED, private=private)
+    if info.get("is_member") or info.get("is_im"):
+        return Reach(private=private)
+    if private or (scopes is not None and "chat:write.public" not in scopes):
+        return Reach(Trouble.NOT_MEMBER, private=private)
+    return Reach(private=private)
+
+
+class SlackProbe:
+    """The Slack bot token (or, with OAuth, each installed workspace's): accepted, for which workspace,
+    with the manifest's scopes; and whether the bot can still post in each subscribed channel."""
+
+    platform = "slack"
+
+    def __init__(
+        self, slack: SlackSettings, client: WebClient | None = None, tokens: Mapping[str, str] | None = None
+    ) -> None:
+        self.slack = slack
+        self.client = client or WebClient(token=slack.bot_token, base_url=slack.api_url, timeout=10)
+        self.tokens = tokens  # OAuth: workspace id -> its installation's bot token; None: the one token
+        self.workspaces: dict[str, tuple[WebClient, frozenset[str] | None]] = {}  # the tokens that work
+
+    def account(self) -> list[Finding]:
+        if self.tokens is None:
+            return self._token(self.client, "SLACK_BOT_TOKEN", "copy the Bot User OAuth Token (xoxb-...) from the "
+                               "app's OAuth & Permissions page; reinstall the app if it was revoked")  # fmt: skip
+        if not self.tokens:
+            return [Finding("slack", "installations", True, "no workspace has installed the app yet "
+                            "(an admin opens /slack/install)")]  # fmt: skip
+        found = []
+        for team, token in sorted(self.tokens.items()):
+            client = WebClient(token=token, base_url=self.slack.api_url, timeout=10)
+            found += self._token(client, f"workspace {team}", "an admin of the workspace installs the app again "
+                                 "at /slack/install")  # fmt: skip
+        return found
+
+    def _token(self, client: WebClient, subject: str, fix: str) -> list[Finding]:
+        try:
+            answer = client.auth_test()
+        except SlackApiError as exc:
+            return [Finding("slack", subject, False, f"Slack refused the token ({_code(exc)})", fix)]
+        except (SlackClientError, OSError) as exc:
+            return [Finding("slack", "SLACK_API_URL", False, f"cannot reach {self.slack.api_url} ({exc})",
+                            "check the network, or SLACK_API_URL")]  # fmt: skip
+        team = str(answer.get("team_id", ""))
+        scopes = granted_scopes(answer.headers)
+        self.workspaces[team] = (client, scopes)
+        found = [Finding("slack", subject, True, f"accepted: bot {answer.get('user', '?')} in {team}")]
+        if scopes is None:
+            found.append(Finding("slack", "scopes", True, "Slack did not list the granted scopes; not checked"))
+        elif missing := sorted(SCOPES - scopes):
+            found.append(Finding("slack", f"scopes ({team})", False, f"missing: {', '.join(missing)}",
+                                 "add them under OAuth & Permissions (or paste slack-manifest.yml into the app's "
+                                 "manifest) and reinstall the app to the workspace"))  # fmt: skip
+        else:
+            found.append(Finding("slack", f"scopes ({team})", True, "every scope of slack-manifest.yml granted"))
+        if self.slack.socket_mode:
+            found.append(self._app_token())
+        return found
+
+    def _app_token(self) -> Finding:
+        try:
+            WebClient(token=self.slack.app_token, base_url=self.slack.api_url, timeout=10).apps_connections_open(
+                app_token=self.slack.app_token
+            )
+        except SlackApiError as exc:
+            return Finding("slack", "SLACK_APP_TOKEN", False, f"Slack refused the app token ({_code(exc)})",
+                           "create an app-level token with connections:write (Basic Information) and enable "
+                           "Socket Mode")  # fmt: skip
+        except (SlackClientError, OSError) as exc:
+            return Finding("slack", "SLACK_APP_TOKEN", False, f"could not check it ({exc})", "try again later")
+        return Finding("slack", "SLACK_APP_TOKEN", True, "accepted for Socket Mode")
+
+    def close(self) -> None:
+        pass  # slack_sdk opens a connection per call
+
+    def reach(self, place: Place) -> Reach:
+        entry = self.workspaces.get(place.workspace)
+        if entry is None and not place.workspace and len(self.workspaces) == 1:
+            entry = next(iter(self.workspaces.values()))  # a subscription from before workspaces were kept
+        if entry is not None:
+            return reach(entry[0], place.channel, entry[1])
+        if self.tokens is not None and place.workspace not in self.tokens:
+            return Reach(Trouble.NOT_INSTALLED, detail=place.workspace)
+        if self.tokens is None and self.workspaces:
+            return Reach(Trouble.OTHER_WORKSPACE, detail=place.workspace)
+        return Reach(Trouble.UNKNOWN, detail="the bot token does not work")

@@ -1,0 +1,153 @@
+"""Running the Slack app until stopped: HTTP under waitress behind the guard, or Socket Mode.
+
+Both log one "ready" line once they take requests, and on SIGTERM or SIGINT stop taking work,
+let acknowledged replies (bolt's lazy listeners) and a daily send finish within the configured
+bound, close their connections, and log one line.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+from adapters.lifecycle import Stopper, bind_error, wake_main
+from adapters.slack.http import EVENTS_PATH, HEALTH_PATH, Guard, Health, carry_request_ids
+from bot.daily import Daily
+from bot.errors import ServiceError
+from bot.settings import SlackSettings
+
+__all__ = ["Scheduler", "make_server", "serve_http", "serve_socket"]
+
+log = logging.getLogger("maisky.slack")
+
+
+class Scheduler:
+    """The daily scheduler thread of this process (absent when there is no daily service)."""
+
+    def __init__(self, daily: Daily | None, start: Callable[[threading.Event], threading.Thread] | None) -> None:
+        self.daily = daily
+        self.stop = threading.Event()
+        self._start = start
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start posting (once the front end is up, so a start-up failure posts nothing)."""
+        if self._start is not None and self.thread is None:
+            self.thread = self._start(self.stop)
+
+    def alive(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def database_ok(self) -> bool:
+        if self.daily is None:
+            return True
+        import sqlalchemy as sa
+
+        with self.daily.store.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return True
+
+    def health(self) -> dict[str, Callable[[], bool]]:
+        if self.daily is None:
+            return {}
+        return {"database": self.database_ok, "scheduler": self.alive}
+
+    def halt(self, deadline: float) -> str | None:
+        """Stop after the send in progress (bounded by `deadline`); what happened, for the stop line."""
+        if self.thread is None:
+            return None
+        self.stop.set()
+        self.thread.join(max(0.0, deadline - time.monotonic()))
+        return "daily scheduler still sending at the deadline" if self.thread.is_alive() else "daily scheduler stopped"
+
+    def close(self) -> None:
+        if self.daily is not None:
+            self.daily.store.engine.dispose()
+
+
+def _wait_for_listeners(executor: Executor, deadline: float) -> str:
+    """Let bolt's lazy listeners (the replies already acknowledged) finish; new ones are refused."""
+    waiter = threading.Thread(target=executor.shutdown, kwargs={"wait": True}, daemon=True)
+    waiter.start()
+    waiter.join(max(0.0, deadline - time.monotonic()))
+    return "replies in flight abandoned at the deadline" if waiter.is_alive() else "replies in flight finished"
+
+
+def make_server(app: App, slack: SlackSettings, health: Health) -> tuple[Any, Guard]:
+    """The guarded bolt app in a waitress server bound to HOST:PORT, with the configured limits."""
+    import waitress.server
+
+    oauth = app.oauth_flow
+    pages = frozenset({oauth.install_path, oauth.redirect_uri_path}) if oauth is not None else frozenset()
+    guard = Guard(
+        SlackRequestHandler(app), slack.signing_secret, max_body=slack.max_body, health=health, browser_paths=pages
+    )
+    carry_request_ids(app.listener_runner.listener_executor)
+    try:
+        server = waitress.server.create_server(
+            guard, host=slack.host, port=slack.port, ident="maisky", threads=slack.threads,
+            connection_limit=slack.connection_limit, channel_timeout=slack.idle_timeout,
+            cleanup_interval=max(1, min(30, slack.idle_timeout // 2)), max_request_body_size=slack.max_body,
+            clear_untrusted_proxy_headers=True,
+        )  # fmt: skip
+    except OSError as exc:
+        raise bind_error(exc, slack.host, slack.port) from exc
+    except ValueError as exc:  # waitress's word for a host name that does not resolve
+        raise ServiceError(f"HOST: {slack.host!r} is not a host name or address of this machine") from exc
+    return server, guard
+
+
+def serve_http(app: App, slack: SlackSettings, scheduler: Scheduler, shutdown_seconds: float) -> str:
+    """Serve HTTP at /slack/events (and /healthz) until a stop signal; returns the stop line."""
+    health = Health(scheduler.health())
+    server, guard = make_server(app, slack, health)
+
+    def drain(deadline: float) -> list[str]:
+        notes = (
+            [] if guard.wait_idle(max(0.0, deadline - time.monotonic())) else ["requests still open at the deadline"]
+        )
+        notes.append(_wait_for_listeners(app.listener_runner.listener_executor, deadline))
+        halted = scheduler.halt(deadline)
+        return [*notes, halted] if halted else notes
+
+    stopper = Stopper(shutdown_seconds, drain, wake_main, stopping=health.stopping)
+    stopper.install()
+    scheduler.start()
+    log.info("ready: Slack over HTTP on %s:%s at %s (health at %s)", slack.host, slack.port, EVENTS_PATH, HEALTH_PATH)
+    try:
+        server.run()  # returns when the drain is over (or on a second signal)
+    finally:
+        server.close()
+        scheduler.close()
+    return stopper.summary()
+
+
+def serve_socket(app: App, slack: SlackSettings, scheduler: Scheduler, shutdown_seconds: float) -> str:
+    """Serve over Socket Mode until a stop signal; returns the stop line."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    handler = SocketModeHandler(app, slack.app_token)
+
+    def drain(deadline: float) -> list[str]:
+        handler.close()  # type: ignore[no-untyped-call]  # no new envelopes
+        notes = [_wait_for_listeners(app.listener_runner.listener_executor, deadline)]
+        halted = scheduler.halt(deadline)
+        return [*notes, halted] if halted else notes
+
+    stopper = Stopper(shutdown_seconds, drain)
+    handler.connect()  # type: ignore[no-untyped-call]
+    stopper.install()
+    scheduler.start()
+    log.info("ready: Slack over Socket Mode")
+    try:
+        stopper.done.wait()
+    finally:
+        scheduler.close()
+    return stopper.summary()

@@ -1,0 +1,195 @@
+"""Slack HTTP load: ack latency and answers per second with a Slack that answers in 200 ms.
+
+Run:  .venv/bin/python -m benchmarks.slack_load                  (1, 8 and 32 concurrent requests)
+      .venv/bin/python -m benchmarks.slack_load --levels 32 --requests 20 --workers 16 --latency 0.2
+
+The real bolt app (as `maisky slack http` builds it) runs under waitress on 127.0.0.1; a local fake
+stands in for Slack: every response_url reply and Web API call is answered after `--latency`
+seconds, over HTTP/1.1 keep-alive like Slack's own servers. Clients send signed `/maisky` slash
+commands (questions from tests/data/club-questions.yaml, each from its own user), `--requests`
+per client, from `level` threads at once, each on a new connection as Slack does. The ack is the
+HTTP answer to the slash command; an answer is a reply received at the fake's response_url.
+Prints, per level: ack p50 / p99 / max, answers per second, connections opened to response_url.
+Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import statistics
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "load-signing-secret"
+
+
+class SlowSlack:
+    """Slack's Web API and response_url, each answer `latency` seconds late; records reply times."""
+
+    def __init__(self, latency: float) -> None:
+        self.latency = latency
+        self.replies: list[float] = []
+        self.connections = 0
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                with fake._lock:
+                    fake.connections += 1
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                time.sleep(fake.latency)
+                if self.path.startswith("/response/"):
+                    with fake._lock:
+                        fake.replies.append(time.perf_counter())
+                    data = b"ok"
+                else:
+                    data = json.dumps({"ok": True, "user": {"is_admin": False}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, count: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self.replies) >= count:
+                    return
+            time.sleep(0.01)
+        raise SystemExit(f"only {len(self.replies)} of {count} answers arrived within {timeout:.0f} s")
+
+
+def signed(body: str) -> dict[str, str]:
+    from slack_sdk.signature import SignatureVerifier
+
+    ts = str(int(time.time()))
+    return {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body),
+    }
+
+
+def run_level(port: int, fake: SlowSlack, questions: list[str], level: int, per_client: int) -> dict[str, float]:
+    """`level` clients each sending `per_client` slash commands back to back; acks timed client-side."""
+    acks: list[float] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+    before = len(fake.replies)
+    opened = fake.connections
+    start = time.perf_counter()
+
+    def client(n: int) -> None:
+        for i in range(per_client):
+            user = f"ULOAD{level}x{n}x{i}"
+            form = {"token": "legacy", "team_id": "T1", "channel_id": "C1", "user_id": user, "user_name": "member",
+                    "command": "/maisky", "text": questions[(n * per_client + i) % len(questions)],
+                    "response_url": f"{fake.url}/response/{user}", "trigger_id": f"trig-{user}",
+                    "api_app_id": "A1"}  # fmt: skip
+            body = urlencode(form)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            sent = time.perf_counter()
+            try:
+                conn.request("POST", "/slack/events", body=body, headers=signed(body))
+                status = conn.getresponse().status
+                took = time.perf_counter() - sent
+            finally:
+                conn.close()
+            with lock:
+                acks.append(took)
+                if status != 200:
+                    failures.append(str(status))
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(level)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    total = level * per_client
+    fake.wait_for(before + total, timeout=120)
+    last = max(fake.replies[before:])
+    if failures:
+        raise SystemExit(f"{len(failures)} slash commands were not acknowledged with 200: {failures[:5]}")
+    ordered = sorted(acks)
+    return {
+        "requests": total,
+        "p50": statistics.median(ordered),
+        "p99": ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))],
+        "max": ordered[-1],
+        "answers_per_s": total / (last - start),
+        "connections": fake.connections - opened,
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--levels", type=int, nargs="+", default=[1, 8, 32], help="concurrent clients (default 1 8 32)")
+    p.add_argument("--requests", type=int, default=12, help="slash commands per client (default 12)")
+    p.add_argument("--latency", type=float, default=0.2, help="seconds the fake Slack takes to answer (default 0.2)")
+    p.add_argument("--workers", type=int, help="answering threads (default: MAISKY_SLACK_WORKERS's default)")
+    p.add_argument("--http-threads", type=int, default=8, help="waitress threads taking requests (default 8)")
+    args = p.parse_args()
+
+    import logging
+
+    import waitress.server
+    from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+    from adapters.slack.app import build_app
+    from bot import Settings, build
+    from bot.settings import SlackSettings
+
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" is what we measure
+    core = build(Settings(seeds_dir=ROOT / "seeds", persona_dir=ROOT / "persona", cooldown=0))
+    questions = [str(q["q"]) for q in yaml.safe_load((ROOT / "tests/data/club-questions.yaml").read_text())]
+    fake = SlowSlack(args.latency)
+    slack = SlackSettings("xoxb-load", SECRET, "", fake.url + "/api/", 0)
+    if args.workers:
+        from dataclasses import replace
+
+        slack = replace(slack, workers=args.workers)
+    app = build_app(core, slack)
+    server = waitress.server.create_server(
+        SlackRequestHandler(app), host="127.0.0.1", port=0, threads=args.http_threads, connection_limit=1000
+    )
+    port = int(server.effective_port)  # type: ignore[union-attr]
+    threading.Thread(target=server.run, daemon=True).start()
+    run_level(port, fake, questions, 2, 2)  # warm up: first requests compile templates, open pools
+
+    print(f"Slack HTTP load: fake Slack answering in {args.latency * 1000:.0f} ms; {slack.workers} answering "
+          f"threads, {args.http_threads} waitress threads; {args.requests} slash commands per client")  # fmt: skip
+    print(f"{'concurrent':>10}  {'requests':>8}  {'ack p50':>8}  {'ack p99':>8}  {'ack max':>8}  "
+          f"{'answers/s':>9}  {'reply conns':>11}")  # fmt: skip
+    for level in args.levels:
+        r = run_level(port, fake, questions, level, args.requests)
+        print(f"{level:>10}  {r['requests']:>8.0f}  {r['p50'] * 1000:>6.1f}ms  {r['p99'] * 1000:>6.1f}ms  "
+              f"{r['max'] * 1000:>6.1f}ms  {r['answers_per_s']:>9.1f}  {r['connections']:>11.0f}")  # fmt: skip
+    server.close()
+
+
+if __name__ == "__main__":
+    main()

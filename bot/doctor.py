@@ -1,0 +1,265 @@
+"""`maisky doctor`: what is wrong with a deployment, and how to fix it, as values and as a table.
+
+The platform-free checks live here (settings, the database, which subscriptions have a platform to
+post with); each chat platform supplies a `Probe` that tests its token and says, as facts (`Reach`),
+whether the bot can still post in a channel. What those facts mean and what to do about them is
+decided here, so the Slack and Discord adapters carry no advice of their own.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from bot.errors import ConfigError, MaiskyError
+from bot.reach import Reach, Trouble
+from bot.settings import Settings
+
+__all__ = ["Finding", "Place", "Probe", "Reach", "Trouble", "advice", "examine", "healthy", "table"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check's result: `fix` says what to do when it is not ok."""
+
+    area: str  # "settings", "database", "slack", "discord", "daily"
+    subject: str  # what was checked: a variable, the token, a channel
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class Place:
+    """A channel with a daily subscription."""
+
+    platform: str
+    workspace: str
+    channel: str
+
+
+class Probe(Protocol):
+    """A chat platform's checks; the adapters implement it (adapters/slack/checks.py, adapters/discord/checks.py)."""
+
+    platform: str
+
+    def account(self) -> list[Finding]:
+        """The token (and what it may do: scopes, the synced command set)."""
+        ...
+
+    def reach(self, place: Place) -> Reach:
+        """Whether the bot can post in the channel now."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+def advice(platform: str, reach: Reach) -> tuple[str, str]:
+    """(what is wrong, how to fix it) for a channel the bot cannot post in; ("", "") when it can."""
+    missing = ", ".join(reach.missing)
+    slack = platform == "slack"
+    match reach.trouble:
+        case Trouble.NONE:
+            return "", ""
+        case Trouble.GONE:
+            if slack:
+                return (
+                    "the channel is gone, or private without the bot in it",
+                    "in the channel type `/invite @Maisky`; if it was deleted, nothing to do but unsubscribe",
+                )
+            return "the channel is gone, or the bot cannot see it", (
+                "give the bot's role View Channel there, or unsubscribe if it was deleted"
+            )
+        case Trouble.ARCHIVED:
+            return "the channel is archived", "unarchive it, or `/maisky daily off` after unarchiving"
+        case Trouble.NOT_MEMBER:
+            if slack and reach.private:
+                return "the bot is not in this private channel", "in the channel type `/invite @Maisky`"
+            return "the bot is not in the channel and may not post in channels it has not joined", (
+                "in the channel type `/invite @Maisky`, or add the chat:write.public scope "
+                "(slack-manifest.yml) and reinstall the app"
+            )
+        case Trouble.MISSING:
+            if slack:
+                return f"the app lacks the scope(s) {missing}", (
+                    "add them under OAuth & Permissions (or paste slack-manifest.yml) and reinstall the app"
+                )
+            return f"the bot lacks the permission(s) {missing} in this channel", (
+                f"in the channel's settings, Permissions, allow {missing} for the bot's role"
+            )
+        case Trouble.NOT_INSTALLED:
+            return "the app is not installed in this channel's workspace", (
+                "an admin of the workspace installs it again at /slack/install, or unsubscribe the channel"
+            )
+        case Trouble.OTHER_WORKSPACE:
+            return "the subscription belongs to another workspace than the token's", (
+                "run the bot with that workspace's token, or unsubscribe there"
+            )
+    return f"could not tell whether the bot can post here ({reach.detail})", "run `maisky doctor` again later"
+
+
+# the checks
+
+
+def configured(values: Mapping[str, str]) -> tuple[bool, bool]:
+    """Whether Slack and Discord are set up at all (any of their variables set)."""
+    slack = any(values.get(k) for k in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"))
+    return slack, bool(values.get("DISCORD_TOKEN"))
+
+
+def check_settings(env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> tuple[
+    list[Finding], Settings | None
+]:  # fmt: skip
+    """The settings, each front end's section included when any of its variables is set."""
+    try:
+        settings = Settings.from_env(env, dotenv)
+    except ConfigError as exc:
+        return [_setting(problem) for problem in exc.problems], None
+    found: list[Finding] = []
+    slack, discord = configured(settings.values)
+    for name, wanted, section in (("Slack", slack, settings.slack), ("Discord", discord, settings.discord)):
+        if not wanted:
+            continue
+        try:
+            section()
+        except ConfigError as exc:
+            found += [_setting(problem) for problem in exc.problems]
+        else:
+            found.append(Finding("settings", name, True, "set"))
+    if not (slack or discord):
+        found.append(Finding("settings", "platforms", True, "no Slack or Discord token set: the console only"))
+    return found, settings
+
+
+def _setting(problem: str) -> Finding:
+    name, _, what = problem.partition(": ")
+    return Finding("settings", name, False, what or problem, f"set {name} correctly (see .env.example or README)")
+
+
+def check_corpus(settings: Settings) -> list[Finding]:
+    """The sources and the persona load (the bot refuses to start otherwise)."""
+    from bot.corpus import load_corpus
+    from bot.voice import load_persona
+
+    try:
+        corpus = load_corpus(settings.seeds_dir)
+        load_persona(settings.persona_dir)
+    except MaiskyError as exc:
+        return [Finding("corpus", "MAISKY_SEEDS", False, str(exc), "fix the file and field the message names")]
+    what = f"{len(corpus.passages)} passages from {len(corpus.sources)} source(s)"
+    return [Finding("corpus", str(settings.seeds_dir.name), True, what)]
+
+
+def check_database(url: str) -> tuple[list[Finding], list[Place]]:
+    """Reachable, and its schema current; the active subscriptions' channels. Reads only: never
+    creates or upgrades anything (the bot does that when it starts)."""
+    import sqlalchemy as sa
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.store import MIGRATIONS, database_url
+
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        file = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+        if not file.exists():
+            return [Finding("database", str(file), True, "no file yet: the bot creates it when it starts")], []
+    options = {"connect_timeout": 5} if url.startswith(("postgres://", "postgresql")) else {}
+    try:
+        engine = sa.create_engine(database_url(url), connect_args=options)
+    except (SQLAlchemyError, ValueError, ImportError) as exc:
+        return [Finding("database", "DATABASE_URL", False, f"not a usable database URL ({exc})",
+                        "use sqlite:///FILE or postgresql://USER:PASSWORD@HOST/DB")], []  # fmt: skip
+    try:
+        with engine.connect() as conn:
+            tables = set(sa.inspect(conn).get_table_names())
+            if "maisky_schema" not in tables:
+                return [Finding("database", "schema", True, "empty: the bot creates its tables when it starts")], []
+            version = int(conn.execute(sa.text("SELECT max(version) FROM maisky_schema")).scalar() or 0)
+            rows = conn.execute(
+                sa.text("SELECT platform, workspace, channel FROM subscriptions WHERE active ORDER BY id")
+            ).all() if "subscriptions" in tables else []  # fmt: skip
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        return [Finding("database", "connection", False, f"cannot reach the database ({reason})",
+                        "check DATABASE_URL (host, port, password) and that the server is running")], []  # fmt: skip
+    finally:
+        engine.dispose()
+    wanted = len(MIGRATIONS)
+    places = [Place(str(p), str(w or ""), str(c)) for p, w, c in rows]
+    if version < wanted:
+        finding = Finding("database", "schema", False, f"version {version}, this code needs {wanted}",
+                          "start the bot (or `maisky daily run-due`) once: it upgrades the schema")  # fmt: skip
+    elif version > wanted:
+        finding = Finding("database", "schema", False, f"version {version} is newer than this code's {wanted}",
+                          "deploy the newer version of the bot that upgraded it")  # fmt: skip
+    else:
+        finding = Finding("database", "schema", True, f"reachable, schema version {version}")
+    return [finding], places
+
+
+def check_places(places: Iterable[Place], probes: Mapping[str, Probe]) -> list[Finding]:
+    """Every subscribed channel: can its platform's bot still post there?"""
+    found = []
+    for place in places:
+        subject = f"{place.platform} {place.channel}" + (f" ({place.workspace})" if place.workspace else "")
+        if place.platform == "console":
+            continue
+        probe = probes.get(place.platform)
+        if probe is None:
+            what = f"subscribed, but {place.platform} is not configured"
+            found.append(Finding("daily", subject, False, what, "set its token, or unsubscribe the channel"))
+            continue
+        try:
+            reach = probe.reach(place)
+        except (MaiskyError, OSError) as exc:
+            reach = Reach(Trouble.UNKNOWN, detail=str(exc) or type(exc).__name__)
+        what, fix = advice(place.platform, reach)
+        found.append(Finding("daily", subject, reach.ok, what or "the bot can post here", fix))
+    return found
+
+
+def examine(
+    settings: Settings, probes: Mapping[str, Probe], settings_findings: Sequence[Finding] = ()
+) -> list[Finding]:
+    """Every check in order: settings, the corpus, each platform's token, the database, each subscribed
+    channel."""
+    found = list(settings_findings) + check_corpus(settings)
+    try:
+        for probe in probes.values():
+            found += probe.account()
+        database, places = check_database(settings.database_url)
+        found += database
+        found += check_places(places, probes)
+    finally:
+        for probe in probes.values():
+            probe.close()
+    return found
+
+
+def healthy(findings: Iterable[Finding]) -> bool:
+    return all(f.ok for f in findings)
+
+
+def table(findings: Sequence[Finding], width: int = 100) -> str:
+    """The findings as a plain-text table, problems with their fix, and a last line that sums up."""
+    area_w = max([len("CHECK")] + [len(f.area) for f in findings])
+    subject_w = min(32, max([len("SUBJECT")] + [len(f.subject) for f in findings]))
+    head = f"{'CHECK':<{area_w}}  {'SUBJECT':<{subject_w}}  {'STATUS':<6}  "
+    room = max(30, width - len(head))
+    lines = [head + "DETAIL", "-" * min(width, len(head) + room)]
+    for f in findings:
+        subject = f.subject if len(f.subject) <= subject_w else f.subject[: subject_w - 1] + "…"
+        text = textwrap.wrap(f.detail, room) or [""]
+        if not f.ok and f.fix:
+            text += textwrap.wrap("fix: " + f.fix, room, subsequent_indent="     ")
+        status = "ok" if f.ok else "FAIL"
+        lines.append(f"{f.area:<{area_w}}  {subject:<{subject_w}}  {status:<6}  {text[0]}")
+        lines += [" " * len(head) + t for t in text[1:]]
+    problems = sum(1 for f in findings if not f.ok)
+    lines.append("")
+    lines.append("all is well" if not problems else f"{problems} problem{'s' if problems > 1 else ''} to fix")
+    return "\n".join(lines) + "\n"

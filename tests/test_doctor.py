@@ -1,0 +1,162 @@
+"""bot/doctor.py: the platform-free checks (settings, database, subscribed channels) and the table."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.doctor import (
+    Finding,
+    Place,
+    Reach,
+    Trouble,
+    advice,
+    check_database,
+    check_places,
+    check_settings,
+    healthy,
+    table,
+)
+from bot.store import MIGRATIONS, Store
+
+
+def _url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'maisky.sqlite3'}"
+
+
+def test_settings_problems_are_rows_naming_the_variable() -> None:
+    found, settings = check_settings({"MAISKY_COOLDOWN": "soon", "SLACK_BOT_TOKEN": "xoxp-user"}, dotenv=None)
+    assert settings is None
+    assert [(f.subject, f.ok) for f in found] == [("MAISKY_COOLDOWN", False)]
+    found, settings = check_settings({"SLACK_BOT_TOKEN": "xoxp-user"}, dotenv=None)
+    assert settings is not None
+    bad = [f for f in found if not f.ok]
+    assert {f.subject for f in bad} == {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"}
+    assert all(f.fix for f in bad)
+
+
+def test_settings_with_no_platform_are_the_console_only() -> None:
+    found, settings = check_settings({}, dotenv=None)
+    assert settings is not None and healthy(found)
+    assert "console" in found[-1].detail
+
+
+def test_database_current_with_its_subscriptions(tmp_path: Path) -> None:
+    store = Store(_url(tmp_path))
+    store.subscribe("slack", "C1", "T1", "09:00", "UTC", "U1", 0.0)
+    store.subscribe("discord", "5000", "400", "09:00", "UTC", "U1", 0.0)
+    store.subscribe("slack", "COFF", "T1", "09:00", "UTC", "U1", 0.0)
+    store.unsubscribe("slack", "COFF")
+    found, places = check_database(_url(tmp_path))
+    assert healthy(found), found
+    assert f"schema version {len(MIGRATIONS)}" in found[0].detail
+    assert places == [Place("slack", "T1", "C1"), Place("discord", "400", "5000")]
+
+
+def test_database_not_created_yet_is_fine_and_not_created_by_the_check(tmp_path: Path) -> None:
+    found, places = check_database(_url(tmp_path))
+    assert healthy(found) and places == []
+    assert not (tmp_path / "maisky.sqlite3").exists()
+
+
+def test_database_with_an_old_schema_says_how_to_upgrade(tmp_path: Path) -> None:
+    Store(_url(tmp_path))
+    with sqlite3.connect(tmp_path / "maisky.sqlite3") as conn:
+        conn.execute("DELETE FROM maisky_schema")
+        conn.execute("INSERT INTO maisky_schema VALUES (?)", (len(MIGRATIONS) - 1,))
+    found, _ = check_database(_url(tmp_path))
+    assert not healthy(found)
+    assert "this code needs" in found[0].detail and "upgrades the schema" in found[0].fix
+
+
+def test_database_newer_than_the_code(tmp_path: Path) -> None:
+    Store(_url(tmp_path))
+    with sqlite3.connect(tmp_path / "maisky.sqlite3") as conn:
+        conn.execute("INSERT INTO maisky_schema VALUES (?)", (len(MIGRATIONS) + 1,))
+    found, _ = check_database(_url(tmp_path))
+    assert not healthy(found) and "newer" in found[0].detail
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_unreachable_database_is_a_row_not_a_traceback() -> None:
+    found, places = check_database(f"postgresql://maisky:secret-pw@127.0.0.1:{_closed_port()}/maisky")
+    assert places == []
+    assert [(f.area, f.subject, f.ok) for f in found] == [("database", "connection", False)]
+    assert "cannot reach" in found[0].detail and "DATABASE_URL" in found[0].fix
+    assert "secret-pw" not in table(found)
+
+
+class _Probe:
+    platform = "slack"
+
+    def __init__(self, reaches: dict[str, Reach]) -> None:
+        self.reaches = reaches
+
+    def account(self) -> list[Finding]:
+        return []
+
+    def reach(self, place: Place) -> Reach:
+        return self.reaches[place.channel]
+
+    def close(self) -> None:
+        pass
+
+
+def test_each_channel_is_judged_from_the_platforms_facts() -> None:
+    probe = _Probe({"C1": Reach(), "C2": Reach(Trouble.GONE), "C3": Reach(Trouble.NOT_MEMBER, private=True)})
+    places = [Place("slack", "T1", c) for c in ("C1", "C2", "C3")] + [
+        Place("discord", "1", "2"),
+        Place("console", "local", "x"),
+    ]
+    found = check_places(places, {"slack": probe})
+    assert [(f.subject, f.ok) for f in found] == [
+        ("slack C1 (T1)", True), ("slack C2 (T1)", False), ("slack C3 (T1)", False), ("discord 2 (1)", False),
+    ]  # fmt: skip
+    assert "/invite @Maisky" in found[2].fix
+    assert "not configured" in found[3].detail
+
+
+@pytest.mark.parametrize("trouble", [t for t in Trouble if t is not Trouble.NONE])
+@pytest.mark.parametrize("platform", ["slack", "discord"])
+def test_every_trouble_has_advice(platform: str, trouble: Trouble) -> None:
+    what, fix = advice(platform, Reach(trouble, ("send_messages",), detail="boom"))
+    assert what and fix
+
+
+def test_missing_discord_permission_is_named() -> None:
+    what, fix = advice("discord", Reach(Trouble.MISSING, ("send_messages", "embed_links")))
+    assert "send_messages, embed_links" in what and "send_messages, embed_links" in fix
+
+
+def test_table_shows_problems_with_their_fix_and_sums_up() -> None:
+    rows = [
+        Finding("settings", "Slack", True, "set"),
+        Finding("slack", "scopes", False, "missing: chat:write.public", "add it and reinstall the app"),
+    ]
+    text = table(rows)
+    lines = text.splitlines()
+    assert lines[0].split() == ["CHECK", "SUBJECT", "STATUS", "DETAIL"]
+    assert any("FAIL" in line and "chat:write.public" in line for line in lines)
+    assert "fix: add it and reinstall the app" in text
+    assert lines[-1] == "1 problem to fix"
+    assert table(rows[:1]).splitlines()[-1] == "all is well"
+
+
+def test_a_broken_corpus_is_named(seeds_copy: Path) -> None:
+    from bot.doctor import check_corpus
+
+    _, settings = check_settings({"MAISKY_SEEDS": str(seeds_copy)}, dotenv=None)
+    assert settings is not None
+    assert healthy(check_corpus(settings))
+    victim = next(seeds_copy.glob("*.toml"))
+    victim.write_text(victim.read_text() + "\n[[passages]]\nid = 3\n")
+    (found,) = check_corpus(settings)
+    assert not found.ok and victim.name in found.detail

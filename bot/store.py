@@ -44,7 +44,7 @@ subscriptions = sa.Table(
     sa.Column("paused_reason", sa.Text, nullable=True),
     sa.UniqueConstraint("platform", "channel", name="uq_subscription_channel"),
 )
-# Version 3: when to look at a subscription next (UTC seconds; 0 = at the next pass), and for
+# Version 2: when to look at a subscription next (UTC seconds; 0 = at the next pass), and for
 # which local day, so a pass reads only what is due from one indexed query.
 _due_at = sa.Column("due_at", sa.Float, nullable=False, server_default="0")
 _due_day = sa.Column("due_day", sa.String(10), nullable=True)
@@ -69,12 +69,12 @@ deliveries = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.UniqueConstraint("subscription_id", "local_date", name="uq_delivery_day"),
 )
-# Version 3: the current cycle of a channel is read through (subscription, cycle); rows left
+# Version 2: the current cycle of a channel is read through (subscription, cycle); rows left
 # `sending` are found through status.
 _ix_cycle = sa.Index("ix_deliveries_cycle", deliveries.c.subscription_id, deliveries.c.cycle)
 _ix_status = sa.Index("ix_deliveries_status", deliveries.c.status)
 
-# Version 3: ids of chat-platform deliveries already handled (Slack's event_id), until they expire.
+# Version 2: ids of chat-platform deliveries already handled (Slack's event_id), until they expire.
 handled_events = sa.Table(
     "handled_events",
     metadata,
@@ -83,7 +83,7 @@ handled_events = sa.Table(
 )
 _ix_events = sa.Index("ix_handled_events_expiry", handled_events.c.expires_at)
 
-# Version 3: the question behind a button ("Another passage"), so a click still works after a restart.
+# Version 2: the question behind a button ("Another passage"), so a click still works after a restart.
 button_questions = sa.Table(
     "button_questions",
     metadata,
@@ -159,12 +159,8 @@ class Counts:
 
 
 def _v1(conn: Connection) -> None:
-    subscriptions.create(conn, checkfirst=True)  # today's definitions: version 3 then finds nothing to add
+    subscriptions.create(conn, checkfirst=True)  # today's definitions: version 2 then finds nothing to add
     deliveries.create(conn, checkfirst=True)
-
-
-def _v_managers(conn: Connection) -> None:
-    managers.create(conn, checkfirst=True)
 
 
 def _v_daily(conn: Connection) -> None:
@@ -180,8 +176,12 @@ def _v_daily(conn: Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+def _v_managers(conn: Connection) -> None:
+    managers.create(conn, checkfirst=True)
+
+
 # Each entry upgrades the schema by one version; append, never edit a released one.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v_managers, _v_daily]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v_daily, _v_managers]
 _LOCK = 0x6D6169736B79  # "maisky": the PostgreSQL advisory lock held while the schema changes
 
 
@@ -603,7 +603,7 @@ class Store:
     def grant(self, platform: str, workspace: str, user: str, by: str, now: float) -> bool:
         """Let `user` manage daily posts in the workspace; False if they already may."""
         try:
-            with self.engine.begin() as conn:
+            with self._write() as conn:
                 conn.execute(
                     managers.insert().values(
                         platform=platform, workspace=workspace, user=user, granted_by=by, granted_at=now
@@ -615,7 +615,7 @@ class Store:
 
     def revoke(self, platform: str, workspace: str, user: str) -> bool:
         """Take the right back; False if they did not have it."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             return bool(
                 conn.execute(
                     managers.delete().where(

@@ -42,7 +42,7 @@ def _installed(settings: Settings, ss: SlackSettings) -> dict[str, str]:
     return {str(team): str(token) for team, token in rows if team and token}  # the latest install wins
 
 
-def probes(settings: Settings) -> dict[str, Probe]:
+def probes(settings: Settings, slack_mode: str | None = None) -> dict[str, Probe]:
     """A probe for each configured platform; a platform whose settings are wrong was reported already."""
     slack, discord = configured(settings.values)
     found: dict[str, Probe] = {}
@@ -50,7 +50,7 @@ def probes(settings: Settings) -> dict[str, Probe]:
         try:
             from adapters.slack.checks import SlackProbe
 
-            ss = settings.slack(serving=False)
+            ss = settings.slack(serving=False, mode=slack_mode)
             found["slack"] = SlackProbe(ss, tokens=_installed(settings, ss) if ss.oauth else None)
         except ConfigError:
             pass

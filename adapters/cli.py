@@ -57,7 +57,7 @@ def reply_json(core: Maisky, question: str, reply: Reply, text: str) -> dict[str
                 "id": m.passage.id,
                 "text": capped(m.passage.text, m.passage.source)[0],  # a copyrighted source: its cap
                 "score": round(m.score, 4),
-                "speaker": core.corpus.speaker_name(m.passage),
+                "speaker": core.voice.speaker(m.passage),
                 "source": {
                     "title": m.passage.source.title,
                     "author": m.passage.source.author,
@@ -88,9 +88,22 @@ def explain(result: MatchResult, out: TextIO) -> None:
     for n, m in enumerate(result.matches, 1):
         matched = ", ".join(m.matched)
         out.write(f"    {n}. {m.passage.id}  score {m.score:.2f}  coverage {m.coverage:.0%}  matched: {matched}\n")
+        if m.meaning is not None:
+            rule = f"would answer by {m.rule}" if m.accepted else "would not answer"
+            out.write(
+                f"       semantic: meaning {m.meaning:.2f}  word match {m.words or 0:.0%}"
+                f"  lexical {m.lexical:.2f}; {rule}\n"
+            )
+            found = ", ".join(f"{q}->{w} {c:.2f}" for q, w, c in m.pairs)
+            if found:
+                out.write(f"       words found: {found}\n")
     if not result.matches:
         out.write("    (none)\n")
-    out.write(f"  verdict: {'answered' if result.answered else 'declined: ' + result.reason}\n")
+    if result.answered:
+        rules = {"coverage": "it covers over half of the question", "semantic": "its meaning is close enough"}
+        out.write(f"  verdict: answered ({rules.get(result.rule, result.rule)})\n")
+    else:
+        out.write(f"  verdict: declined: {result.reason}\n")
 
 
 def _ask(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
@@ -146,7 +159,8 @@ def _show(make: Command | Callable[[argparse.Namespace], Command]) -> Run:
 
 
 def _eval(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
-    report = evaluate(core.matcher, load_questions(Path(args.file)))
+    matcher = core.matcher.rebuilt(keywords=False) if args.without_keywords else core.matcher
+    report = evaluate(matcher, load_questions(Path(args.file)))
     if args.json:
         for r in report.records:
             top = r.result.matches[0].passage.text if r.result.answered and r.result.matches else None
@@ -265,9 +279,10 @@ def _doctor(args: argparse.Namespace, core: Maisky | None, out: TextIO) -> int:
     from adapters.checks import probes
     from bot import doctor
 
-    found, settings = doctor.check_settings()
+    found, settings = doctor.check_settings(slack=args.slack)
     if settings is not None:
-        found = doctor.examine(settings, probes(settings), found)
+        mode = doctor.slack_mode(settings.values, args.slack)
+        found = doctor.examine(settings, probes(settings, mode), found)
     out.write(doctor.table(found))
     return 0 if doctor.healthy(found) else 1
 
@@ -360,13 +375,23 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--dry-run", action="store_true", help="print the TOML instead of writing it")
     i.add_argument("--force", action="store_true", help="replace an existing source file (keeps ids that still fit)")
     i.set_defaults(run=_import)
-    sub.add_parser(
+    doc = sub.add_parser(
         "doctor", help="check settings, tokens, scopes, commands, the database and every subscribed channel"
-    ).set_defaults(run=_doctor)
+    )
+    doc.add_argument(
+        "--slack", choices=["http", "socket"], help="the Slack transport to check (default: SLACK_MODE, else socket "
+        "when only SLACK_APP_TOKEN is set, else http)",
+    )  # fmt: skip
+    doc.set_defaults(run=_doctor)
     e = sub.add_parser("eval", help="score the matcher on a question file (top-1, top-3, declines, overall)")
     e.add_argument("file", help="a YAML file in the format of shared/eval/dev-questions.yaml")
     e.add_argument("--json", action="store_true", help="one JSON record per question, then the totals")
     e.add_argument("-v", "--verbose", action="store_true", help="list the questions it got wrong")
+    e.add_argument(
+        "--without-keywords",
+        action="store_true",
+        help="ignore every passage's curated keywords (how much the answers lean on them)",
+    )
     e.set_defaults(run=_eval)
     sl = sub.add_parser(
         "slack", help="run the Slack app: 'http' on $PORT at /slack/events (default) or 'socket' for Socket Mode"

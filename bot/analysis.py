@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import threading
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import Stemmer
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 from bot.corpus import Person
 
-__all__ = ["PERSON_PREFIX", "Analyzer", "Token", "fold"]
+__all__ = ["PERSON_PREFIX", "Analyzer", "Speller", "Token", "fold"]
 
 PERSON_PREFIX = "@"
 
@@ -35,6 +41,7 @@ STOPWORDS = frozenset(
     """.split()
 )
 SECOND_PERSON = frozenset(["you", "your", "yours", "yourself", "u", "ur", "ya", "yer", "thee", "thou", "thy"])
+MEMO_LIMIT = 200_000  # words remembered by stem() and term(); users' words beyond it are worked out, not kept
 _WORD = re.compile(r"([a-z0-9]+)(?:'[a-z]+)?")  # the group drops possessives and contractions
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
 
@@ -99,14 +106,18 @@ class Analyzer:
     def stem(self, word: str) -> str:
         s = self._stems.get(word)
         if s is None:
-            s = self._stems[word] = self._stemmer.stemWord(word)
+            s = self._stemmer.stemWord(word)
+            if len(self._stems) < MEMO_LIMIT:  # bounded: what users type must not grow it forever
+                self._stems[word] = s
         return s
 
     def term(self, word: str) -> str:
         t = self._terms.get(word)
         if t is None:
             s = self.stem(word)
-            t = self._terms[word] = self._canonical.get(s, s)
+            t = self._canonical.get(s, s)
+            if len(self._terms) < MEMO_LIMIT:
+                self._terms[word] = t
         return t
 
     def names_in(self, ws: Sequence[str]) -> list[tuple[int, int, str]]:
@@ -147,16 +158,18 @@ class Analyzer:
         typed: list[str] = []
         ws: list[str] = []
         said = words(question)
+        fixes = correct or {}
+        heard = [fixes.get(w, w) for w in said]  # a repaired typo may turn out a stop word ("wat" -> "what")
         for trigger, term, evidence in self.cues:
-            hit = trigger.intersection(said)
+            hit = trigger.intersection(heard)
             if hit:
                 tokens.append(Token(" ".join(sorted(hit)), term, via="question" if evidence else "cue"))
-        for w in said:
-            if w in SECOND_PERSON:
+        for w, fixed in zip(said, heard, strict=True):
+            if fixed in SECOND_PERSON:
                 tokens.append(Token(w, PERSON_PREFIX + "maisky", via="you"))
-            elif w not in STOPWORDS:
+            elif fixed not in STOPWORDS:
                 typed.append(w)
-                ws.append((correct or {}).get(w, w))
+                ws.append(fixed)
         spans = self.names_in(ws)
         named = {i for start, end, _ in spans for i in range(start, end)}
         for start, end, pid in spans:
@@ -170,3 +183,81 @@ class Analyzer:
                 Token(w, t, corrected=fixed if fixed != w else "", via="synonym" if t != self.stem(fixed) else "")
             )
         return tokens
+
+
+class Speller:
+    """Repairs typos in ordinary English words ("thnik", "waht", "wen") with an English frequency
+    dictionary (the one symspellpy ships, 82,765 words), and never "repairs" a correct word.
+
+    A word the dictionary lacks becomes its most frequent neighbour one edit away (a swap of two
+    letters is one edit; two edits for words of seven letters or more). A short word the
+    dictionary holds is only replaced when a neighbour is a hundred times as common ("wat" is in
+    the dictionary, but "what" is 280 times as frequent); "communist", "thanks" and any word of
+    the sources are left alone. The dictionary is read on first use.
+    """
+
+    RATIO = 100  # how much more common a neighbour must be to replace a short dictionary word
+    SHORT = 4  # only dictionary words this short are ever replaced
+
+    def __init__(self, path: Path | None = None) -> None:
+        self._path = path
+        self._freq: dict[str, int] | None = None
+        self._by_length: dict[int, list[str]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def bundled() -> Path | None:
+        spec = importlib.util.find_spec("symspellpy")
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        path = Path(next(iter(spec.submodule_search_locations))) / "frequency_dictionary_en_82_765.txt"
+        return path if path.is_file() else None
+
+    def _load(self) -> dict[str, int]:
+        with self._lock:
+            if self._freq is None:
+                freq: dict[str, int] = {}
+                path = self._path or self.bundled()
+                if path is not None:
+                    with path.open(encoding="utf-8") as fh:
+                        for line in fh:
+                            word, _, count = line.partition(" ")
+                            if word.isalpha() and count.strip().isdigit():
+                                freq[word] = int(count)
+                by_length: dict[int, list[str]] = defaultdict(list)
+                for word in freq:
+                    by_length[len(word)].append(word)
+                self._by_length = dict(by_length)
+                self._freq = freq
+            return self._freq
+
+    def knows(self, word: str) -> bool:
+        return word in self._load()
+
+    def repair(self, word: str, protected: Iterable[str] = ()) -> str:
+        """The word this one is a typo of, or "" when it is not a typo (or nothing is close)."""
+        freq = self._load()
+        if not word.isalpha() or len(word) < 3 or word in protected:
+            return ""
+        own = freq.get(word)
+        if own is not None and len(word) > self.SHORT:
+            return ""
+        reach = 2 if len(word) >= 7 else 1
+        best, rank = "", (False, 0)
+        for n in range(len(word) - reach, len(word) + reach + 1):
+            pool = self._by_length.get(n)
+            if not pool:
+                continue
+            for cand, _, _ in process.extract(word, pool, scorer=OSA.distance, score_cutoff=reach, limit=None):
+                r = (cand[0] == word[0], freq[cand])  # a typo seldom changes the first letter
+                if cand != word and r > rank:
+                    best, rank = cand, r
+        if not best:
+            return ""
+        best_freq = rank[1]
+        if own is not None and best_freq < own * self.RATIO:
+            return ""
+        return best
+
+
+SPELLER = Speller()  # shared: the dictionary is read once per process

@@ -16,6 +16,7 @@ from bot.analysis import Analyzer
 from bot.cooldown import Cooldown
 from bot.core import Maisky
 from bot.corpus import Corpus, load_corpus
+from bot.embedding import load_encoder
 from bot.matcher import Matcher
 from bot.settings import Settings
 from bot.voice import Voice
@@ -84,7 +85,7 @@ def build(settings: Settings, *, index: bool = True) -> Maisky:
     quote someone are loaded, from a cache when the seeds are unchanged, and nothing is indexed."""
     if index:
         corpus = load_corpus(settings.seeds_dir)
-        matcher = Matcher(corpus, Analyzer(corpus.people, corpus.synonyms, corpus.cues))
+        matcher = Matcher(corpus, Analyzer(corpus.people, corpus.synonyms, corpus.cues), encoder=load_encoder())
     else:
         corpus = quotation_corpus(settings)
         matcher = cast(Matcher, _NoIndex())

@@ -9,13 +9,14 @@ from collections.abc import Callable
 
 from rapidfuzz import fuzz
 
-from bot.analysis import words
+from bot.analysis import PERSON_PREFIX, SECOND_PERSON, words
 from bot.cooldown import Cooldown
 from bot.corpus import Corpus, Person
-from bot.matcher import Matcher, MatchResult
+from bot.matcher import Match, Matcher, MatchResult
 from bot.quotes import quote_for_day
 from bot.reply import Reply
 from bot.text import clean
+from bot.smalltalk import Talk, small_talk
 from bot.voice import Voice
 
 __all__ = ["MAX_QUESTION", "Maisky"]
@@ -83,10 +84,17 @@ class Maisky:
         problem = self._problem(question)
         if problem:
             return problem
+        talk = small_talk(_MENTION.sub(" ", question)) if rank == 0 else None
+        if talk is Talk.ABOUT:  # what the bot is: the disclosure, never a passage
+            return self.voice.about()
+        if talk in (Talk.GREETING, Talk.THANKS):
+            return self.voice.small_talk("greetings" if talk is Talk.GREETING else "thanks", question)
+        if talk is Talk.SELF and "maisky" in self.corpus.people:
+            return self._portrait(self.corpus.people["maisky"]) or self.voice.decline(question)
         result = self.matcher.search(_MENTION.sub(" ", question), limit=max(5, rank + 1))
         if not result.answered:
             return self.voice.decline(question, matches=result.matches)
-        if rank >= len(result.matches) or result.matches[rank].coverage <= self.matcher.t.coverage:
+        if rank >= len(result.matches) or not result.matches[rank].accepted:
             return self.voice.decline(question, no_more=True)
         return self.voice.answer(result, rank, asked=question)
 
@@ -111,14 +119,29 @@ class Maisky:
         problem = self._problem(name)
         if problem:
             return problem
-        found = self.people(name, limit=1)
+        typed = words(name)
+        if typed and all(w in SECOND_PERSON or w == "yourself" for w in typed) and "maisky" in self.corpus.people:
+            found = [self.corpus.people["maisky"]]  # `who you`
+        else:
+            found = self.people(name, limit=1)
         if not found:
             return self.voice.unknown_person(name, self.people())
-        person = found[0]
-        result = self.matcher.search(person.name, limit=1)
-        if not result.answered:
-            return self.voice.unknown_person(name, self.people())
-        return self.voice.who(person, result.matches[0])
+        return self._portrait(found[0]) or self.voice.unknown_person(name, self.people())
+
+    def _portrait(self, person: Person) -> Reply | None:
+        """The passage that says most about `person`: prose before a caption that only names them,
+        then the most mentions, then the matcher's order; None if no passage names them."""
+        term = PERSON_PREFIX + person.id
+        result = self.matcher.search(person.name, limit=10)
+        named = [m for m in result.matches if term in m.matched]
+        if not named:
+            return None
+
+        def says(m: Match) -> tuple[bool, int, float]:
+            terms, _ = self.matcher.analyzer.document_terms(m.passage.text)
+            return (not m.passage.caption, terms.count(term), m.score)
+
+        return self.voice.who(person, max(named, key=says))
 
     def quote(self, day: dt.date) -> Reply:
         choice = quote_for_day(self.corpus, day, self.seed)

@@ -9,7 +9,7 @@ decided here, so the Slack and Discord adapters carry no advice of their own.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -112,17 +112,32 @@ def configured(values: Mapping[str, str]) -> tuple[bool, bool]:
     return slack, bool(values.get("DISCORD_TOKEN"))
 
 
-def check_settings(env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> tuple[
-    list[Finding], Settings | None
-]:  # fmt: skip
-    """The settings, each front end's section included when any of its variables is set."""
+def slack_mode(values: Mapping[str, str], chosen: str | None = None) -> str | None:
+    """The Slack transport to check: as chosen, else SLACK_MODE; else Socket Mode where only its
+    token is set (`maisky slack socket` without SLACK_MODE), else HTTP (None: the settings decide)."""
+    if chosen or values.get("SLACK_MODE"):
+        return chosen
+    socket_only = values.get("SLACK_APP_TOKEN") and not values.get("SLACK_SIGNING_SECRET")
+    return "socket" if socket_only else None
+
+
+def check_settings(
+    env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env"), slack: str | None = None
+) -> tuple[list[Finding], Settings | None]:
+    """The settings, each front end's section included when any of its variables is set; `slack` is
+    the transport `maisky slack` is run with (http, socket, or None for SLACK_MODE)."""
     try:
         settings = Settings.from_env(env, dotenv)
     except ConfigError as exc:
         return [_setting(problem) for problem in exc.problems], None
     found: list[Finding] = []
-    slack, discord = configured(settings.values)
-    for name, wanted, section in (("Slack", slack, settings.slack), ("Discord", discord, settings.discord)):
+    slack_set, discord = configured(settings.values)
+    mode = slack_mode(settings.values, slack)
+    sections: tuple[tuple[str, bool, Callable[[], object]], ...] = (
+        ("Slack", slack_set, lambda: settings.slack(mode=mode)),
+        ("Discord", discord, settings.discord),
+    )
+    for name, wanted, section in sections:
         if not wanted:
             continue
         try:
@@ -131,7 +146,7 @@ def check_settings(env: Mapping[str, str] | None = None, dotenv: Path | None = P
             found += [_setting(problem) for problem in exc.problems]
         else:
             found.append(Finding("settings", name, True, "set"))
-    if not (slack or discord):
+    if not (slack_set or discord):
         found.append(Finding("settings", "platforms", True, "no Slack or Discord token set: the console only"))
     return found, settings
 
@@ -201,6 +216,20 @@ def check_database(url: str) -> tuple[list[Finding], list[Place]]:
     return [finding], places
 
 
+def check_storage(settings: Settings) -> tuple[list[Finding], list[Place]]:
+    """The database URL as the bot reads it, where its file lives, then the database itself."""
+    try:
+        settings.check_database()
+    except ConfigError as exc:
+        return [_setting(problem) for problem in exc.problems], []
+    found, places = check_database(settings.database_url)
+    if settings.ephemeral_sqlite:
+        found.insert(0, Finding("database", "DATABASE_URL", False, "a SQLite file on a dyno's disk, which Heroku "
+                                "wipes at every restart: subscriptions would be lost",
+                                "add Heroku Postgres (it sets DATABASE_URL)"))  # fmt: skip
+    return found, places
+
+
 def check_places(places: Iterable[Place], probes: Mapping[str, Probe]) -> list[Finding]:
     """Every subscribed channel: can its platform's bot still post there?"""
     found = []
@@ -231,7 +260,7 @@ def examine(
     try:
         for probe in probes.values():
             found += probe.account()
-        database, places = check_database(settings.database_url)
+        database, places = check_storage(settings)
         found += database
         found += check_places(places, probes)
     finally:

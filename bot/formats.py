@@ -80,21 +80,27 @@ def read_document(path: Path, encoding: str | None = None) -> Document:
             name, f"is {size // (1024 * 1024)} MB, over the {MAX_BYTES // (1024 * 1024)} MB limit; split it into "
             "parts (chapters or volumes) and import them together as a folder",
         )  # fmt: skip
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImportFileError(name, f"cannot be read ({exc.strerror}); check its permissions") from None
     kind = _sniff(path, data)
     if kind == "pdf":
         return _read_pdf(path)
     if kind == "epub":
         return _read_epub(path)
     text, used = _decode(name, data, encoding, declared=_declared_charset(data) if kind == "html" else None)
-    if kind == "html":
-        blocks, changes = _html_blocks(text, "")
-    elif kind == "markdown":
-        from markdown_it import MarkdownIt
+    try:
+        if kind == "html":
+            blocks, changes = _html_blocks(text, "")
+        elif kind == "markdown":
+            from markdown_it import MarkdownIt
 
-        blocks, changes = _html_blocks(MarkdownIt("commonmark").render(text), "")
-    else:
-        blocks, changes = _text_blocks(text), []
+            blocks, changes = _html_blocks(MarkdownIt("commonmark").render(text), "")
+        else:
+            blocks, changes = _text_blocks(text), []
+    except RecursionError:
+        raise ImportFileError(name, f"nests its elements too deeply to read; {_SAVE_AS}") from None
     if not any(b.text.strip() for b in blocks):
         raise ImportFileError(name, "holds no text; check that it is the right file")
     return Document(path, kind, tuple(blocks), tuple(changes), used)
@@ -318,7 +324,10 @@ def _read_epub(path: Path) -> Document:
         item = book.get_item_with_id(idref)
         if item is None or item.get_type() != ebooklib.ITEM_DOCUMENT or isinstance(item, epub.EpubNav):
             continue
-        found, dropped = _html_blocks(item.get_content().decode("utf-8", errors="replace"), item.get_name())
+        try:
+            found, dropped = _html_blocks(item.get_content().decode("utf-8", errors="replace"), item.get_name())
+        except RecursionError:
+            raise ImportFileError(name, f"nests its elements too deeply to read ({item.get_name()})") from None
         blocks.extend(found)
         changes.extend(dropped)
     if not any(b.text.strip() for b in blocks):

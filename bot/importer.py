@@ -662,6 +662,9 @@ def run_import(
     refused = validate(draft, seeds, target)
     written = False
     if not refused and not dry_run:
-        target.write_text(draft.toml(), encoding="utf-8")
+        try:
+            target.write_text(draft.toml(), encoding="utf-8")
+        except OSError as exc:
+            raise ImportFileError(str(target), f"cannot be written ({exc.strerror}); check the seeds folder") from None
         written = True
     return Report(draft, str(target), refused, written), draft

@@ -1,9 +1,16 @@
 """Finds the passages that answer a question, or decides that the sources are silent.
 
-Scoring is BM25 over each passage's words, its curated keywords and the people it names, with
-typos corrected against the corpus vocabulary by rapidfuzz. A question is answered only when the
-best passage covers enough of what the question is about (its informative words, weighted by
-rarity); otherwise the result is a decline, which is a normal value, not an error.
+Two stages. The lexical stage is BM25 over each passage's words, its curated keywords and the
+people it names, with typos corrected against the corpus vocabulary by rapidfuzz; it picks the
+candidates and measures coverage (the share of the question's informative words, weighted by
+rarity, that a passage holds). The semantic stage (bot/semantic.py, when the model is installed)
+scores the candidates by meaning, word by word, and ranks them by that score plus a share of the
+normalised BM25 score.
+
+A question is answered when the best passage covers over half of it, or when its semantic score
+reaches a threshold calibrated on held-out question sets and it holds at least some of the
+question's words; otherwise the result is a decline, which is a normal value, not an error.
+Coverage stays the backbone of declines: word vectors alone find something close to anything.
 """
 
 from __future__ import annotations
@@ -11,13 +18,16 @@ from __future__ import annotations
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from bot.analysis import PERSON_PREFIX, Analyzer, Token, words
+from bot.analysis import PERSON_PREFIX, SPELLER, Analyzer, Token, words
 from bot.corpus import Corpus, Passage
+from bot.embedding import Encoder
+from bot.semantic import SemanticStage
 
 __all__ = ["Match", "MatchResult", "Matcher", "QueryTerm", "Thresholds"]
 
@@ -33,6 +43,15 @@ class Thresholds:
     typo_min_length: int = 4  # shorter words are never corrected
     k1: float = 1.2
     b: float = 0.75
+    # The semantic stage; values calibrated on tests/data/dev-, club- and added-tuning questions
+    meaning: float = 0.55  # a passage whose meaning scores this answers although it covers less than half...
+    semantic_coverage: float = 0.15  # ...provided it covers more than this share of the question
+    lexical_share: float = 0.25  # weight of the lexical score (scaled to the best candidate's) in the ranking
+    word_share: float = 0.5  # weight of the word match in the ranking
+    floor: float = 0.45  # a word's cosine that earns no credit in the word match
+    full: float = 0.85  # a word's cosine that earns full credit
+    candidates: int = 50  # passages the semantic stage scores
+    caption_weight: float = 0.8  # a photo caption only names who is in the picture: prose that says more ranks first
 
 
 @dataclass(frozen=True)
@@ -55,6 +74,12 @@ class Match:
     score: float
     coverage: float
     matched: tuple[str, ...]  # index terms of the question found in the passage
+    lexical: float = 0.0  # BM25 scaled by coverage (the whole score when the semantic stage is off)
+    meaning: float | None = None  # semantic stage: question against the passage's sentences; None: it did not run
+    words: float | None = None  # semantic stage: soft coverage of the question's words
+    pairs: tuple[tuple[str, str, float], ...] = ()  # question word, passage word it found, cosine
+    accepted: bool = False  # this passage would answer by the decline rule
+    rule: str = ""  # which rule accepts it: "coverage" or "semantic"
 
 
 @dataclass(frozen=True)
@@ -64,12 +89,28 @@ class MatchResult:
     matches: tuple[Match, ...]  # best first; runners-up kept even on a decline, for --explain
     answered: bool
     reason: str = ""  # why it declined
+    rule: str = ""  # the rule that answered: "coverage" or "semantic"
 
 
 class Matcher:
     """An inverted index over a corpus; build once, query from any thread."""
 
-    def __init__(self, corpus: Corpus, analyzer: Analyzer, thresholds: Thresholds | None = None) -> None:
+    def __init__(
+        self,
+        corpus: Corpus,
+        analyzer: Analyzer,
+        thresholds: Thresholds | None = None,
+        *,
+        encoder: Encoder | None = None,
+        cache_dir: Path | None = None,
+        keywords: bool = True,
+    ) -> None:
+        """`encoder`: the model for the semantic stage (None: lexical only). `keywords=False` ignores
+        every passage's curated keywords (`maisky eval --without-keywords`)."""
+        if not keywords:
+            corpus = replace(corpus, passages=tuple(replace(p, keywords="") for p in corpus.passages))
+        self.keywords = keywords
+        self.cache_dir = cache_dir
         self.corpus = corpus
         self.analyzer = analyzer
         self.t = thresholds or Thresholds()
@@ -83,9 +124,12 @@ class Matcher:
         f_col = array("i")
         lengths = np.zeros(n, dtype=np.float32)
         vocab: set[str] = set()
+        passage_words: list[list[str]] = []
         for i, p in enumerate(self.passages):
             terms, seen = analyzer.document_terms(p.text, p.keywords)
             vocab.update(seen)
+            if encoder is not None:
+                passage_words.append(seen)
             lengths[i] = len(terms)
             counts = Counter(terms)
             t_col.extend(term_ids.setdefault(t, len(term_ids)) for t in counts)
@@ -125,6 +169,16 @@ class Matcher:
             if len(w) >= self.t.typo_min_length and not w.isdigit():
                 buckets[w[0]].append(w)
         self._buckets = dict(buckets)
+        self.semantic = (
+            SemanticStage(encoder, [p.text for p in self.passages], passage_words, cache_dir)
+            if encoder is not None
+            else None
+        )
+
+    def rebuilt(self, *, keywords: bool) -> Matcher:
+        """The same matcher over the same corpus, with or without the passages' curated keywords."""
+        encoder = self.semantic.encoder if self.semantic is not None else None
+        return Matcher(self.corpus, self.analyzer, self.t, encoder=encoder, cache_dir=self.cache_dir, keywords=keywords)
 
     @staticmethod
     def idf(df: np.ndarray, n: int) -> np.ndarray:
@@ -149,19 +203,21 @@ class Matcher:
         return self._docs[lo:hi], self._weights[lo:hi]
 
     def _corrections(self, question: str) -> dict[str, str]:
-        """Known words for the unknown words of a question that look like typos of them."""
+        """Corrections for the unknown words of a question that look like typos: of a word or name
+        of the sources first ("chamberlin"), else of an ordinary English word ("thnik", "wen").
+        A correctly spelt English word is never corrected ("thanks" is not a typo of "tanks")."""
         fixes: dict[str, str] = {}
         for w in set(words(question)):
-            if w in self._vocab or len(w) < self.t.typo_min_length or w.isdigit():
+            if w in self._vocab or w.isdigit() or self.knows(self.analyzer.term(w)):
                 continue
-            if self.knows(self.analyzer.term(w)):
+            english = SPELLER.knows(w)
+            if english and len(w) > SPELLER.SHORT:
                 continue
-            bucket = self._buckets.get(w[0])
-            if not bucket:
-                continue
-            hit = process.extractOne(w, bucket, scorer=fuzz.ratio, score_cutoff=self.t.typo_ratio)
-            if hit:
-                fixes[w] = hit[0]
+            bucket = self._buckets.get(w[0]) if len(w) >= self.t.typo_min_length else None
+            hit = process.extractOne(w, bucket, scorer=fuzz.ratio, score_cutoff=self.t.typo_ratio) if bucket else None
+            fix = hit[0] if hit else SPELLER.repair(w, self._vocab)
+            if fix:
+                fixes[w] = fix
         return fixes
 
     def terms(self, question: str) -> tuple[QueryTerm, ...]:
@@ -193,7 +249,7 @@ class Matcher:
             for qt in cues:
                 ids, weights = self._postings(qt.token.term)
                 scores[ids] += CUE_WEIGHT * weights * hit[ids]
-        k = min(max(limit * 4, 20), self._n)
+        k = min(max(limit * 4, 20, self.t.candidates if self.semantic else 0), self._n)
         top = np.argpartition(-scores, k - 1)[:k] if k < self._n else np.arange(self._n)
         total = sum(qt.idf for qt in terms)
         ranked = []
@@ -203,23 +259,74 @@ class Matcher:
             matched = tuple(qt.token.term for qt in known if self._contains(qt.token.term, i))
             cover = sum(qt.idf for qt in known if qt.token.term in matched) / total
             matched += tuple(qt.token.term for qt in cues if self._contains(qt.token.term, i))
-            ranked.append(Match(self.passages[i], float(scores[i]) * (0.5 + cover), cover, matched))
+            lexical = float(scores[i]) * (0.5 + cover)
+            ranked.append(Match(self.passages[i], lexical, cover, matched, lexical=lexical))
+        if not ranked:
+            return MatchResult(question, everything, (), False, "no passage holds the question's words")
+        if self.semantic is not None:
+            ranked = self._rerank(question, terms, ranked, top)
+        ranked = [self._judge(m, cues) for m in ranked]
+        ranked = [replace(m, score=m.score * self.t.caption_weight) if m.passage.caption else m for m in ranked]
         ranked.sort(key=lambda m: (-m.score, m.passage.id))
         matches = tuple(ranked[:limit])
-        if not matches:
-            return MatchResult(question, everything, (), False, "no passage holds the question's words")
         best = matches[0]
-        if best.coverage <= self.t.coverage:
-            missing = [qt.token.surface for qt in terms if qt.token.term not in best.matched]
-            reason = (
-                f"the best passage covers {best.coverage:.0%} of the question (needs over {self.t.coverage:.0%}); "
-                f"not found together with it: {', '.join(missing)}"
-            )
-            return MatchResult(question, everything, matches, False, reason)
-        if not any(self.df(t) * 2 <= self._n for t in best.matched if not self._is_cue(t, cues)):
+        if best.accepted:
+            return MatchResult(question, everything, matches, True, rule=best.rule)
+        if best.coverage > self.t.coverage:
             reason = "the question names nothing more specific than words found in most passages"
             return MatchResult(question, everything, matches, False, reason)
-        return MatchResult(question, everything, matches, True)
+        missing = [qt.token.surface for qt in terms if qt.token.term not in best.matched]
+        reason = f"the best passage covers {best.coverage:.0%} of the question (needs over {self.t.coverage:.0%})"
+        if best.meaning is not None:
+            reason += (
+                f" and its meaning scores {best.meaning:.2f} (needs {self.t.meaning:.2f}"
+                f" with over {self.t.semantic_coverage:.0%} covered)"
+            )
+        reason += f"; not found together with it: {', '.join(missing)}"
+        return MatchResult(question, everything, matches, False, reason)
+
+    def _rerank(self, question: str, terms: Sequence[QueryTerm], ranked: list[Match], top: np.ndarray) -> list[Match]:
+        """Score the lexical candidates by meaning; rank by that plus a share of the lexical score."""
+        assert self.semantic is not None
+        qwords: list[str] = []
+        weights: list[float] = []
+        for qt in terms:
+            tok = qt.token
+            if tok.via == "question":  # "where ... from" stands for "born": its words say nothing themselves
+                continue
+            ws = ["maisky"] if tok.via == "you" else words(tok.corrected or tok.surface)
+            for w in ws:
+                if w not in qwords:
+                    qwords.append(w)
+                    weights.append(qt.idf / len(ws))
+        ranked.sort(key=lambda m: (-m.lexical, m.passage.id))
+        ranked = ranked[: self.t.candidates]
+        index = {self.passages[i].id: i for i in top.tolist()}
+        found = self.semantic.score(
+            question, qwords, weights, [index[m.passage.id] for m in ranked], self.t.floor, self.t.full
+        )
+        most = max(m.lexical for m in ranked) or 1.0
+        return [
+            replace(
+                m,
+                score=s.meaning + self.t.lexical_share * m.lexical / most + self.t.word_share * s.words,
+                meaning=s.meaning,
+                words=s.words,
+                pairs=s.pairs,
+            )
+            for m, s in zip(ranked, found, strict=True)
+        ]
+
+    def _judge(self, m: Match, cues: Sequence[QueryTerm]) -> Match:
+        """Whether a passage would answer: the decline rule, applied to one match."""
+        specific = any(self.df(t) * 2 <= self._n for t in m.matched if not self._is_cue(t, cues))
+        if not specific:
+            return m
+        if m.coverage > self.t.coverage:
+            return replace(m, accepted=True, rule="coverage")
+        if m.meaning is not None and m.meaning >= self.t.meaning and m.coverage > self.t.semantic_coverage:
+            return replace(m, accepted=True, rule="semantic")
+        return m
 
     @staticmethod
     def _is_cue(term: str, cues: Sequence[QueryTerm]) -> bool:

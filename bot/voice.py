@@ -41,6 +41,12 @@ _NOTICES = (
     "daily_refused_hidden",
 )  # fmt: skip
 QUOTE_OPENING = 90  # characters of a long quotation shown in its attribution line
+OWN_TEXT = 0.9  # share of a passage his quotations must fill for it to count as Maisky's own text
+# words a cut quotation must not end on: "...to the fingers of a …" reads as a slip
+_DANGLING = frozenset(
+    """a an the of to and or but nor in on at by for from with into onto as than that which who whom whose
+    his her its their my our your this these those is was were be been are not no very so such""".split()
+)
 CUT_MARK = " […]"
 
 
@@ -150,16 +156,41 @@ class Voice:
     def quotation(self, quote: Quote, source: Source | None = None) -> Quotation:
         """A quotation's attribution line; one without a speaker is shown as quoted in `source`."""
         text, cut = excerpt(quote.text, QUOTE_OPENING, mark="")
-        text = text.rstrip(" ,;:—") if cut else text
+        if cut:
+            text = text.rstrip(" ,;:—–-")
+            head, _, last = text.rpartition(" ")
+            while head and last.lower().strip("’'\"“”‘,;:") in _DANGLING:
+                text = head.rstrip(" ,;:—–-")
+                head, _, last = text.rpartition(" ")
         speaker = self.corpus.people[quote.speaker].name if quote.speaker else ""
         line = self._render("attribution", text=text, cut=cut, speaker=speaker, quote=quote, source=source)
         return Quotation(text=text, speaker=speaker, context=quote.context, line=line)
+
+    def own_words(self, passage: Passage) -> bool:
+        """Whether the passage is Maisky's own text: his quotations fill (nearly) all of it, so that
+        an editor's commentary that quotes the diary is never introduced as his."""
+        if passage.caption:
+            return False
+        covered = [False] * len(passage.text)
+        for q in passage.quotes:
+            start = passage.text.find(q.text) if q.speaker == "maisky" else -1
+            if start >= 0:  # nested quotations overlap: count each character once
+                covered[start : start + len(q.text)] = [True] * len(q.text)
+        return sum(covered) >= OWN_TEXT * len(passage.text.strip().strip('“”"‘’ '))
+
+    def speaker(self, passage: Passage) -> str:
+        """Who the reply says wrote the passage (`ask --json` shows the same)."""
+        if self.own_words(passage) and "maisky" in self.corpus.people:
+            return self.corpus.people["maisky"].name
+        return passage.source.publication if passage.caption else passage.source.author
 
     def _passage_fields(self, passage: Passage) -> dict[str, Any]:
         text, cut = capped(passage.text, passage.source)
         return {
             "passage": text,
-            "passage_by": self._render("passage_by", passage=passage),
+            "passage_by": self._render(
+                "passage_by", passage=passage, own_words=self.own_words(passage), speaker=self.speaker(passage)
+            ),
             "quotations": tuple(self.quotation(q, passage.source) for q in passage.quotes if not cut or q.text in text),
             "citation": self.citation(passage, cut=cut),
         }
@@ -170,7 +201,7 @@ class Voice:
         narration = self._render(
             "answer",
             passage=p,
-            own_words=p.main_speaker() == "maisky",
+            own_words=self.own_words(p),
             another=rank > 0,
             variant=self._variant(result.question, p.id),
         )
@@ -214,6 +245,11 @@ class Voice:
 
     def about(self) -> Reply:
         return self._reply(Kind.ABOUT, "\n\n".join(self.persona["about"]))
+
+    def small_talk(self, kind: str, said: str) -> Reply:
+        """A short line in character for a greeting ("greetings") or thanks ("thanks"); never a passage."""
+        lines = self.persona.get(kind) or ["Ask me about my years in London, and the sources will answer."]
+        return self._reply(Kind.NOTICE, _pick(lines, self._variant(kind, said)), question=neutralise(said))
 
     def help(self, prefix: str = "") -> Reply:
         items = tuple(f"{prefix}{cmd}: {what}" for cmd, what in self.persona["commands"].items())

@@ -10,7 +10,7 @@ from bot import Maisky, Settings, build
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 PERSONA = ROOT / "persona"
-DEV_QUESTIONS = ROOT.parent / "shared" / "eval" / "dev-questions.yaml"
+DEV_QUESTIONS = Path(__file__).parent / "data" / "dev-questions.yaml"
 CLUB_QUESTIONS = Path(__file__).parent / "data" / "club-questions.yaml"
 
 

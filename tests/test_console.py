@@ -89,7 +89,6 @@ def test_sources_counts_passages(core: Maisky) -> None:
         assert f"“{source.title}”" in out and f"{core.corpus.count(source)} passages" in out
 
 
-@pytest.mark.skipif(not DEV_QUESTIONS.exists(), reason="shared/eval not beside the repo")
 def test_eval_prints_rates_and_json_records() -> None:
     _, out = run("eval", str(DEV_QUESTIONS))
     assert "top-1 hit rate" in out and "top-3 hit rate" in out and "declined" in out and "overall" in out

@@ -160,3 +160,16 @@ def test_a_broken_corpus_is_named(seeds_copy: Path) -> None:
     victim.write_text(victim.read_text() + "\n[[passages]]\nid = 3\n")
     (found,) = check_corpus(settings)
     assert not found.ok and victim.name in found.detail
+
+
+def test_sqlite_on_heroku_and_a_bad_url_are_named(tmp_path: Path) -> None:
+    from bot.doctor import check_storage
+
+    _, settings = check_settings({"DYNO": "web.1", "MAISKY_DB": str(tmp_path / "m.sqlite3")}, dotenv=None)
+    assert settings is not None
+    found, _ = check_storage(settings)
+    assert not healthy(found) and "Heroku Postgres" in found[0].fix
+    _, settings = check_settings({"DATABASE_URL": "mysql://x@h/db"}, dotenv=None)
+    assert settings is not None
+    found, _ = check_storage(settings)
+    assert [(f.subject, f.ok) for f in found] == [("DATABASE_URL", False)]

@@ -151,6 +151,10 @@ BAD_INPUTS = {
     "broken pdf": (lambda d: _write(d / "broken.pdf", b"%PDF-1.4\n garbage"), "is not a readable PDF"),
     "broken epub": (lambda d: _write(d / "broken.epub", b"PK\x03\x04application/epub+zip"), "is not a readable EPUB"),
     "missing": (lambda d: d / "nowhere.txt", "does not exist"),
+    "deeply nested html": (
+        lambda d: _write(d / "deep.html", b"<div>" * 5000 + b"text" + b"</div>" * 5000),
+        "nests its elements too deeply",
+    ),
     "huge": (lambda d: _sparse(d / "huge.txt", 100 * 1024 * 1024), "over the 50 MB limit"),
     "other encoding": (lambda d: _cp1252(d / "latin.txt"), "is not UTF-8 (it looks like"),
     "utf-16 without a byte-order mark": (

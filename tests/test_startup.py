@@ -247,3 +247,12 @@ async def test_unreachable_discord_api(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{free_port()}/api/v10"
     proc = await discord_case(tmp_path, DISCORD_API_BASE=base, DISCORD_GATEWAY_URL="")
     assert_one_clear_message(proc, f"{base} (DISCORD_API_BASE)")
+
+
+def test_heroku_with_sqlite_warns_that_subscriptions_would_vanish(fake: FakeSlack, tmp_path: Path) -> None:
+    env = slack_env(fake, tmp_path, DYNO="web.1")
+    for argv in (("daily", "run-due"), ("db", "upgrade")):
+        proc = maisky(*argv, env=env, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert "Heroku wipes at every restart" in proc.stderr and "DATABASE_URL" in proc.stderr
+    assert "Heroku wipes" not in maisky("daily", "run-due", env=slack_env(fake, tmp_path), cwd=tmp_path).stderr

@@ -18,9 +18,7 @@ SEED_TEXTS = [
     for p in tomllib.loads(f.read_text(encoding="utf-8")).get("passage", [])
 ]
 ALL_SEED_TEXT = "\n".join(SEED_TEXTS)
-QUESTIONS = (
-    [i.q for i in load_questions(DEV_QUESTIONS)] if DEV_QUESTIONS.exists() else ["What did Maisky think of Eden?"]
-)
+QUESTIONS = [i.q for i in load_questions(DEV_QUESTIONS)]
 
 
 def quoted_spans(line: str) -> list[str]:

@@ -127,3 +127,17 @@ def test_the_scopes_checked_are_the_manifests() -> None:
     manifest = yaml.safe_load((ROOT / "slack-manifest.yml").read_text())
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == SCOPES
     assert not {"im:read", "im:write"} & SCOPES  # the bot opens no conversations and reads no DM list
+
+
+def test_socket_mode_checks_the_app_token(fake: FakeSlack, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SLACK_SIGNING_SECRET")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-test")
+    code, text = doctor()  # only the app token set: Socket Mode, so no signing secret is needed
+    assert code == 0, text
+    assert "ok" in row(text, "SLACK_APP_TOKEN") and fake.count("/apps.connections.open") == 1
+    fake.errors["apps.connections.open"] = ["invalid_auth"]
+    code, text = doctor()
+    assert code == 1 and "FAIL" in row(text, "SLACK_APP_TOKEN")
+    out = io.StringIO()
+    assert main(["doctor", "--slack", "http"], out) == 1  # HTTP needs the signing secret
+    assert "FAIL" in row(out.getvalue(), "SLACK_SIGNING_SECRET")

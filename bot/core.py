@@ -15,8 +15,8 @@ from bot.corpus import Corpus, Person
 from bot.matcher import Match, Matcher, MatchResult
 from bot.quotes import quote_for_day
 from bot.reply import Reply
-from bot.text import clean
 from bot.smalltalk import Talk, small_talk
+from bot.text import clean
 from bot.voice import Voice
 
 __all__ = ["MAX_QUESTION", "Maisky"]

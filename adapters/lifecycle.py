@@ -122,6 +122,8 @@ def check_slack_token(slack: SlackSettings) -> None:
     from slack_sdk import WebClient
     from slack_sdk.errors import SlackApiError
 
+    if not slack.bot_token:  # OAuth without a single-workspace token: each installation has its own
+        return
     quiet = logging.getLogger("maisky.preflight")
     quiet.disabled = True
     client = WebClient(token=slack.bot_token, base_url=slack.api_url, timeout=15, logger=quiet, retry_handlers=[])

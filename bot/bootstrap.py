@@ -23,8 +23,9 @@ from bot.voice import Voice
 
 if TYPE_CHECKING:
     from bot.daily import Daily
+    from bot.quiz import Quiz
 
-__all__ = ["build", "build_daily", "quotation_corpus"]
+__all__ = ["build", "build_daily", "build_quiz", "quotation_corpus"]
 
 log = logging.getLogger(__name__)
 _CACHE_FORMAT = 1  # bump when what the cache holds changes shape
@@ -108,3 +109,13 @@ def build_daily(settings: Settings, core: Maisky) -> Daily:
         post_timeout=float(settings.daily_post_timeout),
     )
     return Daily(Store(settings.database_url), core.corpus, core.voice, config, seed=settings.seed)
+
+
+def build_quiz(settings: Settings, core: Maisky, daily: Daily | None = None) -> Quiz:
+    """The club quiz over the configured database (its scores and draws live there); with `daily`,
+    over the same store as the daily posts."""
+    from bot.quiz import Quiz
+    from bot.store import Store
+
+    store = daily.store if daily is not None else Store(settings.database_url)
+    return Quiz(store, core.corpus, core.voice, seed=settings.seed)

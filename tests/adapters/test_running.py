@@ -209,3 +209,25 @@ async def test_discord_process_is_ready_answers_and_stops_on_sigterm(tmp_path: P
     assert sum(m.startswith("stopped on SIGTERM") for m in messages) == 1
     assert not any("PyNaCl" in m or "davey" in m for m in messages)  # no warning on every start
     assert_no_secret(log + out.decode(), [TOKEN])
+
+
+def test_oauth_process_starts_without_a_bot_token_and_serves_the_install_page(tmp_path: Path) -> None:
+    """Many workspaces: no single bot token to check at start-up; the install page passes the guard."""
+    port = free_port()
+    env = base_env(SLACK_CLIENT_ID="123.456", SLACK_CLIENT_SECRET="client-secret-scan", SLACK_SIGNING_SECRET=SECRET,
+                   HOST="127.0.0.1", PORT=str(port), MAISKY_DB=str(tmp_path / "o.sqlite3"))  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "adapters.cli", "slack", "http"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        wait_for_port(port, proc)
+        with urlopen(f"http://127.0.0.1:{port}/slack/install", timeout=10) as resp:
+            assert resp.status == 200 and "oauth/v2/authorize" in resp.read().decode()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err[-3000:]
+    assert "ready: Slack over HTTP" in err and "stopped on SIGTERM" in err
+    assert_no_secret(err + out, ["client-secret-scan", SECRET])

@@ -283,7 +283,7 @@ def _db_upgrade(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
 
 
 def _run_due(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
-    from adapters.run_due import run_due
+    from adapters.run_due import print_report, run_due
 
     lifecycle.configure_logging(args.settings)
     lifecycle.warn_if_ephemeral(args.settings)
@@ -293,12 +293,7 @@ def _run_due(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
             report = lifecycle.open_daily(args.settings, core).run_due(now, {"console": TerminalPoster(core, out)})
         else:
             report = run_due(args.settings, core, now)
-    out.write(f"daily posts: {report.summary()}\n")
-    for what, items in (("posted", report.posted), ("skipped", report.skipped), ("retrying", report.retrying),
-                        ("paused", report.paused), ("failed", report.failed)):  # fmt: skip
-        for item in items:
-            out.write(f"  {what}: {item}\n")
-    return 0
+    return print_report(report, out)
 
 
 def _doctor(args: argparse.Namespace, core: Maisky | None, out: TextIO) -> int:
@@ -489,7 +484,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             args.settings.slack(mode=args.transport)
         elif args.command == "discord":
             args.settings.discord()
-        core = build(args.settings if serving else replace(args.settings, cooldown=0))  # one person at a console
+        settings = args.settings if serving else replace(args.settings, cooldown=0)  # one person at a console
+        core = build(settings, index=args.command != "daily")  # daily commands never search: no index
         return int(args.run(args, core, out))
     except MaiskyError as exc:
         print(f"maisky: {exc}", file=sys.stderr)

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "CorpusError", "ImportFileError", "MaiskyError"]
+__all__ = [
+    "ChannelGone",
+    "ConfigError",
+    "CorpusError",
+    "ImportFileError",
+    "MaiskyError",
+    "OutcomeUnknown",
+    "PostError",
+    "PostLater",
+    "ServiceError",
+    "TokenRejected",
+]
 
 
 class MaiskyError(Exception):
@@ -53,4 +64,24 @@ class ChannelGone(PostError):
 
 
 class PostLater(PostError):
-    """The platform refused for now (rate limit, outage): retry with backoff."""
+    """The platform refused for now without posting (rate limit, outage): retry later, after
+    `retry_after` seconds when the platform said how long to wait, else with backoff."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class OutcomeUnknown(PostError):
+    """The request may have been posted (timeout or dropped connection after sending, a server
+    error): never sent again blindly; recorded as sent, unconfirmed."""
+
+
+class TokenRejected(PostError):
+    """The platform rejected the bot itself (revoked token, inactive account): no channel is at
+    fault, so the run for that platform (or for that one `workspace`, where each workspace has a
+    token of its own) stops and every subscription is left as it was."""
+
+    def __init__(self, message: str, *, workspace: str | None = None) -> None:
+        self.workspace = workspace
+        super().__init__(message)

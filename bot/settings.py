@@ -106,6 +106,8 @@ class Settings:
     daily_time: str = "09:00"
     daily_timezone: str = "UTC"
     daily_window_hours: int = 6
+    daily_workers: int = 16  # daily posts in flight at once
+    daily_post_timeout: int = 20  # seconds a platform may take to answer one daily post
     log_level: str = "INFO"
     log_format: str = "text"  # or "json": one object a line
     shutdown_seconds: int = 20  # how long a stopping process waits for in-flight replies and a daily send
@@ -137,6 +139,8 @@ class Settings:
             typed = values["MAISKY_DAILY_TIMEZONE"]
             problems.append(f"MAISKY_DAILY_TIMEZONE: {typed!r} is not a time zone (for example Europe/London)")
         window = _int(values, "MAISKY_DAILY_WINDOW_HOURS", 6, 0, 23, problems)
+        workers = _int(values, "MAISKY_DAILY_WORKERS", 16, 1, 64, problems)
+        post_timeout = _int(values, "MAISKY_DAILY_POST_TIMEOUT", 20, 1, 120, problems)
         level = (values.get("LOG_LEVEL") or "INFO").strip().upper()
         if level not in LEVELS:
             problems.append(f"LOG_LEVEL: {values['LOG_LEVEL']!r} is not one of {', '.join(LEVELS)}")
@@ -149,6 +153,7 @@ class Settings:
         return cls(
             seeds_dir=seeds_dir, persona_dir=persona_dir, seed=seed, cooldown=cooldown, database_url=database,
             daily_time=daily_time or "09:00", daily_timezone=zone or "UTC", daily_window_hours=window,
+            daily_workers=workers, daily_post_timeout=post_timeout,
             log_level=level, log_format=log_format, shutdown_seconds=shutdown, values=values,
         )  # fmt: skip
 

@@ -1,22 +1,26 @@
-"""Storage for daily-post subscriptions and the record of deliveries, on SQLAlchemy Core.
+"""Storage for daily-post subscriptions, the record of deliveries and handled event ids, on SQLAlchemy Core.
 
 A SQLite file by default; any SQLAlchemy URL (PostgreSQL for several processes). The schema is
-created and upgraded on open. "Exactly once" rests on one unique constraint, (subscription,
-local date) in `deliveries`, and on compare-and-set updates guarded by a claim token: whichever
-process inserts the row for a day owns that day's post.
+created and upgraded on open, under a lock (a PostgreSQL advisory lock, an immediate transaction
+on SQLite), so processes starting together never race. "Exactly once" rests on one unique
+constraint, (subscription, local date) in `deliveries`: whichever process inserts the row for a
+day owns that day's post, and it inserts it already `sending` (the claim and the start of sending
+are one write). Later moves are compare-and-set updates guarded by the claim token.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, OperationalError
 
 from bot.errors import ConfigError
 
@@ -41,6 +45,13 @@ subscriptions = sa.Table(
     sa.Column("paused_reason", sa.Text, nullable=True),
     sa.UniqueConstraint("platform", "channel", name="uq_subscription_channel"),
 )
+# Version 2: when to look at a subscription next (UTC seconds; 0 = at the next pass), and for
+# which local day, so a pass reads only what is due from one indexed query.
+_due_at = sa.Column("due_at", sa.Float, nullable=False, server_default="0")
+_due_day = sa.Column("due_day", sa.String(10), nullable=True)
+subscriptions.append_column(_due_at)
+subscriptions.append_column(_due_day)
+_ix_due = sa.Index("ix_subscriptions_due", subscriptions.c.active, subscriptions.c.due_at)
 
 deliveries = sa.Table(
     "deliveries",
@@ -59,6 +70,29 @@ deliveries = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.UniqueConstraint("subscription_id", "local_date", name="uq_delivery_day"),
 )
+# Version 2: the current cycle of a channel is read through (subscription, cycle); rows left
+# `sending` are found through status.
+_ix_cycle = sa.Index("ix_deliveries_cycle", deliveries.c.subscription_id, deliveries.c.cycle)
+_ix_status = sa.Index("ix_deliveries_status", deliveries.c.status)
+
+# Version 2: ids of chat-platform deliveries already handled (Slack's event_id), until they expire.
+handled_events = sa.Table(
+    "handled_events",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+_ix_events = sa.Index("ix_handled_events_expiry", handled_events.c.expires_at)
+
+# Version 2: the question behind a button ("Another passage"), so a click still works after a restart.
+button_questions = sa.Table(
+    "button_questions",
+    metadata,
+    sa.Column("key", sa.String(32), primary_key=True),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+_ix_questions = sa.Index("ix_button_questions_expiry", button_questions.c.expires_at)
 
 
 # Who may manage daily posts besides the platform's own admins (Slack: granted by an admin at run time).
@@ -74,11 +108,15 @@ managers = sa.Table(
 
 
 class Status:
-    CLAIMED = "claimed"  # decided (quote chosen), not sent: safe to send, by whoever holds the claim
-    SENDING = "sending"  # the platform call was started: never sent again (at most once)
+    CLAIMED = "claimed"  # chosen but known not sent (the platform said "later"): safe to send after next_attempt_at
+    SENDING = "sending"  # claimed and the platform call started: never sent again (at most once)
     POSTED = "posted"
+    UNCONFIRMED = "unconfirmed"  # sent, but the platform never said whether it arrived: counted as sent
     SKIPPED = "skipped"  # missed and past the make-up window
     FAILED = "failed"  # gave up: channel gone, or retries used up
+
+    SENT = (POSTED, UNCONFIRMED, SENDING)  # what counts as posted in a channel
+    USED = (POSTED, UNCONFIRMED, SENDING, CLAIMED)  # quotations spent in the current cycle
 
 
 @dataclass(frozen=True)
@@ -93,6 +131,8 @@ class Subscription:
     created_at: float
     active: bool
     paused_reason: str | None
+    due_at: float = 0.0  # UTC seconds when a pass should look at it next; 0: at once
+    due_day: str | None = None  # the local date that is due then
 
 
 @dataclass(frozen=True)
@@ -109,6 +149,14 @@ class Delivery:
     next_attempt_at: float
     posted_at: float | None
     error: str | None
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What a channel has had: `sent` includes `unconfirmed`."""
+
+    sent: int
+    unconfirmed: int
 
 
 # The quiz (bot/quiz.py): every question drawn in a channel, the one open question per channel
@@ -182,8 +230,21 @@ def _draw(row: Any) -> QuizDraw:
 
 
 def _v1(conn: Connection) -> None:
-    subscriptions.create(conn, checkfirst=True)
+    subscriptions.create(conn, checkfirst=True)  # today's definitions: version 2 then finds nothing to add
     deliveries.create(conn, checkfirst=True)
+
+
+def _v_daily(conn: Connection) -> None:
+    have = {c["name"] for c in sa.inspect(conn).get_columns("subscriptions")}
+    for column in (_due_at, _due_day):
+        if column.name not in have:
+            kind = column.type.compile(dialect=conn.dialect)
+            default = " NOT NULL DEFAULT 0" if column.name == "due_at" else ""
+            conn.exec_driver_sql(f"ALTER TABLE subscriptions ADD COLUMN {column.name} {kind}{default}")
+    handled_events.create(conn, checkfirst=True)
+    button_questions.create(conn, checkfirst=True)
+    for index in (_ix_due, _ix_cycle, _ix_status, _ix_events, _ix_questions):
+        index.create(conn, checkfirst=True)
 
 
 def _v_managers(conn: Connection) -> None:
@@ -197,7 +258,8 @@ def _quiz(conn: Connection) -> None:
 
 # Each entry upgrades the schema by one version; append, never edit a released one. Order agreed
 # on the notice board: daily's step, the managers', then the quiz's (the last two only add tables).
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v_managers, _quiz]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v_daily, _v_managers, _quiz]
+_LOCK = 0x6D6169736B79  # "maisky": the PostgreSQL advisory lock held while the schema changes
 
 
 def database_url(url: str) -> str:
@@ -209,29 +271,75 @@ def database_url(url: str) -> str:
     return url
 
 
-class Store:
-    """Subscriptions and deliveries; safe to share between threads and processes."""
+def _engine(url: str, connect_timeout: float) -> Engine:
+    parsed = sa.engine.make_url(database_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        engine = sa.create_engine(parsed, connect_args={"timeout": 30}, pool_size=20, max_overflow=20)
 
-    def __init__(self, url: str) -> None:
+        @event.listens_for(engine, "connect")
+        def on_connect(dbapi: Any, record: Any) -> None:
+            dbapi.isolation_level = None  # transactions are begun below, as SQLite should be told
+            try:
+                dbapi.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+                dbapi.execute("PRAGMA synchronous=NORMAL")  # safe with WAL, one fsync per checkpoint
+            except Exception:  # a read-only file or directory keeps its journal mode
+                pass
+
+        @event.listens_for(engine, "begin")
+        def on_begin(conn: Connection) -> None:
+            # IMMEDIATE takes the write lock at once, so a write never fails half-way as "locked"
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
+
+        return engine
+    args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        args["connect_timeout"] = max(1, round(connect_timeout))  # a host that never answers fails in time
+    return sa.create_engine(parsed, pool_pre_ping=True, pool_size=20, max_overflow=20, connect_args=args)
+
+
+class Store:
+    """Subscriptions, deliveries and handled events; safe to share between threads and processes."""
+
+    def __init__(self, url: str, *, connect_timeout: float = 10.0) -> None:
         try:
-            self.engine: Engine = sa.create_engine(
-                database_url(url),
-                pool_pre_ping=True,
-                connect_args={"timeout": 30} if url.startswith("sqlite") else {},
-            )
+            self.engine: Engine = _engine(url, connect_timeout)
             self._upgrade()
         except (ArgumentError, NoSuchModuleError) as exc:
             raise ConfigError([f"DATABASE_URL: {exc}"]) from exc
         except OperationalError as exc:
             raise ConfigError([f"DATABASE_URL: cannot open the database ({exc.orig})"]) from exc
+        except DBAPIError as exc:  # e.g. no right to create tables, or no schema to create them in
+            first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
+            raise ConfigError([f"DATABASE_URL: cannot set up the tables ({first})"]) from exc
+        self._events_added = 0
+        self._questions_added = 0
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """One write transaction (IMMEDIATE on SQLite)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(write=True)
+            with conn.begin():
+                yield conn
 
     def _upgrade(self) -> None:
-        with self.engine.begin() as conn:
+        with self._write() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
             schema_table.create(conn, checkfirst=True)
             version = conn.execute(sa.select(sa.func.max(schema_table.c.version))).scalar() or 0
             for number, migrate in enumerate(MIGRATIONS[version:], start=version + 1):
                 migrate(conn)
                 conn.execute(schema_table.insert().values(version=number))
+
+    def ping(self) -> bool:
+        """Whether the database answers now (for health checks); never raises."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except Exception:
+            return False
+        return True
 
     @property
     def version(self) -> int:
@@ -245,29 +353,29 @@ class Store:
     ) -> Subscription:
         """Create, or update and reactivate, the channel's subscription."""
         values = {"workspace": workspace, "post_time": post_time, "timezone": timezone, "created_by": by,
-                  "active": True, "paused_reason": None}  # fmt: skip
+                  "active": True, "paused_reason": None, "due_at": 0.0, "due_day": None}  # fmt: skip
         update = (
             subscriptions.update()
             .where(subscriptions.c.platform == platform, subscriptions.c.channel == channel)
             .values(**values)
         )
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             updated = conn.execute(update).rowcount
         if not updated:
             try:
-                with self.engine.begin() as conn:
+                with self._write() as conn:
                     conn.execute(
                         subscriptions.insert().values(platform=platform, channel=channel, created_at=now, **values)
                     )
             except IntegrityError:  # another process subscribed it in the meantime
-                with self.engine.begin() as conn:
+                with self._write() as conn:
                     conn.execute(update)
         found = self.subscription(platform, channel)
         assert found is not None
         return found
 
     def unsubscribe(self, platform: str, channel: str) -> bool:
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             return bool(
                 conn.execute(
                     subscriptions.update()
@@ -294,8 +402,35 @@ class Store:
             ).all()
         return [Subscription(**r._mapping) for r in rows]
 
+    def due(self, now: float, platforms: Iterable[str]) -> list[Subscription]:
+        """Active subscriptions of these platforms that a pass should look at now: one query."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                subscriptions.select()
+                .where(
+                    subscriptions.c.active.is_(True),
+                    subscriptions.c.due_at <= now,
+                    subscriptions.c.platform.in_(list(platforms)),
+                )
+                .order_by(subscriptions.c.due_at, subscriptions.c.id)
+            ).all()
+        return [Subscription(**r._mapping) for r in rows]
+
+    def set_due(self, sub: Subscription, due_at: float, due_day: str) -> None:
+        """When to look at `sub` next; ignored if it was re-subscribed with another time meanwhile."""
+        with self._write() as conn:
+            conn.execute(
+                subscriptions.update()
+                .where(
+                    subscriptions.c.id == sub.id,
+                    subscriptions.c.post_time == sub.post_time,
+                    subscriptions.c.timezone == sub.timezone,
+                )
+                .values(due_at=due_at, due_day=due_day)
+            )
+
     def pause(self, subscription_id: int, reason: str) -> None:
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(
                 subscriptions.update()
                 .where(subscriptions.c.id == subscription_id)
@@ -305,11 +440,40 @@ class Store:
     # deliveries
 
     def deliveries(self, subscription_id: int) -> list[Delivery]:
+        """A channel's whole record (for status pages and tests; posting reads only `current_cycle`)."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 deliveries.select().where(deliveries.c.subscription_id == subscription_id).order_by(deliveries.c.id)
             ).all()
         return [Delivery(**r._mapping) for r in rows]
+
+    def current_cycle(self, subscription_id: int) -> list[Delivery]:
+        """The deliveries of the channel's latest cycle that spent a quotation: what the next
+        choice needs, however long the channel's history."""
+        spent = sa.and_(
+            deliveries.c.subscription_id == subscription_id,
+            deliveries.c.status.in_(Status.USED),
+            deliveries.c.quote_key != "",
+        )
+        # newest first along the (subscription, cycle) index: stops at the first row, however long the history
+        latest = (
+            sa.select(deliveries.c.cycle).where(spent).order_by(deliveries.c.cycle.desc()).limit(1).scalar_subquery()
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                deliveries.select().where(spent, deliveries.c.cycle == latest).order_by(deliveries.c.id)
+            ).all()
+        return [Delivery(**r._mapping) for r in rows]
+
+    def counts(self, subscription_id: int) -> Counts:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(deliveries.c.status, sa.func.count())
+                .where(deliveries.c.subscription_id == subscription_id, deliveries.c.status.in_(Status.SENT))
+                .group_by(deliveries.c.status)
+            ).all()
+        by = {status: int(n) for status, n in rows}
+        return Counts(sum(by.values()), by.get(Status.UNCONFIRMED, 0) + by.get(Status.SENDING, 0))
 
     def delivery(self, subscription_id: int, local_date: str) -> Delivery | None:
         with self.engine.connect() as conn:
@@ -320,33 +484,63 @@ class Store:
             ).first()
         return Delivery(**row._mapping) if row else None
 
-    def claim(
-        self, subscription_id: int, local_date: str, quote_key: str, cycle: int, now: float, lease: float
+    def begin_sending(
+        self, subscription_id: int, local_date: str, quote_key: str, cycle: int, now: float
     ) -> Delivery | None:
-        """Own the day's post: insert its row, or take over a claimed row whose owner released it
-        or went silent for `lease` seconds. None if another process owns it, or it is settled."""
+        """Own the day's post and mark it as being sent, in one write: insert the day's row as
+        `sending`. None if the day already has a row (then see `resume`)."""
         token = str(uuid.uuid4())
-        fields = {"quote_key": quote_key, "cycle": cycle, "claim_token": token, "claimed_at": now}
-        if not self._new_day(subscription_id, local_date, Status.CLAIMED, **fields):
-            with self.engine.begin() as conn:
-                taken = conn.execute(
-                    deliveries.update()
-                    .where(
-                        deliveries.c.subscription_id == subscription_id,
-                        deliveries.c.local_date == local_date,
-                        deliveries.c.status == Status.CLAIMED,
-                        deliveries.c.next_attempt_at <= now,
-                        sa.or_(deliveries.c.claim_token.is_(None), deliveries.c.claimed_at < now - lease),
+        values: dict[str, Any] = {
+            "subscription_id": subscription_id, "local_date": local_date, "status": Status.SENDING,
+            "quote_key": quote_key, "cycle": cycle, "claim_token": token, "claimed_at": now, "attempts": 0,
+            "next_attempt_at": 0.0,
+        }  # fmt: skip
+        try:
+            with self._write() as conn:
+                new_id = conn.execute(deliveries.insert().values(**values)).inserted_primary_key
+        except IntegrityError:
+            return None
+        assert new_id is not None
+        return Delivery(id=int(new_id[0]), posted_at=None, error=None, **values)
+
+    def resume(self, subscription_id: int, local_date: str, now: float) -> Delivery | None:
+        """Take a day that is `claimed` (known not sent, waiting to be retried) whose wait is over,
+        and mark it as being sent, in one write. None if there is no such row."""
+        token = str(uuid.uuid4())
+        with self._write() as conn:
+            row = conn.execute(
+                deliveries.update()
+                .where(
+                    deliveries.c.subscription_id == subscription_id,
+                    deliveries.c.local_date == local_date,
+                    deliveries.c.status == Status.CLAIMED,
+                    deliveries.c.next_attempt_at <= now,
+                )
+                .values(status=Status.SENDING, claim_token=token, claimed_at=now)
+                .returning(*deliveries.c)
+            ).first()
+        return Delivery(**row._mapping) if row else None
+
+    def claim(
+        self, subscription_id: int, local_date: str, quote_key: str, cycle: int, now: float, lease: float = 0.0
+    ) -> Delivery | None:
+        """Record a day as chosen but not sent (`claimed`), free for the next pass to send. For
+        tests and tools that set a day up; posting itself uses `begin_sending`."""
+        try:
+            with self._write() as conn:
+                conn.execute(
+                    deliveries.insert().values(
+                        subscription_id=subscription_id, local_date=local_date, status=Status.CLAIMED,
+                        quote_key=quote_key, cycle=cycle, claim_token=None, claimed_at=now, attempts=0,
+                        next_attempt_at=0.0,
                     )
-                    .values(claim_token=token, claimed_at=now)
-                ).rowcount
-                if not taken:
-                    return None
-        found = self.delivery(subscription_id, local_date)
-        return found if found and found.claim_token == token else None
+                )  # fmt: skip
+        except IntegrityError:
+            return None
+        return self.delivery(subscription_id, local_date)
 
     def _move(self, delivery: Delivery, frm: str, **values: Any) -> bool:
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             return bool(
                 conn.execute(
                     deliveries.update()
@@ -360,48 +554,49 @@ class Store:
             )
 
     def start_sending(self, delivery: Delivery) -> bool:
-        """The last step before the platform call; False if the claim was lost meanwhile."""
+        """Mark a `claimed` row that this caller holds as being sent; False if it was lost meanwhile."""
         return self._move(delivery, Status.CLAIMED, status=Status.SENDING)
 
-    def posted(self, delivery: Delivery, now: float) -> None:
-        self._move(delivery, Status.SENDING, status=Status.POSTED, posted_at=now, error=None)
+    def posted(self, delivery: Delivery, now: float) -> bool:
+        return self._move(delivery, Status.SENDING, status=Status.POSTED, posted_at=now, error=None)
 
-    def retry_later(self, delivery: Delivery, next_attempt_at: float, error: str) -> None:
-        """The platform said no without posting: back to claimed, free for whoever comes next."""
-        self._move(
+    def unconfirmed(self, delivery: Delivery, now: float, error: str) -> bool:
+        """Sent, but the platform never said whether it arrived: counted as sent, never resent."""
+        return self._move(delivery, Status.SENDING, status=Status.UNCONFIRMED, posted_at=now, error=error[:500])
+
+    def retry_later(self, delivery: Delivery, next_attempt_at: float, error: str, *, count: bool = True) -> bool:
+        """The platform said no without posting: back to `claimed`, free for whoever comes next.
+        With `count=False` (the bot itself was refused, not the post) the attempt is not counted."""
+        return self._move(
             delivery,
             Status.SENDING,
             status=Status.CLAIMED,
             claim_token=None,
-            attempts=delivery.attempts + 1,
+            attempts=delivery.attempts + (1 if count else 0),
             next_attempt_at=next_attempt_at,
-            error=error,
+            error=error[:500],
         )
 
-    def fail(self, delivery: Delivery, error: str) -> None:
-        self._move(delivery, Status.SENDING, status=Status.FAILED, error=error)
+    def fail(self, delivery: Delivery, error: str) -> bool:
+        return self._move(delivery, Status.SENDING, status=Status.FAILED, error=error[:500])
 
     def skip(self, subscription_id: int, local_date: str, reason: str) -> bool:
         """Record a missed day once (False if the day already has a row)."""
-        return self._new_day(subscription_id, local_date, Status.SKIPPED, error=reason)
-
-    def _new_day(self, subscription_id: int, local_date: str, status: str, **values: Any) -> bool:
-        """Insert the day's row; False if it exists already (the unique constraint decides)."""
-        row = {"quote_key": "", "cycle": 0, "attempts": 0, "next_attempt_at": 0.0, **values}
         try:
-            with self.engine.begin() as conn:
+            with self._write() as conn:
                 conn.execute(
                     deliveries.insert().values(
-                        subscription_id=subscription_id, local_date=local_date, status=status, **row
+                        subscription_id=subscription_id, local_date=local_date, status=Status.SKIPPED, quote_key="",
+                        cycle=0, attempts=0, next_attempt_at=0.0, error=reason,
                     )
-                )
+                )  # fmt: skip
         except IntegrityError:
             return False
         return True
 
     def expire(self, delivery: Delivery, reason: str) -> bool:
         """A claimed day that ran out of its make-up window without being sent."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             return bool(
                 conn.execute(
                     deliveries.update()
@@ -410,12 +605,82 @@ class Store:
                 ).rowcount
             )
 
+    def settle_abandoned(self, before: float) -> list[tuple[Subscription, Delivery]]:
+        """Rows left `sending` since before `before` by a process that stopped: they may have been
+        posted, so they become `unconfirmed` (counted as sent, never resent). Returns them."""
+        with self._write() as conn:
+            rows = conn.execute(
+                deliveries.update()
+                .where(deliveries.c.status == Status.SENDING, deliveries.c.claimed_at < before)
+                .values(status=Status.UNCONFIRMED, error="the process sending it stopped before the platform answered")
+                .returning(*deliveries.c)
+            ).all()
+            if not rows:
+                return []
+            ids = {r.subscription_id for r in rows}
+            subs = conn.execute(subscriptions.select().where(subscriptions.c.id.in_(ids))).all()
+        by_id = {s.id: Subscription(**s._mapping) for s in subs}
+        return [(by_id[r.subscription_id], Delivery(**r._mapping)) for r in rows if r.subscription_id in by_id]
+
+    # handled events
+
+    def first_time(self, key: str, now: float, ttl: float = 3600.0) -> bool:
+        """True the first time `key` is seen within `ttl` seconds, across processes and restarts."""
+        expires = now + ttl
+        try:
+            with self._write() as conn:
+                conn.execute(handled_events.insert().values(key=key[:255], expires_at=expires))
+        except IntegrityError:
+            with self._write() as conn:  # seen before: first time again only if that has expired
+                return bool(
+                    conn.execute(
+                        handled_events.update()
+                        .where(handled_events.c.key == key[:255], handled_events.c.expires_at <= now)
+                        .values(expires_at=expires)
+                    ).rowcount
+                )
+        self._events_added += 1
+        if self._events_added % 500 == 0:  # keep the table to about a ttl's worth of deliveries
+            with self._write() as conn:
+                conn.execute(handled_events.delete().where(handled_events.c.expires_at <= now))
+        return True
+
+    # button questions
+
+    def remember_question(self, key: str, question: str, now: float, ttl: float = 30 * 86400) -> None:
+        """Keep the question behind a button under `key` for `ttl` seconds (replacing any earlier one)."""
+        expires = now + ttl
+        try:
+            with self._write() as conn:
+                conn.execute(button_questions.insert().values(key=key, question=question, expires_at=expires))
+        except IntegrityError:
+            with self._write() as conn:
+                conn.execute(
+                    button_questions.update()
+                    .where(button_questions.c.key == key)
+                    .values(question=question, expires_at=expires)
+                )
+        self._questions_added += 1
+        if self._questions_added % 500 == 0:
+            with self._write() as conn:
+                conn.execute(button_questions.delete().where(button_questions.c.expires_at <= now))
+
+    def question(self, key: str, now: float) -> str | None:
+        """The question kept under `key`; None when there is none or it has expired."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(button_questions.c.question).where(
+                    button_questions.c.key == key, button_questions.c.expires_at > now
+                )
+            ).first()
+        return str(row[0]) if row else None
+
     # who may manage daily posts, besides the platform's admins
 
     def grant(self, platform: str, workspace: str, user: str, by: str, now: float) -> bool:
         """Let `user` manage daily posts in the workspace; False if they already may."""
         try:
-            with self.engine.begin() as conn:
+            with self._write() as conn:
                 conn.execute(
                     managers.insert().values(
                         platform=platform, workspace=workspace, user=user, granted_by=by, granted_at=now
@@ -427,7 +692,7 @@ class Store:
 
     def revoke(self, platform: str, workspace: str, user: str) -> bool:
         """Take the right back; False if they did not have it."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             return bool(
                 conn.execute(
                     managers.delete().where(

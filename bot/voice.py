@@ -37,7 +37,8 @@ _REQUIRED_LINES = (
     "openers_quote", "openers_daily", "declines", "suggestions", "about",
 )  # fmt: skip
 _NOTICES = (
-    "daily_subscribed", "daily_unsubscribed", "daily_not_subscribed", "daily_status", "daily_paused",
+    "daily_subscribed", "daily_unsubscribed", "daily_not_subscribed", "daily_status", "daily_status_unconfirmed",
+    "daily_paused",
     "daily_bad_time", "daily_bad_zone", "daily_not_allowed", "daily_unavailable", "another_first",
     "daily_admins_only", "daily_grant_who", "daily_granted", "daily_revoked", "daily_not_granted",
     "daily_refused_invite", "daily_refused_invite_or_scope", "daily_refused_permissions", "daily_refused_archived",

@@ -15,7 +15,15 @@ from bot.daily import Daily, DailyConfig, next_quote
 from bot.quotes import maisky_quotes
 from bot.schedule import parse_time, parse_zone, scheduled_at
 from bot.store import MIGRATIONS, Status, Store
-from tests.daily_support import ChannelGone, PostLater, RecordingPoster, database_urls, fresh_database
+from tests.daily_support import (
+    ChannelGone,
+    OutcomeUnknown,
+    PostLater,
+    RecordingPoster,
+    TokenRejected,
+    database_urls,
+    fresh_database,
+)
 
 UTC = dt.UTC
 
@@ -181,32 +189,66 @@ def test_restart_does_not_post_again(core: Maisky, url: str) -> None:
     assert len(poster.posts) == 1
 
 
-def test_crash_after_deciding_before_posting_is_posted_once_later(core: Maisky, url: str) -> None:
-    d = make_daily(core, url, lease=600)
+def test_a_day_chosen_but_not_sent_is_posted_once_later(core: Maisky, url: str) -> None:
+    d = make_daily(core, url)
     subscribe(d)
     sub = d.store.subscription("slack", "C1")
     assert sub is not None
-    decided = d.store.claim(sub.id, "2026-01-10", d.pool[0].key, 0, at("2026-01-10T09:00").timestamp(), 600)
-    assert decided is not None  # ... and the process dies here
+    decided = d.store.claim(sub.id, "2026-01-10", d.pool[0].key, 0, at("2026-01-10T09:00").timestamp())
+    assert decided is not None and decided.status == Status.CLAIMED  # known not sent
     poster = RecordingPoster()
-    assert not make_daily(core, url).run_due(at("2026-01-10T09:05"), {"slack": poster}).posted  # lease still held
-    report = make_daily(core, url).run_due(at("2026-01-10T09:11"), {"slack": poster})
+    report = make_daily(core, url).run_due(at("2026-01-10T09:05"), {"slack": poster})
     assert report.posted == ["slack:C1:2026-01-10"]
     assert poster.posts[0][1].passage == d.pool[0].quote.text  # the decision stands
     make_daily(core, url).run_due(at("2026-01-10T09:30"), {"slack": poster})
     assert len(poster.posts) == 1
 
 
-def test_crash_while_posting_never_posts_twice(core: Maisky, url: str) -> None:
-    d = make_daily(core, url)
+def test_crash_while_posting_never_posts_twice_and_counts_as_unconfirmed(core: Maisky, url: str) -> None:
+    d = make_daily(core, url, lease=600)
     subscribe(d)
     sub = d.store.subscription("slack", "C1")
     assert sub is not None
-    claim = d.store.claim(sub.id, "2026-01-10", d.pool[0].key, 0, at("2026-01-10T09:00").timestamp(), 600)
-    assert claim is not None and d.store.start_sending(claim)  # the call began; then the process died
+    # the claim and the start of sending are one write; then the process died mid-call
+    assert d.store.begin_sending(sub.id, "2026-01-10", d.pool[0].key, 0, at("2026-01-10T09:00").timestamp())
+    assert "1 posted so far, 1 of them unconfirmed" in d.status("slack", "C1", at("2026-01-10T09:01")).narration
     poster = RecordingPoster()
-    make_daily(core, url).run_due(at("2026-01-10T10:00"), {"slack": poster})
+    assert not make_daily(core, url).run_due(at("2026-01-10T09:05"), {"slack": poster}).unconfirmed  # in flight?
+    later = make_daily(core, url).run_due(at("2026-01-10T09:11"), {"slack": poster})
+    assert later.unconfirmed == ["slack:C1:2026-01-10"] and not later.posted  # reported once the lease is over
     assert poster.posts == []  # at most once: it may already be in the channel
+    assert d.store.delivery(sub.id, "2026-01-10").status == Status.UNCONFIRMED  # type: ignore[union-attr]
+    assert not make_daily(core, url).run_due(at("2026-01-10T09:30"), {"slack": poster}).unconfirmed  # reported once
+    assert "1 posted so far, 1 of them unconfirmed" in d.status("slack", "C1", at("2026-01-10T09:31")).narration
+    d.run_due(at("2026-01-11T09:00"), {"slack": poster})
+    assert len(poster.posts) == 1  # the next day goes on as usual, with another quotation
+    assert poster.posts[0][1].passage != d.pool[0].quote.text
+
+
+def test_an_unknown_outcome_is_never_resent_and_is_shown(core: Maisky, url: str) -> None:
+    d = make_daily(core, url)
+    subscribe(d)
+    poster = RecordingPoster(fail=[OutcomeUnknown("timed out after sending")])
+    report = d.run_due(at("2026-01-10T09:00"), {"slack": poster})
+    assert report.unconfirmed == ["slack:C1:2026-01-10"] and not report.ok
+    for minute in range(1, 4):
+        assert not d.run_due(at(f"2026-01-10T09:0{minute}"), {"slack": poster}).posted
+    assert poster.posts == [] and len(poster.keys) == 1
+    assert "1 posted so far, 1 of them unconfirmed" in d.status("slack", "C1", at("2026-01-10T10:00")).narration
+    assert d.run_due(at("2026-01-11T09:00"), {"slack": poster}).posted  # the next day is posted normally
+    assert "2 posted so far, 1 of them unconfirmed" in d.status("slack", "C1", at("2026-01-11T10:00")).narration
+
+
+def test_every_attempt_at_a_day_carries_the_same_key(core: Maisky, url: str) -> None:
+    d = make_daily(core, url)
+    subscribe(d, "C1")
+    subscribe(d, "C2")
+    poster = RecordingPoster(fail=[PostLater("busy", retry_after=0.05)])
+    d.run_due(at("2026-01-10T09:00"), {"slack": poster})
+    d.run_due(at("2026-01-11T09:00"), {"slack": poster})
+    expected = ["C1:2026-01-10", "C2:2026-01-10", "C1:2026-01-11", "C2:2026-01-11", poster.keys[0]]
+    assert sorted(poster.keys) == sorted(expected)  # the retry of the first post carried its key again
+    assert len(poster.posts) == 4
 
 
 def test_two_schedulers_sharing_one_database(core: Maisky, url: str) -> None:
@@ -265,7 +307,7 @@ def test_an_unknown_error_while_posting_is_not_retried(core: Maisky, url: str) -
     d = make_daily(core, url)
     subscribe(d)
     poster = RecordingPoster(fail=[RuntimeError("socket closed mid-request")])
-    assert d.run_due(at("2026-01-10T09:00"), {"slack": poster}).failed
+    assert d.run_due(at("2026-01-10T09:00"), {"slack": poster}).unconfirmed == ["slack:C1:2026-01-10"]
     assert not d.run_due(at("2026-01-10T09:30"), {"slack": poster}).posted
 
 
@@ -340,3 +382,167 @@ def test_ci_runs_the_store_tests_on_postgresql() -> None:
     if os.environ.get("CI") != "true":  # .ci/run sets it; elsewhere PostgreSQL is optional
         pytest.skip("PostgreSQL is required only on CI")
     assert database_urls() == ["sqlite", "postgresql"]
+
+
+# the bot refused, a database gone, many channels at once
+
+
+def test_a_refused_token_stops_the_run_and_pauses_nothing(
+    core: Maisky, url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    d = make_daily(core, url, workers=1)
+    for i in range(4):
+        subscribe(d, f"C{i}")
+    caplog.set_level(logging.ERROR)
+    refused = RecordingPoster(fail=[TokenRejected("invalid_auth")] * 10)
+    report = d.run_due(at("2026-01-10T09:00"), {"slack": refused})
+    assert report.stopped == ["slack: invalid_auth"] and not report.posted and not report.paused and not report.ok
+    assert len(refused.keys) == 1  # the first refusal stops the platform's run
+    assert len([r for r in caplog.records if "stopped" in r.getMessage()]) == 1
+    assert all(s.active and not s.paused_reason for s in d.store.active()) and len(d.store.active()) == 4
+    fixed = RecordingPoster()
+    report = d.run_due(at("2026-01-10T09:10"), {"slack": fixed})  # the token is fixed
+    assert report.posted == [f"slack:C{i}:2026-01-10" for i in range(4)] and report.ok
+    assert "1 posted so far" in d.status("slack", "C0", at("2026-01-10T10:00")).narration
+
+
+def test_a_refused_token_with_workers_still_posts_each_channel_once_later(core: Maisky, url: str) -> None:
+    d = make_daily(core, url, workers=4)
+    for i in range(8):
+        subscribe(d, f"C{i}")
+    refused = RecordingPoster(fail=[TokenRejected("token_revoked")] * 20)
+    assert d.run_due(at("2026-01-10T09:00"), {"slack": refused}).stopped == ["slack: token_revoked"]
+    fixed = RecordingPoster()
+    d.run_due(at("2026-01-10T09:10"), {"slack": fixed})
+    d.run_due(at("2026-01-10T09:20"), {"slack": fixed})
+    assert sorted(c for c, _ in fixed.posts) == [f"C{i}" for i in range(8)]
+
+
+def test_one_platform_refused_does_not_stop_another(core: Maisky, url: str) -> None:
+    d = make_daily(core, url)
+    subscribe(d, "C1")
+    d.subscribe("discord", "555", "G1", "U1", "09:00", "UTC", at("2026-01-01T00:00"))
+    slack, discord = RecordingPoster(fail=[TokenRejected("invalid_auth")]), RecordingPoster()
+    report = d.run_due(at("2026-01-10T09:00"), {"slack": slack, "discord": discord})
+    assert report.posted == ["discord:555:2026-01-10"] and report.stopped == ["slack: invalid_auth"]
+
+
+def test_losing_the_database_mid_run_fails_only_what_it_touches(
+    core: Maisky, url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import sqlalchemy as sa
+
+    d = make_daily(core, url, workers=1)
+    for i in range(4):
+        subscribe(d, f"C{i}")
+    gone = threading.Event()
+
+    @sa.event.listens_for(d.store.engine, "before_cursor_execute")
+    def database_down(*args: object) -> None:
+        if gone.is_set():
+            raise sa.exc.OperationalError("statement", {}, ConnectionError("server closed the connection"))
+
+    class CutsTheCable(RecordingPoster):
+        def post(self, channel: str, reply: object, key: str) -> None:
+            super().post(channel, reply, key)  # type: ignore[arg-type]
+            if channel == "C1":
+                gone.set()
+
+    poster = CutsTheCable()
+    report = d.run_due(at("2026-01-10T09:00"), {"slack": poster})  # no exception escapes
+    assert report.posted == ["slack:C0:2026-01-10"] and not report.ok
+    assert report.failed == ["slack:C1", "slack:C2", "slack:C3"]  # tried each, reported each
+    failures = [r for r in caplog.records if "failed (OperationalError)" in r.getMessage()]
+    assert len(failures) == 3 and [bool(r.exc_info) for r in failures] == [True, False, False]  # one traceback
+    gone.clear()
+    again = d.run_due(at("2026-01-10T09:20"), {"slack": poster})
+    assert again.posted == ["slack:C2:2026-01-10", "slack:C3:2026-01-10"]
+    assert again.unconfirmed == ["slack:C1:2026-01-10"]  # it was sent; its row never heard back
+    assert sorted(c for c, _ in poster.posts) == ["C0", "C1", "C2", "C3"]
+
+
+def test_many_channels_with_workers_post_exactly_once(core: Maisky, url: str) -> None:
+    first, second = make_daily(core, url, workers=8), make_daily(core, url, workers=8)
+    for i in range(40):
+        first.subscribe("slack", f"C{i}", f"T{i % 3}", "U1", "09:00", "UTC", at("2026-01-01T00:00"))
+    poster = RecordingPoster(fail=[PostLater("ratelimited", retry_after=0.05)] * 3)
+    threads = [
+        threading.Thread(target=d.run_due, args=(at("2026-01-10T09:00"), {"slack": poster})) for d in (first, second)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(c for c, _ in poster.posts) == sorted(f"C{i}" for i in range(40))
+
+
+def test_a_pass_with_nothing_due_costs_the_same_few_queries_at_any_size(core: Maisky, url: str) -> None:
+    import sqlalchemy as sa
+
+    d = make_daily(core, url, pace={})  # one workspace: unpaced, or 70 posts would take 14 s
+    counts = []
+    for size in (10, 60):
+        for i in range(size):
+            d.subscribe("slack", f"C{size}-{i}", "T1", "U1", "09:00", "UTC", at("2026-01-01T00:00"))
+        d.run_due(at("2026-01-10T09:00"), {"slack": RecordingPoster()})  # today's posts, and the next ones set
+        statements: list[str] = []
+
+        def listener(*args: object, statements: list[str] = statements) -> None:
+            statements.append(str(args[2]))
+
+        sa.event.listen(d.store.engine, "before_cursor_execute", listener)
+        assert not d.run_due(at("2026-01-10T12:00"), {"slack": RecordingPoster()}).posted
+        sa.event.remove(d.store.engine, "before_cursor_execute", listener)
+        counts.append(len([s for s in statements if not s.startswith(("BEGIN", "SELECT 1", "select pg_"))]))
+    assert counts[0] == counts[1] <= 3
+
+
+def test_only_the_current_cycle_is_read(core: Maisky, url: str) -> None:
+    d = make_daily(core, url)
+    subscribe(d)
+    poster = RecordingPoster()
+    n = len(d.pool)
+    for i in range(n + 2):
+        d.run_due(at("2026-01-10T09:00") + dt.timedelta(days=i), {"slack": poster})
+    sub = d.store.subscription("slack", "C1")
+    assert sub is not None
+    cycle = d.store.current_cycle(sub.id)
+    assert len(d.store.deliveries(sub.id)) > n + 2 and len(cycle) == 2 and {x.cycle for x in cycle} == {1}
+
+
+def test_a_stop_lets_the_posts_in_flight_finish_and_starts_no_more(core: Maisky, url: str) -> None:
+    d = make_daily(core, url, workers=2)
+    for i in range(6):
+        subscribe(d, f"C{i}")
+    stop = threading.Event()
+
+    class StopsAfterOne(RecordingPoster):
+        def post(self, channel: str, reply: object, key: str) -> None:
+            super().post(channel, reply, key)  # type: ignore[arg-type]
+            stop.set()  # SIGTERM arrives while this post is in flight
+
+    poster = StopsAfterOne()
+    first = d.run_due(at("2026-01-10T09:00"), {"slack": poster}, stop)
+    assert 1 <= len(first.posted) <= 2 and not first.failed  # the posts already started finished
+    rest = d.run_due(at("2026-01-10T09:01"), {"slack": poster})  # the next pass (or process) does the rest
+    assert sorted(first.posted + rest.posted) == [f"slack:C{i}:2026-01-10" for i in range(6)]
+    assert len(poster.posts) == 6
+
+
+def test_a_workspace_whose_own_token_is_refused_stops_alone(core: Maisky, url: str) -> None:
+    d = make_daily(core, url, workers=1)
+    for team in ("T1", "T2"):
+        for i in range(2):
+            d.subscribe("slack", f"{team}C{i}", team, "U1", "09:00", "UTC", at("2026-01-01T00:00"))
+
+    class PerWorkspace(RecordingPoster):
+        def post(self, channel: str, reply: object, key: str) -> None:
+            if channel.startswith("T1"):  # that workspace uninstalled the app: its token is revoked
+                raise TokenRejected("token_revoked", workspace="T1")
+            super().post(channel, reply, key)  # type: ignore[arg-type]
+
+    poster = PerWorkspace()
+    report = d.run_due(at("2026-01-10T09:00"), {"slack": poster})
+    assert report.stopped == ["slack:T1: token_revoked"]
+    assert report.posted == ["slack:T2C0:2026-01-10", "slack:T2C1:2026-01-10"]
+    assert all(s.active for s in d.store.active()) and len(d.store.active()) == 4

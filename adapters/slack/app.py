@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,7 @@ from bot.settings import SlackSettings
 if TYPE_CHECKING:
     from bot.daily import Daily
     from bot.quiz import Quiz as QuizService
+    from bot.store import Store
 
 __all__ = ["Listeners", "build_app", "run", "to_slack"]
 
@@ -41,14 +43,22 @@ _LEADING_MENTION = re.compile(r"^\s*(<@[A-Z0-9]+(\|[^>]*)?>[\s,:]*)+")
 
 
 class _Seen:
-    """Ids of deliveries already handled, so a retried delivery never answers twice."""
+    """Ids of deliveries already handled, so a retried delivery never answers twice: in the store
+    when there is one (shared by every process and kept across restarts for an hour; Slack retries
+    within minutes), else in this process only."""
 
-    def __init__(self, size: int = 5000) -> None:
+    def __init__(self, store: Store | None = None, size: int = 5000) -> None:
+        self._store = store
         self._ids: OrderedDict[str, None] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
 
     def first_time(self, key: str) -> bool:
+        if self._store is not None:
+            try:
+                return self._store.first_time(f"slack:{key}", time.time())
+            except Exception:  # the database is unreachable: still answer, remembered here only
+                log.warning("could not record delivery %s in the store", key, exc_info=True)
         with self._lock:
             if key in self._ids:
                 return False
@@ -187,7 +197,7 @@ def build_app(
         process_before_response=True,
         listener_executor=ThreadPoolExecutor(max_workers=slack.workers, thread_name_prefix="maisky-answer"),
     )
-    seen = _Seen()
+    seen = _Seen(daily.store if daily is not None else None)
 
     @app.use
     def drop_repeats(

@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
 from adapters.slack.checks import SCOPES
-from bot.errors import ChannelGone
+from bot.errors import ChannelGone, TokenRejected
 from bot.settings import SlackSettings
 
 if TYPE_CHECKING:
@@ -81,18 +81,24 @@ class WorkspacePoster:
         if bot is None or not bot.bot_token:
             raise ChannelGone(f"the app is not installed in workspace {team or '?'}")
         client = WebClient(token=bot.bot_token, base_url=self.slack.api_url)
-        return self.make(client).post(channel, *args, **kwargs)
+        try:
+            return self.make(client).post(channel, *args, **kwargs)
+        except TokenRejected as exc:  # that workspace's token only: the others still post
+            raise TokenRejected(str(exc), workspace=team) from exc
 
 
-def daily_poster(slack: SlackSettings, client: WebClient, daily: Daily) -> Any:
+def daily_poster(slack: SlackSettings, client: WebClient, daily: Daily, timeout: float = 20.0) -> Any:
     """The Slack poster for the daily scheduler: the one bot token, or each workspace's installation's."""
     from adapters.slack.posting import SlackPoster  # posting imports the app module
 
     if not slack.oauth:
-        return SlackPoster(client)
+        return SlackPoster(client, timeout)
 
     def workspace_of(channel: str) -> str | None:
         sub = daily.store.subscription("slack", channel)
         return sub.workspace if sub else None
 
-    return WorkspacePoster(slack, installation_store(slack, daily.store.engine), workspace_of, SlackPoster)
+    def make(workspace_client: WebClient) -> SlackPoster:
+        return SlackPoster(workspace_client, timeout)
+
+    return WorkspacePoster(slack, installation_store(slack, daily.store.engine), workspace_of, make)

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +19,17 @@ from slack_sdk import WebClient
 
 from adapters.discord.client import build_client
 from adapters.discord.endpoints import Endpoints, RoutedHTTP
-from adapters.discord.posting import DiscordPoster
+from adapters.discord.posting import DiscordPoster, nonce
 from adapters.slack.app import build_app
 from adapters.slack.posting import SlackPoster
 from bot import Maisky, Settings, build
 from bot.bootstrap import build_daily
 from bot.daily import Daily
-from bot.errors import ChannelGone, PostLater
+from bot.errors import ChannelGone, OutcomeUnknown, PostLater, TokenRejected
 from bot.settings import DiscordSettings, SlackSettings
 from bot.store import Store
 from tests.adapters.discord_fakes import CHANNEL_ID, TOKEN, FakeDiscord, command
-from tests.adapters.slack_fakes import SECRET, FakeSlack, served, slash
+from tests.adapters.slack_fakes import SECRET, FakeSlack, event, served, slash
 from tests.conftest import PERSONA, ROOT, SEEDS
 
 DEFAULT_BASE = discord.http.Route.BASE
@@ -76,14 +77,24 @@ def test_slack_poster_posts_and_classifies_errors(fake_slack: FakeSlack, tmp_pat
     _, core, _ = make(tmp_path)
     poster = SlackPoster(WebClient(token="xoxb-test", base_url=fake_slack.api_url))
     reply = core.quote(dt.date(2026, 1, 10))
-    poster.post("C5", reply)
+    poster.post("C5", reply, "C5:2026-01-10")
     body = fake_slack.wait_for("/chat.postMessage")[0].body
     assert body["channel"] == "C5" and "Maisky as narrator" in body["text"]
-    fake_slack.errors["chat.postMessage"] = ["channel_not_found", "ratelimited"]
+    fake_slack.errors["chat.postMessage"] = ["channel_not_found", "ratelimited", "invalid_auth", "fatal_error",
+                                             "internal_error", "msg_too_long"]  # fmt: skip
     with pytest.raises(ChannelGone, match="channel_not_found"):
-        poster.post("C6", reply)
+        poster.post("C6", reply, "C6:2026-01-10")
     with pytest.raises(PostLater, match="ratelimited"):
-        poster.post("C6", reply)
+        poster.post("C6", reply, "C6:2026-01-10")
+    with pytest.raises(TokenRejected, match="invalid_auth"):  # the bot, not the channel: nothing is paused
+        poster.post("C6", reply, "C6:2026-01-10")
+    with pytest.raises(OutcomeUnknown, match="fatal_error"):  # Slack may have stored it: never resent
+        poster.post("C6", reply, "C6:2026-01-10")
+    with pytest.raises(OutcomeUnknown, match="internal_error"):
+        poster.post("C6", reply, "C6:2026-01-10")
+    with pytest.raises(PostLater, match="msg_too_long"):
+        poster.post("C6", reply, "C6:2026-01-10")
+    assert fake_slack.count("/chat.postMessage") == 7  # one request each: no library retries
 
 
 # Discord
@@ -134,25 +145,36 @@ async def test_discord_poster_classifies_errors(tmp_path: Path) -> None:
     _, core, _ = make(tmp_path)
     fake = FakeDiscord(fail={"/channels/404/messages": [(404, {"message": "Unknown Channel", "code": 10003})],
                              "/channels/403/messages": [(403, {"message": "Missing Access", "code": 50001})],
-                             "/channels/503/messages": [(503, {"message": "unavailable", "code": 0})],
-                             "/channels/502/messages": [(502, {"message": "bad gateway", "code": 0})]})  # fmt: skip
+                             "/channels/401/messages": [(401, {"message": "401: Unauthorized", "code": 0})],
+                             "/channels/429/messages": [(429, {"message": "slow", "retry_after": 2.5})],
+                             "/channels/500/messages": [(500, {"message": "oops", "code": 0})] * 5})  # fmt: skip
     await fake.start()
     http = RoutedHTTP(asyncio.get_running_loop(), Endpoints(fake.base))
     await http.static_login(TOKEN)
-    poster = DiscordPoster(http, asyncio.get_running_loop())
+    poster = DiscordPoster(http, asyncio.get_running_loop(), pause=0.01)
     reply = core.quote(dt.date(2026, 1, 10))
     try:
-        await poster.send("777", reply)
+        await poster.send("777", reply, "777:2026-01-10")
         (sent,) = [c for c in fake.calls if c.path == "/channels/777/messages"]
         assert sent.body["allowed_mentions"] == {"parse": []} and "Ivan Maisky" in sent.body["embeds"][0]["description"]
+        assert sent.body["nonce"] == nonce("777:2026-01-10") and sent.body["enforce_nonce"] is True
+        assert len(sent.body["nonce"]) <= 25 and nonce("777:2026-01-11") != sent.body["nonce"]
         with pytest.raises(ChannelGone):
-            await poster.send("404", reply)
+            await poster.send("404", reply, "404:2026-01-10")
         with pytest.raises(ChannelGone):
-            await poster.send("403", reply)
-        with pytest.raises(PostLater):
-            await poster.send("503", reply)
-        await poster.send("502", reply)  # discord.py retries a 502 itself (after 1 s), and it goes through
-        assert len([c for c in fake.calls if c.path == "/channels/502/messages"]) == 2
+            await poster.send("403", reply, "403:2026-01-10")
+        with pytest.raises(TokenRejected):
+            await poster.send("401", reply, "401:2026-01-10")
+        with pytest.raises(PostLater) as later:
+            await poster.send("429", reply, "429:2026-01-10")
+        assert later.value.retry_after == 2.5
+        assert (
+            len([c for c in fake.calls if c.path == "/channels/429/messages"]) == 1
+        )  # discord.py did not sleep and retry
+        with pytest.raises(OutcomeUnknown):  # three sends, all with the same nonce, then it is in doubt
+            await poster.send("500", reply, "500:2026-01-10")
+        tries = [c for c in fake.calls if c.path == "/channels/500/messages"]
+        assert len(tries) == 3 and len({c.body["nonce"] for c in tries}) == 1
     finally:
         await http.close()
         await fake.stop()
@@ -173,7 +195,8 @@ async def test_run_due_posts_once_to_both_platforms_and_the_second_run_posts_not
     fake_slack = FakeSlack()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
     env |= {"DATABASE_URL": db, "SLACK_BOT_TOKEN": "xoxb-cron", "SLACK_API_URL": fake_slack.api_url,
-            "DISCORD_TOKEN": TOKEN, "DISCORD_API_BASE": fake_discord.base}  # fmt: skip
+            "DISCORD_TOKEN": TOKEN, "DISCORD_API_BASE": fake_discord.base,
+            "MAISKY_STATE_DIR": str(tmp_path)}  # fmt: skip
     try:
         outputs = []
         for _ in range(2):
@@ -208,8 +231,11 @@ def test_bad_daily_settings_are_named(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError) as err:
         Settings.from_env({"MAISKY_DAILY_TIME": "7pm", "MAISKY_DAILY_TIMEZONE": "Moon/Base",
-                           "MAISKY_DAILY_WINDOW_HOURS": "48"}, dotenv=None)  # fmt: skip
+                           "MAISKY_DAILY_WINDOW_HOURS": "48", "MAISKY_DAILY_WORKERS": "0",
+                           "MAISKY_DAILY_POST_TIMEOUT": "soon"}, dotenv=None)  # fmt: skip
     text = str(err.value)
+    assert "MAISKY_DAILY_WORKERS: 0 is not between 1 and 64" in text
+    assert "MAISKY_DAILY_POST_TIMEOUT: 'soon' is not a whole number" in text
     assert "MAISKY_DAILY_TIME: '7pm'" in text and "MAISKY_DAILY_TIMEZONE: 'Moon/Base'" in text
     assert "MAISKY_DAILY_WINDOW_HOURS: 48" in text
     assert "postgresql" not in repr(Settings.from_env({"DATABASE_URL": "postgresql://u:secret@h/db"}, dotenv=None))
@@ -270,3 +296,57 @@ def test_discord_shards_setting_makes_an_auto_sharded_client(tmp_path: Path) -> 
     assert isinstance(auto, discord.AutoShardedClient) and auto.shard_count is None
     assert isinstance(fixed, discord.AutoShardedClient) and fixed.shard_count == 4
     assert not isinstance(plain, discord.AutoShardedClient)
+
+
+def test_a_retried_slack_event_is_answered_once_across_processes_and_restarts(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    _, core, daily = make(tmp_path)
+    ss = SlackSettings("xoxb-test", SECRET, "", fake_slack.api_url, 3000)
+    ev = {"type": "app_mention", "user": "U2", "text": "<@UBOT> Eden", "ts": "1700.5", "channel": "C9"}
+    retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    first = build_app(core, ss, WebClient(token="xoxb-test", base_url=fake_slack.api_url), daily)
+    with served(first) as url:
+        assert event(url, ev, "EvOnce")[0] == 200
+        fake_slack.wait_for("/chat.postMessage")
+    # another process over the same database (or this one restarted) gets Slack's retry
+    _, _, other_daily = make(tmp_path)
+    second = build_app(core, ss, WebClient(token="xoxb-test", base_url=fake_slack.api_url), other_daily)
+    with served(second) as url:
+        assert event(url, ev, "EvOnce", headers=retry)[0] == 200
+        assert event(url, ev, "EvOther")[0] == 200
+        fake_slack.wait_for("/chat.postMessage", 2)
+        time.sleep(0.5)
+    assert fake_slack.count("/chat.postMessage") == 2  # EvOnce once, EvOther once
+
+
+def test_run_due_with_discord_unreachable_still_posts_to_slack_then_exits_non_zero(tmp_path: Path) -> None:
+    import socket
+
+    db = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    store = Store(db)
+    created = dt.datetime(2026, 1, 1, tzinfo=dt.UTC).timestamp()
+    for channel in ("CA", "CB"):
+        store.subscribe("slack", channel, "T1", "09:00", "UTC", "UADMIN", created)
+    store.subscribe("discord", "555", "G1", "09:00", "UTC", "42", created)
+    with socket.socket() as s:  # a port with nobody listening
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/api/v10"
+    fake_slack = FakeSlack()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
+    env |= {"DATABASE_URL": db, "SLACK_BOT_TOKEN": "xoxb-cron", "SLACK_API_URL": fake_slack.api_url,
+            "DISCORD_TOKEN": TOKEN, "DISCORD_API_BASE": dead, "MAISKY_STATE_DIR": str(tmp_path)}  # fmt: skip
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "adapters.cli", "daily", "run-due", "--now", "2026-01-10T09:05:00+00:00"],
+            cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=120,
+        )  # fmt: skip
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 3, out
+        assert "posted: slack:CA:2026-01-10" in out and "posted: slack:CB:2026-01-10" in out
+        assert "stopped: discord: cannot reach Discord" in out and "Traceback" not in out
+        assert fake_slack.count("/chat.postMessage") == 2
+    finally:
+        fake_slack.close()
+    sub = store.subscription("discord", "555")
+    assert sub is not None and sub.active  # nothing paused: Discord was down, not the channel

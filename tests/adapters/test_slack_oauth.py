@@ -83,7 +83,7 @@ def test_a_second_workspace_installs_and_is_answered_with_its_own_token(fake: Fa
         assert "reinstall this app" in note.body["text"] and "Maisky as narrator" not in str(note.body)
 
     reply = core.quote(dt.date(2026, 1, 10))
-    daily_poster(ss, app.client, daily).post("C1", reply)
+    daily_poster(ss, app.client, daily).post("C1", reply, "C1:2026-01-10")
     (post,) = fake.wait_for("/chat.postMessage")
     assert post.headers["Authorization"] == "Bearer xoxb-T2" and post.body["channel"] == "C1"
 

@@ -141,6 +141,36 @@ async def test_another_passage_button_is_ephemeral_and_different(env: Env) -> No
     assert second["embeds"][0]["footer"]["text"] != first["embeds"][0]["footer"]["text"]
 
 
+async def test_another_passage_button_survives_a_restart(tmp_path: Path, make_core: MakeCore) -> None:
+    """The button keeps only a key; the question is in the store, so a new process answers the click."""
+    from bot.bootstrap import build_daily
+
+    core = make_core()
+    db = Settings.from_env({"DATABASE_URL": f"sqlite:///{tmp_path / 'buttons.sqlite3'}"}, dotenv=None)
+    custom_id, first_footer = "", ""
+    for state in ("before", "after"):
+        fake = FakeDiscord()
+        await fake.start()
+        client = build_client(core, settings(fake, tmp_path / state), daily=build_daily(db, core))
+        try:
+            await client.login(TOKEN)
+            if not custom_id:
+                client._connection.parse_interaction_create(
+                    command("ask", [{"type": 3, "name": "question", "value": "Kennedy"}])
+                )
+                first = (await fake.answers())[0]
+                custom_id = first["components"][0]["components"][0]["custom_id"]
+                first_footer = first["embeds"][0]["footer"]["text"]
+            else:
+                client._connection.parse_interaction_create(component(custom_id))
+                second = (await fake.answers())[0]
+                assert second["flags"] == 64 and "outlived my memory" not in embed_text(second)
+                assert second["embeds"][0]["footer"]["text"] != first_footer
+        finally:
+            await client.close()
+            await fake.stop()
+
+
 async def test_expired_button_says_so(env: Env) -> None:
     env.feed(component("maisky:another:0123456789abcdef:1"))
     (cb,) = await env.callbacks()

@@ -156,8 +156,23 @@ class FakeDiscord:
                 and c.method != "DELETE"
             )
 
+        def deferred_flags(edit: Call) -> dict[str, Any]:
+            # Discord decides a deferred answer's visibility at the deferral: the edit inherits its flags.
+            token = edit.path.split("/webhooks/", 1)[1].split("/")[1]
+            for c in self.calls:
+                if c.path.endswith(f"/{token}/callback") and c.body.get("type") == 5:
+                    return {"flags": c.body.get("data", {}).get("flags", 0)}
+            return {}
+
         calls = await self.wait_for(answer, count, timeout)
-        return [c.body["data"] if c.path.endswith("/callback") else c.body for c in calls]
+        return [
+            c.body["data"]
+            if c.path.endswith("/callback")
+            else {**deferred_flags(c), **c.body}
+            if c.path.endswith("/messages/@original")
+            else c.body
+            for c in calls
+        ]
 
     async def wait_for(self, predicate: Any, count: int = 1, timeout: float = 10) -> list[Call]:
         deadline = time.monotonic() + timeout

@@ -10,15 +10,19 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from adapters import lifecycle
 from bot import Maisky, MaiskyError, Reply, Settings, build
-from bot.commands import About, Ask, Command, Daily, DailyAction, Help, Quote, Sources, Who
+from bot.bootstrap import build_quiz
+from bot.commands import About, Ask, Command, Daily, DailyAction, Help, Quiz, QuizAction, Quote, Sources, Timeline, Who
 from bot.desk import Caller, FrontDesk
 from bot.evaluation import evaluate, load_questions
 from bot.matcher import MatchResult
 from bot.voice import capped
+
+if TYPE_CHECKING:
+    from bot.quiz import Quiz as QuizService
 
 __all__ = ["main"]
 
@@ -32,7 +36,20 @@ def desk(args: argparse.Namespace, core: Maisky, *, prefix: str = PREFIX, hide: 
     `--date` (where a command has it) is the desk's today."""
     day: dt.date | None = getattr(args, "date", None)
     clock = (lambda: dt.datetime.combine(day, dt.time(12), dt.UTC)) if day else (lambda: dt.datetime.now(dt.UTC))
-    return FrontDesk(core, lambda: lifecycle.open_daily(args.settings, core), prefix=prefix, hide=hide, clock=clock)
+    return FrontDesk(
+        core,
+        lambda: lifecycle.open_daily(args.settings, core),
+        quiz=lambda: open_quiz(args.settings, core),
+        prefix=prefix,
+        hide=hide,
+        clock=clock,
+    )
+
+
+def open_quiz(settings: Settings, core: Maisky) -> QuizService:
+    """The quiz over the configured database; one that cannot be opened is a ConfigError naming the setting."""
+    with lifecycle.database_errors(settings):
+        return build_quiz(settings, core)
 
 
 def caller(args: argparse.Namespace) -> Caller:
@@ -209,7 +226,10 @@ def _serve(platform: str) -> Run:
             lifecycle.check_slack_token(slack_settings)
             daily = lifecycle.open_daily(settings, core)
             with lifecycle.reaching("slack", settings):
-                slack.run(core, slack_settings, daily, shutdown_seconds=settings.shutdown_seconds)
+                slack.run(
+                    core, slack_settings, daily, quiz=build_quiz(settings, core, daily),
+                    shutdown_seconds=settings.shutdown_seconds,
+                )  # fmt: skip
         elif args.action == "sync":
             from adapters.discord import client as discord_bot
 
@@ -221,7 +241,10 @@ def _serve(platform: str) -> Run:
             lifecycle.warn_if_ephemeral(settings)
             lifecycle.check_discord_gateway(discord_settings)
             daily = lifecycle.open_daily(settings, core)
-            discord_bot.run(core, discord_settings, daily=daily, shutdown_seconds=settings.shutdown_seconds)
+            discord_bot.run(
+                core, discord_settings, daily=daily, quiz=build_quiz(settings, core, daily),
+                shutdown_seconds=settings.shutdown_seconds,
+            )  # fmt: skip
         return 0
 
     return run
@@ -353,6 +376,16 @@ def parser() -> argparse.ArgumentParser:
     w = sub.add_parser("who", help="what the sources say about a person")
     w.add_argument("person", nargs="+")
     w.set_defaults(run=_show(lambda a: Who(" ".join(a.person))))
+    qz = sub.add_parser(
+        "quiz", help="a quiz question for a console channel; 'quiz answer NAME', 'quiz stop', 'quiz scores'"
+    )
+    qz.add_argument("action", nargs="?", choices=["ask", "answer", "stop", "scores"], default="ask")
+    qz.add_argument("answer", nargs="*", help="with 'answer': a name, a year, or an option's letter")
+    qz.add_argument("--channel", default="console", help="the local channel's name (default: console)")
+    qz.set_defaults(run=_show(lambda a: Quiz(QuizAction(a.action), " ".join(a.answer))))
+    t = sub.add_parser("timeline", help="the dated passages in order: all, or a year, a decade or a range")
+    t.add_argument("span", nargs="*", help="1939, 1930s, 1939-1941 (default: every year)")
+    t.set_defaults(run=_show(lambda a: Timeline(" ".join(a.span))))
     for name, what, command in (
         ("sources", "the sources and how many passages each holds", Sources()),
         ("about", "what this bot is and how it answers", About()),

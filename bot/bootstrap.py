@@ -16,8 +16,9 @@ from bot.voice import Voice
 
 if TYPE_CHECKING:
     from bot.daily import Daily
+    from bot.quiz import Quiz
 
-__all__ = ["build", "build_daily"]
+__all__ = ["build", "build_daily", "build_quiz"]
 
 
 def build(settings: Settings) -> Maisky:
@@ -41,3 +42,13 @@ def build_daily(settings: Settings, core: Maisky) -> Daily:
         window=dt.timedelta(hours=settings.daily_window_hours),
     )
     return Daily(Store(settings.database_url), core.corpus, core.voice, config, seed=settings.seed)
+
+
+def build_quiz(settings: Settings, core: Maisky, daily: Daily | None = None) -> Quiz:
+    """The club quiz over the configured database (its scores and draws live there); with `daily`,
+    over the same store as the daily posts."""
+    from bot.quiz import Quiz
+    from bot.store import Store
+
+    store = daily.store if daily is not None else Store(settings.database_url)
+    return Quiz(store, core.corpus, core.voice, seed=settings.seed)

@@ -15,9 +15,11 @@ from typing import ClassVar
 
 from rapidfuzz import fuzz
 
+from bot.timeline import parse_span
+
 __all__ = [
-    "WORDS", "About", "Another", "Ask", "Command", "Daily", "DailyAction", "Help", "Quote", "Sources", "Who",
-    "parse",
+    "WORDS", "About", "Another", "Ask", "Command", "Daily", "DailyAction", "Help", "Quiz", "QuizAction", "Quote",
+    "Sources", "Timeline", "Who", "parse",
 ]  # fmt: skip
 
 
@@ -90,7 +92,37 @@ class Daily:
         return f"daily {self.action}"
 
 
-Command = Ask | Another | Who | Quote | Sources | About | Help | Daily
+class QuizAction(StrEnum):
+    ASK = "ask"  # a question for the channel (or the open one again)
+    ANSWER = "answer"  # a typed answer: a name, a year, or an option's letter
+    CHOOSE = "choose"  # an option button: `token` names the question, `option` the choice
+    STOP = "stop"
+    SCORES = "scores"
+
+
+@dataclass(frozen=True)
+class Quiz:
+    """A quiz command for the caller's channel."""
+
+    action: QuizAction = QuizAction.ASK
+    answer: str = ""
+    token: str = ""
+    option: int = -1
+
+    @property
+    def name(self) -> str:
+        return "quiz" if self.action is QuizAction.ASK else f"quiz {self.action}"
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The dated passages in order; `span` a year, a decade or a range as typed ("" for all)."""
+
+    span: str = ""
+    name: ClassVar[str] = "timeline"
+
+
+Command = Ask | Another | Who | Quote | Sources | About | Help | Daily | Quiz | Timeline
 
 # One builder per command word: the argument text -> the command, or None when the line does not
 # have the shape of that command (then it is a question). `knows(name)` says whether the sources
@@ -150,6 +182,36 @@ def _daily(arg: str, knows: Callable[[str], bool]) -> Command | None:
     return Daily(action, time, zone)
 
 
+def _answer(arg: str, knows: Callable[[str], bool]) -> Command | None:
+    """`answer NAME-OR-YEAR`: a few words, never a question ("answer me this: why…?" is one)."""
+    if not arg or arg.endswith("?") or len(arg.split()) > 6:
+        return None
+    return Quiz(QuizAction.ANSWER, answer=arg)
+
+
+def _quiz(arg: str, knows: Callable[[str], bool]) -> Command | None:
+    """`quiz`, `quiz stop`, `quiz scores`, `quiz answer NAME-OR-YEAR`."""
+    first, _, rest = arg.partition(" ")
+    match first.lower():
+        case "":
+            return Quiz()
+        case "stop" | "end" if not rest.strip():
+            return Quiz(QuizAction.STOP)
+        case "scores" | "score" if not rest.strip():
+            return Quiz(QuizAction.SCORES)
+        case "answer" | "guess":
+            return _answer(rest.strip(), knows)
+    return None
+
+
+def _timeline(arg: str, knows: Callable[[str], bool]) -> Command | None:
+    """`timeline [YEAR | DECADE | RANGE]`; a line with no year in it ("timeline of the war?") is a
+    question, and one with a year the timeline cannot read gets the timeline's own notice."""
+    if parse_span(arg) is not None or (any(c.isdigit() for c in arg) and len(arg.split()) <= 3):
+        return Timeline(arg)
+    return None
+
+
 # The command words every text surface understands. Adding a command: its value above, a builder
 # here, a row in bot.desk.POLICY and a case in FrontDesk._run.
 WORDS: Mapping[str, Builder] = {
@@ -163,6 +225,9 @@ WORDS: Mapping[str, Builder] = {
     "help": _bare(Help()),
     "?": _bare(Help()),
     "daily": _daily,
+    "quiz": _quiz,
+    "answer": _answer,
+    "timeline": _timeline,
 }
 _TYPO = 75  # a lone word this close to a command word is a mistyped command: it gets the help
 

@@ -17,6 +17,7 @@ from bot.quotes import quote_for_day
 from bot.reply import Reply
 from bot.smalltalk import Talk, small_talk
 from bot.text import clean
+from bot.timeline import parse_span, timeline, years
 from bot.voice import Voice
 
 __all__ = ["MAX_QUESTION", "Maisky"]
@@ -48,6 +49,7 @@ class Maisky:
         self.voice = voice
         self.seed = seed
         self.limiter = cooldown or Cooldown(0)
+        self._passage_ids = frozenset(p.id for p in corpus.passages)
 
     def gate(self, user: str) -> Reply | None:
         """The cooldown reply if `user` asked too recently, else None (and the wait starts now)."""
@@ -84,6 +86,8 @@ class Maisky:
         problem = self._problem(question)
         if problem:
             return problem
+        if rank == 0 and question.strip() in self._passage_ids:  # an id from a timeline line or a button
+            return self.passage(question)
         talk = small_talk(_MENTION.sub(" ", question)) if rank == 0 else None
         if talk is Talk.ABOUT:  # what the bot is: the disclosure, never a passage
             return self.voice.about()
@@ -146,6 +150,24 @@ class Maisky:
     def quote(self, day: dt.date) -> Reply:
         choice = quote_for_day(self.corpus, day, self.seed)
         return self.voice.quote(choice.passage, choice.quote, day.isoformat())
+
+    def passage(self, passage_id: str) -> Reply:
+        """One passage whole, by its id."""
+        try:
+            return self.voice.passage(self.corpus.passage(passage_id.strip()))
+        except KeyError:
+            return self.voice.notice("unknown_passage")
+
+    def timeline(self, span: str = "") -> Reply:
+        """The dated passages in order, within a year, a decade or a range ("" for all)."""
+        found = parse_span(span[:40])
+        if found is None:
+            return self.voice.notice("timeline_bad_span")
+        return self.voice.timeline(timeline(self.corpus, found), found.label if span.strip() else "")
+
+    def timeline_years(self, prefix: str = "", limit: int = 25) -> list[int]:
+        """Years the timeline holds, those starting with `prefix` (for autocomplete)."""
+        return [y for y in years(self.corpus) if str(y).startswith(prefix.strip())][:limit]
 
     def sources(self) -> Reply:
         return self.voice.sources()

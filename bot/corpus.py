@@ -52,6 +52,8 @@ class Quote:
     text: str
     speaker: str  # a people.toml id; "" when the source names no speaker (shown as quoted in the source)
     context: str = ""
+    daily: bool = True  # False: never posted on its own (daily posts, quote, quiz), nor any excerpt holding it
+    content_note: str = ""  # a curator's note shown with any reply that shows this quotation
 
 
 @dataclass(frozen=True)
@@ -294,14 +296,21 @@ def _load_passage(file: str, source: Source, entry: Mapping[str, Any], people: M
     text = r.text(entry, "text").strip()
     quotes = []
     for q in r.items(entry, "quote"):
-        r.unknown(q, ("text", "speaker", "context"), "a quote")
+        r.unknown(q, ("text", "speaker", "context", "daily", "content_note"), "a quote")
         qtext = r.text(q, "text")
         if qtext not in text:
             raise r.fail(f"is not verbatim in the passage text: {qtext[:60]!r}", "quote.text")
         speaker = r.text(q, "speaker", required=False)  # none: the source names no speaker
         if speaker and speaker not in people:
             raise r.fail(f"{speaker!r} is not in people.toml", "quote.speaker")
-        quotes.append(Quote(qtext, speaker, r.text(q, "context", required=bool(speaker))))
+        daily = q.get("daily", True)
+        if not isinstance(daily, bool):
+            raise r.fail("must be true or false", "quote.daily")
+        note = r.text(q, "content_note", required=False)
+        if "content_note" in q and not note.strip():
+            raise r.fail("is empty (leave it out, or say what the reader should know)", "quote.content_note")
+        context = r.text(q, "context", required=bool(speaker))
+        quotes.append(Quote(qtext, speaker, context, daily, note.strip()))
     corrections = []
     for c in r.items(entry, "correction"):
         r.unknown(c, ("original", "corrected"), "a correction")

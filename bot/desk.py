@@ -13,7 +13,22 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from bot.commands import About, Another, Ask, Command, Daily, DailyAction, Help, Quote, Sources, Who, parse
+from bot.commands import (
+    About,
+    Another,
+    Ask,
+    Command,
+    Daily,
+    DailyAction,
+    Help,
+    Quiz,
+    QuizAction,
+    Quote,
+    Sources,
+    Timeline,
+    Who,
+    parse,
+)
 from bot.core import Maisky
 from bot.reach import Reach, Trouble
 from bot.reply import Kind, Reply
@@ -21,6 +36,7 @@ from bot.text import clean
 
 if TYPE_CHECKING:  # bot.daily brings SQLAlchemy, which `maisky ask` never needs
     from bot.daily import Daily as DailyService
+    from bot.quiz import Quiz as QuizService
 
 __all__ = ["POLICY", "Caller", "FrontDesk", "Outcome", "Policy", "Visibility"]
 
@@ -69,6 +85,7 @@ class Policy:
     manage: bool = False  # only those who manage the channel, or were granted the right, may do it
     admin: bool = False  # only the workspace's admins may do it
     daily: bool = False  # needs daily posts configured; else the persona says they are not
+    quiz: bool = False  # needs the quiz's store configured; else the persona says it is not
 
 
 # The one policy table. Whatever a reply's command, replies of kinds in PRIVATE_KINDS are private
@@ -87,6 +104,13 @@ POLICY: Mapping[str, Policy] = {
     "daily preview": Policy(private=True, daily=True),
     "daily grant": Policy(private=True, admin=True, daily=True),
     "daily revoke": Policy(private=True, admin=True, daily=True),
+    # the quiz: a wrong or unclear answer is a notice, so only the one who gave it sees the reply
+    "quiz": Policy(cooldown=True, quiz=True),
+    "quiz answer": Policy(quiz=True),
+    "quiz choose": Policy(quiz=True),
+    "quiz stop": Policy(quiz=True),
+    "quiz scores": Policy(quiz=True),
+    "timeline": Policy(),
 }
 _ZWSP = "\u200b"
 PRIVATE_KINDS = frozenset({Kind.INVALID, Kind.ERROR, Kind.COOLDOWN, Kind.NOTICE})
@@ -122,6 +146,7 @@ class FrontDesk:
         core: Maisky,
         daily: DailyService | Callable[[], DailyService] | None = None,
         *,
+        quiz: QuizService | Callable[[], QuizService] | None = None,
         prefix: str = "",
         hide: frozenset[str] = frozenset(),
         clock: Callable[[], dt.datetime] = _utc_now,
@@ -129,6 +154,7 @@ class FrontDesk:
     ) -> None:
         self.core = core
         self._daily = daily
+        self._quiz = quiz
         self.prefix = prefix
         self.hide = hide
         self.clock = clock
@@ -165,11 +191,20 @@ class FrontDesk:
                 self._daily = self._daily()
             return self._daily
 
+    def quiz(self) -> QuizService | None:
+        """The quiz service, built on first use; None where it is not set up."""
+        with self._lock:
+            if callable(self._quiz):
+                self._quiz = self._quiz()
+            return self._quiz
+
     # policy, then the handler
 
     def _checked(self, command: Command, policy: Policy, caller: Caller) -> Reply:
         if policy.daily and self.daily() is None:
             return self.core.voice.notice("daily_unavailable")
+        if policy.quiz and self.quiz() is None:
+            return self.core.voice.notice("quiz_unavailable")
         if policy.admin and not caller.administers():
             return self.core.voice.notice("daily_admins_only")
         if policy.manage and not (self._granted(caller) or caller.manages()):
@@ -206,6 +241,10 @@ class FrontDesk:
                 return self.help()
             case Daily():
                 return self._daily_command(command, caller)
+            case Quiz():
+                return self._quiz_command(command, caller)
+            case Timeline(span=span):
+                return core.timeline(span)
 
     def help(self) -> Reply:
         """The commands this surface offers, written the way it writes them."""
@@ -267,6 +306,24 @@ class FrontDesk:
         if daily.revoke(caller.platform, caller.workspace, command.user):
             return voice.notice("daily_revoked", user=command.user)
         return voice.notice("daily_not_granted", user=command.user)
+
+    def _quiz_command(self, command: Quiz, caller: Caller) -> Reply:
+        quiz = self.quiz()
+        assert quiz is not None  # the policy answered already when it is not set up
+        now = self.clock().timestamp()
+        where = (caller.platform, caller.channel)
+        name = caller.name or caller.user
+        match command.action:
+            case QuizAction.ASK:
+                return quiz.ask(*where, caller.user, now)
+            case QuizAction.ANSWER:
+                return quiz.answer(*where, caller.user, name, command.answer, now)
+            case QuizAction.CHOOSE:
+                return quiz.choose(*where, caller.user, name, command.token, command.option, now)
+            case QuizAction.STOP:
+                return quiz.stop(*where, now)
+            case QuizAction.SCORES:
+                return quiz.scores(*where)
 
     # "another" without a button: the caller's last question, in memory
 

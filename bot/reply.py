@@ -24,6 +24,8 @@ class Kind(StrEnum):
     ERROR = "error"
     COOLDOWN = "cooldown"
     NOTICE = "notice"  # a short message in the persona's words: daily-post settings, refusals
+    QUIZ = "quiz"  # a quiz question, its reveal, or the scores
+    TIMELINE = "timeline"  # dated passages in order, one line each
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,9 @@ class Reply:
     question: str = ""  # the user's question, neutralised
     matches: tuple[Match, ...] = ()  # ranked passages behind an answer
     rank: int = 0  # which of the matches this reply shows
+    note: str = ""  # a curator's content note about the passage, shown before it
+    choices: tuple[str, ...] = ()  # a quiz question's options, in order (buttons, or lettered lines)
+    token: str = ""  # what an option button sends back: the open question it answers
 
     @property
     def answered(self) -> bool:

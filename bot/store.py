@@ -8,6 +8,7 @@ process inserts the row for a day owns that day's post.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, Ope
 
 from bot.errors import ConfigError
 
-__all__ = ["Delivery", "Status", "Store", "Subscription", "database_url"]
+__all__ = ["Delivery", "QuizDraw", "Status", "Store", "Subscription", "database_url"]
 
 metadata = sa.MetaData()
 
@@ -110,6 +111,76 @@ class Delivery:
     error: str | None
 
 
+# The quiz (bot/quiz.py): every question drawn in a channel, the one open question per channel
+# (its unique row decides who opens or closes it), who has had their try, and the scores.
+
+quiz_draws = sa.Table(
+    "quiz_draws",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("platform", sa.String(16), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("question_key", sa.String(200), nullable=False),
+    sa.Column("cycle", sa.Integer, nullable=False, default=0),
+    sa.Column("options", sa.Text, nullable=False, default="[]"),  # JSON list of the answers offered
+    sa.Column("asked_by", sa.String(64), nullable=False, default=""),
+    sa.Column("asked_at", sa.Float, nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False, default=""),  # "", "answered" or "stopped"
+    sa.Column("winner", sa.String(64), nullable=True),
+    sa.Column("closed_at", sa.Float, nullable=True),
+    sa.Index("ix_quiz_draws_channel", "platform", "channel"),
+)
+
+quiz_open = sa.Table(
+    "quiz_open",
+    metadata,
+    sa.Column("platform", sa.String(16), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("draw_id", sa.Integer, sa.ForeignKey("quiz_draws.id", ondelete="CASCADE"), nullable=False),
+    sa.UniqueConstraint("platform", "channel", name="uq_quiz_open_channel"),
+)
+
+quiz_tries = sa.Table(
+    "quiz_tries",
+    metadata,
+    sa.Column("draw_id", sa.Integer, sa.ForeignKey("quiz_draws.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("user", sa.String(64), nullable=False),
+    sa.UniqueConstraint("draw_id", "user", name="uq_quiz_try"),
+)
+
+quiz_scores = sa.Table(
+    "quiz_scores",
+    metadata,
+    sa.Column("platform", sa.String(16), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("user", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False, default=""),
+    sa.Column("points", sa.Integer, nullable=False, default=0),
+    sa.UniqueConstraint("platform", "channel", "user", name="uq_quiz_score"),
+)
+
+
+@dataclass(frozen=True)
+class QuizDraw:
+    id: int
+    platform: str
+    channel: str
+    question_key: str
+    cycle: int
+    options: tuple[str, ...]
+    asked_by: str
+    asked_at: float
+    outcome: str
+    winner: str | None
+    closed_at: float | None
+
+
+def _draw(row: Any) -> QuizDraw:
+    values = dict(row._mapping)
+    values["options"] = tuple(json.loads(values["options"]))
+    return QuizDraw(**values)
+
+
 def _v1(conn: Connection) -> None:
     subscriptions.create(conn, checkfirst=True)
     deliveries.create(conn, checkfirst=True)
@@ -119,8 +190,14 @@ def _v_managers(conn: Connection) -> None:
     managers.create(conn, checkfirst=True)
 
 
-# Each entry upgrades the schema by one version; append, never edit a released one.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v_managers]
+def _quiz(conn: Connection) -> None:
+    for table in (quiz_draws, quiz_open, quiz_tries, quiz_scores):
+        table.create(conn, checkfirst=True)
+
+
+# Each entry upgrades the schema by one version; append, never edit a released one. Order agreed
+# on the notice board: daily's step, the managers', then the quiz's (the last two only add tables).
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v_managers, _quiz]
 
 
 def database_url(url: str) -> str:
@@ -379,3 +456,105 @@ class Store:
                 .order_by(managers.c.granted_at)
             ).all()
         return [str(r[0]) for r in rows]
+
+    # the quiz
+
+    def quiz_history(self, platform: str, channel: str) -> list[tuple[str, int]]:
+        """(question key, cycle) of every question drawn in the channel, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(quiz_draws.c.question_key, quiz_draws.c.cycle)
+                .where(quiz_draws.c.platform == platform, quiz_draws.c.channel == channel)
+                .order_by(quiz_draws.c.id)
+            ).all()
+        return [(r.question_key, r.cycle) for r in rows]
+
+    def quiz_current(self, platform: str, channel: str) -> QuizDraw | None:
+        """The channel's open question, if any."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                quiz_draws.select()
+                .join(quiz_open, quiz_open.c.draw_id == quiz_draws.c.id)
+                .where(quiz_open.c.platform == platform, quiz_open.c.channel == channel)
+            ).first()
+        return _draw(row) if row else None
+
+    def quiz_draw(self, draw_id: int) -> QuizDraw | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(quiz_draws.select().where(quiz_draws.c.id == draw_id)).first()
+        return _draw(row) if row else None
+
+    def quiz_start(
+        self, platform: str, channel: str, key: str, cycle: int, options: tuple[str, ...], by: str, now: float
+    ) -> QuizDraw | None:
+        """Open a question in the channel; None if one is open there already."""
+        try:
+            with self.engine.begin() as conn:
+                inserted = conn.execute(
+                    quiz_draws.insert().values(
+                        platform=platform, channel=channel, question_key=key, cycle=cycle,
+                        options=json.dumps(list(options)), asked_by=by, asked_at=now, outcome="",
+                    )
+                ).inserted_primary_key  # fmt: skip
+                assert inserted is not None
+                draw_id = inserted[0]
+                conn.execute(quiz_open.insert().values(platform=platform, channel=channel, draw_id=draw_id))
+        except IntegrityError:
+            return None
+        return self.quiz_draw(int(draw_id))
+
+    def quiz_try(self, draw_id: int, user: str) -> bool:
+        """Record `user`'s one try at a question; False if they have had it."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(quiz_tries.insert().values(draw_id=draw_id, user=user))
+        except IntegrityError:
+            return False
+        return True
+
+    def quiz_close(self, draw: QuizDraw, outcome: str, now: float, winner: str = "", name: str = "") -> bool:
+        """Close the open question, once: False if it was closed already. A winner scores a point."""
+        with self.engine.begin() as conn:
+            closed = conn.execute(
+                quiz_open.delete().where(
+                    quiz_open.c.platform == draw.platform,
+                    quiz_open.c.channel == draw.channel,
+                    quiz_open.c.draw_id == draw.id,
+                )
+            ).rowcount
+            if not closed:
+                return False
+            conn.execute(
+                quiz_draws.update()
+                .where(quiz_draws.c.id == draw.id)
+                .values(outcome=outcome, winner=winner or None, closed_at=now)
+            )
+        if winner:
+            self._score(draw.platform, draw.channel, winner, name)
+        return True
+
+    def _score(self, platform: str, channel: str, user: str, name: str) -> None:
+        mine = (quiz_scores.c.platform == platform, quiz_scores.c.channel == channel, quiz_scores.c.user == user)
+        add = quiz_scores.update().where(*mine).values(points=quiz_scores.c.points + 1, name=name)
+        with self.engine.begin() as conn:
+            if conn.execute(add).rowcount:
+                return
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    quiz_scores.insert().values(platform=platform, channel=channel, user=user, name=name, points=1)
+                )
+        except IntegrityError:  # the same member scored in another process at the same moment
+            with self.engine.begin() as conn:
+                conn.execute(add)
+
+    def quiz_scores(self, platform: str, channel: str, limit: int = 10) -> list[tuple[str, int]]:
+        """(name, points), best first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(quiz_scores.c.name, quiz_scores.c.points)
+                .where(quiz_scores.c.platform == platform, quiz_scores.c.channel == channel)
+                .order_by(quiz_scores.c.points.desc(), quiz_scores.c.name)
+                .limit(limit)
+            ).all()
+        return [(r.name, r.points) for r in rows]

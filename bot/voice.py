@@ -12,7 +12,7 @@ import re
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
@@ -20,7 +20,11 @@ from bot.corpus import Corpus, Passage, Person, Quote, Source
 from bot.errors import CorpusError
 from bot.excerpt import excerpt
 from bot.matcher import Match, MatchResult
+from bot.quotes import choice_for
 from bot.reply import Citation, Kind, Quotation, Reply, neutralise
+
+if TYPE_CHECKING:
+    from bot.timeline import Dated
 
 __all__ = ["Voice", "load_persona"]
 
@@ -39,6 +43,11 @@ _NOTICES = (
     "daily_refused_invite", "daily_refused_invite_or_scope", "daily_refused_permissions", "daily_refused_archived",
     "daily_refused_hidden",
 )  # fmt: skip
+_CLUB_TEXT = (
+    "quiz_who", "quiz_when", "quiz_how", "quiz_again", "quiz_right", "quiz_stopped", "quiz_wrong", "quiz_tried",
+    "quiz_unclear_who", "quiz_unclear_when", "quiz_none_open", "quiz_closed", "quiz_empty", "quiz_unavailable",
+    "quiz_scores_title", "quiz_no_scores", "timeline_title", "timeline_empty", "timeline_bad_span", "unknown_passage",
+)  # fmt: skip
 QUOTE_OPENING = 90  # characters of a long quotation shown in its attribution line
 OWN_TEXT = 0.9  # share of a passage his quotations must fill for it to count as Maisky's own text
 # words a cut quotation must not end on: "...to the fingers of a …" reads as a slip
@@ -46,6 +55,7 @@ _DANGLING = frozenset(
     """a an the of to and or but nor in on at by for from with into onto as than that which who whom whose
     his her its their my our your this these those is was were be been are not no very so such""".split()
 )
+TIMELINE_OPENING = 110  # characters of a passage shown in its timeline line
 CUT_MARK = " […]"
 
 
@@ -75,7 +85,7 @@ def load_persona(folder: Path) -> dict[str, Any]:
         lines = data.get(key)
         if not isinstance(lines, list) or not lines or not all(isinstance(x, str) and x.strip() for x in lines):
             raise CorpusError(path.name, "must be a non-empty list of lines", field=key)
-    for key in _NOTICES:
+    for key in (*_NOTICES, *_CLUB_TEXT):
         if not isinstance(data.get(key), str) or not data[key].strip():
             raise CorpusError(path.name, "must be non-empty text", field=key)
     commands = data.get("commands")
@@ -115,6 +125,13 @@ class Voice:
                 "source_line",
                 "help",
                 "plain",
+                "quote_by",
+                "quiz_question",
+                "quiz_reveal",
+                "quiz_scores",
+                "quiz_score_line",
+                "timeline",
+                "timeline_line",
             ):
                 self.env.get_template(f"{name}.j2")
         except jinja2.TemplateError as exc:
@@ -186,6 +203,7 @@ class Voice:
     def _passage_fields(self, passage: Passage) -> dict[str, Any]:
         text, cut = capped(passage.text, passage.source)
         return {
+            "note": " ".join(dict.fromkeys(q.content_note for q in passage.quotes if q.content_note)),
             "passage": text,
             "passage_by": self._render(
                 "passage_by", passage=passage, own_words=self.own_words(passage), speaker=self.speaker(passage)
@@ -231,12 +249,57 @@ class Voice:
         return self._reply(Kind.DECLINE, narration, question=neutralise(name))
 
     def quote(self, passage: Passage, quote: Quote, day: str, *, daily: bool = False) -> Reply:
+        """A line of the speaker's own: a fragment within its sentence from the passage, verbatim,
+        with whoever said each quotation in it, and any curator's content note."""
+        choice = choice_for(passage, quote)
         narration = self._render("quote", variant=self._variant(day), daily=daily)
-        text, cut = capped(quote.text, passage.source)
+        text, cut = capped(choice.text, passage.source)
+        by = self._render("quote_by", choice=choice, speaker=self.quotation(quote).speaker)
+        inner = [q for q in choice.inner if not cut or q.text in text]
+        others = any(q.speaker != quote.speaker for q in inner)
         return self._reply(
-            Kind.QUOTE, narration, passage=text, passage_by=self.quotation(quote).speaker + ", " + quote.context,
-            citation=self.citation(passage, cut=cut),
+            Kind.QUOTE, narration, passage=text, passage_by=by, citation=self.citation(passage, cut=cut),
+            quotations=tuple(self.quotation(q, passage.source) for q in inner) if others else (),
+            note=" ".join(choice.notes),
         )  # fmt: skip
+
+    def passage(self, passage: Passage) -> Reply:
+        """One passage whole, asked for by its id (a timeline line, a button)."""
+        narration = self._render(
+            "answer", passage=passage, own_words=passage.main_speaker() == "maisky", another=False,
+            variant=self._variant(passage.id),
+        )  # fmt: skip
+        return self._reply(Kind.ANSWER, narration, question=passage.id, **self._passage_fields(passage))
+
+    def timeline(self, entries: Sequence[Dated], span: str) -> Reply:
+        """One line per dated passage: its date, its opening words, its citation and its id."""
+        items = tuple(
+            self._render(
+                "timeline_line", entry=e, passage=e.passage, source=e.passage.source,
+                opening=excerpt(" ".join(e.passage.text.split()), TIMELINE_OPENING, mark=" …")[0],
+            )
+            for e in entries
+        )  # fmt: skip
+        return self._reply(Kind.TIMELINE, self._render("timeline", span=span, count=len(items)), items=items)
+
+    def quiz_question(
+        self, kind: str, prompt: str, choices: tuple[str, ...], token: str, *, again: bool = False
+    ) -> Reply:
+        """A quiz question: the verbatim quotation or the date-hidden passage, and the options."""
+        narration = self._render("quiz_question", kind=kind, again=again)
+        return self._reply(Kind.QUIZ, narration, passage=prompt, choices=choices, token=token)
+
+    def quiz_reveal(self, passage: Passage, answer: str, winner: str = "") -> Reply:
+        """The answer, with the whole passage, who said each quotation in it, and its citation."""
+        narration = self._render("quiz_reveal", answer=answer, winner=winner)
+        return self._reply(Kind.QUIZ, narration, **self._passage_fields(passage))
+
+    def quiz_scores(self, rows: Sequence[tuple[str, int]]) -> Reply:
+        items = tuple(
+            self._render("quiz_score_line", rank=n, member=member, points=points)
+            for n, (member, points) in enumerate(rows, 1)
+        )
+        return self._reply(Kind.QUIZ, self._render("quiz_scores", empty=not rows), items=items)
 
     def sources(self) -> Reply:
         items = tuple(self._render("source_line", source=s, count=self.corpus.count(s)) for s in self.corpus.sources)

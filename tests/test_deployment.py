@@ -27,9 +27,10 @@ from tests.conftest import ROOT
 _READ = re.compile(
     r"""(?:\b(?:values|v|env|environ)\.get\(|\bvalues\[|_int\((?:values|v), )["']([A-Z][A-Z0-9_]+)["']"""
 )
-# WSGI keys, and the platform's own variables the code consults (Heroku's DYNO, the XDG cache folder).
-_NOT_SETTINGS = {"CONTENT_LENGTH", "CONTENT_TYPE", "PATH_INFO", "REQUEST_METHOD", "USER", "USERNAME", "DYNO",
-                 "XDG_CACHE_HOME"}  # fmt: skip
+# The WSGI environ, the platform's own variables, and the XDG convention for a user's cache folder.
+_NOT_SETTINGS = {
+    "CONTENT_LENGTH", "CONTENT_TYPE", "PATH_INFO", "REQUEST_METHOD", "USER", "USERNAME", "DYNO", "XDG_CACHE_HOME",
+}  # fmt: skip
 
 
 def settings_read_by_the_code() -> set[str]:

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import discord
 
-from bot.commands import Another
+from bot.commands import Another, Quiz, QuizAction
 
 if TYPE_CHECKING:
     from adapters.discord.client import MaiskyClient
 
-__all__ = ["AnotherPassage", "MemoryBook", "QuestionBook", "QuestionStore", "StoreBook", "question_key"]
+__all__ = ["AnotherPassage", "MemoryBook", "QuestionBook", "QuestionStore", "QuizOption", "StoreBook", "question_key"]
 
 
 def question_key(question: str) -> str:
@@ -103,3 +103,30 @@ class AnotherPassage(
             await client.send_expired(interaction)
         else:
             await client.answer(interaction, Another(question, self.rank))
+
+
+class QuizOption(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"maisky:quiz:(?P<token>[0-9]{1,18}):(?P<option>[0-9])",
+):
+    """One option of a quiz question; its custom_id names the question, so a click on an old
+    question's button finds that question closed."""
+
+    def __init__(self, token: str, option: int, label: str = "") -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=(label or str(option))[:80], style=discord.ButtonStyle.secondary,
+                custom_id=f"maisky:quiz:{token}:{option}",
+            )
+        )  # fmt: skip
+        self.token, self.option = token, option
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> QuizOption:
+        return cls(match["token"], int(match["option"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        client: MaiskyClient = interaction.client
+        await client.answer(interaction, Quiz(QuizAction.CHOOSE, token=self.token, option=self.option))

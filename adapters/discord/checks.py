@@ -163,7 +163,7 @@ class DiscordProbe:
             tree.copy_global_to(guild=guild)
         mark = self.ds.state_dir / f"discord-commands-{self.ds.guild_id or 'global'}.sha256"
         where = f"server {self.ds.guild_id}" if guild else "all servers"
-        if mark.is_file() and mark.read_text().strip() == commands_hash(tree, guild):
+        if mark.is_file() and mark.read_text().strip() == await commands_hash(tree, guild):
             return Finding("discord", "commands", True, f"synced to {where} (as recorded in {mark})")
         assert self._http is not None
         http: Any = self._http

@@ -19,11 +19,20 @@ import aiohttp
 import discord
 from discord import app_commands
 
-from adapters.discord.buttons import AnotherPassage, MemoryBook, QuestionBook, QuestionStore, StoreBook, question_key
+from adapters.discord.buttons import (
+    AnotherPassage,
+    MemoryBook,
+    QuestionBook,
+    QuestionStore,
+    QuizOption,
+    StoreBook,
+    question_key,
+)
 from adapters.discord.checks import interaction_reach, message_reach
 from adapters.discord.commands import MaiskyCommands
 from adapters.discord.endpoints import Endpoints, RoutedHTTP, use_in_this_context
-from adapters.discord.rendering import NO_PINGS, to_discord
+from adapters.discord.rendering import LETTERS, NO_PINGS, to_discord
+from adapters.discord.translator import DataTranslator
 from bot import Kind, Maisky
 from bot.commands import Command
 from bot.desk import Caller, FrontDesk, Outcome
@@ -31,7 +40,10 @@ from bot.errors import ServiceError
 from bot.settings import DiscordSettings
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from bot.daily import Daily
+    from bot.quiz import Quiz
 
 __all__ = [
     "PERMISSIONS", "MaiskyClient", "ShardedMaiskyClient", "build_client", "commands_hash", "run", "sync_commands",
@@ -54,9 +66,10 @@ PERMISSIONS = discord.Permissions(
 )
 
 
-def commands_hash(tree: app_commands.CommandTree[Any], guild: discord.abc.Snowflake | None) -> str:
-    """A fingerprint of the command set exactly as sync would send it."""
-    payload = [c.to_dict(tree) for c in tree.get_commands(guild=guild)]
+async def commands_hash(tree: app_commands.CommandTree[Any], guild: discord.abc.Snowflake | None) -> str:
+    """A fingerprint of the command set exactly as sync would send it, translations included."""
+    translator = tree.translator or DataTranslator()  # a tree not yet set up: the bundled translations
+    payload = [await c.get_translated_payload(tree, translator) for c in tree.get_commands(guild=guild)]
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -66,7 +79,7 @@ async def sync_commands(tree: app_commands.CommandTree[Any], ds: DiscordSettings
     guild = discord.Object(id=ds.guild_id) if ds.guild_id else None
     if guild:
         tree.copy_global_to(guild=guild)
-    digest = commands_hash(tree, guild)
+    digest = await commands_hash(tree, guild)
     mark = ds.state_dir / f"discord-commands-{ds.guild_id or 'global'}.sha256"
     if not force and mark.is_file() and mark.read_text().strip() == digest:
         log.info("Discord commands unchanged; not syncing")
@@ -97,6 +110,7 @@ class MaiskyClient(discord.Client):
         *,
         force_sync: bool = False,
         questions: QuestionBook | None = None,
+        translations: Path | None = None,
         **options: Any,
     ) -> None:
         # mentions and DMs carry their text without the privileged message-content intent
@@ -108,6 +122,7 @@ class MaiskyClient(discord.Client):
         self.ds = ds
         self.force_sync = force_sync
         self.questions: QuestionBook = questions or MemoryBook()
+        self.translator = DataTranslator(translations)
         self.tree = MaiskyTree(self)
         self.tree.add_command(MaiskyCommands(self))
         self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
@@ -115,7 +130,8 @@ class MaiskyClient(discord.Client):
         self.daily_thread: threading.Thread | None = None  # ... and waits for this thread's send to finish
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(AnotherPassage)
+        self.add_dynamic_items(AnotherPassage, QuizOption)
+        await self.tree.set_translator(self.translator)  # command and option descriptions, per locale
         await sync_commands(self.tree, self.ds, force=self.force_sync)
         daily = self.desk.daily()
         if daily is not None and not self.force_sync:
@@ -174,6 +190,11 @@ class MaiskyClient(discord.Client):
                     log.exception("could not keep the question behind an Another passage button")
                 view.add_item(AnotherPassage(key, reply.rank + 1))
             view.add_item(discord.ui.Button(label="Source", url=reply.citation.url, style=discord.ButtonStyle.link))
+            out["view"] = view
+        if reply.choices and reply.token:
+            view = discord.ui.View(timeout=None)
+            for n, choice in enumerate(reply.choices):
+                view.add_item(QuizOption(reply.token, n, f"{LETTERS[n]}. {choice}"))
             out["view"] = view
         return out
 
@@ -256,11 +277,11 @@ class ShardedMaiskyClient(MaiskyClient, discord.AutoShardedClient):
 
 
 def build_client(
-    core: Maisky, ds: DiscordSettings, *, force_sync: bool = False, daily: Daily | None = None
+    core: Maisky, ds: DiscordSettings, *, force_sync: bool = False, daily: Daily | None = None, quiz: Quiz | None = None
 ) -> MaiskyClient:
     """The client with its front desk; nothing connects yet. With `daily`, the /maisky daily
-    commands work and a scheduler thread posts what is due."""
-    desk = FrontDesk(core, daily, prefix=PREFIX)
+    commands work and a scheduler thread posts what is due; with `quiz`, channels can hold a quiz."""
+    desk = FrontDesk(core, daily, prefix=PREFIX, quiz=quiz)
     store = daily.store if daily is not None else None
     questions = StoreBook(store) if isinstance(store, QuestionStore) else MemoryBook()
     if ds.shards is None:
@@ -276,13 +297,14 @@ def run(
     *,
     sync_only: bool = False,
     daily: Daily | None = None,
+    quiz: Quiz | None = None,
     shutdown_seconds: float = 20,
 ) -> None:
     """Connect and serve until stopped (SIGTERM/SIGINT stop it gracefully); with `sync_only`, push the
     commands once and exit."""
     from adapters.discord.serve import serve_until_stopped
 
-    client = build_client(core, ds, force_sync=sync_only, daily=daily)
+    client = build_client(core, ds, force_sync=sync_only, daily=daily, quiz=quiz)
 
     async def main() -> None:
         async with client:

@@ -17,6 +17,7 @@ CONTENT_LIMIT = 2000
 DESCRIPTION_LIMIT = 4096
 FIELD_LIMIT = 1024
 NO_PINGS = discord.AllowedMentions.none()
+LETTERS = "ABCDEFGHIJ"  # quiz options are lettered in text, so no meaning rests on a button's place
 
 
 def _md(text: str) -> str:
@@ -32,9 +33,12 @@ def _bullets(lines: tuple[str, ...], title: str = "") -> str:
 def _description(reply: Reply) -> str:
     """Narration, the passage as a block quote, then the lists; the passage is cut to fit."""
     narration = _md(reply.narration)
+    if reply.note:
+        narration = f"**Content note:** {_md(reply.note)}\n\n" + narration
     rest = "\n\n".join(
         part
         for part in (
+            "\n".join(f"{LETTERS[n]}. {_md(c)}" for n, c in enumerate(reply.choices)),
             _bullets(tuple(q.line for q in reply.quotations), "Quoted in this passage"),
             _bullets(reply.items),
             _bullets(reply.suggestions),
@@ -44,7 +48,7 @@ def _description(reply: Reply) -> str:
     rest, _ = excerpt(rest, DESCRIPTION_LIMIT // 2)
     if not reply.passage:
         return excerpt("\n\n".join(p for p in (narration, rest) if p), DESCRIPTION_LIMIT)[0]
-    by = "\n— " + _md(reply.passage_by)
+    by = "\n— " + _md(reply.passage_by) if reply.passage_by else ""
     budget = DESCRIPTION_LIMIT - len(narration) - len(rest) - len(by) - 8
     while True:
         text, _ = excerpt(reply.passage, budget)
@@ -55,9 +59,36 @@ def _description(reply: Reply) -> str:
         budget -= 200  # escaping and "> " made it longer than its raw length
 
 
+def _content(reply: Reply) -> str:
+    """The message as plain text, for readers without embeds (a setting, a screen reader, a
+    notification): the label, the narration, any content note, the passage and whose it is, the
+    options, the citation, then the list if it fits. The passage is cut at a sentence to fit."""
+    head = f"**{_md(reply.label)}** · {_md(reply.disclosure)}\n{_md(reply.narration)}"
+    if reply.note:
+        head += f"\nContent note: {_md(reply.note)}"
+    tail = "".join(f"\n{LETTERS[n]}. {_md(c)}" for n, c in enumerate(reply.choices))
+    if reply.citation:
+        tail += f"\nSource: {_md(reply.citation.line)}"
+    body = ""
+    if reply.passage:
+        by = f"\n— {_md(reply.passage_by)}" if reply.passage_by else ""
+        budget = CONTENT_LIMIT - len(head) - len(tail) - len(by) - 8
+        while budget > 100:
+            text, _ = excerpt(reply.passage, budget)
+            body = "\n\n" + "\n".join("> " + _md(line) if line else "> " for line in text.split("\n")) + by
+            if len(head) + len(body) + len(tail) + 1 <= CONTENT_LIMIT:
+                break
+            budget -= 200  # escaping and "> " made it longer than its raw length
+    text = head + body + ("\n" + tail if tail else "")
+    items = "".join(f"\n• {_md(i)}" for i in reply.items)
+    if items and len(text) + len(items) + 1 <= CONTENT_LIMIT:
+        text += "\n" + items
+    return excerpt(text, CONTENT_LIMIT)[0]
+
+
 def to_discord(reply: Reply) -> dict[str, Any]:
     """A Reply as message arguments (content, embed, allowed_mentions)."""
-    content = excerpt(f"**{_md(reply.label)}** · {_md(reply.disclosure)}", CONTENT_LIMIT)[0]
+    content = _content(reply)
     embed = discord.Embed(description=_description(reply), colour=discord.Colour.dark_red())
     embed.set_author(name=reply.label)
     if reply.citation:

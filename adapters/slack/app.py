@@ -20,16 +20,17 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from adapters.slack import checks
-from adapters.slack.rendering import ANOTHER, SOURCE, read_another, to_slack
+from adapters.slack.rendering import ANOTHER, QUIZ, SOURCE, read_another, read_quiz, to_slack
 from adapters.slack.responding import Responder, interactive_retries
 from bot import Maisky
-from bot.commands import Another
+from bot.commands import Another, Quiz, QuizAction
 from bot.desk import Caller, FrontDesk, Outcome
 from bot.errors import ServiceError
 from bot.settings import SlackSettings
 
 if TYPE_CHECKING:
     from bot.daily import Daily
+    from bot.quiz import Quiz as QuizService
 
 __all__ = ["Listeners", "build_app", "run", "to_slack"]
 
@@ -131,6 +132,15 @@ class Listeners:
         outcome = self.desk.handle(Another(*carried) if carried else Another(), self.caller(body, client))
         self.respond(body, outcome, replace_original=False)
 
+    def choose(self, body: dict[str, Any], client: WebClient) -> None:
+        """A quiz option button: its value carries the question and the option."""
+        carried = read_quiz(str((body.get("actions") or [{}])[0].get("value", "")))
+        if carried is None:
+            log.warning("malformed quiz button value")
+        token, option = carried or ("", -1)
+        outcome = self.desk.handle(Quiz(QuizAction.CHOOSE, token=token, option=option), self.caller(body, client))
+        self.respond(body, outcome, replace_original=False)
+
     def mention(self, body: dict[str, Any], client: WebClient) -> None:
         """A mention in a channel (answered in its thread) or a direct message."""
         event = body["event"]
@@ -147,8 +157,14 @@ class Listeners:
             client.chat_postMessage(channel=event["channel"], thread_ts=thread, **_message(outcome))
 
 
-def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = None, daily: Daily | None = None) -> App:
-    """The bolt app with every listener registered; `client` and `daily` are injectable for tests.
+def build_app(
+    core: Maisky,
+    slack: SlackSettings,
+    client: WebClient | None = None,
+    daily: Daily | None = None,
+    quiz: QuizService | None = None,
+) -> App:
+    """The bolt app with every listener registered; `client`, `daily` and `quiz` are injectable for tests.
 
     Acks are sent from the request's own thread (`process_before_response`), so they never queue
     behind answers; answers run in `slack.workers` threads and reply over kept-alive connections.
@@ -185,10 +201,11 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
         next()
         return None
 
-    listen = Listeners(FrontDesk(core, daily, prefix=PREFIX), slack.daily_allowlist, Responder())
+    listen = Listeners(FrontDesk(core, daily, prefix=PREFIX, quiz=quiz), slack.daily_allowlist, Responder())
     app.command("/maisky")(ack=_ack, lazy=[listen.command])
     app.action(ANOTHER)(ack=_ack, lazy=[listen.another])
     app.action(SOURCE)(_ack)
+    app.action(QUIZ)(ack=_ack, lazy=[listen.choose])
     app.event("app_mention")(ack=_ack, lazy=[listen.mention])
     app.event({"type": "message", "channel_type": "im"})(ack=_ack, lazy=[listen.mention])
 
@@ -199,12 +216,19 @@ def build_app(core: Maisky, slack: SlackSettings, client: WebClient | None = Non
     return app
 
 
-def run(core: Maisky, slack: SlackSettings, daily: Daily | None = None, shutdown_seconds: float = 20) -> None:
+def run(
+    core: Maisky,
+    slack: SlackSettings,
+    daily: Daily | None = None,
+    shutdown_seconds: float = 20,
+    quiz: QuizService | None = None,
+) -> None:
     """Serve until stopped: Socket Mode or HTTP on `slack.host:port` at /slack/events, as `slack.mode` says.
-    With `daily`, a scheduler thread posts the daily quotations too. SIGTERM/SIGINT stop it gracefully."""
+    With `daily`, a scheduler thread posts the daily quotations too; with `quiz`, channels can hold a
+    quiz. SIGTERM/SIGINT stop it gracefully."""
     from adapters.slack.serve import Scheduler, serve_http, serve_socket
 
-    app = build_app(core, slack, daily=daily)
+    app = build_app(core, slack, daily=daily, quiz=quiz)
 
     def start_scheduler(stop: threading.Event) -> threading.Thread:
         from adapters.slack.installs import daily_poster

@@ -4,6 +4,7 @@ limits, plus a labelled fallback text. All text is mrkdwn-escaped, so nothing fo
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -18,13 +19,20 @@ from slack_sdk.models.blocks import (
 from bot import Kind, Reply
 from bot.excerpt import excerpt
 
-__all__ = ["ANOTHER", "SOURCE", "VALUE_LIMIT", "another_value", "escape", "read_another", "to_slack"]
+__all__ = [
+    "ANOTHER", "QUIZ", "SOURCE", "VALUE_LIMIT", "another_value", "escape", "quiz_value", "read_another", "read_quiz",
+    "to_slack",
+]  # fmt: skip
 
 SECTION_LIMIT = 3000  # characters of mrkdwn in one section block
 VALUE_LIMIT = 2000  # characters in a button's value
 MAX_BLOCKS = 50
 ANOTHER = "maisky_another"
 SOURCE = "maisky_source"
+QUIZ = re.compile(r"^maisky_quiz_[0-9]$")  # one action id per option of a quiz question
+LETTERS = "ABCDEFGHIJ"
+BUTTON_TEXT_LIMIT = 75
+TEXT_LIMIT = 3000  # characters of the fallback text
 
 
 def escape(text: str) -> str:
@@ -57,7 +65,8 @@ def _bullets(lines: tuple[str, ...], title: str = "") -> list[Block]:
 
 def _passage_section(reply: Reply) -> SectionBlock:
     """Narration, the passage as a block quote and whose it is, cut at a sentence to fit one section."""
-    head, tail = escape(reply.narration) + "\n\n", "\n— " + escape(reply.passage_by)
+    head = escape(reply.narration) + "\n\n"
+    tail = "\n— " + escape(reply.passage_by) if reply.passage_by else ""
     budget = SECTION_LIMIT - len(head) - len(tail)
     while True:
         text, _ = excerpt(reply.passage, budget)
@@ -86,13 +95,60 @@ def read_another(value: str) -> tuple[str, int] | None:
         return None
 
 
+def quiz_value(token: str, option: int) -> str:
+    """What a quiz option button carries: the question it belongs to and the option."""
+    return f"{token}:{option}"
+
+
+def read_quiz(value: str) -> tuple[str, int] | None:
+    token, _, option = value.partition(":")
+    return (token, int(option)) if token.isdigit() and option.isdigit() else None
+
+
+def _choices(reply: Reply) -> list[Block]:
+    """A quiz question's options: lettered lines (readable without the buttons), then a button each."""
+    lines = tuple(f"{LETTERS[n]}. {c}" for n, c in enumerate(reply.choices))
+    buttons = [
+        ButtonElement(
+            text=excerpt(line, BUTTON_TEXT_LIMIT, mark="…")[0], action_id=f"maisky_quiz_{n}",
+            value=quiz_value(reply.token, n),
+        )
+        for n, line in enumerate(lines)
+    ]  # fmt: skip
+    return [_section("\n".join(escape(line) for line in lines)), ActionsBlock(elements=buttons)]
+
+
+def fallback_text(reply: Reply) -> str:
+    """The message as plain text, for notifications, screen readers and clients without blocks: the
+    label, the narration, any content note, the passage and whose it is, the options or the list,
+    and the citation. The passage is cut at a sentence if the whole would not fit."""
+    head = f"{reply.label} ({reply.disclosure})\n{reply.narration}"
+    if reply.note:
+        head += f"\nContent note: {reply.note}"
+    tail = "".join(f"\n{LETTERS[n]}. {c}" for n, c in enumerate(reply.choices))
+    tail += "".join(f"\n• {item}" for item in reply.items)
+    if reply.citation:
+        tail += f"\nSource: {reply.citation.line}"
+    tail = excerpt(tail, TEXT_LIMIT // 2)[0]
+    body = ""
+    if reply.passage:
+        by = f"\n— {reply.passage_by}" if reply.passage_by else ""
+        room = max(TEXT_LIMIT - len(head) - len(tail) - len(by) - 4, 200)
+        body = "\n\n" + excerpt(reply.passage, room)[0] + by
+    return escape(excerpt(head + body + "\n" + tail, TEXT_LIMIT)[0])
+
+
 def to_slack(reply: Reply) -> dict[str, Any]:
     """A Reply as chat.postMessage / response_url arguments: Block Kit plus a labelled fallback text."""
     blocks: list[Block] = [_context(f"*{escape(reply.label)}* · {escape(reply.disclosure)}")]
+    if reply.note:
+        blocks.append(_section(excerpt("*Content note:* " + escape(reply.note), SECTION_LIMIT)[0]))
     if reply.passage:
         blocks.append(_passage_section(reply))
     else:
         blocks.append(_section(escape(excerpt(reply.narration, SECTION_LIMIT)[0])))
+    if reply.choices:
+        blocks += _choices(reply)
     if reply.quotations:
         blocks += _bullets(tuple(q.line for q in reply.quotations), "Quoted in this passage")
     blocks += _bullets(reply.items) + _bullets(reply.suggestions)
@@ -104,7 +160,4 @@ def to_slack(reply: Reply) -> dict[str, Any]:
                 value = another_value(reply.question, reply.rank + 1)
                 buttons.insert(0, ButtonElement(text="Another passage", action_id=ANOTHER, value=value))
             blocks.append(ActionsBlock(elements=buttons))
-    text = f"{reply.label} ({reply.disclosure}) {reply.narration}"
-    if reply.citation:
-        text += f" Source: {reply.citation.line}"
-    return {"text": escape(excerpt(text, 3000)[0]), "blocks": [b.to_dict() for b in blocks[:MAX_BLOCKS]]}
+    return {"text": fallback_text(reply), "blocks": [b.to_dict() for b in blocks[:MAX_BLOCKS]]}

@@ -259,7 +259,7 @@ async def test_sync_payload_once_then_only_when_changed(env: Env, tmp_path: Path
     (group,) = puts[0].body
     assert group["name"] == "maisky"
     assert [o["name"] for o in group["options"]] == [
-        "ask", "another", "quote", "who", "sources", "about", "help", "daily"
+        "ask", "another", "quote", "who", "quiz", "timeline", "sources", "about", "help", "daily"
     ]  # fmt: skip
     daily = group["options"][-1]
     assert [o["name"] for o in daily["options"]] == ["subscribe", "unsubscribe", "status", "preview"]

@@ -137,7 +137,12 @@ class _Fake:
 @dataclass
 class FaultySlack(_Fake):
     def post(self, h: BaseHTTPRequestHandler) -> None:
-        raw = h.rfile.read(int(h.headers.get("Content-Length", 0))).decode()
+        length = int(h.headers.get("Content-Length", 0))
+        data = h.rfile.read(length)
+        if len(data) < length:  # the sender died mid-request (kill -9): Slack would store nothing either
+            h.close_connection = True
+            return
+        raw = data.decode()
         if h.headers.get("Content-Type", "").startswith("application/json"):
             body = json.loads(raw or "{}")
         else:

@@ -10,6 +10,9 @@ commands (questions from tests/data/club-questions.yaml, each from its own user)
 per client, from `level` threads at once, each on a new connection as Slack does. The ack is the
 HTTP answer to the slash command; an answer is a reply received at the fake's response_url.
 Prints, per level: ack p50 / p99 / max, answers per second, connections opened to response_url.
+`--new-words N` then asks N more questions made of words nobody used before and prints the
+process's resident memory (the app and the fake share it) after each tenth of them: it must stay
+flat, since no cache may grow with a user's words.
 Not part of the test suite.
 """
 
@@ -94,8 +97,11 @@ def signed(body: str) -> dict[str, str]:
     }
 
 
-def run_level(port: int, fake: SlowSlack, questions: list[str], level: int, per_client: int) -> dict[str, float]:
-    """`level` clients each sending `per_client` slash commands back to back; acks timed client-side."""
+def run_level(
+    port: int, fake: SlowSlack, questions: list[str], level: int, per_client: int, tag: str = ""
+) -> dict[str, float]:
+    """`level` clients each sending `per_client` slash commands back to back; acks timed client-side.
+    `tag` makes user and trigger ids unique across calls (a repeated trigger id is a retry: no answer)."""
     acks: list[float] = []
     failures: list[str] = []
     lock = threading.Lock()
@@ -105,7 +111,7 @@ def run_level(port: int, fake: SlowSlack, questions: list[str], level: int, per_
 
     def client(n: int) -> None:
         for i in range(per_client):
-            user = f"ULOAD{level}x{n}x{i}"
+            user = f"ULOAD{tag}{level}x{n}x{i}"
             form = {"token": "legacy", "team_id": "T1", "channel_id": "C1", "user_id": user, "user_name": "member",
                     "command": "/maisky", "text": questions[(n * per_client + i) % len(questions)],
                     "response_url": f"{fake.url}/response/{user}", "trigger_id": f"trig-{user}",
@@ -145,6 +151,41 @@ def run_level(port: int, fake: SlowSlack, questions: list[str], level: int, per_
     }
 
 
+def rss_mb() -> float:
+    """This process's resident set size, from /proc (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise SystemExit("no VmRSS in /proc/self/status: --new-words needs Linux")
+
+
+def invented(n: int) -> str:
+    """A question of three words no dictionary or corpus holds, different for every n."""
+    letters = "bcdfghjklmnpqrstvwxz"
+    words = []
+    for k in range(3):
+        m, w = n * 3 + k + 7919, ""
+        while m:
+            m, r = divmod(m, len(letters))
+            w += letters[r] + "aeiou"[r % 5]
+        words.append(w)
+    return "What did Maisky think of " + " ".join(words) + "?"
+
+
+def new_words(port: int, fake: SlowSlack, total: int, level: int = 8) -> None:
+    """`total` questions of never-seen words, `level` clients at once; RSS after each tenth."""
+    step = max(1, total // 10)
+    print(f"RSS over {total:,} questions made of new words ({level} clients at once):")
+    print(f"{'questions':>10}  {'RSS MB':>8}  {'vs first':>8}")
+    first = 0.0
+    for done in range(0, total, step):
+        batch = [invented(done + i) for i in range(step)]
+        run_level(port, fake, batch, level, max(1, step // level), tag=f"w{done}x")
+        rss = rss_mb()
+        first = first or rss
+        print(f"{done + step:>10,}  {rss:>8.1f}  {rss / first - 1:>+8.1%}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--levels", type=int, nargs="+", default=[1, 8, 32], help="concurrent clients (default 1 8 32)")
@@ -152,6 +193,7 @@ def main() -> None:
     p.add_argument("--latency", type=float, default=0.2, help="seconds the fake Slack takes to answer (default 0.2)")
     p.add_argument("--workers", type=int, help="answering threads (default: MAISKY_SLACK_WORKERS's default)")
     p.add_argument("--http-threads", type=int, default=8, help="waitress threads taking requests (default 8)")
+    p.add_argument("--new-words", type=int, default=0, help="then N questions of new words, printing RSS (e.g. 10000)")
     args = p.parse_args()
 
     import logging
@@ -188,6 +230,8 @@ def main() -> None:
         r = run_level(port, fake, questions, level, args.requests)
         print(f"{level:>10}  {r['requests']:>8.0f}  {r['p50'] * 1000:>6.1f}ms  {r['p99'] * 1000:>6.1f}ms  "
               f"{r['max'] * 1000:>6.1f}ms  {r['answers_per_s']:>9.1f}  {r['connections']:>11.0f}")  # fmt: skip
+    if args.new_words:
+        new_words(port, fake, args.new_words)
     server.close()
 
 

@@ -86,7 +86,8 @@ def build(settings: Settings, *, index: bool = True) -> Maisky:
     quote someone are loaded, from a cache when the seeds are unchanged, and nothing is indexed."""
     if index:
         corpus = load_corpus(settings.seeds_dir)
-        matcher = Matcher(corpus, Analyzer(corpus.people, corpus.synonyms, corpus.cues), encoder=load_encoder())
+        analyzer = Analyzer(corpus.people, corpus.synonyms, corpus.cues)
+        matcher = Matcher(corpus, analyzer, encoder=load_encoder(), cache_dir=settings.cache_dir)
     else:
         corpus = quotation_corpus(settings)
         matcher = cast(Matcher, _NoIndex())

@@ -193,7 +193,8 @@ def load_encoder() -> Encoder | None:
 
 
 def default_cache_dir() -> Path:
-    """MAISKY_CACHE_DIR, else the user's cache folder (XDG_CACHE_HOME or ~/.cache) /maisky."""
+    """For a matcher built without settings (tests, benchmarks): MAISKY_CACHE_DIR, else the user's
+    cache folder (XDG_CACHE_HOME or ~/.cache) /maisky. The bot itself takes Settings.cache_dir."""
     env = os.environ.get("MAISKY_CACHE_DIR")
     if env:
         return Path(env)

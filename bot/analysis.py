@@ -41,7 +41,7 @@ STOPWORDS = frozenset(
     """.split()
 )
 SECOND_PERSON = frozenset(["you", "your", "yours", "yourself", "u", "ur", "ya", "yer", "thee", "thou", "thy"])
-MEMO_LIMIT = 200_000  # words remembered by stem() and term(); users' words beyond it are worked out, not kept
+MEMO_LIMIT = 200_000  # the sources' words remembered by stem() and term(); others are worked out, never kept
 _WORD = re.compile(r"([a-z0-9]+)(?:'[a-z]+)?")  # the group drops possessives and contractions
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
 
@@ -79,6 +79,7 @@ class Analyzer:
         cues: Sequence[tuple[Sequence[str], str, bool]] = (),
     ) -> None:
         self._stemmer = Stemmer.Stemmer("english")
+        self._stemmer.maxCacheSize = 0  # its own cache of 10,000 words would fill with users' words
         self._stems: dict[str, str] = {}
         self._terms: dict[str, str] = {}
         self._canonical: dict[str, str] = {}
@@ -105,18 +106,25 @@ class Analyzer:
 
     def stem(self, word: str) -> str:
         s = self._stems.get(word)
-        if s is None:
-            s = self._stemmer.stemWord(word)
-            if len(self._stems) < MEMO_LIMIT:  # bounded: what users type must not grow it forever
-                self._stems[word] = s
-        return s
+        return s if s is not None else self._stemmer.stemWord(word)
 
     def term(self, word: str) -> str:
+        """The index term of a word. Only the sources' words are remembered (`_learn`): a question's
+        new word is worked out each time (a microsecond), so what users type never grows memory."""
         t = self._terms.get(word)
         if t is None:
             s = self.stem(word)
             t = self._canonical.get(s, s)
-            if len(self._terms) < MEMO_LIMIT:
+        return t
+
+    def _learn(self, word: str) -> str:
+        """term(), remembered: for the sources' words, looked up again at every question."""
+        t = self._terms.get(word)
+        if t is None:
+            s = self._stemmer.stemWord(word)
+            t = self._canonical.get(s, s)
+            if len(self._terms) < MEMO_LIMIT:  # a bound even for a huge corpus
+                self._stems[word] = s
                 self._terms[word] = t
         return t
 
@@ -144,10 +152,10 @@ class Analyzer:
         and the words they came from (the vocabulary that typos are corrected to)."""
         terms: list[str] = []
         seen: list[str] = []
-        term = self.term
+        learn = self._learn
         for text in texts:
             ws = [w for w in words(text) if w not in STOPWORDS or w in self._keep]
-            terms.extend([term(w) for w in ws])
+            terms.extend([learn(w) for w in ws])
             terms.extend(PERSON_PREFIX + pid for _, _, pid in self.names_in(ws))
             seen.extend(ws)
         return terms, seen

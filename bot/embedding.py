@@ -34,7 +34,7 @@ DIM = 384
 _HEADS = 12
 _LAYERS = 6
 _BATCH = 64  # texts per forward pass: attention for 256 texts of 128 tokens alone would take 200 MB
-_QUERY_CACHE = 4096  # words outside the corpus kept between questions; users' text cannot grow it further
+_QUERY_CACHE = 1024  # words outside the corpus kept between questions (1.5 MB); users' text cannot grow it further
 
 
 def _model_dir() -> Path | None:
@@ -233,7 +233,10 @@ class WordVectors:
         self.words = wanted
         self.ids = {w: i for i, w in enumerate(wanted)}
         self.matrix = np.ascontiguousarray(known_vecs[rows]) if len(wanted) else np.zeros((0, DIM), np.float16)
-        self._extra: OrderedDict[str, np.ndarray] = OrderedDict()
+        # words outside the corpus: word -> row of `_extra_rows`, least recently used first; the rows
+        # are copies (a row of the encoder's output would keep its whole batch alive)
+        self._extra: OrderedDict[str, int] = OrderedDict()
+        self._extra_rows = np.zeros((max(0, query_cache), DIM), dtype=np.float32)  # pages taken as filled
         self._lock = threading.Lock()
 
     def _read(self) -> tuple[list[str], np.ndarray]:
@@ -271,7 +274,7 @@ class WordVectors:
                     out[i] = self.matrix[j]
                 elif w in self._extra:
                     self._extra.move_to_end(w)
-                    out[i] = self._extra[w]
+                    out[i] = self._extra_rows[self._extra[w]]
                 else:
                     todo.append(i)
         if todo:
@@ -279,7 +282,20 @@ class WordVectors:
             with self._lock:
                 for i, v in zip(todo, fresh, strict=True):
                     out[i] = v
-                    self._extra[words[i]] = v
-                    while len(self._extra) > self.query_cache:
-                        self._extra.popitem(last=False)
+                    self._keep(words[i], v)
         return out
+
+    def _keep(self, word: str, vector: np.ndarray) -> None:
+        """Remember a query word's vector in a free row, or in the least recently used word's."""
+        if self.query_cache <= 0:
+            return
+        row = self._extra.pop(word, None)
+        if row is None:
+            row = len(self._extra) if len(self._extra) < self.query_cache else self._extra.popitem(last=False)[1]
+        self._extra_rows[row] = vector
+        self._extra[word] = row
+
+    def remembered(self) -> int:
+        """How many words outside the corpus are kept."""
+        with self._lock:
+            return len(self._extra)

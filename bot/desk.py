@@ -151,6 +151,7 @@ class FrontDesk:
         hide: frozenset[str] = frozenset(),
         clock: Callable[[], dt.datetime] = _utc_now,
         memory: int = 10_000,
+        memory_seconds: float = 3600.0,
     ) -> None:
         self.core = core
         self._daily = daily
@@ -158,8 +159,10 @@ class FrontDesk:
         self.prefix = prefix
         self.hide = hide
         self.clock = clock
-        self._last: OrderedDict[str, tuple[str, int]] = OrderedDict()  # caller -> (question, rank shown)
+        # caller -> (question, rank shown, when): the least recently asked first
+        self._last: OrderedDict[str, tuple[str, int, float]] = OrderedDict()
         self._memory = memory
+        self._memory_seconds = memory_seconds
         self._lock = threading.Lock()
 
     # the calls surfaces make
@@ -325,21 +328,37 @@ class FrontDesk:
             case QuizAction.SCORES:
                 return quiz.scores(*where)
 
-    # "another" without a button: the caller's last question, in memory
+    # "another" without a button: the caller's last answered question (its text and the rank shown,
+    # not the answer: "another" asks again), for `memory_seconds` and at most `memory` callers
 
     def _where(self, caller: Caller) -> str:
         return f"{caller.key}:{caller.channel}"
 
     def _remember(self, caller: Caller, question: str, reply: Reply) -> Reply:
         if reply.kind is Kind.ANSWER:
+            now = self.clock().timestamp()
             with self._lock:
                 key = self._where(caller)
-                self._last[key] = (question, reply.rank)
+                self._last[key] = (question, reply.rank, now)
                 self._last.move_to_end(key)
-                if len(self._last) > self._memory:
-                    self._last.popitem(last=False)
+                self._forget(now)
         return reply
 
     def _recall(self, caller: Caller) -> tuple[str, int] | None:
+        now = self.clock().timestamp()
         with self._lock:
-            return self._last.get(self._where(caller))
+            self._forget(now)
+            last = self._last.get(self._where(caller))
+        return None if last is None else last[:2]
+
+    def remembered(self) -> int:
+        """How many callers' last questions the desk holds (for "another")."""
+        with self._lock:
+            return len(self._last)
+
+    def _forget(self, now: float) -> None:
+        """Drop the oldest entries beyond the count and those older than `memory_seconds` (the
+        oldest come first, so this stops at the first one still fresh)."""
+        last = self._last
+        while last and (len(last) > self._memory or now - next(iter(last.values()))[2] >= self._memory_seconds):
+            last.popitem(last=False)

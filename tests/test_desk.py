@@ -126,6 +126,43 @@ def test_another_follows_the_callers_last_question(core: Maisky) -> None:
     assert from_button.citation == second.citation
 
 
+def test_another_remembers_a_bounded_number_of_callers(core: Maisky) -> None:
+    """A stream of new members never grows the desk's memory past its bound; the latest are kept."""
+    desk = FrontDesk(core, clock=lambda: NOW, memory=3)
+    callers = [Caller("test", "W1", "C1", f"U{i}") for i in range(50)]
+    for caller in callers:
+        assert desk.handle(Ask("Kennedy"), caller).reply.kind is Kind.ANSWER
+    assert desk.remembered() == 3
+    assert "Ask me a question first" in desk.handle(Another(), callers[46]).reply.narration
+    assert [desk.handle(Another(), c).reply.rank for c in callers[47:]] == [1, 1, 1]
+
+
+def test_another_forgets_a_question_after_its_time(core: Maisky) -> None:
+    now = [NOW]
+    desk = FrontDesk(core, clock=lambda: now[0], memory_seconds=600)
+    desk.handle(Ask("Kennedy"), MEMBER)
+    now[0] += dt.timedelta(seconds=599)
+    assert desk.handle(Another(), MEMBER).reply.rank == 1  # still remembered, and asking again renews it
+    now[0] += dt.timedelta(seconds=599)
+    assert desk.handle(Another(), MEMBER).reply.rank == 2
+    later = Caller("test", "W1", "C1", "ULATER")
+    now[0] += dt.timedelta(seconds=300)
+    desk.handle(Ask("Chamberlain"), later)
+    now[0] += dt.timedelta(seconds=300)
+    assert desk.remembered() == 2
+    desk.handle(Ask("Halifax"), Caller("test", "W1", "C1", "UNEW"))
+    assert desk.remembered() == 2  # MEMBER's question, 600 s old, went as soon as anyone asked
+    assert "Ask me a question first" in desk.handle(Another(), MEMBER).reply.narration
+    assert desk.handle(Another(), later).reply.kind is Kind.ANSWER
+
+
+def test_questions_without_an_answer_are_not_remembered(core: Maisky) -> None:
+    desk = FrontDesk(core, clock=lambda: NOW)
+    for i in range(20):
+        desk.handle(Ask(f"What did Maisky think of zorbaquil{i} vexnoddle?"), Caller("test", "W1", "C1", f"U{i}"))
+    assert desk.remembered() == 0
+
+
 def test_daily_needs_the_service_and_says_so(core: Maisky) -> None:
     desk = FrontDesk(core, None, clock=lambda: NOW)
     for action in DailyAction:

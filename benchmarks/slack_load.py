@@ -11,8 +11,10 @@ per client, from `level` threads at once, each on a new connection as Slack does
 HTTP answer to the slash command; an answer is a reply received at the fake's response_url.
 Prints, per level: ack p50 / p99 / max, answers per second, connections opened to response_url.
 `--new-words N` then asks N more questions made of words nobody used before and prints the
-process's resident memory (the app and the fake share it) after each tenth of them: it must stay
-flat, since no cache may grow with a user's words.
+process's resident memory (the app and the fake share it) after each tenth of them, with what
+glibc's malloc holds (in use, and free but kept: fragmentation) and Python's allocated blocks: it
+must stay flat, since no cache may grow with a user's words. `--trace N` adds the N places whose
+Python allocations grew most between the first tenth and the end (tracemalloc: slow).
 Not part of the test suite.
 """
 
@@ -22,6 +24,7 @@ import argparse
 import http.client
 import json
 import statistics
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,7 +43,8 @@ class SlowSlack:
 
     def __init__(self, latency: float) -> None:
         self.latency = latency
-        self.replies: list[float] = []
+        self.replies = 0  # replies received at response_url (a count: the fake must not grow with them)
+        self.last_reply = 0.0  # perf_counter() of the latest
         self.connections = 0
         self._lock = threading.Lock()
         fake = self
@@ -58,7 +62,8 @@ class SlowSlack:
                 time.sleep(fake.latency)
                 if self.path.startswith("/response/"):
                     with fake._lock:
-                        fake.replies.append(time.perf_counter())
+                        fake.replies += 1
+                        fake.last_reply = time.perf_counter()
                     data = b"ok"
                 else:
                     data = json.dumps({"ok": True, "user": {"is_admin": False}}).encode()
@@ -80,10 +85,10 @@ class SlowSlack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
-                if len(self.replies) >= count:
+                if self.replies >= count:
                     return
             time.sleep(0.01)
-        raise SystemExit(f"only {len(self.replies)} of {count} answers arrived within {timeout:.0f} s")
+        raise SystemExit(f"only {self.replies} of {count} answers arrived within {timeout:.0f} s")
 
 
 def signed(body: str) -> dict[str, str]:
@@ -105,7 +110,7 @@ def run_level(
     acks: list[float] = []
     failures: list[str] = []
     lock = threading.Lock()
-    before = len(fake.replies)
+    before = fake.replies
     opened = fake.connections
     start = time.perf_counter()
 
@@ -137,7 +142,7 @@ def run_level(
         t.join()
     total = level * per_client
     fake.wait_for(before + total, timeout=120)
-    last = max(fake.replies[before:])
+    last = fake.last_reply
     if failures:
         raise SystemExit(f"{len(failures)} slash commands were not acknowledged with 200: {failures[:5]}")
     ordered = sorted(acks)
@@ -159,6 +164,26 @@ def rss_mb() -> float:
     raise SystemExit("no VmRSS in /proc/self/status: --new-words needs Linux")
 
 
+def heap_mb() -> tuple[float, float] | None:
+    """glibc's malloc: (MB in use, MB free but kept) over every arena; None without glibc 2.33+.
+    Free-but-kept memory that grows is fragmentation, not a cache."""
+    import ctypes
+    import ctypes.util
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                          "fsmblks", "uordblks", "fordblks", "keepcost")]  # fmt: skip
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        call = libc.mallinfo2
+    except (OSError, AttributeError, TypeError):
+        return None
+    call.restype = MallInfo2
+    info = call()
+    return (info.uordblks + info.hblkhd) / 2**20, info.fordblks / 2**20
+
+
 def invented(n: int) -> str:
     """A question of three words no dictionary or corpus holds, different for every n."""
     letters = "bcdfghjklmnpqrstvwxz"
@@ -172,18 +197,40 @@ def invented(n: int) -> str:
     return "What did Maisky think of " + " ".join(words) + "?"
 
 
-def new_words(port: int, fake: SlowSlack, total: int, level: int = 8) -> None:
-    """`total` questions of never-seen words, `level` clients at once; RSS after each tenth."""
+def new_words(port: int, fake: SlowSlack, total: int, level: int = 8, trace: int = 0) -> None:
+    """`total` questions of never-seen words, `level` clients at once; RSS after each tenth.
+    With `trace`, also the `trace` places whose Python allocations grew most from the first tenth to
+    the last (tracemalloc, which slows the run and adds its own memory to the RSS)."""
+    import gc
+    import tracemalloc
+
     step = max(1, total // 10)
     print(f"RSS over {total:,} questions made of new words ({level} clients at once):")
-    print(f"{'questions':>10}  {'RSS MB':>8}  {'vs first':>8}")
+    print(f"{'questions':>10}  {'RSS MB':>8}  {'vs first':>8}  {'malloc used':>11}  {'malloc free':>11}  "
+          f"{'Python blocks':>14}")  # fmt: skip
     first = 0.0
+    if trace:
+        tracemalloc.start(8)
+    snapshot = None
     for done in range(0, total, step):
         batch = [invented(done + i) for i in range(step)]
         run_level(port, fake, batch, level, max(1, step // level), tag=f"w{done}x")
+        gc.collect()
         rss = rss_mb()
         first = first or rss
-        print(f"{done + step:>10,}  {rss:>8.1f}  {rss / first - 1:>+8.1%}")
+        heap = heap_mb()
+        used, free = (f"{heap[0]:9.1f}MB", f"{heap[1]:9.1f}MB") if heap else ("?", "?")
+        print(f"{done + step:>10,}  {rss:>8.1f}  {rss / first - 1:>+8.1%}  {used:>11}  {free:>11}  "
+              f"{sys.getallocatedblocks():>14,}")  # fmt: skip
+        if trace and snapshot is None:
+            snapshot = tracemalloc.take_snapshot()
+    if trace and snapshot is not None:
+        grown = tracemalloc.take_snapshot().compare_to(snapshot, "traceback")
+        print(f"Python allocations that grew most after the first {step:,} questions (tracemalloc):")
+        for stat in grown[:trace]:
+            print(f"  {stat.size_diff / 1024:+9.1f} KB  {stat.count_diff:+8,} blocks")
+            for line in stat.traceback.format(limit=6, most_recent_first=True):
+                print("      " + line.strip())
 
 
 def main() -> None:
@@ -194,6 +241,7 @@ def main() -> None:
     p.add_argument("--workers", type=int, help="answering threads (default: MAISKY_SLACK_WORKERS's default)")
     p.add_argument("--http-threads", type=int, default=8, help="waitress threads taking requests (default 8)")
     p.add_argument("--new-words", type=int, default=0, help="then N questions of new words, printing RSS (e.g. 10000)")
+    p.add_argument("--trace", type=int, default=0, help="with --new-words: the N places whose allocations grew most")
     args = p.parse_args()
 
     import logging
@@ -231,7 +279,7 @@ def main() -> None:
         print(f"{level:>10}  {r['requests']:>8.0f}  {r['p50'] * 1000:>6.1f}ms  {r['p99'] * 1000:>6.1f}ms  "
               f"{r['max'] * 1000:>6.1f}ms  {r['answers_per_s']:>9.1f}  {r['connections']:>11.0f}")  # fmt: skip
     if args.new_words:
-        new_words(port, fake, args.new_words)
+        new_words(port, fake, args.new_words, trace=args.trace)
     server.close()
 
 

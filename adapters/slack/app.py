@@ -67,6 +67,11 @@ class _Seen:
                 self._ids.popitem(last=False)
             return True
 
+    def remembered(self) -> int:
+        """How many ids this process holds (none is needed beyond Slack's retries of the latest)."""
+        with self._lock:
+            return len(self._ids)
+
 
 def _delivery_id(body: dict[str, Any]) -> str:
     return str(body.get("event_id") or body.get("trigger_id") or "")

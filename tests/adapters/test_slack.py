@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import Block
 
-from adapters.slack.app import build_app, to_slack
+from adapters.slack.app import _Seen, build_app, to_slack
 from bot import ConfigError, Maisky, Reply, Settings
 from tests.adapters.conftest import MakeCore
 from tests.adapters.slack_fakes import SECRET, FakeSlack, click, event, served, settings, slash
@@ -149,6 +149,15 @@ def test_retried_delivery_never_answers_twice(fake_slack: FakeSlack, url: str) -
     fake_slack.wait_for("/chat.postMessage")
     time.sleep(0.5)
     assert fake_slack.count("/chat.postMessage") == 1
+
+
+def test_delivery_ids_are_remembered_boundedly() -> None:
+    """Without a store the ids are kept in the process: the latest `size` of them, never more."""
+    seen = _Seen(size=100)
+    assert all(seen.first_time(f"Ev{i}") for i in range(1000))
+    assert seen.remembered() == 100
+    assert not seen.first_time("Ev999") and not seen.first_time("Ev900")  # retries of the latest: refused
+    assert seen.first_time("Ev0")  # long forgotten (Slack retries within minutes)
 
 
 def test_ack_is_immediate_even_when_the_answer_is_slow(fake_slack: FakeSlack, make_core: MakeCore) -> None:

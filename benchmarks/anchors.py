@@ -1,13 +1,16 @@
 """Our matcher against two anchors on real prose: bm25s (numba backend) and tantivy, same run.
 
-Run:  nice -n 10 .venv/bin/python -m benchmarks.anchors --sizes 1000 10000 [--semantic]
+Run:  nice -n 10 .venv/bin/python -m benchmarks.anchors --sizes 1000 10000 --repeat 5 [--semantic]
 
 The corpus is the bundled sources plus N paragraphs of real prose (documentation strings of the
-installed Python modules, benchmarks/prose.py; about 13,000 exist in this project's dev install, so
+installed Python modules, benchmarks/prose.py; about 10,000 exist in this project's dev install, so
 sizes above that are capped and said so). The questions are hundreds of distinct ones: every
 question of the project's question sets, plus questions made from random prose passages (four of
-their words, some misspelt). Each engine answers every question once after a warm-up; the table
-gives the median, the interquartile range and the p95 of the time per question, and build time.
+their words, some misspelt). Each engine is built once; then, `--repeat` times, every engine in
+turn answers every question once (after a warm-up), so that a change in the machine's load falls on
+all of them alike. The table gives, per engine, the build time and, over the runs, the median of
+the per-run medians with their lowest and highest, and the median of the per-run p95s; "x ours"
+is the engine's median over our lexical stage's.
 bm25s and tantivy only rank (no typo repair, no names, no decline rule): they are speed anchors.
 `--semantic` adds our two-stage matcher (the first run at a size builds its vector cache: minutes).
 """
@@ -48,13 +51,8 @@ def questions(corpus: Corpus, rng: random.Random, made: int = 300) -> list[str]:
     return sorted(out)
 
 
-def spread(ms: list[float]) -> str:
-    ms = sorted(ms)
-    q1, med, q3 = statistics.quantiles(ms, n=4)
-    return f"{med:8.2f} {q1:7.2f}-{q3:<7.2f} {ms[int(0.95 * (len(ms) - 1))]:8.2f}"
-
-
 def timed(run: Callable[[str], object], qs: list[str]) -> list[float]:
+    """Milliseconds per question, each question once, after a warm-up of ten."""
     for q in qs[:10]:
         run(q)
     out = []
@@ -65,7 +63,11 @@ def timed(run: Callable[[str], object], qs: list[str]) -> list[float]:
     return out
 
 
-def one_size(n: int, semantic: bool) -> None:
+def p95(ms: list[float]) -> float:
+    return sorted(ms)[int(0.95 * (len(ms) - 1))]
+
+
+def one_size(n: int, semantic: bool, repeat: int) -> None:
     import bm25s
     import Stemmer
     import tantivy
@@ -75,20 +77,15 @@ def one_size(n: int, semantic: bool) -> None:
     added = len(corpus.passages) - len(base.passages)
     qs = questions(corpus, random.Random(SEED + n))
     texts = [p.text for p in corpus.passages]
-    short = f" (asked for {n}: the installed prose ran out)" if added < n else ""
-    print(f"\n{len(base.passages)} bundled passages + {added} of prose{short}")
-    print(f"{len(qs)} distinct questions; times in ms per question: median, interquartile range, p95")
-    print(f"{'engine':28} {'build s':>8} {'median':>8} {'IQR':^15} {'p95':>8}")
+    engines: dict[str, tuple[float, Callable[[str], object]]] = {}  # name -> (build s, answer)
 
     t = time.perf_counter()
     ours = Matcher(corpus, Analyzer(corpus.people, corpus.synonyms, corpus.cues))
-    build = time.perf_counter() - t
-    print(f"{'ours, lexical stage':28} {build:8.2f} {spread(timed(ours.search, qs))}")
+    engines["ours, lexical stage"] = (time.perf_counter() - t, ours.search)
     if semantic:
         t = time.perf_counter()
         both = Matcher(corpus, Analyzer(corpus.people, corpus.synonyms, corpus.cues), encoder=load_encoder())
-        build = time.perf_counter() - t
-        print(f"{'ours, two stages (cache)':28} {build:8.2f} {spread(timed(both.search, qs))}")
+        engines["ours, two stages (cache)"] = (time.perf_counter() - t, both.search)
 
     stemmer = Stemmer.Stemmer("english")
     t = time.perf_counter()
@@ -96,13 +93,12 @@ def one_size(n: int, semantic: bool) -> None:
     retriever.index(
         bm25s.tokenize(texts, stopwords=list(STOPWORDS), stemmer=stemmer, show_progress=False), show_progress=False
     )
-    build = time.perf_counter() - t
 
     def bm(q: str) -> object:
         tokens = bm25s.tokenize([q], stopwords=list(STOPWORDS), stemmer=stemmer, show_progress=False)
         return retriever.retrieve(tokens, k=5, show_progress=False, n_threads=1)
 
-    print(f"{'bm25s, numba backend':28} {build:8.2f} {spread(timed(bm, qs))}")
+    engines["bm25s, numba backend"] = (time.perf_counter() - t, bm)
 
     with tempfile.TemporaryDirectory() as folder:
         schema = tantivy.SchemaBuilder().add_text_field("body", stored=False, tokenizer_name="en_stem").build()
@@ -114,7 +110,6 @@ def one_size(n: int, semantic: bool) -> None:
         writer.commit()
         writer.wait_merging_threads()
         index.reload()
-        build = time.perf_counter() - t
         searcher = index.searcher()
         clean = re.compile(r"[^A-Za-z0-9 ]+")
 
@@ -122,16 +117,39 @@ def one_size(n: int, semantic: bool) -> None:
             text = clean.sub(" ", q).strip() or "x"
             return searcher.search(index.parse_query(text, ["body"]), 5)
 
-        print(f"{'tantivy (en_stem)':28} {build:8.2f} {spread(timed(tv, qs))}")
+        engines["tantivy (en_stem)"] = (time.perf_counter() - t, tv)
+
+        runs: dict[str, list[list[float]]] = {name: [] for name in engines}
+        for _ in range(repeat):
+            for name, (_, answer) in engines.items():  # in turn, so load changes fall on all alike
+                runs[name].append(timed(answer, qs))
+
+    short = f" (asked for {n}: the installed prose ran out)" if added < n else ""
+    print(f"\n{len(base.passages)} bundled passages + {added} of prose{short}")
+    print(f"{len(qs)} distinct questions, {repeat} runs; ms per question: median of the run medians "
+          f"[lowest-highest run median], median of the run p95s")  # fmt: skip
+    print(f"{'engine':28} {'build s':>8} {'median':>8} {'runs':^17} {'p95':>8} {'x ours':>7}")
+    reference = statistics.median(statistics.median(r) for r in runs["ours, lexical stage"])
+    for name, (build, _) in engines.items():
+        medians = [statistics.median(r) for r in runs[name]]
+        mid = statistics.median(medians)
+        print(f"{name:28} {build:8.2f} {mid:8.3f} {min(medians):7.3f}-{max(medians):<9.3f} "
+              f"{statistics.median(p95(r) for r in runs[name]):8.3f} {mid / reference:7.3f}")  # fmt: skip
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000])
     ap.add_argument("--semantic", action="store_true", help="also time the two-stage matcher (builds its cache once)")
+    ap.add_argument("--repeat", type=int, default=5, help="runs over every question per engine (default 5)")
     args = ap.parse_args()
+    import importlib.util
+
+    missing = [m for m in ("bm25s", "numba", "tantivy") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise SystemExit(f"benchmarks.anchors needs {', '.join(missing)}: .venv/bin/pip install -e '.[dev,bench]'")
     for n in args.sizes:
-        one_size(n, args.semantic)
+        one_size(n, args.semantic, max(1, args.repeat))
 
 
 if __name__ == "__main__":

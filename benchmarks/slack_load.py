@@ -14,7 +14,8 @@ Prints, per level: ack p50 / p99 / max, answers per second, connections opened t
 process's resident memory (the app and the fake share it) after each tenth of them, with what
 glibc's malloc holds (in use, and free but kept: fragmentation) and Python's allocated blocks: it
 must stay flat, since no cache may grow with a user's words. `--trace N` adds the N places whose
-Python allocations grew most between the first tenth and the end (tracemalloc: slow).
+Python allocations grew most between the first tenth and the end (tracemalloc: slow). `--core N`
+asks N such questions of the core alone, in one thread, without Slack.
 Not part of the test suite.
 """
 
@@ -233,6 +234,27 @@ def new_words(port: int, fake: SlowSlack, total: int, level: int = 8, trace: int
                 print("      " + line.strip())
 
 
+def core_alone(core: Any, total: int) -> None:
+    """`total` questions of new words straight to `Maisky.ask` in this thread (no Slack, no threads):
+    what the core itself keeps, without the arenas of many threads blurring it."""
+    import gc
+
+    step = max(1, total // 5)
+    for i in range(step):  # warm-up: the query-word cache fills
+        core.ask(invented(10_000_000 + i))
+    gc.collect()
+    base = heap_mb()
+    print(f"The core alone, {total:,} more questions made of new words (one thread):")
+    print(f"{'questions':>10}  {'RSS MB':>8}  {'malloc used vs start':>20}  {'Python blocks':>14}")
+    for done in range(0, total, step):
+        for i in range(step):
+            core.ask(invented(20_000_000 + done + i))
+        gc.collect()
+        heap = heap_mb()
+        grown = f"{heap[0] - base[0]:+.2f} MB" if heap and base else "?"
+        print(f"{done + step:>10,}  {rss_mb():>8.1f}  {grown:>20}  {sys.getallocatedblocks():>14,}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--levels", type=int, nargs="+", default=[1, 8, 32], help="concurrent clients (default 1 8 32)")
@@ -242,6 +264,10 @@ def main() -> None:
     p.add_argument("--http-threads", type=int, default=8, help="waitress threads taking requests (default 8)")
     p.add_argument("--new-words", type=int, default=0, help="then N questions of new words, printing RSS (e.g. 10000)")
     p.add_argument("--trace", type=int, default=0, help="with --new-words: the N places whose allocations grew most")
+    p.add_argument("--all-arenas", action="store_true", help="leave glibc's malloc arenas uncapped (before 2026-11-27)")
+    p.add_argument(
+        "--core", type=int, default=0, help="only N questions of new words to the core, no Slack (e.g. 5000)"
+    )
     args = p.parse_args()
 
     import logging
@@ -255,7 +281,14 @@ def main() -> None:
 
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" is what we measure
     core = build(Settings(seeds_dir=ROOT / "seeds", persona_dir=ROOT / "persona", cooldown=0))
+    if args.core:
+        core_alone(core, args.core)
+        return
     questions = [str(q["q"]) for q in yaml.safe_load((ROOT / "tests/data/club-questions.yaml").read_text())]
+    if not args.all_arenas:
+        from adapters.slack.malloc import limit_arenas
+
+        limit_arenas()  # as `maisky slack` does (adapters.slack.app.run)
     fake = SlowSlack(args.latency)
     slack = SlackSettings("xoxb-load", SECRET, "", fake.url + "/api/", 0)
     if args.workers:

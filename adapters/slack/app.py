@@ -241,8 +241,10 @@ def run(
     """Serve until stopped: Socket Mode or HTTP on `slack.host:port` at /slack/events, as `slack.mode` says.
     With `daily`, a scheduler thread posts the daily quotations too; with `quiz`, channels can hold a
     quiz. SIGTERM/SIGINT stop it gracefully."""
+    from adapters.slack.malloc import limit_arenas
     from adapters.slack.serve import Scheduler, serve_http, serve_socket
 
+    limit_arenas()  # before the answering threads start: their freed memory stays reusable by all
     app = build_app(core, slack, daily=daily, quiz=quiz)
 
     def start_scheduler(stop: threading.Event) -> threading.Thread:

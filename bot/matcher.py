@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from bot.analysis import PERSON_PREFIX, SPELLER, Analyzer, Token, words
+from bot.analysis import PERSON_PREFIX, SPELLER, Analyzer, Token, reading, words
 from bot.corpus import Corpus, Passage
 from bot.embedding import Encoder
 from bot.semantic import SemanticStage
@@ -220,6 +220,11 @@ class Matcher:
             english = SPELLER.knows(w)
             if english and len(w) > SPELLER.SHORT:
                 continue
+            if english:  # a short English word ("from", "with", "ever") is never a typo of a corpus word
+                fix = SPELLER.repair(w, self._vocab)  # ...only of a far more common one ("wat" -> "what")
+                if fix:
+                    fixes[w] = fix
+                continue
             bucket = self._buckets.get(w[0]) if len(w) >= self.t.typo_min_length else None
             hit = process.extractOne(w, bucket, scorer=fuzz.ratio, score_cutoff=self.t.typo_ratio) if bucket else None
             fix = hit[0] if hit else SPELLER.repair(w, self._vocab)
@@ -228,18 +233,23 @@ class Matcher:
         return fixes
 
     def terms(self, question: str) -> tuple[QueryTerm, ...]:
+        return self._analyse(question)[0]
+
+    def _analyse(self, question: str) -> tuple[tuple[QueryTerm, ...], dict[str, str]]:
+        """The question's terms, and the typo corrections they were made with."""
+        fixes = self._corrections(question)
         seen: dict[str, QueryTerm] = {}
-        for tok in self.analyzer.question_tokens(question, self._corrections(question)):
+        for tok in self.analyzer.question_tokens(question, fixes):
             if tok.term in seen:
                 continue
             tid = self._term_ids.get(tok.term)
             known = tid is not None
             seen[tok.term] = QueryTerm(tok, float(self._idfs[tid]) if known else self._unknown_idf, known)
-        return tuple(seen.values())
+        return tuple(seen.values()), fixes
 
     def search(self, question: str, limit: int = 5) -> MatchResult:
         """Rank passages for `question`; answered only if the best one covers enough of it."""
-        everything = self.terms(question)
+        everything, fixes = self._analyse(question)
         cues = [qt for qt in everything if qt.cue and qt.known]
         terms = tuple(qt for qt in everything if not qt.cue)
         known = [qt for qt in terms if qt.known]
@@ -276,7 +286,7 @@ class Matcher:
         if not ranked:
             return MatchResult(question, everything, (), False, "no passage holds the question's words")
         if self.semantic is not None:
-            ranked = self._rerank(question, terms, ranked, top)
+            ranked = self._rerank(reading(question, fixes), terms, ranked, top)
         ranked = [self._judge(m, cues) for m in ranked]
         ranked = [replace(m, score=m.score * self.t.caption_weight) if m.passage.caption else m for m in ranked]
         ranked.sort(key=lambda m: (-m.score, m.passage.id))

@@ -50,7 +50,8 @@ class Thresholds:
     # The semantic stage; values calibrated on tests/data/dev-, club- and added-tuning questions
     meaning: float = 0.55  # a passage whose meaning scores this answers although it covers less than half...
     semantic_coverage: float = 0.15  # ...provided it covers more than this share of the question
-    lexical_share: float = 0.25  # weight of the lexical score (scaled to the best candidate's) in the ranking
+    agreement: float = 0.95  # a passage that covers over half answers only if meaning + word match reach this
+    lexical_share: float = 0.6  # weight of the lexical score (scaled to the best candidate's) in the ranking
     word_share: float = 0.5  # weight of the word match in the ranking
     floor: float = 0.45  # a word's cosine that earns no credit in the word match
     full: float = 0.85  # a word's cosine that earns full credit
@@ -294,6 +295,13 @@ class Matcher:
         best = matches[0]
         if best.accepted:
             return MatchResult(question, everything, matches, True, rule=best.rule)
+        if best.coverage > self.t.coverage and not self._agrees(best):
+            reason = (
+                f"the best passage covers {best.coverage:.0%} of the question, but its meaning ({best.meaning:.2f})"
+                f" and word match ({best.words or 0:.2f}) say it is about something else"
+                f" (together they need {self.t.agreement:.2f})"
+            )
+            return MatchResult(question, everything, matches, False, reason)
         if best.coverage > self.t.coverage:
             reason = "the question names nothing more specific than words found in most passages"
             return MatchResult(question, everything, matches, False, reason)
@@ -344,11 +352,16 @@ class Matcher:
         specific = any(self.df(t) * 2 <= self._n for t in m.matched if not self._is_cue(t, cues))
         if not specific:
             return m
-        if m.coverage > self.t.coverage:
+        if m.coverage > self.t.coverage and self._agrees(m):
             return replace(m, accepted=True, rule="coverage")
         if m.meaning is not None and m.meaning >= self.t.meaning and m.coverage > self.t.semantic_coverage:
             return replace(m, accepted=True, rule="semantic")
         return m
+
+    def _agrees(self, m: Match) -> bool:
+        """Whether the semantic stage agrees that a passage holding the question's words is about it:
+        documentation that says "speed" and "light" is not about the speed of light."""
+        return m.meaning is None or m.meaning + (m.words or 0.0) >= self.t.agreement
 
     @staticmethod
     def _is_cue(term: str, cues: Sequence[QueryTerm]) -> bool:

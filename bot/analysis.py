@@ -62,10 +62,11 @@ def words(text: str) -> list[str]:
 _POSSESSIVE = frozenset(["your", "yours", "ur", "yer", "thy"])
 
 
-def reading(question: str, fixes: Mapping[str, str] | None = None, persona: str = "Maisky") -> str:
+def reading(question: str, fixes: Mapping[str, str] | None = None) -> str:
     """The question as the sentence model should read it: typos repaired ("chamberlin umbrela" ->
-    "chamberlain umbrella") and the second person made the third ("when did you die" -> "when did
-    Maisky die"), because the sources speak of Maisky, not to him."""
+    "chamberlain umbrella") and the second person made the third ("when did you die" -> "when did he
+    die"), because the sources speak of Maisky, not to him. "He", not "Maisky": the name would pull
+    every question towards the passages that sum up his life."""
     fixes = fixes or {}
 
     def swap(m: re.Match[str]) -> str:

@@ -11,9 +11,11 @@ Coverage is measured against the passage's own source: a question word that sour
 weighs as much as a word no source uses, so unrelated sources loaded beside it (documentation, a
 dictionary) cannot make "children" or "deal" look cheap in a question about Maisky.
 
-A question is answered when the best passage covers over half of it, or when its semantic score
-reaches a threshold calibrated on held-out question sets and it holds at least some of the
-question's words; otherwise the result is a decline, which is a normal value, not an error.
+A question is answered when the best passage covers over half of it and the semantic stage agrees
+(its meaning, plus a third of its word match, reaches a threshold: documentation that holds "speed"
+and "light" is not about the speed of light), or when its meaning reaches a threshold calibrated on
+the tuning question sets and it holds at least some of the question's words; otherwise the result
+is a decline, which is a normal value, not an error.
 Coverage stays the backbone of declines: word vectors alone find something close to anything.
 """
 
@@ -47,11 +49,11 @@ class Thresholds:
     typo_min_length: int = 4  # shorter words are never corrected
     k1: float = 1.2
     b: float = 0.75
-    # The semantic stage; values calibrated on tests/data/dev-, club- and added-tuning questions
+    # The semantic stage; values calibrated on tests/data/dev-, club-, added- and offtopic-tuning questions
     meaning: float = 0.55  # a passage whose meaning scores this answers although it covers less than half...
     semantic_coverage: float = 0.15  # ...provided it covers more than this share of the question
-    agreement: float = 0.95  # a passage that covers over half answers only if meaning + word match reach this
-    lexical_share: float = 0.6  # weight of the lexical score (scaled to the best candidate's) in the ranking
+    agreement: float = 0.58  # a passage that covers over half answers only if meaning + word match / 3 reach this
+    lexical_share: float = 0.25  # weight of the lexical score (scaled to the best candidate's) in the ranking
     word_share: float = 0.5  # weight of the word match in the ranking
     floor: float = 0.45  # a word's cosine that earns no credit in the word match
     full: float = 0.85  # a word's cosine that earns full credit
@@ -299,7 +301,7 @@ class Matcher:
             reason = (
                 f"the best passage covers {best.coverage:.0%} of the question, but its meaning ({best.meaning:.2f})"
                 f" and word match ({best.words or 0:.2f}) say it is about something else"
-                f" (together they need {self.t.agreement:.2f})"
+                f" (meaning + word match / 3 is {self._agreement(best):.2f}, needs {self.t.agreement:.2f})"
             )
             return MatchResult(question, everything, matches, False, reason)
         if best.coverage > self.t.coverage:
@@ -361,7 +363,13 @@ class Matcher:
     def _agrees(self, m: Match) -> bool:
         """Whether the semantic stage agrees that a passage holding the question's words is about it:
         documentation that says "speed" and "light" is not about the speed of light."""
-        return m.meaning is None or m.meaning + (m.words or 0.0) >= self.t.agreement
+        return m.meaning is None or self._agreement(m) >= self.t.agreement
+
+    @staticmethod
+    def _agreement(m: Match) -> float:
+        """Meaning, plus a third of the word match: with every word found, a meaning of 0.25 will do;
+        with a key word missing, the meaning must make up for it."""
+        return (m.meaning or 0.0) + (m.words or 0.0) / 3
 
     @staticmethod
     def _is_cue(term: str, cues: Sequence[QueryTerm]) -> bool:

@@ -42,6 +42,7 @@ __all__ = ["FORMAT", "LexicalIndex", "VectorStore", "cached_corpus", "corpus_fin
 log = logging.getLogger(__name__)
 
 FORMAT = 1  # bump when what is saved changes shape
+_RECENT = 20_000  # keys appended by this process looked up through a dict before the index is re-sorted
 _KEEP = 6  # index folders kept in a cache folder (others are the oldest corpora, removed on save)
 
 
@@ -450,8 +451,13 @@ class VectorStore:
         end = start + len(keys)
         self._disk = np.memmap(self._vecs_path, dtype=np.float16, mode="r", shape=(end, self.dim))
         rows = np.arange(start, end, dtype=np.int64)
-        for k, r in zip(keys.tolist(), rows.tolist(), strict=True):
-            self._recent[k] = r
+        if len(self._recent) + len(keys) > _RECENT:  # fold them into the sorted index: a dict costs 100 bytes a key
+            self._keys = np.fromfile(self._keys_path, dtype="S8")[:end]
+            self._sorted = None
+            self._recent.clear()
+        else:
+            for k, r in zip(keys.tolist(), rows.tolist(), strict=True):
+                self._recent[k] = r
         return rows
 
     def __getitem__(self, rows: np.ndarray) -> np.ndarray:

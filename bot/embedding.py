@@ -33,6 +33,7 @@ DIM = 384
 _HEADS = 12
 _LAYERS = 6
 _BATCH = 64  # texts per forward pass: attention for 256 texts of 128 tokens alone would take 200 MB
+_TOKENS = 2048  # ...and at most this many (padded) tokens: 64 texts of 128 tokens would add 180 MB to the peak
 _QUERY_CACHE = 4096  # words outside the corpus kept between questions; users' text cannot grow it further
 
 
@@ -147,8 +148,12 @@ class Encoder:
             return out
         encodings = self.tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        for start in range(0, len(order), _BATCH):
-            chunk = order[start : start + _BATCH]
+        chunks: list[list[int]] = [[]]
+        for i in order:  # shortest first, so the newest text sets the padded length
+            if chunks[-1] and (len(chunks[-1]) >= _BATCH or (len(chunks[-1]) + 1) * len(encodings[i].ids) > _TOKENS):
+                chunks.append([])
+            chunks[-1].append(i)
+        for chunk in chunks:
             length = max(len(encodings[i].ids) for i in chunk)
             ids = np.zeros((len(chunk), length), dtype=np.int64)
             mask = np.zeros((len(chunk), length), dtype=np.float32)

@@ -187,7 +187,7 @@ def one_size(n: int, repeat: int, count: int, full_build: int, keep: Path | None
               f"measured")  # fmt: skip
     else:
         print(f"`maisky index build` (the {r['missing']:,} texts and words still missing): about "
-              f"{r['missing'] * rate / 60:.0f} min, estimated at the cold pass's rate (not run)")  # fmt: skip
+              f"{r['missing'] * rate / 60:.0f} min, estimated at the cold pass's rate, mostly words, which cost less than texts (not run)")  # fmt: skip
     if keep is None:
         shutil.rmtree(base, ignore_errors=True)
 

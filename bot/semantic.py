@@ -19,6 +19,7 @@ do not depend on the state of the cache.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -68,6 +69,9 @@ class TextVectors:
         self.encoder = encoder
         self.cache_dir = cache_dir if cache_dir is not None else default_cache_dir()
         self.matrix = VectorStore(self.cache_dir, f"texts-{encoder.key}-v2", DIM)
+        for legacy in (f"texts-{encoder.key}.keys.npy", f"texts-{encoder.key}.vectors.npy", f"words-{encoder.key}.npz"):
+            with contextlib.suppress(OSError):  # the eager caches this store replaced
+                (self.cache_dir / legacy).unlink(missing_ok=True)
         self._passages = passages
         self._keys = index.units
         self._spans = index.unit_offsets

@@ -17,7 +17,7 @@ from rapidfuzz.distance import OSA
 
 from bot.corpus import Person
 
-__all__ = ["PERSON_PREFIX", "Analyzer", "Speller", "Token", "fold"]
+__all__ = ["PERSON_PREFIX", "Analyzer", "Speller", "Token", "fold", "reading"]
 
 PERSON_PREFIX = "@"
 
@@ -57,6 +57,26 @@ def fold(text: str) -> str:
 def words(text: str) -> list[str]:
     """Folded words, with possessives and contractions cut off ("churchill's" -> "churchill")."""
     return [w for w in _WORD.findall(fold(text)) if len(w) > 1 or w.isdigit()]
+
+
+_POSSESSIVE = frozenset(["your", "yours", "ur", "yer", "thy"])
+
+
+def reading(question: str, fixes: Mapping[str, str] | None = None) -> str:
+    """The question as the sentence model should read it: typos repaired ("chamberlin umbrela" ->
+    "chamberlain umbrella") and the second person made the third ("when did you die" -> "when did he
+    die"), because the sources speak of Maisky, not to him. "He", not "Maisky": the name would pull
+    every question towards the passages that sum up his life."""
+    fixes = fixes or {}
+
+    def swap(m: re.Match[str]) -> str:
+        w = m.group(1)
+        fixed = fixes.get(w, w)
+        if fixed in SECOND_PERSON:
+            return "his" if fixed in _POSSESSIVE else "he"
+        return fixed + m.group(0)[len(w) :]
+
+    return _WORD.sub(swap, fold(question))
 
 
 @dataclass(frozen=True)

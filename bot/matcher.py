@@ -11,9 +11,11 @@ Coverage is measured against the passage's own source: a question word that sour
 weighs as much as a word no source uses, so unrelated sources loaded beside it (documentation, a
 dictionary) cannot make "children" or "deal" look cheap in a question about Maisky.
 
-A question is answered when the best passage covers over half of it, or when its semantic score
-reaches a threshold calibrated on held-out question sets and it holds at least some of the
-question's words; otherwise the result is a decline, which is a normal value, not an error.
+A question is answered when the best passage covers over half of it and the semantic stage agrees
+(its meaning, plus a third of its word match, reaches a threshold: documentation that holds "speed"
+and "light" is not about the speed of light), or when its meaning reaches a threshold calibrated on
+the tuning question sets and it holds at least some of the question's words; otherwise the result
+is a decline, which is a normal value, not an error.
 Coverage stays the backbone of declines: word vectors alone find something close to anything.
 """
 
@@ -27,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from bot.analysis import PERSON_PREFIX, SPELLER, Analyzer, Token, words
+from bot.analysis import PERSON_PREFIX, SPELLER, Analyzer, Token, reading, words
 from bot.corpus import Corpus, Passage
 from bot.embedding import Encoder, default_cache_dir
 from bot.index_store import LexicalIndex, corpus_fingerprint, name_words
@@ -47,9 +49,10 @@ class Thresholds:
     typo_min_length: int = 4  # shorter words are never corrected
     k1: float = 1.2
     b: float = 0.75
-    # The semantic stage; values calibrated on tests/data/dev-, club- and added-tuning questions
+    # The semantic stage; values calibrated on tests/data/dev-, club-, added- and offtopic-tuning questions
     meaning: float = 0.55  # a passage whose meaning scores this answers although it covers less than half...
     semantic_coverage: float = 0.15  # ...provided it covers more than this share of the question
+    agreement: float = 0.58  # a passage that covers over half answers only if meaning + word match / 3 reach this
     lexical_share: float = 0.25  # weight of the lexical score (scaled to the best candidate's) in the ranking
     word_share: float = 0.5  # weight of the word match in the ranking
     floor: float = 0.45  # a word's cosine that earns no credit in the word match
@@ -193,6 +196,11 @@ class Matcher:
             english = SPELLER.knows(w)
             if english and len(w) > SPELLER.SHORT:
                 continue
+            if english:  # a short English word ("from", "with", "ever") is never a typo of a corpus word
+                fix = SPELLER.repair(w, self._vocab)  # ...only of a far more common one ("wat" -> "what")
+                if fix:
+                    fixes[w] = fix
+                continue
             bucket = self._buckets.get(w[0]) if len(w) >= self.t.typo_min_length else None
             hit = process.extractOne(w, bucket, scorer=fuzz.ratio, score_cutoff=self.t.typo_ratio) if bucket else None
             fix = hit[0] if hit else SPELLER.repair(w, self._vocab)
@@ -201,18 +209,23 @@ class Matcher:
         return fixes
 
     def terms(self, question: str) -> tuple[QueryTerm, ...]:
+        return self._analyse(question)[0]
+
+    def _analyse(self, question: str) -> tuple[tuple[QueryTerm, ...], dict[str, str]]:
+        """The question's terms, and the typo corrections they were made with."""
+        fixes = self._corrections(question)
         seen: dict[str, QueryTerm] = {}
-        for tok in self.analyzer.question_tokens(question, self._corrections(question)):
+        for tok in self.analyzer.question_tokens(question, fixes):
             if tok.term in seen:
                 continue
             tid = self._term_ids.get(tok.term)
             known = tid is not None
             seen[tok.term] = QueryTerm(tok, float(self._idfs[tid]) if known else self._unknown_idf, known)
-        return tuple(seen.values())
+        return tuple(seen.values()), fixes
 
     def search(self, question: str, limit: int = 5) -> MatchResult:
         """Rank passages for `question`; answered only if the best one covers enough of it."""
-        everything = self.terms(question)
+        everything, fixes = self._analyse(question)
         cues = [qt for qt in everything if qt.cue and qt.known]
         terms = tuple(qt for qt in everything if not qt.cue)
         known = [qt for qt in terms if qt.known]
@@ -249,7 +262,7 @@ class Matcher:
         if not ranked:
             return MatchResult(question, everything, (), False, "no passage holds the question's words")
         if self.semantic is not None:
-            ranked = self._rerank(question, terms, ranked, top)
+            ranked = self._rerank(reading(question, fixes), terms, ranked, top)
         ranked = [self._judge(m, cues) for m in ranked]
         ranked = [replace(m, score=m.score * self.t.caption_weight) if m.passage.caption else m for m in ranked]
         ranked.sort(key=lambda m: (-m.score, m.passage.id))
@@ -257,6 +270,13 @@ class Matcher:
         best = matches[0]
         if best.accepted:
             return MatchResult(question, everything, matches, True, rule=best.rule)
+        if best.coverage > self.t.coverage and not self._agrees(best):
+            reason = (
+                f"the best passage covers {best.coverage:.0%} of the question, but its meaning ({best.meaning:.2f})"
+                f" and word match ({best.words or 0:.2f}) say it is about something else"
+                f" (meaning + word match / 3 is {self._agreement(best):.2f}, needs {self.t.agreement:.2f})"
+            )
+            return MatchResult(question, everything, matches, False, reason)
         if best.coverage > self.t.coverage:
             reason = "the question names nothing more specific than words found in most passages"
             return MatchResult(question, everything, matches, False, reason)
@@ -307,11 +327,22 @@ class Matcher:
         specific = any(self.df(t) * 2 <= self._n for t in m.matched if not self._is_cue(t, cues))
         if not specific:
             return m
-        if m.coverage > self.t.coverage:
+        if m.coverage > self.t.coverage and self._agrees(m):
             return replace(m, accepted=True, rule="coverage")
         if m.meaning is not None and m.meaning >= self.t.meaning and m.coverage > self.t.semantic_coverage:
             return replace(m, accepted=True, rule="semantic")
         return m
+
+    def _agrees(self, m: Match) -> bool:
+        """Whether the semantic stage agrees that a passage holding the question's words is about it:
+        documentation that says "speed" and "light" is not about the speed of light."""
+        return m.meaning is None or self._agreement(m) >= self.t.agreement
+
+    @staticmethod
+    def _agreement(m: Match) -> float:
+        """Meaning, plus a third of the word match: with every word found, a meaning of 0.25 will do;
+        with a key word missing, the meaning must make up for it."""
+        return (m.meaning or 0.0) + (m.words or 0.0) / 3
 
     @staticmethod
     def _is_cue(term: str, cues: Sequence[QueryTerm]) -> bool:

@@ -130,7 +130,8 @@ def _maisky(*argv: bytes, stdin: bytes = b"", env: dict[str, str] | None = None)
 def test_maisky_ask_with_invalid_utf8_answers(json_flag: list[bytes]) -> None:
     proc = _maisky(b"ask", *json_flag, b"What did you think of Chamberlain? \xed\xa0\x80\xff")
     assert proc.returncode == 0, proc.stderr
-    assert b"Traceback" not in proc.stderr and b"grave-digger" in proc.stdout
+    assert b"Traceback" not in proc.stderr
+    assert b"grave-digger" in proc.stdout or b"leaky, faded umbrella" in proc.stdout  # either passage answers
 
 
 @pytest.mark.parametrize("encoding", ["utf-8:strict", "utf-8:surrogateescape"])
@@ -140,4 +141,5 @@ def test_maisky_chat_with_invalid_utf8_keeps_going(tmp_path: Path, encoding: str
     proc = _maisky(b"chat", stdin=lines, env=env)
     assert proc.returncode == 0, proc.stderr
     assert b"Traceback" not in proc.stderr
-    assert b"soft clay" in proc.stdout and b"Joseph P. Kennedy" in proc.stdout and b"grave-digger" in proc.stdout
+    assert b"soft clay" in proc.stdout and b"Joseph P. Kennedy" in proc.stdout
+    assert proc.stdout.count(b"\nSource: ") == 3  # all three questions answered (Chamberlain by either passage)

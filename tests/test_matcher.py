@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import datetime as dt
 import io
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +11,8 @@ import pytest
 
 from adapters.cli import main
 from bot import Maisky
-from bot.analysis import Analyzer
-from bot.corpus import Corpus, load_corpus
+from bot.analysis import Analyzer, reading
+from bot.corpus import Corpus, Passage, Source, load_corpus
 from bot.embedding import WordVectors, load_encoder
 from bot.evaluation import evaluate, load_questions
 from bot.matcher import Matcher
@@ -62,6 +64,11 @@ def test_held_out_questions_stay_where_they_were_measured(core: Maisky) -> None:
     assert bare.overall >= 0.75 and bare.declined >= 0.9
 
 
+def test_off_topic_questions_are_declined(core: Maisky) -> None:
+    report = evaluate(core.matcher, load_questions(DATA / "offtopic-tuning.yaml"))
+    assert report.declined >= 0.95
+
+
 def test_an_added_source_without_keywords_is_found(core: Maisky) -> None:
     assert not any(p.keywords for p in core.corpus.passages if p.source.id == "wikipedia-ivan-maisky")
     tuning = evaluate(core.matcher, load_questions(ADDED_TUNING))
@@ -102,6 +109,59 @@ def test_meaning_alone_never_answers(core: Maisky) -> None:
     # one word is: the decline names both rules
     result = core.matcher.search("tell me about the moon landing")
     assert not result.answered and "covers" in result.reason and "meaning scores" in result.reason
+
+
+MANUAL = (  # an unrelated source loaded beside the bundled one: it shares words, not subjects, with questions
+    "Keep the lid closed while the kettle heats; the water boils faster and the element lasts longer.",
+    "To set the timer, hold the clock button for three seconds until the display shows the egg symbol.",
+    "The light on the front panel turns green at full speed and red when the motor is overloaded; "
+    "the panel's width is thirty centimetres.",
+)
+
+
+@pytest.fixture(scope="module")
+def with_manual(core: Maisky) -> tuple[Matcher, Matcher]:
+    """The bundled corpus plus an appliance manual: with both stages, and lexical-only."""
+    source = Source("manual", "Appliance manual", "Various", "Manuals", dt.date(2026, 1, 1), "https://example.org",
+                    "manual.toml")  # fmt: skip
+    extra = tuple(Passage(f"manual.p{i}", source, i + 1, text, ()) for i, text in enumerate(MANUAL))
+    corpus = replace(core.corpus, sources=(*core.corpus.sources, source), passages=(*core.corpus.passages, *extra))
+    assert core.matcher.semantic is not None
+    both = matcher_for(corpus, core.matcher.semantic.vectors.cache_dir)
+    return both, Matcher(corpus, both.analyzer, both.t)
+
+
+def test_words_without_the_meaning_do_not_answer(with_manual: tuple[Matcher, Matcher]) -> None:
+    both, lexical = with_manual
+    question = "What is the speed of light?"  # the manual holds "light" and "speed", about a panel lamp
+    assert lexical.search(question).answered  # coverage alone would show the panel lamp
+    result = both.search(question)
+    assert not result.answered and result.matches[0].passage.id == "manual.p2"
+    assert result.matches[0].coverage > both.t.coverage and not result.matches[0].accepted
+    assert "about something else" in result.reason
+    # the same source still answers what it is about, by coverage
+    answer = both.search("how do I set an egg timer")
+    assert answer.answered and answer.rule == "coverage" and answer.matches[0].passage.id == "manual.p1"
+
+
+def test_explain_names_the_agreement_decline(with_manual: tuple[Matcher, Matcher]) -> None:
+    from adapters.cli import explain
+
+    out = io.StringIO()
+    explain(with_manual[0].search("What is the speed of light?"), out)
+    assert "verdict: declined: the best passage covers 100% of the question, but its meaning" in out.getvalue()
+
+
+def test_a_short_english_word_is_never_a_typo_of_a_corpus_word(with_manual: tuple[Matcher, Matcher]) -> None:
+    terms = with_manual[0].terms("dinner with churchill")  # "width" is in the manual, one letter away
+    assert not any(qt.token.corrected == "width" for qt in terms)
+
+
+def test_the_sentence_model_reads_the_question_in_the_third_person() -> None:
+    assert reading("When did you die?") == "when did he die?"
+    assert reading("whats your real name") == "whats his real name"
+    assert reading("chamberlin umbrela", {"chamberlin": "chamberlain", "umbrela": "umbrella"}) == "chamberlain umbrella"
+    assert reading("Churchill's cigar") == "churchill's cigar"
 
 
 def test_warm_cache_encodes_nothing_and_a_damaged_cache_is_rebuilt(core: Maisky, tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ def test_slack_mention_with_a_lone_surrogate_is_answered(slack: tuple[FakeSlack,
     ev = {"type": "app_mention", "user": "U2", "text": "<@UBOT> " + QUESTION, "ts": "1700.1", "channel": "C9"}
     assert event(url, ev, "EvSurrogate")[0] == 200  # json.dumps sends the surrogates as \ud800 escapes
     body = fake.wait_for("/chat.postMessage")[0].body
-    assert "grave-digger" in text_of(body) and ERROR_WORDS not in text_of(body)
+    assert ("grave-digger" in text_of(body) or "umbrella" in text_of(body)) and ERROR_WORDS not in text_of(body)
 
 
 def test_slack_direct_message_with_a_lone_surrogate_is_answered(slack: tuple[FakeSlack, str]) -> None:
@@ -99,7 +99,8 @@ async def test_discord_slash_command_with_a_lone_surrogate_is_answered(
     fake, client = discord_env
     client._connection.parse_interaction_create(command("ask", [{"type": 3, "name": "question", "value": QUESTION}]))
     (answer,) = await fake.answers()
-    assert "grave-digger" in embed_text(answer) and ERROR_WORDS not in embed_text(answer)
+    text = embed_text(answer)
+    assert ("grave-digger" in text or "umbrella" in text) and ERROR_WORDS not in text
 
 
 async def test_discord_who_with_a_lone_surrogate_is_answered(discord_env: tuple[FakeDiscord, discord.Client]) -> None:

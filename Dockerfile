@@ -23,8 +23,9 @@ RUN pip install "/app/src[postgres]" \
  && chown 10001:10001 /app/cache /app/data
 
 USER 10001:10001
-# Build the matcher's vector cache into the image, and prove the image answers from its bundled corpus.
-RUN maisky ask "What did Maisky think of Chamberlain?" > /dev/null
+# Build the matcher's index and vector cache into the image, and prove the image answers from its bundled corpus.
+RUN maisky index build --quiet > /dev/null \
+ && maisky ask "What did Maisky think of Chamberlain?" > /dev/null
 
 VOLUME ["/app/data"]
 EXPOSE 3000

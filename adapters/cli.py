@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -173,6 +174,35 @@ def _show(make: Command | Callable[[argparse.Namespace], Command]) -> Run:
         return 0
 
     return run
+
+
+def _index_build(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
+    """`maisky index build`: the index is already built or read (by `build`); encode what the
+    vector cache lacks, with progress, so no question waits for the model later."""
+    semantic = core.matcher.semantic
+    n = len(core.corpus.passages)
+    out.write(f"index: {n} passages, {len(core.matcher.index.terms)} terms (cache: {core.matcher.cache_folder})\n")
+    if semantic is None:
+        out.write("semantic stage off (the model is not installed): nothing to encode\n")
+        return 0
+    started = time.monotonic()
+    last = [started]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if not args.quiet and (now - last[0] >= 5 or done == total):
+            last[0] = now
+            rate = done / max(now - started, 1e-9)
+            left = (total - done) / rate if rate else 0.0
+            print(f"  {done}/{total} passages, {semantic.encoded} texts and words encoded, about {left:.0f} s left",
+                  file=sys.stderr, flush=True)  # fmt: skip
+
+    semantic.warm(progress)
+    out.write(
+        f"vectors: {semantic.texts.encoded} texts and {semantic.vectors.encoded} words encoded "
+        f"in {time.monotonic() - started:.1f} s ({n} passages; the rest were cached)\n"
+    )
+    return 0
 
 
 def _eval(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
@@ -426,6 +456,15 @@ def parser() -> argparse.ArgumentParser:
         help="ignore every passage's curated keywords (how much the answers lean on them)",
     )
     e.set_defaults(run=_eval)
+    ix = sub.add_parser("index", help="the search index and vector cache").add_subparsers(
+        dest="index", required=True, metavar="ACTION"
+    )
+    ixb = ix.add_parser(
+        "build",
+        help="index the corpus and encode every passage's vectors ahead (else each is encoded when first needed)",
+    )
+    ixb.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    ixb.set_defaults(run=_index_build)
     sl = sub.add_parser(
         "slack", help="run the Slack app: 'http' on $PORT at /slack/events (default) or 'socket' for Socket Mode"
     )

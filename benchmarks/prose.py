@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bot.corpus import Corpus, Passage, Source
 
-__all__ = ["paragraphs", "with_prose"]
+__all__ = ["paragraphs", "sentence_passages", "with_prose"]
 
 _WS = re.compile(r"\s+")
 _CODEISH = re.compile(r"[{}<>=\[\]_|`\\]|\.\.\.|>>>|::|\(\)")
@@ -78,9 +78,84 @@ def _scan(limit: int, min_words: int) -> list[str]:
     return out
 
 
-def with_prose(corpus: Corpus, n: int) -> Corpus:
-    """`corpus` plus `n` unrelated passages (fewer if the installation has fewer)."""
+def sentence_passages(limit: int, min_words: int = 8) -> list[str]:
+    """Up to `limit` sentence-sized passages: the paragraphs of `paragraphs()` first (about 13,000
+    in this project's dev install), then every distinct sentence of at least `min_words` words of
+    the same documentation strings that is not already inside one of them, then of the comments
+    (consecutive `#` lines joined) of the same modules. Real prose for corpora of 100,000
+    passages, which the paragraphs alone cannot fill. Kept in the cache folder like `paragraphs`."""
+    from bot.embedding import default_cache_dir
+
+    kept = default_cache_dir() / f"bench-sentences-{sys.version_info[0]}{sys.version_info[1]}-{min_words}.json"
+    try:
+        cached = json.loads(kept.read_text(encoding="utf-8"))
+        if cached["complete"] or len(cached["passages"]) >= limit:
+            return list(cached["passages"][:limit])
+    except (OSError, ValueError, KeyError):
+        pass
+    out = paragraphs(limit)
+    seen = set(out)
+    inside = {s for p in out for s in _sentences(p)}
+    if len(out) < limit:
+        for text in _scan_all(min_words):
+            if text in seen or text in inside:
+                continue
+            seen.add(text)
+            out.append(text)
+            if len(out) >= limit:
+                break
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.write_text(json.dumps({"complete": len(out) < limit, "passages": out}), encoding="utf-8")
+    return out
+
+
+def _sentences(text: str) -> list[str]:
+    from bot.semantic import sentences
+
+    return sentences(text)
+
+
+def _prose(text: str, min_words: int) -> bool:
+    return (
+        len(text.split()) >= min_words
+        and not _CODEISH.search(text)
+        and sum(c.isalpha() or c == " " for c in text) >= 0.9 * len(text)
+    )
+
+
+def _scan_all(min_words: int) -> Iterator[str]:
+    """Sentences of documentation strings, then of comments, of every installed module."""
+    comments: list[str] = []
+    for path in _files():
+        try:
+            source = path.read_text(encoding="utf-8", errors="replace")
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError, OSError, RecursionError):
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            doc = ast.get_docstring(node)
+            for para in (doc or "").split("\n\n"):
+                for s in _sentences(_WS.sub(" ", para)):
+                    if _prose(s, min_words):
+                        yield s
+        block: list[str] = []
+        for line in [*source.splitlines(), ""]:
+            stripped = line.strip()
+            if stripped.startswith("#") and not stripped.startswith("#!"):
+                block.append(stripped.lstrip("#").strip())
+            elif block:
+                comments.extend(s for s in _sentences(" ".join(block)) if _prose(s, min_words))
+                block = []
+    yield from comments
+
+
+def with_prose(corpus: Corpus, n: int, *, sentences: bool = False) -> Corpus:
+    """`corpus` plus `n` unrelated passages (fewer if the installation has fewer): paragraphs of
+    documentation, or with `sentences` the sentence-sized passages that reach 100,000."""
     source = Source("docs", "Python documentation strings", "Various", "Installed packages", dt.date(2026, 1, 1),
                     "https://docs.python.org", "docs.toml")  # fmt: skip
-    extra = tuple(Passage(f"docs.p{i}", source, i + 1, t, ()) for i, t in enumerate(paragraphs(n)))
+    texts = sentence_passages(n) if sentences else paragraphs(n)
+    extra = tuple(Passage(f"docs.p{i}", source, i + 1, t, ()) for i, t in enumerate(texts))
     return replace(corpus, sources=(*corpus.sources, source), passages=(*corpus.passages, *extra))

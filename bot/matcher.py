@@ -21,8 +21,7 @@ Coverage stays the backbone of declines: word vectors alone find something close
 
 from __future__ import annotations
 
-from array import array
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,7 +31,8 @@ from rapidfuzz import fuzz, process
 
 from bot.analysis import PERSON_PREFIX, SPELLER, Analyzer, Token, reading, words
 from bot.corpus import Corpus, Passage
-from bot.embedding import Encoder
+from bot.embedding import Encoder, default_cache_dir
+from bot.index_store import LexicalIndex, corpus_fingerprint, name_words
 from bot.semantic import SemanticStage
 
 __all__ = ["Match", "MatchResult", "Matcher", "QueryTerm", "Thresholds"]
@@ -111,84 +111,57 @@ class Matcher:
         encoder: Encoder | None = None,
         cache_dir: Path | None = None,
         keywords: bool = True,
+        fingerprint: str = "",
     ) -> None:
         """`encoder`: the model for the semantic stage (None: lexical only). `keywords=False` ignores
-        every passage's curated keywords (`maisky eval --without-keywords`)."""
+        every passage's curated keywords (`maisky eval --without-keywords`). `cache_dir`: where the
+        index and vectors are kept (None: the default cache folder). `fingerprint`: what identifies
+        the corpus (the hash of its seed files, from bot/index_store.py); by default a hash of its
+        content."""
         if not keywords:
             corpus = replace(corpus, passages=tuple(replace(p, keywords="") for p in corpus.passages))
         self.keywords = keywords
         self.cache_dir = cache_dir
+        self._given_fingerprint = fingerprint
         self.corpus = corpus
         self.analyzer = analyzer
         self.t = thresholds or Thresholds()
         self.passages: Sequence[Passage] = corpus.passages
         n = len(self.passages)
-        # Postings of all terms in three flat arrays sorted by (term, passage); a term's postings are
-        # the slice between its offsets. Flat arrays build fast and cost no per-term object overhead.
-        term_ids: dict[str, int] = {}
-        t_col = array("i")  # machine ints: a Python list of ints costs 7x the memory at 100,000 passages
-        d_col = array("i")
-        f_col = array("i")
-        lengths = np.zeros(n, dtype=np.float32)
-        vocab: set[str] = set()
-        passage_words: list[list[str]] = []
-        source_terms: dict[str, set[str]] = {}
-        for i, p in enumerate(self.passages):
-            terms, seen = analyzer.document_terms(p.text, p.keywords)
-            vocab.update(seen)
-            if encoder is not None:
-                passage_words.append(seen)
-            lengths[i] = len(terms)
-            source_terms.setdefault(p.source.id, set()).update(terms)
-            counts = Counter(terms)
-            t_col.extend(term_ids.setdefault(t, len(term_ids)) for t in counts)
-            d_col.extend(array("i", [i]) * len(counts))
-            f_col.extend(counts.values())
-        tcol = np.frombuffer(t_col, dtype=np.int32)
-        order = np.argsort(tcol, kind="stable")  # stable: passages stay in order within a term
-        tcol = tcol[order]
-        del t_col
-        self._docs = np.frombuffer(d_col, dtype=np.int32)[order]
-        del d_col
-        tf = np.frombuffer(f_col, dtype=np.int32)[order].astype(np.float32)
-        del f_col, order
-        df = np.bincount(tcol, minlength=len(term_ids))
-        self._offsets = np.concatenate(([0], np.cumsum(df))).astype(np.int64)
-        avg = float(lengths.mean()) if n else 1.0
-        norm = (self.t.k1 * (1 - self.t.b + self.t.b * lengths / max(avg, 1.0))).astype(np.float32)
-        idf = self.idf(df, n)  # float64: coverage compares sums of these with the unknown-word weight exactly
-        # BM25 weight per posting, computed in place in float32 to keep the peak small at scale
-        denom = norm[self._docs]
-        denom += tf
-        tf *= self.t.k1 + 1
-        tf /= denom
-        del denom
-        tf *= idf.astype(np.float32)[tcol]
-        self._weights = tf
-        del tcol
-        self._term_ids = term_ids
-        self._source_terms = {sid: frozenset(ts) for sid, ts in source_terms.items()}
+        # The index is read from the cache when this corpus was indexed before (bot/index_store.py)
+        folder = self.cache_folder = cache_dir if cache_dir is not None else default_cache_dir()
+        self.fingerprint = fingerprint or corpus_fingerprint(corpus)
+        if not keywords:
+            self.fingerprint = f"{self.fingerprint}:without-keywords"
+        index = LexicalIndex.load_or_build(corpus, analyzer, self.t.k1, self.t.b, folder, self.fingerprint)
+        self.index = index
+        self._docs = index.docs
+        self._weights = index.weights
+        self._offsets = index.offsets
+        df = np.asarray(index.dfs)
+        self._term_ids = dict(zip(index.terms, range(len(index.terms)), strict=True))
+        self._source_terms = {
+            sid: frozenset(index.terms[int(t)] for t in ids) for sid, ids in index.source_terms.items()
+        }
         self._dfs = df
-        self._idfs = idf
+        self._idfs = self.idf(df, n)  # float64: coverage compares sums of these with the unknown-word weight exactly
         self._n = n
         self._unknown_idf = float(self.idf(np.array(1), n))  # a word the sources never use weighs as the rarest
-        vocab.update(w for person in corpus.people.values() for a in (person.name, *person.aliases) for w in words(a))
-        self._vocab = frozenset(vocab)
+        self._vocab = frozenset(index.vocabulary).union(name_words(corpus))
         buckets: dict[str, list[str]] = defaultdict(list)
-        for w in sorted(vocab):
+        for w in sorted(self._vocab):
             if len(w) >= self.t.typo_min_length and not w.isdigit():
                 buckets[w[0]].append(w)
         self._buckets = dict(buckets)
-        self.semantic = (
-            SemanticStage(encoder, [p.text for p in self.passages], passage_words, cache_dir)
-            if encoder is not None
-            else None
-        )
+        self.semantic = SemanticStage(encoder, self.passages, index, cache_dir) if encoder is not None else None
 
     def rebuilt(self, *, keywords: bool) -> Matcher:
         """The same matcher over the same corpus, with or without the passages' curated keywords."""
         encoder = self.semantic.encoder if self.semantic is not None else None
-        return Matcher(self.corpus, self.analyzer, self.t, encoder=encoder, cache_dir=self.cache_dir, keywords=keywords)
+        return Matcher(
+            self.corpus, self.analyzer, self.t, encoder=encoder, cache_dir=self.cache_dir, keywords=keywords,
+            fingerprint=self._given_fingerprint,
+        )  # fmt: skip
 
     @staticmethod
     def idf(df: np.ndarray, n: int) -> np.ndarray:

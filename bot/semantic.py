@@ -149,7 +149,7 @@ class SemanticStage:
 
     @property
     def encoded(self) -> int:
-        """Sentences and words encoded at start-up (not found in the cache)."""
+        """Sentences and words this process has encoded so far (not found in the cache)."""
         return self.texts.encoded + self.vectors.encoded
 
     def score(

@@ -57,30 +57,33 @@ def _kept(kind: str, field: str, limit: int, min_words: int, build: Callable[[],
     return found
 
 
+def _modules() -> Iterator[tuple[str, list[str]]]:
+    """Each installed module's source and the paragraphs of its documentation strings, spaces folded."""
+    for path in _files():
+        try:
+            source = path.read_text(encoding="utf-8", errors="replace")
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError, OSError, RecursionError):
+            continue
+        paras: list[str] = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                doc = ast.get_docstring(node)
+                paras.extend(_WS.sub(" ", para).strip() for para in (doc or "").split("\n\n"))
+        yield source, paras
+
+
 def _scan(limit: int, min_words: int) -> list[str]:
     seen: set[str] = set()
     out: list[str] = []
-    for path in _files():
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
-        except (SyntaxError, ValueError, OSError, RecursionError):
-            continue
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+    for _, paras in _modules():
+        for text in paras:
+            if text in seen or not _prose(text, min_words):
                 continue
-            doc = ast.get_docstring(node)
-            if not doc:
-                continue
-            for para in doc.split("\n\n"):
-                text = _WS.sub(" ", para).strip()
-                if len(text.split()) < min_words or _CODEISH.search(text) or text in seen:
-                    continue
-                if sum(c.isalpha() or c == " " for c in text) < 0.9 * len(text):
-                    continue
-                seen.add(text)
-                out.append(text)
-                if len(out) >= limit:
-                    return out
+            seen.add(text)
+            out.append(text)
+            if len(out) >= limit:
+                return out
     return out
 
 
@@ -125,20 +128,9 @@ def _prose(text: str, min_words: int) -> bool:
 def _scan_all(min_words: int) -> Iterator[str]:
     """Sentences of documentation strings, then of comments, of every installed module."""
     comments: list[str] = []
-    for path in _files():
-        try:
-            source = path.read_text(encoding="utf-8", errors="replace")
-            tree = ast.parse(source)
-        except (SyntaxError, ValueError, OSError, RecursionError):
-            continue
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
-                continue
-            doc = ast.get_docstring(node)
-            for para in (doc or "").split("\n\n"):
-                for s in _sentences(_WS.sub(" ", para)):
-                    if _prose(s, min_words):
-                        yield s
+    for source, paras in _modules():
+        for para in paras:
+            yield from (s for s in _sentences(para) if _prose(s, min_words))
         block: list[str] = []
         for line in [*source.splitlines(), ""]:
             stripped = line.strip()

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 
 from bot.analysis import PERSON_PREFIX, SPELLER, Analyzer, Token, reading, words
 from bot.corpus import Corpus, Passage
@@ -202,11 +203,20 @@ class Matcher:
                     fixes[w] = fix
                 continue
             bucket = self._buckets.get(w[0]) if len(w) >= self.t.typo_min_length else None
-            hit = process.extractOne(w, bucket, scorer=fuzz.ratio, score_cutoff=self.t.typo_ratio) if bucket else None
-            fix = hit[0] if hit else SPELLER.repair(w, self._vocab)
+            fix = (self._closest(w, bucket) if bucket else "") or SPELLER.repair(w, self._vocab)
             if fix:
                 fixes[w] = fix
         return fixes
+
+    def _closest(self, word: str, bucket: Sequence[str]) -> str:
+        """The known word a typo stands for: of the words close enough, the one fewest edits away
+        (a swap of two letters is one edit), then the one the sources use most: "stallin" is
+        Stalin, not the "stalling" of some manual, although the longer word looks more alike."""
+        hits = process.extract(word, bucket, scorer=fuzz.ratio, score_cutoff=self.t.typo_ratio, limit=None)
+        if not hits:
+            return ""
+        best = min(hits, key=lambda h: (OSA.distance(word, h[0]), -self.df(self.analyzer.term(h[0])), -h[1], h[0]))
+        return str(best[0])
 
     def terms(self, question: str) -> tuple[QueryTerm, ...]:
         return self._analyse(question)[0]

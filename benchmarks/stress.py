@@ -25,7 +25,13 @@ from bot.evaluation import evaluate, load_questions
 from bot.matcher import Matcher
 
 ROOT = Path(__file__).resolve().parent.parent
-SETS = ["dev-questions.yaml", "club-questions.yaml", "offtopic-tuning.yaml", "heldout-questions.yaml"]
+SETS = [
+    "dev-questions.yaml",
+    "club-questions.yaml",
+    "offtopic-tuning.yaml",
+    "paraphrase-tuning.yaml",
+    "heldout-questions.yaml",
+]
 
 
 def build(corpus: Corpus, semantic: bool, keywords: bool = True) -> tuple[Matcher, float]:

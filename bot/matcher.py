@@ -305,6 +305,7 @@ class Matcher:
         assert self.semantic is not None
         qwords: list[str] = []
         weights: list[float] = []
+        owners: list[str] = []  # the index term each word comes from
         for qt in terms:
             tok = qt.token
             if tok.via == "question":  # "where ... from" stands for "born": its words say nothing themselves
@@ -314,11 +315,13 @@ class Matcher:
                 if w not in qwords:
                     qwords.append(w)
                     weights.append(qt.idf / len(ws))
+                    owners.append(tok.term)
         ranked.sort(key=lambda m: (-m.lexical, m.passage.id))
         ranked = ranked[: self.t.candidates]
         index = {self.passages[i].id: i for i in top.tolist()}
+        exact = [[t in m.matched for t in owners] for m in ranked]  # what the lexical stage found is found
         found = self.semantic.score(
-            question, qwords, weights, [index[m.passage.id] for m in ranked], self.t.floor, self.t.full
+            question, qwords, weights, [index[m.passage.id] for m in ranked], self.t.floor, self.t.full, exact
         )
         most = max(m.lexical for m in ranked) or 1.0
         return [

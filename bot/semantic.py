@@ -160,11 +160,15 @@ class SemanticStage:
         passages: Sequence[int],
         floor: float,
         full: float,
+        exact: Sequence[Sequence[bool]] | None = None,
     ) -> list[SemanticScore]:
         """Both measures for each passage index in `passages`.
 
         In the word match a cosine at or below `floor` earns nothing and one at or above `full`
-        earns the word's whole weight, linearly between."""
+        earns the word's whole weight, linearly between. `exact[k][j]`: the lexical stage found
+        word j (its stem, or the person it names) in passage k, which counts as the word itself
+        whatever its vector says: "churchil" is the stem of "Churchill", though the model reads the
+        typed word as "church" + "il"."""
         if not passages:
             return []
         self.prepare(passages)
@@ -185,7 +189,7 @@ class SemanticStage:
         sims = q @ self.vectors.matrix[uniq].astype(np.float32).T  # (question words, distinct passage words)
         out = []
         pos = 0
-        for (a, b), m in zip(spans, meaning, strict=True):
+        for k, ((a, b), m) in enumerate(zip(spans, meaning, strict=True)):
             cols = inverse[pos : pos + (b - a)]
             pos += b - a
             if not len(cols):
@@ -195,6 +199,10 @@ class SemanticStage:
             best = block.argmax(axis=1)
             cos = np.clip(block[np.arange(len(words)), best], 0.0, 1.0)
             found = [self.vectors.words[int(uniq[cols[j]])] for j in best]
+            if exact is not None:
+                same = np.asarray(exact[k], dtype=bool)
+                cos = np.where(same, 1.0, cos)
+                found = [qw if hit else pw for qw, pw, hit in zip(words, found, same, strict=True)]
             pairs = tuple((qw, pw, round(float(c), 3)) for qw, pw, c in zip(words, found, cos, strict=True))
             credit = np.clip((cos - floor) / max(full - floor, 1e-6), 0.0, 1.0)
             out.append(SemanticScore(m, float((credit * w).sum()), pairs))

@@ -172,6 +172,14 @@ def test_a_typo_becomes_the_nearest_word_then_the_most_used(with_manual: tuple[M
     assert fixes["stallin"] == "stalin"
 
 
+def test_a_word_the_lexical_stage_found_counts_in_full_in_the_word_match(core: Maisky) -> None:
+    # "churchil" is the stem of "Churchill's", so the lexical stage finds it; the model reads the
+    # typed word as "church" + "il", whose nearest word in the passage is "praise" (0.41)
+    best = core.matcher.search("churchil stallin").matches[0]
+    assert set(best.matched) >= {"churchil", "@stalin"}
+    assert ("churchil", "churchil", 1.0) in best.pairs and best.words == pytest.approx(1.0)
+
+
 def test_the_sentence_model_reads_the_question_in_the_third_person() -> None:
     assert reading("When did you die?") == "when did he die?"
     assert reading("whats your real name") == "whats his real name"

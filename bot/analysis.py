@@ -15,7 +15,7 @@ import Stemmer
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from bot.corpus import Person
+from bot.corpus import Cue, Person
 
 __all__ = ["PERSON_PREFIX", "Analyzer", "Speller", "Token", "fold", "reading"]
 
@@ -96,7 +96,7 @@ class Analyzer:
         self,
         people: Mapping[str, Person],
         synonyms: Sequence[Sequence[str]],
-        cues: Sequence[tuple[Sequence[str], str, bool]] = (),
+        cues: Sequence[Cue] = (),
     ) -> None:
         self._stemmer = Stemmer.Stemmer("english")
         self._stemmer.maxCacheSize = 0  # its own cache of 10,000 words would fill with users' words
@@ -117,11 +117,12 @@ class Analyzer:
                     self.names.setdefault(key, person.id)
         self._longest_name = max((len(k) for k in self.names), default=1)
         self._name_starts = frozenset(k[0] for k in self.names)
-        self.cues: list[tuple[frozenset[str], str, bool]] = []
+        self.cues: list[tuple[frozenset[str], str, bool, bool]] = []
         self._keep: set[str] = set()  # cue words are indexed even where they are stop words
-        for when, adds, evidence in cues:
+        for when, adds, evidence, every in cues:
             if words(adds):
-                self.cues.append((frozenset(w for t in when for w in words(t)), self.term(words(adds)[0]), evidence))
+                trigger = frozenset(w for t in when for w in words(t))
+                self.cues.append((trigger, self.term(words(adds)[0]), evidence, every))
                 self._keep.add(words(adds)[0])
 
     def stem(self, word: str) -> str:
@@ -188,9 +189,9 @@ class Analyzer:
         said = words(question)
         fixes = correct or {}
         heard = [fixes.get(w, w) for w in said]  # a repaired typo may turn out a stop word ("wat" -> "what")
-        for trigger, term, evidence in self.cues:
+        for trigger, term, evidence, every in self.cues:
             hit = trigger.intersection(heard)
-            if hit:
+            if hit and (not every or hit == trigger):
                 tokens.append(Token(" ".join(sorted(hit)), term, via="question" if evidence else "cue"))
         for w, fixed in zip(said, heard, strict=True):
             if fixed in SECOND_PERSON:

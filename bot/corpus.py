@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.errors import CorpusError
 
-__all__ = ["Corpus", "Correction", "Passage", "Person", "Quote", "Source", "load_corpus", "load_people"]
+__all__ = ["Corpus", "Correction", "Cue", "Passage", "Person", "Quote", "Source", "load_corpus", "load_people"]
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 DEFAULT_EXCERPT_WORDS = 100  # words of one passage a reply shows from a copyrighted source
@@ -89,13 +89,18 @@ class Passage:
         return ""
 
 
+Cue = tuple[tuple[str, ...], str, bool, bool]
+"""A lexicon cue: its words, the term it adds, whether that counts as evidence, and whether every
+word must be in the question (`when_all`) rather than one of them (`when_any`)."""
+
+
 @dataclass(frozen=True)
 class Corpus:
     sources: tuple[Source, ...]
     passages: tuple[Passage, ...]
     people: Mapping[str, Person]
     synonyms: tuple[tuple[str, ...], ...]
-    cues: tuple[tuple[tuple[str, ...], str, bool], ...] = ()
+    cues: tuple[Cue, ...] = ()
 
     def passage(self, passage_id: str) -> Passage:
         for p in self.passages:
@@ -187,7 +192,7 @@ def load_people(path: Path) -> dict[str, Person]:
     return people
 
 
-def _load_lexicon(path: Path) -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[tuple[str, ...], str, bool], ...]]:
+def _load_lexicon(path: Path) -> tuple[tuple[tuple[str, ...], ...], tuple[Cue, ...]]:
     if not path.exists():
         return (), ()
     data = _read_toml(path)
@@ -195,14 +200,17 @@ def _load_lexicon(path: Path) -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[
     r.unknown(data, ("synonyms", "cue"), "the lexicon")
     cues = []
     for cue in r.items(data, "cue"):
-        r.unknown(cue, ("when_any", "adds", "evidence"), "a cue")
-        when = cue.get("when_any")
+        r.unknown(cue, ("when_any", "when_all", "adds", "evidence"), "a cue")
+        if ("when_any" in cue) == ("when_all" in cue):
+            raise r.fail("needs either when_any (one of the words) or when_all (every word)", "cue.when_any")
+        key = "when_all" if "when_all" in cue else "when_any"
+        when = cue[key]
         if not isinstance(when, list) or not when or not all(isinstance(w, str) and w.strip() for w in when):
-            raise r.fail("must be a non-empty list of words", "cue.when_any")
+            raise r.fail("must be a non-empty list of words", f"cue.{key}")
         evidence = cue.get("evidence", False)
         if not isinstance(evidence, bool):
             raise r.fail("must be true or false", "cue.evidence")
-        cues.append((tuple(when), r.text(cue, "adds"), evidence))
+        cues.append((tuple(when), r.text(cue, "adds"), evidence, key == "when_all"))
     groups = data.get("synonyms", [])
     if not isinstance(groups, list):
         raise r.fail("must be a list of lists of words", "synonyms")

@@ -160,3 +160,19 @@ The embassy observatory held a brass telescope, according to the club's notes.''
 def test_empty_folder(tmp_path: Path) -> None:
     with pytest.raises(CorpusError, match=r"people\.toml"):
         load_corpus(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("cue", "field"),
+    [
+        ('when_any = ["a"]\nwhen_all = ["b"]\nadds = "c"', "cue.when_any"),  # both
+        ('adds = "c"', "cue.when_any"),  # neither
+        ('when_all = []\nadds = "c"', "cue.when_all"),
+    ],
+)
+def test_a_cue_takes_when_any_or_when_all(seeds_copy: Path, cue: str, field: str) -> None:
+    lexicon = seeds_copy / "lexicon.toml"
+    lexicon.write_text(lexicon.read_text(encoding="utf-8") + f"\n[[cue]]\n{cue}\n", encoding="utf-8")
+    with pytest.raises(CorpusError) as err:
+        load_corpus(seeds_copy)
+    assert err.value.field == field

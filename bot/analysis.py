@@ -40,7 +40,15 @@ STOPWORDS = frozenset(
     became becomes actually exactly maybe perhaps probably basically becoming
     """.split()
 )
-SECOND_PERSON = frozenset(["you", "your", "yours", "yourself", "u", "ur", "ya", "yer", "thee", "thou", "thy"])
+# Contractions typed without their apostrophe ("didnt", "wasnt") are stop words like "didn't", not
+# typos of English words ("didst", "want") nor of the sources' words
+STOPWORDS = STOPWORDS | frozenset(
+    """
+    didnt doesnt dont wasnt werent isnt arent hasnt havent hadnt wouldnt couldnt shouldnt mustnt cant wont
+    im ive hes shes thats theres theyre theyve weve lets
+    """.split()
+)
+SECOND_PERSON = frozenset("you your yours yourself u ur ya yer thee thou thy youre youve youd youll".split())
 MEMO_LIMIT = 200_000  # the sources' words remembered by stem() and term(); others are worked out, never kept
 _WORD = re.compile(r"([a-z0-9]+)(?:'[a-z]+)?")  # the group drops possessives and contractions
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})

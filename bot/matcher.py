@@ -30,7 +30,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from bot.analysis import PERSON_PREFIX, SPELLER, Analyzer, Token, reading, words
+from bot.analysis import PERSON_PREFIX, SECOND_PERSON, SPELLER, STOPWORDS, Analyzer, Token, reading, words
 from bot.corpus import Corpus, Passage
 from bot.embedding import Encoder, default_cache_dir
 from bot.index_store import LexicalIndex, corpus_fingerprint, name_words
@@ -192,7 +192,9 @@ class Matcher:
         A correctly spelt English word is never corrected ("thanks" is not a typo of "tanks")."""
         fixes: dict[str, str] = {}
         for w in set(words(question)):
-            if w in self._vocab or w.isdigit() or self.knows(self.analyzer.term(w)):
+            if w in self._vocab or w.isdigit() or w in STOPWORDS or w in SECOND_PERSON:
+                continue
+            if self.knows(self.analyzer.term(w)):
                 continue
             english = SPELLER.knows(w)
             if english and len(w) > SPELLER.SHORT:

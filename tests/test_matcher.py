@@ -288,3 +288,13 @@ def test_results_are_ranked_and_explained(core: Maisky) -> None:
     scores = [m.score for m in result.matches]
     assert scores == sorted(scores, reverse=True) and len(scores) >= 3
     assert all("@kennedy" in m.matched for m in result.matches)
+
+
+def test_a_contraction_without_its_apostrophe_is_a_stop_word_not_a_typo(core: Maisky) -> None:
+    # the English dictionary would make "didnt" "didst", "wasnt" "want", "arent" "agent"
+    terms = core.matcher.terms("didnt you meet churchill, or wasnt it so, arent youre notes clear")
+    surfaces = {qt.token.surface for qt in terms}
+    assert not surfaces & {"didnt", "wasnt", "arent"}
+    assert not any(qt.token.corrected in {"didst", "want", "agent", "your"} for qt in terms)
+    youre = [qt.token.via for qt in core.matcher.terms("were youre notes clear") if qt.token.surface == "youre"]
+    assert youre == ["you"]  # "you're": Maisky

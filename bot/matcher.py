@@ -21,6 +21,7 @@ Coverage stays the backbone of declines: word vectors alone find something close
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -30,7 +31,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from bot.analysis import PERSON_PREFIX, SECOND_PERSON, SPELLER, STOPWORDS, Analyzer, Token, reading, words
+from bot.analysis import PERSON_PREFIX, SECOND_PERSON, SPELLER, STOPWORDS, Analyzer, Token, fold, reading, words
 from bot.corpus import Corpus, Passage
 from bot.embedding import Encoder, default_cache_dir
 from bot.index_store import LexicalIndex, corpus_fingerprint, name_words
@@ -39,6 +40,8 @@ from bot.semantic import SemanticStage
 __all__ = ["Match", "MatchResult", "Matcher", "QueryTerm", "Thresholds"]
 
 CUE_WEIGHT = 1.0  # relative to a word of the question
+_SHORT_YEAR = re.compile(r"'(\d\ds?)\b")  # "'41", "'30s" (after fold() has unified apostrophes)
+_YEAR = re.compile(r"1[0-9]{3}s?|20[0-9]{2}s?")
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,7 @@ class Matcher:
             if len(w) >= self.t.typo_min_length and not w.isdigit():
                 buckets[w[0]].append(w)
         self._buckets = dict(buckets)
+        self._centuries = sorted(w for w in self._vocab if _YEAR.fullmatch(w))
         self.semantic = SemanticStage(encoder, self.passages, index, cache_dir) if encoder is not None else None
 
     def rebuilt(self, *, keywords: bool) -> Matcher:
@@ -190,9 +194,9 @@ class Matcher:
         """Corrections for the unknown words of a question that look like typos: of a word or name
         of the sources first ("chamberlin"), else of an ordinary English word ("thnik", "wen").
         A correctly spelt English word is never corrected ("thanks" is not a typo of "tanks")."""
-        fixes: dict[str, str] = {}
+        fixes: dict[str, str] = self._years(question)
         for w in set(words(question)):
-            if w in self._vocab or w.isdigit() or w in STOPWORDS or w in SECOND_PERSON:
+            if w in fixes or w in self._vocab or w.isdigit() or w in STOPWORDS or w in SECOND_PERSON:
                 continue
             if self.knows(self.analyzer.term(w)):
                 continue
@@ -208,6 +212,18 @@ class Matcher:
             fix = (self._closest(w, bucket) if bucket else "") or SPELLER.repair(w, self._vocab)
             if fix:
                 fixes[w] = fix
+        return fixes
+
+    def _years(self, question: str) -> dict[str, str]:
+        """A year written short ("in '41", "the '30s") as the one year of the sources that ends so
+        ("1941", "1930s"); left alone when the sources have none or several."""
+        fixes: dict[str, str] = {}
+        for digits in _SHORT_YEAR.findall(fold(question)):
+            if digits in self._vocab:
+                continue
+            years = [w for w in self._centuries if w[2:] == digits]
+            if len(years) == 1:
+                fixes[digits] = years[0]
         return fixes
 
     def _closest(self, word: str, bucket: Sequence[str]) -> str:

@@ -298,3 +298,13 @@ def test_a_contraction_without_its_apostrophe_is_a_stop_word_not_a_typo(core: Ma
     assert not any(qt.token.corrected in {"didst", "want", "agent", "your"} for qt in terms)
     youre = [qt.token.via for qt in core.matcher.terms("were youre notes clear") if qt.token.surface == "youre"]
     assert youre == ["you"]  # "you're": Maisky
+
+
+def test_a_year_written_short_is_the_sources_year_that_ends_so(core: Maisky) -> None:
+    def years(question: str) -> dict[str, str]:
+        return {qt.token.surface: qt.token.term for qt in core.matcher.terms(question) if qt.token.surface[0].isdigit()}
+
+    assert years("did winston come to supper in the summer of '41?") == {"41": "1941"}
+    assert years("why send you to london in \u201932") == {"32": "1932"}  # a curly apostrophe too
+    assert years("what about the '30s") == {"30s": "1930s"}
+    assert years("what happened in '99") == {"99": "99"}  # no year of the sources ends so: left alone

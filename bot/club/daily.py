@@ -352,7 +352,12 @@ class _Pass:
                 existing = self.store.delivery(sub.id, key)
                 if existing is not None and existing.status == Status.CLAIMED:
                     return max(existing.next_attempt_at, now + 1.0)
-                return None  # settled, or another process is sending it now
+                if existing is not None and existing.status == Status.SENDING:
+                    # Another process is sending it now. The day stays due here until that process
+                    # settles it: if the platform refuses it, it puts the row back `claimed`, and a
+                    # day moved on from here would never be looked at again.
+                    return now + 1.0
+                return None  # settled
             # the quotation was chosen when the day was first tried; it may since have left the corpus
             choice = daily._by_key.get(claim.quote_key) or choice
         return self._send(sub, day, claim, choice, label)

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from bot import Kind, Maisky
-from bot.daily import Daily, DailyConfig, next_quote
-from bot.quotes import maisky_quotes
-from bot.schedule import parse_time, parse_zone, scheduled_at
-from bot.store import MIGRATIONS, Status, Store
+from bot import Kind, Maisky, Reply
+from bot.club.daily import Daily, DailyConfig, next_quote
+from bot.club.schedule import parse_time, parse_zone, scheduled_at
+from bot.ops.store import MIGRATIONS, Status, Store
+from bot.sources.quotes import maisky_quotes
 from tests.daily_support import (
     ChannelGone,
     OutcomeUnknown,
@@ -546,3 +546,34 @@ def test_a_workspace_whose_own_token_is_refused_stops_alone(core: Maisky, url: s
     assert report.stopped == ["slack:T1: token_revoked"]
     assert report.posted == ["slack:T2C0:2026-01-10", "slack:T2C1:2026-01-10"]
     assert all(s.active for s in d.store.active()) and len(d.store.active()) == 4
+
+
+class _HeldThenRefused:
+    """A poster that holds its first post until released, then answers that the token was revoked:
+    another process meanwhile finds the day's row `sending`."""
+
+    def __init__(self) -> None:
+        self.inside, self.release = threading.Event(), threading.Event()
+
+    def post(self, channel: str, reply: Reply, key: str) -> None:
+        self.inside.set()
+        assert self.release.wait(120)
+        raise TokenRejected("token_revoked")
+
+
+def test_a_day_another_process_was_sending_stays_due_when_that_process_is_refused(core: Maisky, url: str) -> None:
+    holder, other = make_daily(core, url, workers=1), make_daily(core, url, workers=1)
+    subscribe(holder, "C1")
+    held = _HeldThenRefused()
+    worker = threading.Thread(target=holder.run_due, args=(at("2026-01-10T09:00"), {"slack": held}))
+    worker.start()
+    assert held.inside.wait(120)  # the holder's row is `sending` now
+    bystander = RecordingPoster()
+    other.run_due(at("2026-01-10T09:01"), {"slack": bystander})  # finds the day in flight: not its to settle
+    held.release.set()
+    worker.join(120)
+    assert not bystander.posts
+    fixed = RecordingPoster()  # the token is fixed; any process's next pass posts the day
+    report = other.run_due(at("2026-01-10T09:10"), {"slack": fixed})
+    assert report.posted == ["slack:C1:2026-01-10"] and [c for c, _ in fixed.posts] == ["C1"]
+    assert "1 posted so far" in other.status("slack", "C1", at("2026-01-10T10:00")).narration

@@ -19,7 +19,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 
-from bot.settings import SlackSettings
+from bot.ops.settings import SlackSettings
 
 SECRET = "test-signing-secret"
 
@@ -118,7 +118,7 @@ class FakeSlack:
         self.server.shutdown()
         self.server.server_close()
 
-    def wait_for(self, suffix: str, count: int = 1, timeout: float = 10) -> list[Call]:
+    def wait_for(self, suffix: str, count: int = 1, timeout: float = 180) -> list[Call]:
         """The calls whose path ends with `suffix`, once there are `count` of them."""
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -170,7 +170,7 @@ def post(url: str, body: str, content_type: str, *, secret: str = SECRET, timest
     for k, v in (headers or {}).items():
         req.add_header(k, v)
     try:
-        with urlopen(req, timeout=10) as resp:
+        with urlopen(req, timeout=180) as resp:
             return resp.status, resp.read().decode()
     except HTTPError as err:
         return err.code, err.read().decode()

@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from bot.corpus import Corpus
+from bot.chat.reply import Reply
+from bot.chat.voice import Voice
+from bot.club.schedule import parse_time, parse_zone, scheduled_at
 from bot.errors import ChannelGone, OutcomeUnknown, PostLater, TokenRejected
-from bot.quotes import QuoteChoice, maisky_quotes
-from bot.reply import Reply
-from bot.schedule import parse_time, parse_zone, scheduled_at
-from bot.store import Delivery, Status, Store, Subscription
-from bot.voice import Voice
+from bot.ops.store import Delivery, Status, Store, Subscription
+from bot.sources.corpus import Corpus
+from bot.sources.quotes import QuoteChoice, maisky_quotes
 
 __all__ = ["Daily", "DailyConfig", "Poster", "RunReport", "next_quote"]
 
@@ -352,7 +352,12 @@ class _Pass:
                 existing = self.store.delivery(sub.id, key)
                 if existing is not None and existing.status == Status.CLAIMED:
                     return max(existing.next_attempt_at, now + 1.0)
-                return None  # settled, or another process is sending it now
+                if existing is not None and existing.status == Status.SENDING:
+                    # Another process is sending it now. The day stays due here until that process
+                    # settles it: if the platform refuses it, it puts the row back `claimed`, and a
+                    # day moved on from here would never be looked at again.
+                    return now + 1.0
+                return None  # settled
             # the quotation was chosen when the day was first tried; it may since have left the corpus
             choice = daily._by_key.get(claim.quote_key) or choice
         return self._send(sub, day, claim, choice, label)

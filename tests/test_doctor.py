@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from bot.errors import ConfigError
 from bot.ops.doctor import (
     Finding,
     Place,
@@ -20,6 +22,7 @@ from bot.ops.doctor import (
     healthy,
     table,
 )
+from bot.ops.settings import Settings
 from bot.ops.store import MIGRATIONS, Store
 
 
@@ -29,8 +32,14 @@ def _url(tmp_path: Path) -> str:
 
 def test_settings_problems_are_rows_naming_the_variable() -> None:
     found, settings = check_settings({"MAISKY_COOLDOWN": "soon", "SLACK_BOT_TOKEN": "xoxp-user"}, dotenv=None)
-    assert settings is None
-    assert [(f.subject, f.ok) for f in found] == [("MAISKY_COOLDOWN", False)]
+    assert settings is None  # and still every problem in one pass, the front end's too
+    assert [(f.subject, f.ok) for f in found] == [
+        ("MAISKY_COOLDOWN", False),
+        ("SLACK_BOT_TOKEN", False),
+        ("SLACK_SIGNING_SECRET", False),
+    ]
+    found, _ = check_settings({"LOG_LEVEL": "LOUD", "SLACK_BOT_TOKEN": "xoxb-1", "PORT": "abc"}, dotenv=None)
+    assert {f.subject for f in found if not f.ok} == {"LOG_LEVEL", "PORT", "SLACK_SIGNING_SECRET"}
     found, settings = check_settings({"SLACK_BOT_TOKEN": "xoxp-user"}, dotenv=None)
     assert settings is not None
     bad = [f for f in found if not f.ok]
@@ -173,3 +182,11 @@ def test_sqlite_on_heroku_and_a_bad_url_are_named(tmp_path: Path) -> None:
     assert settings is not None
     found, _ = check_storage(settings)
     assert [(f.subject, f.ok) for f in found] == [("DATABASE_URL", False)]
+
+
+def test_a_postgresql_url_without_its_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "psycopg" else real(name, *a))
+    settings = Settings.from_env({"DATABASE_URL": "postgresql://u:p@db.example/maisky"}, dotenv=None)
+    with pytest.raises(ConfigError, match=r"maisky-bot\[postgres\]"):
+        settings.check_database()

@@ -284,10 +284,11 @@ def build_client(
     desk = FrontDesk(core, daily, prefix=PREFIX, quiz=quiz)
     store = daily.store if daily is not None else None
     questions = StoreBook(store) if isinstance(store, QuestionStore) else MemoryBook()
+    translations = core.voice.persona_dir / "translations"  # MAISKY_PERSONA's, else the bundled persona's
     if ds.shards is None:
-        return MaiskyClient(desk, ds, force_sync=force_sync, questions=questions)
+        return MaiskyClient(desk, ds, force_sync=force_sync, questions=questions, translations=translations)
     return ShardedMaiskyClient(
-        desk, ds, force_sync=force_sync, questions=questions, shard_count=ds.shards or None
+        desk, ds, force_sync=force_sync, questions=questions, translations=translations, shard_count=ds.shards or None
     )  # 0: Discord's count
 
 

@@ -14,11 +14,12 @@ from pathlib import Path
 from discord import Locale
 from discord.app_commands import TranslationContextLocation, TranslationContextTypes, Translator, locale_str
 
+import persona
 from bot.errors import ConfigError
 
 __all__ = ["TRANSLATIONS", "DataTranslator", "load_translations"]
 
-TRANSLATIONS = Path(__file__).resolve().parents[2] / "persona" / "translations"
+TRANSLATIONS = Path(persona.__file__).resolve().parent / "translations"  # package data: in the wheel too
 _DESCRIPTIONS = frozenset(
     {
         TranslationContextLocation.command_description,

@@ -103,6 +103,7 @@ class Voice:
     """Turns match results and corpus data into Replies."""
 
     def __init__(self, persona_dir: Path, corpus: Corpus, seed: int = 0) -> None:
+        self.persona_dir = persona_dir
         self.persona = load_persona(persona_dir)
         self.corpus = corpus
         self.seed = seed

@@ -126,11 +126,15 @@ def check_settings(
 ) -> tuple[list[Finding], Settings | None]:
     """The settings, each front end's section included when any of its variables is set; `slack` is
     the transport `maisky slack` is run with (http, socket, or None for SLACK_MODE)."""
-    try:
-        settings = Settings.from_env(env, dotenv)
-    except ConfigError as exc:
-        return [_setting(problem) for problem in exc.problems], None
     found: list[Finding] = []
+    checked: Settings | None = None
+    try:
+        checked = Settings.from_env(env, dotenv)
+    except ConfigError as exc:
+        found += [_setting(problem) for problem in exc.problems]
+    # Each front end's section is checked whatever the common settings said, so one pass names
+    # every problem (a bad LOG_LEVEL no longer hides a bad PORT).
+    settings = checked or Settings(Path("."), Path("."), values=Settings.read_values(env, dotenv))
     slack_set, discord = configured(settings.values)
     mode = slack_mode(settings.values, slack)
     sections: tuple[tuple[str, bool, Callable[[], object]], ...] = (
@@ -148,7 +152,7 @@ def check_settings(
             found.append(Finding("settings", name, True, "set"))
     if not (slack_set or discord):
         found.append(Finding("settings", "platforms", True, "no Slack or Discord token set: the console only"))
-    return found, settings
+    return found, checked
 
 
 def _setting(problem: str) -> Finding:

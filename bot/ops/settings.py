@@ -7,6 +7,7 @@ once. Secrets are kept out of reprs, so logging a settings object never shows a 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -114,13 +115,19 @@ class Settings:
     cache_dir: Path | None = None  # the matcher's vector cache; None: the user's cache folder
     values: Mapping[str, str] = field(default_factory=dict, repr=False)
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
-        """Read MAISKY_* settings; every malformed one is named in a single ConfigError."""
+    @staticmethod
+    def read_values(env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> dict[str, str]:
+        """The variables as the bot sees them: the .env file's, then the environment's over them."""
         values: dict[str, str] = {}
         if dotenv is not None and dotenv.is_file():
             values.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
         values.update(os.environ if env is None else env)
+        return values
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
+        """Read MAISKY_* settings; every malformed one is named in a single ConfigError."""
+        values = cls.read_values(env, dotenv)
         problems: list[str] = []
         seeds_dir = Path(values.get("MAISKY_SEEDS") or Path(seeds.__file__).parent)
         persona_dir = Path(values.get("MAISKY_PERSONA") or Path(persona.__file__).parent)
@@ -301,6 +308,10 @@ def _check_database(url: str, name: str, problems: list[str]) -> None:
         elif not os.access(folder, os.W_OK | os.X_OK):
             problems.append(f"{name}: the folder {folder} is read-only (SQLite writes its journal beside the file)")
         return
+    if importlib.util.find_spec("psycopg") is None:
+        problems.append(
+            f"{name}: PostgreSQL needs its driver, which is not installed: pip install 'maisky-bot[postgres]' (psycopg)"
+        )
     parsed = urlparse(url)
     try:
         parsed.port  # noqa: B018  # urlparse checks the port only when asked

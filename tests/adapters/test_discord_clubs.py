@@ -4,6 +4,7 @@ fed to the gateway's own entry point, assertions on what discord.py sends."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,9 @@ from adapters.discord.client import MaiskyClient, build_client, sync_commands, t
 from adapters.discord.translator import TRANSLATIONS, DataTranslator, load_translations
 from bot import ConfigError, Maisky
 from bot.chat.desk import FrontDesk
+from bot.chat.voice import Voice
 from bot.club.quiz import Quiz
+from bot.ops.settings import DiscordSettings
 from bot.ops.store import Store
 from tests.adapters.conftest import MakeCore
 from tests.adapters.discord_fakes import APP_ID, CHANNEL_ID, TOKEN, Call, FakeDiscord, command, component, settings
@@ -188,3 +191,13 @@ def test_english_only_ships_and_bad_translation_files_are_named(tmp_path: Path) 
     (tmp_path / "fr.toml").write_text('"a" = 3\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"fr\.toml"):
         load_translations(tmp_path)
+
+
+def test_translations_follow_the_persona_folder(core: Maisky, tmp_path: Path) -> None:
+    persona = tmp_path / "persona"
+    shutil.copytree(core.voice.persona_dir, persona, ignore=shutil.ignore_patterns("__pycache__"))
+    (persona / "translations" / "fr.toml").write_text('"The commands" = "Les commandes"\n', encoding="utf-8")
+    own = Maisky(core.corpus, core.matcher, Voice(persona, core.corpus))  # as MAISKY_PERSONA builds it
+    client = build_client(own, DiscordSettings("t", None, "http://127.0.0.1:9/api/v10", "", None, tmp_path))
+    assert client.translator.tables == {"fr": {"The commands": "Les commandes"}}
+    assert build_client(core, DiscordSettings("t", None, "", "", None, tmp_path)).translator.tables == {}

@@ -4,6 +4,7 @@ pointed at a local fake_slack of Slack's Web API, response_url answered by the s
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -320,6 +321,9 @@ def test_manifest_matches_what_the_app_listens_for() -> None:
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "app_mentions:read", "im:history", "users:read"} <= scopes  # users:read: daily
     assert manifest["settings"]["interactivity"]["is_enabled"] and manifest["settings"]["socket_mode_enabled"]
+    hint = manifest["features"]["slash_commands"][0]["usage_hint"]
+    for verb in ("ask", "quote", "who", "quiz", "timeline", "another", "daily", "sources", "help"):
+        assert re.search(rf"\b{verb}\b", hint), f"the /maisky usage hint does not show {verb}"
 
 
 def test_another_passage_button_value_fits_slacks_limit_whatever_the_question(make_core: MakeCore) -> None:

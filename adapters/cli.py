@@ -20,6 +20,8 @@ from bot.commands import About, Ask, Command, Daily, DailyAction, Help, Quiz, Qu
 from bot.desk import Caller, FrontDesk
 from bot.evaluation import evaluate, load_questions
 from bot.matcher import MatchResult
+from bot.progress import Lines, for_stream
+from bot.runtime import use_threads
 from bot.voice import capped
 
 if TYPE_CHECKING:
@@ -516,6 +518,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return int(args.run(args, None, out))
     try:
         args.settings = Settings.from_env()
+        use_threads(args.settings.threads)  # every command, before any numeric work (bot/runtime.py)
         if args.command == "import":  # drafts a source: needs no loaded corpus, only its folder
             return int(args.run(args, None, out))
         serving = args.command in ("slack", "discord")
@@ -524,7 +527,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         elif args.command == "discord":
             args.settings.discord()
         settings = args.settings if serving else replace(args.settings, cooldown=0)  # one person at a console
-        core = build(settings, index=args.command != "daily")  # daily commands never search: no index
+        # passages to encode are announced at once: a bar on a terminal, plain lines on stderr
+        # otherwise, and log lines (the log's format) from the servers
+        progress = Lines() if serving else for_stream(sys.stderr)
+        core = build(settings, index=args.command != "daily", progress=progress)  # daily commands never search
         return int(args.run(args, core, out))
     except MaiskyError as exc:
         print(f"maisky: {exc}", file=sys.stderr)

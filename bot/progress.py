@@ -66,10 +66,9 @@ class Bar(Progress):
         self._drawn = now
         share = self._done / self._total if self._total else 1.0
         filled = round(share * self.width)
-        rate = self._done / max(now - self._started, 1e-9)
         self.stream.write(
             f"\r  [{'#' * filled}{'.' * (self.width - filled)}] {share:4.0%}  {self._done:,}/{self._total:,}"
-            f"  {rate:,.0f}/s "
+            f"{_left(self._done, self._total, now - self._started)}   "
         )
         self.stream.flush()
 
@@ -104,11 +103,18 @@ class Lines(Progress):
             now = time.monotonic()
             if now - self._said >= self.every:
                 self._said = now
-                self._say(f"  {self._done:,}/{self._total:,} done")
+                self._say(f"  {self._done:,}/{self._total:,} done{_left(self._done, self._total, now - self._started)}")
 
     def finish(self) -> None:
         with self._lock:
             self._say(f"  {self._done:,}/{self._total:,} done in {time.monotonic() - self._started:.1f} s")
+
+
+def _left(done: int, total: int, seconds: float) -> str:
+    """ ", about 40 s left", once there is a rate to go by."""
+    if done <= 0 or done >= total or seconds < 1:
+        return ""
+    return f", about {(total - done) * seconds / done:,.0f} s left"
 
 
 def for_stream(stream: TextIO | None = None) -> Progress:

@@ -171,16 +171,19 @@ class SemanticStage:
             if progress is not None:
                 progress(min((k + 1) * chunk, len(chosen)), len(chosen))
 
-        self._encode(chunks, done)
+        self._encode(chunks, done, announce=1)  # asked for: always told, however few
 
     def _word_ids(self, passages: Sequence[int]) -> np.ndarray:
         ids = [self._words[self._offsets[i] : self._offsets[i + 1]] for i in passages]
         return np.concatenate(ids) if ids else np.zeros(0, np.int32)
 
-    def _encode(self, chunks: Sequence[Sequence[int]], after: Callable[[int], None] | None = None) -> None:
-        """Encode what the cache lacks of these chunks of passages, one chunk after another."""
+    def _encode(
+        self, chunks: Sequence[Sequence[int]], after: Callable[[int], None] | None = None, announce: int = ANNOUNCE
+    ) -> None:
+        """Encode what the cache lacks of these chunks of passages, one chunk after another;
+        `progress` is told when that is `announce` texts and words or more."""
         total = sum(self.texts.pending(c) + self.vectors.pending(self._word_ids(c)) for c in chunks)
-        told = total >= ANNOUNCE
+        told = total >= announce
         if told:
             self.progress.start(
                 total,

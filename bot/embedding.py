@@ -155,11 +155,16 @@ def graph(folder: Path) -> onnx.ModelProto:
     return helper.make_model(body, opset_imports=[helper.make_opsetid("", 18)], ir_version=8, producer_name="maisky")
 
 
+def model_path(folder: Path, cache_dir: Path) -> Path:
+    """Where the ONNX file of the model in `folder` is kept: named by the weights' hash and the recipe."""
+    name = hashlib.sha256(f"{weights_digest(folder)}:recipe={RECIPE}".encode()).hexdigest()[:16]
+    return cache_dir / f"minilm-{name}.onnx"
+
+
 def model_file(folder: Path, cache_dir: Path) -> Path | None:
     """The ONNX file of the model in `folder`, built by `graph` into `cache_dir` if it is not there
     yet (once: about 2 s); None when the folder cannot be written (the caller builds in memory)."""
-    name = hashlib.sha256(f"{weights_digest(folder)}:recipe={RECIPE}".encode()).hexdigest()[:16]
-    path = cache_dir / f"minilm-{name}.onnx"
+    path = model_path(folder, cache_dir)
     if path.is_file():
         return path
     log.info("building the sentence model's ONNX graph from %s into %s", folder, path)

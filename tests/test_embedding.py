@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from bot import Maisky
-from bot.embedding import WordVectors, load_encoder
+from bot.embedding import Encoder, WordVectors, _model_dir, load_encoder, model_path, weights_digest
 
 
 def test_a_reused_row_holds_the_new_words_vector(core: Maisky) -> None:
@@ -47,3 +47,21 @@ def test_the_onnx_graph_gives_the_reference_vectors() -> None:
     cosines = (ours * theirs).sum(axis=1) / np.linalg.norm(theirs, axis=1)
     assert cosines.min() > 0.9999, cosines
     assert np.abs(ours - theirs).max() < 1e-5
+
+
+def test_the_model_file_is_named_by_the_weights_hash_and_rebuilt_when_damaged(tmp_path: Path) -> None:
+    folder = _model_dir()
+    assert folder is not None
+    assert weights_digest(folder).startswith("sha256=")  # from the installed package's record
+    path = model_path(folder, tmp_path)
+    path.write_bytes(b"not a model")  # a torn or foreign file where the model should be
+    rebuilt = Encoder(folder, tmp_path)
+    assert path.stat().st_size > 80_000_000  # written again from the safetensors
+    stamp = path.stat().st_mtime_ns
+    again = Encoder(folder, tmp_path)  # read back, not built again
+    assert path.stat().st_mtime_ns == stamp
+    reference = load_encoder()
+    assert reference is not None
+    words = ["telescope", "Chamberlain"]
+    assert np.allclose(again.encode(words), reference.encode(words), atol=1e-6)
+    assert np.allclose(rebuilt.encode(words), reference.encode(words), atol=1e-6)

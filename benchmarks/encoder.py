@@ -7,8 +7,10 @@ Run:  nice -n 10 .venv/bin/python -m benchmarks.encoder
 
 Each measurement runs in its own process (python -m benchmarks.encoder --child WHAT), so one does
 not warm or grow another. CPU time counts every thread of the process (BLAS's and onnxruntime's);
-on a busy machine wall time is what the user waits, CPU time what the work costs. The numpy pass
-runs as it shipped: one BLAS thread for up to 8 texts, OpenBLAS's default threads for batches.
+on a busy machine wall time is what the user waits, CPU time what the work costs. Both encoders
+run on one thread, as every command now does (bot/runtime.py): the numpy pass as it shipped gave
+batches OpenBLAS's default threads, which on a busy 2-core machine spin against each other and
+cost several times the CPU (issue 28), so that comparison would measure the spinning, not the pass.
 """
 
 from __future__ import annotations
@@ -228,13 +230,14 @@ def child_encoder(kind: str, cache: Path, repeat: int) -> dict[str, Any]:
     encoder: Any
     before = _rss_mb()
     w, c = time.perf_counter(), time.process_time()
+    from bot.runtime import use_threads
+
+    use_threads(1)  # both on one thread, as every command now runs (MAISKY_THREADS unset)
     if kind == "numpy":
         encoder = NumpyEncoder(folder)
     else:
         from bot.embedding import Encoder
-        from bot.runtime import use_threads
 
-        use_threads(1)  # as every command does (MAISKY_THREADS unset)
         encoder = Encoder(folder, cache)
     load = {"wall": time.perf_counter() - w, "cpu": time.process_time() - c}
     question = _timed(lambda: encoder.encode([QUESTION]), repeat * 10)
@@ -331,7 +334,7 @@ def main() -> None:
     print(f"  {g['cpu']:.2f} s CPU ({g['import_cpu']:.2f} s of it importing onnx), {g['wall']:.2f} s wall; "
           f"{g['mb']:.0f} MB file; peak RSS {g['peak']:.0f} MB   [{load()}]")  # fmt: skip
 
-    print("\n== the encoder alone: old numpy pass (as shipped) vs onnxruntime (1 thread, as shipped); medians")
+    print("\n== the encoder alone: the old numpy pass vs onnxruntime, both on 1 thread; medians")
     found = {kind: _run_child(["encoder", kind, str(models), str(repeat)], env) for kind in ("numpy", "onnx")}
     n, o = found["numpy"], found["onnx"]
     print(f"  {'':34s} {'numpy CPU / wall':>20s}   {'onnxruntime CPU / wall':>24s}   CPU ratio")

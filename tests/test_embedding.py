@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from bot import Maisky
-from bot.embedding import Encoder, WordVectors, _model_dir, load_encoder, model_path, weights_digest
+from bot.search.embedding import Encoder, WordVectors, _model_dir, load_encoder, model_path, weights_digest
 
 
 def test_a_reused_row_holds_the_new_words_vector(core: Maisky) -> None:

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from adapters.cli import main
-from bot.analysis import Analyzer
-from bot.corpus import load_corpus
-from bot.embedding import load_encoder
-from bot.matcher import Matcher
-from bot.progress import Bar, Lines, Progress, for_stream
+from bot.ops.progress import Bar, Lines, Progress, for_stream
+from bot.search.analysis import Analyzer
+from bot.search.embedding import load_encoder
+from bot.search.matcher import Matcher
+from bot.sources.corpus import load_corpus
 from tests.conftest import SEEDS
 from tests.test_import_cli import PROVENANCE
 
@@ -67,7 +67,7 @@ def test_lines_go_to_a_stream_or_to_the_log(caplog: pytest.LogCaptureFixture) ->
     said = out.getvalue().splitlines()
     assert said[0] == "maisky: 300 sentences and words to encode"
     assert said[-1].startswith("maisky:   300/300 done in ") and len(said) == 2
-    with caplog.at_level(logging.INFO, logger="bot.progress"):
+    with caplog.at_level(logging.INFO, logger="bot.ops.progress"):
         logged = Lines()
         logged.start(300, "sentences and words to encode")
         logged.finish()

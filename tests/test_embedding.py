@@ -1,5 +1,5 @@
-"""The sentence model: its numpy forward pass against reference vectors, and the word vectors' cache of words
-outside the corpus (bounded, and each word keeps its own vector)."""
+"""The sentence model: its ONNX graph on onnxruntime against reference vectors, and the word vectors' cache of
+words outside the corpus (bounded, and each word keeps its own vector)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from bot import Maisky
-from bot.search.embedding import WordVectors, load_encoder
+from bot.search.embedding import Encoder, WordVectors, _model_dir, load_encoder, model_path, weights_digest
 
 
 def test_a_reused_row_holds_the_new_words_vector(core: Maisky) -> None:
@@ -34,9 +34,10 @@ def test_no_query_cache_still_answers(core: Maisky) -> None:
     assert vectors.remembered() == 0
 
 
-def test_the_numpy_forward_pass_gives_the_reference_vectors() -> None:
+def test_the_onnx_graph_gives_the_reference_vectors() -> None:
     # tests/data/minilm-reference.json: vectors of the same model computed by transformers and torch
-    # (mean pooling, normalised), made once on a machine with torch; the bot's numpy pass must agree
+    # (mean pooling, normalised), made once on a machine with torch; the graph the bot writes from the
+    # packaged weights must agree (it does to 6e-7 a component: the same operations, exact GELU)
     reference = json.loads((Path(__file__).parent / "data" / "minilm-reference.json").read_text(encoding="utf-8"))
     encoder = load_encoder()
     assert encoder is not None
@@ -45,3 +46,22 @@ def test_the_numpy_forward_pass_gives_the_reference_vectors() -> None:
     assert ours.shape == theirs.shape
     cosines = (ours * theirs).sum(axis=1) / np.linalg.norm(theirs, axis=1)
     assert cosines.min() > 0.9999, cosines
+    assert np.abs(ours - theirs).max() < 1e-5
+
+
+def test_the_model_file_is_named_by_the_weights_hash_and_rebuilt_when_damaged(tmp_path: Path) -> None:
+    folder = _model_dir()
+    assert folder is not None
+    assert weights_digest(folder).startswith("sha256=")  # from the installed package's record
+    path = model_path(folder, tmp_path)
+    path.write_bytes(b"not a model")  # a torn or foreign file where the model should be
+    rebuilt = Encoder(folder, tmp_path)
+    assert path.stat().st_size > 80_000_000  # written again from the safetensors
+    stamp = path.stat().st_mtime_ns
+    again = Encoder(folder, tmp_path)  # read back, not built again
+    assert path.stat().st_mtime_ns == stamp
+    reference = load_encoder()
+    assert reference is not None
+    words = ["telescope", "Chamberlain"]
+    assert np.allclose(again.encode(words), reference.encode(words), atol=1e-6)
+    assert np.allclose(rebuilt.encode(words), reference.encode(words), atol=1e-6)

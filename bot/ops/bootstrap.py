@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, cast
 from bot.chat.cooldown import Cooldown
 from bot.chat.core import Maisky
 from bot.chat.voice import Voice
+from bot.ops.progress import Lines, Progress
+from bot.ops.runtime import use_threads
 from bot.ops.settings import Settings
 from bot.search.analysis import Analyzer
 from bot.search.embedding import default_cache_dir, load_encoder
@@ -81,17 +83,23 @@ def quotation_corpus(settings: Settings) -> Corpus:
     return small
 
 
-def build(settings: Settings, *, index: bool = True) -> Maisky:
+def build(settings: Settings, *, index: bool = True, progress: Progress | None = None) -> Maisky:
     """Load and validate the corpus and persona, index the passages, wire the core. Without
     `index` (processes that only post quotations: `maisky daily ...`), only the passages that
-    quote someone are loaded, from a cache when the seeds are unchanged, and nothing is indexed."""
+    quote someone are loaded, from a cache when the seeds are unchanged, and nothing is indexed.
+    `progress` hears when passages need encoding (default: a line in the log as it starts and ends)."""
+    use_threads(settings.threads)  # before any numeric work: every library of the process gets the chosen count
     if index:
         # read back from the cache while the seed files are unchanged (bot/search/index_store.py)
         corpus, fingerprint = cached_corpus(settings.seeds_dir, settings.cache_dir or default_cache_dir())
         analyzer = Analyzer(corpus.people, corpus.synonyms, corpus.cues)
         matcher = Matcher(
-            corpus, analyzer, encoder=load_encoder(), cache_dir=settings.cache_dir, fingerprint=fingerprint
-        )
+            corpus,
+            analyzer,
+            encoder=load_encoder(settings.cache_dir),
+            cache_dir=settings.cache_dir,
+            fingerprint=fingerprint, progress=progress if progress is not None else Lines(),
+        )  # fmt: skip
     else:
         corpus = quotation_corpus(settings)
         matcher = cast(Matcher, _NoIndex())

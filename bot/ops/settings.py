@@ -113,6 +113,7 @@ class Settings:
     log_format: str = "text"  # or "json": one object a line
     shutdown_seconds: int = 20  # how long a stopping process waits for in-flight replies and a daily send
     cache_dir: Path | None = None  # the matcher's vector cache; None: the user's cache folder
+    threads: int = 1  # threads of every numeric library (BLAS, onnxruntime, tokenizers): MAISKY_THREADS
     values: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @staticmethod
@@ -156,6 +157,7 @@ class Settings:
         if log_format not in FORMATS:
             problems.append(f"LOG_FORMAT: {values['LOG_FORMAT']!r} is not one of {', '.join(FORMATS)}")
         shutdown = _int(values, "MAISKY_SHUTDOWN_SECONDS", 20, 1, 3600, problems)
+        threads = _int(values, "MAISKY_THREADS", 1, 1, 256, problems)
         cache = values.get("MAISKY_CACHE_DIR") or str(
             Path(values.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "maisky"
         )
@@ -165,7 +167,8 @@ class Settings:
             seeds_dir=seeds_dir, persona_dir=persona_dir, seed=seed, cooldown=cooldown, database_url=database,
             daily_time=daily_time or "09:00", daily_timezone=zone or "UTC", daily_window_hours=window,
             daily_workers=workers, daily_post_timeout=post_timeout,
-            log_level=level, log_format=log_format, shutdown_seconds=shutdown, cache_dir=Path(cache), values=values,
+            log_level=level, log_format=log_format, shutdown_seconds=shutdown, cache_dir=Path(cache), threads=threads,
+            values=values,
         )  # fmt: skip
 
     def secret_values(self) -> list[str]:

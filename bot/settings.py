@@ -308,7 +308,9 @@ def _check_database(url: str, name: str, problems: list[str]) -> None:
         parsed.port  # noqa: B018  # urlparse checks the port only when asked
     except ValueError:
         port = parsed.netloc.rpartition(":")[2]
-        problems.append(f"{name}: the port {port!r} is not a number between 1 and 65535")
+        # without an "@" the text after the colon may be a password typed without its host: never shown
+        shown = f"the port {port!r}" if "@" in parsed.netloc or port.isdigit() else "the text after the host's colon"
+        problems.append(f"{name}: {shown} is not a number between 1 and 65535")
     if not parsed.hostname and "host" not in dict(parse_qsl(parsed.query)):
         problems.append(f"{name}: no host (postgresql://USER:PASSWORD@HOST:5432/DB)")
     for key, value in parse_qsl(parsed.query, keep_blank_values=True):

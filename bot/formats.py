@@ -93,7 +93,7 @@ def read_document(path: Path, encoding: str | None = None, limits: ReadLimits | 
         return _read_epub(path, limits)
     text, used = _decode(name, data, encoding, declared=_declared_charset(data) if kind == "html" else None)
     del data
-    if len(text) > limits.characters:
+    if kind != "html" and len(text) > limits.characters:
         raise over(name, "characters", len(text), limits)
     try:
         if kind == "html":
@@ -111,7 +111,15 @@ def read_document(path: Path, encoding: str | None = None, limits: ReadLimits | 
         raise ImportFileError(name, f"nests its elements too deeply to read; {_SAVE_AS}") from None
     if not any(b.text.strip() for b in blocks):
         raise ImportFileError(name, "holds no text; check that it is the right file")
+    _text_within(name, blocks, limits)
     return Document(path, kind, tuple(blocks), tuple(changes), used)
+
+
+def _text_within(name: str, blocks: list[Block], limits: ReadLimits) -> None:
+    """The text of markup, once read from it (its markup was within limits, so it is bounded already)."""
+    characters = sum(len(b.text) for b in blocks)
+    if characters > limits.characters:
+        raise over(name, "characters", characters, limits)
 
 
 def _sniff(path: Path, data: bytes) -> str:
@@ -328,15 +336,15 @@ def _read_epub(path: Path, limits: ReadLimits) -> Document:
         raise ImportFileError(name, f"is not a readable EPUB ({type(exc).__name__}); export it again") from None
     blocks: list[Block] = []
     changes: list[Change] = []
-    characters = 0
+    characters = text = 0  # of the chapters' markup, and of the text read from it
     for idref, *_ in book.spine:
         item = book.get_item_with_id(idref)
         if item is None or item.get_type() != ebooklib.ITEM_DOCUMENT or isinstance(item, epub.EpubNav):
             continue
         chapter = item.get_content().decode("utf-8", errors="replace")
         characters += len(chapter)
-        if characters > limits.characters:
-            raise over(name, "characters", f"more than {limits.characters:,}", limits)
+        if characters > limits.markup:
+            raise over(name, "markup", f"more than {limits.markup:,}", limits)
         count_markup(name, chapter, limits, item.get_name())
         try:
             found, dropped = _html_blocks(chapter, item.get_name())
@@ -344,6 +352,9 @@ def _read_epub(path: Path, limits: ReadLimits) -> Document:
             raise ImportFileError(name, f"nests its elements too deeply to read ({item.get_name()})") from None
         blocks.extend(found)
         changes.extend(dropped)
+        text += sum(len(b.text) for b in found)
+        if text > limits.characters:
+            raise over(name, "characters", f"more than {limits.characters:,}", limits)
     if not any(b.text.strip() for b in blocks):
         raise ImportFileError(name, "holds no text in its chapters; check that it is the right book")
     return Document(path, "epub", tuple(blocks), tuple(changes), "utf-8")

@@ -31,7 +31,8 @@ class ReadLimits:
     file_mb: int = 50  # bytes of one file (a 600-page book is a few MB of text)
     inflated_mb: int = 100  # bytes of an EPUB's contents once decompressed, all its files together
     members: int = 5_000  # files inside one EPUB
-    characters: int = 10_000_000  # characters of one document's text or markup (about 1.5 million words)
+    characters: int = 5_000_000  # characters of one document's text (about 800,000 words; the diaries ~4 million)
+    markup: int = 10_000_000  # characters of one HTML document's markup, or an EPUB's chapters together
     elements: int = 150_000  # HTML elements in one document or EPUB chapter (a long book has tens of thousands)
     depth: int = 200  # elements nested in one another (books nest a dozen deep)
     pages: int = 3_000  # pages of one PDF (the diaries' three volumes run to about 1,700)
@@ -43,7 +44,8 @@ OPTIONS = {
     "file_mb": ("--max-file-mb", "is {value} MB, over the {at} MB limit"),
     "inflated_mb": ("--max-inflated-mb", "would inflate to {value} MB, over the {at} MB limit on an EPUB's contents"),
     "members": ("--max-members", "holds {value} files, over the limit of {at} files in one EPUB"),
-    "characters": ("--max-characters", "holds {value} characters, over the limit of {at}"),
+    "characters": ("--max-characters", "holds {value} characters of text, over the limit of {at}"),
+    "markup": ("--max-markup", "holds {value} characters of markup, over the limit of {at}"),
     "elements": ("--max-elements", "holds more than {at} HTML elements, the limit"),
     "depth": ("--max-depth", "nests its elements too deeply: more than {at} levels, the limit"),
     "pages": ("--max-pages", "has {value} pages, over the limit of {at}"),
@@ -142,8 +144,8 @@ class _Stop(Exception):
 def count_markup(file: str, markup: str, limits: ReadLimits, where: str = "") -> None:
     """Refuse HTML (or Markdown rendered to it) with more elements or deeper nesting than the limits,
     in one pass over the text that keeps only the open elements: before any tree is built."""
-    if len(markup) > limits.characters:
-        raise over(file, "characters", len(markup), limits)
+    if len(markup) > limits.markup:
+        raise over(file, "markup", len(markup), limits)
     counter = _Counter(limits)
     try:
         counter.feed(markup)
@@ -193,8 +195,10 @@ def _link(path: Path, root: Path) -> str:
         mode = target.stat().st_mode
     except (OSError, RuntimeError):
         return "skipped a broken symbolic link"
+    if stat.S_ISDIR(mode):
+        return "skipped a symbolic link to a folder (a folder's own subfolders are read, not links to others)"
     if not target.is_relative_to(root):
         return "skipped a symbolic link to a file outside the folder"
     if not stat.S_ISREG(mode):
-        return "skipped a symbolic link to a folder (folders are read where they are)"
+        return "skipped something that is not a file (a device, pipe or socket)"
     return ""

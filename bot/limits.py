@@ -32,7 +32,7 @@ class ReadLimits:
     inflated_mb: int = 100  # bytes of an EPUB's contents once decompressed, all its files together
     members: int = 5_000  # files inside one EPUB
     characters: int = 5_000_000  # characters of one document's text (about 800,000 words; the diaries ~4 million)
-    markup: int = 10_000_000  # characters of one HTML document's markup, or an EPUB's chapters together
+    markup: int = 8_000_000  # characters of one HTML document's markup, or an EPUB's chapters together
     elements: int = 150_000  # HTML elements in one document or EPUB chapter (a long book has tens of thousands)
     depth: int = 200  # elements nested in one another (books nest a dozen deep)
     pages: int = 3_000  # pages of one PDF (the diaries' three volumes run to about 1,700)
@@ -79,6 +79,21 @@ def inflated_size(path: Path, limits: ReadLimits) -> None:
     total = sum(max(0, info.file_size) for info in infos)
     if total > limits.inflated_mb * _MB:
         raise over(name, "inflated_mb", f"{total / _MB:,.0f}", limits, "it may be a zip bomb")
+    _inflate_in_steps(path, name)
+
+
+def _inflate_in_steps(path: Path, name: str) -> None:
+    """Decompress every member a step at a time, keeping nothing: a directory that understates a member's
+    size ends in zipfile's CRC error here, before a reader asks zipfile for the whole member at once
+    (which inflates all of its compressed data into memory before cutting it to the declared size)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                with archive.open(info) as member:
+                    while member.read(1 << 16):
+                        pass
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as exc:
+        raise ImportFileError(name, f"is not a readable EPUB ({type(exc).__name__}); export it again") from None
 
 
 class _Counter(HTMLParser):
@@ -87,6 +102,7 @@ class _Counter(HTMLParser):
 
     _VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
     _SIBLINGS = frozenset("p li dt dd tr td th option".split())  # an open one ends where its like begins
+    _UNREAD = ("script", "style", "template", "head", "svg", "noscript")  # text the reader never keeps
 
     def __init__(self, limits: ReadLimits) -> None:
         super().__init__(convert_charrefs=False)
@@ -94,7 +110,7 @@ class _Counter(HTMLParser):
         self.open: list[str] = []
         self.counts: dict[str, int] = {}
         self.elements = 0
-        self.deepest = 0
+        self.text = 0
         self.broken = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -107,10 +123,16 @@ class _Counter(HTMLParser):
         if tag in self._SIBLINGS and self.open and self.open[-1] == tag:
             self._pop()
         self._push(tag)
-        self.deepest = max(self.deepest, len(self.open))
         if len(self.open) > self.limits.depth:
             self.broken = "depth"
             raise _Stop
+
+    def handle_data(self, data: str) -> None:
+        if not any(self.counts.get(tag) for tag in self._UNREAD):
+            self.text += len(data)
+            if self.text > self.limits.characters:
+                self.broken = "characters"
+                raise _Stop
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.elements += 1
@@ -142,8 +164,8 @@ class _Stop(Exception):
 
 
 def count_markup(file: str, markup: str, limits: ReadLimits, where: str = "") -> None:
-    """Refuse HTML (or Markdown rendered to it) with more elements or deeper nesting than the limits,
-    in one pass over the text that keeps only the open elements: before any tree is built."""
+    """Refuse HTML (or Markdown rendered to it) with more elements, deeper nesting or more text than the
+    limits, in one pass over the markup that keeps only the open elements: before any tree is built."""
     if len(markup) > limits.markup:
         raise over(file, "markup", len(markup), limits)
     counter = _Counter(limits)
@@ -159,6 +181,8 @@ def count_markup(file: str, markup: str, limits: ReadLimits, where: str = "") ->
         raise over(file + at, "elements", "", limits)
     if counter.broken == "depth":
         raise over(file + at, "depth", "", limits)
+    if counter.broken == "characters":
+        raise over(file + at, "characters", f"more than {limits.characters:,}", limits)
 
 
 def folder_files(folder: Path, limits: ReadLimits) -> Iterator[tuple[Path, str]]:

@@ -157,8 +157,8 @@ CASES: dict[str, tuple[str, Maker, Maker, str]] = {
         "nested.html", lambda p: nested_html(p, 10, closed=True), lambda p: nested_html(p, 0.01, closed=True),
         "--max-depth"),
     "HTML page of 40 MB": ("page.html", lambda p: big_html(p, 40), lambda p: big_html(p, 10), "--max-markup"),
-    "HTML page of 9 MB of prose": (
-        "prose.html", lambda p: big_html(p, 9), lambda p: big_html(p, 9), "--max-characters"),
+    "HTML page of 7 MB of prose": (
+        "prose.html", lambda p: big_html(p, 7), lambda p: big_html(p, 7), "--max-characters"),
     "HTML page of 9 MB, one element in every 9 bytes": (
         "elements.html", lambda p: dense_html(p, 9), lambda p: dense_html(p, 1.5), "--max-elements"),
     "Markdown quoted 100,000 deep": (

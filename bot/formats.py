@@ -384,7 +384,9 @@ def _read_pdf(path: Path, limits: ReadLimits) -> Document:
             reader = PdfReader(path)
             if reader.is_encrypted and not reader.decrypt(""):
                 raise ImportFileError(name, "is password-protected; save an unprotected copy and import that")
-            count = len(reader.pages)
+            count = _declared_pages(reader)  # the page tree's own count: no page is loaded to know it
+            if count <= limits.pages:
+                count = len(reader.pages)  # the pages themselves, in case the count understates them
             if count > limits.pages:
                 raise over(name, "pages", count, limits)
             pages: list[str] = []
@@ -410,6 +412,13 @@ def _read_pdf(path: Path, limits: ReadLimits) -> Document:
     _drop_furniture(page_lines, changes)
     blocks = list(_pdf_blocks(page_lines, changes))
     return Document(path, "pdf", tuple(blocks), tuple(changes), "")
+
+
+def _declared_pages(reader: Any) -> int:
+    try:
+        return int(reader.trailer["/Root"]["/Pages"]["/Count"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return 0
 
 
 def _page_text(page: Any) -> str:

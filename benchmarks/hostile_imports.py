@@ -1,11 +1,11 @@
 """Hostile files through a real `maisky import` process: wall time, peak memory and outcome per case.
 
-Run:  .venv/bin/python -m benchmarks.hostile_imports [--small] [CASE-SUBSTRING ...]
+Run:  .venv/bin/python -m benchmarks.hostile_imports [--small] [--no-books] [CASE-SUBSTRING ...]
 
 Generates each case of tests/hostile_files.py at issue 25's full size (zip bombs inflating to 1 GB, a
 49 MB page of unclosed tags, a 10,000-page PDF, 40 MB pages and paragraphs...) in a temporary folder,
 imports it with `--dry-run` into a copy of seeds/, and prints the exit status, the wall time, the
-process's peak resident memory (from wait4) and the first line of what it said. Then two real-sized
+process's CPU time and peak resident memory (from wait4) and the first line of what it said. Then two real-sized
 books that must import: a diary-sized text (4 million characters in 20,000 paragraphs) and the same
 as HTML. Not part of the test suite: the tests assert the outcomes and messages, never the timing.
 """
@@ -48,8 +48,8 @@ def diary_html(path: Path) -> Path:
     return path
 
 
-def measure(path: Path, seeds: Path) -> tuple[int, float, float, str]:
-    """(exit status, wall seconds, peak RSS in MB, the first line of stderr) of one import."""
+def measure(path: Path, seeds: Path) -> tuple[int, float, float, float, str]:
+    """(exit status, wall seconds, CPU seconds, peak RSS in MB, the first line of stderr) of one import."""
     env = {**os.environ, "MAISKY_SEEDS": str(seeds)}
     started = time.monotonic()
     proc = subprocess.Popen(
@@ -64,7 +64,7 @@ def measure(path: Path, seeds: Path) -> tuple[int, float, float, str]:
     first = next((line for line in err.splitlines() if line.startswith("maisky:")), err.splitlines()[-1] if err else "")
     if "Traceback" in err:
         first = "TRACEBACK: " + err.strip().splitlines()[-1]
-    return proc.returncode, wall, usage.ru_maxrss / 1024, first
+    return proc.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, first
 
 
 def main(argv: list[str]) -> None:
@@ -78,15 +78,17 @@ def main(argv: list[str]) -> None:
         folder = Path(tmp)
         seeds = folder / "seeds"
         shutil.copytree(ROOT / "seeds", seeds)
-        print(f"{'case':<52} {'exit':>4} {'wall s':>7} {'peak MB':>8}  message")
+        print(f"{'case':<52} {'exit':>4} {'wall s':>7} {'CPU s':>6} {'peak MB':>8}  message")
         rows = [(name, file, small_make if small else full) for name, (file, full, small_make, _) in CASES.items()]
-        rows += [(name, file, make) for name, (file, make) in books.items()]
+        if "--no-books" not in argv:
+            rows += [(name, file, make) for name, (file, make) in books.items()]
         for name, file, make in rows:
             if wanted and not any(w.lower() in name.lower() for w in wanted):
                 continue
             path = make(folder / file)
-            code, wall, peak, said = measure(path, seeds)
-            print(f"{name:<52} {code:>4} {wall:>7.1f} {peak:>8.0f}  {said.replace(str(folder) + '/', '')[:150]}")
+            code, wall, cpu, peak, said = measure(path, seeds)
+            shown = said.replace(str(folder) + "/", "")[:150]
+            print(f"{name:<52} {code:>4} {wall:>7.1f} {cpu:>6.1f} {peak:>8.0f}  {shown}", flush=True)
             path.unlink()
 
 

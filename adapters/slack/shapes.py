@@ -54,8 +54,8 @@ def _types(body: Mapping[str, Any]) -> str:
             if value is None:
                 continue  # Slack sends null for absent ones (team in an org-wide install)
             name = f"{where}{key}"
-            if key in _STRINGS and not isinstance(value, str):
-                return f"{name} is not a string"
+            if key in _STRINGS and not isinstance(value, str) and not (key == "text" and where.startswith("actions")):
+                return f"{name} is not a string"  # (an action's text is its button's label: an object)
             if key in _OBJECTS and not isinstance(value, dict):
                 return f"{name} is not an object"
             if key in _OBJECT_OR_ID and not isinstance(value, dict | str):

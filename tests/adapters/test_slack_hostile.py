@@ -124,6 +124,17 @@ def test_well_shaped_bodies_still_pass_the_shape_check(guarded: Served) -> None:
     assert guarded.send(body, signed(body, JSON))[0] in (200, 404)  # no listener for it: bolt's own 404
     body = _payload(_action(team=None, enterprise=None, user={"id": "U1", "team_id": "T1"}, view=None))
     assert guarded.send(body, signed(body, FORM))[0] == 200
+    # a click as Slack sends it: the button's label is an object, the message and its container too
+    button = {"action_id": "maisky_source", "block_id": "b1", "type": "button", "action_ts": "1.2",
+              "text": {"type": "plain_text", "text": "Source", "emoji": True}, "value": "x"}  # fmt: skip
+    real = _action(
+        actions=[button], container={"type": "message", "message_ts": "1.1", "channel_id": "C1", "is_ephemeral": False},
+        message={"type": "message", "user": "UBOT", "ts": "1.1", "text": "fallback", "team": "T1",
+                 "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "x"}}]},
+        state={"values": {}}, user={"id": "U1", "username": "m", "name": "m", "team_id": "T1"},
+    )  # fmt: skip
+    body = _payload(real)
+    assert guarded.send(body, signed(body, FORM))[0] == 200
 
 
 def _raw(port: int, headers: list[bytes], body: bytes) -> bytes:

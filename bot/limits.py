@@ -3,7 +3,7 @@
 A curator's files can be large (Maisky's diaries run to hundreds of thousands of words, a few
 million characters), so every limit sits well above a long book; a zip bomb, a page of nested
 tags or a ten-thousand-page PDF is stopped before it is inflated, parsed or laid out, with a message
-naming the limit and the `maisky import` option that raises it. The readers in `bot.formats` call
+naming the limit and the `maisky import` option that raises it. The readers in `bot.curate.formats` call
 these checks; nothing here parses a format itself beyond counting.
 """
 

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from bot import doctor
 from bot.errors import MaiskyError, mask_userinfo
-from bot.logs import setup
-from bot.settings import Settings
-from bot.store import Store
+from bot.ops import doctor
+from bot.ops.logs import setup
+from bot.ops.settings import Settings
+from bot.ops.store import Store
 from tests.conftest import ROOT
 
 

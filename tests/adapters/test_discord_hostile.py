@@ -14,8 +14,8 @@ import pytest
 
 from adapters.discord.client import build_client
 from bot import Maisky
-from bot.quiz import Quiz
-from bot.store import Store
+from bot.club.quiz import Quiz
+from bot.ops.store import Store
 from tests.adapters.conftest import MakeCore
 from tests.adapters.discord_fakes import CHANNEL_ID, TOKEN, command, component, settings
 from tests.adapters.test_discord_clubs import Env, text_of

@@ -16,8 +16,8 @@ from urllib.parse import urlencode
 import pytest
 
 from adapters.slack.app import build_app
-from bot.quiz import Quiz
-from bot.store import Store
+from bot.club.quiz import Quiz
+from bot.ops.store import Store
 from tests.adapters.conftest import MakeCore
 from tests.adapters.slack_fakes import FakeSlack, click, post, served, settings
 from tests.adapters.test_slack_http import FORM, JSON, MARK, Served, lines_about, serve, signed

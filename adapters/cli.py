@@ -349,6 +349,7 @@ def _import(args: argparse.Namespace, core: Maisky | None, out: TextIO) -> int:
     """Draft seeds/<id>.toml from documents; the report goes to stdout (stderr with --dry-run, whose
     stdout is the TOML itself)."""
     from bot.curate.importer import Provenance, is_copyright, run_import, slug
+    from bot.curate.limits import OPTIONS, ReadLimits
 
     prov = Provenance(
         id=args.id or slug(args.title, words=5, limit=40),
@@ -359,7 +360,7 @@ def _import(args: argparse.Namespace, core: Maisky | None, out: TextIO) -> int:
     )  # fmt: skip
     report, draft = run_import(
         [Path(f) for f in args.files], prov, args.settings.seeds_dir, dry_run=args.dry_run, force=args.force,
-        encoding=args.encoding,
+        encoding=args.encoding, limits=ReadLimits(**{k: getattr(args, k) for k in OPTIONS if getattr(args, k)}),
     )  # fmt: skip
     if args.dry_run:
         out.write(draft.toml())
@@ -386,6 +387,23 @@ def _encode_source(settings: Settings, source: str, out: TextIO) -> None:
         f"vectors: {semantic.encoded - before:,} sentences and words of its {len(chosen):,} passages encoded "
         f"in {time.monotonic() - started:.1f} s (the rest were in the cache: {core.matcher.cache_folder})\n"
     )
+
+
+def _limit_options(parser: argparse.ArgumentParser) -> None:
+    """One option per limit of bot.curate.limits, for the real book that goes past one (docs/hostile-input.md)."""
+    from bot.curate.limits import OPTIONS, ReadLimits
+
+    limits = parser.add_argument_group("limits on what one import reads (raise one when a real book needs it)")
+    for name, (option, _) in OPTIONS.items():
+        limits.add_argument(
+            option, dest=name, type=_positive, metavar="N", help=f"default {getattr(ReadLimits(), name):,}"
+        )
+
+
+def _positive(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
+    return int(text)
 
 
 def _instant(text: str) -> dt.datetime:
@@ -470,6 +488,7 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--encoding", help="the text's encoding when it is not UTF-8 (e.g. cp1252)")
     i.add_argument("--dry-run", action="store_true", help="print the TOML instead of writing it")
     i.add_argument("--force", action="store_true", help="replace an existing source file (keeps ids that still fit)")
+    _limit_options(i)
     i.set_defaults(run=_import)
     doc = sub.add_parser(
         "doctor", help="check settings, tokens, scopes, commands, the database and every subscribed channel"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "ChannelGone",
     "ConfigError",
@@ -13,11 +15,41 @@ __all__ = [
     "PostLater",
     "ServiceError",
     "TokenRejected",
+    "mask_userinfo",
 ]
+
+MASK = "[redacted]"
+_WORD = re.compile(r"\S+")
+
+
+def mask_userinfo(text: str) -> str:
+    """`text` with the user-info (user and password) of every URL in it masked, malformed URLs included
+    (`postgresql//user:secret@host/db`, `user:secret@host`); e-mail addresses are left alone."""
+    return _WORD.sub(_mask_word, text) if "@" in text else text
+
+
+def _mask_word(match: re.Match[str]) -> str:
+    word = match.group(0)
+    at = word.rfind("@")  # a password may hold "@" unescaped; the host never does
+    if at < 0:
+        return word
+    slashes = word.find("//", 0, at)
+    if slashes >= 0:
+        start = slashes + 2
+    else:
+        start = len(word) - len(word.lstrip("'\"([<{=,"))
+        if ":" not in word[start:at]:
+            return word  # no scheme and no password: an address or a mention, not a URL's user-info
+    if start >= at or word[start:at] == "USER:PASSWORD":  # the placeholder our own messages show as the form
+        return word
+    return word[:start] + MASK + word[at:]
 
 
 class MaiskyError(Exception):
-    """Base of every error the bot raises on purpose."""
+    """Base of every error the bot raises on purpose; its message never shows a URL's user-info."""
+
+    def __str__(self) -> str:
+        return mask_userinfo(super().__str__())
 
 
 class CorpusError(MaiskyError):
@@ -39,8 +71,8 @@ class ConfigError(MaiskyError):
     """Settings are missing or malformed; the message names every problem at once."""
 
     def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+        self.problems = [mask_userinfo(p) for p in problems]
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in self.problems))
 
 
 class ImportFileError(MaiskyError):

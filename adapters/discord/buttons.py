@@ -19,7 +19,10 @@ from bot.chat.commands import Another, Quiz, QuizAction
 if TYPE_CHECKING:
     from adapters.discord.client import MaiskyClient
 
-__all__ = ["AnotherPassage", "MemoryBook", "QuestionBook", "QuestionStore", "QuizOption", "StoreBook", "question_key"]
+__all__ = [
+    "AnotherPassage", "MemoryBook", "QuestionBook", "QuestionStore", "QuizOption", "StoreBook", "forged",
+    "question_key",
+]  # fmt: skip
 
 
 def question_key(question: str) -> str:
@@ -130,3 +133,12 @@ class QuizOption(
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         client: MaiskyClient = interaction.client
         await client.answer(interaction, Quiz(QuizAction.CHOOSE, token=self.token, option=self.option))
+
+
+def forged(custom_id: str) -> bool:
+    """Whether a button's custom_id claims to be ours but is none we send (a forged rank such as -1000,
+    or a damaged id): no item of ours would answer it, so the click is told the button is no longer valid."""
+    if not custom_id.startswith("maisky:"):
+        return False
+    items: tuple[Any, ...] = (AnotherPassage, QuizOption)
+    return not any(item.__discord_ui_compiled_template__.fullmatch(custom_id) for item in items)

@@ -26,6 +26,7 @@ from adapters.discord.buttons import (
     QuestionStore,
     QuizOption,
     StoreBook,
+    forged,
     question_key,
 )
 from adapters.discord.checks import interaction_reach, message_reach
@@ -229,6 +230,15 @@ class MaiskyClient(discord.Client):
         """For a button whose question is no longer known."""
         use_in_this_context(self.endpoints)
         await interaction.response.send_message(**to_discord(self.desk.core.expired()), ephemeral=True)
+
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        """A click on a button of ours that none of our items answers (forged or damaged): say it is no
+        longer valid, rather than leave the member with Discord's "interaction failed"."""
+        data: dict[str, Any] = dict(interaction.data or {})
+        custom_id = str(data.get("custom_id", ""))
+        if interaction.type is discord.InteractionType.component and forged(custom_id):
+            log.warning("a button with a malformed custom_id was clicked")
+            await self.send_expired(interaction)
 
     async def on_message(self, msg: discord.Message) -> None:
         me = self.user

@@ -142,9 +142,12 @@ class Listeners:
     def another(self, body: dict[str, Any], client: WebClient) -> None:
         """The "Another passage" button: its value carries the question and the rank."""
         carried = read_another(str((body.get("actions") or [{}])[0].get("value", "")))
-        if carried is None:
+        if carried is None:  # not a value we sent: a forged or damaged button is no longer valid
             log.warning("malformed %s button value", ANOTHER)
-        outcome = self.desk.handle(Another(*carried) if carried else Another(), self.caller(body, client))
+            url = str(body.get("response_url") or "")
+            self.responder(url, response_type="ephemeral", replace_original=False, **to_slack(self.desk.core.expired()))
+            return
+        outcome = self.desk.handle(Another(*carried), self.caller(body, client))
         self.respond(body, outcome, replace_original=False)
 
     def choose(self, body: dict[str, Any], client: WebClient) -> None:

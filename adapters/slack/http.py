@@ -2,8 +2,9 @@
 
 Bolt parses a request before it checks its signature and logs the whole body of a request whose
 signature is wrong. So the guard checks everything first and alone: size, signature headers,
-signature, UTF-8, JSON. A request that fails gets 400, 401, 411 or 413 and one log line without
-its body, and never reaches bolt; one that passes reaches bolt exactly as it came.
+signature, UTF-8, JSON, and the types of the fields bolt reads (adapters/slack/shapes.py). A request
+that fails gets 400, 401, 411 or 413 and one log line without its body, and never reaches bolt; one
+that passes reaches bolt exactly as it came.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+from adapters.slack import shapes
 from bot.ops.logs import request_context
 
 if TYPE_CHECKING:
@@ -68,6 +70,7 @@ class _Refused(Exception):
 
 
 def _json_object(text: str, what: str) -> None:
+    """Refuses `text` unless it is a JSON object whose fields have the types bolt relies on."""
     try:
         value = json.loads(text)
     except RecursionError:
@@ -76,6 +79,15 @@ def _json_object(text: str, what: str) -> None:
         raise _Refused("400 Bad Request", f"{what} is not JSON") from None
     if not isinstance(value, dict):
         raise _Refused("400 Bad Request", f"{what} is not a JSON object")
+    wrong = shapes.problem(value)
+    if wrong:
+        raise _Refused("400 Bad Request", f"{what}: {wrong}")
+
+
+def _form_fields(fields: dict[str, str]) -> None:
+    wrong = shapes.problem(fields)
+    if wrong:
+        raise _Refused("400 Bad Request", f"form fields: {wrong}")
 
 
 class Guard:
@@ -152,7 +164,7 @@ class Guard:
     def _check(self, environ: WSGIEnvironment) -> bytes:
         """The body of a request fit for bolt, or _Refused saying why not (never echoing the body)."""
         raw_length = environ.get("CONTENT_LENGTH") or ""
-        if not raw_length.isdigit():
+        if not raw_length.isascii() or not raw_length.isdigit():
             raise _Refused("411 Length Required", "no valid Content-Length")
         length = int(raw_length)
         if length > self.max_body:
@@ -180,10 +192,13 @@ class Guard:
         content_type = (environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
         if content_type == _JSON or text.startswith("{"):
             _json_object(text, "JSON body")
-        elif "payload" in text:
-            payload = dict(parse_qsl(text, keep_blank_values=True)).get("payload")
+        else:
+            fields = dict(parse_qsl(text, keep_blank_values=True))
+            payload = fields.get("payload") if "payload" in text else None
             if payload is not None:
                 _json_object(payload, "payload field")
+            elif "payload" not in text:  # bolt reads such a body as its form fields (a slash command)
+                _form_fields(fields)
         return body
 
     def _forward(

@@ -32,6 +32,7 @@ SOURCE = "maisky_source"
 QUIZ = re.compile(r"^maisky_quiz_[0-9]$")  # one action id per option of a quiz question
 LETTERS = "ABCDEFGHIJ"
 BUTTON_TEXT_LIMIT = 75
+MAX_RANK = 999  # runners-up a button may ask for: more than anyone clicks through (Discord's carry 3 digits)
 TEXT_LIMIT = 3000  # characters of the fallback text
 
 
@@ -87,12 +88,16 @@ def another_value(question: str, rank: int) -> str:
 
 
 def read_another(value: str) -> tuple[str, int] | None:
-    """The question and rank an "Another passage" button carries; None if the value is not one."""
+    """The question and rank an "Another passage" button carries; None if the value is not one we
+    could have sent (a forged rank such as -1000 or 1e400 included)."""
     try:
         data = json.loads(value)
-        return str(data["q"]), int(data["r"])
-    except (KeyError, ValueError, TypeError):
+        question, rank = data["q"], data["r"]
+    except (KeyError, ValueError, TypeError, RecursionError):
         return None
+    if not isinstance(question, str) or not question.strip() or type(rank) is not int or not 0 <= rank <= MAX_RANK:
+        return None
+    return question, rank
 
 
 def quiz_value(token: str, option: int) -> str:

@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from bot.search.matcher import Match
 
-__all__ = ["Citation", "Kind", "Quotation", "Reply", "neutralise"]
+__all__ = ["Citation", "Kind", "Quotation", "Reply", "inert_name", "neutralise"]
 
 
 class Kind(StrEnum):
@@ -84,3 +84,13 @@ def neutralise(text: str) -> str:
     """
     text = unicodedata.normalize("NFC", _CONTROL.sub("", text))
     return text.replace("@", "@" + _ZWSP).replace("<", "<" + _ZWSP)
+
+
+# Look-alikes for the characters a link needs (Slack links "www.x.y" and "x.com" as well as "https://").
+_UNLINK = str.maketrans({".": "\u2024", ":": "\u2236", "/": "\u2215"})
+
+
+def inert_name(name: str) -> str:
+    """A member's display name as plain text on every platform: neutralised, and with look-alikes for
+    the dots, colons and slashes that would let Slack or Discord turn it into a link."""
+    return neutralise(name).translate(_UNLINK)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz
 
-from bot.chat.reply import Reply, neutralise
+from bot.chat.reply import Reply, inert_name
 from bot.chat.voice import Voice, capped
 from bot.sources.corpus import Corpus, Passage, Quote
 from bot.sources.timeline import dated
@@ -249,7 +249,7 @@ class Quiz:
         return self._judge(q, draw, user, name, draw.options[option] == q.answer, now)
 
     def _judge(self, q: Question, draw: QuizDraw, user: str, name: str, right: bool, now: float) -> Reply:
-        who = neutralise(name.strip())[:80] or "comrade"
+        who = inert_name(name.strip())[:80] or "comrade"
         if not self.store.quiz_try(draw.id, user):
             return self.voice.notice("quiz_tried", name=who)
         if not right:
@@ -269,4 +269,6 @@ class Quiz:
         return self.voice.quiz_reveal(q.passage, self._label(q, q.answer))
 
     def scores(self, platform: str, channel: str) -> Reply:
-        return self.voice.quiz_scores(self.store.quiz_scores(platform, channel))
+        # names stored before they were made inert are made so here
+        rows = [(inert_name(name), points) for name, points in self.store.quiz_scores(platform, channel)]
+        return self.voice.quiz_scores(rows)

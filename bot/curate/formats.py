@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.curate.limits import ReadLimits, count_markup, inflated_size, over
 from bot.errors import ImportFileError
 
 __all__ = ["FORMATS", "MAX_BYTES", "Block", "Change", "Document", "read_document"]
 
-MAX_BYTES = 50 * 1024 * 1024  # a 600-page book is a few MB of text; larger is almost surely not one
+MAX_BYTES = ReadLimits().file_mb * 1024 * 1024  # the default; bot.curate.limits holds every limit of a read
 FORMATS = {
     ".txt": "text",
     ".text": "text",
@@ -65,8 +66,10 @@ class Document:
     encoding: str = ""
 
 
-def read_document(path: Path, encoding: str | None = None) -> Document:
-    """Read one file; raise ImportFileError naming the file and what to do when it cannot be read."""
+def read_document(path: Path, encoding: str | None = None, limits: ReadLimits | None = None) -> Document:
+    """Read one file; raise ImportFileError naming the file and what to do when it cannot be read, or
+    which of `limits` it goes past."""
+    limits = limits or ReadLimits()
     name = str(path)
     if not path.exists():
         raise ImportFileError(name, "does not exist")
@@ -75,35 +78,48 @@ def read_document(path: Path, encoding: str | None = None) -> Document:
     size = path.stat().st_size
     if size == 0:
         raise ImportFileError(name, "is empty; export the text again and import the new file")
-    if size > MAX_BYTES:
-        raise ImportFileError(
-            name, f"is {size // (1024 * 1024)} MB, over the {MAX_BYTES // (1024 * 1024)} MB limit; split it into "
-            "parts (chapters or volumes) and import them together as a folder",
-        )  # fmt: skip
+    if size > limits.file_mb * 1024 * 1024:
+        advice = "split it into parts (chapters or volumes) and import them together as a folder"
+        raise over(name, "file_mb", size // (1024 * 1024), limits, advice)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ImportFileError(name, f"cannot be read ({exc.strerror}); check its permissions") from None
     kind = _sniff(path, data)
     if kind == "pdf":
-        return _read_pdf(path)
+        return _read_pdf(path, limits)
     if kind == "epub":
-        return _read_epub(path)
+        inflated_size(path, limits)  # before anything is decompressed
+        return _read_epub(path, limits)
     text, used = _decode(name, data, encoding, declared=_declared_charset(data) if kind == "html" else None)
+    del data
+    if kind != "html" and len(text) > limits.characters:
+        raise over(name, "characters", len(text), limits)
     try:
         if kind == "html":
+            count_markup(name, text, limits)  # before a tree is built
             blocks, changes = _html_blocks(text, "")
         elif kind == "markdown":
             from markdown_it import MarkdownIt
 
-            blocks, changes = _html_blocks(MarkdownIt("commonmark").render(text), "")
+            html = MarkdownIt("commonmark").render(text)
+            count_markup(name, html, limits)
+            blocks, changes = _html_blocks(html, "")
         else:
             blocks, changes = _text_blocks(text), []
     except RecursionError:
         raise ImportFileError(name, f"nests its elements too deeply to read; {_SAVE_AS}") from None
     if not any(b.text.strip() for b in blocks):
         raise ImportFileError(name, "holds no text; check that it is the right file")
+    _text_within(name, blocks, limits)
     return Document(path, kind, tuple(blocks), tuple(changes), used)
+
+
+def _text_within(name: str, blocks: list[Block], limits: ReadLimits) -> None:
+    """The text of markup, once read from it (its markup was within limits, so it is bounded already)."""
+    characters = sum(len(b.text) for b in blocks)
+    if characters > limits.characters:
+        raise over(name, "characters", characters, limits)
 
 
 def _sniff(path: Path, data: bytes) -> str:
@@ -302,7 +318,7 @@ def _html_blocks(html: str, where: str) -> tuple[list[Block], list[Change]]:
 # ---------------------------------------------------------------- EPUB
 
 
-def _read_epub(path: Path) -> Document:
+def _read_epub(path: Path, limits: ReadLimits) -> Document:
     import ebooklib
     from ebooklib import epub
 
@@ -320,16 +336,25 @@ def _read_epub(path: Path) -> Document:
         raise ImportFileError(name, f"is not a readable EPUB ({type(exc).__name__}); export it again") from None
     blocks: list[Block] = []
     changes: list[Change] = []
+    characters = text = 0  # of the chapters' markup, and of the text read from it
     for idref, *_ in book.spine:
         item = book.get_item_with_id(idref)
         if item is None or item.get_type() != ebooklib.ITEM_DOCUMENT or isinstance(item, epub.EpubNav):
             continue
+        chapter = item.get_content().decode("utf-8", errors="replace")
+        characters += len(chapter)
+        if characters > limits.markup:
+            raise over(name, "markup", f"more than {limits.markup:,}", limits)
+        count_markup(name, chapter, limits, item.get_name())
         try:
-            found, dropped = _html_blocks(item.get_content().decode("utf-8", errors="replace"), item.get_name())
+            found, dropped = _html_blocks(chapter, item.get_name())
         except RecursionError:
             raise ImportFileError(name, f"nests its elements too deeply to read ({item.get_name()})") from None
         blocks.extend(found)
         changes.extend(dropped)
+        text += sum(len(b.text) for b in found)
+        if text > limits.characters:
+            raise over(name, "characters", f"more than {limits.characters:,}", limits)
     if not any(b.text.strip() for b in blocks):
         raise ImportFileError(name, "holds no text in its chapters; check that it is the right book")
     return Document(path, "epub", tuple(blocks), tuple(changes), "utf-8")
@@ -348,7 +373,7 @@ _PAGE_NUMBER = re.compile(
 _SENTENCE_END = re.compile(r"[.!?:;…][”’\"')\]]*$")
 
 
-def _read_pdf(path: Path) -> Document:
+def _read_pdf(path: Path, limits: ReadLimits) -> Document:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -359,7 +384,18 @@ def _read_pdf(path: Path) -> Document:
             reader = PdfReader(path)
             if reader.is_encrypted and not reader.decrypt(""):
                 raise ImportFileError(name, "is password-protected; save an unprotected copy and import that")
-            pages = [_page_text(page) for page in reader.pages]
+            count = _declared_pages(reader)  # the page tree's own count: no page is loaded to know it
+            if count <= limits.pages:
+                count = len(reader.pages)  # the pages themselves, in case the count understates them
+            if count > limits.pages:
+                raise over(name, "pages", count, limits)
+            pages: list[str] = []
+            characters = 0
+            for page in reader.pages:  # the text so far is counted after each page, not after the last
+                pages.append(_page_text(page))
+                characters += len(pages[-1])
+                if characters > limits.characters:
+                    raise over(name, "characters", f"more than {limits.characters:,}", limits)
     except ImportFileError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
@@ -376,6 +412,13 @@ def _read_pdf(path: Path) -> Document:
     _drop_furniture(page_lines, changes)
     blocks = list(_pdf_blocks(page_lines, changes))
     return Document(path, "pdf", tuple(blocks), tuple(changes), "")
+
+
+def _declared_pages(reader: Any) -> int:
+    try:
+        return int(reader.trailer["/Root"]["/Pages"]["/Count"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return 0
 
 
 def _page_text(page: Any) -> str:

@@ -14,6 +14,7 @@ import bisect
 import datetime as dt
 import json
 import math
+import os
 import re
 import shutil
 import tempfile
@@ -24,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bot.curate.formats import FORMATS, Change, Document, read_document
+from bot.curate.limits import ReadLimits, folder_files
 from bot.curate.quotations import Span, attribute, find_spans, speaker_names
 from bot.errors import CorpusError, ImportFileError
 from bot.sources.corpus import DEFAULT_EXCERPT_WORDS, SPECIAL_FILES, Person, load_corpus, load_people
@@ -605,18 +607,23 @@ class Report:
 IMPORTABLE = frozenset(FORMATS)
 
 
-def collect_files(paths: Sequence[Path]) -> tuple[list[Path], list[Change]]:
+def collect_files(paths: Sequence[Path], limits: ReadLimits | None = None) -> tuple[list[Path], list[Change]]:
     """The files to import: each file given, and every file of a known format inside a folder given
-    (in name order). Other files in a folder are skipped and reported; a file given by name never is."""
+    (in name order). Other files in a folder are skipped and reported; a file given by name never is.
+    A folder is walked without following symbolic links out of it (bot.curate.limits.folder_files)."""
     files: list[Path] = []
     skipped: list[Change] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file() and not any(x.startswith(".") for x in p.relative_to(path).parts)
-            )
+            found = []
+            for p, why in folder_files(path, limits or ReadLimits()):
+                if any(x.startswith(".") for x in p.relative_to(path).parts):
+                    continue
+                if why:
+                    skipped.append(Change(why, p.name, str(path)))
+                else:
+                    found.append(p)
+            found.sort()
             for p in found:
                 if p.suffix.lower() in IMPORTABLE:
                     files.append(p)
@@ -637,19 +644,22 @@ def run_import(
     dry_run: bool = False,
     force: bool = False,
     encoding: str | None = None,
+    limits: ReadLimits | None = None,
 ) -> tuple[Report, Draft]:
-    """Read, draft, validate and (unless `dry_run` or the loader refuses) write seeds/<id>.toml."""
+    """Read (within `limits`), draft, validate and (unless `dry_run` or the loader refuses) write
+    seeds/<id>.toml."""
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", prov.id):
         raise ImportFileError(prov.id, "is not a usable source id: use lower-case letters, digits and dashes (--id)")
     target = seeds / f"{prov.id}.toml"
     if target.name in SPECIAL_FILES:
         raise ImportFileError(prov.id, f"is a reserved name in seeds/ ({target.name}); choose another --id")
+    _refuse_link(target)
     if target.exists() and not force and not dry_run:
         raise ImportFileError(
             str(target), "already exists; run again with --force to replace it (passage ids that still fit are kept)"
         )
-    files, skipped = collect_files(paths)
-    docs = [read_document(f, encoding) for f in files]
+    files, skipped = collect_files(paths, limits)
+    docs = [read_document(f, encoding, limits) for f in files]
     people_file = seeds / "people.toml"
     if not people_file.exists():
         raise ImportFileError(str(seeds), "has no people.toml; point MAISKY_SEEDS at a seeds folder")
@@ -663,8 +673,30 @@ def run_import(
     written = False
     if not refused and not dry_run:
         try:
-            target.write_text(draft.toml(), encoding="utf-8")
+            _write_here(target, draft.toml())
         except OSError as exc:
             raise ImportFileError(str(target), f"cannot be written ({exc.strerror}); check the seeds folder") from None
         written = True
     return Report(draft, str(target), refused, written), draft
+
+
+def _refuse_link(target: Path) -> None:
+    """seeds/<id>.toml is written where it is, never through a symbolic link to somewhere else."""
+    if target.is_symlink():
+        raise ImportFileError(
+            str(target), "is a symbolic link; the importer writes only files inside the seeds folder. Remove the "
+            "link (or import under another --id)",
+        )  # fmt: skip
+
+
+def _write_here(target: Path, text: str) -> None:
+    """Write `target`, refusing a symbolic link put in its place since it was checked (O_NOFOLLOW)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(target, flags, 0o666)  # as open() would: the umask decides
+    except OSError as exc:
+        if target.is_symlink():
+            _refuse_link(target)
+        raise exc from None
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.club.reach import Reach, Trouble
-from bot.errors import ConfigError, MaiskyError
+from bot.errors import ConfigError, MaiskyError, mask_userinfo
 from bot.ops.settings import Settings
 
 __all__ = ["Finding", "Place", "Probe", "Reach", "Trouble", "advice", "examine", "healthy", "table"]
@@ -286,7 +286,7 @@ def table(findings: Sequence[Finding], width: int = 100) -> str:
     lines = [head + "DETAIL", "-" * min(width, len(head) + room)]
     for f in findings:
         subject = f.subject if len(f.subject) <= subject_w else f.subject[: subject_w - 1] + "…"
-        text = textwrap.wrap(f.detail, room) or [""]
+        text = textwrap.wrap(mask_userinfo(f.detail), room) or [""]
         if not f.ok and f.fix:
             text += textwrap.wrap("fix: " + f.fix, room, subsequent_indent="     ")
         status = "ok" if f.ok else "FAIL"

@@ -21,11 +21,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TextIO
 
+from bot.errors import MASK, mask_userinfo
+
 __all__ = ["FORMATS", "LEVELS", "Rewrite", "request_context", "request_id", "setup"]
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FORMATS = ("text", "json")
-REDACTED = "[redacted]"
+REDACTED = MASK
 
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("maisky_request_id", default="")
 # Slack tokens (bot, user, app-level, refresh, config) and Discord bot tokens, whoever's they are.
@@ -33,8 +35,6 @@ _TOKEN_SHAPES = re.compile(
     r"\bxox[abeoprs]-[A-Za-z0-9-]{8,}|\bxapp-[A-Za-z0-9-]{8,}|\bxoxe\.xox[bp]-[A-Za-z0-9-]{8,}"
     r"|\b[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,40}\b"
 )
-# A password inside a URL: scheme://user:password@host
-_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s/]+@", re.IGNORECASE)
 
 
 def request_id() -> str:
@@ -75,7 +75,7 @@ class _Scrub(logging.Filter):
     def redact(self, text: str) -> str:
         for value in self.secrets:
             text = text.replace(value, REDACTED)
-        text = _URL_PASSWORD.sub(lambda m: m[1] + REDACTED + "@", text)
+        text = mask_userinfo(text)
         return _TOKEN_SHAPES.sub(REDACTED, text)
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -175,7 +175,9 @@ class Settings:
         """Every configured secret (tokens, signing secrets, passwords, the database URL and its password),
         for the log filter that keeps them out of every line."""
         found = [v for k, v in self.values.items() if v and any(n in k.upper() for n in _SECRET_NAMES)]
-        password = urlparse(self.database_url).password if "://" in self.database_url else None
+        # user:password@ however malformed the URL around it (postgresql//user:pw@host has no "://")
+        info = self.database_url.rpartition("@")[0]
+        password = info.rpartition("//")[2].partition(":")[2] if info else ""
         if password:
             found += [password, unquote(password)]
         return found
@@ -320,7 +322,9 @@ def _check_database(url: str, name: str, problems: list[str]) -> None:
         parsed.port  # noqa: B018  # urlparse checks the port only when asked
     except ValueError:
         port = parsed.netloc.rpartition(":")[2]
-        problems.append(f"{name}: the port {port!r} is not a number between 1 and 65535")
+        # without an "@" the text after the colon may be a password typed without its host: never shown
+        shown = f"the port {port!r}" if "@" in parsed.netloc or port.isdigit() else "the text after the host's colon"
+        problems.append(f"{name}: {shown} is not a number between 1 and 65535")
     if not parsed.hostname and "host" not in dict(parse_qsl(parsed.query)):
         problems.append(f"{name}: no host (postgresql://USER:PASSWORD@HOST:5432/DB)")
     for key, value in parse_qsl(parsed.query, keep_blank_values=True):

@@ -131,9 +131,9 @@ def serve_http(app: App, slack: SlackSettings, scheduler: Scheduler, shutdown_se
 
 def serve_socket(app: App, slack: SlackSettings, scheduler: Scheduler, shutdown_seconds: float) -> str:
     """Serve over Socket Mode until a stop signal; returns the stop line."""
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from adapters.slack.envelopes import GuardedSocketModeHandler
 
-    handler = SocketModeHandler(app, slack.app_token)
+    handler = GuardedSocketModeHandler(app, slack.app_token)
 
     def drain(deadline: float) -> list[str]:
         handler.close()  # type: ignore[no-untyped-call]  # no new envelopes

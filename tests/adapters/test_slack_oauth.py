@@ -7,17 +7,24 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
 import pytest
 import sqlalchemy as sa
+import waitress.wasyncore
+from slack_bolt import App
 
 from adapters.cli import main
 from adapters.slack.app import build_app
+from adapters.slack.http import Health
 from adapters.slack.installs import daily_poster
+from adapters.slack.serve import make_server
 from bot import Maisky, Settings, build
 from bot.club.daily import Daily
 from bot.ops.bootstrap import build_daily
@@ -150,3 +157,64 @@ def test_run_due_posts_with_each_workspaces_token(fake: FakeSlack, tmp_path: Pat
     assert len(report.posted) == 1, report.summary()
     (post,) = fake.wait_for("/chat.postMessage")
     assert post.headers["Authorization"] == "Bearer xoxb-T2" and post.body["channel"] == "CT2"
+
+
+@contextmanager
+def guarded(app: App, ss: SlackSettings) -> Iterator[str]:
+    """The app as `maisky slack http` serves it: behind the guard, in waitress, on 127.0.0.1."""
+    server, _ = make_server(app, replace(ss, host="127.0.0.1", port=0), Health())
+    stop = threading.Event()
+
+    def run() -> None:  # waitress's own loop, a tick at a time, so it can be stopped between ticks
+        while not stop.is_set():
+            waitress.wasyncore.loop(timeout=0.05, map=server._map, count=1)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        stop.set()
+        thread.join(5)
+        server.task_dispatcher.shutdown()
+        waitress.wasyncore.close_all(server._map)
+
+
+def states(daily: Daily) -> int:
+    with daily.store.engine.connect() as conn:
+        return int(conn.execute(sa.text("SELECT count(*) FROM slack_oauth_states")).scalar() or 0)
+
+
+def test_anonymous_install_pages_are_limited_per_address_and_logged(
+    fake: FakeSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    core, daily = make(tmp_path)
+    ss = SlackSettings("", SECRET, "", fake.api_url, 3000, client_id="111.222", client_secret="oauth-secret")
+    asked = 300
+    with guarded(build_app(core, ss, daily=daily), ss) as base:
+        statuses = [get(base + "/slack/install")[0] for _ in range(asked)]
+        assert get(base + "/healthz")[0] == 200  # Slack's own requests are not limited by the install page
+    assert statuses[0] == 200 and statuses.count(429) > asked * 0.8, statuses
+    assert set(statuses) <= {200, 429}
+    assert states(daily) == statuses.count(200) < asked * 0.2  # a row only for the pages served
+    limited = [
+        r.getMessage() for r in caplog.records if "limited /slack/install requests from 127.0.0.1" in r.getMessage()
+    ]
+    assert len(limited) == 1, limited  # one line, however many were refused in the minute
+
+
+def test_expired_install_states_are_deleted(fake: FakeSlack, tmp_path: Path) -> None:
+    core, daily = make(tmp_path)
+    ss = SlackSettings("", SECRET, "", fake.api_url, 3000, client_id="111.222", client_secret="oauth-secret")
+    app = build_app(core, ss, daily=daily)
+    past = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=11)
+    with daily.store.engine.begin() as conn:  # install pages opened 11 minutes ago and never completed
+        for n in range(50):
+            conn.execute(sa.text("INSERT INTO slack_oauth_states (state, expire_at) VALUES (:s, :e)"),
+                         {"s": f"old-{n}", "e": past + dt.timedelta(minutes=10)})  # fmt: skip
+    with guarded(app, ss) as base:
+        status, page, _ = get(base + "/slack/install")
+    assert status == 200 and "slack.com/oauth/v2/authorize" in page
+    with daily.store.engine.connect() as conn:
+        left = [r[0] for r in conn.execute(sa.text("SELECT state FROM slack_oauth_states"))]
+    assert len(left) == 1 and not left[0].startswith("old-")

@@ -84,16 +84,14 @@ class WorkspacePoster:
         self,
         slack: SlackSettings,
         store: SQLAlchemyInstallationStore,
-        workspace_of: Any,  # channel -> workspace id (the subscription's), or None
         make: Any,
     ) -> None:
         self.slack = slack
         self.store = store
-        self.workspace_of = workspace_of
         self.make = make
 
-    def post(self, channel: str, *args: Any, **kwargs: Any) -> Any:
-        team = self.workspace_of(channel)
+    def post(self, channel: str, *args: Any, workspace: str = "", **kwargs: Any) -> Any:
+        team = workspace  # the subscription's: a Slack Connect channel may be subscribed in several
         bot = self.store.find_bot(enterprise_id=None, team_id=team) if team else None
         if bot is None or not bot.bot_token:
             raise ChannelGone(f"the app is not installed in workspace {team or '?'}")
@@ -111,11 +109,7 @@ def daily_poster(slack: SlackSettings, client: WebClient, daily: Daily, timeout:
     if not slack.oauth:
         return SlackPoster(client, timeout)
 
-    def workspace_of(channel: str) -> str | None:
-        sub = daily.store.subscription("slack", channel)
-        return sub.workspace if sub else None
-
     def make(workspace_client: WebClient) -> SlackPoster:
         return SlackPoster(workspace_client, timeout)
 
-    return WorkspacePoster(slack, installation_store(slack, daily.store.engine), workspace_of, make)
+    return WorkspacePoster(slack, installation_store(slack, daily.store.engine), make)

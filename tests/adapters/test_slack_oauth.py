@@ -90,7 +90,7 @@ def test_a_second_workspace_installs_and_is_answered_with_its_own_token(fake: Fa
         assert "reinstall this app" in note.body["text"] and "Maisky as narrator" not in str(note.body)
 
     reply = core.quote(dt.date(2026, 1, 10))
-    daily_poster(ss, app.client, daily).post("C1", reply, "C1:2026-01-10")
+    daily_poster(ss, app.client, daily).post("C1", reply, "C1:2026-01-10", workspace="T2")
     (post,) = fake.wait_for("/chat.postMessage")
     assert post.headers["Authorization"] == "Bearer xoxb-T2" and post.body["channel"] == "C1"
 
@@ -157,6 +157,31 @@ def test_run_due_posts_with_each_workspaces_token(fake: FakeSlack, tmp_path: Pat
     assert len(report.posted) == 1, report.summary()
     (post,) = fake.wait_for("/chat.postMessage")
     assert post.headers["Authorization"] == "Bearer xoxb-T2" and post.body["channel"] == "CT2"
+
+
+def test_a_shared_channel_gets_each_workspaces_post_with_its_own_token(fake: FakeSlack, tmp_path: Path) -> None:
+    """Slack Connect: channel CSHARED is in T2 and T3, which both installed the app and subscribed it."""
+    from adapters.run_due import run_due
+
+    fake.installs = {"code-for-t2": "T2", "code-for-t3": "T3"}
+    core, daily = make(tmp_path)
+    ss = SlackSettings("", SECRET, "", fake.api_url, 3000, client_id="111.222", client_secret="oauth-secret")
+    with served(build_app(core, ss, daily=daily)) as url:
+        assert install(url.removesuffix("/slack/events"), "code-for-t2") == 200
+        assert install(url.removesuffix("/slack/events"), "code-for-t3") == 200
+    now = dt.datetime.now(dt.UTC)
+    slot = (now - dt.timedelta(minutes=1)).strftime("%H:%M")
+    for team in ("T2", "T3"):
+        daily.store.subscribe("slack", "CSHARED", team, slot, "UTC", "UADMIN", (now - dt.timedelta(days=1)).timestamp())
+    settings = Settings.from_env(
+        {"SLACK_CLIENT_ID": "111.222", "SLACK_CLIENT_SECRET": "oauth-secret", "SLACK_API_URL": fake.api_url,
+         "DATABASE_URL": f"sqlite:///{tmp_path / 'd.sqlite3'}"}, dotenv=None,
+    )  # fmt: skip
+    report = run_due(settings, core, now)
+    assert len(report.posted) == 2, report.summary()
+    posts = fake.wait_for("/chat.postMessage", 2)
+    assert sorted(p.headers["Authorization"] for p in posts) == ["Bearer xoxb-T2", "Bearer xoxb-T3"]
+    assert {p.body["channel"] for p in posts} == {"CSHARED"}
 
 
 @contextmanager

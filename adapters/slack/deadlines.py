@@ -81,11 +81,18 @@ class DeadlineServer(TcpWSGIServer):
             ))  # fmt: skip
 
     def readable(self) -> bool:
-        if self.accepting:
-            closing = sum(1 for c in self._channels() if c.will_close)
-            if len(cast(Any, self)._map) - closing >= self.adj.connection_limit:
-                self._make_room()
-        return bool(super().readable())
+        """waitress's own, but at the limit it makes room instead of logging that it stops accepting
+        (which a client holding the port would turn into a line a second)."""
+        now = time.time()
+        if now >= self.next_channel_cleanup:
+            self.next_channel_cleanup = now + self.adj.cleanup_interval  # type: ignore[assignment]
+            self.maintenance(now)
+        if not self.accepting:
+            return False
+        held = len(cast(Any, self)._map)
+        if held - sum(1 for c in self._channels() if c.will_close) >= self.adj.connection_limit:
+            self._make_room()
+        return held < self.adj.connection_limit
 
     def _make_room(self) -> None:
         """Close the oldest connections that nobody is answering (idle, or still sending a request)."""

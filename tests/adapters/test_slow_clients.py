@@ -30,16 +30,18 @@ EVERY = 1.0  # seconds between two bytes of one slow connection: well inside the
 
 
 class Trickle:
-    """`count` connections that each send one more byte every `EVERY` seconds and are opened again
-    when the server closes them; `closed` counts the closings."""
+    """`count` connections that each send one more byte every `every` seconds and are opened again
+    when the server closes them; `closed` counts the closings, `lived` how long each closed one lived."""
 
-    def __init__(self, port: int, count: int, *, body: bool) -> None:
+    def __init__(self, port: int, count: int, *, body: bool, every: float = EVERY) -> None:
         self.port = port
         self.body = body
+        self.every = every
         self.closed = 0
+        self.lived: list[float] = []
+        self.opened: dict[int, float] = {}
         self.stop = threading.Event()
         self.socks = [self._open() for _ in range(count)]
-        self.count = count
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
@@ -59,10 +61,11 @@ class Trickle:
             s.close()
             return None
         s.setblocking(False)
+        self.opened[id(s)] = time.monotonic()
         return s
 
     def _run(self) -> None:
-        while not self.stop.wait(EVERY):  # a client's pace, not a wait for the server
+        while not self.stop.wait(self.every):  # a client's pace, not a wait for the server
             live = [s for s in self.socks if s is not None]
             readable, _, _ = select.select(live, [], [], 0) if live else ([], [], [])
             for n, s in enumerate(self.socks):
@@ -79,6 +82,7 @@ class Trickle:
                     gone = True
                 if gone:
                     self.closed += 1
+                    self.lived.append(time.monotonic() - self.opened.pop(id(s), time.monotonic()))
                     s.close()
                     self.socks[n] = self._open()
 

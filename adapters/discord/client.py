@@ -208,9 +208,12 @@ class MaiskyClient(discord.Client):
             if done.exception() is not None:  # the answer went out; only its button may find no question
                 log.error("could not keep the question behind an Another passage button", exc_info=done.exception())
 
-        self._book.submit(contextvars.copy_context().run, self.questions.remember, key, question).add_done_callback(
-            logged
-        )
+        try:
+            kept = self._book.submit(contextvars.copy_context().run, self.questions.remember, key, question)
+        except RuntimeError:  # closing: the answer still goes out, its button may find no question
+            log.warning("closing: the question behind an Another passage button was not kept")
+            return
+        kept.add_done_callback(logged)
 
     async def recall(self, key: str) -> str | None:
         try:

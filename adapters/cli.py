@@ -292,7 +292,7 @@ class TerminalPoster:
         self.core = core
         self.out = out
 
-    def post(self, channel: str, reply: Reply, *key: str) -> None:
+    def post(self, channel: str, reply: Reply, *key: str, workspace: str = "") -> None:
         self.out.write(f"--- #{channel} ---\n{self.core.plain(reply)}\n\n")
 
 

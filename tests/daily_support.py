@@ -45,7 +45,7 @@ class RecordingPoster:
     lock: threading.Lock = field(default_factory=threading.Lock)
     keys: list[str] = field(default_factory=list)
 
-    def post(self, channel: str, reply: Reply, key: str) -> None:
+    def post(self, channel: str, reply: Reply, key: str, workspace: str = "") -> None:
         with self.lock:
             self.keys.append(key)
             if self.fail:

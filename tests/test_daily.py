@@ -443,7 +443,7 @@ def test_losing_the_database_mid_run_fails_only_what_it_touches(
             raise sa.exc.OperationalError("statement", {}, ConnectionError("server closed the connection"))
 
     class CutsTheCable(RecordingPoster):
-        def post(self, channel: str, reply: object, key: str) -> None:
+        def post(self, channel: str, reply: object, key: str, workspace: str = "") -> None:
             super().post(channel, reply, key)  # type: ignore[arg-type]
             if channel == "C1":
                 gone.set()
@@ -517,7 +517,7 @@ def test_a_stop_lets_the_posts_in_flight_finish_and_starts_no_more(core: Maisky,
     stop = threading.Event()
 
     class StopsAfterOne(RecordingPoster):
-        def post(self, channel: str, reply: object, key: str) -> None:
+        def post(self, channel: str, reply: object, key: str, workspace: str = "") -> None:
             super().post(channel, reply, key)  # type: ignore[arg-type]
             stop.set()  # SIGTERM arrives while this post is in flight
 
@@ -536,7 +536,7 @@ def test_a_workspace_whose_own_token_is_refused_stops_alone(core: Maisky, url: s
             d.subscribe("slack", f"{team}C{i}", team, "U1", "09:00", "UTC", at("2026-01-01T00:00"))
 
     class PerWorkspace(RecordingPoster):
-        def post(self, channel: str, reply: object, key: str) -> None:
+        def post(self, channel: str, reply: object, key: str, workspace: str = "") -> None:
             if channel.startswith("T1"):  # that workspace uninstalled the app: its token is revoked
                 raise TokenRejected("token_revoked", workspace="T1")
             super().post(channel, reply, key)  # type: ignore[arg-type]
@@ -555,7 +555,7 @@ class _HeldThenRefused:
     def __init__(self) -> None:
         self.inside, self.release = threading.Event(), threading.Event()
 
-    def post(self, channel: str, reply: Reply, key: str) -> None:
+    def post(self, channel: str, reply: Reply, key: str, workspace: str = "") -> None:
         self.inside.set()
         assert self.release.wait(120)
         raise TokenRejected("token_revoked")

@@ -30,7 +30,8 @@ _READ = re.compile(
 )
 # The WSGI environ, the platform's own variables, and the XDG convention for a user's cache folder.
 _NOT_SETTINGS = {
-    "CONTENT_LENGTH", "CONTENT_TYPE", "PATH_INFO", "REQUEST_METHOD", "USER", "USERNAME", "DYNO", "XDG_CACHE_HOME",
+    "CONTENT_LENGTH", "CONTENT_TYPE", "PATH_INFO", "REMOTE_ADDR", "REQUEST_METHOD", "USER", "USERNAME", "DYNO",
+    "XDG_CACHE_HOME",
 }  # fmt: skip
 
 

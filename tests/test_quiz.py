@@ -300,7 +300,7 @@ def test_the_desk_runs_a_round_with_private_misses_and_public_reveals(core: Mais
     assert not asked.private and asked.reply.choices
     quiz = desk.quiz()
     assert quiz is not None
-    draw = quiz.store.quiz_current("slack", "C1")
+    draw = quiz.store.quiz_current("slack", "C1", "T1")
     assert draw is not None
     q = quiz._by_key[draw.question_key]
     wrong = next(n for n, o in enumerate(draw.options) if o != q.answer)

@@ -8,11 +8,13 @@ answer is sent at once; a slow one is deferred first, so Discord's 3-second wind
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import json
 import logging
 import re
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -123,6 +125,7 @@ class MaiskyClient(discord.Client):
         self.ds = ds
         self.force_sync = force_sync
         self.questions: QuestionBook = questions or MemoryBook()
+        self._book = ThreadPoolExecutor(max_workers=1, thread_name_prefix="maisky-book")
         self.translator = DataTranslator(translations)
         self.tree = MaiskyTree(self)
         self.tree.add_command(MaiskyCommands(self))
@@ -146,6 +149,7 @@ class MaiskyClient(discord.Client):
 
     async def close(self) -> None:
         self.daily_stop.set()
+        self._book.shutdown(wait=False)  # the writes queued still run
         await super().close()
 
     # translation: platform -> caller, outcome -> message
@@ -185,10 +189,7 @@ class MaiskyClient(discord.Client):
             view = discord.ui.View(timeout=None)
             if reply.kind is Kind.ANSWER:
                 key = question_key(reply.question)
-                try:
-                    await asyncio.to_thread(self.questions.remember, key, reply.question)
-                except Exception:  # the answer still goes out; only its button may find no question later
-                    log.exception("could not keep the question behind an Another passage button")
+                self._keep(key, reply.question)
                 view.add_item(AnotherPassage(key, reply.rank + 1))
             view.add_item(discord.ui.Button(label="Source", url=reply.citation.url, style=discord.ButtonStyle.link))
             out["view"] = view
@@ -199,9 +200,26 @@ class MaiskyClient(discord.Client):
             out["view"] = view
         return out
 
+    def _keep(self, key: str, question: str) -> None:
+        """Put a question in the book without waiting for it: the response never queues behind a write,
+        nor the write behind other members' answers (the book has its own thread; a click's recall
+        queues behind the writes before it, so it finds them)."""
+
+        def logged(done: Future[None]) -> None:
+            if done.exception() is not None:  # the answer went out; only its button may find no question
+                log.error("could not keep the question behind an Another passage button", exc_info=done.exception())
+
+        try:
+            kept = self._book.submit(contextvars.copy_context().run, self.questions.remember, key, question)
+        except RuntimeError:  # closing: the answer still goes out, its button may find no question
+            log.warning("closing: the question behind an Another passage button was not kept")
+            return
+        kept.add_done_callback(logged)
+
     async def recall(self, key: str) -> str | None:
         try:
-            return await asyncio.to_thread(self.questions.recall, key)
+            run = contextvars.copy_context().run
+            return await asyncio.get_running_loop().run_in_executor(self._book, run, self.questions.recall, key)
         except Exception:
             log.exception("could not look up the question behind an Another passage button")
             return None

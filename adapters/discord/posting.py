@@ -63,7 +63,7 @@ class DiscordPoster:
         self.tries = tries  # sends of one post, all with the same nonce
         self.pause = pause  # seconds before the second try; doubles
 
-    def post(self, channel: str, reply: Reply, key: str) -> None:
+    def post(self, channel: str, reply: Reply, key: str, workspace: str = "") -> None:
         future = asyncio.run_coroutine_threadsafe(self.send(channel, reply, key), self.loop)
         future.result(timeout=self.tries * (self.timeout + 10) + 60)
 

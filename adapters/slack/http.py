@@ -15,8 +15,10 @@ import hmac
 import io
 import json
 import logging
+import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
@@ -29,7 +31,7 @@ from bot.ops.logs import request_context
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-__all__ = ["EVENTS_PATH", "HEALTH_PATH", "Guard", "Health", "carry_request_ids"]
+__all__ = ["EVENTS_PATH", "HEALTH_PATH", "Guard", "Health", "Throttle", "carry_request_ids"]
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +92,59 @@ def _form_fields(fields: dict[str, str]) -> None:
         raise _Refused("400 Bad Request", f"form fields: {wrong}")
 
 
+class Throttle:
+    """Token buckets: one per client address and one for all addresses together, so anonymous pages
+    (each install page adds a row to the database) cannot be asked for faster than a person would."""
+
+    def __init__(
+        self,
+        per_minute: float = 10,
+        burst: int = 10,
+        overall_per_minute: float = 120,
+        overall_burst: int = 120,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        addresses: int = 10_000,
+    ) -> None:
+        self.rate, self.burst = per_minute / 60, float(burst)
+        self.overall_rate, self.overall_burst = overall_per_minute / 60, float(overall_burst)
+        self.clock = clock
+        self.addresses = addresses
+        self._lock = threading.Lock()
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # address -> (tokens, at)
+        self._overall = (self.overall_burst, clock())
+        self._logged: OrderedDict[str, float] = OrderedDict()  # address -> when its limiting was last logged
+
+    def _take(self, bucket: tuple[float, float], rate: float, burst: float, now: float) -> tuple[float, float, bool]:
+        tokens = min(burst, bucket[0] + (now - bucket[1]) * rate)
+        return (tokens - 1, now, True) if tokens >= 1 else (tokens, now, False)
+
+    def allow(self, address: str) -> tuple[bool, bool]:
+        """(whether the request may go on, whether to log its refusal: once a minute per address)."""
+        with self._lock:
+            now = self.clock()
+            mine = self._buckets.pop(address, (self.burst, now))
+            tokens, at, ok = self._take(mine, self.rate, self.burst, now)
+            if ok:
+                overall, overall_at, ok = self._take(self._overall, self.overall_rate, self.overall_burst, now)
+                self._overall = (overall, overall_at)
+                if not ok:
+                    tokens += 1  # not spent: the address was within its own share
+            self._buckets[address] = (tokens, at)
+            while len(self._buckets) > self.addresses:
+                self._buckets.popitem(last=False)
+            if ok:
+                return True, False
+            last = self._logged.get(address)
+            if last is not None and now - last < 60:
+                return False, False
+            self._logged.pop(address, None)
+            self._logged[address] = now
+            while len(self._logged) > self.addresses:
+                self._logged.popitem(last=False)
+            return False, True
+
+
 class Guard:
     """WSGI middleware: answers /healthz itself and lets only well-formed, signed requests reach `app`."""
 
@@ -102,6 +157,7 @@ class Guard:
         health: Health | None = None,
         clock: Callable[[], float] = time.time,
         browser_paths: frozenset[str] = frozenset(),
+        throttle: Throttle | None = None,
     ) -> None:
         self.app = app
         self._secret = signing_secret.encode()
@@ -110,6 +166,7 @@ class Guard:
         self.clock = clock
         # GET pages a person's browser opens (the OAuth install and redirect): unsigned by nature, bodiless.
         self.browser_paths = browser_paths
+        self.throttle = throttle or Throttle()
         self._lock = threading.Lock()
         self._in_flight = 0
         self._idle = threading.Condition(self._lock)
@@ -135,6 +192,13 @@ class Guard:
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
             return self._health(start_response)
         if path in self.browser_paths and method == "GET":
+            address = str(environ.get("REMOTE_ADDR") or "?")
+            allowed, first = self.throttle.allow(address)
+            if not allowed:
+                if first:
+                    log.warning("limited %s requests from %s: faster than a person asks (429)", path, address)
+                retry = [("Retry-After", str(math.ceil(1 / self.throttle.rate)))]
+                return self._answer(start_response, "429 Too Many Requests", {"error": "too many requests"}, retry)
             with request_context() as request_id:
                 return self._forward(environ, start_response, b"", request_id)
         if path != EVENTS_PATH:

@@ -9,6 +9,7 @@ the workspace's bot token for every request from it.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.oauth import OAuthFlow
@@ -22,6 +23,7 @@ from bot.ops.settings import SlackSettings
 
 if TYPE_CHECKING:
     from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+    from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
     from bot.club.daily import Daily
 
@@ -41,11 +43,26 @@ def installation_store(slack: SlackSettings, engine: Engine) -> SQLAlchemyInstal
     return store
 
 
-def oauth_flow(slack: SlackSettings, engine: Engine) -> OAuthFlow:
-    """bolt's install flow over the bot's database; its Web API calls go to `slack.api_url`."""
+def _expiring_states(engine: Engine) -> SQLAlchemyOAuthStateStore:
+    """slack_sdk's state store (table slack_oauth_states), deleting the states that expired each time it
+    issues one: every anonymous GET /slack/install adds a row, which slack_sdk deletes only when an
+    install completes with it. (The guard limits how fast anyone may ask: adapters/slack/http.Throttle.)"""
+    from slack_sdk.oauth.sqlalchemy_utils import normalize_datetime_for_db
     from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
-    states = SQLAlchemyOAuthStateStore(expiration_seconds=STATE_SECONDS, engine=engine)
+    class ExpiringStates(SQLAlchemyOAuthStateStore):
+        def issue(self, *args: Any, **kwargs: Any) -> str:
+            now = normalize_datetime_for_db(dt.datetime.now(tz=dt.UTC))
+            with self.engine.begin() as conn:
+                conn.execute(self.oauth_states.delete().where(self.oauth_states.c.expire_at <= now))
+            return str(super().issue(*args, **kwargs))
+
+    return ExpiringStates(expiration_seconds=STATE_SECONDS, engine=engine)
+
+
+def oauth_flow(slack: SlackSettings, engine: Engine) -> OAuthFlow:
+    """bolt's install flow over the bot's database; its Web API calls go to `slack.api_url`."""
+    states = _expiring_states(engine)
     states.create_tables()  # type: ignore[no-untyped-call]
     settings = OAuthSettings(
         client_id=slack.client_id,
@@ -67,16 +84,14 @@ class WorkspacePoster:
         self,
         slack: SlackSettings,
         store: SQLAlchemyInstallationStore,
-        workspace_of: Any,  # channel -> workspace id (the subscription's), or None
         make: Any,
     ) -> None:
         self.slack = slack
         self.store = store
-        self.workspace_of = workspace_of
         self.make = make
 
-    def post(self, channel: str, *args: Any, **kwargs: Any) -> Any:
-        team = self.workspace_of(channel)
+    def post(self, channel: str, *args: Any, workspace: str = "", **kwargs: Any) -> Any:
+        team = workspace  # the subscription's: a Slack Connect channel may be subscribed in several
         bot = self.store.find_bot(enterprise_id=None, team_id=team) if team else None
         if bot is None or not bot.bot_token:
             raise ChannelGone(f"the app is not installed in workspace {team or '?'}")
@@ -94,11 +109,7 @@ def daily_poster(slack: SlackSettings, client: WebClient, daily: Daily, timeout:
     if not slack.oauth:
         return SlackPoster(client, timeout)
 
-    def workspace_of(channel: str) -> str | None:
-        sub = daily.store.subscription("slack", channel)
-        return sub.workspace if sub else None
-
     def make(workspace_client: WebClient) -> SlackPoster:
         return SlackPoster(workspace_client, timeout)
 
-    return WorkspacePoster(slack, installation_store(slack, daily.store.engine), workspace_of, make)
+    return WorkspacePoster(slack, installation_store(slack, daily.store.engine), make)

@@ -41,7 +41,7 @@ class SlackPoster:
         # A client of its own: the same token and API URL, no automatic retries, a bounded wait.
         self.client = WebClient(token=client.token, base_url=client.base_url, timeout=round(timeout), retry_handlers=[])
 
-    def post(self, channel: str, reply: Reply, key: str) -> None:
+    def post(self, channel: str, reply: Reply, key: str, workspace: str = "") -> None:
         try:
             self.client.chat_postMessage(channel=channel, **to_slack(reply))
         except SlackApiError as exc:

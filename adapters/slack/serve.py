@@ -81,8 +81,9 @@ def _wait_for_listeners(executor: Executor, deadline: float) -> str:
 
 
 def make_server(app: App, slack: SlackSettings, health: Health) -> tuple[Any, Guard]:
-    """The guarded bolt app in a waitress server bound to HOST:PORT, with the configured limits."""
-    import waitress.server
+    """The guarded bolt app in a waitress server bound to HOST:PORT, with the configured limits and
+    deadlines for reading each request (adapters/slack/deadlines.py)."""
+    from adapters.slack.deadlines import create_server
 
     oauth = app.oauth_flow
     pages = frozenset({oauth.install_path, oauth.redirect_uri_path}) if oauth is not None else frozenset()
@@ -91,10 +92,10 @@ def make_server(app: App, slack: SlackSettings, health: Health) -> tuple[Any, Gu
     )
     carry_request_ids(app.listener_runner.listener_executor)
     try:
-        server = waitress.server.create_server(
+        server = create_server(
             guard, host=slack.host, port=slack.port, ident="maisky", threads=slack.threads,
             connection_limit=slack.connection_limit, channel_timeout=slack.idle_timeout,
-            cleanup_interval=max(1, min(30, slack.idle_timeout // 2)), max_request_body_size=slack.max_body,
+            cleanup_interval=1, max_request_body_size=slack.max_body,  # each second: the read deadlines
             clear_untrusted_proxy_headers=True,
         )  # fmt: skip
     except OSError as exc:
@@ -131,9 +132,9 @@ def serve_http(app: App, slack: SlackSettings, scheduler: Scheduler, shutdown_se
 
 def serve_socket(app: App, slack: SlackSettings, scheduler: Scheduler, shutdown_seconds: float) -> str:
     """Serve over Socket Mode until a stop signal; returns the stop line."""
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from adapters.slack.envelopes import GuardedSocketModeHandler
 
-    handler = SocketModeHandler(app, slack.app_token)
+    handler = GuardedSocketModeHandler(app, slack.app_token)
 
     def drain(deadline: float) -> list[str]:
         handler.close()  # type: ignore[no-untyped-call]  # no new envelopes

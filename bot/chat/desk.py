@@ -268,11 +268,11 @@ class FrontDesk:
                     caller.platform, caller.channel, caller.workspace, caller.user, command.time, command.zone, now
                 )
             case DailyAction.UNSUBSCRIBE:
-                return daily.unsubscribe(caller.platform, caller.channel)
+                return daily.unsubscribe(caller.platform, caller.channel, caller.workspace)
             case DailyAction.STATUS:
-                return daily.status(caller.platform, caller.channel, now)
+                return daily.status(caller.platform, caller.channel, now, caller.workspace)
             case DailyAction.PREVIEW:
-                return daily.preview(caller.platform, caller.channel, now)
+                return daily.preview(caller.platform, caller.channel, now, caller.workspace)
             case DailyAction.GRANT | DailyAction.REVOKE:
                 return self._right(command, caller, daily)
 
@@ -316,17 +316,18 @@ class FrontDesk:
         now = self.clock().timestamp()
         where = (caller.platform, caller.channel)
         name = caller.name or caller.user
+        ws = caller.workspace  # channel state is per workspace: a Slack Connect channel is in several
         match command.action:
             case QuizAction.ASK:
-                return quiz.ask(*where, caller.user, now)
+                return quiz.ask(*where, caller.user, now, ws)
             case QuizAction.ANSWER:
-                return quiz.answer(*where, caller.user, name, command.answer, now)
+                return quiz.answer(*where, caller.user, name, command.answer, now, ws)
             case QuizAction.CHOOSE:
-                return quiz.choose(*where, caller.user, name, command.token, command.option, now)
+                return quiz.choose(*where, caller.user, name, command.token, command.option, now, ws)
             case QuizAction.STOP:
-                return quiz.stop(*where, now)
+                return quiz.stop(*where, now, ws)
             case QuizAction.SCORES:
-                return quiz.scores(*where)
+                return quiz.scores(*where, ws)
 
     # "another" without a button: the caller's last answered question (its text and the rank shown,
     # not the answer: "another" asks again), for `memory_seconds` and at most `memory` callers

@@ -41,10 +41,11 @@ _DAY = dt.timedelta(days=1)
 
 class Poster(Protocol):
     """Posts a reply to a channel of one platform. `key` names the channel's day (the same for
-    every attempt at it), for platforms that can make a repeated send harmless. Raises
-    ChannelGone, PostLater, OutcomeUnknown or TokenRejected."""
+    every attempt at it), for platforms that can make a repeated send harmless; `workspace` is the
+    subscription's (where each workspace has its own token). Raises ChannelGone, PostLater,
+    OutcomeUnknown or TokenRejected."""
 
-    def post(self, channel: str, reply: Reply, key: str) -> None: ...
+    def post(self, channel: str, reply: Reply, key: str, workspace: str = "") -> None: ...
 
 
 def _default_pace() -> dict[str, float]:
@@ -158,12 +159,15 @@ class Daily:
     def revoke(self, platform: str, workspace: str, user: str) -> bool:
         return self.store.revoke(platform, workspace, user)
 
-    def unsubscribe(self, platform: str, channel: str) -> Reply:
-        done = self.store.unsubscribe(platform, channel)
+    # `workspace`: the caller's (a Slack Connect channel has one id in several workspaces); None, any
+    # workspace's (for tools and tests of one workspace)
+
+    def unsubscribe(self, platform: str, channel: str, workspace: str | None = None) -> Reply:
+        done = self.store.unsubscribe(platform, channel, workspace)
         return self.voice.notice("daily_unsubscribed" if done else "daily_not_subscribed")
 
-    def status(self, platform: str, channel: str, now: dt.datetime) -> Reply:
-        sub = self.store.subscription(platform, channel)
+    def status(self, platform: str, channel: str, now: dt.datetime, workspace: str | None = None) -> Reply:
+        sub = self.store.subscription(platform, channel, workspace)
         if sub is None or (not sub.active and not sub.paused_reason):
             return self.voice.notice("daily_not_subscribed")
         if not sub.active:
@@ -175,9 +179,9 @@ class Daily:
             unconfirmed=counts.unconfirmed,
         )  # fmt: skip
 
-    def preview(self, platform: str, channel: str, now: dt.datetime) -> Reply:
+    def preview(self, platform: str, channel: str, now: dt.datetime, workspace: str | None = None) -> Reply:
         """The quotation this channel would get next (or gets today), without posting it."""
-        sub = self.store.subscription(platform, channel)
+        sub = self.store.subscription(platform, channel, workspace)
         zone = sub.timezone if sub else self.config.default_timezone
         day = now.astimezone(ZoneInfo(zone)).date()
         history = self.store.current_cycle(sub.id) if sub else []
@@ -371,7 +375,7 @@ class _Pass:
                 self.store.retry_later(claim, 0.0, "not sent: the platform refused the bot", count=False)
                 return _STOPPED
             try:
-                poster.post(sub.channel, reply, f"{sub.channel}:{day.isoformat()}")
+                poster.post(sub.channel, reply, f"{sub.channel}:{day.isoformat()}", workspace=sub.workspace)
             except ChannelGone as exc:
                 self.store.fail(claim, str(exc))
                 self.store.pause(sub.id, str(exc))

@@ -159,8 +159,8 @@ class Quiz:
 
     # drawing
 
-    def _next(self, platform: str, channel: str) -> tuple[Question, int]:
-        history = self.store.quiz_history(platform, channel)
+    def _next(self, platform: str, channel: str, workspace: str) -> tuple[Question, int]:
+        history = self.store.quiz_history(platform, channel, workspace)
         cycle = max((c for _, c in history), default=0)
         used = {k for k, c in history if c == cycle}
         remaining = [q for q in self.pool if q.key not in used]
@@ -199,29 +199,30 @@ class Quiz:
 
     # the commands
 
-    def ask(self, platform: str, channel: str, user: str, now: float) -> Reply:
+    def ask(self, platform: str, channel: str, user: str, now: float, workspace: str = "") -> Reply:
         """A new question for the channel, or the open one again."""
         if not self.pool:
             return self.voice.notice("quiz_empty")
         for _ in range(3):
-            current = self.store.quiz_current(platform, channel)
+            current = self.store.quiz_current(platform, channel, workspace)
             if current:
                 q = self._by_key.get(current.question_key)
                 if q is not None:
                     return self._question_reply(q, current, again=True)
                 self.store.quiz_close(current, "stopped", now)  # its passage left the corpus
                 continue
-            q, cycle = self._next(platform, channel)
-            draw = self.store.quiz_start(
-                platform, channel, q.key, cycle, self._options(q, f"{platform}:{channel}:{cycle}"), user, now
-            )
+            q, cycle = self._next(platform, channel, workspace)
+            options = self._options(q, f"{platform}:{channel}:{cycle}")
+            draw = self.store.quiz_start(platform, channel, q.key, cycle, options, user, now, workspace)
             if draw is not None:
                 return self._question_reply(q, draw)
         return self.voice.error()
 
-    def answer(self, platform: str, channel: str, user: str, name: str, typed: str, now: float) -> Reply:
+    def answer(
+        self, platform: str, channel: str, user: str, name: str, typed: str, now: float, workspace: str = ""
+    ) -> Reply:
         """A typed answer: a name, a year, or an option's letter."""
-        draw = self.store.quiz_current(platform, channel)
+        draw = self.store.quiz_current(platform, channel, workspace)
         q = self._by_key.get(draw.question_key) if draw else None
         if draw is None or q is None:
             return self.voice.notice("quiz_none_open")
@@ -240,9 +241,19 @@ class Quiz:
         right = (first, last) == (q.first, q.last) or (first == last and q.first <= first <= q.last)
         return self._judge(q, draw, user, name, right, now)
 
-    def choose(self, platform: str, channel: str, user: str, name: str, token: str, option: int, now: float) -> Reply:
+    def choose(
+        self,
+        platform: str,
+        channel: str,
+        user: str,
+        name: str,
+        token: str,
+        option: int,
+        now: float,
+        workspace: str = "",
+    ) -> Reply:
         """An option button: `token` names the question it belongs to."""
-        draw = self.store.quiz_current(platform, channel)
+        draw = self.store.quiz_current(platform, channel, workspace)
         q = self._by_key.get(draw.question_key) if draw else None
         if draw is None or q is None or token != str(draw.id) or not 0 <= option < len(draw.options):
             return self.voice.notice("quiz_closed")
@@ -258,9 +269,9 @@ class Quiz:
             return self.voice.notice("quiz_closed")
         return self.voice.quiz_reveal(q.passage, self._label(q, q.answer), winner=who)
 
-    def stop(self, platform: str, channel: str, now: float) -> Reply:
+    def stop(self, platform: str, channel: str, now: float, workspace: str = "") -> Reply:
         """Close the open question and show its answer."""
-        draw = self.store.quiz_current(platform, channel)
+        draw = self.store.quiz_current(platform, channel, workspace)
         if draw is None or not self.store.quiz_close(draw, "stopped", now):
             return self.voice.notice("quiz_none_open")
         q = self._by_key.get(draw.question_key)
@@ -268,7 +279,7 @@ class Quiz:
             return self.voice.notice("quiz_none_open")
         return self.voice.quiz_reveal(q.passage, self._label(q, q.answer))
 
-    def scores(self, platform: str, channel: str) -> Reply:
+    def scores(self, platform: str, channel: str, workspace: str = "") -> Reply:
         # names stored before they were made inert are made so here
-        rows = [(inert_name(name), points) for name, points in self.store.quiz_scores(platform, channel)]
-        return self.voice.quiz_scores(rows)
+        rows = self.store.quiz_scores(platform, channel, workspace=workspace)
+        return self.voice.quiz_scores([(inert_name(name), points) for name, points in rows])

@@ -43,7 +43,8 @@ subscriptions = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False, default=True),
     sa.Column("paused_reason", sa.Text, nullable=True),
-    sa.UniqueConstraint("platform", "channel", name="uq_subscription_channel"),
+    # Version 5: per workspace and channel (a Slack Connect channel has one id in several workspaces)
+    sa.UniqueConstraint("platform", "workspace", "channel", name="uq_subscription_place"),
 )
 # Version 2: when to look at a subscription next (UTC seconds; 0 = at the next pass), and for
 # which local day, so a pass reads only what is due from one indexed query.
@@ -168,6 +169,7 @@ quiz_draws = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("platform", sa.String(16), nullable=False),
     sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("workspace", sa.String(64), nullable=False, server_default=""),  # version 5
     sa.Column("question_key", sa.String(200), nullable=False),
     sa.Column("cycle", sa.Integer, nullable=False, default=0),
     sa.Column("options", sa.Text, nullable=False, default="[]"),  # JSON list of the answers offered
@@ -176,7 +178,7 @@ quiz_draws = sa.Table(
     sa.Column("outcome", sa.String(16), nullable=False, default=""),  # "", "answered" or "stopped"
     sa.Column("winner", sa.String(64), nullable=True),
     sa.Column("closed_at", sa.Float, nullable=True),
-    sa.Index("ix_quiz_draws_channel", "platform", "channel"),
+    sa.Index("ix_quiz_draws_place", "platform", "workspace", "channel"),
 )
 
 quiz_open = sa.Table(
@@ -185,7 +187,8 @@ quiz_open = sa.Table(
     sa.Column("platform", sa.String(16), nullable=False),
     sa.Column("channel", sa.String(64), nullable=False),
     sa.Column("draw_id", sa.Integer, sa.ForeignKey("quiz_draws.id", ondelete="CASCADE"), nullable=False),
-    sa.UniqueConstraint("platform", "channel", name="uq_quiz_open_channel"),
+    sa.Column("workspace", sa.String(64), nullable=False, server_default=""),  # version 5
+    sa.UniqueConstraint("platform", "workspace", "channel", name="uq_quiz_open_place"),
 )
 
 quiz_tries = sa.Table(
@@ -204,7 +207,8 @@ quiz_scores = sa.Table(
     sa.Column("user", sa.String(64), nullable=False),
     sa.Column("name", sa.String(100), nullable=False, default=""),
     sa.Column("points", sa.Integer, nullable=False, default=0),
-    sa.UniqueConstraint("platform", "channel", "user", name="uq_quiz_score"),
+    sa.Column("workspace", sa.String(64), nullable=False, server_default=""),  # version 5
+    sa.UniqueConstraint("platform", "workspace", "channel", "user", name="uq_quiz_score_place"),
 )
 
 
@@ -221,6 +225,7 @@ class QuizDraw:
     outcome: str
     winner: str | None
     closed_at: float | None
+    workspace: str = ""
 
 
 def _draw(row: Any) -> QuizDraw:
@@ -256,9 +261,56 @@ def _quiz(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _unique(conn: Connection, table: str, columns: set[str]) -> str | None:
+    """The name of `table`'s unique constraint over exactly `columns` ("" if unnamed), None if none."""
+    for found in sa.inspect(conn).get_unique_constraints(table):
+        if set(found["column_names"]) == columns:
+            return found["name"] or ""
+    return None
+
+
+def _rebuild_sqlite(conn: Connection, table: sa.Table) -> None:
+    """SQLite cannot drop a constraint: make the table anew from today's definition and copy the rows
+    (ids included, so the rows that refer to them still do), as SQLite's ALTER TABLE page says."""
+    have = {c["name"] for c in sa.inspect(conn).get_columns(table.name)}
+    ddl = str(sa.schema.CreateTable(table).compile(dialect=conn.dialect))
+    conn.exec_driver_sql(ddl.replace(f"CREATE TABLE {table.name} ", f"CREATE TABLE {table.name}_v5 ", 1))
+    columns = ", ".join(c.name for c in table.columns if c.name in have)
+    conn.exec_driver_sql(f"INSERT INTO {table.name}_v5 ({columns}) SELECT {columns} FROM {table.name}")
+    conn.exec_driver_sql(f"DROP TABLE {table.name}")  # its indexes go with it; made again below
+    conn.exec_driver_sql(f"ALTER TABLE {table.name}_v5 RENAME TO {table.name}")
+
+
+def _v_places(conn: Connection) -> None:
+    """Version 5: subscriptions and quiz state per (platform, workspace, channel), not per channel: a
+    Slack Connect channel has the same id in every workspace that shares it. Rows are kept; quiz rows
+    from before have no workspace, and the first workspace to use the channel's quiz takes them."""
+    old = {"subscriptions": {"platform", "channel"}, "quiz_open": {"platform", "channel"},
+           "quiz_scores": {"platform", "channel", "user"}}  # fmt: skip
+    tables = {t.name: t for t in (subscriptions, quiz_draws, quiz_open, quiz_scores)}
+    for name, table in tables.items():
+        if "workspace" not in {c["name"] for c in sa.inspect(conn).get_columns(name)}:
+            conn.exec_driver_sql(f"ALTER TABLE {name} ADD COLUMN workspace VARCHAR(64) NOT NULL DEFAULT ''")
+        before = _unique(conn, name, old[name]) if name in old else None
+        if before is None:
+            continue
+        if conn.dialect.name == "sqlite":
+            _rebuild_sqlite(conn, table)
+            continue
+        conn.exec_driver_sql(f'ALTER TABLE {name} DROP CONSTRAINT "{before}"')
+        for constraint in table.constraints:
+            if isinstance(constraint, sa.UniqueConstraint):
+                conn.execute(sa.schema.AddConstraint(constraint))
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_quiz_draws_channel")
+    for table in tables.values():
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
+
+
 # Each entry upgrades the schema by one version; append, never edit a released one. Order agreed
-# on the notice board: daily's step, the managers', then the quiz's (the last two only add tables).
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v_daily, _v_managers, _quiz]
+# on the notice board: daily's step, the managers', then the quiz's (the last two only add tables),
+# then channel state per workspace.
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v_daily, _v_managers, _quiz, _v_places]
 _LOCK = 0x6D6169736B79  # "maisky": the PostgreSQL advisory lock held while the schema changes
 
 
@@ -313,6 +365,11 @@ class Store:
             raise ConfigError([f"DATABASE_URL: cannot set up the tables ({first})"]) from exc
         self._events_added = 0
         self._questions_added = 0
+        with self.engine.connect() as conn:  # quiz rows from before version 5, waiting for a workspace
+            self._legacy_quiz = any(
+                conn.execute(sa.select(t.c.platform).where(t.c.workspace == "").limit(1)).first()
+                for t in (quiz_draws, quiz_open, quiz_scores)
+            )
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -356,7 +413,11 @@ class Store:
                   "active": True, "paused_reason": None, "due_at": 0.0, "due_day": None}  # fmt: skip
         update = (
             subscriptions.update()
-            .where(subscriptions.c.platform == platform, subscriptions.c.channel == channel)
+            .where(
+                subscriptions.c.platform == platform,
+                subscriptions.c.workspace == workspace,
+                subscriptions.c.channel == channel,
+            )
             .values(**values)
         )
         with self._write() as conn:
@@ -370,28 +431,31 @@ class Store:
             except IntegrityError:  # another process subscribed it in the meantime
                 with self._write() as conn:
                     conn.execute(update)
-        found = self.subscription(platform, channel)
+        found = self.subscription(platform, channel, workspace)
         assert found is not None
         return found
 
-    def unsubscribe(self, platform: str, channel: str) -> bool:
+    @staticmethod
+    def _place(platform: str, channel: str, workspace: str | None) -> list[Any]:
+        where = [subscriptions.c.platform == platform, subscriptions.c.channel == channel]
+        return where if workspace is None else [*where, subscriptions.c.workspace == workspace]
+
+    def unsubscribe(self, platform: str, channel: str, workspace: str | None = None) -> bool:
+        """Turn off the channel's subscription in `workspace` (None: in every workspace, for tools)."""
         with self._write() as conn:
             return bool(
                 conn.execute(
                     subscriptions.update()
-                    .where(
-                        subscriptions.c.platform == platform,
-                        subscriptions.c.channel == channel,
-                        subscriptions.c.active.is_(True),
-                    )
+                    .where(*self._place(platform, channel, workspace), subscriptions.c.active.is_(True))
                     .values(active=False, paused_reason=None)
                 ).rowcount
             )
 
-    def subscription(self, platform: str, channel: str) -> Subscription | None:
+    def subscription(self, platform: str, channel: str, workspace: str | None = None) -> Subscription | None:
+        """The channel's subscription in `workspace` (None: the oldest in any workspace, for tools)."""
         with self.engine.connect() as conn:
             row = conn.execute(
-                subscriptions.select().where(subscriptions.c.platform == platform, subscriptions.c.channel == channel)
+                subscriptions.select().where(*self._place(platform, channel, workspace)).order_by(subscriptions.c.id)
             ).first()
         return Subscription(**row._mapping) if row else None
 
@@ -724,23 +788,58 @@ class Store:
 
     # the quiz
 
-    def quiz_history(self, platform: str, channel: str) -> list[tuple[str, int]]:
+    def _adopt_quiz(self, platform: str, channel: str, workspace: str) -> None:
+        """Quiz rows from before version 5 have no workspace: the first workspace to use the channel's
+        quiz takes them (its scores and open question carry on)."""
+        if not workspace or not self._legacy_quiz:
+            return
+        tables = (quiz_draws, quiz_open, quiz_scores)
+        with self.engine.connect() as conn:
+            legacy = any(
+                conn.execute(
+                    sa.select(t.c.platform).where(t.c.platform == platform, t.c.channel == channel, t.c.workspace == "")
+                ).first()
+                for t in tables
+            )
+        if not legacy:
+            return
+        try:
+            with self._write() as conn:
+                for t in tables:
+                    conn.execute(
+                        t.update()
+                        .where(t.c.platform == platform, t.c.channel == channel, t.c.workspace == "")
+                        .values(workspace=workspace)
+                    )
+        except IntegrityError:  # another workspace took them at the same moment
+            pass
+
+    def quiz_history(self, platform: str, channel: str, workspace: str = "") -> list[tuple[str, int]]:
         """(question key, cycle) of every question drawn in the channel, oldest first."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(quiz_draws.c.question_key, quiz_draws.c.cycle)
-                .where(quiz_draws.c.platform == platform, quiz_draws.c.channel == channel)
+                .where(
+                    quiz_draws.c.platform == platform,
+                    quiz_draws.c.workspace == workspace,
+                    quiz_draws.c.channel == channel,
+                )
                 .order_by(quiz_draws.c.id)
             ).all()
         return [(r.question_key, r.cycle) for r in rows]
 
-    def quiz_current(self, platform: str, channel: str) -> QuizDraw | None:
+    def quiz_current(self, platform: str, channel: str, workspace: str = "") -> QuizDraw | None:
         """The channel's open question, if any."""
+        self._adopt_quiz(platform, channel, workspace)
         with self.engine.connect() as conn:
             row = conn.execute(
                 quiz_draws.select()
                 .join(quiz_open, quiz_open.c.draw_id == quiz_draws.c.id)
-                .where(quiz_open.c.platform == platform, quiz_open.c.channel == channel)
+                .where(
+                    quiz_open.c.platform == platform,
+                    quiz_open.c.workspace == workspace,
+                    quiz_open.c.channel == channel,
+                )
             ).first()
         return _draw(row) if row else None
 
@@ -750,20 +849,30 @@ class Store:
         return _draw(row) if row else None
 
     def quiz_start(
-        self, platform: str, channel: str, key: str, cycle: int, options: tuple[str, ...], by: str, now: float
+        self,
+        platform: str,
+        channel: str,
+        key: str,
+        cycle: int,
+        options: tuple[str, ...],
+        by: str,
+        now: float,
+        workspace: str = "",
     ) -> QuizDraw | None:
         """Open a question in the channel; None if one is open there already."""
         try:
             with self.engine.begin() as conn:
                 inserted = conn.execute(
                     quiz_draws.insert().values(
-                        platform=platform, channel=channel, question_key=key, cycle=cycle,
+                        platform=platform, channel=channel, workspace=workspace, question_key=key, cycle=cycle,
                         options=json.dumps(list(options)), asked_by=by, asked_at=now, outcome="",
                     )
                 ).inserted_primary_key  # fmt: skip
                 assert inserted is not None
                 draw_id = inserted[0]
-                conn.execute(quiz_open.insert().values(platform=platform, channel=channel, draw_id=draw_id))
+                conn.execute(
+                    quiz_open.insert().values(platform=platform, channel=channel, workspace=workspace, draw_id=draw_id)
+                )
         except IntegrityError:
             return None
         return self.quiz_draw(int(draw_id))
@@ -783,6 +892,7 @@ class Store:
             closed = conn.execute(
                 quiz_open.delete().where(
                     quiz_open.c.platform == draw.platform,
+                    quiz_open.c.workspace == draw.workspace,
                     quiz_open.c.channel == draw.channel,
                     quiz_open.c.draw_id == draw.id,
                 )
@@ -795,11 +905,16 @@ class Store:
                 .values(outcome=outcome, winner=winner or None, closed_at=now)
             )
         if winner:
-            self._score(draw.platform, draw.channel, winner, name)
+            self._score(draw.platform, draw.workspace, draw.channel, winner, name)
         return True
 
-    def _score(self, platform: str, channel: str, user: str, name: str) -> None:
-        mine = (quiz_scores.c.platform == platform, quiz_scores.c.channel == channel, quiz_scores.c.user == user)
+    def _score(self, platform: str, workspace: str, channel: str, user: str, name: str) -> None:
+        mine = (
+            quiz_scores.c.platform == platform,
+            quiz_scores.c.workspace == workspace,
+            quiz_scores.c.channel == channel,
+            quiz_scores.c.user == user,
+        )
         add = quiz_scores.update().where(*mine).values(points=quiz_scores.c.points + 1, name=name)
         with self.engine.begin() as conn:
             if conn.execute(add).rowcount:
@@ -807,18 +922,25 @@ class Store:
         try:
             with self.engine.begin() as conn:
                 conn.execute(
-                    quiz_scores.insert().values(platform=platform, channel=channel, user=user, name=name, points=1)
+                    quiz_scores.insert().values(
+                        platform=platform, workspace=workspace, channel=channel, user=user, name=name, points=1
+                    )
                 )
         except IntegrityError:  # the same member scored in another process at the same moment
             with self.engine.begin() as conn:
                 conn.execute(add)
 
-    def quiz_scores(self, platform: str, channel: str, limit: int = 10) -> list[tuple[str, int]]:
+    def quiz_scores(self, platform: str, channel: str, limit: int = 10, workspace: str = "") -> list[tuple[str, int]]:
         """(name, points), best first."""
+        self._adopt_quiz(platform, channel, workspace)
         with self.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(quiz_scores.c.name, quiz_scores.c.points)
-                .where(quiz_scores.c.platform == platform, quiz_scores.c.channel == channel)
+                .where(
+                    quiz_scores.c.platform == platform,
+                    quiz_scores.c.workspace == workspace,
+                    quiz_scores.c.channel == channel,
+                )
                 .order_by(quiz_scores.c.points.desc(), quiz_scores.c.name)
                 .limit(limit)
             ).all()

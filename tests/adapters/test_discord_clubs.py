@@ -22,7 +22,17 @@ from bot.club.quiz import Quiz
 from bot.ops.settings import DiscordSettings
 from bot.ops.store import Store
 from tests.adapters.conftest import MakeCore
-from tests.adapters.discord_fakes import APP_ID, CHANNEL_ID, TOKEN, Call, FakeDiscord, command, component, settings
+from tests.adapters.discord_fakes import (
+    APP_ID,
+    CHANNEL_ID,
+    GUILD_ID,
+    TOKEN,
+    Call,
+    FakeDiscord,
+    command,
+    component,
+    settings,
+)
 
 
 @dataclass
@@ -59,7 +69,7 @@ def text_of(body: dict[str, Any]) -> str:
 
 
 def open_question(env: Env) -> tuple[list[str], str]:
-    draw = env.quiz.store.quiz_current("discord", CHANNEL_ID)
+    draw = env.quiz.store.quiz_current("discord", CHANNEL_ID, GUILD_ID)
     assert draw is not None
     return list(draw.options), env.quiz._by_key[draw.question_key].answer
 

@@ -41,7 +41,7 @@ def valid(payload: dict[str, Any]) -> None:
 
 
 def option_button(payload: dict[str, Any], quiz: Quiz, right: bool) -> dict[str, Any]:
-    draw = quiz.store.quiz_current("slack", "C1")
+    draw = quiz.store.quiz_current("slack", "C1", "T1")
     assert draw is not None
     answer = quiz._by_key[draw.question_key].answer
     buttons = next(b for b in payload["blocks"] if b["type"] == "actions")["elements"]
@@ -59,7 +59,7 @@ def test_a_quiz_round_with_buttons_typed_answers_scores_and_stop(fake_slack: Fak
     assert all(b["text"]["text"][:3] in ("A. ", "B. ", "C. ", "D. ") for b in buttons)
     # the options are text too, and the fallback carries the question's words and the options
     assert "A. " in json.dumps(asked["blocks"]) and "\nA. " in asked["text"] and "\nD. " in asked["text"]
-    draw = quiz.store.quiz_current("slack", "C1")
+    draw = quiz.store.quiz_current("slack", "C1", "T1")
     assert draw is not None
     prompt = quiz._by_key[draw.question_key].prompt
     assert prompt.split("\n")[0][:60].replace("&", "&amp;") in asked["text"]
@@ -100,7 +100,7 @@ def test_typed_answers_are_lenient_and_never_ping(fake_slack: FakeSlack, url: st
         slash(url, fake_slack, "quiz")
         seen += 1
         responses(fake_slack, "U1", seen)  # lazy listeners answer after the ack: wait for this one
-        draw = quiz.store.quiz_current("slack", "C1")
+        draw = quiz.store.quiz_current("slack", "C1", "T1")
         assert draw is not None
         q = quiz._by_key[draw.question_key]
         if q.kind == "who" and q.answer == "kennedy":

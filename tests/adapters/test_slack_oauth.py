@@ -7,17 +7,24 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
 import pytest
 import sqlalchemy as sa
+import waitress.wasyncore
+from slack_bolt import App
 
 from adapters.cli import main
 from adapters.slack.app import build_app
+from adapters.slack.http import Health
 from adapters.slack.installs import daily_poster
+from adapters.slack.serve import make_server
 from bot import Maisky, Settings, build
 from bot.club.daily import Daily
 from bot.ops.bootstrap import build_daily
@@ -83,7 +90,7 @@ def test_a_second_workspace_installs_and_is_answered_with_its_own_token(fake: Fa
         assert "reinstall this app" in note.body["text"] and "Maisky as narrator" not in str(note.body)
 
     reply = core.quote(dt.date(2026, 1, 10))
-    daily_poster(ss, app.client, daily).post("C1", reply, "C1:2026-01-10")
+    daily_poster(ss, app.client, daily).post("C1", reply, "C1:2026-01-10", workspace="T2")
     (post,) = fake.wait_for("/chat.postMessage")
     assert post.headers["Authorization"] == "Bearer xoxb-T2" and post.body["channel"] == "C1"
 
@@ -150,3 +157,89 @@ def test_run_due_posts_with_each_workspaces_token(fake: FakeSlack, tmp_path: Pat
     assert len(report.posted) == 1, report.summary()
     (post,) = fake.wait_for("/chat.postMessage")
     assert post.headers["Authorization"] == "Bearer xoxb-T2" and post.body["channel"] == "CT2"
+
+
+def test_a_shared_channel_gets_each_workspaces_post_with_its_own_token(fake: FakeSlack, tmp_path: Path) -> None:
+    """Slack Connect: channel CSHARED is in T2 and T3, which both installed the app and subscribed it."""
+    from adapters.run_due import run_due
+
+    fake.installs = {"code-for-t2": "T2", "code-for-t3": "T3"}
+    core, daily = make(tmp_path)
+    ss = SlackSettings("", SECRET, "", fake.api_url, 3000, client_id="111.222", client_secret="oauth-secret")
+    with served(build_app(core, ss, daily=daily)) as url:
+        assert install(url.removesuffix("/slack/events"), "code-for-t2") == 200
+        assert install(url.removesuffix("/slack/events"), "code-for-t3") == 200
+    now = dt.datetime.now(dt.UTC)
+    slot = (now - dt.timedelta(minutes=1)).strftime("%H:%M")
+    for team in ("T2", "T3"):
+        daily.store.subscribe("slack", "CSHARED", team, slot, "UTC", "UADMIN", (now - dt.timedelta(days=1)).timestamp())
+    settings = Settings.from_env(
+        {"SLACK_CLIENT_ID": "111.222", "SLACK_CLIENT_SECRET": "oauth-secret", "SLACK_API_URL": fake.api_url,
+         "DATABASE_URL": f"sqlite:///{tmp_path / 'd.sqlite3'}"}, dotenv=None,
+    )  # fmt: skip
+    report = run_due(settings, core, now)
+    assert len(report.posted) == 2, report.summary()
+    posts = fake.wait_for("/chat.postMessage", 2)
+    assert sorted(p.headers["Authorization"] for p in posts) == ["Bearer xoxb-T2", "Bearer xoxb-T3"]
+    assert {p.body["channel"] for p in posts} == {"CSHARED"}
+
+
+@contextmanager
+def guarded(app: App, ss: SlackSettings) -> Iterator[str]:
+    """The app as `maisky slack http` serves it: behind the guard, in waitress, on 127.0.0.1."""
+    server, _ = make_server(app, replace(ss, host="127.0.0.1", port=0), Health())
+    stop = threading.Event()
+
+    def run() -> None:  # waitress's own loop, a tick at a time, so it can be stopped between ticks
+        while not stop.is_set():
+            waitress.wasyncore.loop(timeout=0.05, map=server._map, count=1)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        stop.set()
+        thread.join(5)
+        server.task_dispatcher.shutdown()
+        waitress.wasyncore.close_all(server._map)
+
+
+def states(daily: Daily) -> int:
+    with daily.store.engine.connect() as conn:
+        return int(conn.execute(sa.text("SELECT count(*) FROM slack_oauth_states")).scalar() or 0)
+
+
+def test_anonymous_install_pages_are_limited_per_address_and_logged(
+    fake: FakeSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    core, daily = make(tmp_path)
+    ss = SlackSettings("", SECRET, "", fake.api_url, 3000, client_id="111.222", client_secret="oauth-secret")
+    asked = 300
+    with guarded(build_app(core, ss, daily=daily), ss) as base:
+        statuses = [get(base + "/slack/install")[0] for _ in range(asked)]
+        assert get(base + "/healthz")[0] == 200  # Slack's own requests are not limited by the install page
+    assert statuses[0] == 200 and statuses.count(429) > asked * 0.8, statuses
+    assert set(statuses) <= {200, 429}
+    assert states(daily) == statuses.count(200) < asked * 0.2  # a row only for the pages served
+    limited = [
+        r.getMessage() for r in caplog.records if "limited /slack/install requests from 127.0.0.1" in r.getMessage()
+    ]
+    assert len(limited) == 1, limited  # one line, however many were refused in the minute
+
+
+def test_expired_install_states_are_deleted(fake: FakeSlack, tmp_path: Path) -> None:
+    core, daily = make(tmp_path)
+    ss = SlackSettings("", SECRET, "", fake.api_url, 3000, client_id="111.222", client_secret="oauth-secret")
+    app = build_app(core, ss, daily=daily)
+    past = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=11)
+    with daily.store.engine.begin() as conn:  # install pages opened 11 minutes ago and never completed
+        for n in range(50):
+            conn.execute(sa.text("INSERT INTO slack_oauth_states (state, expire_at) VALUES (:s, :e)"),
+                         {"s": f"old-{n}", "e": past + dt.timedelta(minutes=10)})  # fmt: skip
+    with guarded(app, ss) as base:
+        status, page, _ = get(base + "/slack/install")
+    assert status == 200 and "slack.com/oauth/v2/authorize" in page
+    with daily.store.engine.connect() as conn:
+        left = [r[0] for r in conn.execute(sa.text("SELECT state FROM slack_oauth_states"))]
+    assert len(left) == 1 and not left[0].startswith("old-")

@@ -174,17 +174,18 @@ class Draft:
     ambiguous: tuple[tuple[str, str], ...] = ()  # (alias, the people it names): an alias that means two people
 
     def people_toml(self) -> str:
-        """Stanzas for people.toml: each speaker the text names that people.toml did not know."""
+        """Stanzas for people.toml: each speaker the text names that people.toml did not know, and each
+        namesake of a known person (never merged with them: an alias of their own; the shared one stays)."""
         out = []
         for person in self.new_people:
-            if person.speaker:
-                out += [
-                    "",
-                    f"# added by `maisky import` ({', '.join(self.files)}): named as a speaker; check the full name",
-                    f"[{person.id}]",
-                    f"name = {_s(person.name)}",
-                    f"aliases = [{_s(person.name)}]",
-                ]
+            why = "named as a speaker" if person.speaker else f"shares the alias {person.shares!r} with someone else"
+            out += [
+                "",
+                f"# added by `maisky import` ({', '.join(self.files)}): {why}; check the full name",
+                f"[{person.id}]",
+                f"name = {_s(person.name)}",
+                f"aliases = [{_s(person.name)}]",
+            ]
         return "\n".join(out) + "\n" if out else ""
 
     def toml(self) -> str:
@@ -833,10 +834,12 @@ def _people_lines(d: Draft) -> list[str]:
     """What the report says about people: speakers added, aliases that now name two people, names left
     for the curator, and quoted words that are not quotations."""
     out = []
-    speakers = [n for n in d.new_people if n.speaker]
-    if speakers:
-        out.append("  speakers the text names, added to people.toml (check each full name):")
-        out += [f"    {n.name} [{', '.join(n.passages)}] -> people.toml [{n.id}]" for n in speakers]
+    if d.new_people:
+        out.append("  people the text names, added to people.toml (check each full name):")
+        out += [
+            f"    {n.name} [{', '.join(n.passages) or 'a namesake of ' + repr(n.shares)}] -> people.toml [{n.id}]"
+            for n in d.new_people
+        ]
     if d.ambiguous:
         out.append("  aliases that now name two people (a bare surname is resolved by the passage's context, or left "
                    "without a speaker; add a full alias to each person):")  # fmt: skip

@@ -189,7 +189,7 @@ def test_the_report_lists_what_to_review(tmp_path: Path) -> None:
     assert "passages: 1" in text
     assert "quotations: 2 (2 attributed, 0 without a speaker" in text
     assert "maisky: “Here is Molotov.”" in text
-    assert "speakers the text names, added to people.toml" in text and "Ribbentrop [" in text
+    assert "people the text names, added to people.toml" in text and "Ribbentrop [" in text
     assert "dates found: 1" in text and ": 1939" in text
     assert "Molotov:" in text  # a name people.toml lacks, with its passage
     assert "dropped page furniture (navigation): 'Skip to main content'" in text

@@ -287,6 +287,7 @@ class Matcher:
             matched += tuple(qt.token.term for qt in cues if self._contains(qt.token.term, i))
             lexical = float(scores[i]) * (0.5 + cover)
             ranked.append(Match(self.passages[i], lexical, cover, matched, lexical=lexical))
+        ranked = self._not_namesakes(known, ranked, top)
         if not ranked:
             return MatchResult(question, everything, (), False, "no passage holds the question's words")
         if self.semantic is not None:
@@ -317,6 +318,24 @@ class Matcher:
             )
         reason += f"; not found together with it: {', '.join(missing)}"
         return MatchResult(question, everything, matches, False, reason)
+
+    def _not_namesakes(self, known: Sequence[QueryTerm], ranked: list[Match], top: np.ndarray) -> list[Match]:
+        """Passages about a namesake of a person the question names, and not about that person, are left
+        out: a question about Joe Kennedy is never answered with the historian Paul Kennedy's words."""
+        named = {qt.token.term[len(PERSON_PREFIX) :] for qt in known if qt.token.via == "name"}
+        others = {PERSON_PREFIX + n for pid in named for n in self.analyzer.namesakes(pid)} - {
+            PERSON_PREFIX + pid for pid in named
+        }
+        if not others:
+            return ranked
+        i_of = {self.passages[i].id: i for i in top.tolist()}
+        keep = []
+        for m in ranked:
+            i = i_of[m.passage.id]
+            about_named = any(self._contains(PERSON_PREFIX + pid, i) for pid in named)
+            if about_named or not any(self._contains(term, i) for term in others):
+                keep.append(m)
+        return keep
 
     def _rerank(self, question: str, terms: Sequence[QueryTerm], ranked: list[Match], top: np.ndarray) -> list[Match]:
         """Score the lexical candidates by meaning; rank by that plus a share of the lexical score."""

@@ -287,6 +287,34 @@ def test_an_alias_two_people_now_share_is_reported_and_resolved_only_by_context(
     assert '[paul-kennedy]\nname = "Paul Kennedy"\naliases = ["Paul Kennedy"]' in d.people_toml()
 
 
+REVIEW = (
+    "Reviews of the diary\n\nThe historian Paul Kennedy praised the edition of the diary. Kennedy wrote that the "
+    "diary “is a remarkable record of the age, and its author a shrewd observer of British politics.”\n"
+)
+
+
+def test_a_question_about_joe_kennedy_is_never_answered_with_his_namesake(seeds_copy: Path, tmp_path: Path) -> None:
+    from bot.analysis import Analyzer
+    from bot.matcher import Matcher
+
+    review = tmp_path / "review.txt"
+    review.write_text(REVIEW, encoding="utf-8")
+    source = replace(prov("Reviews of the diary", "reviews"), url="https://example.org/reviews")
+    report, _ = run_import([review], source, seeds_copy)
+    assert report.written and "Kennedy: Joseph P. Kennedy (people.toml) and Paul Kennedy" in report.text()
+    corpus = load_corpus(seeds_copy)
+    analyzer = Analyzer(corpus.people, corpus.synonyms, corpus.cues)
+    # in the review, the bare "Kennedy" is the Paul Kennedy named before it: the passage is not Joe Kennedy's
+    terms, _ = analyzer.document_terms(next(p.text for p in corpus.passages if p.source.id == "reviews"))
+    assert "@paul-kennedy" in terms and "@kennedy" not in terms
+    assert analyzer.namesakes("kennedy") == {"jfk", "paul-kennedy"}
+    matcher = Matcher(corpus, analyzer)  # the lexical stage: where the namesake is told apart
+    joe = matcher.search("What did Joe Kennedy say about the diary?")
+    assert not any(m.passage.source.id == "reviews" for m in joe.matches)
+    paul = matcher.search("What did Paul Kennedy say about the diary?")
+    assert paul.answered and paul.matches[0].passage.source.id == "reviews"
+
+
 if __name__ == "__main__":  # rewrite the expected drafts, after reviewing what changed
     for fixture in FIXTURE_FILES:
         (FIXTURES / "expected" / f"{fixture.stem}.toml").write_text(expected_text(fixture), encoding="utf-8")

@@ -44,6 +44,19 @@ _SHORT_YEAR = re.compile(r"'(\d\ds?)\b")  # "'41", "'30s" (after fold() has unif
 _YEAR = re.compile(r"1[0-9]{3}s?|20[0-9]{2}s?")
 
 
+def _reports_another_view(passage: Passage) -> bool:
+    """Whether a passage's quotations give only other people's views: another speaker's words, or Maisky's
+    words reporting someone ("in his diary, reporting Kennedy"), and none of Maisky's own."""
+    own = other = False
+    for q in passage.quotes:
+        reporting = "reporting" in q.context or "reported" in q.context
+        if q.speaker == "maisky" and not reporting:
+            own = True
+        elif q.speaker:
+            other = True
+    return other and not own
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """When a best passage counts as an answer."""
@@ -63,6 +76,9 @@ class Thresholds:
     full: float = 0.85  # a word's cosine that earns full credit
     candidates: int = 50  # passages the semantic stage scores
     caption_weight: float = 0.8  # a photo caption only names who is in the picture: prose that says more ranks first
+    # asked for the narrator's own view ("did you like ..."), a passage that only reports someone else's view
+    # (Kennedy's gloomy view, as Maisky reported it) ranks after passages that give Maisky's own
+    reported_view_weight: float = 0.85
 
 
 @dataclass(frozen=True)
@@ -294,6 +310,9 @@ class Matcher:
             ranked = self._rerank(reading(question, fixes), terms, ranked, top)
         ranked = [self._judge(m, cues) for m in ranked]
         ranked = [replace(m, score=m.score * self.t.caption_weight) if m.passage.caption else m for m in ranked]
+        if self._asks_narrators_view(everything):
+            w = self.t.reported_view_weight
+            ranked = [replace(m, score=m.score * w) if _reports_another_view(m.passage) else m for m in ranked]
         ranked.sort(key=lambda m: (-m.score, m.passage.id))
         matches = tuple(ranked[:limit])
         best = matches[0]
@@ -318,6 +337,11 @@ class Matcher:
             )
         reason += f"; not found together with it: {', '.join(missing)}"
         return MatchResult(question, everything, matches, False, reason)
+
+    def _asks_narrators_view(self, everything: Sequence[QueryTerm]) -> bool:
+        """A question to "you" about a view or a feeling ("did you like the British?")."""
+        opinion = self.analyzer.term("opinion")
+        return any(qt.token.via == "you" for qt in everything) and any(qt.token.term == opinion for qt in everything)
 
     def _not_namesakes(self, known: Sequence[QueryTerm], ranked: list[Match], top: np.ndarray) -> list[Match]:
         """Passages about a namesake of a person the question names, and not about that person, are left

@@ -5,7 +5,11 @@ furniture is dropped and every drop or mend is reported; a short paragraph that 
 quotation (ending in a colon) joins it; a very long paragraph is split at sentence ends outside
 quotations. Passage ids come from each passage's own opening words, so importing the same text
 again gives the same ids. Quotations are recorded verbatim; a speaker is set only where the text
-names one unambiguously (`bot.quotations`). The draft is checked by the corpus loader itself.
+names one unambiguously (`bot.quotations`); a speaker the text names whom people.toml lacks is added to
+it, and quoted words that are not quotations (scare quotes, a spelling, a title) stay the author's own.
+Footnote markers are taken out, a cut last sentence is dropped, and a paragraph is dated by its first
+event. Web-page furniture is recognised in `bot.furniture`, headings and infoboxes of plain text in
+`bot.layout`. The draft is checked by the corpus loader itself.
 """
 
 from __future__ import annotations

@@ -339,9 +339,15 @@ class Matcher:
         return MatchResult(question, everything, matches, False, reason)
 
     def _asks_narrators_view(self, everything: Sequence[QueryTerm]) -> bool:
-        """A question to "you" about a view or a feeling ("did you like the British?")."""
+        """A question to "you" about a view or a feeling ("did you like the British?"), naming nobody else
+        whose view it could be ("what did Stalin think of you?" asks for Stalin's)."""
         opinion = self.analyzer.term("opinion")
-        return any(qt.token.via == "you" for qt in everything) and any(qt.token.term == opinion for qt in everything)
+        others = any(qt.token.via == "name" and qt.token.term != PERSON_PREFIX + "maisky" for qt in everything)
+        return (
+            not others
+            and any(qt.token.via == "you" for qt in everything)
+            and any(qt.token.term == opinion for qt in everything)
+        )
 
     def _not_namesakes(self, known: Sequence[QueryTerm], ranked: list[Match], top: np.ndarray) -> list[Match]:
         """Passages about a namesake of a person the question names, and not about that person, are left

@@ -9,7 +9,13 @@ last. A speaker is set only by a few fixed patterns around the marks, with the n
 - ``“…,” Churchill said`` and ``“…,” said Churchill`` (after the closing mark, the quotation ending in a comma);
 - ``Churchill told him that “…”`` (the subject of the speech verb, with a short clause naming no one else);
 - the second half of a quotation split by such a clause (``“…,” remembered Nicolson, “…”``);
-- inside a quotation already attributed, ``I thought: ‘…’`` is the same speaker's.
+- inside a quotation already attributed, ``I thought: ‘…’`` is the same speaker's;
+- verbs of telling with an auxiliary or a hearer: ``Churchill had told him “…”``, ``Maisky wrote to Litvinov
+  that “…”`` (a name right after the verb, or after "to", is the one who heard it);
+- reported speech after a relative clause: ``Masaryk, who lashed out at ..., charging that ... “…”``.
+
+A transliteration of a known name is that person (``fold_name``: Mayski, Maysky, Majskij are Maisky).
+A surname two people share is the one whose full name the passage gave last before it.
 
 Everything else is left without a speaker: a pronoun (``he wrote``), a name that is not the
 subject (``telling Maisky that “…”``), or a name two people share. An importer never guesses.

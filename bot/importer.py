@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import tomllib
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -188,7 +188,7 @@ class Draft:
                 f"# added by `maisky import` ({', '.join(self.files)}): {why}; check the full name",
                 f"[{person.id}]",
                 f"name = {_s(person.name)}",
-                f"aliases = [{_s(person.name)}]",
+                f"aliases = [{', '.join(_s(a) for a in (person.name, person.shares) if a)}]",
             ]
         return "\n".join(out) + "\n" if out else ""
 
@@ -635,16 +635,28 @@ def draft_source(
         )
     for person in new_people.values():
         unknown_names.pop(person.name, None)
-    ambiguous = tuple(
-        (n.shares, f"{people[_only(names[n.shares])].name} (people.toml) and {n.name} (this source)")
-        for n in new_people.values()
-        if n.shares
-    )
+    ambiguous = _ambiguous(" \n".join(p.text for p in paras), people, new_people.values())
     return Draft(
         prov, tuple(passages), tuple(changes), tuple(d.path.name for d in docs), credit, tuple(unknown_speakers),
         tuple((n, tuple(ids)) for n, ids in sorted(unknown_names.items(), key=lambda kv: (-len(kv[1]), kv[0]))),
         tuple(dates), standfirst, tuple(new_people.values()), tuple(not_quotations), ambiguous,
     )  # fmt: skip
+
+
+def _ambiguous(text: str, people: Mapping[str, Person], new: Iterable[NewPerson]) -> tuple[tuple[str, str], ...]:
+    """Every alias the text uses that names two people or more, with whom it names."""
+    owners: dict[str, list[str]] = {}
+    for person in people.values():
+        for alias in person.aliases:
+            owners.setdefault(alias, []).append(f"{person.name} (people.toml)")
+    for n in new:
+        if n.shares:
+            owners.setdefault(n.shares, []).append(f"{n.name} (this source)")
+    return tuple(
+        (alias, " and ".join(who))
+        for alias, who in sorted(owners.items())
+        if len(who) >= 2 and re.search(rf"(?<![\w’']){re.escape(alias)}(?![\w’'])", text)
+    )
 
 
 def _values(facts: str) -> str:

@@ -284,7 +284,7 @@ def test_an_alias_two_people_now_share_is_reported_and_resolved_only_by_context(
     report = Report(d, "x").text()
     assert "aliases that now name two people" in report and "Kennedy: Joseph P. Kennedy" in report
     assert "speakers left unresolved" in report and "Kennedy (names more than one person)" in report
-    assert '[paul-kennedy]\nname = "Paul Kennedy"\naliases = ["Paul Kennedy"]' in d.people_toml()
+    assert '[paul-kennedy]\nname = "Paul Kennedy"\naliases = ["Paul Kennedy", "Kennedy"]' in d.people_toml()
 
 
 REVIEW = (
@@ -313,6 +313,9 @@ def test_a_question_about_joe_kennedy_is_never_answered_with_his_namesake(seeds_
     assert not any(m.passage.source.id == "reviews" for m in joe.matches)
     paul = matcher.search("What did Paul Kennedy say about the diary?")
     assert paul.answered and paul.matches[0].passage.source.id == "reviews"
+    again, draft = run_import([review], source, seeds_copy, force=True)  # people.toml now knows both
+    assert [q.speaker for p in draft.passages for q in p.quotes] == ["paul-kennedy"] and draft.new_people == ()
+    assert "Kennedy: Joseph P. Kennedy (people.toml) and Paul Kennedy (people.toml)" in again.text()
 
 
 if __name__ == "__main__":  # rewrite the expected drafts, after reviewing what changed

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.corpus import Person, load_corpus, load_people
-from bot.formats import read_document
-from bot.importer import Draft, Provenance, Report, draft_source, run_import
+from bot.curate.formats import read_document
+from bot.curate.importer import Draft, Provenance, Report, draft_source, run_import
+from bot.sources.corpus import Person, load_corpus, load_people
 from tests.conftest import SEEDS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "imports"
@@ -294,8 +294,8 @@ REVIEW = (
 
 
 def test_a_question_about_joe_kennedy_is_never_answered_with_his_namesake(seeds_copy: Path, tmp_path: Path) -> None:
-    from bot.analysis import Analyzer
-    from bot.matcher import Matcher
+    from bot.search.analysis import Analyzer
+    from bot.search.matcher import Matcher
 
     review = tmp_path / "review.txt"
     review.write_text(REVIEW, encoding="utf-8")

@@ -86,7 +86,7 @@ def test_a_quotation_without_speaker_is_shown_as_quoted_in_its_source(seeds_copy
 
 
 def test_a_wikipedia_quotation_without_a_speaker_names_no_speaker(core: Maisky) -> None:
-    from bot.corpus import Quote
+    from bot.sources.corpus import Quote
 
     wiki = [p for p in core.corpus.passages if p.source.id == "wikipedia-ivan-maisky"]
     # its quoted words are a spelling ("Maysky"), a scare quote ("the people") and a poem's title: not quotations

@@ -11,11 +11,11 @@ import pytest
 
 from adapters.cli import main
 from bot import Maisky
-from bot.analysis import Analyzer, reading
-from bot.corpus import Corpus, Passage, Source, load_corpus
-from bot.embedding import WordVectors, load_encoder
-from bot.evaluation import evaluate, load_questions
-from bot.matcher import Matcher
+from bot.search.analysis import Analyzer, reading
+from bot.search.embedding import WordVectors, load_encoder
+from bot.search.evaluation import evaluate, load_questions
+from bot.search.matcher import Matcher
+from bot.sources.corpus import Corpus, Passage, Source, load_corpus
 from tests.conftest import CLUB_QUESTIONS, DEV_QUESTIONS, SEEDS
 
 DATA = Path(__file__).parent / "data"
@@ -311,7 +311,7 @@ def test_a_year_written_short_is_the_sources_year_that_ends_so(core: Maisky) -> 
 
 
 def test_asked_for_the_narrators_view_a_passage_reporting_another_view_ranks_after_his_own(core: Maisky) -> None:
-    from bot.matcher import _reports_another_view
+    from bot.search.matcher import _reports_another_view
 
     by_id = {p.id: p for p in core.corpus.passages}
     assert _reports_another_view(by_id["globe-2015.kennedy-gloomy-view"])  # Kennedy's view, as Maisky reported it

@@ -28,7 +28,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.corpus import Person
+from bot.sources.corpus import Person
 
 __all__ = ["Attribution", "Found", "Span", "attribute", "find_spans", "fold_name", "speaker_names"]
 

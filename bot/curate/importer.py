@@ -5,7 +5,7 @@ furniture is dropped and every drop or mend is reported; a short paragraph that 
 quotation (ending in a colon) joins it; a very long paragraph is split at sentence ends outside
 quotations. Passage ids come from each passage's own opening words, so importing the same text
 again gives the same ids. Quotations are recorded verbatim; a speaker is set only where the text
-names one unambiguously (`bot.quotations`); a speaker the text names whom people.toml lacks is added to
+names one unambiguously (`bot.curate.quotations`); a speaker the text names whom people.toml lacks is added to
 it, and quoted words that are not quotations (scare quotes, a spelling, a title) stay the author's own.
 Footnote markers are taken out, a cut last sentence is dropped, and a paragraph is dated by its first
 event. Web-page furniture is recognised in `bot.furniture`, headings and infoboxes of plain text in
@@ -27,11 +27,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bot.corpus import DEFAULT_EXCERPT_WORDS, SPECIAL_FILES, Person, load_corpus, load_people
+from bot.curate.formats import FORMATS, Block, Change, Document, read_document
+from bot.curate.quotations import Span, attribute, find_spans, fold_name, speaker_names
 from bot.errors import CorpusError, ImportFileError
-from bot.formats import FORMATS, Block, Change, Document, read_document
 from bot.furniture import furniture_reason
-from bot.quotations import Span, attribute, find_spans, fold_name, speaker_names
+from bot.sources.corpus import DEFAULT_EXCERPT_WORDS, SPECIAL_FILES, Person, load_corpus, load_people
 
 __all__ = [
     "DEFAULT_EXCERPT_WORDS",
@@ -585,7 +585,7 @@ def _unknown_names(text: str, known: Mapping[str, set[str]]) -> list[str]:
 def draft_source(
     docs: Sequence[Document], prov: Provenance, people: Mapping[str, Person], keep_ids: Mapping[str, str] | None = None
 ) -> Draft:
-    """Draft a source from documents read by `bot.formats`. `keep_ids` maps a passage's exact text to the
+    """Draft a source from documents read by `bot.curate.formats`. `keep_ids` maps a passage's exact text to the
     id an earlier import (or the curator) gave it, so re-imports keep every id that still fits."""
     changes: list[Change] = []
     paras, credit, standfirst = _paragraphs(docs, prov, changes)
@@ -707,7 +707,7 @@ def _sharing(text: str, known: _Known) -> list[NewPerson]:
 
 def _with_sharing(people: Mapping[str, Person], sharing: Sequence[NewPerson]) -> dict[str, Person]:
     """people.toml with the text's new namesakes, each answering to the shared alias too, so that a bare
-    surname is resolved by context in this text (`bot.quotations`), or left for the curator."""
+    surname is resolved by context in this text (`bot.curate.quotations`), or left for the curator."""
     out = dict(people)
     for n in sharing:
         out[n.id] = Person(n.id, n.name, (n.name, n.shares))

@@ -149,7 +149,7 @@ def test_a_speaker_is_set_only_where_the_text_says_so(tmp_path: Path) -> None:
     )
     assert speakers(d) == {
         "One.": "maisky", "Two,": "churchill", "Three,": "eden", "Four,": "nicolson", "five.": "nicolson",
-        "Six.": "maisky", "seven.": "", "eight.": "", "nine.": "", "Ten,": "", "eleven.": "",
+        "Six.": "maisky", "seven.": "", "eight.": "churchill", "nine.": "", "Ten,": "", "eleven.": "",
         "I drove home and thought: ‘Twelve.’ I mentioned what Churchill said to me: ‘Thirteen.’": "maisky",
         "Twelve.": "maisky", "Thirteen.": "churchill", "Fourteen.": "churchill", "fifteen.": "churchill",
         "Sixteen.": "", "Seventeen,": "",
@@ -158,14 +158,17 @@ def test_a_speaker_is_set_only_where_the_text_says_so(tmp_path: Path) -> None:
     assert rules["five."] == "the rest of a quotation split by its attribution"
 
 
-def test_a_name_two_people_share_or_nobody_has_sets_no_speaker(tmp_path: Path) -> None:
+def test_a_name_two_people_share_sets_no_speaker_and_a_new_name_is_added(tmp_path: Path) -> None:
     people = {
         "webb-beatrice": Person("webb-beatrice", "Beatrice Webb", ("Webb",)),
         "webb-sidney": Person("webb-sidney", "Sidney Webb", ("Webb",)),
     }
     d = draft(tmp_path, "Webb said: “Tea.” Molotov said: “Nyet.”\n", people=people)
-    assert speakers(d) == {"Tea.": "", "Nyet.": ""}
-    assert [name for name, _ in d.unknown_speakers] == ["Webb (names more than one person)", "Molotov"]
+    # the text names Molotov as the speaker: never shown as unnamed; he is added to people.toml for review
+    assert speakers(d) == {"Tea.": "", "Nyet.": "molotov"}
+    assert [name for name, _ in d.unknown_speakers] == ["Webb (names more than one person)"]
+    assert [(n.id, n.name, n.speaker) for n in d.new_people] == [("molotov", "Molotov", True)]
+    assert '[molotov]\nname = "Molotov"' in d.people_toml()
 
 
 def test_dates_the_text_gives_become_passage_dates(tmp_path: Path) -> None:
@@ -175,7 +178,8 @@ def test_dates_the_text_gives_become_passage_dates(tmp_path: Path) -> None:
         "Maisky’s diary entry of June, 12, 1941: a warning.\n\nIn 1942 he was praised; in June 1943 recalled.\n\n"
         "It had 1937 pages.\n",
     )
-    assert [p.date for p in d.passages] == ["1939-09-03", "October 1939", "1937", "1941-06-12", "June 1943", ""]
+    # a paragraph's date is its first event ("In 1942 ..."), never a later incidental date
+    assert [p.date for p in d.passages] == ["1939-09-03", "October 1939", "1937", "1941-06-12", "1942", ""]
 
 
 def test_the_report_lists_what_to_review(tmp_path: Path) -> None:
@@ -183,12 +187,12 @@ def test_the_report_lists_what_to_review(tmp_path: Path) -> None:
     text = Report(d, "seeds/club-notes.toml", validate(d, SEEDS, SEEDS / "club-notes.toml")).text()
     print(text)
     assert "passages: 1" in text
-    assert "quotations: 2 (1 attributed, 1 without a speaker" in text
+    assert "quotations: 2 (2 attributed, 0 without a speaker" in text
     assert "maisky: “Here is Molotov.”" in text
-    assert "speakers named but not in people.toml" in text and "Ribbentrop [" in text
+    assert "people the text names, added to people.toml" in text and "Ribbentrop [" in text
     assert "dates found: 1" in text and ": 1939" in text
     assert "Molotov:" in text  # a name people.toml lacks, with its passage
-    assert "dropped page furniture: 'Skip to main content'" in text
+    assert "dropped page furniture (navigation): 'Skip to main content'" in text
     assert "the loader accepts it" in text
 
 

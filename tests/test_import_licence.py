@@ -85,12 +85,14 @@ def test_a_quotation_without_speaker_is_shown_as_quoted_in_its_source(seeds_copy
     assert "Ivan Maisky" not in first.line
 
 
-def test_the_bundled_wikipedia_quotations_name_no_speaker(core: Maisky) -> None:
+def test_a_wikipedia_quotation_without_a_speaker_names_no_speaker(core: Maisky) -> None:
+    from bot.sources.corpus import Quote
+
     wiki = [p for p in core.corpus.passages if p.source.id == "wikipedia-ivan-maisky"]
-    assert wiki and all(q.speaker == "" for p in wiki for q in p.quotes)
-    lines = [core.voice.quotation(q, p.source).line for p in wiki for q in p.quotes]
-    assert lines and all(line.endswith("quoted in Wikipedia, The Free Encyclopedia, which does not name the speaker")
-                         for line in lines)  # fmt: skip
+    # its quoted words are a spelling ("Maysky"), a scare quote ("the people") and a poem's title: not quotations
+    assert wiki and not any(p.quotes for p in wiki)
+    line = core.voice.quotation(Quote("the people", ""), wiki[0].source).line
+    assert line.endswith("quoted in Wikipedia, The Free Encyclopedia, which does not name the speaker")
 
 
 def test_ask_json_shows_a_copyrighted_passage_only_up_to_its_cap(

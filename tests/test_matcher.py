@@ -308,3 +308,13 @@ def test_a_year_written_short_is_the_sources_year_that_ends_so(core: Maisky) -> 
     assert years("why send you to london in \u201932") == {"32": "1932"}  # a curly apostrophe too
     assert years("what about the '30s") == {"30s": "1930s"}
     assert years("what happened in '99") == {"99": "99"}  # no year of the sources ends so: left alone
+
+
+def test_asked_for_the_narrators_view_a_passage_reporting_another_view_ranks_after_his_own(core: Maisky) -> None:
+    from bot.search.matcher import _reports_another_view
+
+    by_id = {p.id: p for p in core.corpus.passages}
+    assert _reports_another_view(by_id["globe-2015.kennedy-gloomy-view"])  # Kennedy's view, as Maisky reported it
+    assert not _reports_another_view(by_id["globe-2015.chamberlain-declares-war"])  # Maisky's own
+    result = core.matcher.search("Did you like the British?", limit=20)
+    assert result.matches[0].passage.id != "globe-2015.kennedy-gloomy-view"  # issue 20's example

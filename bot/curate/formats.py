@@ -46,6 +46,7 @@ class Block:
     quoted: bool = False  # a block quotation (HTML <blockquote>, Markdown >)
     caption: bool = False  # a figure caption
     where: str = ""  # page or chapter file, for the report
+    infobox: bool = False  # a box of facts ("Born: ..." lines), not prose: one passage, with no single date
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def read_document(path: Path, encoding: str | None = None, limits: ReadLimits | 
     try:
         if kind == "html":
             count_markup(name, text, limits)  # before a tree is built
-            blocks, changes = _html_blocks(text, "")
+            blocks, changes = _web_page_blocks(text)
         elif kind == "markdown":
             from markdown_it import MarkdownIt
 
@@ -106,7 +107,7 @@ def read_document(path: Path, encoding: str | None = None, limits: ReadLimits | 
             count_markup(name, html, limits)
             blocks, changes = _html_blocks(html, "")
         else:
-            blocks, changes = _text_blocks(text), []
+            blocks, changes = _copied_text_blocks(text)
     except RecursionError:
         raise ImportFileError(name, f"nests its elements too deeply to read; {_SAVE_AS}") from None
     if not any(b.text.strip() for b in blocks):
@@ -242,6 +243,28 @@ def _text_blocks(text: str) -> list[Block]:
     return blocks
 
 
+def _copied_text_blocks(text: str) -> tuple[list[Block], list[Change]]:
+    """Plain text, often copied from a web page: furniture lines dropped (`bot.curate.furniture`), then paragraphs,
+    with headings, captions and infoboxes that the text marks only by its layout recognised (`bot.curate.sections`)."""
+    from bot.curate.furniture import clean_copied_text, mark_captions
+    from bot.curate.sections import mark_layout
+
+    cleaned, captions, changes = clean_copied_text(text)
+    return mark_layout(mark_captions(_text_blocks(cleaned), captions)), changes
+
+
+def _web_page_blocks(html: str) -> tuple[list[Block], list[Change]]:
+    """A web page: its article part (readability, in `bot.curate.furniture`) read as HTML; the rest reported."""
+    from bot.curate.furniture import main_content
+
+    article, dropped = main_content(html)
+    blocks, changes = _html_blocks(article, "")
+    if not any(b.text.strip() for b in blocks):  # readability found no article: read the whole page
+        return _html_blocks(html, "")
+    left_out = [Change("dropped page furniture (outside the article, by readability)", t[:120]) for t in dropped]
+    return blocks, left_out + changes
+
+
 # ---------------------------------------------------------------- HTML (and Markdown, EPUB)
 
 _SKIP = {"script", "style", "noscript", "template", "head", "svg", "iframe", "select", "button", "form", "input"}
@@ -289,7 +312,11 @@ def _html_blocks(html: str, where: str) -> tuple[list[Block], list[Change]]:
             if not isinstance(child, Tag):
                 continue
             name = child.name.lower()
-            if name in _SKIP:
+            if name in _SKIP or _is_reference(child):
+                continue
+            if name == "table" and _is_infobox(child):
+                flush(quoted, caption)
+                blocks.extend(_infobox_blocks(child, where))
                 continue
             if name in _FURNITURE:
                 dropped = re.sub(r"\s+", " ", child.get_text(" ")).strip()
@@ -300,6 +327,8 @@ def _html_blocks(html: str, where: str) -> tuple[list[Block], list[Change]]:
                 buffer.append("\n")
             elif name in _HEADINGS:
                 flush(quoted, caption)
+                for marker in child.find_all(_is_reference):
+                    marker.decompose()
                 text = re.sub(r"\s+", " ", child.get_text()).strip()
                 if text:
                     blocks.append(Block(text, heading=_HEADINGS[name], where=where))
@@ -313,6 +342,46 @@ def _html_blocks(html: str, where: str) -> tuple[list[Block], list[Change]]:
     walk(root, False, False)
     flush(False, False)
     return blocks, changes
+
+
+def _is_reference(tag: Any) -> bool:
+    """A footnote marker (<sup class="reference">) or a wiki's edit link: not the text's words."""
+    classes = " ".join(tag.get("class") or [])
+    return ("reference" in classes and tag.name == "sup") or "editsection" in classes
+
+
+def _is_infobox(table: Any) -> bool:
+    return "infobox" in " ".join(table.get("class") or [])
+
+
+def _infobox_blocks(table: Any, where: str) -> list[Block]:
+    """An infobox table as one block of facts, a line per row ("Born: 19 January 1884, Kirillov"), and each
+    picture caption in it as a caption block. Machine-readable copies of dates ("(1884-01-19)") are left out."""
+    lines: list[str] = []
+    captions: list[Block] = []
+    for figcaption in table.find_all("figcaption"):
+        text = re.sub(r"\s+", " ", figcaption.get_text(" ")).strip()
+        if text:
+            captions.append(Block(text, caption=True, where=where))
+        figcaption.decompose()
+    for row in table.find_all("tr"):
+        cells = []
+        for cell in row.find_all(["th", "td"], recursive=False):
+            for marker in cell.find_all(_is_reference):
+                marker.decompose()
+            for listing in cell.find_all(["ul", "ol"]):
+                listing.replace_with(", ".join(li.get_text(" ").strip() for li in listing.find_all("li")))
+            for br in cell.find_all("br"):
+                br.replace_with("\n")
+            value = re.sub(r"\s*\(\d{4}-\d{2}-\d{2}\)", "", cell.get_text(""))
+            parts = [re.sub(r"\s+", " ", p).strip() for p in value.split("\n")]
+            value = ", ".join(p for p in parts if p)
+            if value:
+                cells.append(value)
+        if cells:
+            lines.append(": ".join(cells) if len(cells) == 2 else " ".join(cells))
+    facts = [Block("\n".join(lines), infobox=True, where=where)] if lines else []
+    return facts + captions
 
 
 # ---------------------------------------------------------------- EPUB

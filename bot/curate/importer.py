@@ -5,7 +5,11 @@ furniture is dropped and every drop or mend is reported; a short paragraph that 
 quotation (ending in a colon) joins it; a very long paragraph is split at sentence ends outside
 quotations. Passage ids come from each passage's own opening words, so importing the same text
 again gives the same ids. Quotations are recorded verbatim; a speaker is set only where the text
-names one unambiguously (`bot.curate.quotations`). The draft is checked by the corpus loader itself.
+names one unambiguously (`bot.curate.quotations`); a speaker the text names whom people.toml lacks is added to
+it, and quoted words that are not quotations (scare quotes, a spelling, a title) stay the author's own.
+Footnote markers are taken out, a cut last sentence is dropped, and a paragraph is dated by its first
+event. Web-page furniture is recognised in `bot.curate.furniture`, headings and infoboxes of plain text in
+`bot.curate.sections`. The draft is checked by the corpus loader itself.
 """
 
 from __future__ import annotations
@@ -20,13 +24,14 @@ import shutil
 import tempfile
 import tomllib
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bot.curate.formats import FORMATS, Change, Document, read_document
+from bot.curate.formats import FORMATS, Block, Change, Document, read_document
+from bot.curate.furniture import furniture_reason
 from bot.curate.limits import ReadLimits, folder_files
-from bot.curate.quotations import Span, attribute, find_spans, speaker_names
+from bot.curate.quotations import Span, attribute, find_spans, fold_name, speaker_names
 from bot.errors import CorpusError, ImportFileError
 from bot.sources.corpus import DEFAULT_EXCERPT_WORDS, SPECIAL_FILES, Person, load_corpus, load_people
 
@@ -58,7 +63,7 @@ _FURNITURE = re.compile(
     re.IGNORECASE,
 )
 _GLUED_CREDIT = re.compile(
-    r"(?<=[.!?”’\"])(?P<credit>(?:Courtesy of|Photograph by|Photographed by|Photo by|Photo:|Credit:|Image:)"
+    r"(?<=[.!?”’\"])\s*(?P<credit>(?:Courtesy of|Photograph by|Photographed by|Photo by|Photo:|Credit:|Image:)"
     r"\s[^.!?]{2,90}"
     r"|(?:AP|AFP|Reuters|Getty Images|Associated Press)(?:/[^.!?]{1,60})?)$"
 )
@@ -87,8 +92,12 @@ _DATES = (  # most precise first
     ),
     ("decade", re.compile(r"\b(?:[Ii]n|[Oo]f|[Dd]uring)\s+the\s+(?P<year>1[0-9]{2}0s|20[0-9]0s)\b")),
 )
+# a capital of any script the sources use (Latin with its accents, Greek, Cyrillic): Yrjö, Łukasiewicz, Źródło
+_UPPER = "[" + "".join(re.escape(chr(c)) for c in range(0x41, 0x530) if chr(c).isupper() and chr(c).isalpha()) + "]"
+_LETTERS = r"(?:[^\W\d_]|[\u0300-\u036f])"  # combining accents too: Ива́н is one word
+_WORD = rf"(?:{_UPPER}{_LETTERS}*(?:[’'\-–]{_LETTERS}+)*)"  # Yrjö-Koskinen, Non-Intervention, Soviet–Finnish, O'Neill
 _NAME = re.compile(
-    r"(?<![\w’'])(?:[A-Z][a-z’'-]+|[A-Z]\.(?:[A-Z]\.)*)(?:\s+(?:[A-Z][a-z’'-]+|[A-Z]\.(?:[A-Z]\.)*|of|de|von|van|du|la|le))*"
+    rf"(?<![\w’'‐–-])(?:{_WORD}|[A-Z]\.(?:[A-Z]\.)*)(?:[^\S\n]+(?:{_WORD}|[A-Z]\.(?:[A-Z]\.)*|(?:of|de|von|van|du|la|le)(?![\w’'])))*"
     r"(?<![’'])"
 )
 _CONNECTORS = {"of", "de", "von", "van", "du", "la", "le"}
@@ -96,6 +105,7 @@ _FUNCTION_WORDS = set(  # capitalised at a sentence's start, never a name, nor t
     "A An The And But Or If In On At Of To For By From With As So Yet He She It They We I You His Her Its Their Our "
     "My This That These Those There Here When Where What Why How Who Whom Which While After Before Although Though "
     "Like Unlike Instead No Not Then Now One Two Three Four Five Six Seven Eight Nine Ten Among During Following "
+    "Meanwhile Most Many Some Shortly Under Later Earlier Both Each Every Despite Upon "
     "Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July August "
     "September October November December Sept Oct Nov Dec Jan Feb Aug".split()
 )
@@ -144,6 +154,17 @@ class DraftPassage:
 
 
 @dataclass(frozen=True)
+class NewPerson:
+    """Someone the text names as a quotation's speaker, or whose name shares an alias with a known person."""
+
+    id: str
+    name: str
+    passages: tuple[str, ...]
+    shares: str = ""  # the alias that now names two people ("Kennedy"), if any
+    speaker: bool = True  # named as a speaker (added to people.toml), not only mentioned
+
+
+@dataclass(frozen=True)
 class Draft:
     provenance: Provenance
     passages: tuple[DraftPassage, ...]
@@ -154,6 +175,24 @@ class Draft:
     unknown_names: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (name, passage ids)
     dates: tuple[tuple[str, str], ...] = ()  # (passage id, every date found in it)
     standfirst: str = ""
+    new_people: tuple[NewPerson, ...] = ()
+    not_quotations: tuple[tuple[str, str], ...] = ()  # (quoted words, passage id): scare quotes, names, titles
+    ambiguous: tuple[tuple[str, str], ...] = ()  # (alias, the people it names): an alias that means two people
+
+    def people_toml(self) -> str:
+        """Stanzas for people.toml: each speaker the text names that people.toml did not know, and each
+        namesake of a known person (never merged with them: an alias of their own; the shared one stays)."""
+        out = []
+        for person in self.new_people:
+            why = "named as a speaker" if person.speaker else f"shares the alias {person.shares!r} with someone else"
+            out += [
+                "",
+                f"# added by `maisky import` ({', '.join(self.files)}): {why}; check the full name",
+                f"[{person.id}]",
+                f"name = {_s(person.name)}",
+                f"aliases = [{', '.join(_s(a) for a in (person.name, person.shares) if a)}]",
+            ]
+        return "\n".join(out) + "\n" if out else ""
 
     def toml(self) -> str:
         """The draft in the seeds/ format (seeds/README.md)."""
@@ -214,6 +253,7 @@ def is_copyright(licence: str) -> bool:
 
 def slug(text: str, words: int = 6, limit: int = 48) -> str:
     """Lower-case ASCII words joined by dashes: a passage id from its opening words."""
+    text = re.sub(r"[‐‑‒–—―-]", " ", text)  # Soviet–Finnish is two words, not "sovietfinnish"
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     parts = re.findall(r"[a-z0-9]+", folded)[:words]
     out = ""
@@ -233,6 +273,7 @@ class _Para:
     quoted: bool = False
     where: str = ""
     quoted_from: int = -1  # where a block quotation without marks starts in `text`
+    infobox: bool = False
 
 
 def _same(a: str, b: str) -> bool:
@@ -260,17 +301,16 @@ def _paragraphs(docs: Sequence[Document], prov: Provenance, changes: list[Change
             where = _at(where_file, block.where)
             if not text:
                 continue
+            text = _without_markers(text, block, where, changes)
+            reason = "" if block.infobox else furniture_reason(text)
+            if reason:
+                changes.append(Change(f"dropped page furniture ({reason})", text, where))
+                continue
             if _same(text, prov.title):
                 changes.append(Change("dropped the title, repeated in the text", text, where))
                 after_title = not out
                 continue
-            if (
-                after_title
-                and not block.heading
-                and not standfirst
-                and len(text.split()) <= 30
-                and not re.search(r"[.!?:;…]$", text)
-            ):
+            if after_title and not standfirst and _can_be_standfirst(block, text):
                 changes.append(Change("took the line after the title as the standfirst", text, where))
                 standfirst = text
                 continue
@@ -299,9 +339,70 @@ def _paragraphs(docs: Sequence[Document], prov: Provenance, changes: list[Change
                 text = text[: glued.start()].rstrip()
                 caption = True
             number += 1
-            out.append(_Para(text, number, section, caption, block.quoted, where))
+            out.append(_Para(text, number, section, caption, block.quoted, where, infobox=block.infobox))
+        _drop_cut_ending(out, changes)
     credit = credits[0] if credits and all(c == credits[0] for c in credits) else "; ".join(dict.fromkeys(credits))
     return out, credit, standfirst
+
+
+def _can_be_standfirst(block: Block, text: str) -> bool:
+    """A standfirst is a sentence of the article's own: never a heading, an infobox, a caption or a byline."""
+    return (
+        not (block.heading or block.infobox or block.caption or block.quoted)
+        and 5 <= len(text.split()) <= 30
+        and not re.search(r"[.!?:;…]$", text)
+        and not re.match(r"(?i)(?:by|posted|written|published|updated|summary)\b", text)
+        and not re.search(r"[·|•]", text)
+    )
+
+
+_MARKER = re.compile(
+    r"\[\s*(?:\d{1,3}|[a-z]|note \d{1,3}|citation needed|edit|tweak|clarification needed|who\?|when\?)\s*\]",
+    re.IGNORECASE,
+)
+
+
+def _without_markers(text: str, block: Block, where: str, changes: list[Change]) -> str:
+    """Footnote markers ("[25]", "[1 ]", "[citation needed]") and edit links taken out of the text."""
+    found = _MARKER.findall(text)
+    if not found:
+        return text
+    cleaned = _MARKER.sub("", text)
+    cleaned = re.sub(r"[ \t]+([.,;:!?])", r"\1", cleaned)  # "Maisky [1] ." -> "Maisky."
+    cleaned = re.sub(r"[ \t]{2,}", " ", cleaned).strip()
+    if not block.heading:
+        changes.append(Change(f"removed {len(found)} footnote marker(s)", " ".join(found), where))
+    return cleaned
+
+
+_ENDS_SENTENCE = re.compile(r"[.!?…][”’\"')\]]*$|[”\"]$")
+
+
+def _drop_cut_ending(paras: list[_Para], changes: list[Change]) -> None:
+    """A document whose last paragraph stops mid-sentence (a page cut short) loses that last fragment; a
+    paragraph with no whole sentence before it is dropped."""
+    if not paras:
+        return
+    last = paras[-1]
+    text = last.text.rstrip()
+    if (
+        last.caption
+        or last.infobox
+        or last.quoted
+        or "\n" in text
+        or len(text.split()) < 7  # a list item, a closing line or a line of verse, not a sentence cut short
+        or not re.search(r"[\w,;–-]$", text)
+        or _ENDS_SENTENCE.search(text)
+    ):
+        return
+    starts = _sentence_ends(text, find_spans(text))
+    if starts:
+        kept = text[: starts[-1]].rstrip()
+        changes.append(Change("dropped the cut last sentence (the page stops mid-sentence)", text[starts[-1] :]))
+        paras[-1] = replace(last, text=kept)
+    else:
+        changes.append(Change("dropped a cut last paragraph (it stops mid-sentence)", text, last.where))
+        paras.pop()
 
 
 def _at(file: str, where: str) -> str:
@@ -437,13 +538,29 @@ def _date(text: str) -> tuple[str, list[str]]:
             found.append((rank, m.start(), value))
     if not found:
         return "", []
-    best = min(found, key=lambda f: (f[0] if f[0] != 1 else 0, f[1]))
-    return best[2], [v for _, _, v in sorted(found, key=lambda f: f[1])]
+    return _about(found), [v for _, _, v in sorted(found, key=lambda f: f[1])]
+
+
+def _about(found: list[tuple[int, int, str]]) -> str:
+    """The date a paragraph is about: its first (the start of its span, or its first event), made more
+    precise by a later date in the same year ("In 1939 ... on Sept. 3, 1939"), never replaced by a later
+    incidental date."""
+    first = min(found, key=lambda f: f[1])
+    if first[2].endswith("s"):  # a decade: nothing refines it
+        return first[2]
+
+    def year(value: str) -> str:
+        return value[:4] if value[:4].isdigit() else value[-4:]
+
+    same_year = [f for f in found if not f[2].endswith("s") and year(f[2]) == year(first[2])]
+    rank = {0: 0, 1: 0, 2: 1, 3: 2, 4: 3}
+    return min(same_year or [first], key=lambda f: (rank[f[0]], f[1]))[2]
 
 
 def _unknown_names(text: str, known: Mapping[str, set[str]]) -> list[str]:
     """Capitalised names (people, places, bodies) that no name or alias in people.toml covers."""
     known_words = {w for name in known for w in name.split()}
+    folded_known = {fold_name(w) for w in known_words}
     out = []
     for m in _NAME.finditer(text):
         words = [re.sub(r"[’']s$", "", w) for w in m.group(0).split()]
@@ -457,7 +574,9 @@ def _unknown_names(text: str, known: Mapping[str, set[str]]) -> list[str]:
             words, first = words[1:], False
         if not words or (len(words) == 1 and first):
             continue
-        if any(w in known_words for w in words) or all(w in _NOT_NAMES | _CONNECTORS for w in words):
+        if any(w in known_words or fold_name(w) in folded_known for w in words) or all(
+            w in _NOT_NAMES | _CONNECTORS for w in words
+        ):
             continue
         name = " ".join(words)
         if len(name) >= 3:
@@ -474,10 +593,15 @@ def draft_source(
     paras, credit, standfirst = _paragraphs(docs, prov, changes)
     paras = _split(_join(paras, changes), changes)
     names = speaker_names(people)
+    known = _Known(people, names)
+    sharing = _sharing(" \n".join(p.text for p in paras), known)
+    readers = _with_sharing(people, sharing)
     passages: list[DraftPassage] = []
     used: set[str] = set()
     unknown_speakers: list[tuple[str, str]] = []
     unknown_names: dict[str, list[str]] = {}
+    not_quotations: list[tuple[str, str]] = []
+    new_people: dict[str, NewPerson] = {p.id: p for p in sharing}
     dates: list[tuple[str, str]] = []
     keep = dict(keep_ids or {})
     for p in paras:
@@ -489,25 +613,147 @@ def draft_source(
                 pid, n = f"{base}-{n}", n + 1
         used.add(pid)
         spans = _spans(p)
-        who = attribute(p.text, spans, people)
+        who = attribute(p.text, spans, readers)
         quotes = []
         for span, a in zip(spans, who, strict=True):
-            quotes.append(DraftQuote(p.text[span.start : span.end], a.speaker, a.rule))
-            if a.unknown:
+            words = p.text[span.start : span.end]
+            speaker, rule = a.speaker, a.rule
+            if a.unknown and _person_like(a.unknown):
+                added = _add_speaker(new_people, a.unknown, pid, people)
+                speaker, rule = added.id, "named as the speaker; added to people.toml"
+            elif a.unknown:
                 unknown_speakers.append((a.unknown, pid))
-        date, all_dates = _date(p.text)
+            if not speaker and not _is_quotation(p.text, span, p.quoted_from >= 0):
+                not_quotations.append((words, pid))
+                continue
+            quotes.append(DraftQuote(words, speaker, rule))
+        date, all_dates = ("", []) if p.infobox else _date(p.text)
         if all_dates:
             dates.append((pid, ", ".join(dict.fromkeys(all_dates))))
-        for name in dict.fromkeys(_unknown_names(p.text, names)):
+        for name in dict.fromkeys(_unknown_names(_values(p.text) if p.infobox else p.text, names)):
             unknown_names.setdefault(name, []).append(pid)
         passages.append(
             DraftPassage(pid, p.paragraph, p.text, p.section, p.caption, date, tuple(_dedupe(quotes)), p.where)
         )
+    for person in new_people.values():
+        unknown_names.pop(person.name, None)
+    ambiguous = _ambiguous(" \n".join(p.text for p in paras), people, new_people.values())
     return Draft(
         prov, tuple(passages), tuple(changes), tuple(d.path.name for d in docs), credit, tuple(unknown_speakers),
         tuple((n, tuple(ids)) for n, ids in sorted(unknown_names.items(), key=lambda kv: (-len(kv[1]), kv[0]))),
-        tuple(dates), standfirst,
+        tuple(dates), standfirst, tuple(new_people.values()), tuple(not_quotations), ambiguous,
     )  # fmt: skip
+
+
+def _ambiguous(text: str, people: Mapping[str, Person], new: Iterable[NewPerson]) -> tuple[tuple[str, str], ...]:
+    """Every alias the text uses that names two people or more, with whom it names."""
+    owners: dict[str, list[str]] = {}
+    for person in people.values():
+        for alias in person.aliases:
+            owners.setdefault(alias, []).append(f"{person.name} (people.toml)")
+    for n in new:
+        if n.shares:
+            owners.setdefault(n.shares, []).append(f"{n.name} (this source)")
+    return tuple(
+        (alias, " and ".join(who))
+        for alias, who in sorted(owners.items())
+        if len(who) >= 2 and re.search(rf"(?<![\w’']){re.escape(alias)}(?![\w’'])", text)
+    )
+
+
+def _values(facts: str) -> str:
+    """An infobox's values without its field names ("Birth Place: Kirillov" -> "Kirillov"), a line each."""
+    return "\n".join(re.sub(r"^\s*(?:[-*•]\s+)?[^:\n]{1,40}:\s+", "", line) for line in facts.split("\n"))
+
+
+def _only(ids: set[str]) -> str:
+    return next(iter(sorted(ids)))
+
+
+@dataclass(frozen=True)
+class _Known:
+    people: Mapping[str, Person]
+    names: Mapping[str, set[str]]
+
+    def who(self, surface: str) -> set[str]:
+        """The people a name names, its transliterations included (Mayski is Maisky)."""
+        found = self.names.get(surface)
+        if found:
+            return set(found)
+        folded = fold_name(surface)
+        return {pid for name, ids in self.names.items() if fold_name(name) == folded for pid in ids}
+
+
+def _sharing(text: str, known: _Known) -> list[NewPerson]:
+    """People the text names in full whose surname is a known person's bare alias ("Paul Kennedy" beside
+    people.toml's Joe Kennedy, alias "Kennedy"): that alias now means two people."""
+    out: dict[str, NewPerson] = {}
+    for m in _NAME.finditer(text):
+        words = [re.sub(r"[’']s$", "", w) for w in m.group(0).split()]
+        while words and words[0] in _NOT_NAMES:
+            words = words[1:]
+        if len(words) < 2 or len(words) > 4:
+            continue
+        surname, full = words[-1], " ".join(words)
+        owners = known.who(surname)
+        if len(owners) != 1 or known.who(full) or any(known.who(" ".join(words[i:])) for i in range(1, len(words) - 1)):
+            continue
+        owner = known.people[_only(owners)]
+        if any(w in owner.aliases or w in owner.name.split() or w.rstrip(".") in owner.name for w in words[:-1]):
+            continue  # "Joseph P. Kennedy", "Joe Kennedy": the same man written differently
+        pid = slug(full)
+        if pid not in out and pid not in known.people:
+            out[pid] = NewPerson(pid, full, (), shares=surname, speaker=False)
+    return list(out.values())
+
+
+def _with_sharing(people: Mapping[str, Person], sharing: Sequence[NewPerson]) -> dict[str, Person]:
+    """people.toml with the text's new namesakes, each answering to the shared alias too, so that a bare
+    surname is resolved by context in this text (`bot.curate.quotations`), or left for the curator."""
+    out = dict(people)
+    for n in sharing:
+        out[n.id] = Person(n.id, n.name, (n.name, n.shares))
+    return out
+
+
+def _person_like(name: str) -> bool:
+    words = name.split()
+    return 1 <= len(words) <= 4 and not all(w in _NOT_NAMES for w in words) and "(" not in name
+
+
+def _add_speaker(new_people: dict[str, NewPerson], name: str, pid: str, people: Mapping[str, Person]) -> NewPerson:
+    key = slug(name)
+    while key in people and people[key].name != name:
+        key = f"{key}-source"
+    found = new_people.get(key)
+    person = replace(found, passages=(*found.passages, pid), speaker=True) if found else NewPerson(key, name, (pid,))
+    new_people[key] = person
+    return person
+
+
+_TITLE_SMALL = {"a", "an", "the", "of", "to", "in", "on", "and", "or", "for", "at", "by", "with", "be", "is"}
+_SPEECH_BEFORE = re.compile(
+    r"\b(?:said|says|wrote|writes|told|tells|called|calls|declared|replied|remarked|noted|added|cabled|recorded|"
+    r"exclaimed|answered|asked|warned|complained|insisted)\b[^.!?“”\"]{0,30}[:,]?\s*$",
+    re.IGNORECASE,
+)
+
+
+def _is_quotation(text: str, span: Span, block: bool) -> bool:
+    """Whether unattributed quoted words are a quotation: scare quotes ("the people"), a name or spelling
+    ("Maysky") and a title ("I Wish To Be a Great Thunderstorm") are the author's own words."""
+    words = text[span.start : span.end]
+    tokens = words.split()
+    if block or _SPEECH_BEFORE.search(text[max(0, span.open_at - 80) : span.open_at]):
+        return True
+    if re.search(r"[.!?,;:…]$", words):
+        return True  # a sentence, or a piece of one, with its punctuation
+    significant = [t for t in tokens if t.lower() not in _TITLE_SMALL]
+    if len(tokens) >= 2 and significant and all(t[:1].isupper() for t in significant):
+        return False  # a title or a name ("I Wish To Be a Great Thunderstorm", "Man of May")
+    if len(tokens) == 1:
+        return False  # a word held at arm's length, or a spelling ('proletarian', "Maysky")
+    return not (len(tokens) <= 3 and tokens[0].lower() in {"the", "a", "an", "our", "their", "so-called"})
 
 
 def _dedupe(quotes: list[DraftQuote]) -> list[DraftQuote]:
@@ -529,6 +775,9 @@ def validate(draft: Draft, seeds: Path, target: Path) -> str:
                     shutil.copy(path, folder / path.name)
         if not (folder / "people.toml").exists():
             return f"{seeds} has no people.toml"
+        if draft.people_toml():
+            with (folder / "people.toml").open("a", encoding="utf-8") as fh:
+                fh.write(draft.people_toml())
         (folder / target.name).write_text(draft.toml(), encoding="utf-8")
         try:
             load_corpus(folder)
@@ -573,19 +822,14 @@ class Report:
         ]
         for pid, q in attributed:
             out.append(f"    {q.speaker}: “{_short(q.text, 60)}” [{pid}] ({q.rule})")
-        if d.unknown_speakers:
-            out.append("  speakers named but not in people.toml (add them, then import again with --force):")
-            for name, pid in d.unknown_speakers:
-                out.append(f"    {name} [{pid}]")
+        out += _people_lines(d)
         out.append(f"  dates found: {len(d.dates)} passage(s)")
         for pid, found in d.dates:
             out.append(f"    {pid}: {found}")
         out.append(f"  names not in people.toml (people, places or bodies; add the people): {len(d.unknown_names)}")
-        for name, ids in d.unknown_names[:40]:
+        for name, ids in d.unknown_names:
             more = f" and {len(ids) - 3} more" if len(ids) > 3 else ""
             out.append(f"    {name}: {', '.join(ids[:3])}{more}")
-        if len(d.unknown_names) > 40:
-            out.append(f"    ... and {len(d.unknown_names) - 40} more")
         out.append(f"  furniture dropped or mended, and other changes: {len(d.changes)}")
         for c in d.changes:
             out.append(f"    {c.what}: {_short(c.text, 80)!r}" + (f" ({c.where})" if c.where else ""))
@@ -602,6 +846,30 @@ class Report:
 
     def text(self) -> str:
         return "\n".join(self.lines()) + "\n"
+
+
+def _people_lines(d: Draft) -> list[str]:
+    """What the report says about people: speakers added, aliases that now name two people, names left
+    for the curator, and quoted words that are not quotations."""
+    out = []
+    if d.new_people:
+        out.append("  people the text names, added to people.toml (check each full name):")
+        out += [
+            f"    {n.name} [{', '.join(n.passages) or 'a namesake of ' + repr(n.shares)}] -> people.toml [{n.id}]"
+            for n in d.new_people
+        ]
+    if d.ambiguous:
+        out.append("  aliases that now name two people (a bare surname is resolved by the passage's context, or left "
+                   "without a speaker; add a full alias to each person):")  # fmt: skip
+        out += [f"    {alias}: {who}" for alias, who in d.ambiguous]
+    if d.unknown_speakers:
+        out.append("  speakers left unresolved (a name two people share, with no full name before it; decide, then "
+                   "import again with --force):")  # fmt: skip
+        out += [f"    {name} [{pid}]" for name, pid in d.unknown_speakers]
+    if d.not_quotations:
+        out.append(f"  quoted words kept as the author's own (scare quotes, names, titles): {len(d.not_quotations)}")
+        out += [f"    “{_short(words, 60)}” [{pid}]" for words, pid in d.not_quotations]
+    return out
 
 
 IMPORTABLE = frozenset(FORMATS)
@@ -634,6 +902,15 @@ def collect_files(paths: Sequence[Path], limits: ReadLimits | None = None) -> tu
         else:
             files.append(path)
     return list(dict.fromkeys(files)), skipped
+
+
+def _add_people(path: Path, draft: Draft, people: Mapping[str, Person]) -> None:
+    """Append the speakers the text names that people.toml does not know (a re-import adds nobody twice)."""
+    fresh = replace(draft, new_people=tuple(n for n in draft.new_people if n.id not in people))
+    stanzas = fresh.people_toml()
+    if stanzas:
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(stanzas)
 
 
 def run_import(
@@ -674,6 +951,7 @@ def run_import(
     if not refused and not dry_run:
         try:
             _write_here(target, draft.toml())
+            _add_people(people_file, draft, people)
         except OSError as exc:
             raise ImportFileError(str(target), f"cannot be written ({exc.strerror}); check the seeds folder") from None
         written = True

@@ -9,7 +9,13 @@ last. A speaker is set only by a few fixed patterns around the marks, with the n
 - ``“…,” Churchill said`` and ``“…,” said Churchill`` (after the closing mark, the quotation ending in a comma);
 - ``Churchill told him that “…”`` (the subject of the speech verb, with a short clause naming no one else);
 - the second half of a quotation split by such a clause (``“…,” remembered Nicolson, “…”``);
-- inside a quotation already attributed, ``I thought: ‘…’`` is the same speaker's.
+- inside a quotation already attributed, ``I thought: ‘…’`` is the same speaker's;
+- verbs of telling with an auxiliary or a hearer: ``Churchill had told him “…”``, ``Maisky wrote to Litvinov
+  that “…”`` (a name right after the verb, or after "to", is the one who heard it);
+- reported speech after a relative clause: ``Masaryk, who lashed out at ..., charging that ... “…”``.
+
+A transliteration of a known name is that person (``fold_name``: Mayski, Maysky, Majskij are Maisky).
+A surname two people share is the one whose full name the passage gave last before it.
 
 Everything else is left without a speaker: a pronoun (``he wrote``), a name that is not the
 subject (``telling Maisky that “…”``), or a name two people share. An importer never guesses.
@@ -18,12 +24,13 @@ subject (``telling Maisky that “…”``), or a name two people share. An impo
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.sources.corpus import Person
 
-__all__ = ["Attribution", "Found", "Span", "attribute", "find_spans", "speaker_names"]
+__all__ = ["Attribution", "Found", "Span", "attribute", "find_spans", "fold_name", "speaker_names"]
 
 _SPEECH_VERBS = (
     "said says wrote writes noted notes commented comments remarked remarks replied replies told tells asked asks "
@@ -49,6 +56,23 @@ _NOT_NAMES = {
 
 
 _MARKS = re.compile("[“”\"‘’']")
+# Between a speaker and a verb of telling: "Churchill had told him", "Eden later wrote"
+_AUXILIARY = r"(?:(?:had|has|have|would|once|later|also|then|himself|herself|privately|openly)\s+){0,2}"
+# A reported-speech participle after a relative clause: "Masaryk, who lashed out at ..., charging that “…”"
+_PARTICIPLES = (
+    "charging saying claiming insisting arguing warning complaining declaring adding noting writing telling "
+    "asserting protesting explaining remarking stressing suggesting"
+).split()
+
+
+def fold_name(name: str) -> str:
+    """A name reduced to what its transliterations share: Maisky, Mayski, Maysky, Mayskiy and Majskij all
+    give "maiski" (accents dropped, y and j read as i, doubled vowels and a final -iy/-ij as one i)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    folded = re.sub(r"[yj]", "i", ascii_name)
+    folded = re.sub(r"kh", "h", folded)
+    folded = re.sub(r"i{2,}", "i", folded)
+    return re.sub(r"[^a-z ]+", "", folded).strip()
 
 
 @dataclass(frozen=True)
@@ -166,9 +190,21 @@ class _Patterns:
         clause = r"[^“”\"‘’.!?;]{0,60}?"
         # `^.*` makes the match the rightmost speaker: in "Maisky told how Churchill said:" it is Churchill
         self.before = re.compile(
-            rf"^.*(?:^|[\s(,;:—–])(?:{name}|(?P<cap>{_CAPITALISED}))\s+(?:{verbs})\b(?P<clause>{clause})[:,]?\s*$",
+            rf"^.*(?:^|[\s(,;:—–])(?:{name}|(?P<cap>{_CAPITALISED}))\s+{_AUXILIARY}(?:{verbs})\b(?P<clause>{clause})"
+            r"[:,]?\s*$",
             re.DOTALL,
         )
+        participles = "|".join(_PARTICIPLES)
+        self.relative = re.compile(
+            rf"^.*(?:^|[\s(,;:—–])(?:{name}|(?P<cap>{_CAPITALISED})),\s+who\s+[^“”\"‘’.!?;]{{0,160}}?,\s+"
+            rf"(?:{participles})\b(?P<clause>[^“”\"‘’.!?;]{{0,160}})[:,]?\s*$",
+            re.DOTALL,
+        )
+        # "Maisky wrote to Litvinov that “…”", "Churchill had told Maisky: “…”": a name heard, not speaking
+        self.addressee = re.compile(rf"^\s*(?:to\s+)?(?:{name})" if alternation else r"(?!x)x")
+        self.folded: dict[str, set[str]] = {}
+        for surface, ids in names.items():
+            self.folded.setdefault(fold_name(surface), set()).update(ids)
         self.after = re.compile(
             rf"^\s*,?\s*(?:(?:{inverted})\s+(?:{name}|(?P<cap>{_CAPITALISED}))"
             rf"|(?:{name.replace('?P<name>', '?P<name2>')}|(?P<cap2>{_CAPITALISED}))\s+(?:{verbs}))\b"
@@ -182,8 +218,11 @@ class _Patterns:
         self.reported = re.compile(rf"(?:{name}|\b(?:he|she|they)\b)\s+(?:{reporting})\b")
 
     def person(self, surface: str | None) -> str:
-        ids = self.names.get(surface or "", set())
+        ids = self.names.get(surface or "", set()) or self.folded.get(fold_name(surface or ""), set())
         return next(iter(ids)) if len(ids) == 1 else ""
+
+    def candidates(self, surface: str) -> set[str]:
+        return self.names.get(surface, set()) or self.folded.get(fold_name(surface), set())
 
 
 def attribute(text: str, spans: list[Span], people: Mapping[str, Person]) -> list[Attribution]:
@@ -200,10 +239,19 @@ def attribute(text: str, spans: list[Span], people: Mapping[str, Person]) -> lis
         result = Attribution("")
         m = p.before.search(lead)
         # a name between the verb and the quotation ("Maisky wrote that Churchill was tired: “…”") leaves
-        # it open whose words they are
+        # it open whose words they are, unless it is only the one spoken to ("wrote to Litvinov that")
         named_again = bool(m and p.any_name and p.any_name.search(m.group("clause")))
+        if named_again and m and p.any_name:
+            heard = p.addressee.match(m.group("clause"))
+            named_again = not heard or bool(p.any_name.search(m.group("clause")[heard.end() :]))
         if m and not named_again and (m.group("name") or m.group("cap") not in _NOT_NAMES):
             result = _resolve(p, m.group("name"), m.group("cap"), "name and speech verb before the quotation")
+        if not result.speaker and not result.unknown:
+            r = p.relative.search(lead)
+            if r and not (p.any_name and p.any_name.search(r.group("clause"))) and r.group("cap") not in _NOT_NAMES:
+                result = _resolve(p, r.group("name"), r.group("cap"), "name, relative clause and reported speech")
+        if result.unknown.endswith(_SHARED):
+            result = _by_context(p, text[: span.open_at], result)
         if not result.speaker and span.parent is not None and out[span.parent].speaker:
             fp = p.first_person.search(lead)
             said = fp.group(0) if fp else ""
@@ -237,13 +285,38 @@ def attribute(text: str, spans: list[Span], people: Mapping[str, Person]) -> lis
     return out
 
 
+_SHARED = " (names more than one person)"
+
+
 def _resolve(p: _Patterns, name: str | None, cap: str | None, rule: str) -> Attribution:
     if name:
         who = p.person(name)
-        return Attribution(who, rule) if who else Attribution("", unknown=f"{name} (names more than one person)")
+        return Attribution(who, rule) if who else Attribution("", rule, unknown=f"{name}{_SHARED}")
     if cap:
-        return Attribution("", unknown=cap)
+        who = p.person(cap)  # a transliteration of a known name: "Mayski wrote"
+        return (
+            Attribution(who, f"{rule}; {cap} read as a spelling of a known name")
+            if who
+            else Attribution("", unknown=cap)
+        )
     return Attribution("")
+
+
+def _by_context(p: _Patterns, before: str, result: Attribution) -> Attribution:
+    """A bare surname two people share ("Kennedy") is the one whose full name the text gave last before
+    it; with no full name before it, it stays unresolved for the curator, never a guess."""
+    alias = result.unknown[: -len(_SHARED)]
+    ids = p.candidates(alias)
+    last_at, who = -1, ""
+    for surface, named in p.names.items():
+        if surface == alias or len(named) != 1 or not named <= ids or len(surface.split()) < 2:
+            continue
+        at = before.rfind(surface)
+        if at > last_at:
+            last_at, who = at, next(iter(named))
+    if who:
+        return Attribution(who, f"{result.rule}; {alias} is the {who} named earlier in the passage")
+    return result
 
 
 def _clause_start(text: str, at: int) -> int:

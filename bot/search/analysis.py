@@ -123,6 +123,7 @@ class Analyzer:
                 key = tuple(w for w in words(alias) if w not in STOPWORDS)
                 if key:
                     self.names.setdefault(key, person.id)
+        self._namesakes, self._namesake_groups = _namesakes(self.names, people)
         self._longest_name = max((len(k) for k in self.names), default=1)
         self._name_starts = frozenset(k[0] for k in self.names)
         self.cues: list[tuple[frozenset[str], str, bool, bool]] = []
@@ -176,6 +177,26 @@ class Analyzer:
                 i += 1
         return found
 
+    def in_context(self, ws: Sequence[str], spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+        """A bare surname that two people share ("Kennedy": Joe Kennedy's alias, and the historian Paul
+        Kennedy's surname) is the person whose full name the text gave last before it; people are never
+        merged by their surname."""
+        if not self._namesakes:
+            return spans
+        out: list[tuple[int, int, str]] = []
+        last_full: dict[str, str] = {}  # surname -> the person its last full mention named
+        for start, end, pid in spans:
+            if end - start >= 2:
+                last_full[ws[end - 1]] = pid
+            elif ws[start] in self._namesakes and ws[start] in last_full:
+                pid = last_full[ws[start]]
+            out.append((start, end, pid))
+        return out
+
+    def namesakes(self, pid: str) -> frozenset[str]:
+        """The other people who share a surname with `pid` (Paul Kennedy for Joseph P. Kennedy)."""
+        return self._namesake_groups.get(pid, frozenset())
+
     def document_terms(self, *texts: str) -> tuple[list[str], list[str]]:
         """Index terms of a passage's text and annotations (names included as @person terms),
         and the words they came from (the vocabulary that typos are corrected to)."""
@@ -185,7 +206,7 @@ class Analyzer:
         for text in texts:
             ws = [w for w in words(text) if w not in STOPWORDS or w in self._keep]
             terms.extend([learn(w) for w in ws])
-            terms.extend(PERSON_PREFIX + pid for _, _, pid in self.names_in(ws))
+            terms.extend(PERSON_PREFIX + pid for _, _, pid in self.in_context(ws, self.names_in(ws)))
             seen.extend(ws)
         return terms, seen
 
@@ -220,6 +241,26 @@ class Analyzer:
                 Token(w, t, corrected=fixed if fixed != w else "", via="synonym" if t != self.stem(fixed) else "")
             )
         return tokens
+
+
+def _namesakes(
+    names: Mapping[tuple[str, ...], str], people: Mapping[str, Person]
+) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+    """Surnames that are one person's bare alias and end another person's full name ("kennedy": Joseph P.
+    Kennedy, John F. Kennedy, and an imported Paul Kennedy), and for each person, their namesakes."""
+    shared: dict[str, set[str]] = {}
+    for key, pid in names.items():
+        owner = names.get(key[-1:]) if len(key) >= 2 else None
+        if not owner or owner == pid or owner not in people:
+            continue
+        owner_name = [w for w in words(people[owner].name) if w not in STOPWORDS]
+        if owner_name and owner_name[-1] == key[-1]:  # a surname, not a first name ("Uncle Joe")
+            shared.setdefault(key[-1], {owner}).add(pid)
+    groups: dict[str, frozenset[str]] = {}
+    for members in shared.values():
+        for pid in members:
+            groups[pid] = groups.get(pid, frozenset()) | frozenset(members - {pid})
+    return frozenset(shared), groups
 
 
 class Speller:

@@ -45,6 +45,19 @@ _SHORT_YEAR = re.compile(r"'(\d\ds?)\b")  # "'41", "'30s" (after fold() has unif
 _YEAR = re.compile(r"1[0-9]{3}s?|20[0-9]{2}s?")
 
 
+def _reports_another_view(passage: Passage) -> bool:
+    """Whether a passage's quotations give only other people's views: another speaker's words, or Maisky's
+    words reporting someone ("in his diary, reporting Kennedy"), and none of Maisky's own."""
+    own = other = False
+    for q in passage.quotes:
+        reporting = "reporting" in q.context or "reported" in q.context
+        if q.speaker == "maisky" and not reporting:
+            own = True
+        elif q.speaker:
+            other = True
+    return other and not own
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """When a best passage counts as an answer."""
@@ -64,6 +77,9 @@ class Thresholds:
     full: float = 0.85  # a word's cosine that earns full credit
     candidates: int = 50  # passages the semantic stage scores
     caption_weight: float = 0.8  # a photo caption only names who is in the picture: prose that says more ranks first
+    # asked for the narrator's own view ("did you like ..."), a passage that only reports someone else's view
+    # (Kennedy's gloomy view, as Maisky reported it) ranks after passages that give Maisky's own
+    reported_view_weight: float = 0.85
 
 
 @dataclass(frozen=True)
@@ -292,12 +308,16 @@ class Matcher:
             matched += tuple(qt.token.term for qt in cues if self._contains(qt.token.term, i))
             lexical = float(scores[i]) * (0.5 + cover)
             ranked.append(Match(self.passages[i], lexical, cover, matched, lexical=lexical))
+        ranked = self._not_namesakes(known, ranked, top)
         if not ranked:
             return MatchResult(question, everything, (), False, "no passage holds the question's words")
         if self.semantic is not None:
             ranked = self._rerank(reading(question, fixes), terms, ranked, top)
         ranked = [self._judge(m, cues) for m in ranked]
         ranked = [replace(m, score=m.score * self.t.caption_weight) if m.passage.caption else m for m in ranked]
+        if self._asks_narrators_view(everything):
+            w = self.t.reported_view_weight
+            ranked = [replace(m, score=m.score * w) if _reports_another_view(m.passage) else m for m in ranked]
         ranked.sort(key=lambda m: (-m.score, m.passage.id))
         matches = tuple(ranked[:limit])
         best = matches[0]
@@ -322,6 +342,35 @@ class Matcher:
             )
         reason += f"; not found together with it: {', '.join(missing)}"
         return MatchResult(question, everything, matches, False, reason)
+
+    def _asks_narrators_view(self, everything: Sequence[QueryTerm]) -> bool:
+        """A question to "you" about a view or a feeling ("did you like the British?"), naming nobody else
+        whose view it could be ("what did Stalin think of you?" asks for Stalin's)."""
+        opinion = self.analyzer.term("opinion")
+        others = any(qt.token.via == "name" and qt.token.term != PERSON_PREFIX + "maisky" for qt in everything)
+        return (
+            not others
+            and any(qt.token.via == "you" for qt in everything)
+            and any(qt.token.term == opinion for qt in everything)
+        )
+
+    def _not_namesakes(self, known: Sequence[QueryTerm], ranked: list[Match], top: np.ndarray) -> list[Match]:
+        """Passages about a namesake of a person the question names, and not about that person, are left
+        out: a question about Joe Kennedy is never answered with the historian Paul Kennedy's words."""
+        named = {qt.token.term[len(PERSON_PREFIX) :] for qt in known if qt.token.via == "name"}
+        others = {PERSON_PREFIX + n for pid in named for n in self.analyzer.namesakes(pid)} - {
+            PERSON_PREFIX + pid for pid in named
+        }
+        if not others:
+            return ranked
+        i_of = {self.passages[i].id: i for i in top.tolist()}
+        keep = []
+        for m in ranked:
+            i = i_of[m.passage.id]
+            about_named = any(self._contains(PERSON_PREFIX + pid, i) for pid in named)
+            if about_named or not any(self._contains(term, i) for term in others):
+                keep.append(m)
+        return keep
 
     def _rerank(self, question: str, terms: Sequence[QueryTerm], ranked: list[Match], top: np.ndarray) -> list[Match]:
         """Score the lexical candidates by meaning; rank by that plus a share of the lexical score."""

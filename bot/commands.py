@@ -34,11 +34,10 @@ class Ask:
 
 @dataclass(frozen=True)
 class Another:
-    """The next passage: for `question` at `rank` (a button carries both), or, with no question, for
-    the caller's last question on this surface."""
+    """The next passage: after the conversation turn `turn` (the key a button carries), or, with no
+    key, after the caller's last answered question in this conversation."""
 
-    question: str = ""
-    rank: int = 0
+    turn: str = ""
     name: ClassVar[str] = "another"
 
 

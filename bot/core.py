@@ -17,7 +17,7 @@ from bot.quotes import quote_for_day
 from bot.reply import Reply
 from bot.smalltalk import Talk, small_talk
 from bot.text import clean
-from bot.timeline import parse_span, timeline, years
+from bot.timeline import dated, parse_span, timeline, years
 from bot.voice import Voice
 
 __all__ = ["MAX_QUESTION", "Maisky"]
@@ -101,6 +101,15 @@ class Maisky:
         if rank >= len(result.matches) or not result.matches[rank].accepted:
             return self.voice.decline(question, no_more=True)
         return self.voice.answer(result, rank, asked=question)
+
+    def concerns(self, passage_id: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        """The people (people.toml ids) a passage names or quotes, and the years it is dated in."""
+        passage = self.corpus.passage(passage_id)
+        terms, _ = self.matcher.analyzer.document_terms(passage.text)
+        named = [t.removeprefix(PERSON_PREFIX) for t in terms if t.startswith(PERSON_PREFIX)]
+        people = tuple(dict.fromkeys([*(q.speaker for q in passage.quotes if q.speaker), *named]))
+        when = dated(passage)
+        return people, tuple(range(when.year, when.last_year + 1)) if when else ()
 
     def people(self, prefix: str = "", limit: int = 25) -> list[Person]:
         """People the sources quote or name, best match for `prefix` first (for autocomplete)."""

@@ -6,8 +6,8 @@ private, who may manage daily posts and what to say when daily posts are not con
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -30,6 +30,7 @@ from bot.commands import (
     parse,
 )
 from bot.core import Maisky
+from bot.memory import ConversationMemory, Turn, conversation
 from bot.reach import Reach, Trouble
 from bot.reply import Kind, Reply
 from bot.text import clean
@@ -65,6 +66,7 @@ class Caller:
     may_administer: bool | Callable[[], bool] = field(default=False, compare=False)
     # whether the bot can post in the channel, as the platform tells (None: it cannot tell; assume so)
     reach: Callable[[], Reach] | None = field(default=None, compare=False)
+    thread: str = ""  # the thread the call came in, where the platform has threads (Slack)
 
     def manages(self) -> bool:
         return self.may_manage() if callable(self.may_manage) else self.may_manage
@@ -76,6 +78,11 @@ class Caller:
     def key(self) -> str:
         """Whose cooldown this is."""
         return f"{self.platform}:{self.workspace}:{self.user}"
+
+    @property
+    def conversation(self) -> str:
+        """The conversation this call belongs to (see bot.memory.conversation)."""
+        return conversation(self.platform, self.workspace, self.channel, self.user, self.thread)
 
 
 @dataclass(frozen=True)
@@ -112,7 +119,7 @@ POLICY: Mapping[str, Policy] = {
     "quiz scores": Policy(quiz=True),
     "timeline": Policy(),
 }
-_ZWSP = "\u200b"
+log = logging.getLogger(__name__)
 PRIVATE_KINDS = frozenset({Kind.INVALID, Kind.ERROR, Kind.COOLDOWN, Kind.NOTICE})
 
 
@@ -123,6 +130,7 @@ class Outcome:
     reply: Reply
     visibility: Visibility
     command: Command
+    turn: str = ""  # the key of the conversation turn this reply recorded ("" when none): its buttons carry it
 
     @property
     def private(self) -> bool:
@@ -150,8 +158,7 @@ class FrontDesk:
         prefix: str = "",
         hide: frozenset[str] = frozenset(),
         clock: Callable[[], dt.datetime] = _utc_now,
-        memory: int = 10_000,
-        memory_seconds: float = 3600.0,
+        memory: ConversationMemory | None = None,
     ) -> None:
         self.core = core
         self._daily = daily
@@ -159,10 +166,7 @@ class FrontDesk:
         self.prefix = prefix
         self.hide = hide
         self.clock = clock
-        # caller -> (question, rank shown, when): the least recently asked first
-        self._last: OrderedDict[str, tuple[str, int, float]] = OrderedDict()
-        self._memory = memory
-        self._memory_seconds = memory_seconds
+        self.memory = memory or ConversationMemory(clock=clock)
         self._lock = threading.Lock()
 
     # the calls surfaces make
@@ -178,9 +182,13 @@ class FrontDesk:
         """Apply the policy to one command and answer it; never raises (a failure is logged by the
         core and answered with the error template)."""
         policy = POLICY[command.name]
-        reply = self.core.safely(lambda: self._checked(command, policy, caller))
+        try:
+            reply, turn = self._checked(command, policy, caller)
+        except Exception:
+            log.exception("request failed")
+            reply, turn = self.core.error(), ""
         private = self.expects_private(command) or reply.kind in PRIVATE_KINDS
-        return Outcome(reply, Visibility.PRIVATE if private else Visibility.PUBLIC, command)
+        return Outcome(reply, Visibility.PRIVATE if private else Visibility.PUBLIC, command, turn)
 
     def expects_private(self, command: Command) -> bool:
         """Whether the reply will be private whatever it turns out to be (for surfaces that must
@@ -203,35 +211,37 @@ class FrontDesk:
 
     # policy, then the handler
 
-    def _checked(self, command: Command, policy: Policy, caller: Caller) -> Reply:
+    def _checked(self, command: Command, policy: Policy, caller: Caller) -> tuple[Reply, str]:
         if policy.daily and self.daily() is None:
-            return self.core.voice.notice("daily_unavailable")
+            return self.core.voice.notice("daily_unavailable"), ""
         if policy.quiz and self.quiz() is None:
-            return self.core.voice.notice("quiz_unavailable")
+            return self.core.voice.notice("quiz_unavailable"), ""
         if policy.admin and not caller.administers():
-            return self.core.voice.notice("daily_admins_only")
+            return self.core.voice.notice("daily_admins_only"), ""
         if policy.manage and not (self._granted(caller) or caller.manages()):
-            return self.core.voice.notice("daily_not_allowed")
+            return self.core.voice.notice("daily_not_allowed"), ""
         if policy.cooldown:
             waiting = self.core.gate(caller.key)
             if waiting:
-                return waiting
-        return self._run(command, caller)
+                return waiting, ""
+        match command:
+            case Ask(question=question):
+                return self._answer(caller, question)
+            case Another(turn=""):
+                last = self.memory.last(caller.conversation)
+                if last is None:
+                    return self.core.voice.notice("another_first"), ""
+                return self._answer(caller, last.question, last.rank + 1)
+            case Another(turn=key):
+                shown = self.memory.turn(key)
+                if shown is None:
+                    return self.core.expired(), ""
+                return self._answer(caller, shown.question, shown.rank + 1)
+        return self._run(command, caller), ""
 
     def _run(self, command: Command, caller: Caller) -> Reply:
         core = self.core
         match command:
-            case Ask(question=question):
-                return self._remember(caller, question, core.ask(question))
-            case Another(question="", rank=_):
-                last = self._recall(caller)
-                if last is None:
-                    return core.voice.notice("another_first")
-                question, shown = last
-                return self._remember(caller, question, core.ask(question, rank=shown + 1))
-            case Another(question=question, rank=rank):
-                question = question.replace(_ZWSP, "")  # a button carries the reply's neutralised question
-                return self._remember(caller, question, core.ask(question, rank=rank))
             case Who(person=person):
                 return core.who(person)
             case Quote():
@@ -248,6 +258,7 @@ class FrontDesk:
                 return self._quiz_command(command, caller)
             case Timeline(span=span):
                 return core.timeline(span)
+        raise AssertionError(f"no handler for {command!r}")
 
     def help(self) -> Reply:
         """The commands this surface offers, written the way it writes them."""
@@ -328,37 +339,18 @@ class FrontDesk:
             case QuizAction.SCORES:
                 return quiz.scores(*where)
 
-    # "another" without a button: the caller's last answered question (its text and the rank shown,
-    # not the answer: "another" asks again), for `memory_seconds` and at most `memory` callers
+    # the conversation's memory: every answered question is a turn, behind "another" and the buttons
 
-    def _where(self, caller: Caller) -> str:
-        return f"{caller.key}:{caller.channel}"
-
-    def _remember(self, caller: Caller, question: str, reply: Reply) -> Reply:
-        if reply.kind is Kind.ANSWER:
-            now = self.clock().timestamp()
-            with self._lock:
-                key = self._where(caller)
-                self._last[key] = (question, reply.rank, now)
-                self._last.move_to_end(key)
-                self._forget(now)
-        return reply
-
-    def _recall(self, caller: Caller) -> tuple[str, int] | None:
-        now = self.clock().timestamp()
-        with self._lock:
-            self._forget(now)
-            last = self._last.get(self._where(caller))
-        return None if last is None else last[:2]
-
-    def remembered(self) -> int:
-        """How many callers' last questions the desk holds (for "another")."""
-        with self._lock:
-            return len(self._last)
-
-    def _forget(self, now: float) -> None:
-        """Drop the oldest entries beyond the count and those older than `memory_seconds` (the
-        oldest come first, so this stops at the first one still fresh)."""
-        last = self._last
-        while last and (len(last) > self._memory or now - next(iter(last.values()))[2] >= self._memory_seconds):
-            last.popitem(last=False)
+    def _answer(self, caller: Caller, question: str, rank: int = 0) -> tuple[Reply, str]:
+        """The core's answer, recorded as a turn of the caller's conversation when it shows a passage."""
+        reply = self.core.ask(question, rank=rank)
+        if reply.kind is not Kind.ANSWER or reply.citation is None:
+            return reply, ""
+        shown = reply.citation.passage_id
+        people, years = self.core.concerns(shown)
+        turn = Turn(caller.conversation, question, shown, reply.rank, people, years, self.clock())
+        try:
+            return reply, self.memory.remember(turn)
+        except Exception:  # the answer still goes out, without its "Another passage" button
+            log.exception("could not remember a conversation turn")
+            return reply, ""

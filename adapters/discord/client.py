@@ -19,15 +19,7 @@ import aiohttp
 import discord
 from discord import app_commands
 
-from adapters.discord.buttons import (
-    AnotherPassage,
-    MemoryBook,
-    QuestionBook,
-    QuestionStore,
-    QuizOption,
-    StoreBook,
-    question_key,
-)
+from adapters.discord.buttons import AnotherPassage, QuizOption
 from adapters.discord.checks import interaction_reach, message_reach
 from adapters.discord.commands import MaiskyCommands
 from adapters.discord.endpoints import Endpoints, RoutedHTTP, use_in_this_context
@@ -37,6 +29,7 @@ from bot import Kind, Maisky
 from bot.commands import Command
 from bot.desk import Caller, FrontDesk, Outcome
 from bot.errors import ServiceError
+from bot.memory import ConversationMemory
 from bot.settings import DiscordSettings
 
 if TYPE_CHECKING:
@@ -109,7 +102,6 @@ class MaiskyClient(discord.Client):
         ds: DiscordSettings,
         *,
         force_sync: bool = False,
-        questions: QuestionBook | None = None,
         translations: Path | None = None,
         **options: Any,
     ) -> None:
@@ -121,7 +113,6 @@ class MaiskyClient(discord.Client):
         self.desk = desk
         self.ds = ds
         self.force_sync = force_sync
-        self.questions: QuestionBook = questions or MemoryBook()
         self.translator = DataTranslator(translations)
         self.tree = MaiskyTree(self)
         self.tree.add_command(MaiskyCommands(self))
@@ -177,18 +168,13 @@ class MaiskyClient(discord.Client):
         )  # fmt: skip
 
     async def message(self, outcome: Outcome) -> dict[str, Any]:
-        """The outcome as message arguments, with its buttons; an answer's question is put in the book."""
+        """The outcome as message arguments, with its buttons."""
         out = to_discord(outcome.reply)
         reply = outcome.reply
         if reply.citation and reply.kind in (Kind.ANSWER, Kind.WHO):
             view = discord.ui.View(timeout=None)
-            if reply.kind is Kind.ANSWER:
-                key = question_key(reply.question)
-                try:
-                    await asyncio.to_thread(self.questions.remember, key, reply.question)
-                except Exception:  # the answer still goes out; only its button may find no question later
-                    log.exception("could not keep the question behind an Another passage button")
-                view.add_item(AnotherPassage(key, reply.rank + 1))
+            if reply.kind is Kind.ANSWER and outcome.turn:
+                view.add_item(AnotherPassage(outcome.turn))
             view.add_item(discord.ui.Button(label="Source", url=reply.citation.url, style=discord.ButtonStyle.link))
             out["view"] = view
         if reply.choices and reply.token:
@@ -197,13 +183,6 @@ class MaiskyClient(discord.Client):
                 view.add_item(QuizOption(reply.token, n, f"{LETTERS[n]}. {choice}"))
             out["view"] = view
         return out
-
-    async def recall(self, key: str) -> str | None:
-        try:
-            return await asyncio.to_thread(self.questions.recall, key)
-        except Exception:
-            log.exception("could not look up the question behind an Another passage button")
-            return None
 
     # answering
 
@@ -224,11 +203,6 @@ class MaiskyClient(discord.Client):
             await interaction.followup.send(**await self.message(outcome), ephemeral=True)
         else:
             await interaction.edit_original_response(**await self.message(outcome))
-
-    async def send_expired(self, interaction: discord.Interaction[Any]) -> None:
-        """For a button whose question is no longer known."""
-        use_in_this_context(self.endpoints)
-        await interaction.response.send_message(**to_discord(self.desk.core.expired()), ephemeral=True)
 
     async def on_message(self, msg: discord.Message) -> None:
         me = self.user
@@ -281,14 +255,11 @@ def build_client(
 ) -> MaiskyClient:
     """The client with its front desk; nothing connects yet. With `daily`, the /maisky daily
     commands work and a scheduler thread posts what is due; with `quiz`, channels can hold a quiz."""
-    desk = FrontDesk(core, daily, prefix=PREFIX, quiz=quiz)
-    store = daily.store if daily is not None else None
-    questions = StoreBook(store) if isinstance(store, QuestionStore) else MemoryBook()
+    memory = ConversationMemory(daily.store if daily is not None else None)
+    desk = FrontDesk(core, daily, prefix=PREFIX, quiz=quiz, memory=memory)
     if ds.shards is None:
-        return MaiskyClient(desk, ds, force_sync=force_sync, questions=questions)
-    return ShardedMaiskyClient(
-        desk, ds, force_sync=force_sync, questions=questions, shard_count=ds.shards or None
-    )  # 0: Discord's count
+        return MaiskyClient(desk, ds, force_sync=force_sync)
+    return ShardedMaiskyClient(desk, ds, force_sync=force_sync, shard_count=ds.shards or None)  # 0: Discord's count
 
 
 def run(

@@ -21,12 +21,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from adapters.slack import checks
-from adapters.slack.rendering import ANOTHER, QUIZ, SOURCE, read_another, read_quiz, to_slack
+from adapters.slack.rendering import ANOTHER, QUIZ, SOURCE, read_quiz, to_slack
 from adapters.slack.responding import Responder, interactive_retries
 from bot import Maisky
 from bot.commands import Another, Quiz, QuizAction
 from bot.desk import Caller, FrontDesk, Outcome
 from bot.errors import ServiceError
+from bot.memory import ConversationMemory
 from bot.settings import SlackSettings
 
 if TYPE_CHECKING:
@@ -87,8 +88,17 @@ def _where(body: dict[str, Any]) -> tuple[str, str, str]:
     )
 
 
+def _thread(body: dict[str, Any]) -> str:
+    """The thread a call belongs to: a mention in a channel is answered in its own thread; a slash
+    command and a direct message have none (a button click keeps the thread it was clicked in)."""
+    event = body.get("event") or {}
+    if event:
+        return str(event.get("thread_ts") or ("" if event.get("channel_type") == "im" else event.get("ts", "")))
+    return str((body.get("container") or {}).get("thread_ts") or "")
+
+
 def _message(outcome: Outcome) -> dict[str, Any]:
-    return to_slack(outcome.reply)
+    return to_slack(outcome.reply, outcome.turn)
 
 
 def _response_type(outcome: Outcome) -> str:
@@ -128,6 +138,7 @@ class Listeners:
         return Caller(
             "slack", team, channel, user, may_manage=lambda: self.may_manage(user, client), name=str(name),
             may_administer=lambda: self.is_admin(user, client), reach=lambda: checks.reach(client, channel),
+            thread=_thread(body),
         )  # fmt: skip
 
     def respond(self, body: dict[str, Any], outcome: Outcome, **extra: Any) -> None:
@@ -140,11 +151,9 @@ class Listeners:
         self.respond(body, self.desk.handle_line(body.get("text", ""), self.caller(body, client)))
 
     def another(self, body: dict[str, Any], client: WebClient) -> None:
-        """The "Another passage" button: its value carries the question and the rank."""
-        carried = read_another(str((body.get("actions") or [{}])[0].get("value", "")))
-        if carried is None:
-            log.warning("malformed %s button value", ANOTHER)
-        outcome = self.desk.handle(Another(*carried) if carried else Another(), self.caller(body, client))
+        """The "Another passage" button: its value is the key of the conversation turn it follows."""
+        key = str((body.get("actions") or [{}])[0].get("value", ""))[:64]
+        outcome = self.desk.handle(Another(key or "-"), self.caller(body, client))  # no key: the turn expired
         self.respond(body, outcome, replace_original=False)
 
     def choose(self, body: dict[str, Any], client: WebClient) -> None:
@@ -216,7 +225,9 @@ def build_app(
         next()
         return None
 
-    listen = Listeners(FrontDesk(core, daily, prefix=PREFIX, quiz=quiz), slack.daily_allowlist, Responder())
+    memory = ConversationMemory(daily.store if daily is not None else None)
+    desk = FrontDesk(core, daily, prefix=PREFIX, quiz=quiz, memory=memory)
+    listen = Listeners(desk, slack.daily_allowlist, Responder())
     app.command("/maisky")(ack=_ack, lazy=[listen.command])
     app.action(ANOTHER)(ack=_ack, lazy=[listen.another])
     app.action(SOURCE)(_ack)

@@ -3,7 +3,6 @@ limits, plus a labelled fallback text. All text is mrkdwn-escaped, so nothing fo
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -20,8 +19,7 @@ from bot import Kind, Reply
 from bot.excerpt import excerpt
 
 __all__ = [
-    "ANOTHER", "QUIZ", "SOURCE", "VALUE_LIMIT", "another_value", "escape", "quiz_value", "read_another", "read_quiz",
-    "to_slack",
+    "ANOTHER", "QUIZ", "SOURCE", "VALUE_LIMIT", "escape", "quiz_value", "read_quiz", "to_slack",
 ]  # fmt: skip
 
 SECTION_LIMIT = 3000  # characters of mrkdwn in one section block
@@ -76,25 +74,6 @@ def _passage_section(reply: Reply) -> SectionBlock:
         budget -= 200  # escaping and "> " prefixes made it longer than its raw length
 
 
-def another_value(question: str, rank: int) -> str:
-    """What an "Another passage" button carries: the question and the rank to show, within Slack's
-    2,000 characters however long the question and whatever its characters."""
-    value = json.dumps({"q": question, "r": rank}, ensure_ascii=False)
-    while len(value) > VALUE_LIMIT:
-        question = question[: len(question) - (len(value) - VALUE_LIMIT)]
-        value = json.dumps({"q": question, "r": rank}, ensure_ascii=False)
-    return value
-
-
-def read_another(value: str) -> tuple[str, int] | None:
-    """The question and rank an "Another passage" button carries; None if the value is not one."""
-    try:
-        data = json.loads(value)
-        return str(data["q"]), int(data["r"])
-    except (KeyError, ValueError, TypeError):
-        return None
-
-
 def quiz_value(token: str, option: int) -> str:
     """What a quiz option button carries: the question it belongs to and the option."""
     return f"{token}:{option}"
@@ -138,8 +117,9 @@ def fallback_text(reply: Reply) -> str:
     return escape(excerpt(head + body + "\n" + tail, TEXT_LIMIT)[0])
 
 
-def to_slack(reply: Reply) -> dict[str, Any]:
-    """A Reply as chat.postMessage / response_url arguments: Block Kit plus a labelled fallback text."""
+def to_slack(reply: Reply, turn: str = "") -> dict[str, Any]:
+    """A Reply as chat.postMessage / response_url arguments: Block Kit plus a labelled fallback text;
+    `turn` is the conversation turn an "Another passage" button follows."""
     blocks: list[Block] = [_context(f"*{escape(reply.label)}* · {escape(reply.disclosure)}")]
     if reply.note:
         blocks.append(_section(excerpt("*Content note:* " + escape(reply.note), SECTION_LIMIT)[0]))
@@ -156,8 +136,7 @@ def to_slack(reply: Reply) -> dict[str, Any]:
         blocks.append(_context(excerpt("Source: " + escape(reply.citation.line), SECTION_LIMIT)[0]))
         if reply.kind in (Kind.ANSWER, Kind.WHO):
             buttons = [ButtonElement(text="Source", action_id=SOURCE, url=reply.citation.url)]
-            if reply.kind is Kind.ANSWER:  # "another" re-asks the question; a who reply has none
-                value = another_value(reply.question, reply.rank + 1)
-                buttons.insert(0, ButtonElement(text="Another passage", action_id=ANOTHER, value=value))
+            if reply.kind is Kind.ANSWER and turn:  # "another" re-asks the question; a who reply has none
+                buttons.insert(0, ButtonElement(text="Another passage", action_id=ANOTHER, value=turn))
             blocks.append(ActionsBlock(elements=buttons))
     return {"text": fallback_text(reply), "blocks": [b.to_dict() for b in blocks[:MAX_BLOCKS]]}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,8 @@ from slack_sdk.models.blocks import Block
 
 from adapters.slack.app import _Seen, build_app, to_slack
 from bot import ConfigError, Maisky, Reply, Settings
+from bot.bootstrap import build_daily
+from bot.memory import is_key
 from tests.adapters.conftest import MakeCore
 from tests.adapters.slack_fakes import SECRET, FakeSlack, click, event, served, settings, slash
 
@@ -322,30 +325,34 @@ def test_manifest_matches_what_the_app_listens_for() -> None:
     assert manifest["settings"]["interactivity"]["is_enabled"] and manifest["settings"]["socket_mode_enabled"]
 
 
-def test_another_passage_button_value_fits_slacks_limit_whatever_the_question(make_core: MakeCore) -> None:
-    from adapters.slack.rendering import VALUE_LIMIT, read_another
-
+def test_another_passage_button_carries_a_short_key_whatever_the_question(fake_slack: FakeSlack, url: str) -> None:
     question = ("“Kennedy” ‘Chamberlain’ @everyone <!here> " * 30)[:915] + " Kennedy?"
-    reply = make_core().ask(question)
-    payload = to_slack(reply)
+    slash(url, fake_slack, question)
+    payload = response(fake_slack)
     assert_valid_blocks(payload)
     button = next(b for b in payload["blocks"] if b["type"] == "actions")["elements"][0]
-    assert len(button["value"]) <= VALUE_LIMIT
-    carried = read_another(button["value"])
-    assert carried is not None and carried[1] == 1 and carried[0] == reply.question[: len(carried[0])]
+    assert is_key(button["value"])  # the conversation turn's key; the question stays in the bot's memory
 
 
-def test_another_passage_button_survives_a_restart(fake_slack: FakeSlack, make_core: MakeCore) -> None:
-    """What the button needs is in the button: a new process answers it with the next passage."""
-    with served(build_app(make_core(), settings(fake_slack))) as u:
+def test_another_passage_button_survives_a_restart(fake_slack: FakeSlack, make_core: MakeCore, tmp_path: Path) -> None:
+    """The button carries the turn's key; the turn is in the database, so a new process answers it."""
+    core = make_core()
+    db = Settings.from_env({"DATABASE_URL": f"sqlite:///{tmp_path / 'turns.sqlite3'}"}, dotenv=None)
+    with served(build_app(core, settings(fake_slack), daily=build_daily(db, core))) as u:
         slash(u, fake_slack, "Kennedy")
         first = response(fake_slack)
     button = next(b for b in first["blocks"] if b["type"] == "actions")["elements"][0]
-    with served(build_app(make_core(), settings(fake_slack))) as u:  # the restarted app
+    with served(build_app(core, settings(fake_slack), daily=build_daily(db, core))) as u:  # the restarted app
         click(u, fake_slack, {"action_id": "maisky_another", "value": button["value"], "type": "button"})
         second = fake_slack.wait_for("/response/click-U1")[0].body
     assert "outlived my memory" not in all_text(second) and second["response_type"] == "ephemeral"
     assert sources_of(first) != sources_of(second) and len(sources_of(second)) == 1
+
+
+def test_an_unknown_turn_says_the_button_expired(fake_slack: FakeSlack, url: str) -> None:
+    click(url, fake_slack, {"action_id": "maisky_another", "value": '{"q": "Kennedy", "r": 1}', "type": "button"})
+    answer = fake_slack.wait_for("/response/click-U1")[0].body
+    assert "outlived my memory" in all_text(answer) and answer["response_type"] == "ephemeral"
 
 
 def sources_of(payload: dict[str, Any]) -> list[str]:

@@ -50,7 +50,6 @@ _CLUB_TEXT = (
     "quiz_scores_title", "quiz_no_scores", "timeline_title", "timeline_empty", "timeline_bad_span", "unknown_passage",
 )  # fmt: skip
 QUOTE_OPENING = 90  # characters of a long quotation shown in its attribution line
-OWN_TEXT = 0.9  # share of a passage his quotations must fill for it to count as Maisky's own text
 # words a cut quotation must not end on: "...to the fingers of a …" reads as a slip
 _DANGLING = frozenset(
     """a an the of to and or but nor in on at by for from with into onto as than that which who whom whose
@@ -184,16 +183,8 @@ class Voice:
         return Quotation(text=text, speaker=speaker, context=quote.context, line=line)
 
     def own_words(self, passage: Passage) -> bool:
-        """Whether the passage is Maisky's own text: his quotations fill (nearly) all of it, so that
-        an editor's commentary that quotes the diary is never introduced as his."""
-        if passage.caption:
-            return False
-        covered = [False] * len(passage.text)
-        for q in passage.quotes:
-            start = passage.text.find(q.text) if q.speaker == "maisky" else -1
-            if start >= 0:  # nested quotations overlap: count each character once
-                covered[start : start + len(q.text)] = [True] * len(q.text)
-        return sum(covered) >= OWN_TEXT * len(passage.text.strip().strip('“”"‘’ '))
+        """Whether the passage is Maisky's own text (bot.corpus.Passage.own_words: the one rule)."""
+        return passage.own_words("maisky")
 
     def speaker(self, passage: Passage) -> str:
         """Who the reply says wrote the passage (`ask --json` shows the same)."""
@@ -267,7 +258,7 @@ class Voice:
     def passage(self, passage: Passage) -> Reply:
         """One passage whole, asked for by its id (a timeline line, a button)."""
         narration = self._render(
-            "answer", passage=passage, own_words=passage.main_speaker() == "maisky", another=False,
+            "answer", passage=passage, own_words=self.own_words(passage), another=False,
             variant=self._variant(passage.id),
         )  # fmt: skip
         return self._reply(Kind.ANSWER, narration, question=passage.id, **self._passage_fields(passage))

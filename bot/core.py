@@ -16,7 +16,7 @@ from bot.matcher import Match, Matcher, MatchResult
 from bot.quotes import quote_for_day
 from bot.reply import Reply
 from bot.smalltalk import Talk, small_talk
-from bot.text import clean
+from bot.text import clean, unaddressed
 from bot.timeline import dated, parse_span, timeline, years
 from bot.voice import Voice
 
@@ -27,8 +27,6 @@ log = logging.getLogger(__name__)
 MAX_QUESTION = 1000  # characters; longer input gets a friendly request to shorten it
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]")
 _ANY_LETTER = re.compile(r"[^\W\d_]")
-# Platform mention syntax says nothing about the question: <!channel>, <@U123>, <#C1|x>, @everyone.
-_MENTION = re.compile(r"<[!@#][^>\s]*>|@\w+")
 
 
 def _name_score(typed: str, name: str) -> float:
@@ -78,7 +76,7 @@ class Maisky:
     def explain(self, question: str, limit: int = 5) -> MatchResult:
         """The matcher's full result: terms, scores, runners-up and why it declined."""
         question = clean(question)
-        return self.matcher.search(_MENTION.sub(" ", question[:MAX_QUESTION]), limit=limit)
+        return self.matcher.search(unaddressed(question[:MAX_QUESTION]), limit=limit)
 
     def ask(self, question: str, rank: int = 0) -> Reply:
         """The best passage for `question` (or the `rank`-th runner-up), or a decline."""
@@ -88,14 +86,14 @@ class Maisky:
             return problem
         if rank == 0 and question.strip() in self._passage_ids:  # an id from a timeline line or a button
             return self.passage(question)
-        talk = small_talk(_MENTION.sub(" ", question)) if rank == 0 else None
+        talk = small_talk(unaddressed(question)) if rank == 0 else None
         if talk is Talk.ABOUT:  # what the bot is: the disclosure, never a passage
             return self.voice.about()
         if talk in (Talk.GREETING, Talk.THANKS):
             return self.voice.small_talk("greetings" if talk is Talk.GREETING else "thanks", question)
         if talk is Talk.SELF and "maisky" in self.corpus.people:
             return self._portrait(self.corpus.people["maisky"]) or self.voice.decline(question)
-        result = self.matcher.search(_MENTION.sub(" ", question), limit=max(5, rank + 1))
+        result = self.matcher.search(unaddressed(question), limit=max(5, rank + 1))
         if not result.answered:
             return self.voice.decline(question, matches=result.matches)
         if rank >= len(result.matches) or not result.matches[rank].accepted:

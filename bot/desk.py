@@ -33,7 +33,7 @@ from bot.core import Maisky
 from bot.memory import ConversationMemory, Turn, conversation
 from bot.reach import Reach, Trouble
 from bot.reply import Kind, Reply
-from bot.text import clean
+from bot.text import entry
 
 if TYPE_CHECKING:  # bot.daily brings SQLAlchemy, which `maisky ask` never needs
     from bot.daily import Daily as DailyService
@@ -67,6 +67,7 @@ class Caller:
     # whether the bot can post in the channel, as the platform tells (None: it cannot tell; assume so)
     reach: Callable[[], Reach] | None = field(default=None, compare=False)
     thread: str = ""  # the thread the call came in, where the platform has threads (Slack)
+    me: tuple[str, ...] = ()  # the bot's own ids there (user, managed role): its mentions are no part of a line
 
     def manages(self) -> bool:
         return self.may_manage() if callable(self.may_manage) else self.may_manage
@@ -171,12 +172,14 @@ class FrontDesk:
 
     # the calls surfaces make
 
-    def parse(self, line: str) -> Command:
-        """A line of text as a command (see bot.commands.parse); people are known to the sources."""
-        return parse(clean(line), knows=lambda name: bool(self.core.people(name, limit=1)))  # valid Unicode from here
+    def parse(self, line: str, me: tuple[str, ...] = ()) -> Command:
+        """A line of text as a command (see bot.commands.parse); people are known to the sources. The
+        line enters through bot.text.entry: valid Unicode from here, the bot's own mentions gone."""
+        return parse(entry(line, me), knows=lambda name: bool(self.core.people(name, limit=1)))
 
     def handle_line(self, line: str, caller: Caller) -> Outcome:
-        return self.handle(self.parse(line), caller)
+        """A line as typed on any surface (a mention of the bot anywhere in it is not part of it)."""
+        return self.handle(self.parse(line, caller.me), caller)
 
     def handle(self, command: Command, caller: Caller) -> Outcome:
         """Apply the policy to one command and answer it; never raises (a failure is logged by the

@@ -11,7 +11,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import re
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -162,9 +161,11 @@ class MaiskyClient(discord.Client):
             return isinstance(msg.author, discord.Member) and msg.author.guild_permissions.manage_guild
 
         guild = str(msg.guild.id) if msg.guild else ""
+        role = msg.guild.self_role if msg.guild else None
+        me = tuple(str(x.id) for x in (self.user, role) if x is not None)
         return Caller(
             "discord", guild, str(msg.channel.id), str(msg.author.id), may_manage=manages, name=msg.author.display_name,
-            may_administer=administers, reach=lambda: message_reach(msg),
+            may_administer=administers, reach=lambda: message_reach(msg), me=me,
         )  # fmt: skip
 
     async def message(self, outcome: Outcome) -> dict[str, Any]:
@@ -209,10 +210,10 @@ class MaiskyClient(discord.Client):
         if me is None or msg.author.bot:
             return
         direct = isinstance(msg.channel, discord.DMChannel)
-        if not direct and me not in msg.mentions:
+        role = msg.guild.self_role if msg.guild else None  # the bot's own managed role
+        if not direct and me not in msg.mentions and (role is None or role not in msg.role_mentions):
             return
-        text = re.sub(rf"<@!?{me.id}>", " ", msg.content).strip()
-        outcome = await asyncio.to_thread(self.desk.handle_line, text, self.message_caller(msg))
+        outcome = await asyncio.to_thread(self.desk.handle_line, msg.content, self.message_caller(msg))
         out = await self.message(outcome)
         try:
             if outcome.private and not direct:  # only the asker should see it: in their DMs

@@ -8,7 +8,6 @@ bolt's lazy listeners, so every request is acknowledged within Slack's 3 seconds
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -16,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltContext, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -40,7 +39,6 @@ __all__ = ["Listeners", "build_app", "run", "to_slack"]
 log = logging.getLogger(__name__)
 
 PREFIX = "/maisky "
-_LEADING_MENTION = re.compile(r"^\s*(<@[A-Z0-9]+(\|[^>]*)?>[\s,:]*)+")
 
 
 class _Seen:
@@ -97,6 +95,13 @@ def _thread(body: dict[str, Any]) -> str:
     return str((body.get("container") or {}).get("thread_ts") or "")
 
 
+def _me(body: dict[str, Any], context: BoltContext | None) -> tuple[str, ...]:
+    """The bot's own user id in this workspace (its mentions are no part of what a member says)."""
+    found = {str(context.bot_user_id)} if context is not None and context.bot_user_id else set()
+    found |= {str(a["user_id"]) for a in body.get("authorizations") or () if a.get("is_bot") and a.get("user_id")}
+    return tuple(sorted(found))
+
+
 def _message(outcome: Outcome) -> dict[str, Any]:
     return to_slack(outcome.reply, outcome.turn)
 
@@ -132,13 +137,13 @@ class Listeners:
         granted the right: the desk asks the store)."""
         return user in self.allowlist or self.is_admin(user, client)
 
-    def caller(self, body: dict[str, Any], client: WebClient) -> Caller:
+    def caller(self, body: dict[str, Any], client: WebClient, context: BoltContext | None = None) -> Caller:
         team, channel, user = _where(body)
         name = body.get("user_name") or (body.get("user") or {}).get("name", "")
         return Caller(
             "slack", team, channel, user, may_manage=lambda: self.may_manage(user, client), name=str(name),
             may_administer=lambda: self.is_admin(user, client), reach=lambda: checks.reach(client, channel),
-            thread=_thread(body),
+            thread=_thread(body), me=_me(body, context),
         )  # fmt: skip
 
     def respond(self, body: dict[str, Any], outcome: Outcome, **extra: Any) -> None:
@@ -146,9 +151,9 @@ class Listeners:
         url = str(body.get("response_url") or "")
         self.responder(url, response_type=_response_type(outcome), **extra, **_message(outcome))
 
-    def command(self, body: dict[str, Any], client: WebClient) -> None:
+    def command(self, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         """/maisky text."""
-        self.respond(body, self.desk.handle_line(body.get("text", ""), self.caller(body, client)))
+        self.respond(body, self.desk.handle_line(body.get("text", ""), self.caller(body, client, context)))
 
     def another(self, body: dict[str, Any], client: WebClient) -> None:
         """The "Another passage" button: its value is the key of the conversation turn it follows."""
@@ -165,12 +170,12 @@ class Listeners:
         outcome = self.desk.handle(Quiz(QuizAction.CHOOSE, token=token, option=option), self.caller(body, client))
         self.respond(body, outcome, replace_original=False)
 
-    def mention(self, body: dict[str, Any], client: WebClient) -> None:
+    def mention(self, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         """A mention in a channel (answered in its thread) or a direct message."""
         event = body["event"]
         if event.get("bot_id") or event.get("subtype"):
             return  # our own posts and edits are not questions
-        outcome = self.desk.handle_line(_LEADING_MENTION.sub("", event.get("text", "")), self.caller(body, client))
+        outcome = self.desk.handle_line(event.get("text", ""), self.caller(body, client, context))
         direct = event.get("channel_type") == "im"
         thread = event.get("thread_ts") or (None if direct else event["ts"])
         if outcome.private and not direct:

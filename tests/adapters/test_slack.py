@@ -373,3 +373,20 @@ def test_help_in_a_mention_is_shown_only_to_the_asker(fake_slack: FakeSlack, url
     post = fake_slack.wait_for("/chat.postEphemeral")[0].body
     assert post["user"] == "U2" and post["thread_ts"] == "1700.7" and "/maisky ask &lt;question&gt;" in all_text(post)
     assert fake_slack.count("/chat.postMessage") == 0
+
+
+@pytest.mark.parametrize("text", ["help <@UBOT>", "<@UBOT> help", "help <@UBOT|maisky>", "<@UBOT>, help"])
+def test_help_with_the_mention_anywhere_shows_help_and_spends_no_cooldown(
+    fake_slack: FakeSlack, make_core: MakeCore, text: str
+) -> None:
+    """The bug: with the mention last, `help @Maisky` became a question, a public decline that spent
+    the cooldown, so the member's next line got "Patience, comrade"."""
+    with served(build_app(make_core(cooldown=60), settings(fake_slack))) as u:
+        ev = {"type": "app_mention", "user": "U2", "text": text, "ts": "1700.8", "channel": "C9"}
+        assert event(u, ev, "EvHelpLast")[0] == 200
+        help_post = fake_slack.wait_for("/chat.postEphemeral")[0].body
+        ask = {"type": "app_mention", "user": "U2", "text": "<@UBOT> Eden", "ts": "1700.9", "channel": "C9"}
+        assert event(u, ask, "EvAfterHelp")[0] == 200
+        answer = fake_slack.wait_for("/chat.postMessage")[0].body
+    assert "/maisky ask &lt;question&gt;" in all_text(help_post)
+    assert "Patience" not in all_text(answer) and "Source:" in all_text(answer)

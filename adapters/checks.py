@@ -16,10 +16,10 @@ __all__ = ["probes"]
 
 def _tree(settings: Settings, ds: DiscordSettings) -> CommandTree[Any]:
     """The command tree this version syncs (built from the corpus, as the bot builds it)."""
-    from adapters.discord.client import build_client
-    from bot import build
+    from adapters.discord.client import PREFIX, build_client
+    from bot.bootstrap import build, build_desk
 
-    return build_client(build(settings), ds).tree
+    return build_client(build_desk(settings, build(settings), prefix=PREFIX), ds).tree
 
 
 def _installed(settings: Settings, ss: SlackSettings) -> dict[str, str]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from adapters import lifecycle
 from bot import Maisky, MaiskyError, Reply, Settings, build
-from bot.bootstrap import build_quiz
+from bot.bootstrap import build_desk, build_quiz
 from bot.commands import About, Ask, Command, Daily, DailyAction, Help, Quiz, QuizAction, Quote, Sources, Timeline, Who
 from bot.desk import Caller, FrontDesk
 from bot.evaluation import evaluate, load_questions
@@ -37,9 +37,10 @@ def desk(args: argparse.Namespace, core: Maisky, *, prefix: str = PREFIX, hide: 
     `--date` (where a command has it) is the desk's today."""
     day: dt.date | None = getattr(args, "date", None)
     clock = (lambda: dt.datetime.combine(day, dt.time(12), dt.UTC)) if day else (lambda: dt.datetime.now(dt.UTC))
-    return FrontDesk(
+    return build_desk(
+        args.settings,
         core,
-        lambda: lifecycle.open_daily(args.settings, core),
+        daily=lambda: lifecycle.open_daily(args.settings, core),
         quiz=lambda: open_quiz(args.settings, core),
         prefix=prefix,
         hide=hide,
@@ -132,8 +133,8 @@ def _ask(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
         out.write(json.dumps(reply_json(core, question, reply, text), ensure_ascii=False, indent=2) + "\n")
     else:
         out.write(text + "\n")
-        if args.explain:
-            explain(core.explain(question), out)
+        if args.explain:  # the search behind the reply; the matcher runs again only if the reply needed none
+            explain(reply.search or core.explain(question), out)
     return 0
 
 
@@ -243,39 +244,14 @@ def _chat(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
 
 
 def _serve(platform: str) -> Run:
-    """A long-running front end; its own settings are checked before anything connects."""
+    """A long-running front end (adapters/launch.py starts it)."""
 
     def run(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
-        settings = args.settings
-        lifecycle.configure_logging(settings)
-        if platform == "slack":
-            from adapters.slack import app as slack
+        # Imported here: the launcher brings discord.py and slack-bolt, which no console command needs
+        # (they double the start-up time of `maisky ask`).
+        from adapters import launch
 
-            slack_settings = settings.slack(mode=args.transport)
-            lifecycle.warn_if_ephemeral(settings)
-            lifecycle.check_slack_token(slack_settings)
-            daily = lifecycle.open_daily(settings, core)
-            with lifecycle.reaching("slack", settings):
-                slack.run(
-                    core, slack_settings, daily, quiz=build_quiz(settings, core, daily),
-                    shutdown_seconds=settings.shutdown_seconds,
-                )  # fmt: skip
-        elif args.action == "sync":
-            from adapters.discord import client as discord_bot
-
-            discord_bot.run(core, settings.discord(), sync_only=True)
-        else:
-            from adapters.discord import client as discord_bot
-
-            discord_settings = settings.discord()
-            lifecycle.warn_if_ephemeral(settings)
-            lifecycle.check_discord_gateway(discord_settings)
-            daily = lifecycle.open_daily(settings, core)
-            discord_bot.run(
-                core, discord_settings, daily=daily, quiz=build_quiz(settings, core, daily),
-                shutdown_seconds=settings.shutdown_seconds,
-            )  # fmt: skip
-        return 0
+        return launch.serve_slack(args, core, out) if platform == "slack" else launch.serve_discord(args, core, out)
 
     return run
 
@@ -523,8 +499,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             args.settings.slack(mode=args.transport)
         elif args.command == "discord":
             args.settings.discord()
-        settings = args.settings if serving else replace(args.settings, cooldown=0)  # one person at a console
-        core = build(settings, index=args.command != "daily")  # daily commands never search: no index
+        if not serving:  # one person at a console: no cooldown
+            args.settings = replace(args.settings, cooldown=0)
+        core = build(args.settings, index=args.command != "daily")  # daily commands never search: no index
         return int(args.run(args, core, out))
     except MaiskyError as exc:
         print(f"maisky: {exc}", file=sys.stderr)

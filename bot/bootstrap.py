@@ -1,4 +1,4 @@
-"""The composition root: settings in, a ready Maisky out. Nothing else builds core objects."""
+"""The composition root: settings in, the answering core and each surface's front desk out."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import logging
 import os
 import pickle
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -16,9 +17,11 @@ from bot.analysis import Analyzer
 from bot.cooldown import Cooldown
 from bot.core import Maisky
 from bot.corpus import Corpus, load_corpus
+from bot.desk import FrontDesk
 from bot.embedding import default_cache_dir, load_encoder
 from bot.index_store import cached_corpus
 from bot.matcher import Matcher
+from bot.memory import ConversationMemory, TurnStore
 from bot.settings import Settings
 from bot.voice import Voice
 
@@ -26,7 +29,7 @@ if TYPE_CHECKING:
     from bot.daily import Daily
     from bot.quiz import Quiz
 
-__all__ = ["build", "build_daily", "build_quiz", "quotation_corpus"]
+__all__ = ["build", "build_daily", "build_desk", "build_quiz", "quotation_corpus"]
 
 log = logging.getLogger(__name__)
 _CACHE_FORMAT = 1  # bump when what the cache holds changes shape
@@ -96,7 +99,34 @@ def build(settings: Settings, *, index: bool = True) -> Maisky:
         corpus = quotation_corpus(settings)
         matcher = cast(Matcher, _NoIndex())
     voice = Voice(settings.persona_dir, corpus, seed=settings.seed)
-    return Maisky(corpus, matcher, voice, seed=settings.seed, cooldown=Cooldown(settings.cooldown))
+    return Maisky(corpus, matcher, voice, seed=settings.seed)
+
+
+def build_desk(
+    settings: Settings,
+    core: Maisky,
+    *,
+    prefix: str = "",
+    hide: frozenset[str] = frozenset(),
+    daily: Daily | Callable[[], Daily] | None = None,
+    quiz: Quiz | Callable[[], Quiz] | None = None,
+    store: TurnStore | Callable[[], TurnStore | None] | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
+) -> FrontDesk:
+    """One surface's front desk: `prefix` is how the surface writes a command ("/maisky "), `hide` the
+    command words it does not offer. Conversation turns are kept in `store` (or the daily posts'
+    store) when there is one; the cooldown and the conversation's silence come from the settings."""
+    if store is None and daily is not None and not callable(daily):
+        store = daily.store
+    now = clock or _utc_now
+    memory = ConversationMemory(store, silence=dt.timedelta(minutes=settings.memory_minutes), clock=now)
+    return FrontDesk(
+        core, daily, quiz=quiz, prefix=prefix, hide=hide, clock=now, memory=memory, cooldown=Cooldown(settings.cooldown)
+    )
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def build_daily(settings: Settings, core: Maisky) -> Daily:

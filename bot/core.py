@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable
+from dataclasses import replace
 
 from rapidfuzz import fuzz
 
 from bot.analysis import PERSON_PREFIX, SECOND_PERSON, words
-from bot.cooldown import Cooldown
 from bot.corpus import Corpus, Person
 from bot.matcher import Match, Matcher, MatchResult
 from bot.quotes import quote_for_day
@@ -39,29 +38,12 @@ def _name_score(typed: str, name: str) -> float:
 class Maisky:
     """Answers questions, picks quotations and lists sources; plain synchronous Python."""
 
-    def __init__(
-        self, corpus: Corpus, matcher: Matcher, voice: Voice, seed: int = 0, cooldown: Cooldown | None = None
-    ) -> None:
+    def __init__(self, corpus: Corpus, matcher: Matcher, voice: Voice, seed: int = 0) -> None:
         self.corpus = corpus
         self.matcher = matcher
         self.voice = voice
         self.seed = seed
-        self.limiter = cooldown or Cooldown(0)
         self._passage_ids = frozenset(p.id for p in corpus.passages)
-
-    def gate(self, user: str) -> Reply | None:
-        """The cooldown reply if `user` asked too recently, else None (and the wait starts now)."""
-        wait = self.limiter.wait(user)
-        return self.voice.cooldown(wait) if wait else None
-
-    def safely(self, call: Callable[[], Reply]) -> Reply:
-        """Run one request at a front end's edge: any failure is logged with its traceback and
-        the user gets the error template instead."""
-        try:
-            return call()
-        except Exception:
-            log.exception("request failed")
-            return self.voice.error()
 
     def _problem(self, question: str) -> Reply | None:
         text = question.strip()
@@ -95,10 +77,12 @@ class Maisky:
             return self._portrait(self.corpus.people["maisky"]) or self.voice.decline(question)
         result = self.matcher.search(unaddressed(question), limit=max(5, rank + 1))
         if not result.answered:
-            return self.voice.decline(question, matches=result.matches)
-        if rank >= len(result.matches) or not result.matches[rank].accepted:
-            return self.voice.decline(question, no_more=True)
-        return self.voice.answer(result, rank, asked=question)
+            reply = self.voice.decline(question, matches=result.matches)
+        elif rank >= len(result.matches) or not result.matches[rank].accepted:
+            reply = self.voice.decline(question, no_more=True)
+        else:
+            reply = self.voice.answer(result, rank, asked=question)
+        return replace(reply, search=result)
 
     def concerns(self, passage_id: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
         """The people (people.toml ids) a passage names or quotes, and the years it is dated in."""

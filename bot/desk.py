@@ -1,6 +1,7 @@
-"""The front desk: every surface hands it a command and who is calling, and gets back the reply and
-who may see it. One policy table decides which commands spend the cooldown, which replies are
-private, who may manage daily posts and what to say when daily posts are not configured.
+"""The front desk, the one door of every surface: a line or a command and who is calling in, the
+reply and who may see it out. It applies each command's own policy (bot.commands: cooldown,
+visibility, who may use it), then calls the handler registered for the command's type. The
+answering core (bot.core) is called once per command, from the handler.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.commands import (
     About,
@@ -29,6 +30,7 @@ from bot.commands import (
     Who,
     parse,
 )
+from bot.cooldown import Cooldown
 from bot.core import Maisky
 from bot.memory import ConversationMemory, Turn, conversation
 from bot.reach import Reach, Trouble
@@ -39,16 +41,12 @@ if TYPE_CHECKING:  # bot.daily brings SQLAlchemy, which `maisky ask` never needs
     from bot.daily import Daily as DailyService
     from bot.quiz import Quiz as QuizService
 
-__all__ = ["POLICY", "Caller", "FrontDesk", "Outcome", "Policy", "Visibility"]
+__all__ = ["PRIVATE_KINDS", "Caller", "FrontDesk", "Outcome", "Visibility"]
 
 
 class Visibility(StrEnum):
     PUBLIC = "public"  # everyone in the channel sees the reply
     PRIVATE = "private"  # only the caller sees it
-
-
-def _no() -> bool:
-    return False
 
 
 @dataclass(frozen=True)
@@ -96,32 +94,11 @@ class Policy:
     quiz: bool = False  # needs the quiz's store configured; else the persona says it is not
 
 
-# The one policy table. Whatever a reply's command, replies of kinds in PRIVATE_KINDS are private
-# too: an invalid question, an error, a cooldown note or a settings notice concern only the caller.
-POLICY: Mapping[str, Policy] = {
-    "ask": Policy(cooldown=True),
-    "another": Policy(cooldown=True, private=True),  # "Another passage" shows only to whoever clicks
-    "who": Policy(cooldown=True),
-    "quote": Policy(),
-    "sources": Policy(),
-    "about": Policy(private=True),
-    "help": Policy(private=True),
-    "daily subscribe": Policy(private=True, manage=True, daily=True),
-    "daily unsubscribe": Policy(private=True, manage=True, daily=True),
-    "daily status": Policy(private=True, daily=True),
-    "daily preview": Policy(private=True, daily=True),
-    "daily grant": Policy(private=True, admin=True, daily=True),
-    "daily revoke": Policy(private=True, admin=True, daily=True),
-    # the quiz: a wrong or unclear answer is a notice, so only the one who gave it sees the reply
-    "quiz": Policy(cooldown=True, quiz=True),
-    "quiz answer": Policy(quiz=True),
-    "quiz choose": Policy(quiz=True),
-    "quiz stop": Policy(quiz=True),
-    "quiz scores": Policy(quiz=True),
-    "timeline": Policy(),
-}
 log = logging.getLogger(__name__)
+# Whatever a reply's command, replies of these kinds are private too: an invalid question, an error,
+# a cooldown note or a notice concern only the caller.
 PRIVATE_KINDS = frozenset({Kind.INVALID, Kind.ERROR, Kind.COOLDOWN, Kind.NOTICE})
+Handler = Callable[[Any, "Caller"], Reply]
 
 
 @dataclass(frozen=True)
@@ -131,7 +108,11 @@ class Outcome:
     reply: Reply
     visibility: Visibility
     command: Command
-    turn: str = ""  # the key of the conversation turn this reply recorded ("" when none): its buttons carry it
+
+    @property
+    def turn(self) -> str:
+        """The key of the conversation turn this reply recorded ("" when none): its buttons carry it."""
+        return self.reply.turn
 
     @property
     def private(self) -> bool:
@@ -160,6 +141,7 @@ class FrontDesk:
         hide: frozenset[str] = frozenset(),
         clock: Callable[[], dt.datetime] = _utc_now,
         memory: ConversationMemory | None = None,
+        cooldown: Cooldown | None = None,
     ) -> None:
         self.core = core
         self._daily = daily
@@ -168,7 +150,14 @@ class FrontDesk:
         self.hide = hide
         self.clock = clock
         self.memory = memory or ConversationMemory(clock=clock)
+        self.cooldown = cooldown or Cooldown(0)
         self._lock = threading.Lock()
+        # one handler per command type (cosmicpython's message bus): adding a command adds a row here
+        self.handlers: Mapping[type, Handler] = {
+            Ask: self._ask, Another: self._another, Who: self._who, Quote: self._quote, Sources: self._sources,
+            About: self._about, Help: self._help, Daily: self._daily_command, Quiz: self._quiz_command,
+            Timeline: self._timeline,
+        }  # fmt: skip
 
     # the calls surfaces make
 
@@ -182,21 +171,20 @@ class FrontDesk:
         return self.handle(self.parse(line, caller.me), caller)
 
     def handle(self, command: Command, caller: Caller) -> Outcome:
-        """Apply the policy to one command and answer it; never raises (a failure is logged by the
-        core and answered with the error template)."""
-        policy = POLICY[command.name]
+        """Apply the command's policy and run its handler; never raises (a failure is logged with its
+        traceback and answered with the error template)."""
         try:
-            reply, turn = self._checked(command, policy, caller)
+            reply = self._refused(command, caller) or self.handlers[type(command)](command, caller)
         except Exception:
             log.exception("request failed")
-            reply, turn = self.core.error(), ""
+            reply = self.core.error()
         private = self.expects_private(command) or reply.kind in PRIVATE_KINDS
-        return Outcome(reply, Visibility.PRIVATE if private else Visibility.PUBLIC, command, turn)
+        return Outcome(reply, Visibility.PRIVATE if private else Visibility.PUBLIC, command)
 
     def expects_private(self, command: Command) -> bool:
         """Whether the reply will be private whatever it turns out to be (for surfaces that must
         say so before the work is done, as Discord's deferral does)."""
-        return POLICY[command.name].private or (isinstance(command, Ask) and command.private)
+        return command.policy.private
 
     def daily(self) -> DailyService | None:
         """The daily-post service, built on first use; None where daily posts are not set up."""
@@ -212,56 +200,54 @@ class FrontDesk:
                 self._quiz = self._quiz()
             return self._quiz
 
-    # policy, then the handler
+    # the policy, then the handler
 
-    def _checked(self, command: Command, policy: Policy, caller: Caller) -> tuple[Reply, str]:
+    def _refused(self, command: Command, caller: Caller) -> Reply | None:
+        """The reply that stops the command before its handler runs, if its policy says one does."""
+        policy = command.policy
+        voice = self.core.voice
         if policy.daily and self.daily() is None:
-            return self.core.voice.notice("daily_unavailable"), ""
+            return voice.notice("daily_unavailable")
         if policy.quiz and self.quiz() is None:
-            return self.core.voice.notice("quiz_unavailable"), ""
+            return voice.notice("quiz_unavailable")
         if policy.admin and not caller.administers():
-            return self.core.voice.notice("daily_admins_only"), ""
+            return voice.notice("daily_admins_only")
         if policy.manage and not (self._granted(caller) or caller.manages()):
-            return self.core.voice.notice("daily_not_allowed"), ""
+            return voice.notice("daily_not_allowed")
         if policy.cooldown:
-            waiting = self.core.gate(caller.key)
-            if waiting:
-                return waiting, ""
-        match command:
-            case Ask(question=question):
-                return self._answer(caller, question)
-            case Another(turn=""):
-                last = self.memory.last(caller.conversation)
-                if last is None:
-                    return self.core.voice.notice("another_first"), ""
-                return self._answer(caller, last.question, last.rank + 1)
-            case Another(turn=key):
-                shown = self.memory.turn(key)
-                if shown is None:
-                    return self.core.expired(), ""
-                return self._answer(caller, shown.question, shown.rank + 1)
-        return self._run(command, caller), ""
+            wait = self.cooldown.wait(caller.key)
+            if wait:
+                return voice.cooldown(wait)
+        return None
 
-    def _run(self, command: Command, caller: Caller) -> Reply:
-        core = self.core
-        match command:
-            case Who(person=person):
-                return core.who(person)
-            case Quote():
-                return core.quote(self.clock().date())
-            case Sources():
-                return core.sources()
-            case About():
-                return core.about()
-            case Help():
-                return self.help()
-            case Daily():
-                return self._daily_command(command, caller)
-            case Quiz():
-                return self._quiz_command(command, caller)
-            case Timeline(span=span):
-                return core.timeline(span)
-        raise AssertionError(f"no handler for {command!r}")
+    # the handlers
+
+    def _ask(self, command: Ask, caller: Caller) -> Reply:
+        return self._answer(caller, command.question)
+
+    def _another(self, command: Another, caller: Caller) -> Reply:
+        shown = self.memory.turn(command.turn) if command.turn else self.memory.last(caller.conversation)
+        if shown is None:
+            return self.core.expired() if command.turn else self.core.voice.notice("another_first")
+        return self._answer(caller, shown.question, shown.rank + 1)
+
+    def _who(self, command: Who, caller: Caller) -> Reply:
+        return self.core.who(command.person)
+
+    def _quote(self, command: Quote, caller: Caller) -> Reply:
+        return self.core.quote(self.clock().date())
+
+    def _sources(self, command: Sources, caller: Caller) -> Reply:
+        return self.core.sources()
+
+    def _about(self, command: About, caller: Caller) -> Reply:
+        return self.core.about()
+
+    def _help(self, command: Help, caller: Caller) -> Reply:
+        return self.help()
+
+    def _timeline(self, command: Timeline, caller: Caller) -> Reply:
+        return self.core.timeline(command.span)
 
     def help(self) -> Reply:
         """The commands this surface offers, written the way it writes them."""
@@ -297,8 +283,8 @@ class FrontDesk:
         voice = self.core.voice
         match reach.trouble:
             case Trouble.NOT_MEMBER:
-                private = reach.private or caller.platform != "slack"
-                return voice.notice("daily_refused_invite" if private else "daily_refused_invite_or_scope")
+                # a scope the app lacks would let it in as well as an invitation (Slack's chat:write.public)
+                return voice.notice("daily_refused_invite_or_scope" if reach.missing else "daily_refused_invite")
             case Trouble.MISSING:
                 return voice.notice("daily_refused_permissions", missing=", ".join(reach.missing))
             case Trouble.ARCHIVED:
@@ -344,16 +330,16 @@ class FrontDesk:
 
     # the conversation's memory: every answered question is a turn, behind "another" and the buttons
 
-    def _answer(self, caller: Caller, question: str, rank: int = 0) -> tuple[Reply, str]:
+    def _answer(self, caller: Caller, question: str, rank: int = 0) -> Reply:
         """The core's answer, recorded as a turn of the caller's conversation when it shows a passage."""
         reply = self.core.ask(question, rank=rank)
         if reply.kind is not Kind.ANSWER or reply.citation is None:
-            return reply, ""
+            return reply
         shown = reply.citation.passage_id
         people, years = self.core.concerns(shown)
         turn = Turn(caller.conversation, question, shown, reply.rank, people, years, self.clock())
         try:
-            return reply, self.memory.remember(turn)
+            return replace(reply, turn=self.memory.remember(turn))
         except Exception:  # the answer still goes out, without its "Another passage" button
             log.exception("could not remember a conversation turn")
-            return reply, ""
+            return reply

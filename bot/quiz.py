@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from rapidfuzz import fuzz
 
 from bot.corpus import Corpus, Passage, Quote
-from bot.reply import Reply, neutralise
+from bot.reply import LETTERS, Reply, neutralise
 from bot.timeline import dated
 from bot.voice import Voice, capped
 
@@ -31,7 +31,6 @@ MIN_QUOTE = 15  # shorter quotations ("Eden,") say too little to guess from
 OPTIONS = 4
 ACCEPT = 80.0  # how close (0-100) a typed name must be to one of a person's names
 HIDDEN = "[date]"
-LETTERS = "ABCD"  # typed option letters; the plain text letters the options the same way
 
 _MONTH = (
     r"(?:January|February|March|April|May|June|July|August|September|October|November|December"
@@ -41,7 +40,8 @@ _MONTH = (
 _DATE = re.compile(
     rf"\b(?:\d{{4}}-\d{{2}}-\d{{2}}|(?:\d{{1,2}}\s+)?(?:{_MONTH}\.?,?\s+(?:\d{{1,2}},?\s+)?)?\d{{4}}s?)\b"
 )
-_LETTER = re.compile(r"^\s*([a-dA-D])\s*[.)]?\s*$")
+# a typed option's letter, as bot.reply letters the options (A to D: OPTIONS of them)
+_LETTER = re.compile(rf"^\s*([{LETTERS[:OPTIONS]}{LETTERS[:OPTIONS].lower()}])\s*[.)]?\s*$")
 _TYPED_YEAR = re.compile(r"\b(\d{4}|\d{2})(s?)\b")
 
 

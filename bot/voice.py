@@ -11,6 +11,7 @@ import random
 import re
 import tomllib
 from collections.abc import Sequence
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ from bot.errors import CorpusError
 from bot.excerpt import excerpt
 from bot.matcher import Match, MatchResult
 from bot.quotes import choice_for
-from bot.reply import Citation, Kind, Quotation, Reply, neutralise
+from bot.reply import Citation, Kind, Quotation, Reply, Words, neutralise
 
 if TYPE_CHECKING:
     from bot.timeline import Dated
@@ -49,6 +50,7 @@ _CLUB_TEXT = (
     "quiz_unclear_who", "quiz_unclear_when", "quiz_none_open", "quiz_closed", "quiz_empty", "quiz_unavailable",
     "quiz_scores_title", "quiz_no_scores", "timeline_title", "timeline_empty", "timeline_bad_span", "unknown_passage",
 )  # fmt: skip
+_LAYOUT = tuple(f.name for f in dataclass_fields(Words))
 QUOTE_OPENING = 90  # characters of a long quotation shown in its attribution line
 # words a cut quotation must not end on: "...to the fingers of a …" reads as a slip
 _DANGLING = frozenset(
@@ -88,6 +90,9 @@ def load_persona(folder: Path) -> dict[str, Any]:
     for key in (*_NOTICES, *_CLUB_TEXT):
         if not isinstance(data.get(key), str) or not data[key].strip():
             raise CorpusError(path.name, "must be non-empty text", field=key)
+    layout = data.get("layout")
+    if not isinstance(layout, dict) or not all(isinstance(layout.get(f), str) and layout[f].strip() for f in _LAYOUT):
+        raise CorpusError(path.name, f"must be a table with the text of {', '.join(_LAYOUT)}", field="layout")
     commands = data.get("commands")
     if not isinstance(commands, dict) or not all(isinstance(v, str) for v in commands.values()):
         raise CorpusError(path.name, "must be a table of command = description", field="commands")
@@ -103,6 +108,7 @@ class Voice:
 
     def __init__(self, persona_dir: Path, corpus: Corpus, seed: int = 0) -> None:
         self.persona = load_persona(persona_dir)
+        self.words = Words(**{f: str(self.persona["layout"][f]) for f in _LAYOUT})
         self.corpus = corpus
         self.seed = seed
         self.env = jinja2.Environment(
@@ -149,8 +155,9 @@ class Voice:
 
     def _reply(self, kind: Kind, narration: str, **fields: Any) -> Reply:
         return Reply(
-            kind=kind, label=self.label, disclosure=str(self.persona["disclosure"]), narration=narration, **fields
-        )
+            kind=kind, label=self.label, disclosure=str(self.persona["disclosure"]), narration=narration,
+            words=self.words, **fields,
+        )  # fmt: skip
 
     def plain(self, reply: Reply) -> str:
         """The whole reply as plain text (console output, chat fallback text)."""

@@ -62,8 +62,7 @@ class Clock:
 
 
 def desk_with_cooldown(core: Maisky, clock: Clock, **kw: object) -> FrontDesk:
-    slow = Maisky(core.corpus, core.matcher, core.voice, cooldown=Cooldown(60, clock=clock))
-    return FrontDesk(slow, clock=lambda: NOW, **kw)  # type: ignore[arg-type]
+    return FrontDesk(core, clock=lambda: NOW, cooldown=Cooldown(60, clock=clock), **kw)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -22,20 +22,17 @@ from adapters.discord.buttons import AnotherPassage, QuizOption
 from adapters.discord.checks import interaction_reach, message_reach
 from adapters.discord.commands import MaiskyCommands
 from adapters.discord.endpoints import Endpoints, RoutedHTTP, use_in_this_context
-from adapters.discord.rendering import LETTERS, NO_PINGS, to_discord
+from adapters.discord.rendering import NO_PINGS, to_discord
 from adapters.discord.translator import DataTranslator
-from bot import Kind, Maisky
 from bot.commands import Command
 from bot.desk import Caller, FrontDesk, Outcome
 from bot.errors import ServiceError
-from bot.memory import ConversationMemory
+from bot.reply import ActionKind, read_option
 from bot.settings import DiscordSettings
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from bot.daily import Daily
-    from bot.quiz import Quiz
 
 __all__ = [
     "PERMISSIONS", "MaiskyClient", "ShardedMaiskyClient", "build_client", "commands_hash", "run", "sync_commands",
@@ -169,19 +166,26 @@ class MaiskyClient(discord.Client):
         )  # fmt: skip
 
     async def message(self, outcome: Outcome) -> dict[str, Any]:
-        """The outcome as message arguments, with its buttons."""
+        """The outcome as message arguments, with the reply's actions as buttons."""
         out = to_discord(outcome.reply)
-        reply = outcome.reply
-        if reply.citation and reply.kind in (Kind.ANSWER, Kind.WHO):
+        items: list[discord.ui.Item[Any]] = []
+        for action in outcome.reply.actions:
+            match action.kind:
+                case ActionKind.ANOTHER:
+                    items.append(AnotherPassage(action.value, action.label))
+                case ActionKind.SOURCE:
+                    items.append(
+                        discord.ui.Button(label=action.label[:80], url=action.value, style=discord.ButtonStyle.link)
+                    )
+                case ActionKind.OPTION:
+                    carried = read_option(action.value)
+                    if carried is not None:
+                        token, option = carried
+                        items.append(QuizOption(token, option, action.label))
+        if items:
             view = discord.ui.View(timeout=None)
-            if reply.kind is Kind.ANSWER and outcome.turn:
-                view.add_item(AnotherPassage(outcome.turn))
-            view.add_item(discord.ui.Button(label="Source", url=reply.citation.url, style=discord.ButtonStyle.link))
-            out["view"] = view
-        if reply.choices and reply.token:
-            view = discord.ui.View(timeout=None)
-            for n, choice in enumerate(reply.choices):
-                view.add_item(QuizOption(reply.token, n, f"{LETTERS[n]}. {choice}"))
+            for item in items:
+                view.add_item(item)
             out["view"] = view
         return out
 
@@ -251,32 +255,20 @@ class ShardedMaiskyClient(MaiskyClient, discord.AutoShardedClient):
     """The same bot on an auto-sharded connection, for bots in thousands of servers."""
 
 
-def build_client(
-    core: Maisky, ds: DiscordSettings, *, force_sync: bool = False, daily: Daily | None = None, quiz: Quiz | None = None
-) -> MaiskyClient:
-    """The client with its front desk; nothing connects yet. With `daily`, the /maisky daily
-    commands work and a scheduler thread posts what is due; with `quiz`, channels can hold a quiz."""
-    memory = ConversationMemory(daily.store if daily is not None else None)
-    desk = FrontDesk(core, daily, prefix=PREFIX, quiz=quiz, memory=memory)
+def build_client(desk: FrontDesk, ds: DiscordSettings, *, force_sync: bool = False) -> MaiskyClient:
+    """The client answering through `desk` (bot.bootstrap.build_desk builds it); nothing connects yet.
+    Where the desk has daily posts, a scheduler thread posts what is due."""
     if ds.shards is None:
         return MaiskyClient(desk, ds, force_sync=force_sync)
     return ShardedMaiskyClient(desk, ds, force_sync=force_sync, shard_count=ds.shards or None)  # 0: Discord's count
 
 
-def run(
-    core: Maisky,
-    ds: DiscordSettings,
-    *,
-    sync_only: bool = False,
-    daily: Daily | None = None,
-    quiz: Quiz | None = None,
-    shutdown_seconds: float = 20,
-) -> None:
+def run(desk: FrontDesk, ds: DiscordSettings, *, sync_only: bool = False, shutdown_seconds: float = 20) -> None:
     """Connect and serve until stopped (SIGTERM/SIGINT stop it gracefully); with `sync_only`, push the
     commands once and exit."""
     from adapters.discord.serve import serve_until_stopped
 
-    client = build_client(core, ds, force_sync=sync_only, daily=daily, quiz=quiz)
+    client = build_client(desk, ds, force_sync=sync_only)
 
     async def main() -> None:
         async with client:

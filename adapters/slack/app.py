@@ -20,18 +20,15 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from adapters.slack import checks
-from adapters.slack.rendering import ANOTHER, QUIZ, SOURCE, read_quiz, to_slack
+from adapters.slack.rendering import ANOTHER, QUIZ, SOURCE, to_slack
 from adapters.slack.responding import Responder, interactive_retries
-from bot import Maisky
 from bot.commands import Another, Quiz, QuizAction
 from bot.desk import Caller, FrontDesk, Outcome
 from bot.errors import ServiceError
-from bot.memory import ConversationMemory
+from bot.reply import read_option
 from bot.settings import SlackSettings
 
 if TYPE_CHECKING:
-    from bot.daily import Daily
-    from bot.quiz import Quiz as QuizService
     from bot.store import Store
 
 __all__ = ["Listeners", "build_app", "run", "to_slack"]
@@ -103,7 +100,7 @@ def _me(body: dict[str, Any], context: BoltContext | None) -> tuple[str, ...]:
 
 
 def _message(outcome: Outcome) -> dict[str, Any]:
-    return to_slack(outcome.reply, outcome.turn)
+    return to_slack(outcome.reply)
 
 
 def _response_type(outcome: Outcome) -> str:
@@ -163,7 +160,7 @@ class Listeners:
 
     def choose(self, body: dict[str, Any], client: WebClient) -> None:
         """A quiz option button: its value carries the question and the option."""
-        carried = read_quiz(str((body.get("actions") or [{}])[0].get("value", "")))
+        carried = read_option(str((body.get("actions") or [{}])[0].get("value", "")))
         if carried is None:
             log.warning("malformed quiz button value")
         token, option = carried or ("", -1)
@@ -186,19 +183,15 @@ class Listeners:
             client.chat_postMessage(channel=event["channel"], thread_ts=thread, **_message(outcome))
 
 
-def build_app(
-    core: Maisky,
-    slack: SlackSettings,
-    client: WebClient | None = None,
-    daily: Daily | None = None,
-    quiz: QuizService | None = None,
-) -> App:
-    """The bolt app with every listener registered; `client`, `daily` and `quiz` are injectable for tests.
+def build_app(desk: FrontDesk, slack: SlackSettings, client: WebClient | None = None) -> App:
+    """The bolt app with every listener registered, answering through `desk` (bot.bootstrap.build_desk
+    builds it, with the daily posts and the quiz where they are set up); `client` is injectable for tests.
 
     Acks are sent from the request's own thread (`process_before_response`), so they never queue
     behind answers; answers run in `slack.workers` threads and reply over kept-alive connections.
     With OAuth settings the app serves every workspace that installed it (adapters/slack/installs.py):
     listeners use the request's own client, which bolt gives the workspace's bot token."""
+    daily = desk.daily()
     token = None if slack.oauth else slack.bot_token
     client = client or WebClient(token=token, base_url=slack.api_url, retry_handlers=interactive_retries())
     flow = None
@@ -230,8 +223,6 @@ def build_app(
         next()
         return None
 
-    memory = ConversationMemory(daily.store if daily is not None else None)
-    desk = FrontDesk(core, daily, prefix=PREFIX, quiz=quiz, memory=memory)
     listen = Listeners(desk, slack.daily_allowlist, Responder())
     app.command("/maisky")(ack=_ack, lazy=[listen.command])
     app.action(ANOTHER)(ack=_ack, lazy=[listen.another])
@@ -247,21 +238,16 @@ def build_app(
     return app
 
 
-def run(
-    core: Maisky,
-    slack: SlackSettings,
-    daily: Daily | None = None,
-    shutdown_seconds: float = 20,
-    quiz: QuizService | None = None,
-) -> None:
+def run(desk: FrontDesk, slack: SlackSettings, shutdown_seconds: float = 20) -> None:
     """Serve until stopped: Socket Mode or HTTP on `slack.host:port` at /slack/events, as `slack.mode` says.
-    With `daily`, a scheduler thread posts the daily quotations too; with `quiz`, channels can hold a
-    quiz. SIGTERM/SIGINT stop it gracefully."""
+    Where the desk has daily posts, a scheduler thread posts the daily quotations too. SIGTERM/SIGINT
+    stop it gracefully."""
     from adapters.slack.malloc import limit_arenas
     from adapters.slack.serve import Scheduler, serve_http, serve_socket
 
     limit_arenas()  # before the answering threads start: their freed memory stays reusable by all
-    app = build_app(core, slack, daily=daily, quiz=quiz)
+    app = build_app(desk, slack)
+    daily = desk.daily()
 
     def start_scheduler(stop: threading.Event) -> threading.Thread:
         from adapters.slack.installs import daily_poster

@@ -58,8 +58,10 @@ def reach(client: WebClient, channel: str, scopes: frozenset[str] | None = None)
         return Reach(Trouble.ARCHIVED, private=private)
     if info.get("is_member") or info.get("is_im"):
         return Reach(private=private)
-    if private or (scopes is not None and "chat:write.public" not in scopes):
-        return Reach(Trouble.NOT_MEMBER, private=private)
+    if private:
+        return Reach(Trouble.NOT_MEMBER, private=private)  # only an invitation lets the bot in
+    if scopes is not None and "chat:write.public" not in scopes:
+        return Reach(Trouble.NOT_MEMBER, ("chat:write.public",))  # an invitation, or this scope
     return Reach(private=private)
 
 

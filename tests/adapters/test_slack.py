@@ -16,13 +16,13 @@ from adapters.slack.app import _Seen, build_app, to_slack
 from bot import ConfigError, Maisky, Reply, Settings
 from bot.bootstrap import build_daily
 from bot.memory import is_key
-from tests.adapters.conftest import MakeCore
+from tests.adapters.conftest import MakeCore, desk_for
 from tests.adapters.slack_fakes import SECRET, FakeSlack, click, event, served, settings, slash
 
 
 @pytest.fixture
 def url(fake_slack: FakeSlack, make_core: MakeCore) -> Iterator[str]:
-    app = build_app(make_core(), settings(fake_slack))
+    app = build_app(desk_for(make_core()), settings(fake_slack))
     with served(app) as u:
         yield u
 
@@ -171,7 +171,7 @@ def test_ack_is_immediate_even_when_the_answer_is_slow(fake_slack: FakeSlack, ma
 
     core = make_core()
     slow = SlowMaisky(core.corpus, core.matcher, core.voice)
-    with served(build_app(slow, settings(fake_slack))) as u:
+    with served(build_app(desk_for(slow), settings(fake_slack))) as u:
         started = time.monotonic()
         assert slash(u, fake_slack, "Was Eden made of iron?")[0] == 200
         assert time.monotonic() - started < 1.5
@@ -207,7 +207,7 @@ def test_long_passages_are_cut_at_a_sentence_and_marked(make_core: MakeCore) -> 
 
 
 def test_cooldown_gets_a_friendly_ephemeral_reply(fake_slack: FakeSlack, make_core: MakeCore) -> None:
-    app = build_app(make_core(cooldown=60), settings(fake_slack))
+    app = build_app(desk_for(make_core(), cooldown=60), settings(fake_slack))
     with served(app) as u:
         slash(u, fake_slack, "Eden", user="U7")
         fake_slack.wait_for("/response/U7")
@@ -224,7 +224,7 @@ def test_a_failing_core_gets_the_error_template_and_a_logged_traceback(
             raise RuntimeError("index on fire")
 
     core = make_core()
-    with served(build_app(Broken(core.corpus, core.matcher, core.voice), settings(fake_slack))) as u:
+    with served(build_app(desk_for(Broken(core.corpus, core.matcher, core.voice)), settings(fake_slack))) as u:
         slash(u, fake_slack, "Eden")
         body = response(fake_slack)
     assert "Something went wrong on my side" in all_text(body) and body["response_type"] == "ephemeral"
@@ -338,11 +338,11 @@ def test_another_passage_button_survives_a_restart(fake_slack: FakeSlack, make_c
     """The button carries the turn's key; the turn is in the database, so a new process answers it."""
     core = make_core()
     db = Settings.from_env({"DATABASE_URL": f"sqlite:///{tmp_path / 'turns.sqlite3'}"}, dotenv=None)
-    with served(build_app(core, settings(fake_slack), daily=build_daily(db, core))) as u:
+    with served(build_app(desk_for(core, daily=build_daily(db, core)), settings(fake_slack))) as u:
         slash(u, fake_slack, "Kennedy")
         first = response(fake_slack)
     button = next(b for b in first["blocks"] if b["type"] == "actions")["elements"][0]
-    with served(build_app(core, settings(fake_slack), daily=build_daily(db, core))) as u:  # the restarted app
+    with served(build_app(desk_for(core, daily=build_daily(db, core)), settings(fake_slack))) as u:  # the restarted app
         click(u, fake_slack, {"action_id": "maisky_another", "value": button["value"], "type": "button"})
         second = fake_slack.wait_for("/response/click-U1")[0].body
     assert "outlived my memory" not in all_text(second) and second["response_type"] == "ephemeral"
@@ -381,7 +381,7 @@ def test_help_with_the_mention_anywhere_shows_help_and_spends_no_cooldown(
 ) -> None:
     """The bug: with the mention last, `help @Maisky` became a question, a public decline that spent
     the cooldown, so the member's next line got "Patience, comrade"."""
-    with served(build_app(make_core(cooldown=60), settings(fake_slack))) as u:
+    with served(build_app(desk_for(make_core(), cooldown=60), settings(fake_slack))) as u:
         ev = {"type": "app_mention", "user": "U2", "text": text, "ts": "1700.8", "channel": "C9"}
         assert event(u, ev, "EvHelpLast")[0] == 200
         help_post = fake_slack.wait_for("/chat.postEphemeral")[0].body

@@ -29,6 +29,7 @@ __all__ = ["main"]
 
 Run = Callable[[argparse.Namespace, Maisky, TextIO], int]
 PREFIX = "maisky "
+ME = ("Maisky",)  # "@Maisky" typed at the console addresses the bot, as a mention does on a platform
 ONE_SHOT = frozenset({"another"})  # needs a session: only `maisky chat` offers it
 
 
@@ -57,7 +58,8 @@ def open_quiz(settings: Settings, core: Maisky) -> QuizService:
 def caller(args: argparse.Namespace) -> Caller:
     """Whoever runs the console manages its local channels."""
     user = os.environ.get("USER") or os.environ.get("USERNAME") or "console"
-    return Caller("console", "local", getattr(args, "channel", None) or "console", user, may_manage=True, name=user)
+    channel = getattr(args, "channel", None) or "console"
+    return Caller("console", "local", channel, user, may_manage=True, name=user, me=ME)
 
 
 def handle(args: argparse.Namespace, core: Maisky, command: Command) -> Reply:

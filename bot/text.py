@@ -37,11 +37,12 @@ def entry(text: str, me: Iterable[str] = ()) -> str:
     """A line as it enters the front desk, the one door of every surface: valid Unicode (`clean`),
     with every mention of the bot itself removed wherever it stands. `me` holds the bot's own ids on
     the platform: its user id (Slack <@U123> or <@U123|name>, Discord <@123> or <@!123>) and its
-    managed role (Discord <@&ROLE>). Mentions of anyone else stay ("daily grant <@U9>")."""
+    managed role (Discord <@&ROLE>), or its name where a surface has no mention syntax (the console's
+    "@Maisky"). Mentions of anyone else stay ("daily grant <@U9>")."""
     text = clean(text)
     ids = "|".join(re.escape(i) for i in me if i)
-    if ids:
-        text = re.sub(rf"<@[!&]?(?:{ids})(?:\|[^>]*)?>[,:;]?", " ", text)
+    if ids:  # the platform's syntax, or the name typed as a plain "@Maisky" (the console's only form)
+        text = re.sub(rf"(?:<@[!&]?(?:{ids})(?:\|[^>]*)?>|(?<![\w@])@(?:{ids})\b)[,:;]?", " ", text, flags=re.I)
     return text.strip()
 
 

@@ -159,3 +159,8 @@ def test_the_bots_own_mention_is_no_part_of_a_line_wherever_it_stands(said: str)
 def test_other_mentions_stay_for_the_commands_that_name_people() -> None:
     assert entry("<@UBOT> daily grant <@U9|ann>", ("UBOT",)) == "daily grant <@U9|ann>"
     assert entry("help <@UBOT>") == "help <@UBOT>"  # whose mention it is, only the platform knows
+
+
+def test_the_console_addresses_the_bot_by_its_typed_name() -> None:
+    assert entry("help @Maisky", ("Maisky",)) == "help" and entry("@maisky, help", ("Maisky",)) == "help"
+    assert entry("email me@Maisky.org", ("Maisky",)) == "email me@Maisky.org"  # not a mention

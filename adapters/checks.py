@@ -1,4 +1,7 @@
-"""The platform probes `maisky doctor` runs: one per chat platform whose settings are usable."""
+"""The platform probes `maisky doctor` runs: one per chat platform whose settings are usable.
+
+Each platform's library (and the corpus, for Discord's command tree) is imported only when that
+platform is configured: a doctor run for one platform never pays the other's start-up time."""
 
 from __future__ import annotations
 

@@ -291,7 +291,7 @@ def _db_upgrade(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
 
 
 def _run_due(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
-    from adapters.run_due import print_report, run_due
+    from adapters.run_due import print_report, run_due  # brings the platforms' libraries: only here
 
     lifecycle.configure_logging(args.settings)
     lifecycle.warn_if_ephemeral(args.settings)
@@ -307,6 +307,7 @@ def _run_due(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
 def _doctor(args: argparse.Namespace, core: Maisky | None, out: TextIO) -> int:
     """Check the settings, each configured token, the database and every subscribed channel; exit 1
     when anything needs fixing."""
+    # imported here: the doctor brings SQLAlchemy and the platforms' libraries, which no other console command needs
     from adapters.checks import probes
     from bot import doctor
 
@@ -321,7 +322,7 @@ def _doctor(args: argparse.Namespace, core: Maisky | None, out: TextIO) -> int:
 def _import(args: argparse.Namespace, core: Maisky | None, out: TextIO) -> int:
     """Draft seeds/<id>.toml from documents; the report goes to stdout (stderr with --dry-run, whose
     stdout is the TOML itself)."""
-    from bot.importer import Provenance, is_copyright, run_import, slug
+    from bot.importer import Provenance, is_copyright, run_import, slug  # the document readers: only here
 
     prov = Provenance(
         id=args.id or slug(args.title, words=5, limit=40),

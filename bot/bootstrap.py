@@ -22,6 +22,7 @@ from bot.embedding import default_cache_dir, load_encoder
 from bot.index_store import cached_corpus
 from bot.matcher import Matcher
 from bot.memory import ConversationMemory, TurnStore
+from bot.quotes import quote_for_day
 from bot.settings import Settings
 from bot.voice import Voice
 
@@ -45,11 +46,8 @@ class _NoIndex:
 def _fingerprint(settings: Settings) -> str:
     """What the quotation cache depends on: every seed file's bytes, and the code that reads them."""
     digest = hashlib.sha256(f"{_CACHE_FORMAT}:{sys.version_info[:2]}".encode())
-    import bot.corpus
-    import bot.quotes
-
-    for module in (bot.corpus, bot.quotes):
-        digest.update(Path(str(module.__file__)).read_bytes())
+    for name in (Corpus.__module__, quote_for_day.__module__):  # the code that reads the seeds
+        digest.update(Path(str(sys.modules[name].__file__)).read_bytes())
     for path in sorted(settings.seeds_dir.glob("*.toml")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:32]
@@ -149,7 +147,7 @@ def build_daily(settings: Settings, core: Maisky) -> Daily:
 def build_quiz(settings: Settings, core: Maisky, daily: Daily | None = None) -> Quiz:
     """The club quiz over the configured database (its scores and draws live there); with `daily`,
     over the same store as the daily posts."""
-    from bot.quiz import Quiz
+    from bot.quiz import Quiz  # imported here, as above: SQLAlchemy slows down commands that never need it
     from bot.store import Store
 
     store = daily.store if daily is not None else Store(settings.database_url)

@@ -1,4 +1,4 @@
-"""The bot's narrow port: the few plain calls every front end makes."""
+"""The answering core: a question's passage or decline, a person, a quotation, the sources, the timeline."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""The front desk, the one door of every surface: a line or a command and who is calling in, the
-reply and who may see it out. It applies each command's own policy (bot.commands: cooldown,
-visibility, who may use it), then calls the handler registered for the command's type. The
-answering core (bot.core) is called once per command, from the handler.
+"""The front desk, the one door of every surface: a command and its caller in, a reply and its visibility out.
+
+It applies each command's own policy (bot.commands: cooldown, visibility, who may use it), then
+calls the handler registered for the command's type. The answering core (bot.core) is called once
+per command, from the handler.
 """
 
 from __future__ import annotations

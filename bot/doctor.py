@@ -14,9 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.corpus import load_corpus
 from bot.errors import ConfigError, MaiskyError
 from bot.reach import Reach, Trouble
 from bot.settings import Settings
+from bot.store import MIGRATIONS, database_url
+from bot.voice import load_persona
 
 __all__ = ["Finding", "Place", "Probe", "Reach", "Trouble", "advice", "examine", "healthy", "table"]
 
@@ -158,9 +164,6 @@ def _setting(problem: str) -> Finding:
 
 def check_corpus(settings: Settings) -> list[Finding]:
     """The sources and the persona load (the bot refuses to start otherwise)."""
-    from bot.corpus import load_corpus
-    from bot.voice import load_persona
-
     try:
         corpus = load_corpus(settings.seeds_dir)
         load_persona(settings.persona_dir)
@@ -173,11 +176,6 @@ def check_corpus(settings: Settings) -> list[Finding]:
 def check_database(url: str) -> tuple[list[Finding], list[Place]]:
     """Reachable, and its schema current; the active subscriptions' channels. Reads only: never
     creates or upgrades anything (the bot does that when it starts)."""
-    import sqlalchemy as sa
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from bot.store import MIGRATIONS, database_url
-
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         file = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
         if not file.exists():

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from bot.index_store import VectorStore, text_keys
+
 __all__ = ["MODEL_PACKAGE", "Encoder", "WordVectors", "default_cache_dir", "load_encoder"]
 
 log = logging.getLogger(__name__)
@@ -224,8 +226,6 @@ class WordVectors:
         presorted: bool = False,
     ) -> None:
         """`presorted`: `words` are already sorted and distinct (an index's vocabulary)."""
-        from bot.index_store import VectorStore
-
         self.encoder = encoder
         self.query_cache = query_cache
         self.words: Sequence[str] = words if presorted and isinstance(words, Sequence) else sorted(set(words))
@@ -255,8 +255,6 @@ class WordVectors:
         if not (self._rows[ids] < 0).any():
             found: np.ndarray = self._rows[ids]
             return found
-        from bot.index_store import text_keys
-
         with self._encoding:
             todo = np.unique(ids[self._rows[ids] < 0])
             if len(todo):

@@ -1,5 +1,7 @@
-"""The club quiz: "Who said it?" and "When was it?", drawn from the corpus, one open question per
-channel, answered by option or typed leniently, with per-channel scores in the store.
+"""The club quiz: "Who said it?" and "When was it?" questions drawn from the corpus, with scores.
+
+One open question per channel, answered by option or typed leniently, with per-channel scores in
+the store.
 
 Questions come only from what the sources hold: a quotation whose speaker is a named person (never
 the article's own author, never an unnamed voice), or a dated passage shown with its dates hidden.

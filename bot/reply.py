@@ -1,6 +1,7 @@
-"""The platform-neutral reply every surface marks up: its parts, the persona's words to lay them out
-with, its lettered choices and its buttons (which replies get which, and the values they carry);
-and the mention guard."""
+"""The platform-neutral reply every surface marks up, with its layout words, lettered options and buttons.
+
+Its parts, the persona's words to lay them out with, its lettered choices and its buttons (which
+replies get which, and the values they carry); and the mention guard."""
 
 from __future__ import annotations
 

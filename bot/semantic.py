@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bot.embedding import DIM, Encoder, WordVectors, default_cache_dir
-from bot.index_store import LexicalIndex, Progress, VectorStore, units_of
+from bot.index_store import LexicalIndex, Progress, VectorStore, sentences, units_of
 
 if TYPE_CHECKING:
     from bot.corpus import Passage
@@ -39,13 +38,6 @@ if TYPE_CHECKING:
 __all__ = ["SemanticScore", "SemanticStage", "sentences"]
 
 log = logging.getLogger(__name__)
-
-_SENTENCE_END = re.compile(r"(?<=[.!?…”\"’])\s+(?=[“\"‘(\[A-Z0-9])")
-
-
-def sentences(text: str) -> list[str]:
-    """A passage's sentences (a sentence that ends inside a quotation stays whole)."""
-    return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
 
 
 @dataclass(frozen=True)

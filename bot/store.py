@@ -1,4 +1,4 @@
-"""Storage for daily-post subscriptions, the record of deliveries and handled event ids, on SQLAlchemy Core.
+"""The database, on SQLAlchemy Core: daily posts, handled event ids, grants, the quiz and conversation turns.
 
 A SQLite file by default; any SQLAlchemy URL (PostgreSQL for several processes). The schema is
 created and upgraded on open, under a lock (a PostgreSQL advisory lock, an immediate transaction

@@ -1,4 +1,6 @@
-"""Text as it enters the core: made valid Unicode once, so nothing further in can choke on it.
+"""Text as it enters the front desk: valid Unicode, the bot's own mentions removed, in one function.
+
+Made valid Unicode once, so nothing further in can choke on it.
 
 A question can carry what no encoder accepts: a lone surrogate from a JSON escape ("\\ud800" in a
 Slack or Discord payload) or an undecodable byte that Python smuggled in as a surrogate

@@ -4,14 +4,12 @@ conversation turn it follows (bot/memory.py keeps the turn), and a quiz question
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 
+from adapters.discord.answering import Answering
 from bot.commands import Another, Quiz, QuizAction
-
-if TYPE_CHECKING:
-    from adapters.discord.client import MaiskyClient
 
 __all__ = ["AnotherPassage", "QuizOption"]
 
@@ -36,7 +34,7 @@ class AnotherPassage(
         return cls(match["key"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        client: MaiskyClient = interaction.client
+        client: Answering = interaction.client
         await client.answer(interaction, Another(self.key))
 
 
@@ -63,5 +61,5 @@ class QuizOption(
         return cls(match["token"], int(match["option"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        client: MaiskyClient = interaction.client
+        client: Answering = interaction.client
         await client.answer(interaction, Quiz(QuizAction.CHOOSE, token=self.token, option=self.option))

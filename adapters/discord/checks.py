@@ -17,6 +17,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord.endpoints import Endpoints, RoutedHTTP
+from adapters.discord.sync import commands_hash
 from bot.doctor import Finding, Place
 from bot.errors import MaiskyError
 from bot.reach import Reach, Trouble
@@ -156,8 +157,6 @@ class DiscordProbe:
         return found
 
     async def _commands(self, tree: app_commands.CommandTree[Any]) -> Finding:
-        from adapters.discord.client import commands_hash
-
         guild = discord.Object(id=self.ds.guild_id) if self.ds.guild_id else None
         if guild:
             tree.copy_global_to(guild=guild)

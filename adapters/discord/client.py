@@ -8,8 +8,6 @@ answer is sent at once; a slow one is deferred first, so Discord's 3-second wind
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 import threading
 from typing import TYPE_CHECKING, Any
@@ -22,7 +20,10 @@ from adapters.discord.buttons import AnotherPassage, QuizOption
 from adapters.discord.checks import interaction_reach, message_reach
 from adapters.discord.commands import MaiskyCommands
 from adapters.discord.endpoints import Endpoints, RoutedHTTP, use_in_this_context
+from adapters.discord.posting import DiscordPoster
 from adapters.discord.rendering import NO_PINGS, to_discord
+from adapters.discord.serve import serve_until_stopped
+from adapters.discord.sync import commands_hash, sync_commands
 from adapters.discord.translator import DataTranslator
 from bot.commands import Command
 from bot.desk import Caller, FrontDesk, Outcome
@@ -53,31 +54,6 @@ PERMISSIONS = discord.Permissions(
     read_message_history=True,
     use_application_commands=True,
 )
-
-
-async def commands_hash(tree: app_commands.CommandTree[Any], guild: discord.abc.Snowflake | None) -> str:
-    """A fingerprint of the command set exactly as sync would send it, translations included."""
-    translator = tree.translator or DataTranslator()  # a tree not yet set up: the bundled translations
-    payload = [await c.get_translated_payload(tree, translator) for c in tree.get_commands(guild=guild)]
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
-async def sync_commands(tree: app_commands.CommandTree[Any], ds: DiscordSettings, *, force: bool = False) -> bool:
-    """Sync the commands only when they changed since the last sync (or when forced): Discord
-    limits command creates per day, so syncing on every start or reconnect would burn them."""
-    guild = discord.Object(id=ds.guild_id) if ds.guild_id else None
-    if guild:
-        tree.copy_global_to(guild=guild)
-    digest = await commands_hash(tree, guild)
-    mark = ds.state_dir / f"discord-commands-{ds.guild_id or 'global'}.sha256"
-    if not force and mark.is_file() and mark.read_text().strip() == digest:
-        log.info("Discord commands unchanged; not syncing")
-        return False
-    synced = await tree.sync(guild=guild)
-    ds.state_dir.mkdir(parents=True, exist_ok=True)
-    mark.write_text(digest + "\n")
-    log.info("synced %d Discord command(s) to %s", len(synced), f"guild {ds.guild_id}" if guild else "all guilds")
-    return True
 
 
 class MaiskyTree(app_commands.CommandTree["MaiskyClient"]):
@@ -122,8 +98,6 @@ class MaiskyClient(discord.Client):
         await sync_commands(self.tree, self.ds, force=self.force_sync)
         daily = self.desk.daily()
         if daily is not None and not self.force_sync:
-            from adapters.discord.posting import DiscordPoster  # posting imports this package
-
             poster = DiscordPoster(self.http, asyncio.get_running_loop())
             self.daily_thread = threading.Thread(
                 target=daily.serve, args=({"discord": poster}, self.daily_stop), daemon=True
@@ -266,8 +240,6 @@ def build_client(desk: FrontDesk, ds: DiscordSettings, *, force_sync: bool = Fal
 def run(desk: FrontDesk, ds: DiscordSettings, *, sync_only: bool = False, shutdown_seconds: float = 20) -> None:
     """Connect and serve until stopped (SIGTERM/SIGINT stop it gracefully); with `sync_only`, push the
     commands once and exit."""
-    from adapters.discord.serve import serve_until_stopped
-
     client = build_client(desk, ds, force_sync=sync_only)
 
     async def main() -> None:

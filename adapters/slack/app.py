@@ -20,8 +20,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from adapters.slack import checks
+from adapters.slack.installs import daily_poster, oauth_flow
+from adapters.slack.malloc import limit_arenas
 from adapters.slack.rendering import ANOTHER, QUIZ, SOURCE, to_slack
 from adapters.slack.responding import Responder, interactive_retries
+from adapters.slack.serve import Scheduler, serve_http, serve_socket
 from bot.commands import Another, Quiz, QuizAction
 from bot.desk import Caller, FrontDesk, Outcome
 from bot.errors import ServiceError
@@ -196,8 +199,6 @@ def build_app(desk: FrontDesk, slack: SlackSettings, client: WebClient | None = 
     client = client or WebClient(token=token, base_url=slack.api_url, retry_handlers=interactive_retries())
     flow = None
     if slack.oauth:
-        from adapters.slack.installs import oauth_flow
-
         if daily is None:
             raise ServiceError("SLACK_CLIENT_ID: installing in many workspaces needs the database (DATABASE_URL)")
         flow = oauth_flow(slack, daily.store.engine)
@@ -242,16 +243,12 @@ def run(desk: FrontDesk, slack: SlackSettings, shutdown_seconds: float = 20) -> 
     """Serve until stopped: Socket Mode or HTTP on `slack.host:port` at /slack/events, as `slack.mode` says.
     Where the desk has daily posts, a scheduler thread posts the daily quotations too. SIGTERM/SIGINT
     stop it gracefully."""
-    from adapters.slack.malloc import limit_arenas
-    from adapters.slack.serve import Scheduler, serve_http, serve_socket
 
     limit_arenas()  # before the answering threads start: their freed memory stays reusable by all
     app = build_app(desk, slack)
     daily = desk.daily()
 
     def start_scheduler(stop: threading.Event) -> threading.Thread:
-        from adapters.slack.installs import daily_poster
-
         assert daily is not None
         poster = daily_poster(slack, app.client, daily)
         thread = threading.Thread(target=daily.serve, args=({"slack": poster}, stop), name="maisky-daily", daemon=True)

@@ -17,6 +17,7 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
 from adapters.slack.checks import SCOPES
+from adapters.slack.posting import SlackPoster
 from bot.errors import ChannelGone, TokenRejected
 from bot.settings import SlackSettings
 
@@ -89,7 +90,6 @@ class WorkspacePoster:
 
 def daily_poster(slack: SlackSettings, client: WebClient, daily: Daily, timeout: float = 20.0) -> Any:
     """The Slack poster for the daily scheduler: the one bot token, or each workspace's installation's."""
-    from adapters.slack.posting import SlackPoster  # posting imports the app module
 
     if not slack.oauth:
         return SlackPoster(client, timeout)

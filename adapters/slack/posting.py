@@ -17,7 +17,7 @@ import urllib.error
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from adapters.slack.app import to_slack
+from adapters.slack.rendering import to_slack
 from bot import Reply
 from bot.errors import ChannelGone, OutcomeUnknown, PostLater, TokenRejected
 

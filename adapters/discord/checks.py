@@ -108,6 +108,21 @@ def _shape(commands: Iterable[dict[str, Any]]) -> list[Any]:
     return sorted(one(c) for c in commands)
 
 
+def advice(reach: Reach) -> tuple[str, str] | None:
+    """What is wrong and how to fix it, in Discord's terms; None where bot.doctor.advice says it."""
+    missing = ", ".join(reach.missing)
+    match reach.trouble:
+        case Trouble.GONE:
+            return "the channel is gone, or the bot cannot see it", (
+                "give the bot's role View Channel there, or unsubscribe if it was deleted"
+            )
+        case Trouble.MISSING:
+            return f"the bot lacks the permission(s) {missing} in this channel", (
+                f"in the channel's settings, Permissions, allow {missing} for the bot's role"
+            )
+    return None
+
+
 class DiscordProbe:
     """The Discord bot token, the synced command set, and whether the bot can post in a channel.
     `tree` builds the bot's command tree as this version has it (None: the command set is not checked)."""
@@ -179,6 +194,9 @@ class DiscordProbe:
         what = "never synced" if not remote else "Discord's copy differs from this version's commands"
         return Finding("discord", "commands", False, f"{what} ({where})",
                        "run `maisky discord sync` (or start the bot, which syncs when they changed)")  # fmt: skip
+
+    def advice(self, reach: Reach) -> tuple[str, str] | None:
+        return advice(reach)
 
     def reach(self, place: Place) -> Reach:
         if not self.working:

@@ -65,6 +65,33 @@ def reach(client: WebClient, channel: str, scopes: frozenset[str] | None = None)
     return Reach(private=private)
 
 
+def advice(reach: Reach) -> tuple[str, str] | None:
+    """What is wrong and how to fix it, in Slack's terms; None where bot.doctor.advice says it."""
+    missing = ", ".join(reach.missing)
+    match reach.trouble:
+        case Trouble.GONE:
+            return (
+                "the channel is gone, or private without the bot in it",
+                "in the channel type `/invite @Maisky`; if it was deleted, nothing to do but unsubscribe",
+            )
+        case Trouble.NOT_MEMBER if reach.private:
+            return "the bot is not in this private channel", "in the channel type `/invite @Maisky`"
+        case Trouble.NOT_MEMBER:
+            return "the bot is not in the channel and may not post in channels it has not joined", (
+                "in the channel type `/invite @Maisky`, or add the chat:write.public scope "
+                "(slack-manifest.yml) and reinstall the app"
+            )
+        case Trouble.MISSING:
+            return f"the app lacks the scope(s) {missing}", (
+                "add them under OAuth & Permissions (or paste slack-manifest.yml) and reinstall the app"
+            )
+        case Trouble.NOT_INSTALLED:
+            return "the app is not installed in this channel's workspace", (
+                "an admin of the workspace installs it again at /slack/install, or unsubscribe the channel"
+            )
+    return None
+
+
 class SlackProbe:
     """The Slack bot token (or, with OAuth, each installed workspace's): accepted, for which workspace,
     with the manifest's scopes; and whether the bot can still post in each subscribed channel."""
@@ -132,6 +159,9 @@ class SlackProbe:
 
     def close(self) -> None:
         pass  # slack_sdk opens a connection per call
+
+    def advice(self, reach: Reach) -> tuple[str, str] | None:
+        return advice(reach)
 
     def reach(self, place: Place) -> Reach:
         entry = self.workspaces.get(place.workspace)

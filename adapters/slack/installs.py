@@ -64,6 +64,8 @@ class WorkspacePoster:
     """Daily posts where each channel's workspace has its own bot token (from its installation).
     `make` builds the single-workspace poster for a client (adapters/slack/posting.SlackPoster)."""
 
+    pace = SlackPoster.pace
+
     def __init__(
         self,
         slack: SlackSettings,

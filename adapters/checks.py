@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.doctor import Probe, configured
 from bot.errors import ConfigError
-from bot.settings import DiscordSettings, Settings, SlackSettings
+from bot.ops.doctor import Probe, configured
+from bot.ops.settings import DiscordSettings, Settings, SlackSettings
 
 if TYPE_CHECKING:
     from discord.app_commands import CommandTree
@@ -20,7 +20,7 @@ __all__ = ["probes"]
 def _tree(settings: Settings, ds: DiscordSettings) -> CommandTree[Any]:
     """The command tree this version syncs (built from the corpus, as the bot builds it)."""
     from adapters.discord.client import PREFIX, build_client
-    from bot.bootstrap import build, build_desk
+    from bot.ops.bootstrap import build, build_desk
 
     return build_client(build_desk(settings, build(settings), prefix=PREFIX), ds).tree
 
@@ -31,7 +31,7 @@ def _installed(settings: Settings, ss: SlackSettings) -> dict[str, str]:
     from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bot.store import database_url
+    from bot.ops.store import database_url
 
     engine = sa.create_engine(database_url(settings.database_url))
     try:

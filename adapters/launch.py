@@ -9,7 +9,7 @@ from adapters import lifecycle
 from adapters.discord import client as discord_bot
 from adapters.slack import app as slack_app
 from bot import Maisky
-from bot.bootstrap import build_desk, build_quiz
+from bot.ops.bootstrap import build_desk, build_quiz
 
 __all__ = ["serve_discord", "serve_slack"]
 

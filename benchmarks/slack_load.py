@@ -277,8 +277,8 @@ def main() -> None:
 
     from adapters.slack.app import PREFIX, build_app
     from bot import Settings, build
-    from bot.bootstrap import build_desk
-    from bot.settings import SlackSettings
+    from bot.ops.bootstrap import build_desk
+    from bot.ops.settings import SlackSettings
 
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" is what we measure
     settings = Settings(seeds_dir=ROOT / "seeds", persona_dir=ROOT / "persona", cooldown=0)

@@ -56,7 +56,7 @@ def is_key(text: str) -> bool:
 
 
 class TurnStore(Protocol):
-    """Where turns are kept across processes (bot.store.Store)."""
+    """Where turns are kept across processes (bot.ops.store.Store)."""
 
     def save_turn(self, key: str, turn: Turn) -> None: ...
 

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot import Maisky
-from bot.commands import (
+from bot.chat.commands import (
     About,
     Another,
     Ask,
@@ -89,7 +89,7 @@ def test_commands(line: str, command: object) -> None:
 
 
 def test_each_command_carries_its_policy_and_has_a_handler(core: Maisky) -> None:
-    from bot.desk import FrontDesk
+    from bot.chat.desk import FrontDesk
 
     desk = FrontDesk(core)
     commands = (Ask("x"), Another(), Who("x"), Quote(), Sources(), About(), Help(), Timeline(),

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.memory import ConversationMemory, Turn, conversation, is_key
-from bot.store import Store
+from bot.ops.store import Store
 from tests.daily_support import database_urls, fresh_database
 
 NOW = dt.datetime(2026, 9, 3, 8, 0, tzinfo=dt.UTC)

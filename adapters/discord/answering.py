@@ -6,8 +6,8 @@ from typing import Any, Protocol
 
 import discord
 
-from bot.commands import Command
-from bot.desk import FrontDesk
+from bot.chat.commands import Command
+from bot.chat.desk import FrontDesk
 
 __all__ = ["Answering"]
 

@@ -9,7 +9,7 @@ from typing import Any
 import discord
 
 from adapters.discord.answering import Answering
-from bot.commands import Another, Quiz, QuizAction
+from bot.chat.commands import Another, Quiz, QuizAction
 
 __all__ = ["AnotherPassage", "QuizOption"]
 

@@ -18,10 +18,10 @@ from discord import app_commands
 
 from adapters.discord.endpoints import Endpoints, RoutedHTTP
 from adapters.discord.sync import commands_hash
-from bot.doctor import Finding, Place
+from bot.club.reach import Reach, Trouble
 from bot.errors import MaiskyError
-from bot.reach import Reach, Trouble
-from bot.settings import DiscordSettings
+from bot.ops.doctor import Finding, Place
+from bot.ops.settings import DiscordSettings
 
 __all__ = ["NEEDED", "DiscordProbe", "interaction_reach", "lacking", "message_reach", "permissions_in"]
 
@@ -109,7 +109,7 @@ def _shape(commands: Iterable[dict[str, Any]]) -> list[Any]:
 
 
 def advice(reach: Reach) -> tuple[str, str] | None:
-    """What is wrong and how to fix it, in Discord's terms; None where bot.doctor.advice says it."""
+    """What is wrong and how to fix it, in Discord's terms; None where bot.ops.doctor.advice says it."""
     missing = ", ".join(reach.missing)
     match reach.trouble:
         case Trouble.GONE:

@@ -25,11 +25,11 @@ from adapters.discord.rendering import NO_PINGS, to_discord
 from adapters.discord.serve import serve_until_stopped
 from adapters.discord.sync import commands_hash, sync_commands
 from adapters.discord.translator import DataTranslator
-from bot.commands import Command
-from bot.desk import Caller, FrontDesk, Outcome
+from bot.chat.commands import Command
+from bot.chat.desk import Caller, FrontDesk, Outcome
+from bot.chat.reply import ActionKind, read_option
 from bot.errors import ServiceError
-from bot.reply import ActionKind, read_option
-from bot.settings import DiscordSettings
+from bot.ops.settings import DiscordSettings
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -230,7 +230,7 @@ class ShardedMaiskyClient(MaiskyClient, discord.AutoShardedClient):
 
 
 def build_client(desk: FrontDesk, ds: DiscordSettings, *, force_sync: bool = False) -> MaiskyClient:
-    """The client answering through `desk` (bot.bootstrap.build_desk builds it); nothing connects yet.
+    """The client answering through `desk` (bot.ops.bootstrap.build_desk builds it); nothing connects yet.
     Where the desk has daily posts, a scheduler thread posts what is due."""
     if ds.shards is None:
         return MaiskyClient(desk, ds, force_sync=force_sync)

@@ -9,8 +9,21 @@ import discord
 from discord import app_commands
 
 from adapters.discord.answering import Answering
-from bot.commands import About, Another, Ask, Daily, DailyAction, Help, Quiz, QuizAction, Quote, Sources, Timeline, Who
-from bot.schedule import zone_names
+from bot.chat.commands import (
+    About,
+    Another,
+    Ask,
+    Daily,
+    DailyAction,
+    Help,
+    Quiz,
+    QuizAction,
+    Quote,
+    Sources,
+    Timeline,
+    Who,
+)
+from bot.club.schedule import zone_names
 
 __all__ = ["DailyCommands", "MaiskyCommands"]
 

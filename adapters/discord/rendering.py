@@ -1,7 +1,7 @@
 """A Reply as a Discord message: the label in the content and the embed's author line, narration
 and passage in the description, the citation in a field, the passage id in the footer. Markup,
 escaping and Discord's limits only: the words, the lettered options and the buttons come laid out
-in the reply (bot/reply.py). Markdown in the sources is escaped and nothing may ping anyone."""
+in the reply (bot/chat/reply.py). Markdown in the sources is escaped and nothing may ping anyone."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import discord
 
 from bot import Reply
-from bot.excerpt import excerpt
+from bot.chat.excerpt import excerpt
 
 __all__ = ["NO_PINGS", "to_discord"]
 

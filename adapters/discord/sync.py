@@ -11,7 +11,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord.translator import DataTranslator
-from bot.settings import DiscordSettings
+from bot.ops.settings import DiscordSettings
 
 __all__ = ["commands_hash", "sync_commands"]
 

@@ -25,14 +25,14 @@ from adapters.slack.malloc import limit_arenas
 from adapters.slack.rendering import ANOTHER, QUIZ, SOURCE, to_slack
 from adapters.slack.responding import Responder, interactive_retries
 from adapters.slack.serve import Scheduler, serve_http, serve_socket
-from bot.commands import Another, Quiz, QuizAction
-from bot.desk import Caller, FrontDesk, Outcome
+from bot.chat.commands import Another, Quiz, QuizAction
+from bot.chat.desk import Caller, FrontDesk, Outcome
+from bot.chat.reply import read_option
 from bot.errors import ServiceError
-from bot.reply import read_option
-from bot.settings import SlackSettings
+from bot.ops.settings import SlackSettings
 
 if TYPE_CHECKING:
-    from bot.store import Store
+    from bot.ops.store import Store
 
 __all__ = ["Listeners", "build_app", "run", "to_slack"]
 
@@ -187,7 +187,7 @@ class Listeners:
 
 
 def build_app(desk: FrontDesk, slack: SlackSettings, client: WebClient | None = None) -> App:
-    """The bolt app with every listener registered, answering through `desk` (bot.bootstrap.build_desk
+    """The bolt app with every listener registered, answering through `desk` (bot.ops.bootstrap.build_desk
     builds it, with the daily posts and the quiz where they are set up); `client` is injectable for tests.
 
     Acks are sent from the request's own thread (`process_before_response`), so they never queue

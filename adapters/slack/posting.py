@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 
 from adapters.slack.rendering import to_slack
 from bot import Reply
-from bot.daily import Pace
+from bot.club.daily import Pace
 from bot.errors import ChannelGone, OutcomeUnknown, PostLater, TokenRejected
 
 __all__ = ["GONE", "REJECTED", "UNKNOWN", "SlackPoster"]

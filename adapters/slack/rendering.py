@@ -1,6 +1,6 @@
 """A Reply as a Slack message: Block Kit built with slack_sdk's block models, which check Slack's
 limits, plus a labelled fallback text. Markup, escaping and Slack's limits only: the words, the
-lettered options and the buttons come laid out in the reply (bot/reply.py). All text is
+lettered options and the buttons come laid out in the reply (bot/chat/reply.py). All text is
 mrkdwn-escaped, so nothing forms a mention."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from slack_sdk.models.blocks import (
 )
 
 from bot import Reply
-from bot.excerpt import excerpt
-from bot.reply import ActionKind
+from bot.chat.excerpt import excerpt
+from bot.chat.reply import ActionKind
 
 __all__ = ["ANOTHER", "QUIZ", "SOURCE", "escape", "to_slack"]
 

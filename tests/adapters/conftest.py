@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 
 from bot import Maisky, Settings
-from bot.bootstrap import build_desk
-from bot.daily import Daily
-from bot.desk import FrontDesk
-from bot.quiz import Quiz
+from bot.chat.desk import FrontDesk
+from bot.club.daily import Daily
+from bot.club.quiz import Quiz
+from bot.ops.bootstrap import build_desk
 from tests.adapters.discord_fakes import FakeDiscord
 from tests.adapters.slack_fakes import FakeSlack
 from tests.conftest import PERSONA, SEEDS

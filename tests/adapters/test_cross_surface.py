@@ -20,7 +20,7 @@ from adapters.cli import main
 from adapters.discord.client import build_client
 from adapters.slack.app import build_app
 from bot import Maisky, Reply
-from bot.desk import Caller
+from bot.chat.desk import Caller
 from tests.adapters.conftest import MakeCore, desk_for
 from tests.adapters.discord_fakes import BOT_ID, BOT_USER, CHANNEL_ID, DM_ID, FakeDiscord, channel_message, command
 from tests.adapters.discord_fakes import settings as discord_settings

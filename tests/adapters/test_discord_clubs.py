@@ -15,8 +15,8 @@ import pytest
 from adapters.discord.client import MaiskyClient, build_client, sync_commands, to_discord
 from adapters.discord.translator import TRANSLATIONS, DataTranslator, load_translations
 from bot import ConfigError, Maisky
-from bot.quiz import Quiz
-from bot.store import Store
+from bot.club.quiz import Quiz
+from bot.ops.store import Store
 from tests.adapters.conftest import MakeCore, desk_for
 from tests.adapters.discord_fakes import APP_ID, CHANNEL_ID, TOKEN, Call, FakeDiscord, command, component, settings
 

@@ -14,8 +14,8 @@ from slack_sdk.models.blocks import Block
 
 from adapters.slack.app import _Seen, build_app, to_slack
 from bot import ConfigError, Maisky, Reply, Settings
-from bot.bootstrap import build_daily
 from bot.memory import is_key
+from bot.ops.bootstrap import build_daily
 from tests.adapters.conftest import MakeCore, desk_for
 from tests.adapters.slack_fakes import SECRET, FakeSlack, click, event, served, settings, slash
 

@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
-from bot.corpus import Corpus, Passage, Person, Quote, Source
+from bot.chat.excerpt import excerpt
+from bot.chat.reply import Citation, Kind, Quotation, Reply, Words, neutralise
 from bot.errors import CorpusError
-from bot.excerpt import excerpt
-from bot.matcher import Match, MatchResult
-from bot.quotes import choice_for
-from bot.reply import Citation, Kind, Quotation, Reply, Words, neutralise
+from bot.search.matcher import Match, MatchResult
+from bot.sources.corpus import Corpus, Passage, Person, Quote, Source
+from bot.sources.quotes import choice_for
 
 if TYPE_CHECKING:
-    from bot.timeline import Dated
+    from bot.sources.timeline import Dated
 
 __all__ = ["Voice", "load_persona"]
 
@@ -190,7 +190,7 @@ class Voice:
         return Quotation(text=text, speaker=speaker, context=quote.context, line=line)
 
     def own_words(self, passage: Passage) -> bool:
-        """Whether the passage is Maisky's own text (bot.corpus.Passage.own_words: the one rule)."""
+        """Whether the passage is Maisky's own text (bot.sources.corpus.Passage.own_words: the one rule)."""
         return passage.own_words("maisky")
 
     def speaker(self, passage: Passage) -> str:

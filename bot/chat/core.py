@@ -9,15 +9,15 @@ from dataclasses import replace
 
 from rapidfuzz import fuzz
 
-from bot.analysis import PERSON_PREFIX, SECOND_PERSON, words
-from bot.corpus import Corpus, Person
-from bot.matcher import Match, Matcher, MatchResult
-from bot.quotes import quote_for_day
-from bot.reply import Reply
-from bot.smalltalk import Talk, small_talk
-from bot.text import clean, unaddressed
-from bot.timeline import dated, parse_span, timeline, years
-from bot.voice import Voice
+from bot.chat.reply import Reply
+from bot.chat.smalltalk import Talk, small_talk
+from bot.chat.text import clean, unaddressed
+from bot.chat.voice import Voice
+from bot.search.analysis import PERSON_PREFIX, SECOND_PERSON, words
+from bot.search.matcher import Match, Matcher, MatchResult
+from bot.sources.corpus import Corpus, Person
+from bot.sources.quotes import quote_for_day
+from bot.sources.timeline import dated, parse_span, timeline, years
 
 __all__ = ["MAX_QUESTION", "Maisky"]
 

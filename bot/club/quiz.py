@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz
 
-from bot.corpus import Corpus, Passage, Quote
-from bot.reply import LETTERS, Reply, neutralise
-from bot.timeline import dated
-from bot.voice import Voice, capped
+from bot.chat.reply import LETTERS, Reply, neutralise
+from bot.chat.voice import Voice, capped
+from bot.sources.corpus import Corpus, Passage, Quote
+from bot.sources.timeline import dated
 
 if TYPE_CHECKING:  # the store brings SQLAlchemy, which only a process that keeps scores needs
-    from bot.store import QuizDraw, Store
+    from bot.ops.store import QuizDraw, Store
 
 __all__ = ["Question", "Quiz", "parse_years", "questions", "resolve_person"]
 
@@ -42,7 +42,7 @@ _MONTH = (
 _DATE = re.compile(
     rf"\b(?:\d{{4}}-\d{{2}}-\d{{2}}|(?:\d{{1,2}}\s+)?(?:{_MONTH}\.?,?\s+(?:\d{{1,2}},?\s+)?)?\d{{4}}s?)\b"
 )
-# a typed option's letter, as bot.reply letters the options (A to D: OPTIONS of them)
+# a typed option's letter, as bot.chat.reply letters the options (A to D: OPTIONS of them)
 _LETTER = re.compile(rf"^\s*([{LETTERS[:OPTIONS]}{LETTERS[:OPTIONS].lower()}])\s*[.)]?\s*$")
 _TYPED_YEAR = re.compile(r"\b(\d{4}|\d{2})(s?)\b")
 

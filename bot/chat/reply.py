@@ -10,7 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.matcher import Match, MatchResult
+from bot.search.matcher import Match, MatchResult
 
 __all__ = [
     "LETTERS",

@@ -13,22 +13,22 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from bot.analysis import Analyzer
-from bot.cooldown import Cooldown
-from bot.core import Maisky
-from bot.corpus import Corpus, load_corpus
-from bot.desk import FrontDesk
-from bot.embedding import default_cache_dir, load_encoder
-from bot.index_store import cached_corpus
-from bot.matcher import Matcher
+from bot.chat.cooldown import Cooldown
+from bot.chat.core import Maisky
+from bot.chat.desk import FrontDesk
+from bot.chat.voice import Voice
 from bot.memory import ConversationMemory, TurnStore
-from bot.quotes import quote_for_day
-from bot.settings import Settings
-from bot.voice import Voice
+from bot.ops.settings import Settings
+from bot.search.analysis import Analyzer
+from bot.search.embedding import default_cache_dir, load_encoder
+from bot.search.index_store import cached_corpus
+from bot.search.matcher import Matcher
+from bot.sources.corpus import Corpus, load_corpus
+from bot.sources.quotes import quote_for_day
 
 if TYPE_CHECKING:
-    from bot.daily import Daily
-    from bot.quiz import Quiz
+    from bot.club.daily import Daily
+    from bot.club.quiz import Quiz
 
 __all__ = ["build", "build_daily", "build_desk", "build_quiz", "quotation_corpus"]
 
@@ -87,7 +87,7 @@ def build(settings: Settings, *, index: bool = True) -> Maisky:
     `index` (processes that only post quotations: `maisky daily ...`), only the passages that
     quote someone are loaded, from a cache when the seeds are unchanged, and nothing is indexed."""
     if index:
-        # read back from the cache while the seed files are unchanged (bot/index_store.py)
+        # read back from the cache while the seed files are unchanged (bot/search/index_store.py)
         corpus, fingerprint = cached_corpus(settings.seeds_dir, settings.cache_dir or default_cache_dir())
         analyzer = Analyzer(corpus.people, corpus.synonyms, corpus.cues)
         matcher = Matcher(
@@ -131,8 +131,8 @@ def build_daily(settings: Settings, core: Maisky) -> Daily:
     """The daily-post service over the configured database (created or upgraded on open)."""
     settings.check_database()  # a wrong URL or an unusable SQLite file is named before any connection
     # Imported here: SQLAlchemy doubles the start-up time of commands that never post (maisky ask).
-    from bot.daily import Daily, DailyConfig
-    from bot.store import Store
+    from bot.club.daily import Daily, DailyConfig
+    from bot.ops.store import Store
 
     config = DailyConfig(
         default_time=settings.daily_time,
@@ -147,8 +147,8 @@ def build_daily(settings: Settings, core: Maisky) -> Daily:
 def build_quiz(settings: Settings, core: Maisky, daily: Daily | None = None) -> Quiz:
     """The club quiz over the configured database (its scores and draws live there); with `daily`,
     over the same store as the daily posts."""
-    from bot.quiz import Quiz  # imported here, as above: SQLAlchemy slows down commands that never need it
-    from bot.store import Store
+    from bot.club.quiz import Quiz  # imported here, as above: SQLAlchemy slows down commands that never need it
+    from bot.ops.store import Store
 
     store = daily.store if daily is not None else Store(settings.database_url)
     return Quiz(store, core.corpus, core.voice, seed=settings.seed)

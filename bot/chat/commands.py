@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from rapidfuzz import fuzz
 
-from bot.timeline import parse_span
+from bot.sources.timeline import parse_span
 
 __all__ = [
     "WORDS", "About", "Another", "Ask", "Command", "Daily", "DailyAction", "Help", "Policy", "Quiz", "QuizAction",
@@ -27,7 +27,7 @@ __all__ = [
 class Policy:
     """What the front desk checks before a command runs, declared beside the command. Whatever a
     command's policy, a reply that is an invalid question, an error, a cooldown note or a notice is
-    shown only to the caller (bot.desk.PRIVATE_KINDS)."""
+    shown only to the caller (bot.chat.desk.PRIVATE_KINDS)."""
 
     cooldown: bool = False  # spends the caller's cooldown (they wait before the next one)
     private: bool = False  # only the caller sees the reply
@@ -255,7 +255,7 @@ def _timeline(arg: str, knows: Callable[[str], bool]) -> Command | None:
 
 
 # The command words every text surface understands. Adding a command: its value above (with its
-# policy), a builder here, and its handler registered in bot.desk.FrontDesk.
+# policy), a builder here, and its handler registered in bot.chat.desk.FrontDesk.
 WORDS: Mapping[str, Builder] = {
     "ask": _ask,
     "another": _bare(Another()),

@@ -1,7 +1,7 @@
 """The front desk, the one door of every surface: a command and its caller in, a reply and its visibility out.
 
-It applies each command's own policy (bot.commands: cooldown, visibility, who may use it), then
-calls the handler registered for the command's type. The answering core (bot.core) is called once
+It applies each command's own policy (bot.chat.commands: cooldown, visibility, who may use it), then
+calls the handler registered for the command's type. The answering core (bot.chat.core) is called once
 per command, from the handler.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from bot.commands import (
+from bot.chat.commands import (
     About,
     Another,
     Ask,
@@ -31,16 +31,16 @@ from bot.commands import (
     Who,
     parse,
 )
-from bot.cooldown import Cooldown
-from bot.core import Maisky
+from bot.chat.cooldown import Cooldown
+from bot.chat.core import Maisky
+from bot.chat.reply import Kind, Reply
+from bot.chat.text import entry
+from bot.club.reach import Reach, Trouble
 from bot.memory import ConversationMemory, Turn, conversation
-from bot.reach import Reach, Trouble
-from bot.reply import Kind, Reply
-from bot.text import entry
 
-if TYPE_CHECKING:  # bot.daily brings SQLAlchemy, which `maisky ask` never needs
-    from bot.daily import Daily as DailyService
-    from bot.quiz import Quiz as QuizService
+if TYPE_CHECKING:  # bot.club.daily brings SQLAlchemy, which `maisky ask` never needs
+    from bot.club.daily import Daily as DailyService
+    from bot.club.quiz import Quiz as QuizService
 
 __all__ = ["PRIVATE_KINDS", "Caller", "FrontDesk", "Outcome", "Visibility"]
 
@@ -163,8 +163,8 @@ class FrontDesk:
     # the calls surfaces make
 
     def parse(self, line: str, me: tuple[str, ...] = ()) -> Command:
-        """A line of text as a command (see bot.commands.parse); people are known to the sources. The
-        line enters through bot.text.entry: valid Unicode from here, the bot's own mentions gone."""
+        """A line of text as a command (see bot.chat.commands.parse); people are known to the sources. The
+        line enters through bot.chat.text.entry: valid Unicode from here, the bot's own mentions gone."""
         return parse(entry(line, me), knows=lambda name: bool(self.core.people(name, limit=1)))
 
     def handle_line(self, line: str, caller: Caller) -> Outcome:

@@ -17,12 +17,12 @@ from typing import Protocol
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.corpus import load_corpus
+from bot.chat.voice import load_persona
+from bot.club.reach import Reach, Trouble
 from bot.errors import ConfigError, MaiskyError
-from bot.reach import Reach, Trouble
-from bot.settings import Settings
-from bot.store import MIGRATIONS, database_url
-from bot.voice import load_persona
+from bot.ops.settings import Settings
+from bot.ops.store import MIGRATIONS, database_url
+from bot.sources.corpus import load_corpus
 
 __all__ = ["Finding", "Place", "Probe", "Reach", "Trouble", "advice", "examine", "healthy", "table"]
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from bot.index_store import VectorStore, text_keys
+from bot.search.index_store import VectorStore, text_keys
 
 __all__ = ["MODEL_PACKAGE", "Encoder", "WordVectors", "default_cache_dir", "load_encoder"]
 

@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 import Stemmer
 
-from bot.analysis import Analyzer, words
-from bot.corpus import Corpus, load_corpus
+from bot.search.analysis import Analyzer, words
+from bot.sources.corpus import Corpus, load_corpus
 
 __all__ = [
     "FORMAT", "LexicalIndex", "VectorStore", "cached_corpus", "corpus_fingerprint", "sentences", "text_keys",

@@ -1,4 +1,7 @@
-"""The platform probes `maisky doctor` runs: one per chat platform whose settings are usable."""
+"""The platform probes `maisky doctor` runs: one per chat platform whose settings are usable.
+
+Each platform's library (and the corpus, for Discord's command tree) is imported only when that
+platform is configured: a doctor run for one platform never pays the other's start-up time."""
 
 from __future__ import annotations
 
@@ -16,10 +19,10 @@ __all__ = ["probes"]
 
 def _tree(settings: Settings, ds: DiscordSettings) -> CommandTree[Any]:
     """The command tree this version syncs (built from the corpus, as the bot builds it)."""
-    from adapters.discord.client import build_client
-    from bot import build
+    from adapters.discord.client import PREFIX, build_client
+    from bot.ops.bootstrap import build, build_desk
 
-    return build_client(build(settings), ds).tree
+    return build_client(build_desk(settings, build(settings), prefix=PREFIX), ds).tree
 
 
 def _installed(settings: Settings, ss: SlackSettings) -> dict[str, str]:

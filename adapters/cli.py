@@ -32,7 +32,7 @@ from bot.chat.commands import (
 )
 from bot.chat.desk import Caller, FrontDesk
 from bot.chat.voice import capped
-from bot.ops.bootstrap import build_quiz
+from bot.ops.bootstrap import build_desk, build_quiz
 from bot.ops.progress import Lines, Progress, for_stream
 from bot.ops.runtime import use_threads
 from bot.search.evaluation import evaluate, load_questions
@@ -45,6 +45,7 @@ __all__ = ["main"]
 
 Run = Callable[[argparse.Namespace, Maisky, TextIO], int]
 PREFIX = "maisky "
+ME = ("Maisky",)  # "@Maisky" typed at the console addresses the bot, as a mention does on a platform
 ONE_SHOT = frozenset({"another"})  # needs a session: only `maisky chat` offers it
 
 
@@ -53,9 +54,10 @@ def desk(args: argparse.Namespace, core: Maisky, *, prefix: str = PREFIX, hide: 
     `--date` (where a command has it) is the desk's today."""
     day: dt.date | None = getattr(args, "date", None)
     clock = (lambda: dt.datetime.combine(day, dt.time(12), dt.UTC)) if day else (lambda: dt.datetime.now(dt.UTC))
-    return FrontDesk(
+    return build_desk(
+        args.settings,
         core,
-        lambda: lifecycle.open_daily(args.settings, core),
+        daily=lambda: lifecycle.open_daily(args.settings, core),
         quiz=lambda: open_quiz(args.settings, core),
         prefix=prefix,
         hide=hide,
@@ -72,7 +74,8 @@ def open_quiz(settings: Settings, core: Maisky) -> QuizService:
 def caller(args: argparse.Namespace) -> Caller:
     """Whoever runs the console manages its local channels."""
     user = os.environ.get("USER") or os.environ.get("USERNAME") or "console"
-    return Caller("console", "local", getattr(args, "channel", None) or "console", user, may_manage=True, name=user)
+    channel = getattr(args, "channel", None) or "console"
+    return Caller("console", "local", channel, user, may_manage=True, name=user, me=ME)
 
 
 def handle(args: argparse.Namespace, core: Maisky, command: Command) -> Reply:
@@ -148,8 +151,8 @@ def _ask(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
         out.write(json.dumps(reply_json(core, question, reply, text), ensure_ascii=False, indent=2) + "\n")
     else:
         out.write(text + "\n")
-        if args.explain:
-            explain(core.explain(question), out)
+        if args.explain:  # the search behind the reply; the matcher runs again only if the reply needed none
+            explain(reply.search or core.explain(question), out)
     return 0
 
 
@@ -248,39 +251,14 @@ def _chat(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
 
 
 def _serve(platform: str) -> Run:
-    """A long-running front end; its own settings are checked before anything connects."""
+    """A long-running front end (adapters/launch.py starts it)."""
 
     def run(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
-        settings = args.settings
-        lifecycle.configure_logging(settings)
-        if platform == "slack":
-            from adapters.slack import app as slack
+        # Imported here: the launcher brings discord.py and slack-bolt, which no console command needs
+        # (they double the start-up time of `maisky ask`).
+        from adapters import launch
 
-            slack_settings = settings.slack(mode=args.transport)
-            lifecycle.warn_if_ephemeral(settings)
-            lifecycle.check_slack_token(slack_settings)
-            daily = lifecycle.open_daily(settings, core)
-            with lifecycle.reaching("slack", settings):
-                slack.run(
-                    core, slack_settings, daily, quiz=build_quiz(settings, core, daily),
-                    shutdown_seconds=settings.shutdown_seconds,
-                )  # fmt: skip
-        elif args.action == "sync":
-            from adapters.discord import client as discord_bot
-
-            discord_bot.run(core, settings.discord(), sync_only=True)
-        else:
-            from adapters.discord import client as discord_bot
-
-            discord_settings = settings.discord()
-            lifecycle.warn_if_ephemeral(settings)
-            lifecycle.check_discord_gateway(discord_settings)
-            daily = lifecycle.open_daily(settings, core)
-            discord_bot.run(
-                core, discord_settings, daily=daily, quiz=build_quiz(settings, core, daily),
-                shutdown_seconds=settings.shutdown_seconds,
-            )  # fmt: skip
-        return 0
+        return launch.serve_slack(args, core, out) if platform == "slack" else launch.serve_discord(args, core, out)
 
     return run
 
@@ -318,7 +296,7 @@ def _db_upgrade(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
 
 
 def _run_due(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
-    from adapters.run_due import print_report, run_due
+    from adapters.run_due import print_report, run_due  # brings the platforms' libraries: only here
 
     lifecycle.configure_logging(args.settings)
     lifecycle.warn_if_ephemeral(args.settings)
@@ -334,6 +312,7 @@ def _run_due(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
 def _doctor(args: argparse.Namespace, core: Maisky | None, out: TextIO) -> int:
     """Check the settings, each configured token, the database and every subscribed channel; exit 1
     when anything needs fixing."""
+    # imported here: the doctor brings SQLAlchemy and the platforms' libraries, which no other console command needs
     from adapters.checks import probes
     from bot.ops import doctor
 
@@ -576,11 +555,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             args.settings.slack(mode=args.transport)
         elif args.command == "discord":
             args.settings.discord()
-        settings = args.settings if serving else replace(args.settings, cooldown=0)  # one person at a console
+        if not serving:  # one person at a console: no cooldown
+            args.settings = replace(args.settings, cooldown=0)
         # passages to encode are announced at once: a bar on a terminal, plain lines on stderr
         # otherwise, and log lines (the log's format) from the servers
         progress = Lines() if serving else Progress() if getattr(args, "quiet", False) else for_stream(sys.stderr)
-        core = build(settings, index=args.command != "daily", progress=progress)  # daily commands never search
+        core = build(args.settings, index=args.command != "daily", progress=progress)  # daily commands never search
         return int(args.run(args, core, out))
     except MaiskyError as exc:
         print(f"maisky: {exc}", file=sys.stderr)

@@ -37,7 +37,7 @@ def run_due(settings: Settings, core: Maisky, now: dt.datetime) -> RunReport:
         posters: dict[str, Poster] = {}
         closing = []
         refused: list[str] = []
-        if slack is not None:
+        if slack is not None:  # each platform's library only when it is configured (start-up time of a cron job)
             from slack_sdk import WebClient
 
             from adapters.slack.installs import daily_poster

@@ -20,10 +20,11 @@ import waitress.server
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 
-from adapters.slack.app import build_app
+from adapters.slack.app import PREFIX, build_app
 from adapters.slack.http import Health
 from adapters.slack.serve import make_server
 from bot import Settings, build
+from bot.ops.bootstrap import build_desk
 from bot.ops.settings import SlackSettings
 from tests.adapters import test_slack_http as cases
 from tests.adapters.slack_fakes import SECRET, FakeSlack
@@ -42,9 +43,14 @@ def main() -> None:
     logging.basicConfig(level=logging.DEBUG, handlers=[handler])
     fake = FakeSlack()
     slack = SlackSettings("xoxb-bench", SECRET, "", fake.api_url, 0, host="127.0.0.1", mode="http")
-    core = build(Settings(seeds_dir=SEEDS, persona_dir=PERSONA, cooldown=0))
-    plain_app = build_app(core, slack, WebClient(token="xoxb-bench", base_url=fake.api_url))
-    guarded_app = build_app(core, slack, WebClient(token="xoxb-bench", base_url=fake.api_url))
+    settings = Settings(seeds_dir=SEEDS, persona_dir=PERSONA, cooldown=0)
+    core = build(settings)
+    plain_app = build_app(
+        build_desk(settings, core, prefix=PREFIX), slack, WebClient(token="xoxb-bench", base_url=fake.api_url)
+    )
+    guarded_app = build_app(
+        build_desk(settings, core, prefix=PREFIX), slack, WebClient(token="xoxb-bench", base_url=fake.api_url)
+    )
     _, plain_port = serve(SlackRequestHandler(plain_app))
     guarded_server, _ = make_server(guarded_app, slack, Health())
     _, guarded_port = serve(guarded_server)

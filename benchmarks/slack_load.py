@@ -275,12 +275,14 @@ def main() -> None:
     import waitress.server
     from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-    from adapters.slack.app import build_app
+    from adapters.slack.app import PREFIX, build_app
     from bot import Settings, build
+    from bot.ops.bootstrap import build_desk
     from bot.ops.settings import SlackSettings
 
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" is what we measure
-    core = build(Settings(seeds_dir=ROOT / "seeds", persona_dir=ROOT / "persona", cooldown=0))
+    settings = Settings(seeds_dir=ROOT / "seeds", persona_dir=ROOT / "persona", cooldown=0)
+    core = build(settings)
     if args.core:
         core_alone(core, args.core)
         return
@@ -295,7 +297,7 @@ def main() -> None:
         from dataclasses import replace
 
         slack = replace(slack, workers=args.workers)
-    app = build_app(core, slack)
+    app = build_app(build_desk(settings, core, prefix=PREFIX), slack)
     server = waitress.server.create_server(
         SlackRequestHandler(app), host="127.0.0.1", port=0, threads=args.http_threads, connection_limit=1000
     )

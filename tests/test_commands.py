@@ -6,7 +6,23 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.chat.commands import About, Another, Ask, Daily, DailyAction, Help, Quote, Sources, Who, parse
+from bot import Maisky
+from bot.chat.commands import (
+    About,
+    Another,
+    Ask,
+    Daily,
+    DailyAction,
+    Help,
+    Policy,
+    Quiz,
+    QuizAction,
+    Quote,
+    Sources,
+    Timeline,
+    Who,
+    parse,
+)  # fmt: skip
 
 
 def knows(name: str) -> bool:
@@ -72,11 +88,17 @@ def test_commands(line: str, command: object) -> None:
     assert parse(line, knows) == command
 
 
-def test_each_command_has_a_policy_row() -> None:
-    from bot.chat.desk import POLICY
+def test_each_command_carries_its_policy_and_has_a_handler(core: Maisky) -> None:
+    from bot.chat.desk import FrontDesk
 
-    for command in (Ask("x"), Another(), Who("x"), Quote(), Sources(), About(), Help(), *map(Daily, DailyAction)):
-        assert command.name in POLICY
+    desk = FrontDesk(core)
+    commands = (Ask("x"), Another(), Who("x"), Quote(), Sources(), About(), Help(), Timeline(),
+                *map(Daily, DailyAction), *(Quiz(a) for a in QuizAction))  # fmt: skip
+    for command in commands:
+        assert isinstance(command.policy, Policy) and type(command) in desk.handlers
+    assert Ask("x", private=True).policy.private and not Ask("x").policy.private
+    assert Daily(DailyAction.GRANT).policy.admin and Daily(DailyAction.SUBSCRIBE).policy.manage
+    assert not Daily(DailyAction.STATUS).policy.manage and Quiz().policy.cooldown
 
 
 @given(st.text(max_size=200))

@@ -11,6 +11,7 @@ from bot import Maisky, Reply
 from bot.chat.commands import About, Another, Ask, Daily, DailyAction, Help, Quote, Sources, Who
 from bot.chat.cooldown import Cooldown
 from bot.chat.desk import Caller, FrontDesk, Visibility
+from bot.chat.memory import ConversationMemory
 from bot.chat.reply import Kind
 
 NOW = dt.datetime(2026, 9, 3, 8, 0, tzinfo=dt.UTC)
@@ -61,8 +62,7 @@ class Clock:
 
 
 def desk_with_cooldown(core: Maisky, clock: Clock, **kw: object) -> FrontDesk:
-    slow = Maisky(core.corpus, core.matcher, core.voice, cooldown=Cooldown(60, clock=clock))
-    return FrontDesk(slow, clock=lambda: NOW, **kw)  # type: ignore[arg-type]
+    return FrontDesk(core, clock=lambda: NOW, cooldown=Cooldown(60, clock=clock), **kw)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -78,7 +78,7 @@ def desk_with_cooldown(core: Maisky, clock: Clock, **kw: object) -> FrontDesk:
         (Sources(), Visibility.PUBLIC, Kind.SOURCES),
         (About(), Visibility.PRIVATE, Kind.ABOUT),
         (Help(), Visibility.PRIVATE, Kind.HELP),
-        (Another("Kennedy", 1), Visibility.PRIVATE, Kind.ANSWER),
+        (Another("0123456789abcdef"), Visibility.PRIVATE, Kind.INVALID),  # a button whose turn is unknown
         (Another(), Visibility.PRIVATE, Kind.NOTICE),  # no question yet
     ],
 )
@@ -114,7 +114,8 @@ def test_a_help_line_through_the_parser_spends_no_cooldown(core: Maisky) -> None
 
 def test_another_follows_the_callers_last_question(core: Maisky) -> None:
     desk = FrontDesk(core, clock=lambda: NOW)
-    first = desk.handle(Ask("Kennedy"), MEMBER).reply
+    asked = desk.handle(Ask("Kennedy"), MEMBER)
+    first = asked.reply
     second = desk.handle(Another(), MEMBER).reply
     third = desk.handle_line("more", MEMBER).reply
     assert [r.rank for r in (first, second, third)] == [0, 1, 2]
@@ -122,45 +123,54 @@ def test_another_follows_the_callers_last_question(core: Maisky) -> None:
     assert len(ids) == 3
     other = desk.handle(Another(), Caller("test", "W1", "C2", "U1"))  # another channel: no question there yet
     assert other.reply.kind is Kind.NOTICE and "Ask me a question first" in other.reply.narration
-    from_button = desk.handle(Another("Kennedy", 1), Caller("test", "W1", "C9", "U5")).reply
-    assert from_button.citation == second.citation
+    neighbour = desk.handle(Another(), Caller("test", "W1", "C1", "U2"))  # another member: never their context
+    assert neighbour.reply.kind is Kind.NOTICE
+    from_button = desk.handle(Another(asked.turn), Caller("test", "W1", "C9", "U5"))  # anyone may click it
+    assert from_button.reply.citation == second.citation and from_button.turn
 
 
-def test_another_remembers_a_bounded_number_of_callers(core: Maisky) -> None:
-    """A stream of new members never grows the desk's memory past its bound; the latest are kept."""
-    desk = FrontDesk(core, clock=lambda: NOW, memory=3)
+def test_each_answer_is_a_turn_with_a_short_key(core: Maisky) -> None:
+    desk = FrontDesk(core, clock=lambda: NOW)
+    outcome = desk.handle(Ask("Kennedy"), MEMBER)
+    turn = desk.memory.turn(outcome.turn)
+    assert turn is not None and outcome.reply.citation is not None
+    assert (turn.question, turn.rank, turn.passage_id) == ("Kennedy", 0, outcome.reply.citation.passage_id)
+    assert "kennedy" in turn.people and turn.at == NOW and turn.conversation == MEMBER.conversation
+    assert len(outcome.turn) <= 64 and outcome.turn.isalnum()  # fits a Discord custom_id and a Slack value
+
+
+def test_another_remembers_a_bounded_number_of_turns(core: Maisky) -> None:
+    """A stream of new members never grows the memory past its bound; the latest are kept."""
+    desk = FrontDesk(core, clock=lambda: NOW, memory=ConversationMemory(size=3, clock=lambda: NOW))
     callers = [Caller("test", "W1", "C1", f"U{i}") for i in range(50)]
     for caller in callers:
         assert desk.handle(Ask("Kennedy"), caller).reply.kind is Kind.ANSWER
-    assert desk.remembered() == 3
+    assert desk.memory.remembered() == 3
     assert "Ask me a question first" in desk.handle(Another(), callers[46]).reply.narration
     assert [desk.handle(Another(), c).reply.rank for c in callers[47:]] == [1, 1, 1]
 
 
-def test_another_forgets_a_question_after_its_time(core: Maisky) -> None:
+def test_another_forgets_a_conversation_after_a_silence(core: Maisky) -> None:
     now = [NOW]
-    desk = FrontDesk(core, clock=lambda: now[0], memory_seconds=600)
-    desk.handle(Ask("Kennedy"), MEMBER)
+    memory = ConversationMemory(silence=dt.timedelta(seconds=600), clock=lambda: now[0])
+    desk = FrontDesk(core, clock=lambda: now[0], memory=memory)
+    asked = desk.handle(Ask("Kennedy"), MEMBER)
     now[0] += dt.timedelta(seconds=599)
     assert desk.handle(Another(), MEMBER).reply.rank == 1  # still remembered, and asking again renews it
     now[0] += dt.timedelta(seconds=599)
     assert desk.handle(Another(), MEMBER).reply.rank == 2
-    later = Caller("test", "W1", "C1", "ULATER")
-    now[0] += dt.timedelta(seconds=300)
-    desk.handle(Ask("Chamberlain"), later)
-    now[0] += dt.timedelta(seconds=300)
-    assert desk.remembered() == 2
-    desk.handle(Ask("Halifax"), Caller("test", "W1", "C1", "UNEW"))
-    assert desk.remembered() == 2  # MEMBER's question, 600 s old, went as soon as anyone asked
+    now[0] += dt.timedelta(seconds=600)
     assert "Ask me a question first" in desk.handle(Another(), MEMBER).reply.narration
-    assert desk.handle(Another(), later).reply.kind is Kind.ANSWER
+    assert desk.handle(Another(asked.turn), MEMBER).reply.rank == 1  # a button still works after a silence
 
 
 def test_questions_without_an_answer_are_not_remembered(core: Maisky) -> None:
     desk = FrontDesk(core, clock=lambda: NOW)
     for i in range(20):
-        desk.handle(Ask(f"What did Maisky think of zorbaquil{i} vexnoddle?"), Caller("test", "W1", "C1", f"U{i}"))
-    assert desk.remembered() == 0
+        asked = Ask(f"What did Maisky think of zorbaquil{i} vexnoddle?")
+        outcome = desk.handle(asked, Caller("test", "W1", "C1", f"U{i}"))
+        assert outcome.turn == ""
+    assert desk.memory.remembered() == 0
 
 
 def test_daily_needs_the_service_and_says_so(core: Maisky) -> None:

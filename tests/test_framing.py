@@ -54,3 +54,15 @@ def test_cut_quotations_never_end_on_a_dangling_word(core: Maisky) -> None:
                 assert shown.text.split()[-1].lower().strip("’'\"“”‘,;:") not in _DANGLING, shown.text
                 assert quote.text.startswith(shown.text) and "…" in shown.line
     assert cut >= 5
+
+
+def test_a_passage_asked_by_its_id_is_framed_as_the_attribution_says(core: Maisky) -> None:
+    """The bug: asked by id (as timeline lines offer), an editor's commentary opened with "These are
+    my own words" and was then credited to Gorodetsky; one rule now decides both, for every passage."""
+    reply = core.ask("globe-2015.the-night-meeting-with-churchill")
+    assert reply.narration not in core.voice.persona["openers_own_words"]
+    assert reply.passage_by.startswith("Gabriel Gorodetsky")
+    for passage in core.corpus.passages:
+        by_id = core.ask(passage.id)
+        own = by_id.narration in core.voice.persona["openers_own_words"]
+        assert own == by_id.passage_by.startswith("Ivan Maisky"), passage.id

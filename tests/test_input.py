@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import Kind, Maisky, neutralise
-from bot.chat.text import REPLACEMENT, clean
+from bot.chat.text import REPLACEMENT, clean, entry
 from tests.conftest import ROOT
 
 NASTY = [
@@ -143,3 +143,24 @@ def test_maisky_chat_with_invalid_utf8_keeps_going(tmp_path: Path, encoding: str
     assert b"Traceback" not in proc.stderr
     assert b"soft clay" in proc.stdout and b"Joseph P. Kennedy" in proc.stdout
     assert proc.stdout.count(b"\nSource: ") == 3  # all three questions answered (Chamberlain by either passage)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "help <@UBOT>", "<@UBOT> help", "<@UBOT|maisky> help", "help <@UBOT|maisky>", "<@UBOT>, help",
+        "<@42> help", "<@!42> help", "help <@&7>", "<@42> <@&7> help", "help\u0000 <@!42>",
+    ],
+)  # fmt: skip
+def test_the_bots_own_mention_is_no_part_of_a_line_wherever_it_stands(said: str) -> None:
+    assert entry(said, ("UBOT", "42", "7")) == "help"
+
+
+def test_other_mentions_stay_for_the_commands_that_name_people() -> None:
+    assert entry("<@UBOT> daily grant <@U9|ann>", ("UBOT",)) == "daily grant <@U9|ann>"
+    assert entry("help <@UBOT>") == "help <@UBOT>"  # whose mention it is, only the platform knows
+
+
+def test_the_console_addresses_the_bot_by_its_typed_name() -> None:
+    assert entry("help @Maisky", ("Maisky",)) == "help" and entry("@maisky, help", ("Maisky",)) == "help"
+    assert entry("email me@Maisky.org", ("Maisky",)) == "email me@Maisky.org"  # not a mention

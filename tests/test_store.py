@@ -151,16 +151,6 @@ def test_postgres_gets_a_connect_timeout_unless_the_url_sets_one() -> None:
         assert seen["connect_timeout"] == expected  # a host that never answers fails in seconds, not minutes
 
 
-def test_button_questions_survive_a_restart_and_expire(url: str) -> None:
-    first = Store(url)
-    first.remember_question("k1", "Who was Eden?", now=100.0, ttl=50)
-    again = Store(url)  # a restart, or another process
-    assert again.question("k1", now=120.0) == "Who was Eden?"
-    again.remember_question("k1", "Who was Halifax?", now=130.0, ttl=50)
-    assert first.question("k1", now=140.0) == "Who was Halifax?"
-    assert first.question("k1", now=181.0) is None and first.question("nope", now=0.0) is None
-
-
 def test_ping_says_whether_the_database_answers(url: str, tmp_path: Path) -> None:
     store = Store(url)
     assert store.ping()

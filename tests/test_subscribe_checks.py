@@ -36,7 +36,7 @@ def subscribe(core: Maisky, daily: DailyService, platform: str, reach: Reach) ->
     ("platform", "reach", "says"),
     [
         ("slack", Reach(Trouble.NOT_MEMBER, private=True), "/invite @Maisky"),
-        ("slack", Reach(Trouble.NOT_MEMBER), "chat:write.public"),
+        ("slack", Reach(Trouble.NOT_MEMBER, ("chat:write.public",)), "chat:write.public"),
         ("slack", Reach(Trouble.ARCHIVED), "archived"),
         ("slack", Reach(Trouble.GONE), "cannot see this channel"),
         ("discord", Reach(Trouble.MISSING, ("Send Messages", "Embed Links")), "Send Messages, Embed Links"),

@@ -17,6 +17,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord.endpoints import Endpoints, RoutedHTTP
+from adapters.discord.sync import commands_hash
 from bot.club.reach import Reach, Trouble
 from bot.errors import MaiskyError
 from bot.ops.doctor import Finding, Place
@@ -107,6 +108,21 @@ def _shape(commands: Iterable[dict[str, Any]]) -> list[Any]:
     return sorted(one(c) for c in commands)
 
 
+def advice(reach: Reach) -> tuple[str, str] | None:
+    """What is wrong and how to fix it, in Discord's terms; None where bot.ops.doctor.advice says it."""
+    missing = ", ".join(reach.missing)
+    match reach.trouble:
+        case Trouble.GONE:
+            return "the channel is gone, or the bot cannot see it", (
+                "give the bot's role View Channel there, or unsubscribe if it was deleted"
+            )
+        case Trouble.MISSING:
+            return f"the bot lacks the permission(s) {missing} in this channel", (
+                f"in the channel's settings, Permissions, allow {missing} for the bot's role"
+            )
+    return None
+
+
 class DiscordProbe:
     """The Discord bot token, the synced command set, and whether the bot can post in a channel.
     `tree` builds the bot's command tree as this version has it (None: the command set is not checked)."""
@@ -156,8 +172,6 @@ class DiscordProbe:
         return found
 
     async def _commands(self, tree: app_commands.CommandTree[Any]) -> Finding:
-        from adapters.discord.client import commands_hash
-
         guild = discord.Object(id=self.ds.guild_id) if self.ds.guild_id else None
         if guild:
             tree.copy_global_to(guild=guild)
@@ -180,6 +194,9 @@ class DiscordProbe:
         what = "never synced" if not remote else "Discord's copy differs from this version's commands"
         return Finding("discord", "commands", False, f"{what} ({where})",
                        "run `maisky discord sync` (or start the bot, which syncs when they changed)")  # fmt: skip
+
+    def advice(self, reach: Reach) -> tuple[str, str] | None:
+        return advice(reach)
 
     def reach(self, place: Place) -> Reach:
         if not self.working:

@@ -8,45 +8,32 @@ answer is sent at once; a slow one is deferred first, so Discord's 3-second wind
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import hashlib
-import json
 import logging
-import re
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import discord
 from discord import app_commands
 
-from adapters.discord.buttons import (
-    AnotherPassage,
-    MemoryBook,
-    QuestionBook,
-    QuestionStore,
-    QuizOption,
-    StoreBook,
-    forged,
-    question_key,
-)
+from adapters.discord.buttons import AnotherPassage, QuizOption
 from adapters.discord.checks import interaction_reach, message_reach
 from adapters.discord.commands import MaiskyCommands
 from adapters.discord.endpoints import Endpoints, RoutedHTTP, use_in_this_context
-from adapters.discord.rendering import LETTERS, NO_PINGS, to_discord
+from adapters.discord.posting import DiscordPoster
+from adapters.discord.rendering import NO_PINGS, to_discord
+from adapters.discord.serve import serve_until_stopped
+from adapters.discord.sync import commands_hash, sync_commands
 from adapters.discord.translator import DataTranslator
-from bot import Kind, Maisky
 from bot.chat.commands import Command
 from bot.chat.desk import Caller, FrontDesk, Outcome
+from bot.chat.reply import ActionKind, read_option
 from bot.errors import ServiceError
 from bot.ops.settings import DiscordSettings
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from bot.club.daily import Daily
-    from bot.club.quiz import Quiz
 
 __all__ = [
     "PERMISSIONS", "MaiskyClient", "ShardedMaiskyClient", "build_client", "commands_hash", "run", "sync_commands",
@@ -69,31 +56,6 @@ PERMISSIONS = discord.Permissions(
 )
 
 
-async def commands_hash(tree: app_commands.CommandTree[Any], guild: discord.abc.Snowflake | None) -> str:
-    """A fingerprint of the command set exactly as sync would send it, translations included."""
-    translator = tree.translator or DataTranslator()  # a tree not yet set up: the bundled translations
-    payload = [await c.get_translated_payload(tree, translator) for c in tree.get_commands(guild=guild)]
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
-async def sync_commands(tree: app_commands.CommandTree[Any], ds: DiscordSettings, *, force: bool = False) -> bool:
-    """Sync the commands only when they changed since the last sync (or when forced): Discord
-    limits command creates per day, so syncing on every start or reconnect would burn them."""
-    guild = discord.Object(id=ds.guild_id) if ds.guild_id else None
-    if guild:
-        tree.copy_global_to(guild=guild)
-    digest = await commands_hash(tree, guild)
-    mark = ds.state_dir / f"discord-commands-{ds.guild_id or 'global'}.sha256"
-    if not force and mark.is_file() and mark.read_text().strip() == digest:
-        log.info("Discord commands unchanged; not syncing")
-        return False
-    synced = await tree.sync(guild=guild)
-    ds.state_dir.mkdir(parents=True, exist_ok=True)
-    mark.write_text(digest + "\n")
-    log.info("synced %d Discord command(s) to %s", len(synced), f"guild {ds.guild_id}" if guild else "all guilds")
-    return True
-
-
 class MaiskyTree(app_commands.CommandTree["MaiskyClient"]):
     """The command tree; each interaction's responses go to its client's endpoints."""
 
@@ -112,7 +74,6 @@ class MaiskyClient(discord.Client):
         ds: DiscordSettings,
         *,
         force_sync: bool = False,
-        questions: QuestionBook | None = None,
         translations: Path | None = None,
         **options: Any,
     ) -> None:
@@ -124,8 +85,6 @@ class MaiskyClient(discord.Client):
         self.desk = desk
         self.ds = ds
         self.force_sync = force_sync
-        self.questions: QuestionBook = questions or MemoryBook()
-        self._book = ThreadPoolExecutor(max_workers=1, thread_name_prefix="maisky-book")
         self.translator = DataTranslator(translations)
         self.tree = MaiskyTree(self)
         self.tree.add_command(MaiskyCommands(self))
@@ -139,8 +98,6 @@ class MaiskyClient(discord.Client):
         await sync_commands(self.tree, self.ds, force=self.force_sync)
         daily = self.desk.daily()
         if daily is not None and not self.force_sync:
-            from adapters.discord.posting import DiscordPoster  # posting imports this package
-
             poster = DiscordPoster(self.http, asyncio.get_running_loop())
             self.daily_thread = threading.Thread(
                 target=daily.serve, args=({"discord": poster}, self.daily_stop), daemon=True
@@ -149,7 +106,6 @@ class MaiskyClient(discord.Client):
 
     async def close(self) -> None:
         self.daily_stop.set()
-        self._book.shutdown(wait=False)  # the writes queued still run
         await super().close()
 
     # translation: platform -> caller, outcome -> message
@@ -176,53 +132,36 @@ class MaiskyClient(discord.Client):
             return isinstance(msg.author, discord.Member) and msg.author.guild_permissions.manage_guild
 
         guild = str(msg.guild.id) if msg.guild else ""
+        role = msg.guild.self_role if msg.guild else None
+        me = tuple(str(x.id) for x in (self.user, role) if x is not None)
         return Caller(
             "discord", guild, str(msg.channel.id), str(msg.author.id), may_manage=manages, name=msg.author.display_name,
-            may_administer=administers, reach=lambda: message_reach(msg),
+            may_administer=administers, reach=lambda: message_reach(msg), me=me,
         )  # fmt: skip
 
     async def message(self, outcome: Outcome) -> dict[str, Any]:
-        """The outcome as message arguments, with its buttons; an answer's question is put in the book."""
+        """The outcome as message arguments, with the reply's actions as buttons."""
         out = to_discord(outcome.reply)
-        reply = outcome.reply
-        if reply.citation and reply.kind in (Kind.ANSWER, Kind.WHO):
+        items: list[discord.ui.Item[Any]] = []
+        for action in outcome.reply.actions:
+            match action.kind:
+                case ActionKind.ANOTHER:
+                    items.append(AnotherPassage(action.value, action.label))
+                case ActionKind.SOURCE:
+                    items.append(
+                        discord.ui.Button(label=action.label[:80], url=action.value, style=discord.ButtonStyle.link)
+                    )
+                case ActionKind.OPTION:
+                    carried = read_option(action.value)
+                    if carried is not None:
+                        token, option = carried
+                        items.append(QuizOption(token, option, action.label))
+        if items:
             view = discord.ui.View(timeout=None)
-            if reply.kind is Kind.ANSWER:
-                key = question_key(reply.question)
-                self._keep(key, reply.question)
-                view.add_item(AnotherPassage(key, reply.rank + 1))
-            view.add_item(discord.ui.Button(label="Source", url=reply.citation.url, style=discord.ButtonStyle.link))
-            out["view"] = view
-        if reply.choices and reply.token:
-            view = discord.ui.View(timeout=None)
-            for n, choice in enumerate(reply.choices):
-                view.add_item(QuizOption(reply.token, n, f"{LETTERS[n]}. {choice}"))
+            for item in items:
+                view.add_item(item)
             out["view"] = view
         return out
-
-    def _keep(self, key: str, question: str) -> None:
-        """Put a question in the book without waiting for it: the response never queues behind a write,
-        nor the write behind other members' answers (the book has its own thread; a click's recall
-        queues behind the writes before it, so it finds them)."""
-
-        def logged(done: Future[None]) -> None:
-            if done.exception() is not None:  # the answer went out; only its button may find no question
-                log.error("could not keep the question behind an Another passage button", exc_info=done.exception())
-
-        try:
-            kept = self._book.submit(contextvars.copy_context().run, self.questions.remember, key, question)
-        except RuntimeError:  # closing: the answer still goes out, its button may find no question
-            log.warning("closing: the question behind an Another passage button was not kept")
-            return
-        kept.add_done_callback(logged)
-
-    async def recall(self, key: str) -> str | None:
-        try:
-            run = contextvars.copy_context().run
-            return await asyncio.get_running_loop().run_in_executor(self._book, run, self.questions.recall, key)
-        except Exception:
-            log.exception("could not look up the question behind an Another passage button")
-            return None
 
     # answering
 
@@ -244,29 +183,15 @@ class MaiskyClient(discord.Client):
         else:
             await interaction.edit_original_response(**await self.message(outcome))
 
-    async def send_expired(self, interaction: discord.Interaction[Any]) -> None:
-        """For a button whose question is no longer known."""
-        use_in_this_context(self.endpoints)
-        await interaction.response.send_message(**to_discord(self.desk.core.expired()), ephemeral=True)
-
-    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
-        """A click on a button of ours that none of our items answers (forged or damaged): say it is no
-        longer valid, rather than leave the member with Discord's "interaction failed"."""
-        data: dict[str, Any] = dict(interaction.data or {})
-        custom_id = str(data.get("custom_id", ""))
-        if interaction.type is discord.InteractionType.component and forged(custom_id):
-            log.warning("a button with a malformed custom_id was clicked")
-            await self.send_expired(interaction)
-
     async def on_message(self, msg: discord.Message) -> None:
         me = self.user
         if me is None or msg.author.bot:
             return
         direct = isinstance(msg.channel, discord.DMChannel)
-        if not direct and me not in msg.mentions:
+        role = msg.guild.self_role if msg.guild else None  # the bot's own managed role
+        if not direct and me not in msg.mentions and (role is None or role not in msg.role_mentions):
             return
-        text = re.sub(rf"<@!?{me.id}>", " ", msg.content).strip()
-        outcome = await asyncio.to_thread(self.desk.handle_line, text, self.message_caller(msg))
+        outcome = await asyncio.to_thread(self.desk.handle_line, msg.content, self.message_caller(msg))
         out = await self.message(outcome)
         try:
             if outcome.private and not direct:  # only the asker should see it: in their DMs
@@ -304,36 +229,21 @@ class ShardedMaiskyClient(MaiskyClient, discord.AutoShardedClient):
     """The same bot on an auto-sharded connection, for bots in thousands of servers."""
 
 
-def build_client(
-    core: Maisky, ds: DiscordSettings, *, force_sync: bool = False, daily: Daily | None = None, quiz: Quiz | None = None
-) -> MaiskyClient:
-    """The client with its front desk; nothing connects yet. With `daily`, the /maisky daily
-    commands work and a scheduler thread posts what is due; with `quiz`, channels can hold a quiz."""
-    desk = FrontDesk(core, daily, prefix=PREFIX, quiz=quiz)
-    store = daily.store if daily is not None else None
-    questions = StoreBook(store) if isinstance(store, QuestionStore) else MemoryBook()
-    translations = core.voice.persona_dir / "translations"  # MAISKY_PERSONA's, else the bundled persona's
+def build_client(desk: FrontDesk, ds: DiscordSettings, *, force_sync: bool = False) -> MaiskyClient:
+    """The client answering through `desk` (bot.ops.bootstrap.build_desk builds it); nothing connects yet.
+    Where the desk has daily posts, a scheduler thread posts what is due."""
+    translations = desk.core.voice.persona_dir / "translations"  # MAISKY_PERSONA's, else the bundled persona's
     if ds.shards is None:
-        return MaiskyClient(desk, ds, force_sync=force_sync, questions=questions, translations=translations)
+        return MaiskyClient(desk, ds, force_sync=force_sync, translations=translations)
     return ShardedMaiskyClient(
-        desk, ds, force_sync=force_sync, questions=questions, translations=translations, shard_count=ds.shards or None
+        desk, ds, force_sync=force_sync, translations=translations, shard_count=ds.shards or None
     )  # 0: Discord's count
 
 
-def run(
-    core: Maisky,
-    ds: DiscordSettings,
-    *,
-    sync_only: bool = False,
-    daily: Daily | None = None,
-    quiz: Quiz | None = None,
-    shutdown_seconds: float = 20,
-) -> None:
+def run(desk: FrontDesk, ds: DiscordSettings, *, sync_only: bool = False, shutdown_seconds: float = 20) -> None:
     """Connect and serve until stopped (SIGTERM/SIGINT stop it gracefully); with `sync_only`, push the
     commands once and exit."""
-    from adapters.discord.serve import serve_until_stopped
-
-    client = build_client(core, ds, force_sync=sync_only, daily=daily, quiz=quiz)
+    client = build_client(desk, ds, force_sync=sync_only)
 
     async def main() -> None:
         async with client:

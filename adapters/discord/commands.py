@@ -3,11 +3,12 @@ hands it to the client's front desk. Nothing here decides anything."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
 
+from adapters.discord.answering import Answering
 from bot.chat.commands import (
     About,
     Another,
@@ -24,9 +25,6 @@ from bot.chat.commands import (
 )
 from bot.club.schedule import zone_names
 
-if TYPE_CHECKING:
-    from adapters.discord.client import MaiskyClient
-
 __all__ = ["DailyCommands", "MaiskyCommands"]
 
 Interaction = discord.Interaction[Any]
@@ -36,7 +34,7 @@ T = app_commands.locale_str  # every description goes through the tree's transla
 class DailyCommands(app_commands.Group):
     """/maisky daily subscribe|unsubscribe|status|preview."""
 
-    def __init__(self, client: MaiskyClient) -> None:
+    def __init__(self, client: Answering) -> None:
         super().__init__(name="daily", description=T("A daily quotation in this channel (managers change it)"))
         self.client = client
 
@@ -67,7 +65,7 @@ class DailyCommands(app_commands.Group):
 class MaiskyCommands(app_commands.Group):
     """/maisky: one group, so the bot never collides with other bots' commands."""
 
-    def __init__(self, client: MaiskyClient) -> None:
+    def __init__(self, client: Answering) -> None:
         super().__init__(name="maisky", description=T("Maisky as narrator: answers only from cited sources"))
         self.client = client
         self.add_command(DailyCommands(client))

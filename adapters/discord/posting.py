@@ -25,6 +25,7 @@ import discord
 from adapters.discord.endpoints import Endpoints, RoutedHTTP
 from adapters.discord.rendering import NO_PINGS, to_discord
 from bot import Reply
+from bot.club.daily import Pace
 from bot.errors import ChannelGone, OutcomeUnknown, PostLater, ServiceError, TokenRejected
 from bot.ops.settings import DiscordSettings
 
@@ -52,6 +53,8 @@ def nonce(key: str) -> str:
 
 class DiscordPoster:
     """Posts daily quotations through the REST API from the scheduler's thread, on the client's loop."""
+
+    pace = Pace(40.0)  # 50 requests a second per bot, all routes together
 
     def __init__(
         self, http: discord.http.HTTPClient, loop: asyncio.AbstractEventLoop, *, timeout: float = 20.0,

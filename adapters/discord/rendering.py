@@ -1,6 +1,7 @@
 """A Reply as a Discord message: the label in the content and the embed's author line, narration
-and passage in the description, the citation in a field, the passage id in the footer. Markdown in
-the sources is escaped and nothing the bot sends may ping anyone."""
+and passage in the description, the citation in a field, the passage id in the footer. Markup,
+escaping and Discord's limits only: the words, the lettered options and the buttons come laid out
+in the reply (bot/chat/reply.py). Markdown in the sources is escaped and nothing may ping anyone."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ CONTENT_LIMIT = 2000
 DESCRIPTION_LIMIT = 4096
 FIELD_LIMIT = 1024
 NO_PINGS = discord.AllowedMentions.none()
-LETTERS = "ABCDEFGHIJ"  # quiz options are lettered in text, so no meaning rests on a button's place
 
 
 def _md(text: str) -> str:
@@ -34,12 +34,12 @@ def _description(reply: Reply) -> str:
     """Narration, the passage as a block quote, then the lists; the passage is cut to fit."""
     narration = _md(reply.narration)
     if reply.note:
-        narration = f"**Content note:** {_md(reply.note)}\n\n" + narration
+        narration = f"**{_md(reply.words.content_note)}:** {_md(reply.note)}\n\n" + narration
     rest = "\n\n".join(
         part
         for part in (
-            "\n".join(f"{LETTERS[n]}. {_md(c)}" for n, c in enumerate(reply.choices)),
-            _bullets(tuple(q.line for q in reply.quotations), "Quoted in this passage"),
+            "\n".join(_md(line) for line in reply.lettered),
+            _bullets(tuple(q.line for q in reply.quotations), reply.words.quoted),
             _bullets(reply.items),
             _bullets(reply.suggestions),
         )
@@ -65,10 +65,10 @@ def _content(reply: Reply) -> str:
     options, the citation, then the list if it fits. The passage is cut at a sentence to fit."""
     head = f"**{_md(reply.label)}** · {_md(reply.disclosure)}\n{_md(reply.narration)}"
     if reply.note:
-        head += f"\nContent note: {_md(reply.note)}"
-    tail = "".join(f"\n{LETTERS[n]}. {_md(c)}" for n, c in enumerate(reply.choices))
+        head += f"\n{_md(reply.words.content_note)}: {_md(reply.note)}"
+    tail = "".join(f"\n{_md(line)}" for line in reply.lettered)
     if reply.citation:
-        tail += f"\nSource: {_md(reply.citation.line)}"
+        tail += f"\n{_md(reply.words.source)}: {_md(reply.citation.line)}"
     body = ""
     if reply.passage:
         by = f"\n— {_md(reply.passage_by)}" if reply.passage_by else ""
@@ -92,6 +92,6 @@ def to_discord(reply: Reply) -> dict[str, Any]:
     embed = discord.Embed(description=_description(reply), colour=discord.Colour.dark_red())
     embed.set_author(name=reply.label)
     if reply.citation:
-        embed.add_field(name="Source", value=excerpt(_md(reply.citation.line), FIELD_LIMIT)[0], inline=False)
-        embed.set_footer(text=f"Passage {reply.citation.passage_id}")
+        embed.add_field(name=reply.words.source, value=excerpt(_md(reply.citation.line), FIELD_LIMIT)[0], inline=False)
+        embed.set_footer(text=reply.passage_label)
     return {"content": content, "embed": embed, "allowed_mentions": NO_PINGS}

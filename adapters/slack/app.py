@@ -8,7 +8,6 @@ bolt's lazy listeners, so every request is acknowledged within Slack's 3 seconds
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -16,22 +15,23 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltContext, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from adapters.slack import checks
-from adapters.slack.rendering import ANOTHER, QUIZ, SOURCE, read_another, read_quiz, to_slack
+from adapters.slack.installs import daily_poster, oauth_flow
+from adapters.slack.malloc import limit_arenas
+from adapters.slack.rendering import ANOTHER, QUIZ, SOURCE, to_slack
 from adapters.slack.responding import Responder, interactive_retries
-from bot import Maisky
+from adapters.slack.serve import Scheduler, serve_http, serve_socket
 from bot.chat.commands import Another, Quiz, QuizAction
 from bot.chat.desk import Caller, FrontDesk, Outcome
+from bot.chat.reply import read_option
 from bot.errors import ServiceError
 from bot.ops.settings import SlackSettings
 
 if TYPE_CHECKING:
-    from bot.club.daily import Daily
-    from bot.club.quiz import Quiz as QuizService
     from bot.ops.store import Store
 
 __all__ = ["Listeners", "build_app", "run", "to_slack"]
@@ -39,7 +39,6 @@ __all__ = ["Listeners", "build_app", "run", "to_slack"]
 log = logging.getLogger(__name__)
 
 PREFIX = "/maisky "
-_LEADING_MENTION = re.compile(r"^\s*(<@[A-Z0-9]+(\|[^>]*)?>[\s,:]*)+")
 
 
 class _Seen:
@@ -87,6 +86,22 @@ def _where(body: dict[str, Any]) -> tuple[str, str, str]:
     )
 
 
+def _thread(body: dict[str, Any]) -> str:
+    """The thread a call belongs to: a mention in a channel is answered in its own thread; a slash
+    command and a direct message have none (a button click keeps the thread it was clicked in)."""
+    event = body.get("event") or {}
+    if event:
+        return str(event.get("thread_ts") or ("" if event.get("channel_type") == "im" else event.get("ts", "")))
+    return str((body.get("container") or {}).get("thread_ts") or "")
+
+
+def _me(body: dict[str, Any], context: BoltContext | None) -> tuple[str, ...]:
+    """The bot's own user id in this workspace (its mentions are no part of what a member says)."""
+    found = {str(context.bot_user_id)} if context is not None and context.bot_user_id else set()
+    found |= {str(a["user_id"]) for a in body.get("authorizations") or () if a.get("is_bot") and a.get("user_id")}
+    return tuple(sorted(found))
+
+
 def _message(outcome: Outcome) -> dict[str, Any]:
     return to_slack(outcome.reply)
 
@@ -122,12 +137,13 @@ class Listeners:
         granted the right: the desk asks the store)."""
         return user in self.allowlist or self.is_admin(user, client)
 
-    def caller(self, body: dict[str, Any], client: WebClient) -> Caller:
+    def caller(self, body: dict[str, Any], client: WebClient, context: BoltContext | None = None) -> Caller:
         team, channel, user = _where(body)
         name = body.get("user_name") or (body.get("user") or {}).get("name", "")
         return Caller(
             "slack", team, channel, user, may_manage=lambda: self.may_manage(user, client), name=str(name),
             may_administer=lambda: self.is_admin(user, client), reach=lambda: checks.reach(client, channel),
+            thread=_thread(body), me=_me(body, context),
         )  # fmt: skip
 
     def respond(self, body: dict[str, Any], outcome: Outcome, **extra: Any) -> None:
@@ -135,36 +151,31 @@ class Listeners:
         url = str(body.get("response_url") or "")
         self.responder(url, response_type=_response_type(outcome), **extra, **_message(outcome))
 
-    def command(self, body: dict[str, Any], client: WebClient) -> None:
+    def command(self, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         """/maisky text."""
-        self.respond(body, self.desk.handle_line(body.get("text", ""), self.caller(body, client)))
+        self.respond(body, self.desk.handle_line(body.get("text", ""), self.caller(body, client, context)))
 
     def another(self, body: dict[str, Any], client: WebClient) -> None:
-        """The "Another passage" button: its value carries the question and the rank."""
-        carried = read_another(str((body.get("actions") or [{}])[0].get("value", "")))
-        if carried is None:  # not a value we sent: a forged or damaged button is no longer valid
-            log.warning("malformed %s button value", ANOTHER)
-            url = str(body.get("response_url") or "")
-            self.responder(url, response_type="ephemeral", replace_original=False, **to_slack(self.desk.core.expired()))
-            return
-        outcome = self.desk.handle(Another(*carried), self.caller(body, client))
+        """The "Another passage" button: its value is the key of the conversation turn it follows."""
+        key = str((body.get("actions") or [{}])[0].get("value", ""))[:64]
+        outcome = self.desk.handle(Another(key or "-"), self.caller(body, client))  # no key: the turn expired
         self.respond(body, outcome, replace_original=False)
 
     def choose(self, body: dict[str, Any], client: WebClient) -> None:
         """A quiz option button: its value carries the question and the option."""
-        carried = read_quiz(str((body.get("actions") or [{}])[0].get("value", "")))
+        carried = read_option(str((body.get("actions") or [{}])[0].get("value", "")))
         if carried is None:
             log.warning("malformed quiz button value")
         token, option = carried or ("", -1)
         outcome = self.desk.handle(Quiz(QuizAction.CHOOSE, token=token, option=option), self.caller(body, client))
         self.respond(body, outcome, replace_original=False)
 
-    def mention(self, body: dict[str, Any], client: WebClient) -> None:
+    def mention(self, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         """A mention in a channel (answered in its thread) or a direct message."""
         event = body["event"]
         if event.get("bot_id") or event.get("subtype"):
             return  # our own posts and edits are not questions
-        outcome = self.desk.handle_line(_LEADING_MENTION.sub("", event.get("text", "")), self.caller(body, client))
+        outcome = self.desk.handle_line(event.get("text", ""), self.caller(body, client, context))
         direct = event.get("channel_type") == "im"
         thread = event.get("thread_ts") or (None if direct else event["ts"])
         if outcome.private and not direct:
@@ -175,25 +186,19 @@ class Listeners:
             client.chat_postMessage(channel=event["channel"], thread_ts=thread, **_message(outcome))
 
 
-def build_app(
-    core: Maisky,
-    slack: SlackSettings,
-    client: WebClient | None = None,
-    daily: Daily | None = None,
-    quiz: QuizService | None = None,
-) -> App:
-    """The bolt app with every listener registered; `client`, `daily` and `quiz` are injectable for tests.
+def build_app(desk: FrontDesk, slack: SlackSettings, client: WebClient | None = None) -> App:
+    """The bolt app with every listener registered, answering through `desk` (bot.ops.bootstrap.build_desk
+    builds it, with the daily posts and the quiz where they are set up); `client` is injectable for tests.
 
     Acks are sent from the request's own thread (`process_before_response`), so they never queue
     behind answers; answers run in `slack.workers` threads and reply over kept-alive connections.
     With OAuth settings the app serves every workspace that installed it (adapters/slack/installs.py):
     listeners use the request's own client, which bolt gives the workspace's bot token."""
+    daily = desk.daily()
     token = None if slack.oauth else slack.bot_token
     client = client or WebClient(token=token, base_url=slack.api_url, retry_handlers=interactive_retries())
     flow = None
     if slack.oauth:
-        from adapters.slack.installs import oauth_flow
-
         if daily is None:
             raise ServiceError("SLACK_CLIENT_ID: installing in many workspaces needs the database (DATABASE_URL)")
         flow = oauth_flow(slack, daily.store.engine)
@@ -219,7 +224,7 @@ def build_app(
         next()
         return None
 
-    listen = Listeners(FrontDesk(core, daily, prefix=PREFIX, quiz=quiz), slack.daily_allowlist, Responder())
+    listen = Listeners(desk, slack.daily_allowlist, Responder())
     app.command("/maisky")(ack=_ack, lazy=[listen.command])
     app.action(ANOTHER)(ack=_ack, lazy=[listen.another])
     app.action(SOURCE)(_ack)
@@ -234,25 +239,16 @@ def build_app(
     return app
 
 
-def run(
-    core: Maisky,
-    slack: SlackSettings,
-    daily: Daily | None = None,
-    shutdown_seconds: float = 20,
-    quiz: QuizService | None = None,
-) -> None:
+def run(desk: FrontDesk, slack: SlackSettings, shutdown_seconds: float = 20) -> None:
     """Serve until stopped: Socket Mode or HTTP on `slack.host:port` at /slack/events, as `slack.mode` says.
-    With `daily`, a scheduler thread posts the daily quotations too; with `quiz`, channels can hold a
-    quiz. SIGTERM/SIGINT stop it gracefully."""
-    from adapters.slack.malloc import limit_arenas
-    from adapters.slack.serve import Scheduler, serve_http, serve_socket
+    Where the desk has daily posts, a scheduler thread posts the daily quotations too. SIGTERM/SIGINT
+    stop it gracefully."""
 
     limit_arenas()  # before the answering threads start: their freed memory stays reusable by all
-    app = build_app(core, slack, daily=daily, quiz=quiz)
+    app = build_app(desk, slack)
+    daily = desk.daily()
 
     def start_scheduler(stop: threading.Event) -> threading.Thread:
-        from adapters.slack.installs import daily_poster
-
         assert daily is not None
         poster = daily_poster(slack, app.client, daily)
         thread = threading.Thread(target=daily.serve, args=({"slack": poster}, stop), name="maisky-daily", daemon=True)

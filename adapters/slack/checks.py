@@ -58,9 +58,38 @@ def reach(client: WebClient, channel: str, scopes: frozenset[str] | None = None)
         return Reach(Trouble.ARCHIVED, private=private)
     if info.get("is_member") or info.get("is_im"):
         return Reach(private=private)
-    if private or (scopes is not None and "chat:write.public" not in scopes):
-        return Reach(Trouble.NOT_MEMBER, private=private)
+    if private:
+        return Reach(Trouble.NOT_MEMBER, private=private)  # only an invitation lets the bot in
+    if scopes is not None and "chat:write.public" not in scopes:
+        return Reach(Trouble.NOT_MEMBER, ("chat:write.public",))  # an invitation, or this scope
     return Reach(private=private)
+
+
+def advice(reach: Reach) -> tuple[str, str] | None:
+    """What is wrong and how to fix it, in Slack's terms; None where bot.ops.doctor.advice says it."""
+    missing = ", ".join(reach.missing)
+    match reach.trouble:
+        case Trouble.GONE:
+            return (
+                "the channel is gone, or private without the bot in it",
+                "in the channel type `/invite @Maisky`; if it was deleted, nothing to do but unsubscribe",
+            )
+        case Trouble.NOT_MEMBER if reach.private:
+            return "the bot is not in this private channel", "in the channel type `/invite @Maisky`"
+        case Trouble.NOT_MEMBER:
+            return "the bot is not in the channel and may not post in channels it has not joined", (
+                "in the channel type `/invite @Maisky`, or add the chat:write.public scope "
+                "(slack-manifest.yml) and reinstall the app"
+            )
+        case Trouble.MISSING:
+            return f"the app lacks the scope(s) {missing}", (
+                "add them under OAuth & Permissions (or paste slack-manifest.yml) and reinstall the app"
+            )
+        case Trouble.NOT_INSTALLED:
+            return "the app is not installed in this channel's workspace", (
+                "an admin of the workspace installs it again at /slack/install, or unsubscribe the channel"
+            )
+    return None
 
 
 class SlackProbe:
@@ -130,6 +159,9 @@ class SlackProbe:
 
     def close(self) -> None:
         pass  # slack_sdk opens a connection per call
+
+    def advice(self, reach: Reach) -> tuple[str, str] | None:
+        return advice(reach)
 
     def reach(self, place: Place) -> Reach:
         entry = self.workspaces.get(place.workspace)

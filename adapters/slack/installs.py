@@ -18,6 +18,7 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
 from adapters.slack.checks import SCOPES
+from adapters.slack.posting import SlackPoster
 from bot.errors import ChannelGone, TokenRejected
 from bot.ops.settings import SlackSettings
 
@@ -80,6 +81,8 @@ class WorkspacePoster:
     """Daily posts where each channel's workspace has its own bot token (from its installation).
     `make` builds the single-workspace poster for a client (adapters/slack/posting.SlackPoster)."""
 
+    pace = SlackPoster.pace
+
     def __init__(
         self,
         slack: SlackSettings,
@@ -104,7 +107,6 @@ class WorkspacePoster:
 
 def daily_poster(slack: SlackSettings, client: WebClient, daily: Daily, timeout: float = 20.0) -> Any:
     """The Slack poster for the daily scheduler: the one bot token, or each workspace's installation's."""
-    from adapters.slack.posting import SlackPoster  # posting imports the app module
 
     if not slack.oauth:
         return SlackPoster(client, timeout)

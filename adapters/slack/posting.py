@@ -17,8 +17,9 @@ import urllib.error
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from adapters.slack.app import to_slack
+from adapters.slack.rendering import to_slack
 from bot import Reply
+from bot.club.daily import Pace
 from bot.errors import ChannelGone, OutcomeUnknown, PostLater, TokenRejected
 
 __all__ = ["GONE", "REJECTED", "UNKNOWN", "SlackPoster"]
@@ -36,6 +37,9 @@ UNKNOWN = frozenset("fatal_error internal_error request_timeout service_unavaila
 
 class SlackPoster:
     """Posts daily quotations through the Web API, at most once per channel and day."""
+
+    # "several hundred messages per minute" per workspace for chat.postMessage
+    pace = Pace(5.0, per_workspace=True)
 
     def __init__(self, client: WebClient, timeout: float = 20.0) -> None:
         # A client of its own: the same token and API URL, no automatic retries, a bounded wait.

@@ -1,9 +1,10 @@
 """A Reply as a Slack message: Block Kit built with slack_sdk's block models, which check Slack's
-limits, plus a labelled fallback text. All text is mrkdwn-escaped, so nothing forms a mention."""
+limits, plus a labelled fallback text. Markup, escaping and Slack's limits only: the words, the
+lettered options and the buttons come laid out in the reply (bot/chat/reply.py). All text is
+mrkdwn-escaped, so nothing forms a mention."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -16,21 +17,17 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot import Kind, Reply
+from bot import Reply
 from bot.chat.excerpt import excerpt
+from bot.chat.reply import ActionKind
 
-__all__ = [
-    "ANOTHER", "QUIZ", "SOURCE", "VALUE_LIMIT", "another_value", "escape", "quiz_value", "read_another", "read_quiz",
-    "to_slack",
-]  # fmt: skip
+__all__ = ["ANOTHER", "QUIZ", "SOURCE", "escape", "to_slack"]
 
 SECTION_LIMIT = 3000  # characters of mrkdwn in one section block
-VALUE_LIMIT = 2000  # characters in a button's value
 MAX_BLOCKS = 50
 ANOTHER = "maisky_another"
 SOURCE = "maisky_source"
 QUIZ = re.compile(r"^maisky_quiz_[0-9]$")  # one action id per option of a quiz question
-LETTERS = "ABCDEFGHIJ"
 BUTTON_TEXT_LIMIT = 75
 MAX_RANK = 999  # runners-up a button may ask for: more than anyone clicks through (Discord's carry 3 digits)
 TEXT_LIMIT = 3000  # characters of the fallback text
@@ -77,50 +74,24 @@ def _passage_section(reply: Reply) -> SectionBlock:
         budget -= 200  # escaping and "> " prefixes made it longer than its raw length
 
 
-def another_value(question: str, rank: int) -> str:
-    """What an "Another passage" button carries: the question and the rank to show, within Slack's
-    2,000 characters however long the question and whatever its characters."""
-    value = json.dumps({"q": question, "r": rank}, ensure_ascii=False)
-    while len(value) > VALUE_LIMIT:
-        question = question[: len(question) - (len(value) - VALUE_LIMIT)]
-        value = json.dumps({"q": question, "r": rank}, ensure_ascii=False)
-    return value
-
-
-def read_another(value: str) -> tuple[str, int] | None:
-    """The question and rank an "Another passage" button carries; None if the value is not one we
-    could have sent (a forged rank such as -1000 or 1e400 included)."""
-    try:
-        data = json.loads(value)
-        question, rank = data["q"], data["r"]
-    except (KeyError, ValueError, TypeError, RecursionError):
-        return None
-    if not isinstance(question, str) or not question.strip() or type(rank) is not int or not 0 <= rank <= MAX_RANK:
-        return None
-    return question, rank
-
-
-def quiz_value(token: str, option: int) -> str:
-    """What a quiz option button carries: the question it belongs to and the option."""
-    return f"{token}:{option}"
-
-
-def read_quiz(value: str) -> tuple[str, int] | None:
-    token, _, option = value.partition(":")
-    return (token, int(option)) if token.isdigit() and option.isdigit() else None
-
-
 def _choices(reply: Reply) -> list[Block]:
-    """A quiz question's options: lettered lines (readable without the buttons), then a button each."""
-    lines = tuple(f"{LETTERS[n]}. {c}" for n, c in enumerate(reply.choices))
-    buttons = [
-        ButtonElement(
-            text=excerpt(line, BUTTON_TEXT_LIMIT, mark="…")[0], action_id=f"maisky_quiz_{n}",
-            value=quiz_value(reply.token, n),
-        )
-        for n, line in enumerate(lines)
-    ]  # fmt: skip
-    return [_section("\n".join(escape(line) for line in lines)), ActionsBlock(elements=buttons)]
+    """A quiz question's options as lettered lines, readable without the buttons."""
+    return [_section("\n".join(escape(line) for line in reply.lettered))]
+
+
+def _buttons(reply: Reply) -> list[Block]:
+    """The reply's actions as one row of buttons."""
+    elements = []
+    for n, action in enumerate(reply.actions):
+        label = excerpt(action.label, BUTTON_TEXT_LIMIT, mark="…")[0]
+        match action.kind:
+            case ActionKind.ANOTHER:
+                elements.append(ButtonElement(text=label, action_id=ANOTHER, value=action.value))
+            case ActionKind.SOURCE:
+                elements.append(ButtonElement(text=label, action_id=SOURCE, url=action.value))
+            case ActionKind.OPTION:
+                elements.append(ButtonElement(text=label, action_id=f"maisky_quiz_{n}", value=action.value))
+    return [ActionsBlock(elements=elements)] if elements else []
 
 
 def fallback_text(reply: Reply) -> str:
@@ -129,11 +100,11 @@ def fallback_text(reply: Reply) -> str:
     and the citation. The passage is cut at a sentence if the whole would not fit."""
     head = f"{reply.label} ({reply.disclosure})\n{reply.narration}"
     if reply.note:
-        head += f"\nContent note: {reply.note}"
-    tail = "".join(f"\n{LETTERS[n]}. {c}" for n, c in enumerate(reply.choices))
+        head += f"\n{reply.words.content_note}: {reply.note}"
+    tail = "".join(f"\n{line}" for line in reply.lettered)
     tail += "".join(f"\n• {item}" for item in reply.items)
     if reply.citation:
-        tail += f"\nSource: {reply.citation.line}"
+        tail += f"\n{reply.words.source}: {reply.citation.line}"
     tail = excerpt(tail, TEXT_LIMIT // 2)[0]
     body = ""
     if reply.passage:
@@ -145,24 +116,22 @@ def fallback_text(reply: Reply) -> str:
 
 def to_slack(reply: Reply) -> dict[str, Any]:
     """A Reply as chat.postMessage / response_url arguments: Block Kit plus a labelled fallback text."""
+    words = reply.words
     blocks: list[Block] = [_context(f"*{escape(reply.label)}* · {escape(reply.disclosure)}")]
     if reply.note:
-        blocks.append(_section(excerpt("*Content note:* " + escape(reply.note), SECTION_LIMIT)[0]))
+        blocks.append(_section(excerpt(f"*{escape(words.content_note)}:* " + escape(reply.note), SECTION_LIMIT)[0]))
     if reply.passage:
         blocks.append(_passage_section(reply))
     else:
         blocks.append(_section(escape(excerpt(reply.narration, SECTION_LIMIT)[0])))
     if reply.choices:
         blocks += _choices(reply)
+        if not reply.citation:
+            blocks += _buttons(reply)
     if reply.quotations:
-        blocks += _bullets(tuple(q.line for q in reply.quotations), "Quoted in this passage")
+        blocks += _bullets(tuple(q.line for q in reply.quotations), words.quoted)
     blocks += _bullets(reply.items) + _bullets(reply.suggestions)
     if reply.citation:
-        blocks.append(_context(excerpt("Source: " + escape(reply.citation.line), SECTION_LIMIT)[0]))
-        if reply.kind in (Kind.ANSWER, Kind.WHO):
-            buttons = [ButtonElement(text="Source", action_id=SOURCE, url=reply.citation.url)]
-            if reply.kind is Kind.ANSWER:  # "another" re-asks the question; a who reply has none
-                value = another_value(reply.question, reply.rank + 1)
-                buttons.insert(0, ButtonElement(text="Another passage", action_id=ANOTHER, value=value))
-            blocks.append(ActionsBlock(elements=buttons))
+        blocks.append(_context(excerpt(f"{escape(words.source)}: " + escape(reply.citation.line), SECTION_LIMIT)[0]))
+        blocks += _buttons(reply)
     return {"text": fallback_text(reply), "blocks": [b.to_dict() for b in blocks[:MAX_BLOCKS]]}

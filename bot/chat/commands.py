@@ -1,4 +1,4 @@
-"""Commands as values, and the one parser every text surface uses to turn a line into a command.
+"""Commands as values, each with its policy beside it, and the one parser every text surface uses.
 
 A line is a command only when it is a command word with the arguments that word takes ("who
 Churchill", "help", "quote", "daily status"). Anything else is a question, including questions
@@ -18,9 +18,27 @@ from rapidfuzz import fuzz
 from bot.sources.timeline import parse_span
 
 __all__ = [
-    "WORDS", "About", "Another", "Ask", "Command", "Daily", "DailyAction", "Help", "Quiz", "QuizAction", "Quote",
-    "Sources", "Timeline", "Who", "parse",
+    "WORDS", "About", "Another", "Ask", "Command", "Daily", "DailyAction", "Help", "Policy", "Quiz", "QuizAction",
+    "Quote", "Sources", "Timeline", "Who", "parse",
 ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the front desk checks before a command runs, declared beside the command. Whatever a
+    command's policy, a reply that is an invalid question, an error, a cooldown note or a notice is
+    shown only to the caller (bot.chat.desk.PRIVATE_KINDS)."""
+
+    cooldown: bool = False  # spends the caller's cooldown (they wait before the next one)
+    private: bool = False  # only the caller sees the reply
+    manage: bool = False  # only those who manage the channel, or were granted the right, may do it
+    admin: bool = False  # only the workspace's admins may do it
+    daily: bool = False  # needs daily posts configured; else the persona says they are not
+    quiz: bool = False  # needs the quiz's store configured; else the persona says it is not
+
+
+_OPEN = Policy()
+_PRIVATE = Policy(private=True)
 
 
 @dataclass(frozen=True)
@@ -31,41 +49,50 @@ class Ask:
     private: bool = False  # the asker asked that only they see the answer (Discord's `private` option)
     name: ClassVar[str] = "ask"
 
+    @property
+    def policy(self) -> Policy:
+        return Policy(cooldown=True, private=self.private)
+
 
 @dataclass(frozen=True)
 class Another:
-    """The next passage: for `question` at `rank` (a button carries both), or, with no question, for
-    the caller's last question on this surface."""
+    """The next passage: after the conversation turn `turn` (the key a button carries), or, with no
+    key, after the caller's last answered question in this conversation."""
 
-    question: str = ""
-    rank: int = 0
+    turn: str = ""
     name: ClassVar[str] = "another"
+    policy: ClassVar[Policy] = Policy(cooldown=True, private=True)  # shows only to whoever clicks
 
 
 @dataclass(frozen=True)
 class Who:
     person: str
     name: ClassVar[str] = "who"
+    policy: ClassVar[Policy] = Policy(cooldown=True)
 
 
 @dataclass(frozen=True)
 class Quote:
     name: ClassVar[str] = "quote"
+    policy: ClassVar[Policy] = _OPEN
 
 
 @dataclass(frozen=True)
 class Sources:
     name: ClassVar[str] = "sources"
+    policy: ClassVar[Policy] = _OPEN
 
 
 @dataclass(frozen=True)
 class About:
     name: ClassVar[str] = "about"
+    policy: ClassVar[Policy] = _PRIVATE
 
 
 @dataclass(frozen=True)
 class Help:
     name: ClassVar[str] = "help"
+    policy: ClassVar[Policy] = _PRIVATE
 
 
 class DailyAction(StrEnum):
@@ -91,6 +118,14 @@ class Daily:
     def name(self) -> str:
         return f"daily {self.action}"
 
+    @property
+    def policy(self) -> Policy:
+        """Every daily command is private and needs daily posts; changing them needs the right to
+        manage them, and granting that right needs a workspace admin."""
+        manage = self.action in (DailyAction.SUBSCRIBE, DailyAction.UNSUBSCRIBE)
+        admin = self.action in (DailyAction.GRANT, DailyAction.REVOKE)
+        return Policy(private=True, manage=manage, admin=admin, daily=True)
+
 
 class QuizAction(StrEnum):
     ASK = "ask"  # a question for the channel (or the open one again)
@@ -113,6 +148,12 @@ class Quiz:
     def name(self) -> str:
         return "quiz" if self.action is QuizAction.ASK else f"quiz {self.action}"
 
+    @property
+    def policy(self) -> Policy:
+        """A new question spends the cooldown; a wrong or unclear answer is a notice, so only the one
+        who gave it sees the reply."""
+        return Policy(cooldown=self.action is QuizAction.ASK, quiz=True)
+
 
 @dataclass(frozen=True)
 class Timeline:
@@ -120,6 +161,7 @@ class Timeline:
 
     span: str = ""
     name: ClassVar[str] = "timeline"
+    policy: ClassVar[Policy] = _OPEN
 
 
 Command = Ask | Another | Who | Quote | Sources | About | Help | Daily | Quiz | Timeline
@@ -212,8 +254,8 @@ def _timeline(arg: str, knows: Callable[[str], bool]) -> Command | None:
     return None
 
 
-# The command words every text surface understands. Adding a command: its value above, a builder
-# here, a row in bot.chat.desk.POLICY and a case in FrontDesk._run.
+# The command words every text surface understands. Adding a command: its value above (with its
+# policy), a builder here, and its handler registered in bot.chat.desk.FrontDesk.
 WORDS: Mapping[str, Builder] = {
     "ask": _ask,
     "another": _bare(Another()),

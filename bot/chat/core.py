@@ -1,24 +1,23 @@
-"""The bot's narrow port: the few plain calls every front end makes."""
+"""The answering core: a question's passage or decline, a person, a quotation, the sources, the timeline."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable
+from dataclasses import replace
 
 from rapidfuzz import fuzz
 
-from bot.chat.cooldown import Cooldown
 from bot.chat.reply import Reply
 from bot.chat.smalltalk import Talk, small_talk
-from bot.chat.text import clean
+from bot.chat.text import clean, unaddressed
 from bot.chat.voice import Voice
 from bot.search.analysis import PERSON_PREFIX, SECOND_PERSON, words
 from bot.search.matcher import Match, Matcher, MatchResult
 from bot.sources.corpus import Corpus, Person
 from bot.sources.quotes import quote_for_day
-from bot.sources.timeline import parse_span, timeline, years
+from bot.sources.timeline import dated, parse_span, timeline, years
 
 __all__ = ["MAX_QUESTION", "Maisky"]
 
@@ -27,8 +26,6 @@ log = logging.getLogger(__name__)
 MAX_QUESTION = 1000  # characters; longer input gets a friendly request to shorten it
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]")
 _ANY_LETTER = re.compile(r"[^\W\d_]")
-# Platform mention syntax says nothing about the question: <!channel>, <@U123>, <#C1|x>, @everyone.
-_MENTION = re.compile(r"<[!@#][^>\s]*>|@\w+")
 
 
 def _name_score(typed: str, name: str) -> float:
@@ -41,29 +38,12 @@ def _name_score(typed: str, name: str) -> float:
 class Maisky:
     """Answers questions, picks quotations and lists sources; plain synchronous Python."""
 
-    def __init__(
-        self, corpus: Corpus, matcher: Matcher, voice: Voice, seed: int = 0, cooldown: Cooldown | None = None
-    ) -> None:
+    def __init__(self, corpus: Corpus, matcher: Matcher, voice: Voice, seed: int = 0) -> None:
         self.corpus = corpus
         self.matcher = matcher
         self.voice = voice
         self.seed = seed
-        self.limiter = cooldown or Cooldown(0)
         self._passage_ids = frozenset(p.id for p in corpus.passages)
-
-    def gate(self, user: str) -> Reply | None:
-        """The cooldown reply if `user` asked too recently, else None (and the wait starts now)."""
-        wait = self.limiter.wait(user)
-        return self.voice.cooldown(wait) if wait else None
-
-    def safely(self, call: Callable[[], Reply]) -> Reply:
-        """Run one request at a front end's edge: any failure is logged with its traceback and
-        the user gets the error template instead."""
-        try:
-            return call()
-        except Exception:
-            log.exception("request failed")
-            return self.voice.error()
 
     def _problem(self, question: str) -> Reply | None:
         text = question.strip()
@@ -78,7 +58,7 @@ class Maisky:
     def explain(self, question: str, limit: int = 5) -> MatchResult:
         """The matcher's full result: terms, scores, runners-up and why it declined."""
         question = clean(question)
-        return self.matcher.search(_MENTION.sub(" ", question[:MAX_QUESTION]), limit=limit)
+        return self.matcher.search(unaddressed(question[:MAX_QUESTION]), limit=limit)
 
     def ask(self, question: str, rank: int = 0) -> Reply:
         """The best passage for `question` (or the `rank`-th runner-up), or a decline."""
@@ -88,19 +68,30 @@ class Maisky:
             return problem
         if rank == 0 and question.strip() in self._passage_ids:  # an id from a timeline line or a button
             return self.passage(question)
-        talk = small_talk(_MENTION.sub(" ", question)) if rank == 0 else None
+        talk = small_talk(unaddressed(question)) if rank == 0 else None
         if talk is Talk.ABOUT:  # what the bot is: the disclosure, never a passage
             return self.voice.about()
         if talk in (Talk.GREETING, Talk.THANKS):
             return self.voice.small_talk("greetings" if talk is Talk.GREETING else "thanks", question)
         if talk is Talk.SELF and "maisky" in self.corpus.people:
             return self._portrait(self.corpus.people["maisky"]) or self.voice.decline(question)
-        result = self.matcher.search(_MENTION.sub(" ", question), limit=max(5, rank + 1))
+        result = self.matcher.search(unaddressed(question), limit=max(5, rank + 1))
         if not result.answered:
-            return self.voice.decline(question, matches=result.matches)
-        if rank >= len(result.matches) or not result.matches[rank].accepted:
-            return self.voice.decline(question, no_more=True)
-        return self.voice.answer(result, rank, asked=question)
+            reply = self.voice.decline(question, matches=result.matches)
+        elif rank >= len(result.matches) or not result.matches[rank].accepted:
+            reply = self.voice.decline(question, no_more=True)
+        else:
+            reply = self.voice.answer(result, rank, asked=question)
+        return replace(reply, search=result)
+
+    def concerns(self, passage_id: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        """The people (people.toml ids) a passage names or quotes, and the years it is dated in."""
+        passage = self.corpus.passage(passage_id)
+        terms, _ = self.matcher.analyzer.document_terms(passage.text)
+        named = [t.removeprefix(PERSON_PREFIX) for t in terms if t.startswith(PERSON_PREFIX)]
+        people = tuple(dict.fromkeys([*(q.speaker for q in passage.quotes if q.speaker), *named]))
+        when = dated(passage)
+        return people, tuple(range(when.year, when.last_year + 1)) if when else ()
 
     def people(self, prefix: str = "", limit: int = 25) -> list[Person]:
         """People the sources quote or name, best match for `prefix` first (for autocomplete)."""

@@ -1,17 +1,19 @@
-"""The front desk: every surface hands it a command and who is calling, and gets back the reply and
-who may see it. One policy table decides which commands spend the cooldown, which replies are
-private, who may manage daily posts and what to say when daily posts are not configured.
+"""The front desk, the one door of every surface: a command and its caller in, a reply and its visibility out.
+
+It applies each command's own policy (bot.chat.commands: cooldown, visibility, who may use it), then
+calls the handler registered for the command's type. The answering core (bot.chat.core) is called once
+per command, from the handler.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.chat.commands import (
     About,
@@ -29,25 +31,23 @@ from bot.chat.commands import (
     Who,
     parse,
 )
+from bot.chat.cooldown import Cooldown
 from bot.chat.core import Maisky
+from bot.chat.memory import ConversationMemory, Turn, conversation
 from bot.chat.reply import Kind, Reply
-from bot.chat.text import clean
+from bot.chat.text import entry
 from bot.club.reach import Reach, Trouble
 
 if TYPE_CHECKING:  # bot.club.daily brings SQLAlchemy, which `maisky ask` never needs
     from bot.club.daily import Daily as DailyService
     from bot.club.quiz import Quiz as QuizService
 
-__all__ = ["POLICY", "Caller", "FrontDesk", "Outcome", "Policy", "Visibility"]
+__all__ = ["PRIVATE_KINDS", "Caller", "FrontDesk", "Outcome", "Visibility"]
 
 
 class Visibility(StrEnum):
     PUBLIC = "public"  # everyone in the channel sees the reply
     PRIVATE = "private"  # only the caller sees it
-
-
-def _no() -> bool:
-    return False
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,8 @@ class Caller:
     may_administer: bool | Callable[[], bool] = field(default=False, compare=False)
     # whether the bot can post in the channel, as the platform tells (None: it cannot tell; assume so)
     reach: Callable[[], Reach] | None = field(default=None, compare=False)
+    thread: str = ""  # the thread the call came in, where the platform has threads (Slack)
+    me: tuple[str, ...] = ()  # the bot's own ids there (user, managed role): its mentions are no part of a line
 
     def manages(self) -> bool:
         return self.may_manage() if callable(self.may_manage) else self.may_manage
@@ -77,6 +79,11 @@ class Caller:
         """Whose cooldown this is."""
         return f"{self.platform}:{self.workspace}:{self.user}"
 
+    @property
+    def conversation(self) -> str:
+        """The conversation this call belongs to (see bot.chat.memory.conversation)."""
+        return conversation(self.platform, self.workspace, self.channel, self.user, self.thread)
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -88,32 +95,11 @@ class Policy:
     quiz: bool = False  # needs the quiz's store configured; else the persona says it is not
 
 
-# The one policy table. Whatever a reply's command, replies of kinds in PRIVATE_KINDS are private
-# too: an invalid question, an error, a cooldown note or a settings notice concern only the caller.
-POLICY: Mapping[str, Policy] = {
-    "ask": Policy(cooldown=True),
-    "another": Policy(cooldown=True, private=True),  # "Another passage" shows only to whoever clicks
-    "who": Policy(cooldown=True),
-    "quote": Policy(),
-    "sources": Policy(),
-    "about": Policy(private=True),
-    "help": Policy(private=True),
-    "daily subscribe": Policy(private=True, manage=True, daily=True),
-    "daily unsubscribe": Policy(private=True, manage=True, daily=True),
-    "daily status": Policy(private=True, daily=True),
-    "daily preview": Policy(private=True, daily=True),
-    "daily grant": Policy(private=True, admin=True, daily=True),
-    "daily revoke": Policy(private=True, admin=True, daily=True),
-    # the quiz: a wrong or unclear answer is a notice, so only the one who gave it sees the reply
-    "quiz": Policy(cooldown=True, quiz=True),
-    "quiz answer": Policy(quiz=True),
-    "quiz choose": Policy(quiz=True),
-    "quiz stop": Policy(quiz=True),
-    "quiz scores": Policy(quiz=True),
-    "timeline": Policy(),
-}
-_ZWSP = "\u200b"
+log = logging.getLogger(__name__)
+# Whatever a reply's command, replies of these kinds are private too: an invalid question, an error,
+# a cooldown note or a notice concern only the caller.
 PRIVATE_KINDS = frozenset({Kind.INVALID, Kind.ERROR, Kind.COOLDOWN, Kind.NOTICE})
+Handler = Callable[[Any, "Caller"], Reply]
 
 
 @dataclass(frozen=True)
@@ -123,6 +109,11 @@ class Outcome:
     reply: Reply
     visibility: Visibility
     command: Command
+
+    @property
+    def turn(self) -> str:
+        """The key of the conversation turn this reply recorded ("" when none): its buttons carry it."""
+        return self.reply.turn
 
     @property
     def private(self) -> bool:
@@ -150,8 +141,8 @@ class FrontDesk:
         prefix: str = "",
         hide: frozenset[str] = frozenset(),
         clock: Callable[[], dt.datetime] = _utc_now,
-        memory: int = 10_000,
-        memory_seconds: float = 3600.0,
+        memory: ConversationMemory | None = None,
+        cooldown: Cooldown | None = None,
     ) -> None:
         self.core = core
         self._daily = daily
@@ -159,33 +150,42 @@ class FrontDesk:
         self.prefix = prefix
         self.hide = hide
         self.clock = clock
-        # caller -> (question, rank shown, when): the least recently asked first
-        self._last: OrderedDict[str, tuple[str, int, float]] = OrderedDict()
-        self._memory = memory
-        self._memory_seconds = memory_seconds
+        self.memory = memory or ConversationMemory(clock=clock)
+        self.cooldown = cooldown or Cooldown(0)
         self._lock = threading.Lock()
+        # one handler per command type (cosmicpython's message bus): adding a command adds a row here
+        self.handlers: Mapping[type, Handler] = {
+            Ask: self._ask, Another: self._another, Who: self._who, Quote: self._quote, Sources: self._sources,
+            About: self._about, Help: self._help, Daily: self._daily_command, Quiz: self._quiz_command,
+            Timeline: self._timeline,
+        }  # fmt: skip
 
     # the calls surfaces make
 
-    def parse(self, line: str) -> Command:
-        """A line of text as a command (see bot.chat.commands.parse); people are known to the sources."""
-        return parse(clean(line), knows=lambda name: bool(self.core.people(name, limit=1)))  # valid Unicode from here
+    def parse(self, line: str, me: tuple[str, ...] = ()) -> Command:
+        """A line of text as a command (see bot.chat.commands.parse); people are known to the sources. The
+        line enters through bot.chat.text.entry: valid Unicode from here, the bot's own mentions gone."""
+        return parse(entry(line, me), knows=lambda name: bool(self.core.people(name, limit=1)))
 
     def handle_line(self, line: str, caller: Caller) -> Outcome:
-        return self.handle(self.parse(line), caller)
+        """A line as typed on any surface (a mention of the bot anywhere in it is not part of it)."""
+        return self.handle(self.parse(line, caller.me), caller)
 
     def handle(self, command: Command, caller: Caller) -> Outcome:
-        """Apply the policy to one command and answer it; never raises (a failure is logged by the
-        core and answered with the error template)."""
-        policy = POLICY[command.name]
-        reply = self.core.safely(lambda: self._checked(command, policy, caller))
+        """Apply the command's policy and run its handler; never raises (a failure is logged with its
+        traceback and answered with the error template)."""
+        try:
+            reply = self._refused(command, caller) or self.handlers[type(command)](command, caller)
+        except Exception:
+            log.exception("request failed")
+            reply = self.core.error()
         private = self.expects_private(command) or reply.kind in PRIVATE_KINDS
         return Outcome(reply, Visibility.PRIVATE if private else Visibility.PUBLIC, command)
 
     def expects_private(self, command: Command) -> bool:
         """Whether the reply will be private whatever it turns out to be (for surfaces that must
         say so before the work is done, as Discord's deferral does)."""
-        return POLICY[command.name].private or (isinstance(command, Ask) and command.private)
+        return command.policy.private
 
     def daily(self) -> DailyService | None:
         """The daily-post service, built on first use; None where daily posts are not set up."""
@@ -201,53 +201,54 @@ class FrontDesk:
                 self._quiz = self._quiz()
             return self._quiz
 
-    # policy, then the handler
+    # the policy, then the handler
 
-    def _checked(self, command: Command, policy: Policy, caller: Caller) -> Reply:
+    def _refused(self, command: Command, caller: Caller) -> Reply | None:
+        """The reply that stops the command before its handler runs, if its policy says one does."""
+        policy = command.policy
+        voice = self.core.voice
         if policy.daily and self.daily() is None:
-            return self.core.voice.notice("daily_unavailable")
+            return voice.notice("daily_unavailable")
         if policy.quiz and self.quiz() is None:
-            return self.core.voice.notice("quiz_unavailable")
+            return voice.notice("quiz_unavailable")
         if policy.admin and not caller.administers():
-            return self.core.voice.notice("daily_admins_only")
+            return voice.notice("daily_admins_only")
         if policy.manage and not (self._granted(caller) or caller.manages()):
-            return self.core.voice.notice("daily_not_allowed")
+            return voice.notice("daily_not_allowed")
         if policy.cooldown:
-            waiting = self.core.gate(caller.key)
-            if waiting:
-                return waiting
-        return self._run(command, caller)
+            wait = self.cooldown.wait(caller.key)
+            if wait:
+                return voice.cooldown(wait)
+        return None
 
-    def _run(self, command: Command, caller: Caller) -> Reply:
-        core = self.core
-        match command:
-            case Ask(question=question):
-                return self._remember(caller, question, core.ask(question))
-            case Another(question="", rank=_):
-                last = self._recall(caller)
-                if last is None:
-                    return core.voice.notice("another_first")
-                question, shown = last
-                return self._remember(caller, question, core.ask(question, rank=shown + 1))
-            case Another(question=question, rank=rank):
-                question = question.replace(_ZWSP, "")  # a button carries the reply's neutralised question
-                return self._remember(caller, question, core.ask(question, rank=rank))
-            case Who(person=person):
-                return core.who(person)
-            case Quote():
-                return core.quote(self.clock().date())
-            case Sources():
-                return core.sources()
-            case About():
-                return core.about()
-            case Help():
-                return self.help()
-            case Daily():
-                return self._daily_command(command, caller)
-            case Quiz():
-                return self._quiz_command(command, caller)
-            case Timeline(span=span):
-                return core.timeline(span)
+    # the handlers
+
+    def _ask(self, command: Ask, caller: Caller) -> Reply:
+        return self._answer(caller, command.question)
+
+    def _another(self, command: Another, caller: Caller) -> Reply:
+        shown = self.memory.turn(command.turn) if command.turn else self.memory.last(caller.conversation)
+        if shown is None:
+            return self.core.expired() if command.turn else self.core.voice.notice("another_first")
+        return self._answer(caller, shown.question, shown.rank + 1)
+
+    def _who(self, command: Who, caller: Caller) -> Reply:
+        return self.core.who(command.person)
+
+    def _quote(self, command: Quote, caller: Caller) -> Reply:
+        return self.core.quote(self.clock().date())
+
+    def _sources(self, command: Sources, caller: Caller) -> Reply:
+        return self.core.sources()
+
+    def _about(self, command: About, caller: Caller) -> Reply:
+        return self.core.about()
+
+    def _help(self, command: Help, caller: Caller) -> Reply:
+        return self.help()
+
+    def _timeline(self, command: Timeline, caller: Caller) -> Reply:
+        return self.core.timeline(command.span)
 
     def help(self) -> Reply:
         """The commands this surface offers, written the way it writes them."""
@@ -283,8 +284,8 @@ class FrontDesk:
         voice = self.core.voice
         match reach.trouble:
             case Trouble.NOT_MEMBER:
-                private = reach.private or caller.platform != "slack"
-                return voice.notice("daily_refused_invite" if private else "daily_refused_invite_or_scope")
+                # a scope the app lacks would let it in as well as an invitation (Slack's chat:write.public)
+                return voice.notice("daily_refused_invite_or_scope" if reach.missing else "daily_refused_invite")
             case Trouble.MISSING:
                 return voice.notice("daily_refused_permissions", missing=", ".join(reach.missing))
             case Trouble.ARCHIVED:
@@ -329,37 +330,18 @@ class FrontDesk:
             case QuizAction.SCORES:
                 return quiz.scores(*where, ws)
 
-    # "another" without a button: the caller's last answered question (its text and the rank shown,
-    # not the answer: "another" asks again), for `memory_seconds` and at most `memory` callers
+    # the conversation's memory: every answered question is a turn, behind "another" and the buttons
 
-    def _where(self, caller: Caller) -> str:
-        return f"{caller.key}:{caller.channel}"
-
-    def _remember(self, caller: Caller, question: str, reply: Reply) -> Reply:
-        if reply.kind is Kind.ANSWER:
-            now = self.clock().timestamp()
-            with self._lock:
-                key = self._where(caller)
-                self._last[key] = (question, reply.rank, now)
-                self._last.move_to_end(key)
-                self._forget(now)
-        return reply
-
-    def _recall(self, caller: Caller) -> tuple[str, int] | None:
-        now = self.clock().timestamp()
-        with self._lock:
-            self._forget(now)
-            last = self._last.get(self._where(caller))
-        return None if last is None else last[:2]
-
-    def remembered(self) -> int:
-        """How many callers' last questions the desk holds (for "another")."""
-        with self._lock:
-            return len(self._last)
-
-    def _forget(self, now: float) -> None:
-        """Drop the oldest entries beyond the count and those older than `memory_seconds` (the
-        oldest come first, so this stops at the first one still fresh)."""
-        last = self._last
-        while last and (len(last) > self._memory or now - next(iter(last.values()))[2] >= self._memory_seconds):
-            last.popitem(last=False)
+    def _answer(self, caller: Caller, question: str, rank: int = 0) -> Reply:
+        """The core's answer, recorded as a turn of the caller's conversation when it shows a passage."""
+        reply = self.core.ask(question, rank=rank)
+        if reply.kind is not Kind.ANSWER or reply.citation is None:
+            return reply
+        shown = reply.citation.passage_id
+        people, years = self.core.concerns(shown)
+        turn = Turn(caller.conversation, question, shown, reply.rank, people, years, self.clock())
+        try:
+            return replace(reply, turn=self.memory.remember(turn))
+        except Exception:  # the answer still goes out, without its "Another passage" button
+            log.exception("could not remember a conversation turn")
+            return reply

@@ -1,4 +1,7 @@
-"""The platform-neutral reply every front end formats for itself, and the mention guard."""
+"""The platform-neutral reply every surface marks up, with its layout words, lettered options and buttons.
+
+Its parts, the persona's words to lay them out with, its lettered choices and its buttons (which
+replies get which, and the values they carry); and the mention guard."""
 
 from __future__ import annotations
 
@@ -7,8 +10,22 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.search.matcher import Match
+from bot.search.matcher import Match, MatchResult
 
+__all__ = [
+    "LETTERS",
+    "Action",
+    "ActionKind",
+    "Citation",
+    "Kind",
+    "Quotation",
+    "Reply",
+    "Words",
+    "neutralise",
+    "read_option",
+]
+
+LETTERS = "ABCDEFGHIJ"  # quiz options are lettered in text, so no meaning rests on a button's place
 __all__ = ["Citation", "Kind", "Quotation", "Reply", "inert_name", "neutralise"]
 
 
@@ -49,6 +66,38 @@ class Quotation:
 
 
 @dataclass(frozen=True)
+class Words:
+    """The persona's words for laying a reply out (persona.toml's [layout]): every surface uses these."""
+
+    content_note: str = ""
+    quoted: str = ""
+    source: str = ""
+    another: str = ""
+    passage: str = ""  # "Passage {id}"
+
+
+class ActionKind(StrEnum):
+    ANOTHER = "another"  # the next passage for the same question; the value is the conversation turn's key
+    SOURCE = "source"  # opens the citation's URL; the value is the URL
+    OPTION = "option"  # a quiz option; the value names the open question and the option ("token:n")
+
+
+@dataclass(frozen=True)
+class Action:
+    """A button: what it does, its label in the persona's words, and the value it carries."""
+
+    kind: ActionKind
+    label: str
+    value: str
+
+
+def read_option(value: str) -> tuple[str, int] | None:
+    """The open question and the option an OPTION action's value names; None if it names none."""
+    token, _, option = value.partition(":")
+    return (token, int(option)) if token.isdigit() and option.isdigit() else None
+
+
+@dataclass(frozen=True)
 class Reply:
     kind: Kind
     label: str
@@ -66,10 +115,36 @@ class Reply:
     note: str = ""  # a curator's content note about the passage, shown before it
     choices: tuple[str, ...] = ()  # a quiz question's options, in order (buttons, or lettered lines)
     token: str = ""  # what an option button sends back: the open question it answers
+    search: MatchResult | None = None  # the matcher's whole result behind an answer or decline (`--explain`)
+    turn: str = ""  # the conversation turn this answer recorded (bot.chat.memory): what "Another passage" carries
+    words: Words = Words()  # the persona's layout words (the voice fills them in)
 
     @property
     def answered(self) -> bool:
         return self.kind in (Kind.ANSWER, Kind.WHO, Kind.QUOTE) and self.citation is not None
+
+    @property
+    def lettered(self) -> tuple[str, ...]:
+        """A quiz question's options as lettered lines ("A. Winston Churchill"), readable without buttons."""
+        return tuple(f"{LETTERS[n]}. {choice}" for n, choice in enumerate(self.choices))
+
+    @property
+    def passage_label(self) -> str:
+        """The passage shown, named in the persona's words ("" when none is cited)."""
+        return self.words.passage.format(id=self.citation.passage_id) if self.citation else ""
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        """The reply's buttons, decided here for every surface: an answer offers another passage (when
+        its turn was remembered) and its source, a who reply its source, a quiz question its options."""
+        found: list[Action] = []
+        if self.citation and self.kind in (Kind.ANSWER, Kind.WHO):
+            if self.kind is Kind.ANSWER and self.turn:  # "another" re-asks the question; a who reply has none
+                found.append(Action(ActionKind.ANOTHER, self.words.another, self.turn))
+            found.append(Action(ActionKind.SOURCE, self.words.source, self.citation.url))
+        if self.choices and self.token:
+            found += [Action(ActionKind.OPTION, line, f"{self.token}:{n}") for n, line in enumerate(self.lettered)]
+        return tuple(found)
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")

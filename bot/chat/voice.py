@@ -11,13 +11,14 @@ import random
 import re
 import tomllib
 from collections.abc import Sequence
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from bot.chat.excerpt import excerpt
-from bot.chat.reply import Citation, Kind, Quotation, Reply, neutralise
+from bot.chat.reply import Citation, Kind, Quotation, Reply, Words, neutralise
 from bot.errors import CorpusError
 from bot.search.matcher import Match, MatchResult
 from bot.sources.corpus import Corpus, Passage, Person, Quote, Source
@@ -49,8 +50,8 @@ _CLUB_TEXT = (
     "quiz_unclear_who", "quiz_unclear_when", "quiz_none_open", "quiz_closed", "quiz_empty", "quiz_unavailable",
     "quiz_scores_title", "quiz_no_scores", "timeline_title", "timeline_empty", "timeline_bad_span", "unknown_passage",
 )  # fmt: skip
+_LAYOUT = tuple(f.name for f in dataclass_fields(Words))
 QUOTE_OPENING = 90  # characters of a long quotation shown in its attribution line
-OWN_TEXT = 0.9  # share of a passage his quotations must fill for it to count as Maisky's own text
 # words a cut quotation must not end on: "...to the fingers of a …" reads as a slip
 _DANGLING = frozenset(
     """a an the of to and or but nor in on at by for from with into onto as than that which who whom whose
@@ -89,6 +90,9 @@ def load_persona(folder: Path) -> dict[str, Any]:
     for key in (*_NOTICES, *_CLUB_TEXT):
         if not isinstance(data.get(key), str) or not data[key].strip():
             raise CorpusError(path.name, "must be non-empty text", field=key)
+    layout = data.get("layout")
+    if not isinstance(layout, dict) or not all(isinstance(layout.get(f), str) and layout[f].strip() for f in _LAYOUT):
+        raise CorpusError(path.name, f"must be a table with the text of {', '.join(_LAYOUT)}", field="layout")
     commands = data.get("commands")
     if not isinstance(commands, dict) or not all(isinstance(v, str) for v in commands.values()):
         raise CorpusError(path.name, "must be a table of command = description", field="commands")
@@ -105,6 +109,7 @@ class Voice:
     def __init__(self, persona_dir: Path, corpus: Corpus, seed: int = 0) -> None:
         self.persona_dir = persona_dir
         self.persona = load_persona(persona_dir)
+        self.words = Words(**{f: str(self.persona["layout"][f]) for f in _LAYOUT})
         self.corpus = corpus
         self.seed = seed
         self.env = jinja2.Environment(
@@ -151,8 +156,9 @@ class Voice:
 
     def _reply(self, kind: Kind, narration: str, **fields: Any) -> Reply:
         return Reply(
-            kind=kind, label=self.label, disclosure=str(self.persona["disclosure"]), narration=narration, **fields
-        )
+            kind=kind, label=self.label, disclosure=str(self.persona["disclosure"]), narration=narration,
+            words=self.words, **fields,
+        )  # fmt: skip
 
     def plain(self, reply: Reply) -> str:
         """The whole reply as plain text (console output, chat fallback text)."""
@@ -185,16 +191,8 @@ class Voice:
         return Quotation(text=text, speaker=speaker, context=quote.context, line=line)
 
     def own_words(self, passage: Passage) -> bool:
-        """Whether the passage is Maisky's own text: his quotations fill (nearly) all of it, so that
-        an editor's commentary that quotes the diary is never introduced as his."""
-        if passage.caption:
-            return False
-        covered = [False] * len(passage.text)
-        for q in passage.quotes:
-            start = passage.text.find(q.text) if q.speaker == "maisky" else -1
-            if start >= 0:  # nested quotations overlap: count each character once
-                covered[start : start + len(q.text)] = [True] * len(q.text)
-        return sum(covered) >= OWN_TEXT * len(passage.text.strip().strip('“”"‘’ '))
+        """Whether the passage is Maisky's own text (bot.sources.corpus.Passage.own_words: the one rule)."""
+        return passage.own_words("maisky")
 
     def speaker(self, passage: Passage) -> str:
         """Who the reply says wrote the passage (`ask --json` shows the same)."""
@@ -268,7 +266,7 @@ class Voice:
     def passage(self, passage: Passage) -> Reply:
         """One passage whole, asked for by its id (a timeline line, a button)."""
         narration = self._render(
-            "answer", passage=passage, own_words=passage.main_speaker() == "maisky", another=False,
+            "answer", passage=passage, own_words=self.own_words(passage), another=False,
             variant=self._variant(passage.id),
         )  # fmt: skip
         return self._reply(Kind.ANSWER, narration, question=passage.id, **self._passage_fields(passage))

@@ -7,7 +7,7 @@ recorded as sent, unconfirmed, and never sent again: a poster that can make a re
 (Discord's message nonce) retries by itself before giving up and saying so.
 
 One pass reads the due subscriptions with one query and posts them from a bounded pool of
-worker threads, paced per Slack workspace and per Discord bot, honouring Retry-After.
+worker threads, paced as each platform's poster says (per workspace or per bot), honouring Retry-After.
 """
 
 from __future__ import annotations
@@ -48,10 +48,17 @@ class Poster(Protocol):
     def post(self, channel: str, reply: Reply, key: str, workspace: str = "") -> None: ...
 
 
-def _default_pace() -> dict[str, float]:
-    # Slack: "several hundred messages per minute" per workspace for chat.postMessage;
-    # Discord: 50 requests a second per bot, all routes together.
-    return {"slack": 5.0, "discord": 40.0}
+@dataclass(frozen=True)
+class Pace:
+    """How fast a platform takes posts, as its poster says (a `pace` attribute; none: unpaced)."""
+
+    rate: float = 0.0  # post starts a second; 0: no spacing
+    per_workspace: bool = False  # spaced per workspace of the platform, else per bot
+
+
+def _pace_of(poster: Poster) -> Pace:
+    pace = getattr(poster, "pace", None)
+    return pace if isinstance(pace, Pace) else Pace()
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,7 @@ class DailyConfig:
     max_attempts: int = 5
     backoff: float = 60.0  # seconds before the first retry; doubles each time
     workers: int = 16  # posts in flight at once
-    pace: Mapping[str, float] = field(default_factory=_default_pace)  # posts a second per workspace / bot
+    pace: Mapping[str, float] = field(default_factory=dict)  # posts a second by platform, over its poster's pace
     max_wait: float = 60.0  # a Retry-After up to this long is waited out within the pass
     post_timeout: float = 20.0  # seconds a platform may take to answer one post
 
@@ -247,17 +254,19 @@ _STOPPED = -1.0  # the platform refused the bot: leave the subscription as it is
 
 
 class _Pacer:
-    """Spaces the starts of posts per workspace (Slack) or per bot (Discord), and holds a whole
+    """Spaces the starts of posts per workspace or per bot, at each poster's pace, and holds a whole
     workspace back when the platform says Retry-After."""
 
-    def __init__(self, rates: Mapping[str, float]) -> None:
-        self.rates = rates
+    def __init__(self, posters: Mapping[str, Poster], rates: Mapping[str, float]) -> None:
+        self.paces = {name: _pace_of(poster) for name, poster in posters.items()}
+        self.rates = {name: rates.get(name, pace.rate) for name, pace in self.paces.items()}
         self._next: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    @staticmethod
-    def key(sub: Subscription) -> str:
-        return f"slack:{sub.workspace}" if sub.platform == "slack" else sub.platform
+    def key(self, sub: Subscription) -> str:
+        """Whose posts are spaced together: the workspace's or the whole bot's, as the poster says."""
+        pace = self.paces.get(sub.platform, Pace())
+        return f"{sub.platform}:{sub.workspace}" if pace.per_workspace else sub.platform
 
     def wait(self, key: str, platform: str) -> None:
         rate = self.rates.get(platform, 0.0)
@@ -286,7 +295,7 @@ class _Pass:
         self.now = now
         self.posters = posters
         self.report = report
-        self.pacer = _Pacer(daily.config.pace)
+        self.pacer = _Pacer(posters, daily.config.pace)
         self.stopped: set[str] = set()
         self._lock = threading.Lock()
 
@@ -344,7 +353,9 @@ class _Pass:
                     self.report.skipped.append(label)
             return None
         daily = self.daily
-        self.pacer.wait(_Pacer.key(sub), sub.platform)  # before claiming: a row waits `sending` only while it is sent
+        self.pacer.wait(
+            self.pacer.key(sub), sub.platform
+        )  # before claiming: a row waits `sending` only while it is sent
         choice, cycle = next_quote(
             daily.pool, self.store.current_cycle(sub.id), f"{sub.platform}:{sub.channel}", day, daily.seed
         )
@@ -367,7 +378,7 @@ class _Pass:
         return self._send(sub, day, claim, choice, label)
 
     def _send(self, sub: Subscription, day: dt.date, claim: Delivery, choice: QuoteChoice, label: str) -> float | None:
-        daily, poster, pace = self.daily, self.posters[sub.platform], _Pacer.key(sub)
+        daily, poster, pace = self.daily, self.posters[sub.platform], self.pacer.key(sub)
         reply = daily.voice.quote(choice.passage, choice.quote, day.isoformat(), daily=True)
         clock = self.now.timestamp()  # moves on only by a Retry-After waited out in this pass
         while True:

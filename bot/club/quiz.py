@@ -1,5 +1,7 @@
-"""The club quiz: "Who said it?" and "When was it?", drawn from the corpus, one open question per
-channel, answered by option or typed leniently, with per-channel scores in the store.
+"""The club quiz: "Who said it?" and "When was it?" questions drawn from the corpus, with scores.
+
+One open question per channel, answered by option or typed leniently, with per-channel scores in
+the store.
 
 Questions come only from what the sources hold: a quotation whose speaker is a named person (never
 the article's own author, never an unnamed voice), or a dated passage shown with its dates hidden.
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz
 
-from bot.chat.reply import Reply, inert_name
+from bot.chat.reply import LETTERS, Reply, inert_name
 from bot.chat.voice import Voice, capped
 from bot.sources.corpus import Corpus, Passage, Quote
 from bot.sources.timeline import dated
@@ -31,7 +33,6 @@ MIN_QUOTE = 15  # shorter quotations ("Eden,") say too little to guess from
 OPTIONS = 4
 ACCEPT = 80.0  # how close (0-100) a typed name must be to one of a person's names
 HIDDEN = "[date]"
-LETTERS = "ABCD"  # typed option letters; the plain text letters the options the same way
 
 _MONTH = (
     r"(?:January|February|March|April|May|June|July|August|September|October|November|December"
@@ -41,7 +42,8 @@ _MONTH = (
 _DATE = re.compile(
     rf"\b(?:\d{{4}}-\d{{2}}-\d{{2}}|(?:\d{{1,2}}\s+)?(?:{_MONTH}\.?,?\s+(?:\d{{1,2}},?\s+)?)?\d{{4}}s?)\b"
 )
-_LETTER = re.compile(r"^\s*([a-dA-D])\s*[.)]?\s*$")
+# a typed option's letter, as bot.chat.reply letters the options (A to D: OPTIONS of them)
+_LETTER = re.compile(rf"^\s*([{LETTERS[:OPTIONS]}{LETTERS[:OPTIONS].lower()}])\s*[.)]?\s*$")
 _TYPED_YEAR = re.compile(r"\b(\d{4}|\d{2})(s?)\b")
 
 

@@ -1,5 +1,7 @@
-"""Whether the bot can post in a channel, as facts a platform reports; what they mean is decided by the
-front desk (at subscribe time) and the doctor (for existing subscriptions)."""
+"""Whether the bot can post in a channel, as facts a platform reports.
+
+What they mean is decided by the front desk (at subscribe time) and the doctor (for existing
+subscriptions)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The composition root: settings in, a ready Maisky out. Nothing else builds core objects."""
+"""The composition root: settings in, the answering core and each surface's front desk out."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ import logging
 import os
 import pickle
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from bot.chat.cooldown import Cooldown
 from bot.chat.core import Maisky
+from bot.chat.desk import FrontDesk
+from bot.chat.memory import ConversationMemory, TurnStore
 from bot.chat.voice import Voice
 from bot.ops.progress import Lines, Progress
 from bot.ops.runtime import use_threads
@@ -23,12 +26,13 @@ from bot.search.embedding import default_cache_dir, load_encoder
 from bot.search.index_store import cached_corpus
 from bot.search.matcher import Matcher
 from bot.sources.corpus import Corpus, load_corpus
+from bot.sources.quotes import quote_for_day
 
 if TYPE_CHECKING:
     from bot.club.daily import Daily
     from bot.club.quiz import Quiz
 
-__all__ = ["build", "build_daily", "build_quiz", "quotation_corpus"]
+__all__ = ["build", "build_daily", "build_desk", "build_quiz", "quotation_corpus"]
 
 log = logging.getLogger(__name__)
 _CACHE_FORMAT = 1  # bump when what the cache holds changes shape
@@ -44,11 +48,8 @@ class _NoIndex:
 def _fingerprint(settings: Settings) -> str:
     """What the quotation cache depends on: every seed file's bytes, and the code that reads them."""
     digest = hashlib.sha256(f"{_CACHE_FORMAT}:{sys.version_info[:2]}".encode())
-    import bot.sources.corpus
-    import bot.sources.quotes
-
-    for module in (bot.sources.corpus, bot.sources.quotes):
-        digest.update(Path(str(module.__file__)).read_bytes())
+    for name in (Corpus.__module__, quote_for_day.__module__):  # the code that reads the seeds
+        digest.update(Path(str(sys.modules[name].__file__)).read_bytes())
     for path in sorted(settings.seeds_dir.glob("*.toml")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:32]
@@ -104,7 +105,34 @@ def build(settings: Settings, *, index: bool = True, progress: Progress | None =
         corpus = quotation_corpus(settings)
         matcher = cast(Matcher, _NoIndex())
     voice = Voice(settings.persona_dir, corpus, seed=settings.seed)
-    return Maisky(corpus, matcher, voice, seed=settings.seed, cooldown=Cooldown(settings.cooldown))
+    return Maisky(corpus, matcher, voice, seed=settings.seed)
+
+
+def build_desk(
+    settings: Settings,
+    core: Maisky,
+    *,
+    prefix: str = "",
+    hide: frozenset[str] = frozenset(),
+    daily: Daily | Callable[[], Daily] | None = None,
+    quiz: Quiz | Callable[[], Quiz] | None = None,
+    store: TurnStore | Callable[[], TurnStore | None] | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
+) -> FrontDesk:
+    """One surface's front desk: `prefix` is how the surface writes a command ("/maisky "), `hide` the
+    command words it does not offer. Conversation turns are kept in `store` (or the daily posts'
+    store) when there is one; the cooldown and the conversation's silence come from the settings."""
+    if store is None and daily is not None and not callable(daily):
+        store = daily.store
+    now = clock or _utc_now
+    memory = ConversationMemory(store, silence=dt.timedelta(minutes=settings.memory_minutes), clock=now)
+    return FrontDesk(
+        core, daily, quiz=quiz, prefix=prefix, hide=hide, clock=now, memory=memory, cooldown=Cooldown(settings.cooldown)
+    )
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def build_daily(settings: Settings, core: Maisky) -> Daily:
@@ -127,7 +155,7 @@ def build_daily(settings: Settings, core: Maisky) -> Daily:
 def build_quiz(settings: Settings, core: Maisky, daily: Daily | None = None) -> Quiz:
     """The club quiz over the configured database (its scores and draws live there); with `daily`,
     over the same store as the daily posts."""
-    from bot.club.quiz import Quiz
+    from bot.club.quiz import Quiz  # imported here, as above: SQLAlchemy slows down commands that never need it
     from bot.ops.store import Store
 
     store = daily.store if daily is not None else Store(settings.database_url)

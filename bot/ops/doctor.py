@@ -2,8 +2,8 @@
 
 The platform-free checks live here (settings, the database, which subscriptions have a platform to
 post with); each chat platform supplies a `Probe` that tests its token and says, as facts (`Reach`),
-whether the bot can still post in a channel. What those facts mean and what to do about them is
-decided here, so the Slack and Discord adapters carry no advice of their own.
+whether the bot can still post in a channel, and words the troubles that are its own (`Probe.advice`:
+a Slack scope, a Discord permission); `advice` here words the rest, true of every platform.
 """
 
 from __future__ import annotations
@@ -14,9 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.chat.voice import load_persona
 from bot.club.reach import Reach, Trouble
 from bot.errors import ConfigError, MaiskyError, mask_userinfo
 from bot.ops.settings import Settings
+from bot.ops.store import MIGRATIONS, database_url
+from bot.sources.corpus import load_corpus
 
 __all__ = ["Finding", "Place", "Probe", "Reach", "Trouble", "advice", "examine", "healthy", "table"]
 
@@ -54,47 +60,34 @@ class Probe(Protocol):
         """Whether the bot can post in the channel now."""
         ...
 
+    def advice(self, reach: Reach) -> tuple[str, str] | None:
+        """(what is wrong, how to fix it) in the platform's own terms; None: `advice` words it."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...
 
 
-def advice(platform: str, reach: Reach) -> tuple[str, str]:
-    """(what is wrong, how to fix it) for a channel the bot cannot post in; ("", "") when it can."""
-    missing = ", ".join(reach.missing)
-    slack = platform == "slack"
+def advice(reach: Reach) -> tuple[str, str]:
+    """(what is wrong, how to fix it) for a channel the bot cannot post in, in words true of every
+    platform; ("", "") when it can. Each platform's probe words its own troubles first (Probe.advice)."""
     match reach.trouble:
         case Trouble.NONE:
             return "", ""
         case Trouble.GONE:
-            if slack:
-                return (
-                    "the channel is gone, or private without the bot in it",
-                    "in the channel type `/invite @Maisky`; if it was deleted, nothing to do but unsubscribe",
-                )
-            return "the channel is gone, or the bot cannot see it", (
-                "give the bot's role View Channel there, or unsubscribe if it was deleted"
-            )
+            return "the channel is gone, or the bot cannot see it", "let the bot see it, or unsubscribe the channel"
         case Trouble.ARCHIVED:
             return "the channel is archived", "unarchive it, or `/maisky daily off` after unarchiving"
         case Trouble.NOT_MEMBER:
-            if slack and reach.private:
-                return "the bot is not in this private channel", "in the channel type `/invite @Maisky`"
-            return "the bot is not in the channel and may not post in channels it has not joined", (
-                "in the channel type `/invite @Maisky`, or add the chat:write.public scope "
-                "(slack-manifest.yml) and reinstall the app"
-            )
+            return "the bot is not in the channel", "invite the bot to the channel"
         case Trouble.MISSING:
-            if slack:
-                return f"the app lacks the scope(s) {missing}", (
-                    "add them under OAuth & Permissions (or paste slack-manifest.yml) and reinstall the app"
-                )
-            return f"the bot lacks the permission(s) {missing} in this channel", (
-                f"in the channel's settings, Permissions, allow {missing} for the bot's role"
-            )
+            missing = ", ".join(reach.missing)
+            return f"the bot lacks {missing}", f"give the bot {missing}"
         case Trouble.NOT_INSTALLED:
-            return "the app is not installed in this channel's workspace", (
-                "an admin of the workspace installs it again at /slack/install, or unsubscribe the channel"
+            return (
+                "the app is not installed in this channel's workspace",
+                "install it again, or unsubscribe the channel",
             )
         case Trouble.OTHER_WORKSPACE:
             return "the subscription belongs to another workspace than the token's", (
@@ -162,9 +155,6 @@ def _setting(problem: str) -> Finding:
 
 def check_corpus(settings: Settings) -> list[Finding]:
     """The sources and the persona load (the bot refuses to start otherwise)."""
-    from bot.chat.voice import load_persona
-    from bot.sources.corpus import load_corpus
-
     try:
         corpus = load_corpus(settings.seeds_dir)
         load_persona(settings.persona_dir)
@@ -177,11 +167,6 @@ def check_corpus(settings: Settings) -> list[Finding]:
 def check_database(url: str) -> tuple[list[Finding], list[Place]]:
     """Reachable, and its schema current; the active subscriptions' channels. Reads only: never
     creates or upgrades anything (the bot does that when it starts)."""
-    import sqlalchemy as sa
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from bot.ops.store import MIGRATIONS, database_url
-
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         file = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
         if not file.exists():
@@ -250,7 +235,7 @@ def check_places(places: Iterable[Place], probes: Mapping[str, Probe]) -> list[F
             reach = probe.reach(place)
         except (MaiskyError, OSError) as exc:
             reach = Reach(Trouble.UNKNOWN, detail=str(exc) or type(exc).__name__)
-        what, fix = advice(place.platform, reach)
+        what, fix = probe.advice(reach) or advice(reach)
         found.append(Finding("daily", subject, reach.ok, what or "the bot can post here", fix))
     return found
 

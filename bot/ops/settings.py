@@ -103,6 +103,9 @@ class Settings:
     persona_dir: Path
     seed: int = 0  # varies the persona's wording; answers never change
     cooldown: int = 5  # seconds between one user's questions on chat platforms
+    # a conversation silent this long starts afresh ("another" asks for a question); not yet read from
+    # the environment: MAISKY_MEMORY_MINUTES waits for the README/docs split to name it
+    memory_minutes: int = 30
     database_url: str = field(default="sqlite:///maisky.sqlite3", repr=False)  # may hold a password
     daily_time: str = "09:00"
     daily_timezone: str = "UTC"

@@ -1,4 +1,4 @@
-"""Storage for daily-post subscriptions, the record of deliveries and handled event ids, on SQLAlchemy Core.
+"""The database, on SQLAlchemy Core: daily posts, handled event ids, grants, the quiz and conversation turns.
 
 A SQLite file by default; any SQLAlchemy URL (PostgreSQL for several processes). The schema is
 created and upgraded on open, under a lock (a PostgreSQL advisory lock, an immediate transaction
@@ -10,6 +10,7 @@ are one write). Later moves are compare-and-set updates guarded by the claim tok
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -22,6 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, OperationalError
 
+from bot.chat.memory import KEEP, Turn
 from bot.errors import ConfigError
 
 __all__ = ["Delivery", "QuizDraw", "Status", "Store", "Subscription", "database_url"]
@@ -85,7 +87,8 @@ handled_events = sa.Table(
 )
 _ix_events = sa.Index("ix_handled_events_expiry", handled_events.c.expires_at)
 
-# Version 2: the question behind a button ("Another passage"), so a click still works after a restart.
+# Version 2: the question behind a button ("Another passage"); unused since conversation turns replaced it,
+# kept because a released migration is never edited.
 button_questions = sa.Table(
     "button_questions",
     metadata,
@@ -95,6 +98,21 @@ button_questions = sa.Table(
 )
 _ix_questions = sa.Index("ix_button_questions_expiry", button_questions.c.expires_at)
 
+# The turns of conversations (bot/chat/memory.py): a button's key finds its turn in any process.
+conversation_turns = sa.Table(
+    "conversation_turns",
+    metadata,
+    sa.Column("key", sa.String(32), primary_key=True),
+    sa.Column("conversation", sa.String(255), nullable=False),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("passage_id", sa.String(255), nullable=True),
+    sa.Column("rank", sa.Integer, nullable=False),
+    sa.Column("people", sa.Text, nullable=False),  # a JSON list of people.toml ids
+    sa.Column("years", sa.Text, nullable=False),  # a JSON list of years
+    sa.Column("at", sa.Float, nullable=False),  # seconds since the epoch, UTC
+)
+_ix_turns = sa.Index("ix_conversation_turns_latest", conversation_turns.c.conversation, conversation_turns.c.at)
+_ix_turns_age = sa.Index("ix_conversation_turns_age", conversation_turns.c.at)
 
 # Who may manage daily posts besides the platform's own admins (Slack: granted by an admin at run time).
 managers = sa.Table(
@@ -234,6 +252,14 @@ def _draw(row: Any) -> QuizDraw:
     return QuizDraw(**values)
 
 
+def _turn(row: Any) -> Turn:
+    return Turn(
+        conversation=row.conversation, question=row.question, passage_id=row.passage_id, rank=row.rank,
+        people=tuple(json.loads(row.people)), years=tuple(json.loads(row.years)),
+        at=dt.datetime.fromtimestamp(row.at, dt.UTC),
+    )  # fmt: skip
+
+
 def _v1(conn: Connection) -> None:
     subscriptions.create(conn, checkfirst=True)  # today's definitions: version 2 then finds nothing to add
     deliveries.create(conn, checkfirst=True)
@@ -307,10 +333,16 @@ def _v_places(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
+def _memory(conn: Connection) -> None:
+    conversation_turns.create(conn, checkfirst=True)
+    for index in (_ix_turns, _ix_turns_age):
+        index.create(conn, checkfirst=True)
+
+
 # Each entry upgrades the schema by one version; append, never edit a released one. Order agreed
 # on the notice board: daily's step, the managers', then the quiz's (the last two only add tables),
-# then channel state per workspace.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v_daily, _v_managers, _quiz, _v_places]
+# then channel state per workspace, then the conversation memory.
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v_daily, _v_managers, _quiz, _v_places, _memory]
 _LOCK = 0x6D6169736B79  # "maisky": the PostgreSQL advisory lock held while the schema changes
 
 
@@ -364,7 +396,7 @@ class Store:
             first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
             raise ConfigError([f"DATABASE_URL: cannot set up the tables ({first})"]) from exc
         self._events_added = 0
-        self._questions_added = 0
+        self._turns_added = 0
         with self.engine.connect() as conn:  # quiz rows from before version 5, waiting for a workspace
             self._legacy_quiz = any(
                 conn.execute(sa.select(t.c.platform).where(t.c.workspace == "").limit(1)).first()
@@ -709,35 +741,47 @@ class Store:
                 conn.execute(handled_events.delete().where(handled_events.c.expires_at <= now))
         return True
 
-    # button questions
+    # conversation turns (bot.chat.memory.ConversationMemory keeps them here)
 
-    def remember_question(self, key: str, question: str, now: float, ttl: float = 30 * 86400) -> None:
-        """Keep the question behind a button under `key` for `ttl` seconds (replacing any earlier one)."""
-        expires = now + ttl
-        try:
-            with self._write() as conn:
-                conn.execute(button_questions.insert().values(key=key, question=question, expires_at=expires))
-        except IntegrityError:
-            with self._write() as conn:
-                conn.execute(
-                    button_questions.update()
-                    .where(button_questions.c.key == key)
-                    .values(question=question, expires_at=expires)
+    def save_turn(self, key: str, turn: Turn) -> None:
+        """Keep `turn` under `key`; now and then drop the turns older than memory's KEEP."""
+        at = turn.at.timestamp()
+        with self._write() as conn:
+            conn.execute(
+                conversation_turns.insert().values(
+                    key=key, conversation=turn.conversation[:255], question=turn.question,
+                    passage_id=turn.passage_id, rank=turn.rank, people=json.dumps(list(turn.people)),
+                    years=json.dumps(list(turn.years)), at=at,
                 )
-        self._questions_added += 1
-        if self._questions_added % 500 == 0:
+            )  # fmt: skip
+        self._turns_added += 1
+        if self._turns_added % 500 == 0:
             with self._write() as conn:
-                conn.execute(button_questions.delete().where(button_questions.c.expires_at <= now))
+                conn.execute(conversation_turns.delete().where(conversation_turns.c.at < at - KEEP.total_seconds()))
 
-    def question(self, key: str, now: float) -> str | None:
-        """The question kept under `key`; None when there is none or it has expired."""
+    def load_turn(self, key: str, since: dt.datetime) -> Turn | None:
+        """The turn kept under `key`, if it is newer than `since`."""
         with self.engine.connect() as conn:
             row = conn.execute(
-                sa.select(button_questions.c.question).where(
-                    button_questions.c.key == key, button_questions.c.expires_at > now
+                conversation_turns.select().where(
+                    conversation_turns.c.key == key, conversation_turns.c.at > since.timestamp()
                 )
             ).first()
-        return str(row[0]) if row else None
+        return _turn(row) if row else None
+
+    def last_turn(self, conversation: str, since: dt.datetime) -> Turn | None:
+        """The conversation's latest turn, if it is newer than `since`."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                conversation_turns.select()
+                .where(
+                    conversation_turns.c.conversation == conversation[:255],
+                    conversation_turns.c.at > since.timestamp(),
+                )
+                .order_by(conversation_turns.c.at.desc())
+                .limit(1)
+            ).first()
+        return _turn(row) if row else None
 
     # who may manage daily posts, besides the platform's admins
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bot.ops import runtime
+from bot.search.index_store import VectorStore, text_keys
 
 if TYPE_CHECKING:
     import onnx
@@ -296,8 +297,6 @@ class WordVectors:
         presorted: bool = False,
     ) -> None:
         """`presorted`: `words` are already sorted and distinct (an index's vocabulary)."""
-        from bot.search.index_store import VectorStore
-
         self.encoder = encoder
         self.query_cache = query_cache
         self.words: Sequence[str] = words if presorted and isinstance(words, Sequence) else sorted(set(words))
@@ -342,8 +341,6 @@ class WordVectors:
         if not (self._rows[ids] < 0).any():
             found: np.ndarray = self._rows[ids]
             return found
-        from bot.search.index_store import text_keys
-
         with self._encoding:
             todo = np.unique(ids[self._rows[ids] < 0])
             if len(todo):

@@ -16,12 +16,12 @@ never waits for the model and the cache only grows with what was needed.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import os
 import pickle
+import re
 import shutil
 import sys
 import tempfile
@@ -33,11 +33,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import Stemmer
 
 from bot.search.analysis import Analyzer, words
 from bot.sources.corpus import Corpus, load_corpus
 
-__all__ = ["FORMAT", "LexicalIndex", "VectorStore", "cached_corpus", "corpus_fingerprint", "text_keys", "units_of"]
+__all__ = [
+    "FORMAT", "LexicalIndex", "VectorStore", "cached_corpus", "corpus_fingerprint", "sentences", "text_keys",
+    "units_of",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +52,10 @@ _KEEP = 6  # index folders kept in a cache folder (others are the oldest corpora
 
 def _code_digest() -> bytes:
     """The code whose output is cached: a change to any of it makes the old cache stale."""
-    import bot.search.analysis
-    import bot.search.semantic
-    import bot.sources.corpus
-
     digest = hashlib.blake2b(f"{FORMAT}:{sys.version_info[:2]}".encode(), digest_size=16)
-    for module in (bot.search.analysis, bot.sources.corpus, bot.search.semantic, sys.modules[__name__]):
-        digest.update(Path(str(module.__file__)).read_bytes())
-    with contextlib.suppress(Exception):
-        import Stemmer
-
-        digest.update(str(getattr(Stemmer, "__version__", "")).encode())
+    for name in (Analyzer.__module__, Corpus.__module__, __name__):  # the sentence split lives here
+        digest.update(Path(str(sys.modules[name].__file__)).read_bytes())
+    digest.update(str(getattr(Stemmer, "__version__", "")).encode())
     return digest.digest()
 
 
@@ -121,11 +118,17 @@ def _prune(folder: Path, pattern: str, keep: Path) -> None:
                 old.unlink(missing_ok=True)
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?…”\"’])\s+(?=[“\"‘(\[A-Z0-9])")
+
+
+def sentences(text: str) -> list[str]:
+    """A passage's sentences (a sentence that ends inside a quotation stays whole)."""
+    return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+
+
 def units_of(text: str) -> list[str]:
     """The texts the semantic stage encodes for a passage: its sentences (when it has more than
     one) and the passage as a whole, last."""
-    from bot.search.semantic import sentences
-
     parts = sentences(text)
     return [*(parts if len(parts) > 1 else []), text]
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ import numpy as np
 
 from bot.ops.progress import Progress
 from bot.search.embedding import DIM, Encoder, WordVectors, default_cache_dir
-from bot.search.index_store import LexicalIndex, VectorStore, units_of
+from bot.search.index_store import LexicalIndex, VectorStore, sentences, units_of
 from bot.search.index_store import Progress as IndexProgress
 
 if TYPE_CHECKING:
@@ -43,12 +42,6 @@ __all__ = ["ANNOUNCE", "SemanticScore", "SemanticStage", "sentences"]
 log = logging.getLogger(__name__)
 
 ANNOUNCE = 64  # texts and words to encode from which `progress` is told (fewer take well under a second)
-_SENTENCE_END = re.compile(r"(?<=[.!?…”\"’])\s+(?=[“\"‘(\[A-Z0-9])")
-
-
-def sentences(text: str) -> list[str]:
-    """A passage's sentences (a sentence that ends inside a quotation stays whole)."""
-    return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ __all__ = ["Corpus", "Correction", "Cue", "Passage", "Person", "Quote", "Source"
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 DEFAULT_EXCERPT_WORDS = 100  # words of one passage a reply shows from a copyrighted source
 SPECIAL_FILES = ("people.toml", "lexicon.toml")
+OWN_TEXT = 0.9  # share of a passage a person's quotations must fill for it to count as their own text
 
 
 @dataclass(frozen=True)
@@ -75,18 +76,18 @@ class Passage:
     corrections: tuple[Correction, ...] = ()
     section: str = ""  # the heading the passage stands under, if the source has headings
 
-    def main_speaker(self) -> str:
-        """Whose words fill most of the passage: a quotation's speaker if it covers half, else the author."""
-        share: dict[str, int] = {}
+    def own_words(self, person: str) -> bool:
+        """Whether the passage is `person`'s own text: their quotations fill (nearly) all of it, so an
+        editor's commentary that quotes them is never introduced as theirs. The one rule for whose
+        words a passage is (the opener, the attribution, `ask --json`'s speaker all follow it)."""
+        if self.caption:
+            return False
+        covered = [False] * len(self.text)
         for q in self.quotes:
-            if not q.speaker:
-                continue  # an unattributed quotation is nobody's words as far as the bot knows
-            share[q.speaker] = share.get(q.speaker, 0) + len(q.text)
-        if share:
-            speaker, chars = max(share.items(), key=lambda kv: kv[1])
-            if chars * 2 >= len(self.text):
-                return speaker
-        return ""
+            start = self.text.find(q.text) if q.speaker == person else -1
+            if start >= 0:  # nested quotations overlap: count each character once
+                covered[start : start + len(q.text)] = [True] * len(q.text)
+        return sum(covered) >= OWN_TEXT * len(self.text.strip().strip('“”"‘’ '))
 
 
 Cue = tuple[tuple[str, ...], str, bool, bool]
@@ -107,11 +108,6 @@ class Corpus:
             if p.id == passage_id:
                 return p
         raise KeyError(passage_id)
-
-    def speaker_name(self, passage: Passage) -> str:
-        """The display name of the passage's main voice."""
-        who = passage.main_speaker()
-        return self.people[who].name if who else passage.source.author
 
     def count(self, source: Source) -> int:
         return sum(1 for p in self.passages if p.source is source)

@@ -1,5 +1,6 @@
-"""Fixtures both adapter suites share: the local fakes of Slack and Discord, a core without a
-cooldown, and an environment in which nothing can reach the real platforms."""
+"""Fixtures both adapter suites share: the local fakes of Slack and Discord, a core, a front desk
+built as the composition root builds it, and an environment in which nothing can reach the real
+platforms."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
-from bot import Maisky
-from bot.chat.cooldown import Cooldown
+from bot import Maisky, Settings
+from bot.chat.desk import FrontDesk
+from bot.club.daily import Daily
+from bot.club.quiz import Quiz
+from bot.ops.bootstrap import build_desk
 from tests.adapters.discord_fakes import FakeDiscord
 from tests.adapters.slack_fakes import FakeSlack
+from tests.conftest import PERSONA, SEEDS
 
 MakeCore = Callable[..., Maisky]
 
@@ -25,12 +30,18 @@ def no_real_platforms(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def make_core(core: Maisky) -> MakeCore:
-    """A core over the session's corpus and index, with its own cooldown (default none)."""
+    """A core over the session's corpus and index."""
 
-    def make(cooldown: int = 0) -> Maisky:
-        return Maisky(core.corpus, core.matcher, core.voice, cooldown=Cooldown(cooldown))
+    def make() -> Maisky:
+        return Maisky(core.corpus, core.matcher, core.voice)
 
     return make
+
+
+def desk_for(core: Maisky, *, daily: Daily | None = None, quiz: Quiz | None = None, cooldown: int = 0) -> FrontDesk:
+    """A chat platform's front desk, built as the composition root builds it (default: no cooldown)."""
+    settings = Settings(seeds_dir=SEEDS, persona_dir=PERSONA, cooldown=cooldown)
+    return build_desk(settings, core, prefix="/maisky ", daily=daily, quiz=quiz)
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from bot.errors import ChannelGone, OutcomeUnknown, PostLater, TokenRejected
 from bot.ops.bootstrap import build_daily
 from bot.ops.settings import DiscordSettings, SlackSettings
 from bot.ops.store import Store
+from tests.adapters.conftest import desk_for
 from tests.adapters.discord_fakes import CHANNEL_ID, TOKEN, FakeDiscord, command
 from tests.adapters.slack_fakes import SECRET, FakeSlack, event, served, slash
 from tests.conftest import PERSONA, ROOT, SEEDS
@@ -52,7 +53,7 @@ def slack_reply(fake: FakeSlack, user: str) -> dict[str, Any]:
 def test_slack_daily_commands_and_who_may_use_them(fake_slack: FakeSlack, tmp_path: Path) -> None:
     _, core, daily = make(tmp_path)
     ss = SlackSettings("xoxb-test", SECRET, "", fake_slack.api_url, 3000, frozenset({"UFRIEND"}))
-    app = build_app(core, ss, WebClient(token="xoxb-test", base_url=fake_slack.api_url), daily)
+    app = build_app(desk_for(core, daily=daily), ss, WebClient(token="xoxb-test", base_url=fake_slack.api_url))
     with served(app) as url:
         slash(url, fake_slack, "daily on 18:30 Europe/London", user="UMEMBER")
         refused = slack_reply(fake_slack, "UMEMBER")
@@ -114,7 +115,7 @@ async def test_discord_daily_commands_and_who_may_use_them(tmp_path: Path) -> No
     fake = FakeDiscord()
     await fake.start()
     ds = DiscordSettings(TOKEN, None, fake.base, "", None, tmp_path / "state")
-    client = build_client(core, ds, daily=daily)
+    client = build_client(desk_for(core, daily=daily), ds)
     try:
         await client.login(TOKEN)
         state = client._connection
@@ -253,7 +254,9 @@ async def test_the_discord_front_end_runs_its_own_scheduler(tmp_path: Path) -> N
     due_now(daily.store, "discord", "888")
     fake = FakeDiscord()
     await fake.start()
-    client = build_client(core, DiscordSettings(TOKEN, None, fake.base, "", None, tmp_path / "state"), daily=daily)
+    client = build_client(
+        desk_for(core, daily=daily), DiscordSettings(TOKEN, None, fake.base, "", None, tmp_path / "state")
+    )
     try:
         await client.login(TOKEN)  # setup_hook starts the scheduler; it posts over REST, no gateway needed
         (post,) = await fake.wait_for(lambda c: c.path == "/channels/888/messages")
@@ -290,9 +293,9 @@ def test_the_slack_process_runs_its_own_scheduler(fake_slack: FakeSlack, tmp_pat
 
 def test_discord_shards_setting_makes_an_auto_sharded_client(tmp_path: Path) -> None:
     _, core, _ = make(tmp_path)
-    auto = build_client(core, DiscordSettings(TOKEN, None, DEFAULT_BASE, "", 0, tmp_path))
-    fixed = build_client(core, DiscordSettings(TOKEN, None, DEFAULT_BASE, "", 4, tmp_path))
-    plain = build_client(core, DiscordSettings(TOKEN, None, DEFAULT_BASE, "", None, tmp_path))
+    auto = build_client(desk_for(core), DiscordSettings(TOKEN, None, DEFAULT_BASE, "", 0, tmp_path))
+    fixed = build_client(desk_for(core), DiscordSettings(TOKEN, None, DEFAULT_BASE, "", 4, tmp_path))
+    plain = build_client(desk_for(core), DiscordSettings(TOKEN, None, DEFAULT_BASE, "", None, tmp_path))
     assert isinstance(auto, discord.AutoShardedClient) and auto.shard_count is None
     assert isinstance(fixed, discord.AutoShardedClient) and fixed.shard_count == 4
     assert not isinstance(plain, discord.AutoShardedClient)
@@ -305,13 +308,13 @@ def test_a_retried_slack_event_is_answered_once_across_processes_and_restarts(
     ss = SlackSettings("xoxb-test", SECRET, "", fake_slack.api_url, 3000)
     ev = {"type": "app_mention", "user": "U2", "text": "<@UBOT> Eden", "ts": "1700.5", "channel": "C9"}
     retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
-    first = build_app(core, ss, WebClient(token="xoxb-test", base_url=fake_slack.api_url), daily)
+    first = build_app(desk_for(core, daily=daily), ss, WebClient(token="xoxb-test", base_url=fake_slack.api_url))
     with served(first) as url:
         assert event(url, ev, "EvOnce")[0] == 200
         fake_slack.wait_for("/chat.postMessage")
     # another process over the same database (or this one restarted) gets Slack's retry
     _, _, other_daily = make(tmp_path)
-    second = build_app(core, ss, WebClient(token="xoxb-test", base_url=fake_slack.api_url), other_daily)
+    second = build_app(desk_for(core, daily=other_daily), ss, WebClient(token="xoxb-test", base_url=fake_slack.api_url))
     with served(second) as url:
         assert event(url, ev, "EvOnce", headers=retry)[0] == 200
         assert event(url, ev, "EvOther")[0] == 200

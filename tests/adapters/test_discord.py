@@ -17,7 +17,7 @@ import pytest
 from adapters.discord.client import MaiskyClient, build_client, sync_commands, to_discord
 from bot import ConfigError, Maisky, Reply, Settings
 from bot.ops.settings import DiscordSettings
-from tests.adapters.conftest import MakeCore
+from tests.adapters.conftest import MakeCore, desk_for
 from tests.adapters.discord_fakes import (
     APP_ID,
     BOT_USER,
@@ -53,11 +53,11 @@ class Env:
         return (await self.fake.answers(count))[count - 1]
 
 
-async def start(tmp_path: Path, core: Maisky, guild: int | None = None, **fail: Any) -> Env:
+async def start(tmp_path: Path, core: Maisky, guild: int | None = None, cooldown: int = 0, **fail: Any) -> Env:
     fake = FakeDiscord(fail=dict(fail))
     await fake.start()
     ds = settings(fake, tmp_path / "state", guild)
-    client = build_client(core, ds)
+    client = build_client(desk_for(core, cooldown=cooldown), ds)
     await client.login(TOKEN)
     return Env(fake, client, ds)
 
@@ -151,7 +151,7 @@ async def test_another_passage_button_survives_a_restart(tmp_path: Path, make_co
     for state in ("before", "after"):
         fake = FakeDiscord()
         await fake.start()
-        client = build_client(core, settings(fake, tmp_path / state), daily=build_daily(db, core))
+        client = build_client(desk_for(core, daily=build_daily(db, core)), settings(fake, tmp_path / state))
         try:
             await client.login(TOKEN)
             if not custom_id:
@@ -251,7 +251,7 @@ async def test_429_is_retried_by_discord_py(tmp_path: Path, make_core: MakeCore)
 
 
 async def test_cooldown_is_a_friendly_ephemeral_reply(tmp_path: Path, make_core: MakeCore) -> None:
-    e = await start(tmp_path, core=make_core(cooldown=60))
+    e = await start(tmp_path, core=make_core(), cooldown=60)
     try:
         e.feed(command("ask", [{"type": 3, "name": "question", "value": "Eden"}]))
         await e.answer()

@@ -16,12 +16,11 @@ import pytest
 from adapters.discord.client import MaiskyClient, build_client, sync_commands, to_discord
 from adapters.discord.translator import TRANSLATIONS, DataTranslator, load_translations
 from bot import ConfigError, Maisky
-from bot.chat.desk import FrontDesk
 from bot.chat.voice import Voice
 from bot.club.quiz import Quiz
 from bot.ops.settings import DiscordSettings
 from bot.ops.store import Store
-from tests.adapters.conftest import MakeCore
+from tests.adapters.conftest import MakeCore, desk_for
 from tests.adapters.discord_fakes import (
     APP_ID,
     CHANNEL_ID,
@@ -56,7 +55,7 @@ async def env(tmp_path: Path, make_core: MakeCore, core: Maisky) -> AsyncIterato
     fake = FakeDiscord()
     await fake.start()
     quiz = Quiz(Store(f"sqlite:///{tmp_path / 'quiz.sqlite3'}"), core.corpus, core.voice)
-    client = build_client(make_core(), settings(fake, tmp_path / "state"), quiz=quiz)
+    client = build_client(desk_for(make_core(), quiz=quiz), settings(fake, tmp_path / "state"))
     await client.login(TOKEN)
     yield Env(fake, client, quiz)
     await client.close()
@@ -142,7 +141,7 @@ async def test_the_timeline_and_its_year_autocomplete(env: Env) -> None:
 async def test_without_a_database_the_quiz_says_so(tmp_path: Path, make_core: MakeCore) -> None:
     fake = FakeDiscord()
     await fake.start()
-    client = build_client(make_core(), settings(fake, tmp_path / "state"))
+    client = build_client(desk_for(make_core()), settings(fake, tmp_path / "state"))
     await client.login(TOKEN)
     try:
         client._connection.parse_interaction_create(command("quiz"))
@@ -173,7 +172,7 @@ async def test_descriptions_go_through_the_translator(tmp_path: Path, make_core:
     fake = FakeDiscord()
     await fake.start()
     ds = settings(fake, tmp_path / "state")
-    client = MaiskyClient(FrontDesk(make_core(), prefix="/maisky "), ds, translations=folder)
+    client = MaiskyClient(desk_for(make_core()), ds, translations=folder)
     await client.login(TOKEN)  # setup_hook sets the translator and syncs
     try:
         (put,) = [c for c in fake.calls if c.method == "PUT" and c.path == f"/applications/{APP_ID}/commands"]
@@ -208,6 +207,6 @@ def test_translations_follow_the_persona_folder(core: Maisky, tmp_path: Path) ->
     shutil.copytree(core.voice.persona_dir, persona, ignore=shutil.ignore_patterns("__pycache__"))
     (persona / "translations" / "fr.toml").write_text('"The commands" = "Les commandes"\n', encoding="utf-8")
     own = Maisky(core.corpus, core.matcher, Voice(persona, core.corpus))  # as MAISKY_PERSONA builds it
-    client = build_client(own, DiscordSettings("t", None, "http://127.0.0.1:9/api/v10", "", None, tmp_path))
+    client = build_client(desk_for(own), DiscordSettings("t", None, "http://127.0.0.1:9/api/v10", "", None, tmp_path))
     assert client.translator.tables == {"fr": {"The commands": "Les commandes"}}
-    assert build_client(core, DiscordSettings("t", None, "", "", None, tmp_path)).translator.tables == {}
+    assert build_client(desk_for(core), DiscordSettings("t", None, "", "", None, tmp_path)).translator.tables == {}

@@ -16,7 +16,7 @@ from adapters.discord.client import build_client
 from bot import Maisky
 from bot.club.quiz import Quiz
 from bot.ops.store import Store
-from tests.adapters.conftest import MakeCore
+from tests.adapters.conftest import MakeCore, desk_for
 from tests.adapters.discord_fakes import CHANNEL_ID, TOKEN, command, component, settings
 from tests.adapters.test_discord_clubs import Env, text_of
 
@@ -24,7 +24,7 @@ from tests.adapters.test_discord_clubs import Env, text_of
 @pytest.fixture
 async def env(tmp_path: Path, make_core: MakeCore, core: Maisky, fake_discord: Any) -> AsyncIterator[Env]:
     quiz = Quiz(Store(f"sqlite:///{tmp_path / 'quiz.sqlite3'}"), core.corpus, core.voice)
-    client = build_client(make_core(), settings(fake_discord, tmp_path / "state"), quiz=quiz)
+    client = build_client(desk_for(make_core(), quiz=quiz), settings(fake_discord, tmp_path / "state"))
     await client.login(TOKEN)
     yield Env(fake_discord, client, quiz)
     await client.close()

@@ -19,6 +19,7 @@ from adapters.discord.checks import lacking, permissions_in
 from adapters.discord.client import build_client, sync_commands
 from bot import Maisky
 from bot.ops.store import Store
+from tests.adapters.conftest import desk_for
 from tests.adapters.discord_fakes import APP_ID, BOT_ID, CHANNEL_ID, GUILD_ID, TOKEN, FakeDiscord, settings
 
 ROLE = "410000000000000000"
@@ -97,7 +98,7 @@ def sync(core: Maisky, fake: FakeServer, state: Path) -> None:
     ds = settings(fake, state)
 
     async def go() -> None:
-        client = build_client(core, ds)
+        client = build_client(desk_for(core), ds)
         await client.http.static_login(TOKEN)
         client._connection.application_id = int(APP_ID)
         try:

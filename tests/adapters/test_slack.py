@@ -7,6 +7,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,13 +15,15 @@ from slack_sdk.models.blocks import Block
 
 from adapters.slack.app import _Seen, build_app, to_slack
 from bot import ConfigError, Maisky, Reply, Settings
-from tests.adapters.conftest import MakeCore
+from bot.chat.memory import is_key
+from bot.ops.bootstrap import build_daily
+from tests.adapters.conftest import MakeCore, desk_for
 from tests.adapters.slack_fakes import SECRET, FakeSlack, click, event, served, settings, slash
 
 
 @pytest.fixture
 def url(fake_slack: FakeSlack, make_core: MakeCore) -> Iterator[str]:
-    app = build_app(make_core(), settings(fake_slack))
+    app = build_app(desk_for(make_core()), settings(fake_slack))
     with served(app) as u:
         yield u
 
@@ -169,7 +172,7 @@ def test_ack_is_immediate_even_when_the_answer_is_slow(fake_slack: FakeSlack, ma
 
     core = make_core()
     slow = SlowMaisky(core.corpus, core.matcher, core.voice)
-    with served(build_app(slow, settings(fake_slack))) as u:
+    with served(build_app(desk_for(slow), settings(fake_slack))) as u:
         started = time.monotonic()
         assert slash(u, fake_slack, "Was Eden made of iron?")[0] == 200
         assert time.monotonic() - started < 1.5
@@ -205,7 +208,7 @@ def test_long_passages_are_cut_at_a_sentence_and_marked(make_core: MakeCore) -> 
 
 
 def test_cooldown_gets_a_friendly_ephemeral_reply(fake_slack: FakeSlack, make_core: MakeCore) -> None:
-    app = build_app(make_core(cooldown=60), settings(fake_slack))
+    app = build_app(desk_for(make_core(), cooldown=60), settings(fake_slack))
     with served(app) as u:
         slash(u, fake_slack, "Eden", user="U7")
         fake_slack.wait_for("/response/U7")
@@ -222,7 +225,7 @@ def test_a_failing_core_gets_the_error_template_and_a_logged_traceback(
             raise RuntimeError("index on fire")
 
     core = make_core()
-    with served(build_app(Broken(core.corpus, core.matcher, core.voice), settings(fake_slack))) as u:
+    with served(build_app(desk_for(Broken(core.corpus, core.matcher, core.voice)), settings(fake_slack))) as u:
         slash(u, fake_slack, "Eden")
         body = response(fake_slack)
     assert "Something went wrong on my side" in all_text(body) and body["response_type"] == "ephemeral"
@@ -326,30 +329,34 @@ def test_manifest_matches_what_the_app_listens_for() -> None:
         assert re.search(rf"\b{verb}\b", hint), f"the /maisky usage hint does not show {verb}"
 
 
-def test_another_passage_button_value_fits_slacks_limit_whatever_the_question(make_core: MakeCore) -> None:
-    from adapters.slack.rendering import VALUE_LIMIT, read_another
-
+def test_another_passage_button_carries_a_short_key_whatever_the_question(fake_slack: FakeSlack, url: str) -> None:
     question = ("“Kennedy” ‘Chamberlain’ @everyone <!here> " * 30)[:915] + " Kennedy?"
-    reply = make_core().ask(question)
-    payload = to_slack(reply)
+    slash(url, fake_slack, question)
+    payload = response(fake_slack)
     assert_valid_blocks(payload)
     button = next(b for b in payload["blocks"] if b["type"] == "actions")["elements"][0]
-    assert len(button["value"]) <= VALUE_LIMIT
-    carried = read_another(button["value"])
-    assert carried is not None and carried[1] == 1 and carried[0] == reply.question[: len(carried[0])]
+    assert is_key(button["value"])  # the conversation turn's key; the question stays in the bot's memory
 
 
-def test_another_passage_button_survives_a_restart(fake_slack: FakeSlack, make_core: MakeCore) -> None:
-    """What the button needs is in the button: a new process answers it with the next passage."""
-    with served(build_app(make_core(), settings(fake_slack))) as u:
+def test_another_passage_button_survives_a_restart(fake_slack: FakeSlack, make_core: MakeCore, tmp_path: Path) -> None:
+    """The button carries the turn's key; the turn is in the database, so a new process answers it."""
+    core = make_core()
+    db = Settings.from_env({"DATABASE_URL": f"sqlite:///{tmp_path / 'turns.sqlite3'}"}, dotenv=None)
+    with served(build_app(desk_for(core, daily=build_daily(db, core)), settings(fake_slack))) as u:
         slash(u, fake_slack, "Kennedy")
         first = response(fake_slack)
     button = next(b for b in first["blocks"] if b["type"] == "actions")["elements"][0]
-    with served(build_app(make_core(), settings(fake_slack))) as u:  # the restarted app
+    with served(build_app(desk_for(core, daily=build_daily(db, core)), settings(fake_slack))) as u:  # the restarted app
         click(u, fake_slack, {"action_id": "maisky_another", "value": button["value"], "type": "button"})
         second = fake_slack.wait_for("/response/click-U1")[0].body
     assert "outlived my memory" not in all_text(second) and second["response_type"] == "ephemeral"
     assert sources_of(first) != sources_of(second) and len(sources_of(second)) == 1
+
+
+def test_an_unknown_turn_says_the_button_expired(fake_slack: FakeSlack, url: str) -> None:
+    click(url, fake_slack, {"action_id": "maisky_another", "value": '{"q": "Kennedy", "r": 1}', "type": "button"})
+    answer = fake_slack.wait_for("/response/click-U1")[0].body
+    assert "outlived my memory" in all_text(answer) and answer["response_type"] == "ephemeral"
 
 
 def sources_of(payload: dict[str, Any]) -> list[str]:
@@ -370,3 +377,20 @@ def test_help_in_a_mention_is_shown_only_to_the_asker(fake_slack: FakeSlack, url
     post = fake_slack.wait_for("/chat.postEphemeral")[0].body
     assert post["user"] == "U2" and post["thread_ts"] == "1700.7" and "/maisky ask &lt;question&gt;" in all_text(post)
     assert fake_slack.count("/chat.postMessage") == 0
+
+
+@pytest.mark.parametrize("text", ["help <@UBOT>", "<@UBOT> help", "help <@UBOT|maisky>", "<@UBOT>, help"])
+def test_help_with_the_mention_anywhere_shows_help_and_spends_no_cooldown(
+    fake_slack: FakeSlack, make_core: MakeCore, text: str
+) -> None:
+    """The bug: with the mention last, `help @Maisky` became a question, a public decline that spent
+    the cooldown, so the member's next line got "Patience, comrade"."""
+    with served(build_app(desk_for(make_core(), cooldown=60), settings(fake_slack))) as u:
+        ev = {"type": "app_mention", "user": "U2", "text": text, "ts": "1700.8", "channel": "C9"}
+        assert event(u, ev, "EvHelpLast")[0] == 200
+        help_post = fake_slack.wait_for("/chat.postEphemeral")[0].body
+        ask = {"type": "app_mention", "user": "U2", "text": "<@UBOT> Eden", "ts": "1700.9", "channel": "C9"}
+        assert event(u, ask, "EvAfterHelp")[0] == 200
+        answer = fake_slack.wait_for("/chat.postMessage")[0].body
+    assert "/maisky ask &lt;question&gt;" in all_text(help_post)
+    assert "Patience" not in all_text(answer) and "Source:" in all_text(answer)

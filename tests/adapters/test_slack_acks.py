@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 from adapters.slack.app import build_app
 from bot import Maisky, Settings, build
 from bot.ops.settings import SlackSettings
+from tests.adapters.conftest import desk_for
 from tests.adapters.slack_fakes import SECRET, FakeSlack, post, served
 from tests.conftest import PERSONA, SEEDS
 
@@ -70,7 +71,7 @@ def test_acks_do_not_queue_behind_busy_answers(held: HeldReplies) -> None:
     fake = FakeSlack()
     ss = SlackSettings("xoxb-test", SECRET, "", fake.api_url, 3000, workers=1)
     try:
-        with served(build_app(core, ss, WebClient(token="xoxb-test", base_url=fake.api_url))) as url:
+        with served(build_app(desk_for(core), ss, WebClient(token="xoxb-test", base_url=fake.api_url))) as url:
             assert command(url, held.url, 1) == 200
             deadline = time.monotonic() + 10
             while held.arrived < 1 and time.monotonic() < deadline:  # the only worker is now stuck replying

@@ -16,7 +16,7 @@ from adapters.slack.app import build_app, to_slack
 from bot import Maisky
 from bot.club.quiz import Quiz
 from bot.ops.store import Store
-from tests.adapters.conftest import MakeCore
+from tests.adapters.conftest import MakeCore, desk_for
 from tests.adapters.slack_fakes import FakeSlack, click, served, settings, slash
 
 
@@ -27,7 +27,7 @@ def quiz(core: Maisky, tmp_path: Path) -> Quiz:
 
 @pytest.fixture
 def url(fake_slack: FakeSlack, make_core: MakeCore, quiz: Quiz) -> Iterator[str]:
-    with served(build_app(make_core(), settings(fake_slack), quiz=quiz)) as u:
+    with served(build_app(desk_for(make_core(), quiz=quiz), settings(fake_slack))) as u:
         yield u
 
 
@@ -115,7 +115,7 @@ def test_typed_answers_are_lenient_and_never_ping(fake_slack: FakeSlack, url: st
 
 
 def test_without_a_database_the_quiz_says_so(fake_slack: FakeSlack, make_core: MakeCore) -> None:
-    with served(build_app(make_core(), settings(fake_slack))) as u:
+    with served(build_app(desk_for(make_core()), settings(fake_slack))) as u:
         slash(u, fake_slack, "quiz")
         body = responses(fake_slack, "U1", 1)[0]
     assert body["response_type"] == "ephemeral" and "has not been given" in body["text"]

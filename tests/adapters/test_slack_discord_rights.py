@@ -18,6 +18,7 @@ from bot import Maisky, Settings, build
 from bot.club.daily import Daily
 from bot.ops.bootstrap import build_daily
 from bot.ops.settings import DiscordSettings, SlackSettings
+from tests.adapters.conftest import desk_for
 from tests.adapters.discord_fakes import CHANNEL_ID, TOKEN, FakeDiscord, command
 from tests.adapters.slack_fakes import SECRET, FakeSlack, served, slash
 from tests.conftest import PERSONA, SEEDS
@@ -44,7 +45,7 @@ def reply(fake: FakeSlack, user: str, count: int = 1) -> str:
 
 def slack_app(core: Maisky, daily: Daily, fake: FakeSlack) -> Any:
     ss = SlackSettings("xoxb-test", SECRET, "", fake.api_url, 3000, frozenset())
-    return build_app(core, ss, WebClient(token="xoxb-test", base_url=fake.api_url), daily)
+    return build_app(desk_for(core, daily=daily), ss, WebClient(token="xoxb-test", base_url=fake.api_url))
 
 
 def test_slack_admin_grants_a_teacher_the_right(fake: FakeSlack, tmp_path: Path) -> None:
@@ -93,7 +94,9 @@ async def test_discord_subscribe_refused_without_send_messages(tmp_path: Path) -
     core, daily = make(tmp_path)
     fake = FakeDiscord()
     await fake.start()
-    client = build_client(core, DiscordSettings(TOKEN, None, fake.base, "", None, tmp_path / "state"), daily=daily)
+    client = build_client(
+        desk_for(core, daily=daily), DiscordSettings(TOKEN, None, fake.base, "", None, tmp_path / "state")
+    )
     can_view = str(discord.Permissions(view_channel=True, embed_links=True).value)
     try:
         await client.login(TOKEN)

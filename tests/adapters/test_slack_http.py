@@ -26,6 +26,7 @@ from adapters.slack.http import Health
 from adapters.slack.serve import make_server
 from bot import Settings, build
 from bot.ops.settings import SlackSettings
+from tests.adapters.conftest import desk_for
 from tests.adapters.slack_fakes import SECRET, FakeSlack, slash
 from tests.conftest import PERSONA, SEEDS
 
@@ -70,7 +71,7 @@ JSON = "application/json"
 def serve(fake: FakeSlack, **limits: Any) -> Iterator[Served]:
     slack = SlackSettings("xoxb-test", SECRET, "", fake.api_url, 0, host="127.0.0.1", mode="http", **limits)
     core = build(Settings(seeds_dir=SEEDS, persona_dir=PERSONA, cooldown=0))
-    app = build_app(core, slack, WebClient(token="xoxb-test", base_url=fake.api_url))
+    app = build_app(desk_for(core), slack, WebClient(token="xoxb-test", base_url=fake.api_url))
     health = Health({"database": lambda: True})
     server, _ = make_server(app, slack, health)
     stop = threading.Event()

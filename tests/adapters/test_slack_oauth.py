@@ -29,6 +29,7 @@ from bot import Maisky, Settings, build
 from bot.club.daily import Daily
 from bot.ops.bootstrap import build_daily
 from bot.ops.settings import SlackSettings
+from tests.adapters.conftest import desk_for
 from tests.adapters.slack_fakes import SECRET, FakeSlack, served, slash
 from tests.conftest import PERSONA, SEEDS
 
@@ -69,7 +70,7 @@ def install(base: str, code: str) -> int:
 def test_a_second_workspace_installs_and_is_answered_with_its_own_token(fake: FakeSlack, tmp_path: Path) -> None:
     core, daily = make(tmp_path)
     ss = SlackSettings("", SECRET, "", fake.api_url, 3000, client_id="111.222", client_secret="oauth-secret")
-    app = build_app(core, ss, daily=daily)
+    app = build_app(desk_for(core, daily=daily), ss)
     with served(app) as url:
         base = url.removesuffix("/slack/events")
         assert install(base, "code-for-t2") == 200
@@ -98,7 +99,7 @@ def test_a_second_workspace_installs_and_is_answered_with_its_own_token(fake: Fa
 def test_a_bad_state_installs_nothing(fake: FakeSlack, tmp_path: Path) -> None:
     core, daily = make(tmp_path)
     ss = SlackSettings("", SECRET, "", fake.api_url, 3000, client_id="111.222", client_secret="oauth-secret")
-    with served(build_app(core, ss, daily=daily)) as url:
+    with served(build_app(desk_for(core, daily=daily), ss)) as url:
         base = url.removesuffix("/slack/events")
         status, _, _ = get(f"{base}/slack/oauth_redirect?code=code-for-t2&state=forged")
         assert status >= 400
@@ -108,7 +109,7 @@ def test_a_bad_state_installs_nothing(fake: FakeSlack, tmp_path: Path) -> None:
 def test_single_token_mode_needs_no_install(fake: FakeSlack, tmp_path: Path) -> None:
     core, daily = make(tmp_path)
     ss = SlackSettings("xoxb-one", SECRET, "", fake.api_url, 3000)
-    with served(build_app(core, ss, daily=daily)) as url:
+    with served(build_app(desk_for(core, daily=daily), ss)) as url:
         slash(url, fake, "sources", user="U1")
         fake.wait_for("/response/U1")
         status, _, _ = get(url.removesuffix("/slack/events") + "/slack/install")
@@ -120,7 +121,7 @@ def test_doctor_checks_each_installed_workspace(
 ) -> None:
     core, daily = make(tmp_path)
     ss = SlackSettings("", SECRET, "", fake.api_url, 3000, client_id="111.222", client_secret="oauth-secret")
-    with served(build_app(core, ss, daily=daily)) as url:
+    with served(build_app(desk_for(core, daily=daily), ss)) as url:
         assert install(url.removesuffix("/slack/events"), "code-for-t2") == 200
     daily.store.subscribe("slack", "C1", "T2", "09:00", "UTC", "UADMIN", 0.0)
     monkeypatch.chdir(tmp_path)
@@ -144,7 +145,7 @@ def test_run_due_posts_with_each_workspaces_token(fake: FakeSlack, tmp_path: Pat
 
     core, daily = make(tmp_path)
     ss = SlackSettings("", SECRET, "", fake.api_url, 3000, client_id="111.222", client_secret="oauth-secret")
-    with served(build_app(core, ss, daily=daily)) as url:
+    with served(build_app(desk_for(core, daily=daily), ss)) as url:
         assert install(url.removesuffix("/slack/events"), "code-for-t2") == 200
     now = dt.datetime.now(dt.UTC)
     slot = (now - dt.timedelta(minutes=1)).strftime("%H:%M")

@@ -12,7 +12,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from websockets.asyncio.server import ServerConnection, serve
 
 from adapters.slack.app import build_app
-from tests.adapters.conftest import MakeCore
+from tests.adapters.conftest import MakeCore, desk_for
 from tests.adapters.slack_fakes import FakeSlack, settings
 
 
@@ -65,7 +65,7 @@ def test_slash_command_over_socket_mode_is_acked_and_answered(fake_slack: FakeSl
     ws = FakeSocket(envelope)
     fake_slack.ws_url = f"ws://127.0.0.1:{ws.port}/link"
     slack = settings(fake_slack, app_token="xapp-test")
-    app = build_app(make_core(), slack)
+    app = build_app(desk_for(make_core()), slack)
     handler = SocketModeHandler(app, slack.app_token)
     try:
         handler.connect()

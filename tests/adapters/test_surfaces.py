@@ -18,7 +18,7 @@ from adapters.discord.client import build_client
 from adapters.slack.app import build_app
 from bot import Maisky, Reply
 from bot.chat.desk import Caller, FrontDesk
-from tests.adapters.conftest import MakeCore
+from tests.adapters.conftest import MakeCore, desk_for
 from tests.adapters.discord_fakes import BOT_USER, CHANNEL_ID, DM_ID, FakeDiscord, channel_message, command
 from tests.adapters.discord_fakes import settings as discord_settings
 from tests.adapters.slack_fakes import FakeSlack, event, served, slash
@@ -96,10 +96,10 @@ async def test_the_same_line_gives_the_same_reply_and_visibility_everywhere(
 ) -> None:
     core = make_core()
     mark, private = expected(core, line)
-    client = build_client(core, discord_settings(fake_discord, tmp_path))
+    client = build_client(desk_for(core), discord_settings(fake_discord, tmp_path))
     await client.login("MTAwMA.fake.token")
     try:
-        with served(build_app(core, slack_settings(fake_slack))) as url:
+        with served(build_app(desk_for(core), slack_settings(fake_slack))) as url:
             seen = {
                 "slack /maisky": await asyncio.to_thread(slack_slash, fake_slack, url, line),
                 "slack mention": await asyncio.to_thread(slack_mention, fake_slack, url, line),
@@ -135,11 +135,11 @@ async def test_help_in_a_mention_spends_no_cooldown_on_any_surface(
 ) -> None:
     """On Discord "@Maisky help" was a question that spent the cooldown: the member's next real
     question got "Patience, comrade"."""
-    core = make_core(cooldown=60)
-    client = build_client(core, discord_settings(fake_discord, tmp_path))
+    core = make_core()
+    client = build_client(desk_for(core, cooldown=60), discord_settings(fake_discord, tmp_path))
     await client.login("MTAwMA.fake.token")
     try:
-        with served(build_app(core, slack_settings(fake_slack))) as url:
+        with served(build_app(desk_for(core, cooldown=60), slack_settings(fake_slack))) as url:
             for line in ("help", "about", "sources", "daily status", "What did you think of Chamberlain?"):
                 slack = await asyncio.to_thread(slack_mention, fake_slack, url, line)
                 discord = await discord_mention(fake_discord, client, line)
@@ -154,7 +154,7 @@ async def test_help_in_a_mention_spends_no_cooldown_on_any_surface(
 async def test_an_invalid_question_is_private_on_discord_slash_commands_too(
     make_core: MakeCore, fake_discord: FakeDiscord, tmp_path: Path
 ) -> None:
-    client = build_client(make_core(), discord_settings(fake_discord, tmp_path))
+    client = build_client(desk_for(make_core()), discord_settings(fake_discord, tmp_path))
     await client.login("MTAwMA.fake.token")
     try:
         client._connection.parse_interaction_create(command("ask", [{"type": 3, "name": "question", "value": "???"}]))
@@ -183,7 +183,7 @@ async def test_every_command_the_help_lists_exists_on_that_surface(
     for word in slack_words:  # each is a command as typed (with an argument where it takes one)
         typed = {"ask": "ask Eden", "who": "who Eden", "daily": "daily status"}.get(word, word)
         assert not isinstance(FrontDesk(core).parse(typed), Ask) or word == "ask", word
-    client = build_client(core, discord_settings(fake_discord, tmp_path))
+    client = build_client(desk_for(core), discord_settings(fake_discord, tmp_path))
     await client.login("MTAwMA.fake.token")
     try:
         (put,) = [c for c in fake_discord.calls if c.method == "PUT"]

@@ -19,6 +19,7 @@ from adapters.discord.client import build_client
 from adapters.slack.app import build_app
 from bot import Maisky, Settings, build
 from bot.ops.settings import DiscordSettings, SlackSettings
+from tests.adapters.conftest import desk_for
 from tests.adapters.discord_fakes import BOT_USER, TOKEN, FakeDiscord, channel_message, command
 from tests.adapters.slack_fakes import SECRET, FakeSlack, event, post, served, slash
 from tests.conftest import PERSONA, SEEDS
@@ -37,7 +38,7 @@ def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeSlack, str]]:
         monkeypatch.delenv(name, raising=False)
     fake = FakeSlack()
     settings = SlackSettings("xoxb-test", SECRET, "", fake.api_url, 3000)
-    app = build_app(make_core(), settings, WebClient(token="xoxb-test", base_url=fake.api_url))
+    app = build_app(desk_for(make_core()), settings, WebClient(token="xoxb-test", base_url=fake.api_url))
     with served(app) as url:
         yield fake, url
     fake.close()
@@ -81,7 +82,7 @@ async def discord_env(tmp_path: Path) -> AsyncIterator[tuple[FakeDiscord, discor
     default = discord.http.Route.BASE
     fake = FakeDiscord(fail={})
     await fake.start()
-    client = build_client(make_core(), DiscordSettings(TOKEN, None, fake.base, "", None, tmp_path / "state"))
+    client = build_client(desk_for(make_core()), DiscordSettings(TOKEN, None, fake.base, "", None, tmp_path / "state"))
     await client.login(TOKEN)
     yield fake, client
     await client.close()

@@ -17,7 +17,7 @@ from bot import Maisky
 from bot.club.quiz import Quiz
 from bot.ops.store import Store
 from tests.adapters.conftest import MakeCore, desk_for
-from tests.adapters.discord_fakes import CHANNEL_ID, TOKEN, command, component, settings
+from tests.adapters.discord_fakes import CHANNEL_ID, GUILD_ID, TOKEN, command, component, settings
 from tests.adapters.test_discord_clubs import Env, text_of
 
 
@@ -47,7 +47,7 @@ async def test_display_names_in_quiz_verdicts_and_scores_are_never_links(env: En
         env.feed(command("quiz"))
         n += 1
         await env.answer(n)
-        draw = env.quiz.store.quiz_current("discord", CHANNEL_ID)
+        draw = env.quiz.store.quiz_current("discord", CHANNEL_ID, GUILD_ID)
         assert draw is not None
         letter = "ABCDEFGHIJ"[draw.options.index(env.quiz._by_key[draw.question_key].answer)]
         env.feed(named(command("quiz", [{"type": 3, "name": "answer", "value": letter}], uid=str(600 + i)), name))

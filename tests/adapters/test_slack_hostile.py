@@ -242,7 +242,7 @@ def test_display_names_in_quiz_scores_and_verdicts_are_never_links(fake_slack: F
     for n, name in enumerate(LINKY):
         assert _answer_as(url, fake_slack, "UHOST", "host", "quiz")[0] == 200
         fake_slack.wait_for("/response/UHOST", n * 2 + 1)
-        draw = quiz.store.quiz_current("slack", "C1")
+        draw = quiz.store.quiz_current("slack", "C1", "T1")
         assert draw is not None
         answer = quiz._by_key[draw.question_key].answer
         letter = "ABCDEFGHIJ"[draw.options.index(answer)]

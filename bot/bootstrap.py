@@ -19,6 +19,7 @@ from bot.corpus import Corpus, load_corpus
 from bot.embedding import default_cache_dir, load_encoder
 from bot.index_store import cached_corpus
 from bot.matcher import Matcher
+from bot.reader import load_reader
 from bot.settings import Settings
 from bot.voice import Voice
 
@@ -89,9 +90,11 @@ def build(settings: Settings, *, index: bool = True) -> Maisky:
         # read back from the cache while the seed files are unchanged (bot/index_store.py)
         corpus, fingerprint = cached_corpus(settings.seeds_dir, settings.cache_dir or default_cache_dir())
         analyzer = Analyzer(corpus.people, corpus.synonyms, corpus.cues)
+        encoder = load_encoder()
         matcher = Matcher(
-            corpus, analyzer, encoder=load_encoder(), cache_dir=settings.cache_dir, fingerprint=fingerprint
-        )
+            corpus, analyzer, encoder=encoder, cache_dir=settings.cache_dir, fingerprint=fingerprint,
+            reader=load_reader() if encoder is not None else None,  # it reads what the two stages found
+        )  # fmt: skip
     else:
         corpus = quotation_corpus(settings)
         matcher = cast(Matcher, _NoIndex())

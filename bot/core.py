@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from rapidfuzz import fuzz
 
-from bot.analysis import PERSON_PREFIX, SECOND_PERSON, words
+from bot.analysis import PERSON_PREFIX, SECOND_PERSON, foreign, words
 from bot.cooldown import Cooldown
 from bot.corpus import Corpus, Person
 from bot.matcher import Match, Matcher, MatchResult
@@ -73,6 +73,8 @@ class Maisky:
             return self.voice.invalid("too_long", limit=MAX_QUESTION)
         if not _ASCII_WORD.search(text):
             return self.voice.invalid("language" if _ANY_LETTER.search(text) else "no_words")
+        if foreign(text):  # Latin script, another language: the same honest reply as for Cyrillic
+            return self.voice.invalid("language")
         return None
 
     def explain(self, question: str, limit: int = 5) -> MatchResult:
@@ -96,6 +98,8 @@ class Maisky:
         if talk is Talk.SELF and "maisky" in self.corpus.people:
             return self._portrait(self.corpus.people["maisky"]) or self.voice.decline(question)
         result = self.matcher.search(_MENTION.sub(" ", question), limit=max(5, rank + 1))
+        if not result.answered and result.tier == "closest" and rank == 0:
+            return self.voice.closest(result, asked=question)
         if not result.answered:
             return self.voice.decline(question, matches=result.matches)
         if rank >= len(result.matches) or not result.matches[rank].accepted:

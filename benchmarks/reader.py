@@ -37,10 +37,38 @@ def cpu_ms(call) -> float:  # type: ignore[no-untyped-def]
     return (time.process_time() - started) * 1000
 
 
+def figures(sets: list[str]) -> int:
+    """One table row per set and setting: what `maisky eval [--without-keywords] [--without-reader]` prints."""
+    from bot import Settings, build
+    from bot.evaluation import evaluate, load_questions
+
+    core = build(Settings.from_env())
+    print(
+        "| question set | keywords | stages | top-1 | top-3 | declined | overall | answers (wrong) | closest (holding the answer) | declines |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for keywords in (True, False):
+        for name in sets:
+            items = load_questions(ROOT / "tests" / "data" / name)
+            for reader in (False, True):
+                matcher = core.matcher.rebuilt(keywords=keywords, reader=reader)
+                t = evaluate(matcher, items).totals()
+                print(f"| `{name}` | {'yes' if keywords else 'ignored'} | {'three' if reader else 'two'} | {t['top1']:.3f} |"
+                      f" {t['top3']:.3f} | {t['declined']:.3f} | {t['overall']:.3f} | {t['answer']} ({t['wrong_answers']}) |"
+                      f" {t['closest']} ({t['closest_right']}) | {t['decline']} |", flush=True)  # fmt: skip
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sets", nargs="*", default=SETS)
+    p.add_argument(
+        "--figures", action="store_true",
+        help="instead: the `maisky eval` figures of every set, with and without keywords, with and without the reader",
+    )  # fmt: skip
     args = p.parse_args(argv)
+    if args.figures:
+        return figures(args.sets)
     from bot import Settings
     from bot.evaluation import load_questions
     from bot.reader import load_reader

@@ -64,6 +64,7 @@ class Thresholds:
     floor: float = 0.45  # a word's cosine that earns no credit in the word match
     full: float = 0.85  # a word's cosine that earns full credit
     candidates: int = 50  # passages the semantic stage scores
+    closest_meaning: float = 0.40  # the closest passage is shown (said honestly) only when its meaning reaches this
     caption_weight: float = 0.8  # a photo caption only names who is in the picture: prose that says more ranks first
 
 
@@ -420,8 +421,15 @@ class Matcher:
         else:
             reason = f"the two stages do not accept the best passage, and the reader scores it {_below(p, card.answer)}"
             reason += f" (to answer alone it must reach {card.answer:.2f})"
-        if p >= card.near:
+        meaning = best.meaning or 0.0
+        if p >= card.near and meaning >= self.t.closest_meaning and self._specific(best, cues):
             return MatchResult(question, everything, matches, False, reason + "; shown as the closest", closest=True)
+        if p >= card.near:  # the reader alone finds something close to anything: its meaning must agree
+            reason += (
+                f"; not shown as the closest: its meaning scores {_below(meaning, self.t.closest_meaning)}"
+                f" (needs {self.t.closest_meaning:.2f} and a specific word of the question)"
+            )
+            return MatchResult(question, everything, matches, False, reason)
         return MatchResult(
             question, everything, matches, False,
             reason + f"; nothing is near (reader {_below(p, card.near)}, the closest passage needs {card.near:.2f})",

@@ -379,7 +379,7 @@ class Matcher:
         assert self.reader is not None
         head = ranked[: self.reader.card.candidates]
         readings = self.reader.read(question, [m.passage.text for m in head])
-        return self.decide(question, everything, head, readings, self.reader.card, limit)
+        return self.decide(question, everything, head, readings, self.reader.card, limit, ranked[len(head) :])
 
     def decide(
         self,
@@ -389,6 +389,7 @@ class Matcher:
         readings: Sequence[Reading],
         card: Card,
         limit: int,
+        rest: Sequence[Match] = (),
     ) -> MatchResult:
         """Add the reader's probability to each candidate's score, re-rank, and decide among an
         answer, the closest passage said honestly, and a decline (the card's thresholds are
@@ -407,7 +408,7 @@ class Matcher:
                 )
             )  # fmt: skip
         read.sort(key=lambda m: (-m.score, m.passage.id))
-        matches = tuple(read[:limit])
+        matches = tuple([*read, *rest][:limit])  # the candidates it did not read keep their order below
         best = matches[0]
         p = best.reader or 0.0
         if best.accepted:

@@ -153,7 +153,9 @@ def test_a_decline_never_prints_a_score_that_rounds_to_its_threshold(value: floa
 
 def test_explain_shows_the_readers_scores_and_a_decline_never_rounds_to_its_threshold(core: Maisky) -> None:
     result = core.explain("What did you think of Chamberlain?")
-    assert all(m.reader is not None for m in result.matches)
+    card = load_card()
+    assert all(m.reader is not None for m in result.matches[: card.candidates])
+    assert len(result.matches) == 5  # the candidates it does not read still follow
     for question in (
         "What is the boiling point of water?",
         "How do I bake sourdough bread?",

@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         if shown > len(outside) / 5:
             break
         near = threshold
-    chosen = replace(chosen, near=near)
+    # with no weight in the ranking, only the best passage's reading decides anything: read that one
+    chosen = replace(chosen, near=near, candidates=1 if chosen.weight == 0 else args.candidates)
     print(f"closest passage from reader >= {near}", flush=True)
     for label, matcher, cases in runs:
         rows = [judge(matcher, case, None) for case in cases]

@@ -338,8 +338,20 @@ class Matcher:
         ranked = [self._judge(m, cues) for m in ranked]
         ranked = [replace(m, score=m.score * self.t.caption_weight) if m.passage.caption else m for m in ranked]
         ranked.sort(key=lambda m: (-m.score, m.passage.id))
-        if self.reader is not None:
-            return self._read(question, everything, terms, ranked, limit, cues)
+        stages = self._verdict(question, everything, terms, ranked, limit)
+        if self.reader is None:
+            return stages
+        return self._read(question, everything, ranked, limit, stages.reason)
+
+    def _verdict(
+        self,
+        question: str,
+        everything: tuple[QueryTerm, ...],
+        terms: Sequence[QueryTerm],
+        ranked: list[Match],
+        limit: int,
+    ) -> MatchResult:
+        """The two stages' decision: the best passage answers if the decline rule accepts it."""
         matches = tuple(ranked[:limit])
         best = matches[0]
         if best.accepted:
@@ -367,19 +379,13 @@ class Matcher:
         return MatchResult(question, everything, matches, False, reason)
 
     def _read(
-        self,
-        question: str,
-        everything: tuple[QueryTerm, ...],
-        terms: Sequence[QueryTerm],
-        ranked: list[Match],
-        limit: int,
-        cues: Sequence[QueryTerm],
+        self, question: str, everything: tuple[QueryTerm, ...], ranked: list[Match], limit: int, why: str
     ) -> MatchResult:
         """The third stage: the reader reads the best candidates in windows of a few sentences."""
         assert self.reader is not None
         head = ranked[: self.reader.card.candidates]
         readings = self.reader.read(question, [m.passage.text for m in head])
-        return self.decide(question, everything, head, readings, self.reader.card, limit, ranked[len(head) :])
+        return self.decide(question, everything, head, readings, self.reader.card, limit, ranked[len(head) :], why)
 
     def decide(
         self,
@@ -390,6 +396,7 @@ class Matcher:
         card: Card,
         limit: int,
         rest: Sequence[Match] = (),
+        why: str = "",
     ) -> MatchResult:
         """Add the reader's probability to each candidate's score, re-rank, and decide among an
         answer, the closest passage said honestly, and a decline (the card's thresholds are
@@ -422,6 +429,8 @@ class Matcher:
         else:
             reason = f"the two stages do not accept the best passage, and the reader scores it {_below(p, card.answer)}"
             reason += f" (to answer alone it must reach {card.answer:.2f})"
+        if why and not stages.accepted:  # the two stages' own reason first: what they found lacking
+            reason = f"{why}; {reason}"
         meaning = best.meaning or 0.0
         if p >= card.near and meaning >= self.t.closest_meaning and self._specific(best, cues):
             return MatchResult(question, everything, matches, False, reason + "; shown as the closest", closest=True)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot.desk import Caller, FrontDesk
+from bot.chat.desk import Caller, FrontDesk
 
 __all__ = ["run_chat"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.doctor import Probe, configured
 from bot.errors import ConfigError
-from bot.settings import DiscordSettings, Settings, SlackSettings
+from bot.ops.doctor import Probe, configured
+from bot.ops.settings import DiscordSettings, Settings, SlackSettings
 
 if TYPE_CHECKING:
     from discord.app_commands import CommandTree
@@ -28,7 +28,7 @@ def _installed(settings: Settings, ss: SlackSettings) -> dict[str, str]:
     from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bot.store import database_url
+    from bot.ops.store import database_url
 
     engine = sa.create_engine(database_url(settings.database_url))
     try:

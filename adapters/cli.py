@@ -15,15 +15,28 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from adapters import lifecycle
 from bot import Maisky, MaiskyError, Reply, Settings, build
-from bot.bootstrap import build_quiz
-from bot.commands import About, Ask, Command, Daily, DailyAction, Help, Quiz, QuizAction, Quote, Sources, Timeline, Who
-from bot.desk import Caller, FrontDesk
-from bot.evaluation import evaluate, load_questions
-from bot.matcher import Match, MatchResult
-from bot.voice import capped
+from bot.chat.commands import (
+    About,
+    Ask,
+    Command,
+    Daily,
+    DailyAction,
+    Help,
+    Quiz,
+    QuizAction,
+    Quote,
+    Sources,
+    Timeline,
+    Who,
+)
+from bot.chat.desk import Caller, FrontDesk
+from bot.chat.voice import capped
+from bot.ops.bootstrap import build_quiz
+from bot.search.evaluation import evaluate, load_questions
+from bot.search.matcher import Match, MatchResult
 
 if TYPE_CHECKING:
-    from bot.quiz import Quiz as QuizService
+    from bot.club.quiz import Quiz as QuizService
 
 __all__ = ["main"]
 
@@ -358,7 +371,7 @@ def _doctor(args: argparse.Namespace, core: Maisky | None, out: TextIO) -> int:
     """Check the settings, each configured token, the database and every subscribed channel; exit 1
     when anything needs fixing."""
     from adapters.checks import probes
-    from bot import doctor
+    from bot.ops import doctor
 
     found, settings = doctor.check_settings(slack=args.slack)
     if settings is not None:
@@ -371,7 +384,7 @@ def _doctor(args: argparse.Namespace, core: Maisky | None, out: TextIO) -> int:
 def _import(args: argparse.Namespace, core: Maisky | None, out: TextIO) -> int:
     """Draft seeds/<id>.toml from documents; the report goes to stdout (stderr with --dry-run, whose
     stdout is the TOML itself)."""
-    from bot.importer import Provenance, is_copyright, run_import, slug
+    from bot.curate.importer import Provenance, is_copyright, run_import, slug
 
     prov = Provenance(
         id=args.id or slug(args.title, words=5, limit=40),

@@ -24,13 +24,13 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from bot import Maisky, Settings
-from bot.bootstrap import build_daily
 from bot.errors import ConfigError, MaiskyError, ServiceError
-from bot.logs import REDACTED, Rewrite, setup
+from bot.ops.bootstrap import build_daily
+from bot.ops.logs import REDACTED, Rewrite, setup
 
 if TYPE_CHECKING:
-    from bot.daily import Daily
-    from bot.settings import DiscordSettings, SlackSettings
+    from bot.club.daily import Daily
+    from bot.ops.settings import DiscordSettings, SlackSettings
 
 __all__ = [
     "LIBRARY_REWRITES", "Stopper", "check_discord_gateway", "check_slack_token", "configure_logging",

@@ -14,9 +14,9 @@ import logging
 from typing import TextIO
 
 from bot import Maisky, Settings
-from bot.bootstrap import build_daily
-from bot.daily import Poster, RunReport
+from bot.club.daily import Poster, RunReport
 from bot.errors import ConfigError, ServiceError
+from bot.ops.bootstrap import build_daily
 
 __all__ = ["main", "print_report", "run_due"]
 

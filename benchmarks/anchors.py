@@ -28,11 +28,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.prose import with_prose
-from bot.analysis import STOPWORDS, Analyzer, words
-from bot.corpus import Corpus, load_corpus
-from bot.embedding import load_encoder
-from bot.evaluation import load_questions
-from bot.matcher import Matcher
+from bot.search.analysis import STOPWORDS, Analyzer, words
+from bot.search.embedding import load_encoder
+from bot.search.evaluation import load_questions
+from bot.search.matcher import Matcher
+from bot.sources.corpus import Corpus, load_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 20261127

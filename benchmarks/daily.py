@@ -101,14 +101,14 @@ def start_fake(latency: float, workdir: Path) -> tuple[subprocess.Popen[bytes], 
 
 def core():  # type: ignore[no-untyped-def]
     from bot import Settings
-    from bot.bootstrap import build
+    from bot.ops.bootstrap import build
 
     return build(Settings(seeds_dir=ROOT / "seeds", persona_dir=ROOT / "persona"), index=False)
 
 
 def daily_over(url: str, **config: Any):  # type: ignore[no-untyped-def]
-    from bot.daily import Daily, DailyConfig
-    from bot.store import Store
+    from bot.club.daily import Daily, DailyConfig
+    from bot.ops.store import Store
 
     c = core()
     return Daily(Store(url), c.corpus, c.voice, DailyConfig(**config))
@@ -119,7 +119,7 @@ def fresh(url: str | None, workdir: Path, name: str) -> str:
         return f"sqlite:///{workdir / name}.sqlite3"
     import sqlalchemy as sa
 
-    from bot.store import database_url
+    from bot.ops.store import database_url
 
     schema = f"bench_{name}"
     engine = sa.create_engine(database_url(url))
@@ -132,7 +132,7 @@ def fresh(url: str | None, workdir: Path, name: str) -> str:
 
 def subscribe_many(store: Any, n: int, workspaces: int, prefix: str = "C") -> None:
     """N subscriptions at 09:00 UTC, spread over `workspaces` Slack workspaces (bulk, for speed)."""
-    from bot.store import subscriptions
+    from bot.ops.store import subscriptions
 
     rows = [{"platform": "slack", "channel": f"{prefix}{i:05d}", "workspace": f"T{i % workspaces:03d}",
              "post_time": "09:00", "timezone": "UTC", "created_by": "U1", "created_at": CREATED, "active": True,
@@ -218,7 +218,7 @@ def idle(d: Any, args: argparse.Namespace) -> None:
 
 
 def history(args: argparse.Namespace, workdir: Path) -> None:
-    from bot.store import Status, deliveries
+    from bot.ops.store import Status, deliveries
 
     n = args.history_channels
     dailies = {}
@@ -277,8 +277,8 @@ def startup(args: argparse.Namespace, workdir: Path) -> None:
 
 def make_corpus(folder: Path, n: int) -> None:
     """The bundled sources plus `n` passages of their words reshuffled, in files of 10,000."""
-    from bot.analysis import words
-    from bot.corpus import load_corpus
+    from bot.search.analysis import words
+    from bot.sources.corpus import load_corpus
 
     shutil.rmtree(folder, ignore_errors=True)
     shutil.copytree(ROOT / "seeds", folder, ignore=shutil.ignore_patterns("__pycache__", "*.py", "*.md"))

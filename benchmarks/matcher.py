@@ -33,8 +33,8 @@ SEED = 20261127
 
 def synthetic_corpus(n: int, rng: random.Random):  # type: ignore[no-untyped-def]
     """`n` passages: the real passages' words plus a Zipf-distributed invented vocabulary."""
-    from bot.analysis import words
-    from bot.corpus import Passage, Source, load_corpus
+    from bot.search.analysis import words
+    from bot.sources.corpus import Passage, Source, load_corpus
 
     real = load_corpus(ROOT / "seeds")
     base = [w for p in real.passages for w in words(p.text)]
@@ -72,8 +72,8 @@ def questions(corpus, rng: random.Random, count: int = 300) -> list[str]:  # typ
 
 
 def one_size(n: int) -> dict[str, float]:
-    from bot.analysis import STOPWORDS, Analyzer
-    from bot.matcher import Matcher
+    from bot.search.analysis import STOPWORDS, Analyzer
+    from bot.search.matcher import Matcher
 
     rng = random.Random(SEED + n)
     corpus = synthetic_corpus(n, rng)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from bot.corpus import Corpus, Passage, Source
+from bot.sources.corpus import Corpus, Passage, Source
 
 __all__ = ["paragraphs", "sentence_passages", "with_prose"]
 
@@ -42,7 +42,7 @@ def paragraphs(limit: int, min_words: int = 25) -> list[str]:
 def _kept(kind: str, field: str, limit: int, min_words: int, build: Callable[[], list[str]]) -> list[str]:
     """Up to `limit` texts from the cache folder's file for `kind`, else `build()`'s, kept there
     (with whether they are all there are) for the next run."""
-    from bot.embedding import default_cache_dir
+    from bot.search.embedding import default_cache_dir
 
     kept = default_cache_dir() / f"bench-{kind}-{sys.version_info[0]}{sys.version_info[1]}-{min_words}.json"
     try:
@@ -112,7 +112,7 @@ def _sentence_scan(limit: int, min_words: int) -> list[str]:
 
 
 def _sentences(text: str) -> list[str]:
-    from bot.semantic import sentences
+    from bot.search.semantic import sentences
 
     return sentences(text)
 

@@ -40,7 +40,7 @@ def cpu_ms(call) -> float:  # type: ignore[no-untyped-def]
 def figures(sets: list[str]) -> int:
     """One table row per set and setting: what `maisky eval [--without-keywords] [--without-reader]` prints."""
     from bot import Settings, build
-    from bot.evaluation import evaluate, load_questions
+    from bot.search.evaluation import evaluate, load_questions
 
     core = build(Settings.from_env())
     print(
@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.figures:
         return figures(args.sets)
     from bot import Settings
-    from bot.evaluation import load_questions
-    from bot.reader import load_reader
+    from bot.search.evaluation import load_questions
+    from bot.search.reader import load_reader
 
     before = rss_mb()
     reader = load_reader()

@@ -277,7 +277,7 @@ def main() -> None:
 
     from adapters.slack.app import build_app
     from bot import Settings, build
-    from bot.settings import SlackSettings
+    from bot.ops.settings import SlackSettings
 
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" is what we measure
     core = build(Settings(seeds_dir=ROOT / "seeds", persona_dir=ROOT / "persona", cooldown=0))

@@ -84,10 +84,10 @@ def child(seeds: Path, cache: Path, count: int) -> None:
     import resource
 
     from benchmarks.anchors import questions
-    from bot.analysis import Analyzer
-    from bot.embedding import load_encoder
-    from bot.index_store import cached_corpus
-    from bot.matcher import Matcher
+    from bot.search.analysis import Analyzer
+    from bot.search.embedding import load_encoder
+    from bot.search.index_store import cached_corpus
+    from bot.search.matcher import Matcher
 
     corpus, key = cached_corpus(seeds, cache)
     analyzer = Analyzer(corpus.people, corpus.synonyms, corpus.cues)
@@ -116,7 +116,7 @@ def child(seeds: Path, cache: Path, count: int) -> None:
     units = len(both.index.units)
     vocabulary = len(both.index.vocabulary)
     cached_units = int((both.semantic.texts.matrix.find(both.index.units[:]) >= 0).sum())
-    from bot.index_store import text_keys
+    from bot.search.index_store import text_keys
 
     cached_words = int((both.semantic.vectors.store.find(text_keys(both.index.vocabulary)) >= 0).sum())
     print(

@@ -18,11 +18,11 @@ import time
 from pathlib import Path
 
 from benchmarks.prose import with_prose
-from bot.analysis import Analyzer
-from bot.corpus import Corpus, load_corpus
-from bot.embedding import load_encoder
-from bot.evaluation import evaluate, load_questions
-from bot.matcher import Matcher
+from bot.search.analysis import Analyzer
+from bot.search.embedding import load_encoder
+from bot.search.evaluation import evaluate, load_questions
+from bot.search.matcher import Matcher
+from bot.sources.corpus import Corpus, load_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 SETS = [

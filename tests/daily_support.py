@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from bot import Reply
 from bot.errors import ChannelGone, OutcomeUnknown, PostLater, TokenRejected
-from bot.store import database_url
+from bot.ops.store import database_url
 
 # CI sets this to a real PostgreSQL server it started; every store test then runs on both.
 POSTGRES = os.environ.get("MAISKY_TEST_POSTGRES_URL", "")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot import Maisky
-from bot.analysis import Analyzer
+from bot.search.analysis import Analyzer
 
 
 def test_questions_never_grow_the_analyzers_memory(core: Maisky) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot import Settings
-from bot.bootstrap import build
-from bot.quotes import maisky_quotes
+from bot.ops.bootstrap import build
+from bot.sources.quotes import maisky_quotes
 from tests.conftest import PERSONA, SEEDS
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.commands import About, Another, Ask, Daily, DailyAction, Help, Quote, Sources, Who, parse
+from bot.chat.commands import About, Another, Ask, Daily, DailyAction, Help, Quote, Sources, Who, parse
 
 
 def knows(name: str) -> bool:
@@ -73,7 +73,7 @@ def test_commands(line: str, command: object) -> None:
 
 
 def test_each_command_has_a_policy_row() -> None:
-    from bot.desk import POLICY
+    from bot.chat.desk import POLICY
 
     for command in (Ask("x"), Another(), Who("x"), Quote(), Sources(), About(), Help(), *map(Daily, DailyAction)):
         assert command.name in POLICY

@@ -15,7 +15,7 @@ import pytest
 from adapters.chat import respond
 from adapters.cli import main
 from bot import Maisky
-from bot.desk import Caller, FrontDesk
+from bot.chat.desk import Caller, FrontDesk
 from tests.conftest import DEV_QUESTIONS, ROOT
 
 
@@ -172,8 +172,8 @@ def test_chat_another_and_more_show_the_next_passages(core: Maisky) -> None:
 
 
 def test_chat_daily_commands_work_on_a_local_channel(core: Maisky, tmp_path: Path) -> None:
-    from bot.bootstrap import build_daily
-    from bot.settings import Settings
+    from bot.ops.bootstrap import build_daily
+    from bot.ops.settings import Settings
 
     settings = Settings.from_env({"DATABASE_URL": f"sqlite:///{tmp_path / 'd.sqlite3'}"}, dotenv=None)
     desk = FrontDesk(Maisky(core.corpus, core.matcher, core.voice), lambda: build_daily(settings, core))

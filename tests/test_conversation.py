@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot import Maisky
-from bot.analysis import SPELLER
-from bot.reply import Kind
-from bot.smalltalk import Talk, small_talk
+from bot.chat.reply import Kind
+from bot.chat.smalltalk import Talk, small_talk
+from bot.search.analysis import SPELLER
 
 
 @pytest.mark.parametrize("said", ["Who are you?", "Are you an AI?", "Are you real?", "Who made you?", "are u a bot"])

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from bot.cooldown import Cooldown
+from bot.chat.cooldown import Cooldown
 
 
 class Clock:

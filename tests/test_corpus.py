@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.corpus import load_corpus
 from bot.errors import CorpusError
+from bot.sources.corpus import load_corpus
 from tests.conftest import SEEDS
 
 RAW = SEEDS.parent.parent / "shared" / "seeds" / "000_3ce380c9100f0e7d.txt"

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from bot import Kind, Maisky
-from bot.daily import Daily, DailyConfig, next_quote
-from bot.quotes import maisky_quotes
-from bot.schedule import parse_time, parse_zone, scheduled_at
-from bot.store import MIGRATIONS, Status, Store
+from bot.club.daily import Daily, DailyConfig, next_quote
+from bot.club.schedule import parse_time, parse_zone, scheduled_at
+from bot.ops.store import MIGRATIONS, Status, Store
+from bot.sources.quotes import maisky_quotes
 from tests.daily_support import (
     ChannelGone,
     OutcomeUnknown,

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from bot import Maisky, Settings
-from bot.bootstrap import build_daily
-from bot.commands import Daily, DailyAction, parse
-from bot.desk import Caller, FrontDesk
-from bot.reply import Kind
-from bot.store import Store
+from bot.chat.commands import Daily, DailyAction, parse
+from bot.chat.desk import Caller, FrontDesk
+from bot.chat.reply import Kind
+from bot.ops.bootstrap import build_daily
+from bot.ops.store import Store
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 ADMIN = Caller("slack", "T1", "C1", "UADMIN", may_manage=True, may_administer=True)

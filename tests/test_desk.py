@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 import pytest
 
 from bot import Maisky, Reply
-from bot.commands import About, Another, Ask, Daily, DailyAction, Help, Quote, Sources, Who
-from bot.cooldown import Cooldown
-from bot.desk import Caller, FrontDesk, Visibility
-from bot.reply import Kind
+from bot.chat.commands import About, Another, Ask, Daily, DailyAction, Help, Quote, Sources, Who
+from bot.chat.cooldown import Cooldown
+from bot.chat.desk import Caller, FrontDesk, Visibility
+from bot.chat.reply import Kind
 
 NOW = dt.datetime(2026, 9, 3, 8, 0, tzinfo=dt.UTC)
 MEMBER = Caller("test", "W1", "C1", "U1")

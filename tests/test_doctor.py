@@ -1,4 +1,4 @@
-"""bot/doctor.py: the platform-free checks (settings, database, subscribed channels) and the table."""
+"""bot/ops/doctor.py: the platform-free checks (settings, database, subscribed channels) and the table."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.doctor import (
+from bot.ops.doctor import (
     Finding,
     Place,
     Reach,
@@ -20,7 +20,7 @@ from bot.doctor import (
     healthy,
     table,
 )
-from bot.store import MIGRATIONS, Store
+from bot.ops.store import MIGRATIONS, Store
 
 
 def _url(tmp_path: Path) -> str:
@@ -151,7 +151,7 @@ def test_table_shows_problems_with_their_fix_and_sums_up() -> None:
 
 
 def test_a_broken_corpus_is_named(seeds_copy: Path) -> None:
-    from bot.doctor import check_corpus
+    from bot.ops.doctor import check_corpus
 
     _, settings = check_settings({"MAISKY_SEEDS": str(seeds_copy)}, dotenv=None)
     assert settings is not None
@@ -163,7 +163,7 @@ def test_a_broken_corpus_is_named(seeds_copy: Path) -> None:
 
 
 def test_sqlite_on_heroku_and_a_bad_url_are_named(tmp_path: Path) -> None:
-    from bot.doctor import check_storage
+    from bot.ops.doctor import check_storage
 
     _, settings = check_settings({"DYNO": "web.1", "MAISKY_DB": str(tmp_path / "m.sqlite3")}, dotenv=None)
     assert settings is not None

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from bot import Maisky
-from bot.embedding import WordVectors, load_encoder
+from bot.search.embedding import WordVectors, load_encoder
 
 
 def test_a_reused_row_holds_the_new_words_vector(core: Maisky) -> None:

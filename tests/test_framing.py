@@ -9,7 +9,7 @@ import pytest
 
 from adapters.cli import main
 from bot import Maisky
-from bot.voice import _DANGLING
+from bot.chat.voice import _DANGLING
 
 
 def test_commentary_that_quotes_the_diary_is_introduced_as_the_editors(core: Maisky) -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.corpus import Person, load_corpus, load_people
-from bot.formats import Block, Document, read_document
-from bot.importer import MAX_WORDS, Draft, Provenance, Report, draft_source, validate
-from bot.quotations import attribute, find_spans
+from bot.curate.formats import Block, Document, read_document
+from bot.curate.importer import MAX_WORDS, Draft, Provenance, Report, draft_source, validate
+from bot.curate.quotations import attribute, find_spans
+from bot.sources.corpus import Person, load_corpus, load_people
 from tests.conftest import SEEDS
 
 PEOPLE = load_people(SEEDS / "people.toml")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from bot.corpus import load_people
-from bot.formats import read_document
-from bot.importer import Provenance, draft_source
+from bot.curate.formats import read_document
+from bot.curate.importer import Provenance, draft_source
+from bot.sources.corpus import load_people
 from tests.conftest import SEEDS
 
 PEOPLE = load_people(SEEDS / "people.toml")

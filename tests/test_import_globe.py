@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.corpus import load_corpus
-from bot.formats import read_document
-from bot.importer import Provenance, draft_source
+from bot.curate.formats import read_document
+from bot.curate.importer import Provenance, draft_source
+from bot.sources.corpus import load_corpus
 from tests.conftest import SEEDS
 
 RAW = Path(__file__).parent / "data" / "raw" / "globe-2015.txt"  # shared/seeds/000_3ce380c9100f0e7d.txt

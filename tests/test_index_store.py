@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 from adapters.cli import main
-from bot.analysis import Analyzer
-from bot.corpus import Corpus, load_corpus
-from bot.embedding import load_encoder
-from bot.evaluation import load_questions
-from bot.index_store import LexicalIndex, VectorStore, cached_corpus
-from bot.matcher import Matcher, MatchResult
+from bot.search.analysis import Analyzer
+from bot.search.embedding import load_encoder
+from bot.search.evaluation import load_questions
+from bot.search.index_store import LexicalIndex, VectorStore, cached_corpus
+from bot.search.matcher import Matcher, MatchResult
+from bot.sources.corpus import Corpus, load_corpus
 from tests.conftest import CLUB_QUESTIONS, DEV_QUESTIONS, SEEDS
 
 QUESTIONS = [i.q for i in load_questions(DEV_QUESTIONS)] + [i.q for i in load_questions(CLUB_QUESTIONS)]

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import Kind, Maisky, neutralise
-from bot.text import REPLACEMENT, clean
+from bot.chat.text import REPLACEMENT, clean
 from tests.conftest import ROOT
 
 NASTY = [

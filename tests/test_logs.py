@@ -11,7 +11,7 @@ import pytest
 
 from adapters.lifecycle import LIBRARY_REWRITES
 from bot import Settings
-from bot.logs import REDACTED, request_context, setup
+from bot.ops.logs import REDACTED, request_context, setup
 
 SECRET_TOKEN = "xoxb-9999-8888-verysecretvalue"
 

@@ -11,11 +11,11 @@ import pytest
 
 from adapters.cli import main
 from bot import Maisky
-from bot.analysis import Analyzer, reading
-from bot.corpus import Corpus, Passage, Source, load_corpus
-from bot.embedding import WordVectors, load_encoder
-from bot.evaluation import evaluate, load_questions
-from bot.matcher import Matcher
+from bot.search.analysis import Analyzer, reading
+from bot.search.embedding import WordVectors, load_encoder
+from bot.search.evaluation import evaluate, load_questions
+from bot.search.matcher import Matcher
+from bot.sources.corpus import Corpus, Passage, Source, load_corpus
 from tests.conftest import CLUB_QUESTIONS, DEV_QUESTIONS, SEEDS
 
 DATA = Path(__file__).parent / "data"

@@ -14,11 +14,11 @@ import pytest
 import sqlalchemy as sa
 
 from bot import Kind, Maisky
-from bot.commands import Ask, QuizAction, parse
-from bot.commands import Quiz as Quiz_
-from bot.desk import Caller, FrontDesk
-from bot.quiz import HIDDEN, WHEN, WHO, Question, Quiz, parse_years, questions, resolve_person
-from bot.store import Store, database_url
+from bot.chat.commands import Ask, QuizAction, parse
+from bot.chat.commands import Quiz as Quiz_
+from bot.chat.desk import Caller, FrontDesk
+from bot.club.quiz import HIDDEN, WHEN, WHO, Question, Quiz, parse_years, questions, resolve_person
+from bot.ops.store import Store, database_url
 from tests.conftest import ROOT
 from tests.daily_support import POSTGRES, database_urls, fresh_database
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot import Maisky, Settings, build
-from bot.corpus import load_corpus
 from bot.errors import CorpusError
-from bot.quotes import day_pick, maisky_quotes, quote_for_day
+from bot.sources.corpus import load_corpus
+from bot.sources.quotes import day_pick, maisky_quotes, quote_for_day
 from tests.conftest import PERSONA, SEEDS
 
 

@@ -1,4 +1,4 @@
-"""The reader (bot/reader.py): windows, the shipped weights and their hash, recorded scores, the
+"""The reader (bot/search/reader.py): windows, the shipped weights and their hash, recorded scores, the
 three replies, evidence below the passage, and the honest figures on declines."""
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot import Maisky
-from bot.analysis import foreign
-from bot.corpus import Passage
-from bot.matcher import _below
-from bot.reader import Card, Reader, Reading, Window, load_card, load_reader, sentences, weights_dir, windows
-from bot.reply import Kind
-from bot.voice import CUT_MARK
+from bot.chat.reply import Kind
+from bot.chat.voice import CUT_MARK
+from bot.search.analysis import foreign
+from bot.search.matcher import _below
+from bot.search.reader import Card, Reader, Reading, Window, load_card, load_reader, sentences, weights_dir, windows
+from bot.sources.corpus import Passage
 
 RECORDED = Path(__file__).parent / "data" / "reader-reference.json"
 
@@ -52,7 +52,7 @@ def test_the_shipped_reader_loads_and_its_hash_is_checked(tmp_path: Path) -> Non
     data = bytearray((weights_dir() / "reader-int8.onnx").read_bytes())
     data[-1] ^= 1
     bad.write_bytes(bytes(data))
-    from bot.embedding import _model_dir
+    from bot.search.embedding import _model_dir
 
     folder = _model_dir()
     assert folder is not None

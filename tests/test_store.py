@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bot.store import MIGRATIONS, Status, Store
+from bot.ops.store import MIGRATIONS, Status, Store
 from tests.conftest import ROOT
 from tests.daily_support import database_urls, fresh_database
 
@@ -24,7 +24,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 OPEN = """
 import sys, time
-from bot.store import Store
+from bot.ops.store import Store
 start = float(sys.argv[2])
 time.sleep(max(0.0, start - time.time()))  # all processes open the fresh database at the same moment
 store = Store(sys.argv[1])
@@ -129,7 +129,7 @@ def test_handled_event_ids_do_not_grow_without_bound(url: str) -> None:
 
 def test_postgres_gets_a_connect_timeout_unless_the_url_sets_one() -> None:
     pytest.importorskip("psycopg")
-    from bot.store import _engine
+    from bot.ops.store import _engine
 
     for url, expected in (
         ("postgresql://u:p@db.invalid/db", 3),

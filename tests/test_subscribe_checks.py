@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from bot import Maisky, Settings
-from bot.bootstrap import build_daily
-from bot.commands import Daily, DailyAction
-from bot.daily import Daily as DailyService
-from bot.desk import Caller, FrontDesk
-from bot.reach import Reach, Trouble
+from bot.chat.commands import Daily, DailyAction
+from bot.chat.desk import Caller, FrontDesk
+from bot.club.daily import Daily as DailyService
+from bot.club.reach import Reach, Trouble
+from bot.ops.bootstrap import build_daily
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 SUBSCRIBE = Daily(DailyAction.SUBSCRIBE, "09:00")

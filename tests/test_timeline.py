@@ -9,10 +9,10 @@ import pytest
 
 from adapters.cli import main
 from bot import Maisky
-from bot.commands import Ask, Timeline, parse
-from bot.desk import Caller, FrontDesk
-from bot.reply import Kind
-from bot.timeline import Span, dated, parse_span, timeline
+from bot.chat.commands import Ask, Timeline, parse
+from bot.chat.desk import Caller, FrontDesk
+from bot.chat.reply import Kind
+from bot.sources.timeline import Span, dated, parse_span, timeline
 
 
 @pytest.mark.parametrize(

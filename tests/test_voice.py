@@ -8,7 +8,7 @@ import tomllib
 import pytest
 
 from bot import Kind, Maisky
-from bot.evaluation import load_questions
+from bot.search.evaluation import load_questions
 from tests.conftest import DEV_QUESTIONS, PERSONA, SEEDS
 
 PERSONA_DATA = tomllib.loads((PERSONA / "persona.toml").read_text(encoding="utf-8"))

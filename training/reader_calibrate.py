@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot import Settings, build  # noqa: E402
-from bot.evaluation import EvalItem, _holds, load_questions  # noqa: E402
-from bot.matcher import Matcher, MatchResult  # noqa: E402
-from bot.reader import Card, Reading, load_reader, weights_dir  # noqa: E402
+from bot.search.evaluation import EvalItem, _holds, load_questions  # noqa: E402
+from bot.search.matcher import Matcher, MatchResult  # noqa: E402
+from bot.search.reader import Card, Reading, load_reader, weights_dir  # noqa: E402
 
 TUNING = [
     "dev-questions.yaml",

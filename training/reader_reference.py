@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.reader import load_reader  # noqa: E402
+from bot.search.reader import load_reader  # noqa: E402
 
 
 def main() -> int:

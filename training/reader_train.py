@@ -1,4 +1,4 @@
-"""Train the reader (bot/reader.py) on CPU and write its int8 ONNX weights, their SHA-256 and counts.
+"""Train the reader (bot/search/reader.py) on CPU and write its int8 ONNX weights, their SHA-256 and counts.
 
     python training/reader_train.py --minutes 30
 
@@ -35,8 +35,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.embedding import _model_dir  # noqa: E402
-from bot.reader import MAX_TOKENS, WEIGHTS, encode_pairs, pair_tokenizer, sentences, weights_dir, windows  # noqa: E402
+from bot.search.embedding import _model_dir  # noqa: E402
+from bot.search.reader import MAX_TOKENS, WEIGHTS, encode_pairs, pair_tokenizer, sentences, weights_dir, windows  # noqa: E402
 
 DATA = ROOT / "training" / "data"
 STOP = frozenset(

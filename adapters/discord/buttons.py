@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import discord
 
-from bot.commands import Another, Quiz, QuizAction
+from bot.chat.commands import Another, Quiz, QuizAction
 
 if TYPE_CHECKING:
     from adapters.discord.client import MaiskyClient
@@ -35,7 +35,7 @@ class QuestionBook(Protocol):
 
 @runtime_checkable
 class QuestionStore(Protocol):
-    """What the daily-post store offers for buttons (bot.store.Store)."""
+    """What the daily-post store offers for buttons (bot.ops.store.Store)."""
 
     def remember_question(self, key: str, question: str, now: float, ttl: float = ...) -> None: ...
 

@@ -17,10 +17,10 @@ import discord
 from discord import app_commands
 
 from adapters.discord.endpoints import Endpoints, RoutedHTTP
-from bot.doctor import Finding, Place
+from bot.club.reach import Reach, Trouble
 from bot.errors import MaiskyError
-from bot.reach import Reach, Trouble
-from bot.settings import DiscordSettings
+from bot.ops.doctor import Finding, Place
+from bot.ops.settings import DiscordSettings
 
 __all__ = ["NEEDED", "DiscordProbe", "interaction_reach", "lacking", "message_reach", "permissions_in"]
 

@@ -34,16 +34,16 @@ from adapters.discord.endpoints import Endpoints, RoutedHTTP, use_in_this_contex
 from adapters.discord.rendering import LETTERS, NO_PINGS, to_discord
 from adapters.discord.translator import DataTranslator
 from bot import Kind, Maisky
-from bot.commands import Command
-from bot.desk import Caller, FrontDesk, Outcome
+from bot.chat.commands import Command
+from bot.chat.desk import Caller, FrontDesk, Outcome
 from bot.errors import ServiceError
-from bot.settings import DiscordSettings
+from bot.ops.settings import DiscordSettings
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from bot.daily import Daily
-    from bot.quiz import Quiz
+    from bot.club.daily import Daily
+    from bot.club.quiz import Quiz
 
 __all__ = [
     "PERMISSIONS", "MaiskyClient", "ShardedMaiskyClient", "build_client", "commands_hash", "run", "sync_commands",

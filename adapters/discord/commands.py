@@ -8,8 +8,21 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
-from bot.commands import About, Another, Ask, Daily, DailyAction, Help, Quiz, QuizAction, Quote, Sources, Timeline, Who
-from bot.schedule import zone_names
+from bot.chat.commands import (
+    About,
+    Another,
+    Ask,
+    Daily,
+    DailyAction,
+    Help,
+    Quiz,
+    QuizAction,
+    Quote,
+    Sources,
+    Timeline,
+    Who,
+)
+from bot.club.schedule import zone_names
 
 if TYPE_CHECKING:
     from adapters.discord.client import MaiskyClient

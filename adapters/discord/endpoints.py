@@ -18,7 +18,7 @@ import yarl
 from discord.http import Route
 from discord.webhook.async_ import AsyncWebhookAdapter, async_context
 
-from bot.settings import DiscordSettings
+from bot.ops.settings import DiscordSettings
 
 __all__ = ["Endpoints", "RoutedHTTP", "RoutedWebhooks", "use_in_this_context"]
 

@@ -26,7 +26,7 @@ from adapters.discord.endpoints import Endpoints, RoutedHTTP
 from adapters.discord.rendering import NO_PINGS, to_discord
 from bot import Reply
 from bot.errors import ChannelGone, OutcomeUnknown, PostLater, ServiceError, TokenRejected
-from bot.settings import DiscordSettings
+from bot.ops.settings import DiscordSettings
 
 __all__ = ["DiscordPoster", "nonce", "rest_poster"]
 

@@ -9,7 +9,7 @@ from typing import Any
 import discord
 
 from bot import Reply
-from bot.excerpt import excerpt
+from bot.chat.excerpt import excerpt
 
 __all__ = ["NO_PINGS", "to_discord"]
 

@@ -24,15 +24,15 @@ from adapters.slack import checks
 from adapters.slack.rendering import ANOTHER, QUIZ, SOURCE, read_another, read_quiz, to_slack
 from adapters.slack.responding import Responder, interactive_retries
 from bot import Maisky
-from bot.commands import Another, Quiz, QuizAction
-from bot.desk import Caller, FrontDesk, Outcome
+from bot.chat.commands import Another, Quiz, QuizAction
+from bot.chat.desk import Caller, FrontDesk, Outcome
 from bot.errors import ServiceError
-from bot.settings import SlackSettings
+from bot.ops.settings import SlackSettings
 
 if TYPE_CHECKING:
-    from bot.daily import Daily
-    from bot.quiz import Quiz as QuizService
-    from bot.store import Store
+    from bot.club.daily import Daily
+    from bot.club.quiz import Quiz as QuizService
+    from bot.ops.store import Store
 
 __all__ = ["Listeners", "build_app", "run", "to_slack"]
 

@@ -2,7 +2,7 @@
 
 `auth.test` proves the token and, in its `x-oauth-scopes` header, lists the scopes the workspace
 granted; `conversations.info` says whether a channel exists, is archived and has the bot in it.
-What those facts mean is bot/doctor.py's business.
+What those facts mean is bot/ops/doctor.py's business.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.doctor import Finding, Place
-from bot.reach import Reach, Trouble
-from bot.settings import SlackSettings
+from bot.club.reach import Reach, Trouble
+from bot.ops.doctor import Finding, Place
+from bot.ops.settings import SlackSettings
 
 __all__ = ["SCOPES", "SlackProbe", "granted_scopes", "reach"]
 

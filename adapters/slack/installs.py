@@ -18,12 +18,12 @@ from sqlalchemy.engine import Engine
 
 from adapters.slack.checks import SCOPES
 from bot.errors import ChannelGone, TokenRejected
-from bot.settings import SlackSettings
+from bot.ops.settings import SlackSettings
 
 if TYPE_CHECKING:
     from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 
-    from bot.daily import Daily
+    from bot.club.daily import Daily
 
 __all__ = ["INSTALL_PATH", "REDIRECT_PATH", "WorkspacePoster", "daily_poster", "installation_store", "oauth_flow"]
 

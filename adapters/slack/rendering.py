@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot import Kind, Reply
-from bot.excerpt import excerpt
+from bot.chat.excerpt import excerpt
 
 __all__ = [
     "ANOTHER", "QUIZ", "SOURCE", "VALUE_LIMIT", "another_value", "escape", "quiz_value", "read_another", "read_quiz",

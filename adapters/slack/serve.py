@@ -19,9 +19,9 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from adapters.lifecycle import Stopper, bind_error, wake_main
 from adapters.slack.http import EVENTS_PATH, HEALTH_PATH, Guard, Health, carry_request_ids
-from bot.daily import Daily
+from bot.club.daily import Daily
 from bot.errors import ServiceError
-from bot.settings import SlackSettings
+from bot.ops.settings import SlackSettings
 
 __all__ = ["Scheduler", "make_server", "serve_http", "serve_socket"]
 

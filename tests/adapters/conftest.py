@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 
 from bot import Maisky
-from bot.cooldown import Cooldown
+from bot.chat.cooldown import Cooldown
 from tests.adapters.discord_fakes import FakeDiscord
 from tests.adapters.slack_fakes import FakeSlack
 

@@ -14,7 +14,7 @@ from typing import Any
 import discord
 from aiohttp import web
 
-from bot.settings import DiscordSettings
+from bot.ops.settings import DiscordSettings
 
 BOT_ID, APP_ID, GUILD_ID, CHANNEL_ID, USER_ID = "1000", "2000", "400000000000000000", "5000", "6000"
 DM_ID = "7000"  # the direct-message channel the fake opens with any user

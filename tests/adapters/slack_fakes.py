@@ -19,7 +19,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 
-from bot.settings import SlackSettings
+from bot.ops.settings import SlackSettings
 
 SECRET = "test-signing-secret"
 

@@ -23,11 +23,11 @@ from adapters.discord.posting import DiscordPoster, nonce
 from adapters.slack.app import build_app
 from adapters.slack.posting import SlackPoster
 from bot import Maisky, Settings, build
-from bot.bootstrap import build_daily
-from bot.daily import Daily
+from bot.club.daily import Daily
 from bot.errors import ChannelGone, OutcomeUnknown, PostLater, TokenRejected
-from bot.settings import DiscordSettings, SlackSettings
-from bot.store import Store
+from bot.ops.bootstrap import build_daily
+from bot.ops.settings import DiscordSettings, SlackSettings
+from bot.ops.store import Store
 from tests.adapters.discord_fakes import CHANNEL_ID, TOKEN, FakeDiscord, command
 from tests.adapters.slack_fakes import SECRET, FakeSlack, event, served, slash
 from tests.conftest import PERSONA, ROOT, SEEDS

@@ -16,7 +16,7 @@ import pytest
 
 from adapters.discord.client import MaiskyClient, build_client, sync_commands, to_discord
 from bot import ConfigError, Maisky, Reply, Settings
-from bot.settings import DiscordSettings
+from bot.ops.settings import DiscordSettings
 from tests.adapters.conftest import MakeCore
 from tests.adapters.discord_fakes import (
     APP_ID,
@@ -143,7 +143,7 @@ async def test_another_passage_button_is_ephemeral_and_different(env: Env) -> No
 
 async def test_another_passage_button_survives_a_restart(tmp_path: Path, make_core: MakeCore) -> None:
     """The button keeps only a key; the question is in the store, so a new process answers the click."""
-    from bot.bootstrap import build_daily
+    from bot.ops.bootstrap import build_daily
 
     core = make_core()
     db = Settings.from_env({"DATABASE_URL": f"sqlite:///{tmp_path / 'buttons.sqlite3'}"}, dotenv=None)

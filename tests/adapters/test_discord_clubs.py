@@ -15,9 +15,9 @@ import pytest
 from adapters.discord.client import MaiskyClient, build_client, sync_commands, to_discord
 from adapters.discord.translator import TRANSLATIONS, DataTranslator, load_translations
 from bot import ConfigError, Maisky
-from bot.desk import FrontDesk
-from bot.quiz import Quiz
-from bot.store import Store
+from bot.chat.desk import FrontDesk
+from bot.club.quiz import Quiz
+from bot.ops.store import Store
 from tests.adapters.conftest import MakeCore
 from tests.adapters.discord_fakes import APP_ID, CHANNEL_ID, TOKEN, Call, FakeDiscord, command, component, settings
 

@@ -18,7 +18,7 @@ from adapters.cli import main
 from adapters.discord.checks import lacking, permissions_in
 from adapters.discord.client import build_client, sync_commands
 from bot import Maisky
-from bot.store import Store
+from bot.ops.store import Store
 from tests.adapters.discord_fakes import APP_ID, BOT_ID, CHANNEL_ID, GUILD_ID, TOKEN, FakeDiscord, settings
 
 ROLE = "410000000000000000"

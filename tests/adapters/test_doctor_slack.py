@@ -11,7 +11,7 @@ import yaml
 
 from adapters.cli import main
 from adapters.slack.checks import SCOPES
-from bot.store import Store
+from bot.ops.store import Store
 from tests.adapters.slack_fakes import FakeSlack
 from tests.conftest import ROOT
 

@@ -20,7 +20,7 @@ from urllib.request import urlopen
 
 import pytest
 
-from bot.store import Status, Store
+from bot.ops.store import Status, Store
 from tests.adapters.discord_fakes import TOKEN, FakeDiscord, command
 from tests.adapters.slack_fakes import SECRET, FakeSlack, post, slash
 from tests.conftest import ROOT

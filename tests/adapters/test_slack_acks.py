@@ -14,7 +14,7 @@ from slack_sdk import WebClient
 
 from adapters.slack.app import build_app
 from bot import Maisky, Settings, build
-from bot.settings import SlackSettings
+from bot.ops.settings import SlackSettings
 from tests.adapters.slack_fakes import SECRET, FakeSlack, post, served
 from tests.conftest import PERSONA, SEEDS
 

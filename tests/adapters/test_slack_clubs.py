@@ -14,8 +14,8 @@ from slack_sdk.models.blocks import Block
 
 from adapters.slack.app import build_app, to_slack
 from bot import Maisky
-from bot.quiz import Quiz
-from bot.store import Store
+from bot.club.quiz import Quiz
+from bot.ops.store import Store
 from tests.adapters.conftest import MakeCore
 from tests.adapters.slack_fakes import FakeSlack, click, served, settings, slash
 

@@ -15,9 +15,9 @@ from slack_sdk import WebClient
 from adapters.discord.client import build_client
 from adapters.slack.app import build_app
 from bot import Maisky, Settings, build
-from bot.bootstrap import build_daily
-from bot.daily import Daily
-from bot.settings import DiscordSettings, SlackSettings
+from bot.club.daily import Daily
+from bot.ops.bootstrap import build_daily
+from bot.ops.settings import DiscordSettings, SlackSettings
 from tests.adapters.discord_fakes import CHANNEL_ID, TOKEN, FakeDiscord, command
 from tests.adapters.slack_fakes import SECRET, FakeSlack, served, slash
 from tests.conftest import PERSONA, SEEDS

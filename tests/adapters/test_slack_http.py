@@ -25,7 +25,7 @@ from adapters.slack.app import build_app
 from adapters.slack.http import Health
 from adapters.slack.serve import make_server
 from bot import Settings, build
-from bot.settings import SlackSettings
+from bot.ops.settings import SlackSettings
 from tests.adapters.slack_fakes import SECRET, FakeSlack, slash
 from tests.conftest import PERSONA, SEEDS
 

@@ -19,9 +19,9 @@ from adapters.cli import main
 from adapters.slack.app import build_app
 from adapters.slack.installs import daily_poster
 from bot import Maisky, Settings, build
-from bot.bootstrap import build_daily
-from bot.daily import Daily
-from bot.settings import SlackSettings
+from bot.club.daily import Daily
+from bot.ops.bootstrap import build_daily
+from bot.ops.settings import SlackSettings
 from tests.adapters.slack_fakes import SECRET, FakeSlack, served, slash
 from tests.conftest import PERSONA, SEEDS
 

@@ -17,7 +17,7 @@ from adapters.chat import respond
 from adapters.discord.client import build_client
 from adapters.slack.app import build_app
 from bot import Maisky, Reply
-from bot.desk import Caller, FrontDesk
+from bot.chat.desk import Caller, FrontDesk
 from tests.adapters.conftest import MakeCore
 from tests.adapters.discord_fakes import BOT_USER, CHANNEL_ID, DM_ID, FakeDiscord, channel_message, command
 from tests.adapters.discord_fakes import settings as discord_settings
@@ -174,7 +174,7 @@ async def test_every_command_the_help_lists_exists_on_that_surface(
 ) -> None:
     from adapters.discord.client import PREFIX as DISCORD
     from adapters.slack.app import PREFIX as SLACK
-    from bot.commands import Ask
+    from bot.chat.commands import Ask
 
     core = make_core()
     member = Caller("test", "T1", "C1", "U1")

@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 from adapters.discord.client import build_client
 from adapters.slack.app import build_app
 from bot import Maisky, Settings, build
-from bot.settings import DiscordSettings, SlackSettings
+from bot.ops.settings import DiscordSettings, SlackSettings
 from tests.adapters.discord_fakes import BOT_USER, TOKEN, FakeDiscord, channel_message, command
 from tests.adapters.slack_fakes import SECRET, FakeSlack, event, post, served, slash
 from tests.conftest import PERSONA, SEEDS

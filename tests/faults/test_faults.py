@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import Status, Store
+from bot.ops.store import Status, Store
 from tests.conftest import ROOT
 from tests.daily_support import POSTGRES, fresh_database
 from tests.faults.fakes import RESULTS, FaultyDiscord, FaultySlack, Row, _Fake

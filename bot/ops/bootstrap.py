@@ -12,20 +12,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from bot.analysis import Analyzer
-from bot.cooldown import Cooldown
-from bot.core import Maisky
-from bot.corpus import Corpus, load_corpus
-from bot.embedding import default_cache_dir, load_encoder
-from bot.index_store import cached_corpus
-from bot.matcher import Matcher
-from bot.reader import load_reader
-from bot.settings import Settings
-from bot.voice import Voice
+from bot.chat.cooldown import Cooldown
+from bot.chat.core import Maisky
+from bot.chat.voice import Voice
+from bot.ops.settings import Settings
+from bot.search.analysis import Analyzer
+from bot.search.embedding import default_cache_dir, load_encoder
+from bot.search.index_store import cached_corpus
+from bot.search.matcher import Matcher
+from bot.search.reader import load_reader
+from bot.sources.corpus import Corpus, load_corpus
 
 if TYPE_CHECKING:
-    from bot.daily import Daily
-    from bot.quiz import Quiz
+    from bot.club.daily import Daily
+    from bot.club.quiz import Quiz
 
 __all__ = ["build", "build_daily", "build_quiz", "quotation_corpus"]
 
@@ -43,10 +43,10 @@ class _NoIndex:
 def _fingerprint(settings: Settings) -> str:
     """What the quotation cache depends on: every seed file's bytes, and the code that reads them."""
     digest = hashlib.sha256(f"{_CACHE_FORMAT}:{sys.version_info[:2]}".encode())
-    import bot.corpus
-    import bot.quotes
+    import bot.sources.corpus
+    import bot.sources.quotes
 
-    for module in (bot.corpus, bot.quotes):
+    for module in (bot.sources.corpus, bot.sources.quotes):
         digest.update(Path(str(module.__file__)).read_bytes())
     for path in sorted(settings.seeds_dir.glob("*.toml")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -87,7 +87,7 @@ def build(settings: Settings, *, index: bool = True) -> Maisky:
     `index` (processes that only post quotations: `maisky daily ...`), only the passages that
     quote someone are loaded, from a cache when the seeds are unchanged, and nothing is indexed."""
     if index:
-        # read back from the cache while the seed files are unchanged (bot/index_store.py)
+        # read back from the cache while the seed files are unchanged (bot/search/index_store.py)
         corpus, fingerprint = cached_corpus(settings.seeds_dir, settings.cache_dir or default_cache_dir())
         analyzer = Analyzer(corpus.people, corpus.synonyms, corpus.cues)
         encoder = load_encoder()
@@ -106,8 +106,8 @@ def build_daily(settings: Settings, core: Maisky) -> Daily:
     """The daily-post service over the configured database (created or upgraded on open)."""
     settings.check_database()  # a wrong URL or an unusable SQLite file is named before any connection
     # Imported here: SQLAlchemy doubles the start-up time of commands that never post (maisky ask).
-    from bot.daily import Daily, DailyConfig
-    from bot.store import Store
+    from bot.club.daily import Daily, DailyConfig
+    from bot.ops.store import Store
 
     config = DailyConfig(
         default_time=settings.daily_time,
@@ -122,8 +122,8 @@ def build_daily(settings: Settings, core: Maisky) -> Daily:
 def build_quiz(settings: Settings, core: Maisky, daily: Daily | None = None) -> Quiz:
     """The club quiz over the configured database (its scores and draws live there); with `daily`,
     over the same store as the daily posts."""
-    from bot.quiz import Quiz
-    from bot.store import Store
+    from bot.club.quiz import Quiz
+    from bot.ops.store import Store
 
     store = daily.store if daily is not None else Store(settings.database_url)
     return Quiz(store, core.corpus, core.voice, seed=settings.seed)

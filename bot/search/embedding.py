@@ -224,7 +224,7 @@ class WordVectors:
         presorted: bool = False,
     ) -> None:
         """`presorted`: `words` are already sorted and distinct (an index's vocabulary)."""
-        from bot.index_store import VectorStore
+        from bot.search.index_store import VectorStore
 
         self.encoder = encoder
         self.query_cache = query_cache
@@ -255,7 +255,7 @@ class WordVectors:
         if not (self._rows[ids] < 0).any():
             found: np.ndarray = self._rows[ids]
             return found
-        from bot.index_store import text_keys
+        from bot.search.index_store import text_keys
 
         with self._encoding:
             todo = np.unique(ids[self._rows[ids] < 0])

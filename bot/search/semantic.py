@@ -1,6 +1,6 @@
 """The matcher's second stage: how close in meaning a passage is to a question.
 
-Two measures, both from all-MiniLM-L6-v2 (bot/embedding.py):
+Two measures, both from all-MiniLM-L6-v2 (bot/search/embedding.py):
 - **meaning**: the question's sentence vector against each sentence of the passage (and the passage
   as a whole); the best cosine counts. It finds "Did you talk to journalists?" in "mostly through
   the press" although no word is shared.
@@ -12,7 +12,7 @@ Two measures, both from all-MiniLM-L6-v2 (bot/embedding.py):
 Only the candidates of the lexical stage are scored, so a question costs two small matrix products
 whatever the size of the corpus. Vectors are encoded when a passage is first a candidate (or ahead
 of time by `maisky index build`) and cached on disk, sentence vectors keyed by a hash of the text,
-word vectors by a hash of the word, in one memory-mapped store per model (bot/index_store.py).
+word vectors by a hash of the word, in one memory-mapped store per model (bot/search/index_store.py).
 Whether a vector came from the cache or was just encoded, it is the same float16 row, so answers
 do not depend on the state of the cache.
 """
@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bot.embedding import DIM, Encoder, WordVectors, default_cache_dir
-from bot.index_store import LexicalIndex, Progress, VectorStore, units_of
+from bot.search.embedding import DIM, Encoder, WordVectors, default_cache_dir
+from bot.search.index_store import LexicalIndex, Progress, VectorStore, units_of
 
 if TYPE_CHECKING:
-    from bot.corpus import Passage
+    from bot.sources.corpus import Passage
 
 __all__ = ["SemanticScore", "SemanticStage", "sentences"]
 

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz
 
-from bot.corpus import Corpus, Passage, Quote
-from bot.reply import Reply, neutralise
-from bot.timeline import dated
-from bot.voice import Voice, capped
+from bot.chat.reply import Reply, neutralise
+from bot.chat.voice import Voice, capped
+from bot.sources.corpus import Corpus, Passage, Quote
+from bot.sources.timeline import dated
 
 if TYPE_CHECKING:  # the store brings SQLAlchemy, which only a process that keeps scores needs
-    from bot.store import QuizDraw, Store
+    from bot.ops.store import QuizDraw, Store
 
 __all__ = ["Question", "Quiz", "parse_years", "questions", "resolve_person"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.corpus import Corpus, Passage
+from bot.sources.corpus import Corpus, Passage
 
 __all__ = ["Dated", "Span", "dated", "parse_span", "timeline", "years"]
 

@@ -5,7 +5,7 @@ furniture is dropped and every drop or mend is reported; a short paragraph that 
 quotation (ending in a colon) joins it; a very long paragraph is split at sentence ends outside
 quotations. Passage ids come from each passage's own opening words, so importing the same text
 again gives the same ids. Quotations are recorded verbatim; a speaker is set only where the text
-names one unambiguously (`bot.quotations`). The draft is checked by the corpus loader itself.
+names one unambiguously (`bot.curate.quotations`). The draft is checked by the corpus loader itself.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bot.corpus import DEFAULT_EXCERPT_WORDS, SPECIAL_FILES, Person, load_corpus, load_people
+from bot.curate.formats import FORMATS, Change, Document, read_document
+from bot.curate.quotations import Span, attribute, find_spans, speaker_names
 from bot.errors import CorpusError, ImportFileError
-from bot.formats import FORMATS, Change, Document, read_document
-from bot.quotations import Span, attribute, find_spans, speaker_names
+from bot.sources.corpus import DEFAULT_EXCERPT_WORDS, SPECIAL_FILES, Person, load_corpus, load_people
 
 __all__ = [
     "DEFAULT_EXCERPT_WORDS",
@@ -466,7 +466,7 @@ def _unknown_names(text: str, known: Mapping[str, set[str]]) -> list[str]:
 def draft_source(
     docs: Sequence[Document], prov: Provenance, people: Mapping[str, Person], keep_ids: Mapping[str, str] | None = None
 ) -> Draft:
-    """Draft a source from documents read by `bot.formats`. `keep_ids` maps a passage's exact text to the
+    """Draft a source from documents read by `bot.curate.formats`. `keep_ids` maps a passage's exact text to the
     id an earlier import (or the curator) gave it, so re-imports keep every id that still fits."""
     changes: list[Change] = []
     paras, credit, standfirst = _paragraphs(docs, prov, changes)

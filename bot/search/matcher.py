@@ -3,7 +3,7 @@
 Two stages. The lexical stage is BM25 over each passage's words, its curated keywords and the
 people it names, with typos corrected against the corpus vocabulary by rapidfuzz; it picks the
 candidates and measures coverage (the share of the question's informative words, weighted by
-rarity, that a passage holds). The semantic stage (bot/semantic.py, when the model is installed)
+rarity, that a passage holds). The semantic stage (bot/search/semantic.py, when the model is installed)
 scores the candidates by meaning, word by word, and ranks them by that score plus a share of the
 normalised BM25 score.
 
@@ -32,12 +32,12 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from bot.analysis import PERSON_PREFIX, SECOND_PERSON, SPELLER, STOPWORDS, Analyzer, Token, fold, reading, words
-from bot.corpus import Corpus, Passage
-from bot.embedding import Encoder, default_cache_dir
-from bot.index_store import LexicalIndex, corpus_fingerprint, name_words
-from bot.reader import Card, Reader, Reading
-from bot.semantic import SemanticStage
+from bot.search.analysis import PERSON_PREFIX, SECOND_PERSON, SPELLER, STOPWORDS, Analyzer, Token, fold, reading, words
+from bot.search.embedding import Encoder, default_cache_dir
+from bot.search.index_store import LexicalIndex, corpus_fingerprint, name_words
+from bot.search.reader import Card, Reader, Reading
+from bot.search.semantic import SemanticStage
+from bot.sources.corpus import Corpus, Passage
 
 __all__ = ["Match", "MatchResult", "Matcher", "QueryTerm", "Thresholds"]
 
@@ -144,7 +144,7 @@ class Matcher:
         stages decide alone). `encoder`: the model for the semantic stage (None: lexical only). `keywords=False` ignores
         every passage's curated keywords (`maisky eval --without-keywords`). `cache_dir`: where the
         index and vectors are kept (None: the default cache folder). `fingerprint`: what identifies
-        the corpus (the hash of its seed files, from bot/index_store.py); by default a hash of its
+        the corpus (the hash of its seed files, from bot/search/index_store.py); by default a hash of its
         content."""
         if not keywords:
             corpus = replace(corpus, passages=tuple(replace(p, keywords="") for p in corpus.passages))
@@ -156,7 +156,7 @@ class Matcher:
         self.t = thresholds or Thresholds()
         self.passages: Sequence[Passage] = corpus.passages
         n = len(self.passages)
-        # The index is read from the cache when this corpus was indexed before (bot/index_store.py)
+        # The index is read from the cache when this corpus was indexed before (bot/search/index_store.py)
         folder = self.cache_folder = cache_dir if cache_dir is not None else default_cache_dir()
         self.fingerprint = fingerprint or corpus_fingerprint(corpus)
         if not keywords:

@@ -15,7 +15,7 @@ import Stemmer
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from bot.corpus import Cue, Person
+from bot.sources.corpus import Cue, Person
 
 __all__ = ["PERSON_PREFIX", "Analyzer", "Speller", "Token", "fold", "foreign", "reading"]
 

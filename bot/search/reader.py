@@ -210,7 +210,7 @@ _READER_LOCK = threading.Lock()
 def load_reader() -> Reader | None:
     """The shipped reader, loaded once per process; None (and a warning) when it cannot run here."""
     global _READER
-    from bot.embedding import _model_dir
+    from bot.search.embedding import _model_dir
 
     with _READER_LOCK:
         folder = weights_dir()

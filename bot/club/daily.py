@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from bot.corpus import Corpus
+from bot.chat.reply import Reply
+from bot.chat.voice import Voice
+from bot.club.schedule import parse_time, parse_zone, scheduled_at
 from bot.errors import ChannelGone, OutcomeUnknown, PostLater, TokenRejected
-from bot.quotes import QuoteChoice, maisky_quotes
-from bot.reply import Reply
-from bot.schedule import parse_time, parse_zone, scheduled_at
-from bot.store import Delivery, Status, Store, Subscription
-from bot.voice import Voice
+from bot.ops.store import Delivery, Status, Store, Subscription
+from bot.sources.corpus import Corpus
+from bot.sources.quotes import QuoteChoice, maisky_quotes
 
 __all__ = ["Daily", "DailyConfig", "Poster", "RunReport", "next_quote"]
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from bot.club.reach import Reach, Trouble
 from bot.errors import ConfigError, MaiskyError
-from bot.reach import Reach, Trouble
-from bot.settings import Settings
+from bot.ops.settings import Settings
 
 __all__ = ["Finding", "Place", "Probe", "Reach", "Trouble", "advice", "examine", "healthy", "table"]
 
@@ -158,8 +158,8 @@ def _setting(problem: str) -> Finding:
 
 def check_corpus(settings: Settings) -> list[Finding]:
     """The sources and the persona load (the bot refuses to start otherwise)."""
-    from bot.corpus import load_corpus
-    from bot.voice import load_persona
+    from bot.chat.voice import load_persona
+    from bot.sources.corpus import load_corpus
 
     try:
         corpus = load_corpus(settings.seeds_dir)
@@ -176,7 +176,7 @@ def check_database(url: str) -> tuple[list[Finding], list[Place]]:
     import sqlalchemy as sa
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bot.store import MIGRATIONS, database_url
+    from bot.ops.store import MIGRATIONS, database_url
 
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         file = Path(url.removeprefix("sqlite:///").split("?", 1)[0])

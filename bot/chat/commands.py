@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from rapidfuzz import fuzz
 
-from bot.timeline import parse_span
+from bot.sources.timeline import parse_span
 
 __all__ = [
     "WORDS", "About", "Another", "Ask", "Command", "Daily", "DailyAction", "Help", "Quiz", "QuizAction", "Quote",
@@ -213,7 +213,7 @@ def _timeline(arg: str, knows: Callable[[str], bool]) -> Command | None:
 
 
 # The command words every text surface understands. Adding a command: its value above, a builder
-# here, a row in bot.desk.POLICY and a case in FrontDesk._run.
+# here, a row in bot.chat.desk.POLICY and a case in FrontDesk._run.
 WORDS: Mapping[str, Builder] = {
     "ask": _ask,
     "another": _bare(Another()),

@@ -159,7 +159,7 @@ class Counts:
     unconfirmed: int
 
 
-# The quiz (bot/quiz.py): every question drawn in a channel, the one open question per channel
+# The quiz (bot/club/quiz.py): every question drawn in a channel, the one open question per channel
 # (its unique row decides who opens or closes it), who has had their try, and the scores.
 
 quiz_draws = sa.Table(

@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.corpus import Person
+from bot.sources.corpus import Person
 
 __all__ = ["Attribution", "Found", "Span", "attribute", "find_spans", "speaker_names"]
 

@@ -34,8 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.analysis import Analyzer, words
-from bot.corpus import Corpus, load_corpus
+from bot.search.analysis import Analyzer, words
+from bot.sources.corpus import Corpus, load_corpus
 
 __all__ = ["FORMAT", "LexicalIndex", "VectorStore", "cached_corpus", "corpus_fingerprint", "text_keys", "units_of"]
 
@@ -48,12 +48,12 @@ _KEEP = 6  # index folders kept in a cache folder (others are the oldest corpora
 
 def _code_digest() -> bytes:
     """The code whose output is cached: a change to any of it makes the old cache stale."""
-    import bot.analysis
-    import bot.corpus
-    import bot.semantic
+    import bot.search.analysis
+    import bot.search.semantic
+    import bot.sources.corpus
 
     digest = hashlib.blake2b(f"{FORMAT}:{sys.version_info[:2]}".encode(), digest_size=16)
-    for module in (bot.analysis, bot.corpus, bot.semantic, sys.modules[__name__]):
+    for module in (bot.search.analysis, bot.sources.corpus, bot.search.semantic, sys.modules[__name__]):
         digest.update(Path(str(module.__file__)).read_bytes())
     with contextlib.suppress(Exception):
         import Stemmer
@@ -124,7 +124,7 @@ def _prune(folder: Path, pattern: str, keep: Path) -> None:
 def units_of(text: str) -> list[str]:
     """The texts the semantic stage encodes for a passage: its sentences (when it has more than
     one) and the passage as a whole, last."""
-    from bot.semantic import sentences
+    from bot.search.semantic import sentences
 
     parts = sentences(text)
     return [*(parts if len(parts) > 1 else []), text]

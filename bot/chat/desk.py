@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from bot.commands import (
+from bot.chat.commands import (
     About,
     Another,
     Ask,
@@ -29,14 +29,14 @@ from bot.commands import (
     Who,
     parse,
 )
-from bot.core import Maisky
-from bot.reach import Reach, Trouble
-from bot.reply import Kind, Reply
-from bot.text import clean
+from bot.chat.core import Maisky
+from bot.chat.reply import Kind, Reply
+from bot.chat.text import clean
+from bot.club.reach import Reach, Trouble
 
-if TYPE_CHECKING:  # bot.daily brings SQLAlchemy, which `maisky ask` never needs
-    from bot.daily import Daily as DailyService
-    from bot.quiz import Quiz as QuizService
+if TYPE_CHECKING:  # bot.club.daily brings SQLAlchemy, which `maisky ask` never needs
+    from bot.club.daily import Daily as DailyService
+    from bot.club.quiz import Quiz as QuizService
 
 __all__ = ["POLICY", "Caller", "FrontDesk", "Outcome", "Policy", "Visibility"]
 
@@ -168,7 +168,7 @@ class FrontDesk:
     # the calls surfaces make
 
     def parse(self, line: str) -> Command:
-        """A line of text as a command (see bot.commands.parse); people are known to the sources."""
+        """A line of text as a command (see bot.chat.commands.parse); people are known to the sources."""
         return parse(clean(line), knows=lambda name: bool(self.core.people(name, limit=1)))  # valid Unicode from here
 
     def handle_line(self, line: str, caller: Caller) -> Outcome:

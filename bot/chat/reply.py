@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.matcher import Match
+from bot.search.matcher import Match
 
 __all__ = ["Citation", "Kind", "Quotation", "Reply", "neutralise"]
 

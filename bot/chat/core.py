@@ -9,16 +9,16 @@ from collections.abc import Callable
 
 from rapidfuzz import fuzz
 
-from bot.analysis import PERSON_PREFIX, SECOND_PERSON, foreign, words
-from bot.cooldown import Cooldown
-from bot.corpus import Corpus, Person
-from bot.matcher import Match, Matcher, MatchResult
-from bot.quotes import quote_for_day
-from bot.reply import Reply
-from bot.smalltalk import Talk, small_talk
-from bot.text import clean
-from bot.timeline import parse_span, timeline, years
-from bot.voice import Voice
+from bot.chat.cooldown import Cooldown
+from bot.chat.reply import Reply
+from bot.chat.smalltalk import Talk, small_talk
+from bot.chat.text import clean
+from bot.chat.voice import Voice
+from bot.search.analysis import PERSON_PREFIX, SECOND_PERSON, foreign, words
+from bot.search.matcher import Match, Matcher, MatchResult
+from bot.sources.corpus import Corpus, Person
+from bot.sources.quotes import quote_for_day
+from bot.sources.timeline import parse_span, timeline, years
 
 __all__ = ["MAX_QUESTION", "Maisky"]
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.corpus import Corpus, Passage, Quote
+from bot.sources.corpus import Corpus, Passage, Quote
 
 __all__ = ["QuoteChoice", "choice_for", "day_pick", "maisky_quotes", "on_this_day", "quote_for_day"]
 

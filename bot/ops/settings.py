@@ -17,9 +17,9 @@ from dotenv import dotenv_values
 
 import persona
 import seeds
+from bot.club.schedule import parse_time, parse_zone
 from bot.errors import ConfigError
-from bot.logs import FORMATS, LEVELS
-from bot.schedule import parse_time, parse_zone
+from bot.ops.logs import FORMATS, LEVELS
 
 __all__ = ["SLACK_MODES", "DiscordSettings", "Settings", "SlackSettings"]
 

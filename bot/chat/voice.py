@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
-from bot.corpus import Corpus, Passage, Person, Quote, Source
+from bot.chat.excerpt import excerpt
+from bot.chat.reply import Citation, Kind, Quotation, Reply, neutralise
 from bot.errors import CorpusError
-from bot.excerpt import excerpt
-from bot.matcher import Match, MatchResult
-from bot.quotes import choice_for
-from bot.reply import Citation, Kind, Quotation, Reply, neutralise
+from bot.search.matcher import Match, MatchResult
+from bot.sources.corpus import Corpus, Passage, Person, Quote, Source
+from bot.sources.quotes import choice_for
 
 if TYPE_CHECKING:
-    from bot.timeline import Dated
+    from bot.sources.timeline import Dated
 
 __all__ = ["Voice", "load_persona"]
 

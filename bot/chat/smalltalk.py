@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from bot.analysis import SPELLER, fold
+from bot.search.analysis import SPELLER, fold
 
 __all__ = ["Talk", "small_talk"]
 

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from bot.errors import CorpusError
-from bot.matcher import Matcher, MatchResult
+from bot.search.matcher import Matcher, MatchResult
 
 __all__ = ["EvalItem", "EvalRecord", "EvalReport", "evaluate", "load_questions"]
 

@@ -1,0 +1,1 @@
+"""Curating sources: reading documents, finding quotations and their speakers, drafting seeds/ files."""

@@ -1,0 +1,1 @@
+"""Operations: settings, the composition root, logging, storage and `maisky doctor`."""

@@ -36,7 +36,7 @@ from bot.ops.bootstrap import build_desk, build_quiz
 from bot.ops.progress import Lines, Progress, for_stream
 from bot.ops.runtime import use_threads
 from bot.search.evaluation import evaluate, load_questions
-from bot.search.matcher import MatchResult
+from bot.search.matcher import Match, MatchResult
 
 if TYPE_CHECKING:
     from bot.club.quiz import Quiz as QuizService
@@ -131,16 +131,34 @@ def explain(result: MatchResult, out: TextIO) -> None:
                 f"       semantic: meaning {m.meaning:.2f}  word match {m.words or 0:.0%}"
                 f"  lexical {m.lexical:.2f}; {rule}\n"
             )
+            if m.reader is not None:
+                out.write(f"       reader: {m.reader:.2f}{_window(m)}\n")
             found = ", ".join(f"{q}->{w} {c:.2f}" for q, w, c in m.pairs)
             if found:
                 out.write(f"       words found: {found}\n")
     if not result.matches:
         out.write("    (none)\n")
     if result.answered:
-        rules = {"coverage": "it covers over half of the question", "semantic": "its meaning is close enough"}
+        rules = {
+            "coverage": "it covers over half of the question",
+            "semantic": "its meaning is close enough",
+            "reader": "the reader is sure it answers",
+        }
         out.write(f"  verdict: answered ({rules.get(result.rule, result.rule)})\n")
+    elif result.tier == "closest":
+        out.write(f"  verdict: the closest passage, said honestly: {result.reason}\n")
     else:
         out.write(f"  verdict: declined: {result.reason}\n")
+
+
+def _window(m: Match) -> str:
+    """Where in the passage the reader's best window lies, when it is not the whole passage."""
+    if m.evidence is None:
+        return ""
+    start, end = m.evidence
+    if start == 0 and end >= len(m.passage.text.rstrip()):
+        return ""
+    return f" (best window: characters {start}-{end})"
 
 
 def _ask(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
@@ -214,14 +232,22 @@ def _index_build(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
 
 
 def _eval(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
-    matcher = core.matcher.rebuilt(keywords=False) if args.without_keywords else core.matcher
+    matcher = core.matcher
+    if args.without_keywords or args.without_reader:
+        matcher = matcher.rebuilt(keywords=not args.without_keywords, reader=not args.without_reader)
     report = evaluate(matcher, load_questions(Path(args.file)))
     if args.json:
         for r in report.records:
             top = r.result.matches[0].passage.text if r.result.answered and r.result.matches else None
             out.write(
                 json.dumps(
-                    {"q": r.item.q, "answered": r.result.answered, "text": top, "correct": r.correct},
+                    {
+                        "q": r.item.q,
+                        "answered": r.result.answered,
+                        "tier": r.result.tier,
+                        "text": top,
+                        "correct": r.correct,
+                    },
                     ensure_ascii=False,
                 )
                 + "\n"
@@ -235,6 +261,8 @@ def _eval(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
         f"top-3 hit rate (in scope):  {t['top3']:.3f}\n"
         f"declined (out of scope):    {t['declined']:.3f}\n"
         f"overall:                    {t['overall']:.3f}\n"
+        f"replies: {t['answer']} answers ({t['wrong_answers']} wrong), {t['closest']} closest passages"
+        f" ({t['closest_right']} holding what was asked), {t['decline']} declines\n"
     )
     if args.verbose:
         for r in report.records:
@@ -485,6 +513,9 @@ def parser() -> argparse.ArgumentParser:
         "--without-keywords",
         action="store_true",
         help="ignore every passage's curated keywords (how much the answers lean on them)",
+    )
+    e.add_argument(
+        "--without-reader", action="store_true", help="the two stages alone, as before the reader (to compare)"
     )
     e.set_defaults(run=_eval)
     ix = sub.add_parser("index", help="the search index and vector cache").add_subparsers(

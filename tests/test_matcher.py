@@ -173,11 +173,11 @@ def test_a_typo_becomes_the_nearest_word_then_the_most_used(with_manual: tuple[M
 
 
 def test_a_word_the_lexical_stage_found_counts_in_full_in_the_word_match(core: Maisky) -> None:
-    # "churchil" is the stem of "Churchill's", so the lexical stage finds it; the model reads the
-    # typed word as "church" + "il", whose nearest word in the passage is "praise" (0.41)
+    # "churchil" is the stem of "Churchill's", and is read as the misspelt name (issue 20): the
+    # lexical stage finds both people, and what it found counts in full in the word match
     best = core.matcher.search("churchil stallin").matches[0]
-    assert set(best.matched) >= {"churchil", "@stalin"}
-    assert ("churchil", "churchil", 1.0) in best.pairs and best.words == pytest.approx(1.0)
+    assert set(best.matched) >= {"@churchill", "@stalin"}
+    assert best.words == pytest.approx(1.0)
 
 
 def test_the_sentence_model_reads_the_question_in_the_third_person() -> None:

@@ -13,7 +13,7 @@ from bot.chat.reply import Reply
 from bot.chat.smalltalk import Talk, small_talk
 from bot.chat.text import clean, unaddressed
 from bot.chat.voice import Voice
-from bot.search.analysis import PERSON_PREFIX, SECOND_PERSON, words
+from bot.search.analysis import PERSON_PREFIX, SECOND_PERSON, foreign, words
 from bot.search.matcher import Match, Matcher, MatchResult
 from bot.sources.corpus import Corpus, Person
 from bot.sources.quotes import quote_for_day
@@ -53,6 +53,8 @@ class Maisky:
             return self.voice.invalid("too_long", limit=MAX_QUESTION)
         if not _ASCII_WORD.search(text):
             return self.voice.invalid("language" if _ANY_LETTER.search(text) else "no_words")
+        if foreign(text):  # Latin script, another language: the same honest reply as for Cyrillic
+            return self.voice.invalid("language")
         return None
 
     def explain(self, question: str, limit: int = 5) -> MatchResult:
@@ -76,6 +78,8 @@ class Maisky:
         if talk is Talk.SELF and "maisky" in self.corpus.people:
             return self._portrait(self.corpus.people["maisky"]) or self.voice.decline(question)
         result = self.matcher.search(unaddressed(question), limit=max(5, rank + 1))
+        if not result.answered and result.tier == "closest" and rank == 0:
+            return self.voice.closest(result, asked=question)
         if not result.answered:
             reply = self.voice.decline(question, matches=result.matches)
         elif rank >= len(result.matches) or not result.matches[rank].accepted:

@@ -31,6 +31,7 @@ __all__ = ["Citation", "Kind", "Quotation", "Reply", "inert_name", "neutralise"]
 
 class Kind(StrEnum):
     ANSWER = "answer"
+    CLOSEST = "closest"  # not an answer: the passage nearest the question, said honestly and cited
     DECLINE = "decline"
     QUOTE = "quote"
     WHO = "who"
@@ -105,6 +106,7 @@ class Reply:
     narration: str
     passage: str = ""  # the passage's text, verbatim
     passage_by: str = ""  # whose text the passage is
+    evidence: str = ""  # the sentences of the passage that answer (the reader's best window), when not all of it
     quotations: tuple[Quotation, ...] = ()
     citation: Citation | None = None
     suggestions: tuple[str, ...] = ()

@@ -35,7 +35,7 @@ _REQUIRED_TEXT = (
 )  # fmt: skip
 _REQUIRED_LINES = (
     "openers_own_words", "openers_author", "openers_caption", "openers_another", "openers_who",
-    "openers_quote", "openers_daily", "declines", "suggestions", "about",
+    "openers_quote", "openers_daily", "declines", "suggestions", "about", "closest_own_words", "closest_author",
 )  # fmt: skip
 _NOTICES = (
     "daily_subscribed", "daily_unsubscribed", "daily_not_subscribed", "daily_status", "daily_status_unconfirmed",
@@ -122,6 +122,7 @@ class Voice:
         try:
             for name in (
                 "answer",
+                "closest",
                 "who",
                 "quote",
                 "decline",
@@ -200,9 +201,29 @@ class Voice:
             return self.corpus.people["maisky"].name
         return passage.source.publication if passage.caption else passage.source.author
 
-    def _passage_fields(self, passage: Passage) -> dict[str, Any]:
-        text, cut = capped(passage.text, passage.source)
+    def _passage_fields(self, passage: Passage, evidence: tuple[int, int] | None = None) -> dict[str, Any]:
+        """The passage as a reply shows it. `evidence`: the sentences that answer (the reader's best
+        window, as character offsets): marked in the reply, and what a copyrighted source's cap
+        shows, rather than the passage's opening words."""
+        whole = passage.text.strip()
+        if evidence is not None:
+            start, end = evidence
+            part = passage.text[start:end].strip()
+            evidence = (start, end) if part and part != whole else None
+        if evidence is not None and passage.source.copyright:
+            start, end = evidence
+            text, cut = capped(passage.text[start:end].strip(), passage.source)
+            if start > 0:
+                text, cut = CUT_MARK.strip() + " " + text, True
+            if end < len(passage.text.rstrip()) and not text.endswith(CUT_MARK):
+                text, cut = text + CUT_MARK, True
+        else:
+            text, cut = capped(passage.text, passage.source)
         return {
+            # a capped passage is its evidence already; a whole one marks the sentences that answer
+            "evidence": passage.text[evidence[0] : evidence[1]].strip()
+            if evidence is not None and not passage.source.copyright
+            else "",
             "note": " ".join(dict.fromkeys(q.content_note for q in passage.quotes if q.content_note)),
             "passage": text,
             "passage_by": self._render(
@@ -224,7 +245,18 @@ class Voice:
         )
         return self._reply(
             Kind.ANSWER, narration, question=neutralise(asked or result.question), matches=result.matches, rank=rank,
-            **self._passage_fields(p),
+            **self._passage_fields(p, match.evidence),
+        )  # fmt: skip
+
+    def closest(self, result: MatchResult, asked: str = "") -> Reply:
+        """The passage nearest the question, said honestly: not an answer, and cited like one."""
+        p = result.matches[0].passage
+        narration = self._render(
+            "closest", passage=p, own_words=self.own_words(p), variant=self._variant(result.question, p.id)
+        )
+        return self._reply(
+            Kind.CLOSEST, narration, question=neutralise(asked or result.question), matches=result.matches,
+            **self._passage_fields(p, result.matches[0].evidence),
         )  # fmt: skip
 
     def decline(self, question: str, *, no_more: bool = False, matches: tuple[Match, ...] = ()) -> Reply:

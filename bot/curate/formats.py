@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.curate.blocks import Block, Change
+from bot.curate.furniture import clean_copied_text, main_content, mark_captions
 from bot.curate.limits import ReadLimits, count_markup, inflated_size, over
+from bot.curate.sections import mark_layout
 from bot.errors import ImportFileError
 
 __all__ = ["FORMATS", "MAX_BYTES", "Block", "Change", "Document", "read_document"]
@@ -35,27 +38,6 @@ FORMATS = {
     ".pdf": "pdf",
 }
 _SAVE_AS = "save it as PDF, EPUB, HTML, Markdown (.md) or plain text (.txt) and import that"
-
-
-@dataclass(frozen=True)
-class Block:
-    """One heading or body paragraph, its text as the document gives it."""
-
-    text: str
-    heading: int = 0  # heading level; 0 for body text
-    quoted: bool = False  # a block quotation (HTML <blockquote>, Markdown >)
-    caption: bool = False  # a figure caption
-    where: str = ""  # page or chapter file, for the report
-    infobox: bool = False  # a box of facts ("Born: ..." lines), not prose: one passage, with no single date
-
-
-@dataclass(frozen=True)
-class Change:
-    """Something in the file that is not the text's prose, dropped or mended; listed in the report."""
-
-    what: str
-    text: str
-    where: str = ""
 
 
 @dataclass(frozen=True)
@@ -246,17 +228,12 @@ def _text_blocks(text: str) -> list[Block]:
 def _copied_text_blocks(text: str) -> tuple[list[Block], list[Change]]:
     """Plain text, often copied from a web page: furniture lines dropped (`bot.curate.furniture`), then paragraphs,
     with headings, captions and infoboxes that the text marks only by its layout recognised (`bot.curate.sections`)."""
-    from bot.curate.furniture import clean_copied_text, mark_captions
-    from bot.curate.sections import mark_layout
-
     cleaned, captions, changes = clean_copied_text(text)
     return mark_layout(mark_captions(_text_blocks(cleaned), captions)), changes
 
 
 def _web_page_blocks(html: str) -> tuple[list[Block], list[Change]]:
     """A web page: its article part (readability, in `bot.curate.furniture`) read as HTML; the rest reported."""
-    from bot.curate.furniture import main_content
-
     article, dropped = main_content(html)
     blocks, changes = _html_blocks(article, "")
     if not any(b.text.strip() for b in blocks):  # readability found no article: read the whole page

@@ -12,7 +12,7 @@ import re
 import warnings
 from dataclasses import replace
 
-from bot.curate.formats import Block, Change
+from bot.curate.blocks import Block, Change
 
 __all__ = ["clean_copied_text", "furniture_reason", "main_content", "mark_captions"]
 

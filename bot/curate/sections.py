@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from bot.curate.formats import Block
+from bot.curate.blocks import Block
 
 __all__ = ["is_fact_lines", "looks_like_heading", "mark_layout"]
 

@@ -25,6 +25,7 @@ from bot.search.analysis import Analyzer
 from bot.search.embedding import default_cache_dir, load_encoder
 from bot.search.index_store import cached_corpus
 from bot.search.matcher import Matcher
+from bot.search.reader import load_reader
 from bot.sources.corpus import Corpus, load_corpus
 from bot.sources.quotes import quote_for_day
 
@@ -94,12 +95,11 @@ def build(settings: Settings, *, index: bool = True, progress: Progress | None =
         # read back from the cache while the seed files are unchanged (bot/search/index_store.py)
         corpus, fingerprint = cached_corpus(settings.seeds_dir, settings.cache_dir or default_cache_dir())
         analyzer = Analyzer(corpus.people, corpus.synonyms, corpus.cues)
+        encoder = load_encoder(settings.cache_dir)
         matcher = Matcher(
-            corpus,
-            analyzer,
-            encoder=load_encoder(settings.cache_dir),
-            cache_dir=settings.cache_dir,
-            fingerprint=fingerprint, progress=progress if progress is not None else Lines(),
+            corpus, analyzer, encoder=encoder, cache_dir=settings.cache_dir, fingerprint=fingerprint,
+            progress=progress if progress is not None else Lines(),
+            reader=load_reader() if encoder is not None else None,  # it reads what the two stages found
         )  # fmt: skip
     else:
         corpus = quotation_corpus(settings)

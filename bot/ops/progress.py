@@ -1,5 +1,7 @@
-"""Progress: long work says at once what it does and how many, then how far it is (a bar on a
-terminal, a line in a log), so a first run never looks hung."""
+"""Progress of long work: what it does and how many at once, then how far it is, so a first run never looks hung.
+
+On a terminal a bar, elsewhere a line in the log.
+"""
 
 from __future__ import annotations
 

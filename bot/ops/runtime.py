@@ -1,5 +1,6 @@
-"""Numeric runtimes: the thread count every numeric library of the process runs with, and the
-onnxruntime sessions built with it (the sentence encoder's, and any other model's).
+"""Numeric runtimes: the thread count every numeric library runs with, and the onnxruntime sessions.
+
+The sessions are built with that count (the sentence encoder's, the reader's, any other model's).
 
 One thread by default. On a small shared machine, threads of OpenBLAS or onnxruntime that spin
 waiting for each other cost several times the work they share: with OpenBLAS's default two threads

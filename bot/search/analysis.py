@@ -17,7 +17,7 @@ from rapidfuzz.distance import OSA
 
 from bot.sources.corpus import Cue, Person
 
-__all__ = ["PERSON_PREFIX", "Analyzer", "Speller", "Token", "fold", "reading"]
+__all__ = ["PERSON_PREFIX", "Analyzer", "Speller", "Token", "fold", "foreign", "reading"]
 
 PERSON_PREFIX = "@"
 
@@ -339,3 +339,27 @@ class Speller:
 
 
 SPELLER = Speller()  # shared: the dictionary is read once per process
+
+
+# Function words of the other languages a club member may write in Latin script (French, German,
+# Spanish, Italian, Portuguese, Dutch), less any English word ("die", "was", "come", "as")
+_FOREIGN = (
+    frozenset(
+        """de di le la les des du une est que qui quoi pour avec dans sur pas vous tu elle ils nous votre pourquoi
+    comment quand où qu ce cette ces était sont aux avez êtes der das und ist nicht mit von wie warum wer
+    wann ein eine einen dem sie ich wir sind ihr über haben hat los las por qué cómo con una del cuando
+    donde dónde quién pero para muy fue sus usted della delle che chi perché quando dove sono gli cosa
+    não com quem você het een en van wat wie waarom hoe niet zijn""".split()
+    )
+    - STOPWORDS
+)
+
+
+def foreign(text: str) -> bool:
+    """Whether a question in Latin script is written in another language: at least two distinct
+    function words of French, German, Spanish, Italian, Portuguese or Dutch, and more of them than
+    English ones ("Que pensait Chamberlain de Munich ?", not "What did de Gaulle say?")."""
+    said = [w.lower() for w in re.findall(r"[^\W\d_]+", text)]
+    theirs = {w for w in said if w in _FOREIGN}
+    ours = sum(w in STOPWORDS for w in said)
+    return len(theirs) >= 2 and sum(w in _FOREIGN for w in said) > ours

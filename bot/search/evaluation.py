@@ -32,6 +32,12 @@ class EvalRecord:
     def correct(self) -> bool:
         return self.top1 if self.item.expect else not self.result.answered
 
+    @property
+    def closest_right(self) -> bool:
+        """Shown as the closest passage, and it holds what an in-scope question asked."""
+        r = self.result
+        return bool(self.item.expect and r.tier == "closest" and _holds(r.matches[0].passage.text, self.item.expect))
+
 
 @dataclass(frozen=True)
 class EvalReport:
@@ -64,6 +70,15 @@ class EvalReport:
     def overall(self) -> float:
         return self._share(sum(r.correct for r in self.records), len(self.records))
 
+    def tiers(self) -> dict[str, int]:
+        """The three replies counted: answers, closest passages (said honestly), declines; and of
+        those, the answers that are wrong (a wrong passage, or any answer to an out-of-scope
+        question) and the closest passages that hold what was asked."""
+        counts = {tier: sum(r.result.tier == tier for r in self.records) for tier in ("answer", "closest", "decline")}
+        counts["wrong_answers"] = sum(r.result.answered and not r.correct for r in self.records)
+        counts["closest_right"] = sum(r.closest_right for r in self.records)
+        return counts
+
     def totals(self) -> dict[str, Any]:
         return {
             "in_scope": len(self.in_scope),
@@ -72,6 +87,7 @@ class EvalReport:
             "top3": round(self.top3, 4),
             "declined": round(self.declined, 4),
             "overall": round(self.overall, 4),
+            **self.tiers(),
         }
 
 

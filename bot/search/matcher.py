@@ -21,6 +21,7 @@ Coverage stays the backbone of declines: word vectors alone find something close
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from collections.abc import Sequence
@@ -35,6 +36,7 @@ from bot.ops.progress import Progress
 from bot.search.analysis import PERSON_PREFIX, SECOND_PERSON, SPELLER, STOPWORDS, Analyzer, Token, fold, reading, words
 from bot.search.embedding import Encoder, default_cache_dir
 from bot.search.index_store import LexicalIndex, corpus_fingerprint, name_words
+from bot.search.reader import Card, Reader, Reading
 from bot.search.semantic import SemanticStage
 from bot.sources.corpus import Corpus, Passage
 
@@ -76,6 +78,7 @@ class Thresholds:
     floor: float = 0.45  # a word's cosine that earns no credit in the word match
     full: float = 0.85  # a word's cosine that earns full credit
     candidates: int = 50  # passages the semantic stage scores
+    closest_meaning: float = 0.40  # the closest passage is shown (said honestly) only when its meaning reaches this
     caption_weight: float = 0.8  # a photo caption only names who is in the picture: prose that says more ranks first
     # asked for the narrator's own view ("did you like ..."), a passage that only reports someone else's view
     # (Kennedy's gloomy view, as Maisky reported it) ranks after passages that give Maisky's own
@@ -108,6 +111,8 @@ class Match:
     pairs: tuple[tuple[str, str, float], ...] = ()  # question word, passage word it found, cosine
     accepted: bool = False  # this passage would answer by the decline rule
     rule: str = ""  # which rule accepts it: "coverage" or "semantic"
+    reader: float | None = None  # the reader's score (a logit) for its best window; None: it did not read it
+    evidence: tuple[int, int] | None = None  # that window: characters [start, end) of the passage's text
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,24 @@ class MatchResult:
     matches: tuple[Match, ...]  # best first; runners-up kept even on a decline, for --explain
     answered: bool
     reason: str = ""  # why it declined
-    rule: str = ""  # the rule that answered: "coverage" or "semantic"
+    rule: str = ""  # the rule that answered: "coverage", "semantic" or "reader"
+    closest: bool = False  # not answered, but the best passage is near: shown as the closest, said honestly
+
+    @property
+    def tier(self) -> str:
+        """Which of the three replies: "answer", "closest" or "decline"."""
+        return "answer" if self.answered else "closest" if self.closest and self.matches else "decline"
+
+
+def _below(value: float, threshold: float, digits: int = 2, *, percent: bool = False) -> str:
+    """`value`, written with as many decimals as it takes not to read as `threshold` itself: a
+    decline never says "0.55, needs 0.55" or "covers 50% (needs over 50%)"."""
+    kind = "%" if percent else "f"
+    if percent:
+        digits -= 2
+    while digits < 6 and f"{value:.{digits}{kind}}" == f"{threshold:.{digits}{kind}}":
+        digits += 1
+    return f"{value:.{digits}{kind}}"
 
 
 class Matcher:
@@ -134,8 +156,10 @@ class Matcher:
         keywords: bool = True,
         fingerprint: str = "",
         progress: Progress | None = None,
+        reader: Reader | None = None,
     ) -> None:
-        """`encoder`: the model for the semantic stage (None: lexical only). `keywords=False` ignores
+        """`reader`: the cross-encoder that re-reads the best candidates and decides (None: the two
+        stages decide alone). `encoder`: the model for the semantic stage (None: lexical only). `keywords=False` ignores
         every passage's curated keywords (`maisky eval --without-keywords`). `cache_dir`: where the
         index and vectors are kept (None: the default cache folder). `fingerprint`: what identifies
         the corpus (the hash of its seed files, from bot/search/index_store.py); by default a hash of its
@@ -170,6 +194,11 @@ class Matcher:
         self._n = n
         self._unknown_idf = float(self.idf(np.array(1), n))  # a word the sources never use weighs as the rarest
         self._vocab = frozenset(index.vocabulary).union(name_words(corpus))
+        names: dict[str, set[str]] = defaultdict(set)
+        for w in name_words(corpus):
+            if len(w) >= 4 and not w.isdigit():
+                names[w[0]].add(w)
+        self._names = {k: tuple(sorted(v)) for k, v in names.items()}
         buckets: dict[str, list[str]] = defaultdict(list)
         for w in sorted(self._vocab):
             if len(w) >= self.t.typo_min_length and not w.isdigit():
@@ -180,13 +209,16 @@ class Matcher:
         self.semantic = (
             SemanticStage(encoder, self.passages, index, cache_dir, progress) if encoder is not None else None
         )
+        self.reader = reader
 
-    def rebuilt(self, *, keywords: bool) -> Matcher:
-        """The same matcher over the same corpus, with or without the passages' curated keywords."""
+    def rebuilt(self, *, keywords: bool | None = None, reader: bool = True) -> Matcher:
+        """The same matcher over the same corpus, with or without the passages' curated keywords
+        (None: as now), and with or without the reader."""
         encoder = self.semantic.encoder if self.semantic is not None else None
         return Matcher(
-            self.corpus, self.analyzer, self.t, encoder=encoder, cache_dir=self.cache_dir, keywords=keywords,
-            fingerprint=self._given_fingerprint, progress=self.progress,
+            self.corpus, self.analyzer, self.t, encoder=encoder, cache_dir=self.cache_dir,
+            keywords=self.keywords if keywords is None else keywords,
+            fingerprint=self._given_fingerprint, progress=self.progress, reader=self.reader if reader else None,
         )  # fmt: skip
 
     @staticmethod
@@ -220,6 +252,11 @@ class Matcher:
             if w in fixes or w in self._vocab or w.isdigit() or w in STOPWORDS or w in SECOND_PERSON:
                 continue
             if self.knows(self.analyzer.term(w)):
+                # "churchil" is the stem of "churchill" and so a known term, but typed as a word it
+                # is a misspelt name: the person, not whatever passage happens to hold the stem
+                name = self._name_typo(w)
+                if name:
+                    fixes[w] = name
                 continue
             english = SPELLER.knows(w)
             if english and len(w) > SPELLER.SHORT:
@@ -234,6 +271,13 @@ class Matcher:
             if fix:
                 fixes[w] = fix
         return fixes
+
+    def _name_typo(self, word: str) -> str:
+        """The word of a person's name one edit away from `word` (five letters or more), if one is."""
+        if len(word) < 5:
+            return ""
+        near = [n for n in self._names.get(word[0], ()) if abs(len(n) - len(word)) <= 1 and OSA.distance(word, n) == 1]
+        return min(near, key=lambda n: (-self.df(self.analyzer.term(n)), n)) if near else ""
 
     def _years(self, question: str) -> dict[str, str]:
         """A year written short ("in '41", "the '30s") as the one year of the sources that ends so
@@ -319,6 +363,20 @@ class Matcher:
             w = self.t.reported_view_weight
             ranked = [replace(m, score=m.score * w) if _reports_another_view(m.passage) else m for m in ranked]
         ranked.sort(key=lambda m: (-m.score, m.passage.id))
+        stages = self._verdict(question, everything, terms, ranked, limit)
+        if self.reader is None:
+            return stages
+        return self._read(question, everything, ranked, limit, stages.reason)
+
+    def _verdict(
+        self,
+        question: str,
+        everything: tuple[QueryTerm, ...],
+        terms: Sequence[QueryTerm],
+        ranked: list[Match],
+        limit: int,
+    ) -> MatchResult:
+        """The two stages' decision: the best passage answers if the decline rule accepts it."""
         matches = tuple(ranked[:limit])
         best = matches[0]
         if best.accepted:
@@ -327,17 +385,19 @@ class Matcher:
             reason = (
                 f"the best passage covers {best.coverage:.0%} of the question, but its meaning ({best.meaning:.2f})"
                 f" and word match ({best.words or 0:.2f}) say it is about something else"
-                f" (meaning + word match / 3 is {self._agreement(best):.2f}, needs {self.t.agreement:.2f})"
+                f" (meaning + word match / 3 is {_below(self._agreement(best), self.t.agreement)},"
+                f" needs {self.t.agreement:.2f})"
             )
             return MatchResult(question, everything, matches, False, reason)
         if best.coverage > self.t.coverage:
             reason = "the question names nothing more specific than words found in most passages"
             return MatchResult(question, everything, matches, False, reason)
         missing = [qt.token.surface for qt in terms if qt.token.term not in best.matched]
-        reason = f"the best passage covers {best.coverage:.0%} of the question (needs over {self.t.coverage:.0%})"
+        covered = _below(best.coverage, self.t.coverage, percent=True)
+        reason = f"the best passage covers {covered} of the question (needs over {self.t.coverage:.0%})"
         if best.meaning is not None:
             reason += (
-                f" and its meaning scores {best.meaning:.2f} (needs {self.t.meaning:.2f}"
+                f" and its meaning scores {_below(best.meaning, self.t.meaning)} (needs {self.t.meaning:.2f}"
                 f" with over {self.t.semantic_coverage:.0%} covered)"
             )
         reason += f"; not found together with it: {', '.join(missing)}"
@@ -371,6 +431,77 @@ class Matcher:
             if about_named or not any(self._contains(term, i) for term in others):
                 keep.append(m)
         return keep
+
+    def _read(
+        self, question: str, everything: tuple[QueryTerm, ...], ranked: list[Match], limit: int, why: str
+    ) -> MatchResult:
+        """The third stage: the reader reads the best candidates in windows of a few sentences."""
+        assert self.reader is not None
+        head = ranked[: self.reader.card.candidates]
+        readings = self.reader.read(question, [m.passage.text for m in head])
+        return self.decide(question, everything, head, readings, self.reader.card, limit, ranked[len(head) :], why)
+
+    def decide(
+        self,
+        question: str,
+        everything: tuple[QueryTerm, ...],
+        head: Sequence[Match],
+        readings: Sequence[Reading],
+        card: Card,
+        limit: int,
+        rest: Sequence[Match] = (),
+        why: str = "",
+    ) -> MatchResult:
+        """Add the reader's probability to each candidate's score, re-rank, and decide among an
+        answer, the closest passage said honestly, and a decline (the card's thresholds are
+        calibrated on the tuning sets by training/reader_calibrate.py, which calls this too)."""
+        cues = [qt for qt in everything if qt.cue and qt.known]
+        read = []
+        for m, r in zip(head, readings, strict=True):
+            p = 1.0 / (1.0 + math.exp(-r.score))
+            rule = m.rule if m.accepted and p >= card.veto else ""
+            if not rule and p >= card.answer and m.coverage > self.t.semantic_coverage and self._specific(m, cues):
+                rule = "reader"
+            read.append(
+                replace(
+                    m, score=m.score + card.weight * p, reader=p, evidence=(r.window.start, r.window.end),
+                    accepted=bool(rule), rule=rule,
+                )
+            )  # fmt: skip
+        read.sort(key=lambda m: (-m.score, m.passage.id))
+        matches = tuple([*read, *rest][:limit])  # the candidates it did not read keep their order below
+        best = matches[0]
+        p = best.reader or 0.0
+        if best.accepted:
+            return MatchResult(question, everything, matches, True, rule=best.rule)
+        stages = next(m for m in head if m.passage.id == best.passage.id)
+        if stages.accepted:
+            reason = f"the two stages accept the best passage, but the reader scores it {_below(p, card.veto)}"
+            reason += f" (it must reach {card.veto:.2f})"
+        elif p >= card.answer:
+            reason = "the reader is sure, but the passage holds too few of the question's specific words"
+        else:
+            reason = f"the two stages do not accept the best passage, and the reader scores it {_below(p, card.answer)}"
+            reason += f" (to answer alone it must reach {card.answer:.2f})"
+        if why and not stages.accepted:  # the two stages' own reason first: what they found lacking
+            reason = f"{why}; {reason}"
+        meaning = best.meaning or 0.0
+        if p >= card.near and meaning >= self.t.closest_meaning and self._specific(best, cues):
+            return MatchResult(question, everything, matches, False, reason + "; shown as the closest", closest=True)
+        if p >= card.near:  # the reader alone finds something close to anything: its meaning must agree
+            reason += (
+                f"; not shown as the closest: its meaning scores {_below(meaning, self.t.closest_meaning)}"
+                f" (needs {self.t.closest_meaning:.2f} and a specific word of the question)"
+            )
+            return MatchResult(question, everything, matches, False, reason)
+        return MatchResult(
+            question, everything, matches, False,
+            reason + f"; nothing is near (reader {_below(p, card.near)}, the closest passage needs {card.near:.2f})",
+        )  # fmt: skip
+
+    def _specific(self, m: Match, cues: Sequence[QueryTerm]) -> bool:
+        """Whether a passage holds a word of the question that is not found in most passages."""
+        return any(self.df(t) * 2 <= self._n for t in m.matched if not self._is_cue(t, cues))
 
     def _rerank(self, question: str, terms: Sequence[QueryTerm], ranked: list[Match], top: np.ndarray) -> list[Match]:
         """Score the lexical candidates by meaning; rank by that plus a share of the lexical score."""
@@ -409,8 +540,7 @@ class Matcher:
 
     def _judge(self, m: Match, cues: Sequence[QueryTerm]) -> Match:
         """Whether a passage would answer: the decline rule, applied to one match."""
-        specific = any(self.df(t) * 2 <= self._n for t in m.matched if not self._is_cue(t, cues))
-        if not specific:
+        if not self._specific(m, cues):
             return m
         if m.coverage > self.t.coverage and self._agrees(m):
             return replace(m, accepted=True, rule="coverage")

@@ -1,0 +1,186 @@
+"""The reader (bot/search/reader.py): windows, the shipped weights and their hash, recorded scores, the
+three replies, evidence below the passage, and the honest figures on declines."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot import Maisky
+from bot.chat.reply import Kind
+from bot.chat.voice import CUT_MARK
+from bot.search.analysis import foreign
+from bot.search.matcher import _below
+from bot.search.reader import Card, Reader, Reading, Window, load_card, load_reader, sentences, weights_dir, windows
+from bot.sources.corpus import Passage
+
+RECORDED = Path(__file__).parent / "data" / "reader-reference.json"
+
+
+def test_a_short_passage_is_one_window_and_a_long_one_is_read_in_whole_sentences() -> None:
+    short = "Maisky arrived in London in 1932. He stayed eleven years."
+    assert windows(short) == [Window(0, len(short))]
+    long = " ".join(f"Sentence number {n} says something about the embassy and its many visitors." for n in range(12))
+    spans = windows(long)
+    assert len(spans) > 1
+    ends = {s.end for s in sentences(long)}
+    starts = {s.start for s in sentences(long)}
+    for w in spans:
+        assert w.start in starts and w.end in ends  # never mid-sentence
+        assert len(long[w.start : w.end].split()) * 1.3 <= 64 or long[w.start : w.end].count(".") == 1
+    assert spans[-1].end == len(long)  # the end of the passage is always read
+
+
+def test_sentences_split_at_sentence_ends_only() -> None:
+    text = "He met Mr. Eden at 10 a.m. on Friday. “Are we at war?” he asked. Yes."
+    parts = [text[s.start : s.end] for s in sentences(text)]
+    assert parts[-1] == "Yes."
+    assert "".join(parts).replace(" ", "") == text.replace(" ", "")
+
+
+def test_the_shipped_reader_loads_and_its_hash_is_checked(tmp_path: Path) -> None:
+    reader = load_reader()
+    assert reader is not None, "the weights ship with the package (bot/weights/)"
+    card = load_card()
+    assert reader.sha256 == card.sha256
+    bad = tmp_path / "reader-int8.onnx"
+    data = bytearray((weights_dir() / "reader-int8.onnx").read_bytes())
+    data[-1] ^= 1
+    bad.write_bytes(bytes(data))
+    from bot.search.embedding import _model_dir
+
+    folder = _model_dir()
+    assert folder is not None
+    with pytest.raises(ValueError, match="SHA-256"):
+        Reader(bad, folder, card)
+
+
+def test_recorded_scores_for_fixed_pairs() -> None:
+    """The shipped weights score fixed pairs as recorded when they were trained (tests/data/reader-reference.json)."""
+    reader = load_reader()
+    assert reader is not None
+    recorded = json.loads(RECORDED.read_text(encoding="utf-8"))
+    assert recorded["sha256"] == reader.sha256, "new weights: record their scores again (training/reader_reference.py)"
+    for pair in recorded["pairs"]:
+        got = float(reader.logits(pair["question"], [pair["passage"]])[0])
+        assert got == pytest.approx(pair["logit"], abs=0.02), pair["question"]
+    # and the reader prefers the passage that answers to the one that does not, for each recorded question
+    for pair in recorded["ordered"]:
+        scores = reader.logits(pair["question"], [pair["answers"], pair["does_not"]])
+        assert scores[0] > scores[1], pair["question"]
+
+
+def _card(**values: float) -> Card:
+    base = load_card()
+    return replace(base, **values)  # type: ignore[arg-type]
+
+
+def _decide(core: Maisky, question: str, probabilities: list[float], **card: float):  # type: ignore[no-untyped-def]
+    """The matcher's decision with the reader's probabilities given (a logit per candidate)."""
+    import math
+
+    bare = core.matcher.rebuilt(reader=False)
+    stages = bare.search(question, limit=8)
+    readings = [
+        Reading(math.log(p / (1 - p)), Window(0, len(m.passage.text)))
+        for m, p in zip(stages.matches, probabilities, strict=False)
+    ]
+    head = stages.matches[: len(readings)]
+    return stages, bare.decide(question, stages.terms, head, readings, _card(**card), 3)
+
+
+def test_the_three_replies(core: Maisky) -> None:
+    question = "What did you think of Chamberlain?"
+    stages, sure = _decide(core, question, [0.95] * 8, veto=0.1, answer=0.9, near=0.3, weight=0.0)
+    assert stages.answered and sure.tier == "answer" and sure.answered
+    _, unsure = _decide(core, question, [0.05] * 8, veto=0.1, answer=0.9, near=0.03, weight=0.0)
+    assert unsure.tier == "closest" and not unsure.answered and unsure.matches
+    assert "shown as the closest" in unsure.reason
+    _, nothing = _decide(core, question, [0.01] * 8, veto=0.1, answer=0.9, near=0.03, weight=0.0)
+    assert nothing.tier == "decline" and not nothing.answered
+
+
+def test_the_reader_reorders_and_can_answer_where_the_two_stages_would_not(core: Maisky) -> None:
+    question = "What did you think of Chamberlain?"
+    stages, _ = _decide(core, question, [0.5] * 8, weight=0.0)
+    probabilities = [0.01] + [0.5] * 6 + [0.99]
+    _, result = _decide(core, question, probabilities, veto=0.1, answer=0.95, near=0.3, weight=5.0)
+    assert result.matches[0].passage.id == stages.matches[7].passage.id
+    assert result.matches[0].reader == pytest.approx(0.99)
+
+
+def test_a_closest_reply_is_said_honestly_labelled_and_cited(core: Maisky) -> None:
+    _, result = _decide(core, "What did you think of Chamberlain?", [0.2] * 8, veto=0.5, answer=0.9, near=0.1)
+    assert result.tier == "closest"
+    reply = core.voice.closest(result, asked="What did you think of Chamberlain?")
+    assert reply.kind is Kind.CLOSEST and not reply.answered
+    assert reply.citation is not None and reply.passage
+    text = core.plain(reply)
+    assert "Maisky as narrator" in text
+    assert "do not answer that exactly" in text or "in so many words" in text
+
+
+def test_the_copyright_cap_shows_the_sentences_that_answer(core: Maisky) -> None:
+    capped_source = replace(core.corpus.passages[0].source, copyright=True, excerpt_words=30)
+    body = " ".join(f"Opening sentence {n} is about the weather in London that year." for n in range(30))
+    answer = "The answer is that Maisky met Eden on a Tuesday."
+    text = f"{body} {answer} Closing words follow here."
+    passage = Passage(id="x.y", source=capped_source, paragraph=1, text=text, quotes=())
+    start = text.index(answer)
+    fields = core.voice._passage_fields(passage, (start, start + len(answer)))
+    assert answer in fields["passage"]
+    assert fields["passage"].startswith(CUT_MARK.strip()) and fields["passage"].endswith(CUT_MARK)
+    assert "Opening sentence 0" not in fields["passage"]
+    free = replace(passage, source=replace(capped_source, copyright=False))
+    whole = core.voice._passage_fields(free, (start, start + len(answer)))
+    assert whole["passage"] == text and whole["evidence"] == answer  # a whole passage marks the answer
+
+
+@given(st.floats(0, 1), st.floats(0.01, 0.99))
+def test_a_decline_never_prints_a_score_that_rounds_to_its_threshold(value: float, threshold: float) -> None:
+    if value >= threshold:
+        return
+    assert _below(value, threshold) != f"{threshold:.2f}" or value == threshold
+    assert float(_below(value, threshold)) < threshold or len(_below(value, threshold)) == 8
+    shown = _below(value, threshold, percent=True)
+    assert shown != f"{threshold:.0%}"
+
+
+def test_explain_shows_the_readers_scores_and_a_decline_never_rounds_to_its_threshold(core: Maisky) -> None:
+    result = core.explain("What did you think of Chamberlain?")
+    card = load_card()
+    assert all(m.reader is not None for m in result.matches[: card.candidates])
+    assert len(result.matches) == 5  # the candidates it does not read still follow
+    for question in (
+        "What is the boiling point of water?",
+        "How do I bake sourdough bread?",
+        "who won the 1966 world cup",
+    ):
+        r = core.explain(question)
+        if r.answered:
+            continue
+        for threshold in ("0.55", "0.58", "50%"):
+            assert (
+                f" {threshold} (needs {threshold}" not in r.reason
+                and f"is {threshold}, needs {threshold}" not in r.reason
+            )
+
+
+def test_latin_script_questions_in_another_language_get_the_honest_reply(core: Maisky) -> None:
+    assert foreign("Que pensait Chamberlain de Munich ?")
+    assert foreign("Was ist der Münchner Vertrag?")
+    assert not foreign("What did de Gaulle say?") and not foreign("Who was la Pasionaria?")
+    french = core.ask("Que pensait Chamberlain de Munich ?")
+    cyrillic = core.ask("Что вы думали о Чемберлене?")
+    assert french.kind is Kind.INVALID and french.narration == cyrillic.narration
+
+
+def test_a_misspelt_name_that_is_also_a_stem_is_the_person(core: Maisky) -> None:
+    terms = core.matcher.terms("churchil")
+    assert [t.token.term for t in terms] == ["@churchill"]
+    assert terms[0].token.corrected == "churchill"

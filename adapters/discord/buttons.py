@@ -11,7 +11,7 @@ import discord
 from adapters.discord.answering import Answering
 from bot.chat.commands import Another, Quiz, QuizAction
 
-__all__ = ["AnotherPassage", "QuizOption"]
+__all__ = ["AnotherPassage", "QuizOption", "forged"]
 
 
 class AnotherPassage(

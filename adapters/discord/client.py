@@ -16,7 +16,7 @@ import aiohttp
 import discord
 from discord import app_commands
 
-from adapters.discord.buttons import AnotherPassage, QuizOption
+from adapters.discord.buttons import AnotherPassage, QuizOption, forged
 from adapters.discord.checks import interaction_reach, message_reach
 from adapters.discord.commands import MaiskyCommands
 from adapters.discord.endpoints import Endpoints, RoutedHTTP, use_in_this_context
@@ -164,6 +164,15 @@ class MaiskyClient(discord.Client):
         return out
 
     # answering
+
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        """A click on a button of ours that none of our items answers (forged or damaged): say it is no
+        longer valid, rather than leave the member with Discord's "interaction failed"."""
+        data: dict[str, Any] = dict(interaction.data or {})
+        if interaction.type is discord.InteractionType.component and forged(str(data.get("custom_id", ""))):
+            log.warning("a button with a malformed custom_id was clicked")
+            use_in_this_context(self.endpoints)
+            await interaction.response.send_message(**to_discord(self.desk.core.expired()), ephemeral=True)
 
     async def answer(self, interaction: discord.Interaction[Any], command: Command) -> None:
         """Hand the command to the desk; send a quick outcome at once, else defer and follow up."""

@@ -17,6 +17,7 @@ from bot.club.daily import Daily
 from bot.club.quiz import LETTERS, Quiz
 from bot.ops.bootstrap import build_daily
 from bot.ops.settings import SlackSettings
+from tests.adapters.conftest import desk_for
 from tests.adapters.slack_fakes import SECRET, FakeSlack, served, slash
 from tests.conftest import PERSONA, SEEDS
 
@@ -47,7 +48,7 @@ def said(fake: FakeSlack, user: str, count: int) -> str:
 def test_a_shared_channel_keeps_each_workspaces_daily_posts_and_quiz(fake: FakeSlack, tmp_path: Path) -> None:
     core, daily, quiz = make(tmp_path)
     ss = SlackSettings("xoxb-test", SECRET, "", fake.api_url, 3000, frozenset())
-    app = build_app(core, ss, WebClient(token="xoxb-test", base_url=fake.api_url), daily, quiz)
+    app = build_app(desk_for(core, daily=daily, quiz=quiz), ss, WebClient(token="xoxb-test", base_url=fake.api_url))
     with served(app) as url:
         slash(url, fake, "daily on 07:30", user="UADMIN1", team="T1")
         assert "Every day at 07:30" in said(fake, "UADMIN1", 1)

@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from adapters.slack.app import build_app
 from adapters.slack.envelopes import GuardedSocketModeHandler, malformed
-from tests.adapters.conftest import MakeCore
+from tests.adapters.conftest import MakeCore, desk_for
 from tests.adapters.slack_fakes import FakeSlack, settings
 
 DEEP = 100_000
@@ -134,7 +134,9 @@ def test_malformed_envelopes_are_acked_logged_once_and_dropped(
     ws = RawSocket([raw for _, raw in MALFORMED] + [json.dumps(good)])
     fake_slack.ws_url = f"ws://127.0.0.1:{ws.port}/link"
     slack = settings(fake_slack, app_token="xapp-test")
-    handler = GuardedSocketModeHandler(build_app(make_core(), slack), slack.app_token, receive_buffer_size=65536)
+    handler = GuardedSocketModeHandler(
+        build_app(desk_for(make_core()), slack), slack.app_token, receive_buffer_size=65536
+    )
     expected = {eid for eid, _ in MALFORMED if eid is not None}
     caplog.set_level(logging.INFO)
     try:

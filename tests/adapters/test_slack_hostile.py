@@ -18,7 +18,7 @@ import pytest
 from adapters.slack.app import build_app
 from bot.club.quiz import Quiz
 from bot.ops.store import Store
-from tests.adapters.conftest import MakeCore
+from tests.adapters.conftest import MakeCore, desk_for
 from tests.adapters.slack_fakes import FakeSlack, click, post, served, settings
 from tests.adapters.test_slack_http import FORM, JSON, MARK, Served, lines_about, serve, signed
 
@@ -202,7 +202,7 @@ def quiz(make_core: MakeCore, tmp_path: Path) -> Quiz:
 
 @pytest.fixture
 def url(fake_slack: FakeSlack, make_core: MakeCore, quiz: Quiz) -> Iterator[str]:
-    with served(build_app(make_core(), settings(fake_slack), quiz=quiz)) as u:
+    with served(build_app(desk_for(make_core(), quiz=quiz), settings(fake_slack))) as u:
         yield u
 
 

@@ -167,7 +167,7 @@ def test_a_shared_channel_gets_each_workspaces_post_with_its_own_token(fake: Fak
     fake.installs = {"code-for-t2": "T2", "code-for-t3": "T3"}
     core, daily = make(tmp_path)
     ss = SlackSettings("", SECRET, "", fake.api_url, 3000, client_id="111.222", client_secret="oauth-secret")
-    with served(build_app(core, ss, daily=daily)) as url:
+    with served(build_app(desk_for(core, daily=daily), ss)) as url:
         assert install(url.removesuffix("/slack/events"), "code-for-t2") == 200
         assert install(url.removesuffix("/slack/events"), "code-for-t3") == 200
     now = dt.datetime.now(dt.UTC)
@@ -217,7 +217,7 @@ def test_anonymous_install_pages_are_limited_per_address_and_logged(
     core, daily = make(tmp_path)
     ss = SlackSettings("", SECRET, "", fake.api_url, 3000, client_id="111.222", client_secret="oauth-secret")
     asked = 300
-    with guarded(build_app(core, ss, daily=daily), ss) as base:
+    with guarded(build_app(desk_for(core, daily=daily), ss), ss) as base:
         statuses = [get(base + "/slack/install")[0] for _ in range(asked)]
         assert get(base + "/healthz")[0] == 200  # Slack's own requests are not limited by the install page
     assert statuses[0] == 200 and statuses.count(429) > asked * 0.8, statuses
@@ -232,7 +232,7 @@ def test_anonymous_install_pages_are_limited_per_address_and_logged(
 def test_expired_install_states_are_deleted(fake: FakeSlack, tmp_path: Path) -> None:
     core, daily = make(tmp_path)
     ss = SlackSettings("", SECRET, "", fake.api_url, 3000, client_id="111.222", client_secret="oauth-secret")
-    app = build_app(core, ss, daily=daily)
+    app = build_app(desk_for(core, daily=daily), ss)
     past = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=11)
     with daily.store.engine.begin() as conn:  # install pages opened 11 minutes ago and never completed
         for n in range(50):

@@ -184,3 +184,12 @@ def test_a_misspelt_name_that_is_also_a_stem_is_the_person(core: Maisky) -> None
     terms = core.matcher.terms("churchil")
     assert [t.token.term for t in terms] == ["@churchill"]
     assert terms[0].token.corrected == "churchill"
+
+
+def test_a_question_too_long_to_leave_the_passage_room_is_read_not_failed(core: Maisky) -> None:
+    reader = load_reader()
+    assert reader is not None
+    question = ("“Kennedy” ‘Chamberlain’ @everyone <!here> " * 30)[:915] + " Kennedy?"
+    (reading,) = reader.read(question, [core.corpus.passages[0].text])
+    assert isinstance(reading.score, float)
+    assert core.ask(question).kind is not Kind.ERROR  # the matcher reads it too: an answer or a decline

@@ -122,12 +122,14 @@ def encode_pairs(tokenizer: Any, question: str, texts: Sequence[str]) -> tuple[n
 
 
 def pair_tokenizer(folder: Path) -> Any:
-    """The sentence model's tokenizer, set to cut the passage side of a pair at MAX_TOKENS."""
+    """The sentence model's tokenizer, set to cut a pair to MAX_TOKENS: the longer side first, which is the
+    passage for any ordinary question (the same as cutting only the passage), and a question too long
+    to leave the passage room is cut too instead of failing."""
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length=MAX_TOKENS, strategy="only_second")
+    tokenizer.enable_truncation(max_length=MAX_TOKENS, strategy="longest_first")
     return tokenizer
 
 

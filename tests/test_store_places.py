@@ -68,7 +68,7 @@ def back_to_version_4(url: str) -> None:
 def test_a_version_4_database_is_upgraded_keeping_its_rows(url: str) -> None:
     back_to_version_4(url)
     store = Store(url)
-    assert store.version == len(MIGRATIONS) == 5
+    assert store.version == len(MIGRATIONS) >= 5  # version 5 keys channel state by workspace; later ones follow
     mine = store.subscription("slack", "C1", "T1")
     assert mine is not None and mine.id == 1 and mine.post_time == "07:30"
     assert store.counts(mine.id).sent == 1  # its deliveries still belong to it
@@ -87,7 +87,7 @@ def test_a_version_4_database_is_upgraded_keeping_its_rows(url: str) -> None:
     assert other is not None and store.quiz_close(other, "answered", 21.0, "U9", "Bo")
     assert store.quiz_scores("slack", "C1", workspace="T2") == [("Bo", 1)]
     assert store.quiz_scores("slack", "C1", workspace="T1") == [("Ann", 5)]
-    assert Store(url).version == 5  # opening again changes nothing
+    assert Store(url).version == len(MIGRATIONS)  # opening again changes nothing
 
 
 def test_a_fresh_database_keeps_workspaces_apart(url: str) -> None:

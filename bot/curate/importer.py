@@ -396,11 +396,11 @@ def _drop_cut_ending(paras: list[_Para], changes: list[Change]) -> None:
     ):
         return
     starts = _sentence_ends(text, find_spans(text))
-    if starts:
-        kept = text[: starts[-1]].rstrip()
+    kept = text[: starts[-1]].rstrip() if starts else ""
+    if re.search(r"\w", kept):
         changes.append(Change("dropped the cut last sentence (the page stops mid-sentence)", text[starts[-1] :]))
         paras[-1] = replace(last, text=kept)
-    else:
+    else:  # no whole sentence with words before the cut (". Maisky Maisky ..." keeps only the full stop)
         changes.append(Change("dropped a cut last paragraph (it stops mid-sentence)", text, last.where))
         paras.pop()
 

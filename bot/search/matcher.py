@@ -564,6 +564,8 @@ class Matcher:
         return any(qt.token.term == term for qt in cues)
 
     def _contains(self, term: str, doc: int) -> bool:
+        if not self.knows(term):  # a person the people file names but no passage of this corpus does
+            return False
         ids, _ = self._postings(term)
         pos = int(np.searchsorted(ids, doc))
         return pos < len(ids) and int(ids[pos]) == doc

@@ -31,15 +31,15 @@ class FakeDaily:
         self.calls.append(("subscribe", platform, channel, workspace, by, time, zone))
         return self.core.voice.notice("daily_subscribed", time=time, zone=zone, next="soon")
 
-    def unsubscribe(self, platform: str, channel: str) -> Reply:
+    def unsubscribe(self, platform: str, channel: str, workspace: str | None = None) -> Reply:
         self.calls.append(("unsubscribe", platform, channel))
         return self.core.voice.notice("daily_unsubscribed")
 
-    def status(self, platform: str, channel: str, now: dt.datetime) -> Reply:
+    def status(self, platform: str, channel: str, now: dt.datetime, workspace: str | None = None) -> Reply:
         self.calls.append(("status", platform, channel))
         return self.core.voice.notice("daily_not_subscribed")
 
-    def preview(self, platform: str, channel: str, now: dt.datetime) -> Reply:
+    def preview(self, platform: str, channel: str, now: dt.datetime, workspace: str | None = None) -> Reply:
         self.calls.append(("preview", platform, channel))
         return self.core.quote(now.date())
 

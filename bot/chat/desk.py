@@ -33,8 +33,9 @@ from bot.chat.commands import (
 )
 from bot.chat.cooldown import Cooldown
 from bot.chat.core import Maisky
-from bot.chat.followup import FollowUps, Reading, Shown
+from bot.chat.followup import FollowUps, Shown
 from bot.chat.memory import ConversationMemory, Turn, conversation
+from bot.chat.reading import Reading
 from bot.chat.reply import Kind, Reply
 from bot.chat.text import entry
 from bot.club.reach import Reach, Trouble

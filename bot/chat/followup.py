@@ -15,10 +15,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from typing import Protocol
 
 from bot.chat.core import MAX_QUESTION, Maisky
+from bot.chat.reading import Move, Reading
 from bot.chat.reply import Kind, Reply
 from bot.chat.smalltalk import small_talk
 from bot.search.analysis import PERSON_PREFIX, STOPWORDS, fold, words
@@ -27,19 +27,6 @@ from bot.sources.corpus import Passage
 from bot.sources.timeline import EARLIEST, LATEST, Span, dated, timeline
 
 __all__ = ["FollowUps", "Move", "Reading", "Said", "Shown"]
-
-
-class Move(StrEnum):
-    ALONE = "stands alone"
-    MORE = "more on the same question"
-    NEXT = "the following paragraph of the same source"
-    LATER = "the next passage in time"
-    WHY = "why, of the same question"
-    WHO = "who, of the person just spoken of"
-    SWAP = "the same question about something else"
-    PRONOUN = "a pronoun, read as the person just spoken of"
-    CONTEXT = "a short line, read with the question before"
-    FIRST = "a follow-up with nothing to follow"
 
 
 class Said(Protocol):
@@ -59,24 +46,6 @@ class Said(Protocol):
 
     @property
     def years(self) -> tuple[int, ...]: ...
-
-
-@dataclass(frozen=True)
-class Reading:
-    """How a line was read: the move, the question the sources were asked and a note for --explain."""
-
-    move: Move
-    question: str  # what the sources were asked (the line itself when it stands alone), or the passage shown
-    note: str = ""
-
-    @property
-    def asks(self) -> bool:
-        """Whether the sources were searched with `question` (not a passage shown by its place)."""
-        return self.move not in (Move.NEXT, Move.LATER, Move.WHO, Move.FIRST)
-
-    @property
-    def follows(self) -> bool:
-        return self.move is not Move.ALONE
 
 
 @dataclass(frozen=True)

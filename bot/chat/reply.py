@@ -9,12 +9,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
+from bot.chat.reading import Reading
 from bot.search.matcher import Match, MatchResult
-
-if TYPE_CHECKING:  # bot.chat.followup builds replies through the core
-    from bot.chat.followup import Reading
 
 __all__ = [
     "LETTERS",

@@ -35,15 +35,23 @@ def _readline_history() -> None:
     atexit.register(save)
 
 
-def respond(desk: FrontDesk, line: str, caller: Caller) -> str | None:
+def respond(desk: FrontDesk, line: str, caller: Caller, *, explain: bool = False) -> str | None:
     """What the session prints for one line; None ends the session. Every other line goes through
-    the same parser and front desk as Slack and Discord."""
+    the same parser and front desk as Slack and Discord; with `explain`, how it was read follows."""
     if line.strip().lower() in QUIT:
         return None
-    return desk.core.plain(desk.handle_line(line, caller).reply)
+    outcome = desk.handle_line(line, caller)
+    text = desk.core.plain(outcome.reply)
+    if explain:
+        from adapters.cli import explain_reading  # the console's explanation, shared with `maisky ask`
+
+        why = io.StringIO()
+        explain_reading(outcome, desk.core, why)
+        text += why.getvalue().rstrip("\n")
+    return text
 
 
-def run_chat(desk: FrontDesk, caller: Caller, out: TextIO) -> int:
+def run_chat(desk: FrontDesk, caller: Caller, out: TextIO, *, explain: bool = False) -> int:
     _readline_history()
     if isinstance(sys.stdin, io.TextIOWrapper):  # undecodable bytes typed or piped in reach the core, which cleans them
         sys.stdin.reconfigure(errors="surrogateescape")
@@ -56,7 +64,7 @@ def run_chat(desk: FrontDesk, caller: Caller, out: TextIO) -> int:
             return 0
         if not line.strip():
             continue
-        text = respond(desk, line, caller)
+        text = respond(desk, line, caller, explain=explain)
         if text is None:
             return 0
         out.write(text + "\n\n")

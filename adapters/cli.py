@@ -30,12 +30,22 @@ from bot.chat.commands import (
     Timeline,
     Who,
 )
-from bot.chat.desk import Caller, FrontDesk
+from bot.chat.desk import Caller, FrontDesk, Outcome
+from bot.chat.reply import Kind
 from bot.chat.voice import capped
 from bot.ops.bootstrap import build_desk, build_quiz
 from bot.ops.progress import Lines, Progress, for_stream
 from bot.ops.runtime import use_threads
-from bot.search.evaluation import evaluate, load_questions
+from bot.search.evaluation import (
+    Answered,
+    DialogueLine,
+    DialogueReport,
+    evaluate,
+    evaluate_dialogues,
+    is_dialogues,
+    load_dialogues,
+    load_questions,
+)
 from bot.search.matcher import Match, MatchResult
 
 if TYPE_CHECKING:
@@ -161,16 +171,28 @@ def _window(m: Match) -> str:
     return f" (best window: characters {start}-{end})"
 
 
+def explain_reading(outcome: Outcome, core: Maisky, out: TextIO) -> None:
+    """How the front desk read a line (on its own, or as a follow-up of the last turn), then the
+    matcher's reasons for the question it asked the sources."""
+    reading = outcome.reading
+    if reading is None:
+        return
+    out.write(f"\nHow the line was read: {reading.move.value}" + (f" ({reading.note})" if reading.note else "") + "\n")
+    if reading.asks:
+        explain(core.explain(reading.question), out)
+
+
 def _ask(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
     question = " ".join(args.question)
-    reply = handle(args, core, Ask(question))
+    outcome = desk(args, core).handle(Ask(question), caller(args))
+    reply = outcome.reply
     text = core.plain(reply)
     if args.json:
         out.write(json.dumps(reply_json(core, question, reply, text), ensure_ascii=False, indent=2) + "\n")
     else:
         out.write(text + "\n")
-        if args.explain:  # the search behind the reply; the matcher runs again only if the reply needed none
-            explain(reply.search or core.explain(question), out)
+        if args.explain:
+            explain_reading(outcome, core, out)
     return 0
 
 
@@ -231,7 +253,59 @@ def _index_build(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
     return 0
 
 
+def _dialogue_eval(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
+    """`maisky eval DIALOGUES.yaml`: each dialogue through a front desk of its own, its members in its
+    channels, as a surface would send them; each line again as a single question."""
+
+    def talk() -> Callable[[DialogueLine], Answered]:
+        front = FrontDesk(core, prefix="", hide=frozenset())
+
+        def say(line: DialogueLine) -> Answered:
+            outcome = front.handle_line(line.q, Caller("eval", "local", line.channel, line.member))
+            reply = outcome.reply
+            passage = reply.citation.passage_id if reply.citation is not None else None
+            small = reply.kind is Kind.NOTICE and not reply.suggestions and passage is None
+            return Answered(passage, small, outcome.reading.note if outcome.reading else "")
+
+        return say
+
+    report = evaluate_dialogues(talk, load_dialogues(Path(args.file)))
+    if args.json:
+        for r in report.records:
+            out.write(json.dumps({
+                "dialogue": r.dialogue, "q": r.line.q, "member": r.line.member, "channel": r.line.channel,
+                "follow": r.line.follow, "passage": r.got.passage_id, "correct": r.correct,
+                "passage_as_single_question": r.alone.passage_id, "correct_as_single_question": r.correct_alone,
+            }, ensure_ascii=False) + "\n")  # fmt: skip
+        out.write(json.dumps({"totals": report.totals()}) + "\n")
+        return 0
+    _dialogue_table(report, out, verbose=args.verbose)
+    return 0
+
+
+def _dialogue_table(report: DialogueReport, out: TextIO, *, verbose: bool) -> None:
+    t = report.totals()
+    out.write(
+        f"dialogues: {t['dialogues']}, lines: {t['lines']} ({t['follow_ups']} follow-ups, {t['standalone']} standing"
+        f" alone, {t['talk']} small talk)\n"
+        f"follow-ups answered right:            {t['follow_up_right']:.3f}"
+        f"  (as single questions: {t['follow_up_right_as_single_questions']:.3f})\n"
+        f"standing alone answered right:        {t['standalone_right']:.3f}"
+        f"  (as single questions: {t['standalone_right_as_single_questions']:.3f})\n"
+        f"small talk answered in character:     {t['talk_right']:.3f}\n"
+        f"overall:                              {t['overall']:.3f}\n"
+    )
+    if verbose:
+        for r in report.records:
+            if not r.correct:
+                kind = "follow-up" if r.line.follow else "small talk" if r.line.talk else "alone"
+                got = r.got.passage_id or ("small talk" if r.got.talk else "no passage")
+                out.write(f"  miss ({kind}) in {r.dialogue!r}: {r.line.q!r} -> {got}; read: {r.got.reading}\n")
+
+
 def _eval(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
+    if is_dialogues(Path(args.file)):
+        return _dialogue_eval(args, core, out)
     matcher = core.matcher
     if args.without_keywords or args.without_reader:
         matcher = matcher.rebuilt(keywords=not args.without_keywords, reader=not args.without_reader)
@@ -275,7 +349,7 @@ def _eval(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
 def _chat(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
     from adapters.chat import run_chat  # readline is only needed here
 
-    return run_chat(desk(args, core, prefix="", hide=frozenset()), caller(args), out)
+    return run_chat(desk(args, core, prefix="", hide=frozenset()), caller(args), out, explain=args.explain)
 
 
 def _serve(platform: str) -> Run:
@@ -451,6 +525,7 @@ def parser() -> argparse.ArgumentParser:
     a.set_defaults(run=_ask)
     c = sub.add_parser("chat", help="an interactive session (type 'help' inside)")
     c.add_argument("--channel", default="console", help="the local channel for daily commands (default: console)")
+    c.add_argument("--explain", action="store_true", help="after each answer, how the line was read and why")
     c.set_defaults(run=_chat)
     q = sub.add_parser("quote", help="one of Maisky's own quotations with its citation")
     q.add_argument("--date", type=_date, help="the day (YYYY-MM-DD); the same day always gives the same quotation")
@@ -505,8 +580,13 @@ def parser() -> argparse.ArgumentParser:
         "when only SLACK_APP_TOKEN is set, else http)",
     )  # fmt: skip
     doc.set_defaults(run=_doctor)
-    e = sub.add_parser("eval", help="score the matcher on a question file (top-1, top-3, declines, overall)")
-    e.add_argument("file", help="a YAML file in the format of shared/eval/dev-questions.yaml")
+    e = sub.add_parser(
+        "eval", help="score the matcher on a question file (top-1, top-3, declines), or the bot on a dialogue file"
+    )
+    e.add_argument(
+        "file", help="a YAML file of questions (as shared/eval/dev-questions.yaml) or of dialogues (as "
+        "tests/data/dialogues-tuning.yaml: follow-ups, lines standing alone and small talk scored apart)",
+    )  # fmt: skip
     e.add_argument("--json", action="store_true", help="one JSON record per question, then the totals")
     e.add_argument("-v", "--verbose", action="store_true", help="list the questions it got wrong")
     e.add_argument(

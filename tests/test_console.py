@@ -230,3 +230,30 @@ def test_version_names_the_installed_release(capsys: pytest.CaptureFixture[str])
         main(["--version"])
     assert stop.value.code == 0
     assert re.fullmatch(r"maisky \d+\.\d+\.\d+\S*\n", capsys.readouterr().out)
+
+
+def test_eval_reads_a_dialogue_file_and_scores_follow_ups_apart() -> None:
+    dialogues = ROOT / "tests" / "data" / "dialogues-tuning.yaml"
+    _, out = run("eval", str(dialogues))
+    assert "follow-ups answered right" in out and "as single questions" in out and "small talk" in out
+    lines = [json.loads(line) for line in run("eval", "--json", str(dialogues))[1].splitlines()]
+    assert {"dialogue", "q", "follow", "passage", "correct", "correct_as_single_question"} <= set(lines[0])
+    totals = lines[-1]["totals"]
+    assert totals["follow_up_right"] > totals["follow_up_right_as_single_questions"]
+
+
+def test_chat_explain_shows_how_a_follow_up_was_read(tmp_path: Path) -> None:
+    proc = process(
+        "chat", "--explain", env={"MAISKY_HISTORY": str(tmp_path / "history")},
+        stdin="What did Joe Kennedy look like?\nand Winant?\ngo on\nquit\n",
+    )  # fmt: skip
+    assert proc.returncode == 0
+    assert "How the line was read: stands alone" in proc.stdout
+    assert "How the line was read: the same question about something else" in proc.stdout
+    assert "'What did Winant look like?'" in proc.stdout
+    assert "the following paragraph of the same source" in proc.stdout
+
+
+def test_ask_explain_says_a_single_question_stands_alone() -> None:
+    _, out = run("ask", "--explain", "tell me more")
+    assert "How the line was read: a follow-up with nothing to follow" in out

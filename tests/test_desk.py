@@ -164,13 +164,22 @@ def test_another_forgets_a_conversation_after_a_silence(core: Maisky) -> None:
     assert desk.handle(Another(asked.turn), MEMBER).reply.rank == 1  # a button still works after a silence
 
 
-def test_questions_without_an_answer_are_not_remembered(core: Maisky) -> None:
-    desk = FrontDesk(core, clock=lambda: NOW)
+def test_a_declined_question_gets_no_button_but_a_follow_up_can_build_on_it(core: Maisky) -> None:
+    """ "What did you think of Mussolini?" then "and Eden?": the decline is the turn the follow-up
+    reads; it offers no "Another passage", and the memory stays within its bound."""
+    from bot.chat.memory import ConversationMemory
+
+    desk = FrontDesk(core, clock=lambda: NOW, memory=ConversationMemory(clock=lambda: NOW, size=5))
     for i in range(20):
         asked = Ask(f"What did Maisky think of zorbaquil{i} vexnoddle?")
         outcome = desk.handle(asked, Caller("test", "W1", "C1", f"U{i}"))
-        assert outcome.turn == ""
-    assert desk.memory.remembered() == 0
+        assert outcome.turn == "" and outcome.reply.kind is Kind.DECLINE
+    assert desk.memory.remembered() == 5
+    member = Caller("test", "W1", "C1", "U19")
+    assert desk.handle(Ask("What did you think of Mussolini?"), member).reply.kind is Kind.DECLINE
+    other = desk.handle(Ask("and Eden?"), member)
+    assert other.reading is not None and other.reading.follows
+    assert other.reply.citation is not None and other.reply.citation.passage_id.endswith("eden-halifax-chamberlain")
 
 
 def test_daily_needs_the_service_and_says_so(core: Maisky) -> None:

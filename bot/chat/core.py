@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections.abc import Collection
 from dataclasses import replace
 
 from rapidfuzz import fuzz
 
 from bot.chat.reply import Reply
 from bot.chat.smalltalk import Talk, small_talk
+from bot.chat.suggestions import Suggestions
 from bot.chat.text import clean, unaddressed
 from bot.chat.voice import Voice
 from bot.search.analysis import PERSON_PREFIX, SECOND_PERSON, foreign, words
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 MAX_QUESTION = 1000  # characters; longer input gets a friendly request to shorten it
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]")
 _ANY_LETTER = re.compile(r"[^\W\d_]")
+_TALK_LINES = {Talk.GREETING: "greetings", Talk.THANKS: "thanks", Talk.ACK: "acknowledgements"}  # persona keys
 
 
 def _name_score(typed: str, name: str) -> float:
@@ -43,7 +46,9 @@ class Maisky:
         self.matcher = matcher
         self.voice = voice
         self.seed = seed
-        self._passage_ids = frozenset(p.id for p in corpus.passages)
+        self.passage_ids = frozenset(p.id for p in corpus.passages)
+        persona = voice.persona
+        self.suggestions = Suggestions(matcher, [*persona["suggestions"], *persona.get("questions", [])])
 
     def _problem(self, question: str) -> Reply | None:
         text = question.strip()
@@ -62,26 +67,28 @@ class Maisky:
         question = clean(question)
         return self.matcher.search(unaddressed(question[:MAX_QUESTION]), limit=limit)
 
-    def ask(self, question: str, rank: int = 0) -> Reply:
-        """The best passage for `question` (or the `rank`-th runner-up), or a decline."""
+    def ask(self, question: str, rank: int = 0, *, asked: Collection[str] = (), shown: Collection[str] = ()) -> Reply:
+        """The best passage for `question` (or the `rank`-th runner-up), or a decline that suggests the
+        questions nearest to it, none of those `asked` or answered by a passage `shown` already."""
         question = clean(question)  # text enters the core here: valid Unicode from now on
         problem = self._problem(question)
         if problem:
             return problem
-        if rank == 0 and question.strip() in self._passage_ids:  # an id from a timeline line or a button
+        if rank == 0 and question.strip() in self.passage_ids:  # an id from a timeline line or a button
             return self.passage(question)
         talk = small_talk(unaddressed(question)) if rank == 0 else None
         if talk is Talk.ABOUT:  # what the bot is: the disclosure, never a passage
             return self.voice.about()
-        if talk in (Talk.GREETING, Talk.THANKS):
-            return self.voice.small_talk("greetings" if talk is Talk.GREETING else "thanks", question)
+        if talk in (Talk.GREETING, Talk.THANKS, Talk.ACK):
+            return self.voice.small_talk(_TALK_LINES[talk], question)
         if talk is Talk.SELF and "maisky" in self.corpus.people:
             return self._portrait(self.corpus.people["maisky"]) or self.voice.decline(question)
         result = self.matcher.search(unaddressed(question), limit=max(5, rank + 1))
         if not result.answered and result.tier == "closest" and rank == 0:
             return self.voice.closest(result, asked=question)
         if not result.answered:
-            reply = self.voice.decline(question, matches=result.matches)
+            near = self.suggestions.nearest(result.terms, result.matches, asked=[question, *asked], shown=shown)
+            reply = self.voice.decline(question, matches=result.matches, suggestions=near)
         elif rank >= len(result.matches) or not result.matches[rank].accepted:
             reply = self.voice.decline(question, no_more=True)
         else:

@@ -33,7 +33,9 @@ from bot.chat.commands import (
 )
 from bot.chat.cooldown import Cooldown
 from bot.chat.core import Maisky
+from bot.chat.followup import FollowUps, Shown
 from bot.chat.memory import ConversationMemory, Turn, conversation
+from bot.chat.reading import Reading
 from bot.chat.reply import Kind, Reply
 from bot.chat.text import entry
 from bot.club.reach import Reach, Trouble
@@ -116,6 +118,11 @@ class Outcome:
         return self.reply.turn
 
     @property
+    def reading(self) -> Reading | None:
+        """How a question was read: on its own, or as a follow-up (`--explain`); None for other commands."""
+        return self.reply.reading
+
+    @property
     def private(self) -> bool:
         return self.visibility is Visibility.PRIVATE
 
@@ -152,6 +159,7 @@ class FrontDesk:
         self.clock = clock
         self.memory = memory or ConversationMemory(clock=clock)
         self.cooldown = cooldown or Cooldown(0)
+        self.followups = FollowUps(core)
         self._lock = threading.Lock()
         # one handler per command type (cosmicpython's message bus): adding a command adds a row here
         self.handlers: Mapping[type, Handler] = {
@@ -224,7 +232,11 @@ class FrontDesk:
     # the handlers
 
     def _ask(self, command: Ask, caller: Caller) -> Reply:
-        return self._answer(caller, command.question)
+        """A question read in the context of the caller's conversation (bot.chat.followup), answered and
+        recorded as its latest turn; a decline is recorded too ("and Eden?" may follow it)."""
+        where = caller.conversation
+        shown = self.followups.respond(command.question, self.memory.last(where), lambda: self.memory.recent(where))
+        return replace(shown.reply, turn=self._keep(where, shown), reading=shown.reading)
 
     def _another(self, command: Another, caller: Caller) -> Reply:
         shown = self.memory.turn(command.turn) if command.turn else self.memory.last(caller.conversation)
@@ -331,6 +343,18 @@ class FrontDesk:
                 return quiz.scores(*where, ws)
 
     # the conversation's memory: every answered question is a turn, behind "another" and the buttons
+
+    def _keep(self, where: str, shown: Shown) -> str:
+        """Remember an answered or declined line; the key when its reply offers "Another passage"."""
+        if not shown.remembered:
+            return ""
+        turn = Turn(where, shown.question, shown.passage_id, shown.rank, shown.people, shown.years, self.clock())
+        try:
+            key = self.memory.remember(turn)
+        except Exception:  # the answer still goes out, without its "Another passage" button
+            log.exception("could not remember a conversation turn")
+            return ""
+        return key if shown.reply.kind is Kind.ANSWER and shown.passage_id else ""
 
     def _answer(self, caller: Caller, question: str, rank: int = 0) -> Reply:
         """The core's answer, recorded as a turn of the caller's conversation when it shows a passage."""

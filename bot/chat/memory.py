@@ -64,6 +64,8 @@ class TurnStore(Protocol):
 
     def last_turn(self, conversation: str, since: dt.datetime) -> Turn | None: ...
 
+    def recent_turns(self, conversation: str, since: dt.datetime, limit: int) -> list[Turn]: ...
+
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -151,6 +153,21 @@ class ConversationMemory:
                 log.exception("could not read a conversation's last turn from the database")
         fresh = [t for t in found if t.at > since]
         return max(fresh, key=lambda t: t.at) if fresh else None
+
+    def recent(self, conversation: str, limit: int = 20) -> list[Turn]:
+        """The conversation's latest turns since it was last silent too long, the latest first (what
+        was asked already: a decline does not suggest it again)."""
+        since = self.clock() - self.silence
+        with self._lock:
+            found = [t for t in reversed(self._turns.values()) if t.conversation == conversation and t.at > since]
+        store = self.store()
+        if store is not None:
+            try:
+                found += store.recent_turns(conversation, since, limit)
+            except Exception:
+                log.exception("could not read a conversation's turns from the database")
+        found.sort(key=lambda t: t.at, reverse=True)
+        return found[:limit]
 
     def remembered(self) -> int:
         """How many turns this process holds itself (bounded by `size`)."""

@@ -10,6 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.chat.reading import Reading
 from bot.search.matcher import Match, MatchResult
 
 __all__ = [
@@ -118,6 +119,7 @@ class Reply:
     choices: tuple[str, ...] = ()  # a quiz question's options, in order (buttons, or lettered lines)
     token: str = ""  # what an option button sends back: the open question it answers
     search: MatchResult | None = None  # the matcher's whole result behind an answer or decline (`--explain`)
+    reading: Reading | None = None  # how the desk read the question: alone or as a follow-up (`--explain`)
     turn: str = ""  # the conversation turn this answer recorded (bot.chat.memory): what "Another passage" carries
     words: Words = Words()  # the persona's layout words (the voice fills them in)
 

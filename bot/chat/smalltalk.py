@@ -1,8 +1,9 @@
 """Conversation basics: the few things people say to a bot that are not questions for the sources.
 
 "Who are you?", "Are you an AI?", "Who made you?" ask what the bot is: the disclosure answers them.
-"Hello" and "thanks" get a short line in character. "Who was Maisky?" and "Tell me about yourself"
-ask about the man: the sources answer them, as `who Maisky` does. Anything else is a question.
+"Hello", "thanks" and an acknowledgement ("ok", "I see", "lol") get a short line in character.
+"Who was Maisky?" and "Tell me about yourself" ask about the man: the sources answer them, as
+`who Maisky` does. Anything else is a question.
 """
 
 from __future__ import annotations
@@ -19,11 +20,15 @@ class Talk(StrEnum):
     ABOUT = "about"  # what the bot is: the disclosure
     GREETING = "greeting"
     THANKS = "thanks"
+    ACK = "acknowledgement"  # "ok", "I see", "lol": the member heard the answer; never a decline
     SELF = "self"  # about Maisky himself: answered from the sources
 
 
 _TOKEN = re.compile(r"[a-z0-9]+")
-_OWN = frozenset(["maisky", "ivan", "mikhailovich", "maysky", "spasibo", "privet", "chatgpt", "llm"])
+_OWN = frozenset(
+    "maisky ivan mikhailovich maysky spasibo privet chatgpt llm lol lmao rofl haha hahaha hehe hmm hmmm ok okay kk"
+    " gotcha huh wow ooh ahh aha".split()
+)
 _NAME = r"(?: (?:ivan|mr|comrade|ambassador|sir|maisky|bot|there|again|everyone|all))*"
 _PATTERNS = [
     (Talk.ABOUT, r"(?:who|what) (?:are|r) (?:you|u)(?: really| exactly| actually)?"),
@@ -57,6 +62,17 @@ _PATTERNS = [
         r"|thank you very much|thanks very much|thanks so much|thank you so much|ta|spasibo)" + _NAME,
     ),
 ]
+_ADJ = (
+    r"(?:cool|nice|neat|great|good|interesting|fascinating|amazing|incredible|brilliant|remarkable|funny|sad|odd"
+    r"|strange|surprising|wild|crazy|true|right|fair|helpful|useful)"
+)
+_ACK = (
+    r"(?:ok|okay|k|kk|alright|all right|sure|fine|yes|yeah|yep|indeed|noted|understood|got it|gotcha|i see|oh i see"
+    r"|i understand|i get it|makes sense|fair enough|good to know|lol|lmao|rofl|ha|haha|hahaha|hehe|hmm|hmmm|huh|oh"
+    r"|ah|aha|ooh|ahh|wow|really|no way|" + _ADJ + r"|(?:that is|thats|very|so|how|quite|really) " + _ADJ + r")"
+)
+_PATTERNS.append((Talk.ACK, rf"{_ACK}(?: {_ACK})*" + _NAME))
+_PATTERNS.append((Talk.THANKS, rf"{_ACK}(?: {_ACK})* (?:thanks|thank you|thank u|thx|cheers)" + _NAME))
 _COMPILED = [
     (talk, re.compile(rf"^(?:(?:oh|well|ok|okay|so|and|but|please) )*{p}(?: please)?$")) for talk, p in _PATTERNS
 ]

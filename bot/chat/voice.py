@@ -93,6 +93,10 @@ def load_persona(folder: Path) -> dict[str, Any]:
     layout = data.get("layout")
     if not isinstance(layout, dict) or not all(isinstance(layout.get(f), str) and layout[f].strip() for f in _LAYOUT):
         raise CorpusError(path.name, f"must be a table with the text of {', '.join(_LAYOUT)}", field="layout")
+    for key in ("questions", "greetings", "thanks", "acknowledgements"):  # optional lists
+        lines = data.get(key, [])
+        if not isinstance(lines, list) or not all(isinstance(x, str) and x.strip() for x in lines):
+            raise CorpusError(path.name, "must be a list of lines", field=key)
     commands = data.get("commands")
     if not isinstance(commands, dict) or not all(isinstance(v, str) for v in commands.values()):
         raise CorpusError(path.name, "must be a table of command = description", field="commands")
@@ -259,11 +263,14 @@ class Voice:
             **self._passage_fields(p, result.matches[0].evidence),
         )  # fmt: skip
 
-    def decline(self, question: str, *, no_more: bool = False, matches: tuple[Match, ...] = ()) -> Reply:
+    def decline(
+        self, question: str, *, no_more: bool = False, matches: tuple[Match, ...] = (), suggestions: Sequence[str] = ()
+    ) -> Reply:
+        """Word that the sources are silent, offering `suggestions` (default: the persona's own)."""
         narration = self._render("decline", no_more=no_more, variant=self._variant(question))
         return self._reply(
-            Kind.DECLINE, narration, question=neutralise(question), suggestions=tuple(self.persona["suggestions"]),
-            matches=matches,
+            Kind.DECLINE, narration, question=neutralise(question),
+            suggestions=tuple(suggestions or self.persona["suggestions"]), matches=matches,
         )  # fmt: skip
 
     def who(self, person: Person, match: Match) -> Reply:

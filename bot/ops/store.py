@@ -783,6 +783,20 @@ class Store:
             ).first()
         return _turn(row) if row else None
 
+    def recent_turns(self, conversation: str, since: dt.datetime, limit: int) -> list[Turn]:
+        """The conversation's latest `limit` turns newer than `since`, the latest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                conversation_turns.select()
+                .where(
+                    conversation_turns.c.conversation == conversation[:255],
+                    conversation_turns.c.at > since.timestamp(),
+                )
+                .order_by(conversation_turns.c.at.desc())
+                .limit(limit)
+            ).all()
+        return [_turn(row) for row in rows]
+
     # who may manage daily posts, besides the platform's admins
 
     def grant(self, platform: str, workspace: str, user: str, by: str, now: float) -> bool:

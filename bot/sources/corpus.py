@@ -46,6 +46,7 @@ class Person:
     name: str
     aliases: tuple[str, ...]
     listed: bool = True
+    pronoun: str = ""  # "he", "she" or "they" where people.toml says: which follow-up ("who was she?") means them
 
 
 @dataclass(frozen=True)
@@ -177,14 +178,17 @@ def load_people(path: Path) -> dict[str, Person]:
         if not _ID.match(pid):
             raise r.fail(f"person id {pid!r} must be lower-case letters, digits and dashes")
         entry = r.table(entry, pid)
-        r.unknown(entry, ("name", "aliases", "listed"), "a person")
+        r.unknown(entry, ("name", "aliases", "listed", "pronoun"), "a person")
         aliases = entry.get("aliases", [])
         if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
             raise r.fail("must be a list of non-empty texts", "aliases")
         listed = entry.get("listed", True)
         if not isinstance(listed, bool):
             raise r.fail("must be true or false", "listed")
-        people[pid] = Person(pid, r.text(entry, "name"), tuple(aliases), listed)
+        pronoun = entry.get("pronoun", "")
+        if pronoun not in ("", "he", "she", "they"):
+            raise r.fail("must be he, she or they", "pronoun")
+        people[pid] = Person(pid, r.text(entry, "name"), tuple(aliases), listed, pronoun)
     return people
 
 

@@ -19,7 +19,7 @@ from adapters.slack.app import build_app
 from bot import Maisky, Reply
 from bot.chat.desk import Caller, FrontDesk
 from tests.adapters.conftest import MakeCore, desk_for
-from tests.adapters.discord_fakes import BOT_USER, CHANNEL_ID, DM_ID, FakeDiscord, channel_message, command
+from tests.adapters.discord_fakes import BOT_USER, CHANNEL_ID, DM_ID, FakeDiscord, channel_message, command, user
 from tests.adapters.discord_fakes import settings as discord_settings
 from tests.adapters.slack_fakes import FakeSlack, event, served, slash
 from tests.adapters.slack_fakes import settings as slack_settings
@@ -192,3 +192,132 @@ async def test_every_command_the_help_lists_exists_on_that_surface(
         assert set(discord_words) <= subcommands
     finally:
         await client.close()
+
+
+# Dialogues: follow-ups read the conversation's last turn the same way on every surface. A Slack
+# thread, a Discord channel (one member's talk in it) and a `maisky chat` session are one conversation each.
+
+DIALOGUE = [
+    "What did Joe Kennedy look like?",
+    "what did he say next?",
+    "ok",
+    "and Winant?",
+    "who was he?",
+    "What did you think of Mussolini?",
+    "and Halifax?",
+    "why did you call him the Bishop?",
+    "tell me more",
+]
+
+
+def slack_in_thread(fake: FakeSlack, url: str, line: str, user: str, thread: str) -> tuple[str, str]:
+    """A mention by `user` in channel C9, in `thread` ("": a new thread); the reply and its thread."""
+    n = next(_ids)
+    ts = f"18.{n}"
+    ev = {"type": "app_mention", "user": user, "text": f"<@UBOT> {line}", "ts": ts, "channel": "C9"}
+    if thread:
+        ev["thread_ts"] = thread
+    where = thread or ts
+    seen = len([c for c in fake.calls if "/chat.post" in c.path and c.body.get("thread_ts") == where])
+    assert event(url, ev, f"Ev{n}")[0] == 200
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        sent = [c for c in fake.calls if "/chat.post" in c.path and c.body.get("thread_ts") == where]
+        if len(sent) > seen:
+            return json.dumps(sent[-1].body, ensure_ascii=False), where
+        time.sleep(0.02)
+    raise AssertionError(f"no answer to {line!r}")
+
+
+async def discord_by(fake: FakeDiscord, client: Any, line: str, member: str) -> str:
+    """A mention by `member` in the guild channel; the reply (in the channel, or by DM when private)."""
+    me = {**BOT_USER, "member": {"roles": [], "joined_at": "2024-01-01T00:00:00+00:00", "deaf": False, "mute": False}}
+    seen = len(fake.calls)
+    message = channel_message(f"<@{BOT_USER['id']}> {line}", mentions=[me], author=user(member, f"m{member}"))
+    client._connection.parse_message_create(message)
+    (call,) = await fake.wait_for(
+        lambda c: c.method == "POST" and c.path.endswith("/messages") and fake.calls.index(c) >= seen
+    )
+    return json.dumps(call.body, ensure_ascii=False)
+
+
+def answers(core: Maisky, lines: list[str], caller: Caller) -> list[str]:
+    desk = FrontDesk(core)
+    return [marker(desk.handle_line(line, caller).reply) for line in lines]
+
+
+async def test_the_same_dialogue_gives_the_same_answers_in_chat_a_slack_thread_and_a_discord_channel(
+    make_core: MakeCore, fake_slack: FakeSlack, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    core = make_core()
+    marks = answers(core, DIALOGUE, Caller("console", "local", "console", "me"))
+    assert len({m for m in marks if m.startswith("globe-2015.")}) >= 4  # the follow-ups did move on
+    desk = FrontDesk(core)
+    chat = [respond(desk, line, Caller("console", "local", "console", "me")) for line in DIALOGUE]
+    client = build_client(desk_for(core), discord_settings(fake_discord, tmp_path))
+    await client.login("MTAwMA.fake.token")
+    try:
+        with served(build_app(desk_for(core), slack_settings(fake_slack))) as url:
+            slack, thread = [], ""
+            for line in DIALOGUE:
+                content, thread = await asyncio.to_thread(slack_in_thread, fake_slack, url, line, "U77", thread)
+                slack.append(content)
+        discord = [await discord_by(fake_discord, client, line, "6001") for line in DIALOGUE]
+    finally:
+        await client.close()
+    for line, mark, said, s, d in zip(DIALOGUE, marks, chat, slack, discord, strict=True):
+        assert said is not None and mark in said, f"chat: {line!r}"
+        assert mark in s.replace("\\\\", ""), f"slack thread: {line!r}"
+        assert mark in d.replace("\\\\", ""), f"discord channel: {line!r}"
+
+
+# Two conversations interleaved: each line's answer is the one it gets when its conversation is alone.
+ALICE = ["What did Harold Nicolson write to you?", "who was he?", "tell me more", "and Eden?"]
+BOB = ["What did Joe Kennedy look like?", "what did he say next?", "and Winant?", "who was he?"]
+
+
+async def test_two_members_in_one_discord_channel_never_share_context(
+    make_core: MakeCore, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    core = make_core()
+    alice_alone = answers(core, ALICE, Caller("discord", "G", "C", "alice"))
+    bob_alone = answers(core, BOB, Caller("discord", "G", "C", "bob"))
+    client = build_client(desk_for(core), discord_settings(fake_discord, tmp_path))
+    await client.login("MTAwMA.fake.token")
+    try:
+        alice, bob = [], []
+        for a, b in zip(ALICE, BOB, strict=True):  # interleaved, in the same channel
+            alice.append(await discord_by(fake_discord, client, a, "6001"))
+            bob.append(await discord_by(fake_discord, client, b, "6002"))
+    finally:
+        await client.close()
+    assert sum(m not in got for m, got in zip(alice_alone, alice, strict=True)) == 0
+    assert sum(m not in got for m, got in zip(bob_alone, bob, strict=True)) == 0
+    assert alice_alone[1] != bob_alone[3]  # "who was he?" is Nicolson for one and Winant for the other
+
+
+def test_two_slack_threads_and_two_members_in_one_thread_never_share_context(
+    make_core: MakeCore, fake_slack: FakeSlack
+) -> None:
+    core = make_core()
+    alice_alone = answers(core, ALICE, Caller("slack", "T", "C9", "UA"))
+    bob_alone = answers(core, BOB, Caller("slack", "T", "C9", "UB"))
+    with served(build_app(desk_for(core), slack_settings(fake_slack))) as url:
+        # one member, two threads of one channel
+        alice, bob, one, two = [], [], "", ""
+        for a, b in zip(ALICE, BOB, strict=True):
+            content, one = slack_in_thread(fake_slack, url, a, "UA", one)
+            alice.append(content)
+            content, two = slack_in_thread(fake_slack, url, b, "UA", two)
+            bob.append(content)
+        assert sum(m not in got for m, got in zip(alice_alone, alice, strict=True)) == 0
+        assert sum(m not in got for m, got in zip(bob_alone, bob, strict=True)) == 0
+        # two members in one thread: each follow-up reads its own member's last turn
+        alice, bob, shared = [], [], ""
+        for a, b in zip(ALICE, BOB, strict=True):
+            content, shared = slack_in_thread(fake_slack, url, a, "UC", shared)
+            alice.append(content)
+            content, shared = slack_in_thread(fake_slack, url, b, "UD", shared)
+            bob.append(content)
+    assert sum(m not in got for m, got in zip(alice_alone, alice, strict=True)) == 0
+    assert sum(m not in got for m, got in zip(bob_alone, bob, strict=True)) == 0

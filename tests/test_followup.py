@@ -1,0 +1,159 @@
+"""Follow-ups: a line that cannot stand alone is answered from the last turn; one that can is
+answered exactly as a single question, whatever came before."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot import Maisky
+from bot.chat.followup import FollowUps, Move, Shown
+from bot.chat.reply import Kind
+from bot.chat.smalltalk import Talk, small_talk
+from bot.search.evaluation import load_dialogues
+
+DATA = Path(__file__).parent / "data"
+G = "globe-2015."
+
+
+@dataclass(frozen=True)
+class Said:
+    """The last turn, as the conversation memory keeps it."""
+
+    question: str
+    passage_id: str | None
+    rank: int
+    people: tuple[str, ...]
+    years: tuple[int, ...]
+
+
+def remembered(shown: Shown) -> Said:
+    return Said(shown.question, shown.passage_id, shown.rank, shown.people, shown.years)
+
+
+def talk(core: Maisky, *lines: str) -> list[Shown]:
+    """A conversation: each line read in the context of the last remembered turn."""
+    follow = FollowUps(core)
+    last: Said | None = None
+    out = []
+    for line in lines:
+        shown = follow.respond(line, last)
+        if shown.remembered:
+            last = remembered(shown)
+        out.append(shown)
+    return out
+
+
+def passage(shown: Shown) -> str | None:
+    return shown.passage_id
+
+
+def test_the_issue_example_continues_instead_of_declining(core: Maisky) -> None:
+    first, more, why = talk(core, "What did you think of Chamberlain?", "tell me more", "why?")
+    assert passage(first) == G + "portraits-eden-halifax-chamberlain"
+    assert more.reading.move is Move.MORE and more.reply.answered and passage(more) != passage(first)
+    assert why.reading.move is Move.WHY and why.reply.answered
+
+
+@pytest.mark.parametrize("line", ["go on", "continue", "what did he say next?", "and then?", "...go on"])
+def test_reading_on_shows_the_following_paragraph_of_the_same_source(core: Maisky, line: str) -> None:
+    _, on = talk(core, "What did Joe Kennedy look like?", line)
+    assert on.reading.move is Move.NEXT and passage(on) == G + "kennedy-gloomy-view"
+
+
+def test_what_happened_next_is_the_next_passage_in_time(core: Maisky) -> None:
+    _, later, latest = talk(core, "Why were you recalled from London?", "what happened next?", "what happened next?")
+    assert later.reading.move is Move.LATER and passage(later) == G + "arrest-and-last-years"
+    assert latest.reply.answered and passage(latest) != passage(later)
+
+
+@pytest.mark.parametrize(("first", "then", "expected"), [
+    ("What did Joe Kennedy look like?", "and Winant?", G + "kennedy-on-american-entry-and-winant"),
+    ("What did you think of Chamberlain?", "what about Eden?", G + "portraits-eden-halifax-chamberlain"),
+])  # fmt: skip
+def test_the_same_question_about_another_person(core: Maisky, first: str, then: str, expected: str) -> None:
+    _, other = talk(core, first, then)
+    assert passage(other) == expected
+
+
+def test_the_question_is_rewritten_about_the_other_person(core: Maisky) -> None:
+    _, other = talk(core, "What did Joe Kennedy look like?", "and Winant?")
+    assert other.reading.move is Move.SWAP and other.question == "What did Winant look like?"
+
+
+def test_the_same_question_about_another_year_prefers_a_passage_of_that_year(core: Maisky) -> None:
+    _, year = talk(core, "What did Eden warn the Soviets about?", "what about 1937?")
+    assert year.reading.move is Move.SWAP and "1937" in year.question
+
+
+def test_who_was_he_is_the_person_just_spoken_of(core: Maisky) -> None:
+    _, who = talk(core, "What did Harold Nicolson write to you?", "who was he?")
+    assert who.reading.move is Move.WHO and who.reply.kind is Kind.WHO
+    assert who.people[0] == "nicolson"
+
+
+def test_she_means_a_woman_where_people_toml_says(core: Maisky) -> None:
+    _, who = talk(core, "What did Beatrice Webb say about Churchill?", "who was she?")
+    assert who.people[0] == "webb-beatrice"
+
+
+def test_a_pronoun_is_read_as_the_person_just_spoken_of(core: Maisky) -> None:
+    _, he = talk(core, "Who was Harry Hopkins?", "whom did he meet in Moscow?")
+    assert he.reading.move is Move.PRONOUN and "Harry Hopkins" in he.question
+    assert passage(he) == G + "hopkins-to-moscow"
+
+
+def test_a_follow_up_after_a_decline_uses_the_declined_question(core: Maisky) -> None:
+    declined, other = talk(core, "What did you think of de Gaulle?", "and Litvinov?")
+    assert declined.reply.kind is Kind.DECLINE
+    assert other.reply.answered and "litvinov" in other.question.lower()
+
+
+def test_more_after_a_decline_shows_nothing(core: Maisky) -> None:
+    _, more = talk(core, "What was the price of bread in Moscow?", "tell me more")
+    assert more.reply.citation is None
+
+
+def test_a_follow_up_with_nothing_to_follow_asks_for_a_question(core: Maisky) -> None:
+    (more,) = talk(core, "tell me more")
+    assert more.reading.move is Move.FIRST and more.reply.kind is Kind.NOTICE
+
+
+@pytest.mark.parametrize("line", [
+    "What did Churchill say about the second front?", "Who found the diary?", "What is the capital of Australia?",
+    "When was Maisky arrested?", "Why were you recalled from London?",
+])  # fmt: skip
+def test_a_line_that_stands_alone_is_answered_as_a_single_question(core: Maisky, line: str) -> None:
+    _, after = talk(core, "What did Joe Kennedy look like?", line)
+    assert after.reading.move is Move.ALONE
+    single = core.ask(line)
+    assert passage(after) == (single.citation.passage_id if single.citation else None)
+
+
+@pytest.mark.parametrize("said", ["ok", "I see", "lol", "cool", "interesting", "hmm", "wow", "that is fascinating"])
+def test_an_acknowledgement_gets_a_line_in_character_never_a_decline(core: Maisky, said: str) -> None:
+    assert small_talk(said) is Talk.ACK
+    _, nod = talk(core, "What did you think of Chamberlain?", said)
+    assert nod.reply.kind is Kind.NOTICE and not nod.reply.suggestions and not nod.reply.citation
+    assert nod.reply.narration in core.voice.persona["acknowledgements"]
+    assert not nod.remembered  # the turn before is still the one a follow-up builds on
+
+
+def test_an_acknowledgement_keeps_the_context(core: Maisky) -> None:
+    *_, more = talk(core, "What did Joe Kennedy look like?", "lol", "go on")
+    assert passage(more) == G + "kennedy-gloomy-view"
+
+
+@pytest.mark.parametrize("said", ["ok so what did Eden think?", "interesting question about Munich", "cool war"])
+def test_a_line_with_more_than_an_acknowledgement_is_not_small_talk(said: str) -> None:
+    assert small_talk(said) is not Talk.ACK
+
+
+def test_every_expected_passage_of_the_dialogue_sets_exists(core: Maisky) -> None:
+    ids = {p.id for p in core.corpus.passages}
+    for name in ("dialogues-tuning.yaml", "dialogues-heldout.yaml"):
+        for dialogue in load_dialogues(DATA / name):
+            for line in dialogue.lines:
+                assert set(line.expect) <= ids, (name, dialogue.name, line.q)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from adapters.explain import explain_reading
 from bot.chat.desk import Caller, FrontDesk
 
 __all__ = ["run_chat"]
@@ -43,8 +44,6 @@ def respond(desk: FrontDesk, line: str, caller: Caller, *, explain: bool = False
     outcome = desk.handle_line(line, caller)
     text = desk.core.plain(outcome.reply)
     if explain:
-        from adapters.cli import explain_reading  # the console's explanation, shared with `maisky ask`
-
         why = io.StringIO()
         explain_reading(outcome, desk.core, why)
         text += why.getvalue().rstrip("\n")

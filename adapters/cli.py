@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from adapters import lifecycle
+from adapters.explain import explain_reading
 from bot import Maisky, MaiskyError, Reply, Settings, build
 from bot.chat.commands import (
     About,
@@ -30,7 +31,7 @@ from bot.chat.commands import (
     Timeline,
     Who,
 )
-from bot.chat.desk import Caller, FrontDesk, Outcome
+from bot.chat.desk import Caller, FrontDesk
 from bot.chat.reply import Kind
 from bot.chat.voice import capped
 from bot.ops.bootstrap import build_desk, build_quiz
@@ -46,7 +47,6 @@ from bot.search.evaluation import (
     load_dialogues,
     load_questions,
 )
-from bot.search.matcher import Match, MatchResult
 
 if TYPE_CHECKING:
     from bot.club.quiz import Quiz as QuizService
@@ -116,70 +116,6 @@ def reply_json(core: Maisky, question: str, reply: Reply, text: str) -> dict[str
             for m in shown
         ],
     }
-
-
-def explain(result: MatchResult, out: TextIO) -> None:
-    """Why the matcher answered or declined: the terms, the scores, the runners-up."""
-    out.write("\nWhy (for curators):\n  question terms:\n")
-    for qt in result.terms:
-        note = []
-        if qt.token.corrected:
-            note.append(f"typo for {qt.token.corrected!r}")
-        if qt.token.via:
-            note.append(qt.token.via)
-        if not qt.known:
-            note.append("not in the sources")
-        extra = f" ({'; '.join(note)})" if note else ""
-        out.write(f"    {qt.token.surface!r} -> {qt.token.term}  weight {qt.idf:.2f}{extra}\n")
-    out.write("  passages:\n")
-    for n, m in enumerate(result.matches, 1):
-        matched = ", ".join(m.matched)
-        out.write(f"    {n}. {m.passage.id}  score {m.score:.2f}  coverage {m.coverage:.0%}  matched: {matched}\n")
-        if m.meaning is not None:
-            rule = f"would answer by {m.rule}" if m.accepted else "would not answer"
-            out.write(
-                f"       semantic: meaning {m.meaning:.2f}  word match {m.words or 0:.0%}"
-                f"  lexical {m.lexical:.2f}; {rule}\n"
-            )
-            if m.reader is not None:
-                out.write(f"       reader: {m.reader:.2f}{_window(m)}\n")
-            found = ", ".join(f"{q}->{w} {c:.2f}" for q, w, c in m.pairs)
-            if found:
-                out.write(f"       words found: {found}\n")
-    if not result.matches:
-        out.write("    (none)\n")
-    if result.answered:
-        rules = {
-            "coverage": "it covers over half of the question",
-            "semantic": "its meaning is close enough",
-            "reader": "the reader is sure it answers",
-        }
-        out.write(f"  verdict: answered ({rules.get(result.rule, result.rule)})\n")
-    elif result.tier == "closest":
-        out.write(f"  verdict: the closest passage, said honestly: {result.reason}\n")
-    else:
-        out.write(f"  verdict: declined: {result.reason}\n")
-
-
-def _window(m: Match) -> str:
-    """Where in the passage the reader's best window lies, when it is not the whole passage."""
-    if m.evidence is None:
-        return ""
-    start, end = m.evidence
-    if start == 0 and end >= len(m.passage.text.rstrip()):
-        return ""
-    return f" (best window: characters {start}-{end})"
-
-
-def explain_reading(outcome: Outcome, core: Maisky, out: TextIO) -> None:
-    """How the front desk read a line (on its own, or as a follow-up of the last turn), then the
-    matcher's reasons for the question it asked the sources."""
-    reading = outcome.reading
-    if reading is None:
-        return
-    out.write(f"\nHow the line was read: {reading.move.value}" + (f" ({reading.note})" if reading.note else "") + "\n")
-    if reading.asks:
-        explain(core.explain(reading.question), out)
 
 
 def _ask(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:

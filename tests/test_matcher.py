@@ -153,7 +153,7 @@ def test_words_without_the_meaning_do_not_answer(with_manual: tuple[Matcher, Mat
 
 
 def test_explain_names_the_agreement_decline(with_manual: tuple[Matcher, Matcher]) -> None:
-    from adapters.cli import explain
+    from adapters.explain import explain
 
     out = io.StringIO()
     explain(with_manual[0].search("What is the speed of light?"), out)

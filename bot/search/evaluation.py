@@ -1,5 +1,8 @@
-"""Scores the matcher on a question file (top-1 and top-3 hits, declines, overall), and the bot on a
-file of dialogues (follow-ups, lines that stand alone, small talk)."""
+"""Scores the matcher on question files and the bot on dialogue files: hits, declines, follow-ups.
+
+A question file gives top-1 and top-3 hits, declines and overall; a dialogue file scores follow-ups,
+lines that stand alone and small talk.
+"""
 
 from __future__ import annotations
 

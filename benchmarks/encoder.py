@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from bot.search.embedding import DIM
+from bot.search.embedding import DIM, batches
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "What did Maisky think of Chamberlain?"
@@ -138,13 +138,7 @@ class NumpyEncoder:
         if not texts:
             return out
         encodings = self.tokenizer.encode_batch(list(texts))
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        chunks: list[list[int]] = [[]]
-        for i in order:  # shortest first, so the newest text sets the padded length
-            if chunks[-1] and (len(chunks[-1]) >= _BATCH or (len(chunks[-1]) + 1) * len(encodings[i].ids) > _TOKENS):
-                chunks.append([])
-            chunks[-1].append(i)
-        for chunk in chunks:
+        for chunk in batches([len(e.ids) for e in encodings], _BATCH, _TOKENS):  # the old encoder's batch sizes
             length = max(len(encodings[i].ids) for i in chunk)
             ids = np.zeros((len(chunk), length), dtype=np.int64)
             mask = np.zeros((len(chunk), length), dtype=np.float32)

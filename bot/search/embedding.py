@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     import onnx
 
 __all__ = [
-    "MODEL_PACKAGE", "RECIPE", "Encoder", "WordVectors", "default_cache_dir", "graph", "load_encoder", "model_file",
-    "model_path", "weights_digest",
+    "MODEL_PACKAGE", "RECIPE", "Encoder", "WordVectors", "batches", "default_cache_dir", "graph", "load_encoder",
+    "model_file", "model_path", "weights_digest",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,17 @@ _BATCH = 64  # texts per run (words: 64 of a few tokens each)
 # 2.9 s and 140 MB at 2,048 (smaller batches stay in the processor's caches)
 _TOKENS = 512
 _QUERY_CACHE = 1024  # words outside the corpus kept between questions (1.5 MB); users' text cannot grow it further
+
+
+def batches(lengths: Sequence[int], most: int = _BATCH, tokens: int = _TOKENS) -> list[list[int]]:
+    """Indexes of texts grouped for one run each: similar lengths together, at most `most` texts and
+    `tokens` padded tokens a run (shortest first, so the newest text sets the padded length)."""
+    chunks: list[list[int]] = [[]]
+    for i in sorted(range(len(lengths)), key=lambda i: lengths[i]):
+        if chunks[-1] and (len(chunks[-1]) >= most or (len(chunks[-1]) + 1) * lengths[i] > tokens):
+            chunks.append([])
+        chunks[-1].append(i)
+    return chunks if chunks[0] else []
 
 
 def _model_dir() -> Path | None:
@@ -228,13 +239,7 @@ class Encoder:
         if not texts:
             return out
         encodings = self.tokenizer.encode_batch(list(texts))
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        chunks: list[list[int]] = [[]]
-        for i in order:  # shortest first, so the newest text sets the padded length
-            if chunks[-1] and (len(chunks[-1]) >= _BATCH or (len(chunks[-1]) + 1) * len(encodings[i].ids) > _TOKENS):
-                chunks.append([])
-            chunks[-1].append(i)
-        for chunk in chunks:
+        for chunk in batches([len(e.ids) for e in encodings]):
             length = max(len(encodings[i].ids) for i in chunk)
             ids = np.zeros((len(chunk), length), dtype=np.int64)
             mask = np.zeros((len(chunk), length), dtype=np.int64)

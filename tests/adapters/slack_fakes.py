@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 from urllib.error import HTTPError
 from urllib.parse import parse_qs, urlencode
 from urllib.request import Request, urlopen
@@ -20,6 +20,8 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 
 from bot.ops.settings import SlackSettings
+
+T = TypeVar("T")
 
 SECRET = "test-signing-secret"
 
@@ -130,6 +132,17 @@ class FakeSlack:
                 if left <= 0:
                     raise AssertionError(f"no {count} call(s) to {suffix}; got {[c.path for c in self.calls]}")
                 self._cond.wait(left)
+
+    def wait_until(self, found: Callable[[list[Call]], T | None], timeout: float = 180) -> T:
+        """What `found` returns from the calls so far, once it returns something (woken by each call)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while (result := found(list(self.calls))) is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"not found in {[c.path for c in self.calls]}")
+                self._cond.wait(left)
+            return result
 
     def count(self, suffix: str) -> int:
         with self._cond:

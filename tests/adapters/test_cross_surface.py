@@ -10,7 +10,6 @@ import io
 import itertools
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -74,14 +73,10 @@ def slack_mention(fake: FakeSlack, url: str, line: str) -> tuple[str, bool]:
     n = next(_ids)
     ev = {"type": "app_mention", "user": f"U{n}", "text": addressed(line, "<@UBOT>"), "ts": f"18.{n}", "channel": "C9"}
     assert event(url, ev, f"EvX{n}")[0] == 200
-    deadline = time.monotonic() + 180  # generous: a first answer may encode on a busy shared machine
-    while time.monotonic() < deadline:
-        sent = [c for c in fake.calls if "/chat.post" in c.path and c.body.get("thread_ts") == f"18.{n}"]
-        if sent:
-            (call,) = sent
-            return json.dumps(call.body, ensure_ascii=False), call.path.endswith("/chat.postEphemeral")
-        time.sleep(0.02)
-    raise AssertionError(f"no answer to {line!r}")
+    (call,) = fake.wait_until(
+        lambda calls: [c for c in calls if "/chat.post" in c.path and c.body.get("thread_ts") == f"18.{n}"] or None
+    )
+    return json.dumps(call.body, ensure_ascii=False), call.path.endswith("/chat.postEphemeral")
 
 
 async def discord_slash(fake: FakeDiscord, client: Any, name: str, options: list[dict[str, Any]]) -> tuple[str, bool]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -65,16 +64,12 @@ def slack_mention(fake: FakeSlack, url: str, line: str) -> tuple[str, bool]:
     n = next(_ids)
     ev = {"type": "app_mention", "user": f"U{n}", "text": f"<@UBOT> {line}", "ts": f"17.{n}", "channel": "C9"}
     assert event(url, ev, f"Ev{n}")[0] == 200
-    deadline = time.monotonic() + 180  # generous: a first answer may encode on a busy shared machine
-    while time.monotonic() < deadline:
-        sent = [c for c in fake.calls if "/chat.post" in c.path and c.body.get("thread_ts") == f"17.{n}"]
-        if sent:
-            (call,) = sent
-            private = call.path.endswith("/chat.postEphemeral")
-            assert call.body["channel"] == "C9" and (not private or call.body["user"] == f"U{n}")
-            return json.dumps(call.body, ensure_ascii=False), private
-        time.sleep(0.02)
-    raise AssertionError(f"no answer to {line!r}")
+    (call,) = fake.wait_until(
+        lambda calls: [c for c in calls if "/chat.post" in c.path and c.body.get("thread_ts") == f"17.{n}"] or None
+    )
+    private = call.path.endswith("/chat.postEphemeral")
+    assert call.body["channel"] == "C9" and (not private or call.body["user"] == f"U{n}")
+    return json.dumps(call.body, ensure_ascii=False), private
 
 
 async def discord_mention(fake: FakeDiscord, client: Any, line: str) -> tuple[str, bool]:
@@ -220,13 +215,10 @@ def slack_in_thread(fake: FakeSlack, url: str, line: str, user: str, thread: str
     where = thread or ts
     seen = len([c for c in fake.calls if "/chat.post" in c.path and c.body.get("thread_ts") == where])
     assert event(url, ev, f"Ev{n}")[0] == 200
-    deadline = time.monotonic() + 180  # generous: a first answer may encode on a busy shared machine
-    while time.monotonic() < deadline:
-        sent = [c for c in fake.calls if "/chat.post" in c.path and c.body.get("thread_ts") == where]
-        if len(sent) > seen:
-            return json.dumps(sent[-1].body, ensure_ascii=False), where
-        time.sleep(0.02)
-    raise AssertionError(f"no answer to {line!r}")
+    sent = fake.wait_until(
+        lambda calls: [c for c in calls if "/chat.post" in c.path and c.body.get("thread_ts") == where][seen:] or None
+    )
+    return json.dumps(sent[-1].body, ensure_ascii=False), where
 
 
 async def discord_by(fake: FakeDiscord, client: Any, line: str, member: str) -> str:

@@ -50,3 +50,22 @@ def test_an_unwritable_state_dir_still_builds(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     core = build(settings(SEEDS, blocker / "state"), index=False)
     assert maisky_quotes(core.corpus)
+
+
+def test_memory_minutes_come_from_the_environment_to_the_desks_memory(tmp_path: Path) -> None:
+    from bot.ops.bootstrap import build_desk
+
+    chosen = Settings.from_env({"MAISKY_MEMORY_MINUTES": "5", "MAISKY_STATE_DIR": str(tmp_path)}, dotenv=None)
+    assert chosen.memory_minutes == 5
+    core = build(settings(SEEDS, tmp_path), index=False)
+    assert build_desk(chosen, core).memory.silence == dt.timedelta(minutes=5)
+    assert Settings.from_env({}, dotenv=None).memory_minutes == 30  # unset: the documented default
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "1.5", "999999"])
+def test_a_bad_memory_minutes_is_named(value: str) -> None:
+    from bot import ConfigError
+
+    with pytest.raises(ConfigError, match="MAISKY_MEMORY_MINUTES") as raised:
+        Settings.from_env({"MAISKY_MEMORY_MINUTES": value, "MAISKY_COOLDOWN": "x"}, dotenv=None)
+    assert "MAISKY_COOLDOWN" in str(raised.value)  # named with every other problem, in one pass

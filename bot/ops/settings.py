@@ -25,6 +25,7 @@ from bot.ops.logs import FORMATS, LEVELS
 __all__ = ["SLACK_MODES", "DiscordSettings", "Settings", "SlackSettings"]
 
 SLACK_MODES = ("http", "socket")
+MEMORY_MINUTES_MAX = 7 * 24 * 60  # a week: context older than that is no conversation any more
 # Names whose values never reach a log line or a repr.
 _SECRET_NAMES = ("TOKEN", "SECRET", "PASSWORD", "DATABASE_URL")
 # Database URL schemes the bot ships a driver for (psycopg with the postgres extra).
@@ -103,8 +104,8 @@ class Settings:
     persona_dir: Path
     seed: int = 0  # varies the persona's wording; answers never change
     cooldown: int = 5  # seconds between one user's questions on chat platforms
-    # a conversation silent this long starts afresh ("another" asks for a question); not yet read from
-    # the environment: MAISKY_MEMORY_MINUTES waits for the README/docs split to name it
+    # a conversation silent this long starts afresh: follow-ups and "another" ask for a question first
+    # (MAISKY_MEMORY_MINUTES; 0: no context, every line stands alone)
     memory_minutes: int = 30
     database_url: str = field(default="sqlite:///maisky.sqlite3", repr=False)  # may hold a password
     daily_time: str = "09:00"
@@ -140,6 +141,7 @@ class Settings:
                 problems.append(f"{name}: {folder} is not a folder")
         seed = _int(values, "MAISKY_SEED", 0, -(2**63), 2**63 - 1, problems)
         cooldown = _int(values, "MAISKY_COOLDOWN", 5, 0, 3600, problems)
+        memory = _int(values, "MAISKY_MEMORY_MINUTES", 30, 0, MEMORY_MINUTES_MAX, problems)
         database = values.get("DATABASE_URL") or "sqlite:///" + (values.get("MAISKY_DB") or "maisky.sqlite3")
         connect_timeout = _int(values, "DATABASE_CONNECT_TIMEOUT", 10, 1, 600, problems)
         database = _with_connect_timeout(database, connect_timeout)
@@ -167,7 +169,8 @@ class Settings:
         if problems:
             raise ConfigError(problems)
         return cls(
-            seeds_dir=seeds_dir, persona_dir=persona_dir, seed=seed, cooldown=cooldown, database_url=database,
+            seeds_dir=seeds_dir, persona_dir=persona_dir, seed=seed, cooldown=cooldown, memory_minutes=memory,
+            database_url=database,
             daily_time=daily_time or "09:00", daily_timezone=zone or "UTC", daily_window_hours=window,
             daily_workers=workers, daily_post_timeout=post_timeout,
             log_level=level, log_format=log_format, shutdown_seconds=shutdown, cache_dir=Path(cache), threads=threads,

@@ -446,8 +446,30 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+class _Parser(argparse.ArgumentParser):
+    """A command's parser that takes its options anywhere among its words (`quiz answer --channel club A`
+    as well as `quiz answer A --channel club`). argparse's own parse stops filling a command's words at
+    the first option; its intermixed parse does not, but refuses parsers of subcommands, which parse as
+    usual (their subcommands, built by this class, mix again)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._mixing = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self._mixing or self._subparsers is not None:
+            return super().parse_known_args(args, namespace)
+        self._mixing = True  # the intermixed parse calls this method again, for each of its two passes
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._mixing = False
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="maisky",
         description="Maisky as narrator: an automated persona answering from cited sources about Ivan Maisky, "
         "Soviet ambassador in London 1932-1943. Not the historical person.",
@@ -520,7 +542,7 @@ def parser() -> argparse.ArgumentParser:
         "eval", help="score the matcher on a question file (top-1, top-3, declines), or the bot on a dialogue file"
     )
     e.add_argument(
-        "file", help="a YAML file of questions (as shared/eval/dev-questions.yaml) or of dialogues (as "
+        "file", help="a YAML file of questions (as tests/data/dev-questions.yaml) or of dialogues (as "
         "tests/data/dialogues-tuning.yaml: follow-ups, lines standing alone and small talk scored apart)",
     )  # fmt: skip
     e.add_argument("--json", action="store_true", help="one JSON record per question, then the totals")

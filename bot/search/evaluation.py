@@ -99,7 +99,7 @@ class EvalReport:
 
 
 def load_questions(path: Path) -> list[EvalItem]:
-    """Read a question file in the format of shared/eval/dev-questions.yaml."""
+    """Read a question file in the format of tests/data/dev-questions.yaml."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:

@@ -198,3 +198,15 @@ def test_a_postgresql_url_without_its_driver_names_the_extra(monkeypatch: pytest
     settings = Settings.from_env({"DATABASE_URL": "postgresql://u:p@db.example/maisky"}, dotenv=None)
     with pytest.raises(ConfigError, match=r"maisky-bot\[postgres\]"):
         settings.check_database()
+
+
+def test_the_documented_sample_says_what_the_doctor_says_of_this_code(tmp_path: Path) -> None:
+    from bot.ops.doctor import check_corpus
+    from tests.conftest import PERSONA, ROOT, SEEDS
+
+    Store(_url(tmp_path))  # a database the bot created: its schema is this code's
+    (schema,), _ = check_database(_url(tmp_path))
+    (corpus,) = check_corpus(Settings(seeds_dir=SEEDS, persona_dir=PERSONA))
+    sample = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8").split("$ maisky doctor", 1)[1]
+    assert f"schema                ok      {schema.detail}\n" in sample
+    assert f"seeds                 ok      {corpus.detail}\n" in sample

@@ -54,7 +54,7 @@ def run_chat(desk: FrontDesk, caller: Caller, out: TextIO, *, explain: bool = Fa
     _readline_history()
     if isinstance(sys.stdin, io.TextIOWrapper):  # undecodable bytes typed or piped in reach the core, which cleans them
         sys.stdin.reconfigure(errors="surrogateescape")
-    out.write(desk.core.plain(desk.help()) + "\n\nType a question, or 'help', or 'quit'.\n")
+    out.write(desk.core.plain(desk.help(caller.surface)) + "\n\nType a question, or 'help', or 'quit'.\n")
     while True:
         try:
             line = input(PROMPT)

@@ -257,3 +257,49 @@ def test_chat_explain_shows_how_a_follow_up_was_read(tmp_path: Path) -> None:
 def test_ask_explain_says_a_single_question_stands_alone() -> None:
     _, out = run("ask", "--explain", "tell me more")
     assert "How the line was read: a follow-up with nothing to follow" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "expect"),
+    [
+        (["quiz", "answer", "--channel", "club", "A"], {"action": "answer", "answer": ["A"], "channel": "club"}),
+        (["quiz", "answer", "A", "--channel", "club"], {"action": "answer", "answer": ["A"], "channel": "club"}),
+        (["quiz", "--channel", "club", "answer", "Joe", "Kennedy"], {"answer": ["Joe", "Kennedy"], "channel": "club"}),
+        (["daily", "subscribe", "--channel", "club", "09:00", "Europe/London"], {"time": "09:00", "channel": "club"}),
+        (["ask", "--json", "Who", "was", "Eden?"], {"question": ["Who", "was", "Eden?"], "json": True}),
+    ],
+)
+def test_a_commands_options_may_come_anywhere_among_its_words(argv: list[str], expect: dict[str, object]) -> None:
+    from adapters.cli import parser
+
+    args = vars(parser().parse_args(argv))
+    assert {k: args[k] for k in expect} == expect
+
+
+def every_help_text() -> str:
+    """`maisky --help` and the --help of every command and subcommand, as a user reads them."""
+    import argparse
+
+    from adapters.cli import parser
+
+    texts, todo = [], [parser()]
+    while todo:
+        p = todo.pop()
+        texts.append(p.format_help())
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                todo += action.choices.values()
+    return "\n".join(texts)
+
+
+def test_every_file_the_help_names_exists() -> None:
+    named = set(re.findall(r"[\w.-]+(?:/[\w.-]+)+\.(?:yaml|toml|md|json|py)\b", re.sub(r"\s+", " ", every_help_text())))
+    assert "tests/data/dialogues-tuning.yaml" in named  # the scan itself works
+    assert not [n for n in named if not (ROOT / n).exists()]
+
+
+def test_the_console_help_offers_nothing_it_refuses(tmp_path: Path) -> None:
+    _, out = run("help")
+    assert "daily ..." in out and "grant" not in out and "revoke" not in out
+    chat = process("chat", env={"MAISKY_HISTORY": str(tmp_path / "history")}, stdin="help\nquit\n")
+    assert "daily ..." in chat.stdout and "grant" not in chat.stdout

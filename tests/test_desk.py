@@ -245,6 +245,14 @@ def test_help_is_written_the_surfaces_way_and_lists_only_what_it_offers(core: Ma
     assert "maisky daily ..." in lines and "another" not in lines
 
 
+def test_help_never_offers_what_no_member_of_the_surface_may_do(core: Maisky) -> None:
+    console = FrontDesk(core, prefix="maisky ").handle(Help(), Caller("console", "local", "console", "me")).reply
+    lines = " ".join(console.items)
+    assert "maisky daily ..." in lines and "grant" not in lines and "revoke" not in lines  # no admins there
+    slack = " ".join(FrontDesk(core, prefix="/maisky ").handle(Help(), MEMBER).reply.items)
+    assert "/maisky daily grant <person>" in slack and "/maisky daily revoke <person>" in slack
+
+
 def test_a_failing_core_is_the_error_template_privately(core: Maisky, caplog: pytest.LogCaptureFixture) -> None:
     class Broken(Maisky):
         def who(self, name: str) -> Reply:
@@ -259,3 +267,26 @@ def test_a_failing_core_is_the_error_template_privately(core: Maisky, caplog: py
 def test_quote_is_todays_by_the_desks_clock(core: Maisky) -> None:
     desk = FrontDesk(core, clock=lambda: NOW)
     assert desk.handle(Quote(), MEMBER).reply == core.quote(NOW.date())
+
+
+def test_a_reply_to_an_answer_follows_that_answer_not_the_members_latest_turn(core: Maisky) -> None:
+    desk = FrontDesk(Maisky(core.corpus, core.matcher, core.voice))
+
+    def line(text: str, message: str, reply_to: str = "", user: str = "U1") -> Reply:
+        return desk.handle_line(text, Caller("discord", "G1", "C1", user, message=message, reply_to=reply_to)).reply
+
+    def shown(reply: Reply) -> str | None:
+        return reply.citation.passage_id if reply.citation is not None else None
+
+    assert shown(line("What did you think of Chamberlain?", "m1")) == "globe-2015.portraits-eden-halifax-chamberlain"
+    assert shown(line("How was the diary found?", "m2")) == "globe-2015.finding-the-diary"
+    who = line("who was he?", "m3", reply_to="m1")  # a reply to the first answer: Chamberlain, not the diary
+    assert who.kind is Kind.WHO and "Chamberlain" in core.plain(who)
+    after = line("go on", "m4", reply_to="m3").reading  # the chain goes on from its own last answer
+    assert after is not None and after.note == f"the paragraph after {shown(who)}"
+    # the chain is a conversation of its own: the member's latest turn in the channel is still the diary
+    plain = line("go on", "m5").reading
+    assert plain is not None and plain.note == "the paragraph after globe-2015.finding-the-diary"
+    # another member replying to the same answer has no context of the first member's
+    other = line("who was he?", "m6", reply_to="m1", user="U2")
+    assert other.kind is Kind.NOTICE and "Chamberlain" not in core.plain(other)

@@ -334,3 +334,25 @@ def test_console_quiz_one_shot_commands_keep_state_between_runs(tmp_path: Path) 
     stopped = run("quiz", "stop", "--channel", "club")
     assert "The answer:" in stopped and "Source: " in stopped
     assert "No one has scored" in run("quiz", "scores", "--channel", "club")
+
+
+def test_at_the_console_its_one_member_may_try_again_after_a_wrong_answer(core: Maisky, url: str) -> None:
+    free = Maisky(core.corpus, core.matcher, core.voice)
+    desk = FrontDesk(free, quiz=lambda: Quiz(Store(url), core.corpus, core.voice))
+    me = Caller("console", "local", "club", "ann", name="ann")
+    asked = desk.handle_line("quiz", me).reply
+    assert "Try as often as you like" in asked.narration and "One try each" not in asked.narration
+    quiz = desk.quiz()
+    assert quiz is not None
+    for _ in range(2):  # wrong twice, and still not locked out
+        miss = desk.handle_line(f"answer {_letter_of(quiz, asked.token, right=False)}", me).reply
+        assert "Not so, ann" in miss.narration and "Try again" in miss.narration
+    hit = desk.handle_line(f"answer {_letter_of(quiz, asked.token, right=True)}", me).reply
+    assert hit.narration.startswith("Quite right, ann")
+    assert desk.handle_line("quiz scores", me).reply.items == ("1. ann: 1 point",)
+    # a channel of many members keeps one try each
+    slack = Caller("slack", "T1", "C1", "U1", name="Ann")
+    token = desk.handle_line("quiz", slack).reply.token
+    assert "One try each" in desk.handle_line("quiz", slack).reply.narration
+    desk.handle_line(f"answer {_letter_of(quiz, token, right=False)}", slack)
+    assert "had your try" in desk.handle_line(f"answer {_letter_of(quiz, token, right=True)}", slack).reply.narration

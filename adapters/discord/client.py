@@ -113,11 +113,13 @@ class MaiskyClient(discord.Client):
     def caller(self, interaction: discord.Interaction[Any]) -> Caller:
         perms = interaction.permissions
         manages = interaction.guild_id is not None and (perms.manage_channels or perms.manage_guild)
+        # a reply to the answer of a slash command names the command's interaction (interaction_metadata)
+        command = interaction.type is discord.InteractionType.application_command
         return Caller(
             "discord", str(interaction.guild_id or ""), str(interaction.channel_id or ""), str(interaction.user.id),
             may_manage=manages, name=interaction.user.display_name,
             may_administer=interaction.guild_id is not None and perms.manage_guild,
-            reach=lambda: interaction_reach(interaction),
+            reach=lambda: interaction_reach(interaction), message=str(interaction.id) if command else "",
         )  # fmt: skip
 
     def message_caller(self, msg: discord.Message) -> Caller:
@@ -131,13 +133,30 @@ class MaiskyClient(discord.Client):
         def administers() -> bool:
             return isinstance(msg.author, discord.Member) and msg.author.guild_permissions.manage_guild
 
-        guild = str(msg.guild.id) if msg.guild else ""
+        # a server not cached yet (its GUILD_CREATE still to come) is still named, by the message's channel,
+        # so a mention and a slash command in one channel are one member's talk there
+        guild = str(msg.guild.id if msg.guild else getattr(msg.channel, "guild_id", None) or "")
         role = msg.guild.self_role if msg.guild else None
         me = tuple(str(x.id) for x in (self.user, role) if x is not None)
         return Caller(
             "discord", guild, str(msg.channel.id), str(msg.author.id), may_manage=manages, name=msg.author.display_name,
-            may_administer=administers, reach=lambda: message_reach(msg), me=me,
+            may_administer=administers, reach=lambda: message_reach(msg), me=me, message=str(msg.id),
+            reply_to=self.replied_to(msg),
         )  # fmt: skip
+
+    def replied_to(self, msg: discord.Message) -> str:
+        """When `msg` replies to one of the bot's answers: the id of what that answer answered (a member's
+        message, or a slash command's interaction); "" when it replies to nothing of the bot's. A message
+        of the bot's that answers nothing (a daily post) gives its own id: a conversation with no turn yet."""
+        ref = msg.reference
+        answer = (ref.resolved if isinstance(ref.resolved, discord.Message) else ref.cached_message) if ref else None
+        if answer is None or self.user is None or answer.author.id != self.user.id:
+            return ""
+        if answer.reference is not None and answer.reference.message_id is not None:
+            return str(answer.reference.message_id)
+        if answer.interaction_metadata is not None:
+            return str(answer.interaction_metadata.id)
+        return str(answer.id)
 
     async def message(self, outcome: Outcome) -> dict[str, Any]:
         """The outcome as message arguments, with the reply's actions as buttons."""

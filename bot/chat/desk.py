@@ -44,12 +44,26 @@ if TYPE_CHECKING:  # bot.club.daily brings SQLAlchemy, which `maisky ask` never 
     from bot.club.daily import Daily as DailyService
     from bot.club.quiz import Quiz as QuizService
 
-__all__ = ["PRIVATE_KINDS", "Caller", "FrontDesk", "Outcome", "Visibility"]
+__all__ = ["PRIVATE_KINDS", "SURFACES", "Caller", "FrontDesk", "Outcome", "Surface", "Visibility"]
 
 
 class Visibility(StrEnum):
     PUBLIC = "public"  # everyone in the channel sees the reply
     PRIVATE = "private"  # only the caller sees it
+
+
+@dataclass(frozen=True)
+class Surface:
+    """What the core decides for each surface (by its platform), so that no adapter decides it: whether
+    anyone there administers a workspace (else the help offers nothing only admins may do), and whether
+    one member types every line (then a wrong quiz answer may be tried again: no one else is there)."""
+
+    admins: bool = True
+    alone: bool = False
+
+
+# The console is one person at a terminal: no workspace to administer, no one else to leave a quiz to.
+SURFACES: Mapping[str, Surface] = {"console": Surface(admins=False, alone=True)}
 
 
 @dataclass(frozen=True)
@@ -69,6 +83,11 @@ class Caller:
     reach: Callable[[], Reach] | None = field(default=None, compare=False)
     thread: str = ""  # the thread the call came in, where the platform has threads (Slack)
     me: tuple[str, ...] = ()  # the bot's own ids there (user, managed role): its mentions are no part of a line
+    # Where an answer replies to the line it answers (Discord): the id of the message or interaction this
+    # line came in, and, when the line replies to one of the bot's answers, the id of the line that answer
+    # answered ("" otherwise). The adapter reads both from the platform; the core decides what they mean.
+    message: str = ""
+    reply_to: str = ""
 
     def manages(self) -> bool:
         return self.may_manage() if callable(self.may_manage) else self.may_manage
@@ -77,14 +96,35 @@ class Caller:
         return self.may_administer() if callable(self.may_administer) else self.may_administer
 
     @property
+    def surface(self) -> Surface:
+        """What the core decides for the caller's surface (SURFACES; a platform not named there: the defaults)."""
+        return SURFACES.get(self.platform, Surface())
+
+    @property
     def key(self) -> str:
         """Whose cooldown this is."""
         return f"{self.platform}:{self.workspace}:{self.user}"
 
     @property
     def conversation(self) -> str:
-        """The conversation this call belongs to (see bot.chat.memory.conversation)."""
+        """The conversation whose last turn this call's line follows (see bot.chat.memory.conversation): a
+        reply to one of the bot's answers follows that answer (a reply chain is a conversation of its own);
+        any other line follows the member's latest turn in the channel (and thread)."""
+        if self.reply_to:
+            return self._answering(self.reply_to)
         return conversation(self.platform, self.workspace, self.channel, self.user, self.thread)
+
+    @property
+    def kept_in(self) -> tuple[str, ...]:
+        """The conversations this call's turn is kept in: the member's talk in the channel (unless the line
+        is a reply, whose chain is its own), and the answer's own, which a reply to that answer follows."""
+        mine = () if self.reply_to else (self.conversation,)
+        return mine + ((self._answering(self.message),) if self.message else ())
+
+    def _answering(self, line: str) -> str:
+        """The conversation that follows the bot's answer to the line `line`: that member's alone (another
+        member replying to the same answer starts afresh, so context never crosses members)."""
+        return conversation(self.platform, self.workspace, self.channel, self.user, f"reply-to-{line}")
 
 
 @dataclass(frozen=True)
@@ -236,7 +276,7 @@ class FrontDesk:
         recorded as its latest turn; a decline is recorded too ("and Eden?" may follow it)."""
         where = caller.conversation
         shown = self.followups.respond(command.question, self.memory.last(where), lambda: self.memory.recent(where))
-        return replace(shown.reply, turn=self._keep(where, shown), reading=shown.reading)
+        return replace(shown.reply, turn=self._keep(caller, shown), reading=shown.reading)
 
     def _another(self, command: Another, caller: Caller) -> Reply:
         shown = self.memory.turn(command.turn) if command.turn else self.memory.last(caller.conversation)
@@ -257,16 +297,25 @@ class FrontDesk:
         return self.core.about()
 
     def _help(self, command: Help, caller: Caller) -> Reply:
-        return self.help()
+        return self.help(caller.surface)
 
     def _timeline(self, command: Timeline, caller: Caller) -> Reply:
         return self.core.timeline(command.span)
 
-    def help(self) -> Reply:
-        """The commands this surface offers, written the way it writes them."""
+    def help(self, surface: Surface | None = None) -> Reply:
+        """The commands this surface offers, written the way it writes them: none of the words it hides,
+        and none that its members can never use (by the command's own policy: what only admins may do,
+        where no one administers)."""
+        there = surface or Surface()
+
+        def offered(item: str) -> bool:
+            typed = item[len(self.prefix) :].split(": ", 1)[0]
+            if typed.split(" ", 1)[0].rstrip(":") in self.hide:
+                return False
+            return there.admins or not parse(typed).policy.admin
+
         reply = self.core.help(self.prefix)
-        shown = tuple(i for i in reply.items if i[len(self.prefix) :].split(" ", 1)[0].rstrip(":") not in self.hide)
-        return replace(reply, items=shown)
+        return replace(reply, items=tuple(i for i in reply.items if offered(i)))
 
     def _daily_command(self, command: Daily, caller: Caller) -> Reply:
         daily = self.daily()
@@ -330,13 +379,14 @@ class FrontDesk:
         where = (caller.platform, caller.channel)
         name = caller.name or caller.user
         ws = caller.workspace  # channel state is per workspace: a Slack Connect channel is in several
+        alone = caller.surface.alone  # one member at the console: a wrong answer may be tried again
         match command.action:
             case QuizAction.ASK:
-                return quiz.ask(*where, caller.user, now, ws)
+                return quiz.ask(*where, caller.user, now, ws, alone=alone)
             case QuizAction.ANSWER:
-                return quiz.answer(*where, caller.user, name, command.answer, now, ws)
+                return quiz.answer(*where, caller.user, name, command.answer, now, ws, alone=alone)
             case QuizAction.CHOOSE:
-                return quiz.choose(*where, caller.user, name, command.token, command.option, now, ws)
+                return quiz.choose(*where, caller.user, name, command.token, command.option, now, ws, alone=alone)
             case QuizAction.STOP:
                 return quiz.stop(*where, now, ws)
             case QuizAction.SCORES:
@@ -344,16 +394,11 @@ class FrontDesk:
 
     # the conversation's memory: every answered question is a turn, behind "another" and the buttons
 
-    def _keep(self, where: str, shown: Shown) -> str:
+    def _keep(self, caller: Caller, shown: Shown) -> str:
         """Remember an answered or declined line; the key when its reply offers "Another passage"."""
         if not shown.remembered:
             return ""
-        turn = Turn(where, shown.question, shown.passage_id, shown.rank, shown.people, shown.years, self.clock())
-        try:
-            key = self.memory.remember(turn)
-        except Exception:  # the answer still goes out, without its "Another passage" button
-            log.exception("could not remember a conversation turn")
-            return ""
+        key = self._remember(caller, shown.question, shown.passage_id, shown.rank, shown.people, shown.years)
         return key if shown.reply.kind is Kind.ANSWER and shown.passage_id else ""
 
     def _answer(self, caller: Caller, question: str, rank: int = 0) -> Reply:
@@ -363,9 +408,24 @@ class FrontDesk:
             return reply
         shown = reply.citation.passage_id
         people, years = self.core.concerns(shown)
-        turn = Turn(caller.conversation, question, shown, reply.rank, people, years, self.clock())
+        key = self._remember(caller, question, shown, reply.rank, people, years)
+        return replace(reply, turn=key) if key else reply
+
+    def _remember(
+        self,
+        caller: Caller,
+        question: str,
+        passage_id: str | None,
+        rank: int,
+        people: tuple[str, ...],
+        years: tuple[int, ...],
+    ) -> str:
+        """Keep the turn in each of the caller's conversations (Caller.kept_in); the first one's key, or ""
+        when it could not be kept (the answer still goes out, without its "Another passage" button)."""
+        now, keys = self.clock(), []
         try:
-            return replace(reply, turn=self.memory.remember(turn))
-        except Exception:  # the answer still goes out, without its "Another passage" button
+            for where in caller.kept_in:
+                keys.append(self.memory.remember(Turn(where, question, passage_id, rank, people, years, now)))
+        except Exception:
             log.exception("could not remember a conversation turn")
-            return reply
+        return keys[0] if keys else ""

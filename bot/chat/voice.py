@@ -46,7 +46,8 @@ _NOTICES = (
     "daily_refused_hidden",
 )  # fmt: skip
 _CLUB_TEXT = (
-    "quiz_who", "quiz_when", "quiz_how", "quiz_again", "quiz_right", "quiz_stopped", "quiz_wrong", "quiz_tried",
+    "quiz_who", "quiz_when", "quiz_how", "quiz_how_alone", "quiz_again", "quiz_right", "quiz_stopped", "quiz_wrong",
+    "quiz_wrong_again", "quiz_tried",
     "quiz_unclear_who", "quiz_unclear_when", "quiz_none_open", "quiz_closed", "quiz_empty", "quiz_unavailable",
     "quiz_scores_title", "quiz_no_scores", "timeline_title", "timeline_empty", "timeline_bad_span", "unknown_passage",
 )  # fmt: skip
@@ -322,10 +323,11 @@ class Voice:
         return self._reply(Kind.TIMELINE, self._render("timeline", span=span, count=len(items)), items=items)
 
     def quiz_question(
-        self, kind: str, prompt: str, choices: tuple[str, ...], token: str, *, again: bool = False
+        self, kind: str, prompt: str, choices: tuple[str, ...], token: str, *, again: bool = False, alone: bool = False
     ) -> Reply:
-        """A quiz question: the verbatim quotation or the date-hidden passage, and the options."""
-        narration = self._render("quiz_question", kind=kind, again=again)
+        """A quiz question: the verbatim quotation or the date-hidden passage, and the options; `alone`
+        where one member plays and may try again."""
+        narration = self._render("quiz_question", kind=kind, again=again, alone=alone)
         return self._reply(Kind.QUIZ, narration, passage=prompt, choices=choices, token=token)
 
     def quiz_reveal(self, passage: Passage, answer: str, winner: str = "") -> Reply:

@@ -195,14 +195,17 @@ class Quiz:
     def _label(self, q: Question, option: str) -> str:
         return self.corpus.people[option].name if q.kind == WHO else option
 
-    def _question_reply(self, q: Question, draw: QuizDraw, *, again: bool = False) -> Reply:
+    def _question_reply(self, q: Question, draw: QuizDraw, *, again: bool = False, alone: bool = False) -> Reply:
         labels = tuple(self._label(q, o) for o in draw.options)
-        return self.voice.quiz_question(q.kind, q.prompt, labels, str(draw.id), again=again)
+        return self.voice.quiz_question(q.kind, q.prompt, labels, str(draw.id), again=again, alone=alone)
 
     # the commands
 
-    def ask(self, platform: str, channel: str, user: str, now: float, workspace: str = "") -> Reply:
-        """A new question for the channel, or the open one again."""
+    def ask(
+        self, platform: str, channel: str, user: str, now: float, workspace: str = "", *, alone: bool = False
+    ) -> Reply:
+        """A new question for the channel, or the open one again. `alone`: one member plays (the console),
+        so a wrong answer may be tried again (see `answer`)."""
         if not self.pool:
             return self.voice.notice("quiz_empty")
         for _ in range(3):
@@ -210,38 +213,49 @@ class Quiz:
             if current:
                 q = self._by_key.get(current.question_key)
                 if q is not None:
-                    return self._question_reply(q, current, again=True)
+                    return self._question_reply(q, current, again=True, alone=alone)
                 self.store.quiz_close(current, "stopped", now)  # its passage left the corpus
                 continue
             q, cycle = self._next(platform, channel, workspace)
             options = self._options(q, f"{platform}:{channel}:{cycle}")
             draw = self.store.quiz_start(platform, channel, q.key, cycle, options, user, now, workspace)
             if draw is not None:
-                return self._question_reply(q, draw)
+                return self._question_reply(q, draw, alone=alone)
         return self.voice.error()
 
     def answer(
-        self, platform: str, channel: str, user: str, name: str, typed: str, now: float, workspace: str = ""
+        self,
+        platform: str,
+        channel: str,
+        user: str,
+        name: str,
+        typed: str,
+        now: float,
+        workspace: str = "",
+        *,
+        alone: bool = False,
     ) -> Reply:
-        """A typed answer: a name, a year, or an option's letter."""
+        """A typed answer: a name, a year, or an option's letter. Each member has one try at a question,
+        unless they play `alone` (no one else is there to leave it to): then a wrong answer may be tried again."""
         draw = self.store.quiz_current(platform, channel, workspace)
         q = self._by_key.get(draw.question_key) if draw else None
         if draw is None or q is None:
             return self.voice.notice("quiz_none_open")
         letter = _LETTER.match(typed)
         if letter and LETTERS.index(letter[1].upper()) < len(draw.options):
-            return self._judge(q, draw, user, name, draw.options[LETTERS.index(letter[1].upper())] == q.answer, now)
+            right = draw.options[LETTERS.index(letter[1].upper())] == q.answer
+            return self._judge(q, draw, user, name, right, now, alone=alone)
         if q.kind == WHO:
             who = resolve_person(typed, self.corpus)
             if who is None:
                 return self.voice.notice("quiz_unclear_who")
-            return self._judge(q, draw, user, name, who == q.answer, now)
+            return self._judge(q, draw, user, name, who == q.answer, now, alone=alone)
         years = parse_years(typed)
         if not years:
             return self.voice.notice("quiz_unclear_when")
         first, last = years[0]  # the first date named; a hedge ("1939 or 1940") gets no second chance
         right = (first, last) == (q.first, q.last) or (first == last and q.first <= first <= q.last)
-        return self._judge(q, draw, user, name, right, now)
+        return self._judge(q, draw, user, name, right, now, alone=alone)
 
     def choose(
         self,
@@ -253,19 +267,26 @@ class Quiz:
         option: int,
         now: float,
         workspace: str = "",
+        *,
+        alone: bool = False,
     ) -> Reply:
-        """An option button: `token` names the question it belongs to."""
+        """An option button: `token` names the question it belongs to; `alone` as for `answer`."""
         draw = self.store.quiz_current(platform, channel, workspace)
         q = self._by_key.get(draw.question_key) if draw else None
         if draw is None or q is None or token != str(draw.id) or not 0 <= option < len(draw.options):
             return self.voice.notice("quiz_closed")
-        return self._judge(q, draw, user, name, draw.options[option] == q.answer, now)
+        return self._judge(q, draw, user, name, draw.options[option] == q.answer, now, alone=alone)
 
-    def _judge(self, q: Question, draw: QuizDraw, user: str, name: str, right: bool, now: float) -> Reply:
+    def _judge(
+        self, q: Question, draw: QuizDraw, user: str, name: str, right: bool, now: float, *, alone: bool = False
+    ) -> Reply:
         who = inert_name(name.strip())[:80] or "comrade"
-        if not self.store.quiz_try(draw.id, user):
+        if alone:  # no try is recorded: the one member may answer until they are right or stop
+            if not right:
+                return self.voice.notice("quiz_wrong_again", name=who)
+        elif not self.store.quiz_try(draw.id, user):
             return self.voice.notice("quiz_tried", name=who)
-        if not right:
+        elif not right:
             return self.voice.notice("quiz_wrong", name=who)
         if not self.store.quiz_close(draw, "answered", now, user, who):
             return self.voice.notice("quiz_closed")

@@ -29,6 +29,7 @@ from tests.adapters.discord_fakes import (
     channel_message,
     command,
     component,
+    message_payload,
     settings,
     user,
 )  # fmt: skip
@@ -489,3 +490,41 @@ def test_the_gateway_setting_moves_only_discords_own_gateway() -> None:
     assert ours.websocket("ws://resume.example/?v=10") == "ws://resume.example/?v=10"
     assert ours.rest(DEFAULT_BASE + "/users/@me") == "http://127.0.0.1:9/api/v10/users/@me"
     assert Endpoints().websocket("wss://gateway.discord.gg/?v=10") == "wss://gateway.discord.gg/?v=10"
+
+
+def reply_to(content: str, answer: dict[str, Any]) -> dict[str, Any]:
+    """A member's reply (type 19) to the bot's message `answer`, mentioning the bot as Discord's reply does
+    by default, with the replied-to message the gateway sends along. The shapes: Discord's "Message
+    Reference Object" and MESSAGE_CREATE's `referenced_message` (docs.discord.com/developers/resources/message)."""
+    me = {**BOT_USER, "member": {"roles": [], "joined_at": "2024-01-01T00:00:00+00:00", "deaf": False, "mute": False}}
+    data = channel_message(content, mentions=[me])
+    data["type"] = 19
+    data["message_reference"] = {"type": 0, "message_id": answer["id"], "channel_id": CHANNEL_ID, "guild_id": GUILD_ID}
+    data["referenced_message"] = answer
+    return data
+
+
+async def test_a_reply_to_an_answer_continues_that_answer_not_the_channel(env: Env) -> None:
+    me = {**BOT_USER, "member": {"roles": [], "joined_at": "2024-01-01T00:00:00+00:00", "deaf": False, "mute": False}}
+    posts = lambda c: c.method == "POST" and c.path == f"/channels/{CHANNEL_ID}/messages"  # noqa: E731
+    first = channel_message(f"<@{BOT_USER['id']}> What did you think of Chamberlain?", mentions=[me])
+    env.client._connection.parse_message_create(first)
+    (answered,) = await env.fake.wait_for(posts)
+    env.feed(command("ask", [{"type": 3, "name": "question", "value": "What did Joe Kennedy look like?"}],
+                     interaction_id="880001"))  # fmt: skip
+    await env.answer()
+    later = channel_message(f"<@{BOT_USER['id']}> How was the diary found?", mentions=[me])
+    env.client._connection.parse_message_create(later)  # the member's latest turn in the channel: the diary
+    await env.fake.wait_for(posts, 2)
+    # the bot's answer to the mention, as Discord shows it: a reply to the member's message
+    answer = {**message_payload(CHANNEL_ID, answered.body), "message_reference": answered.body["message_reference"]}
+    answer["message_reference"] |= {"channel_id": CHANNEL_ID, "guild_id": GUILD_ID}
+    env.client._connection.parse_message_create(reply_to("who was he?", answer))
+    who = (await env.fake.wait_for(posts, 3))[2].body
+    assert who["message_reference"]["message_id"] and "Neville Chamberlain" in embed_text(who)
+    # the answer to a slash command carries its interaction: a reply to it follows that question
+    slash = {**message_payload(CHANNEL_ID, {"content": "Joe Kennedy"}),
+             "interaction_metadata": {"id": "880001", "type": 2, "user": user()}}  # fmt: skip
+    env.client._connection.parse_message_create(reply_to("who was he?", slash))
+    kennedy = (await env.fake.wait_for(posts, 4))[3].body
+    assert "Joseph P. Kennedy" in embed_text(kennedy) and "Chamberlain" not in embed_text(kennedy)

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot import Maisky
+from bot.chat.desk import Caller, FrontDesk
 from bot.chat.followup import FollowUps, Move, Shown
-from bot.chat.reply import Kind
+from bot.chat.reply import Kind, Reply
 from bot.chat.smalltalk import Talk, small_talk
 from bot.search.evaluation import load_dialogues
 
@@ -157,3 +158,55 @@ def test_every_expected_passage_of_the_dialogue_sets_exists(core: Maisky) -> Non
         for dialogue in load_dialogues(DATA / name):
             for line in dialogue.lines:
                 assert set(line.expect) <= ids, (name, dialogue.name, line.q)
+
+
+# the second round (issue 21): what tests/data/dialogues-dev2.yaml showed
+
+
+def desk_talk(core: Maisky, *lines: str) -> list[Reply]:
+    """A conversation through the front desk, whose memory also gives the earlier turns."""
+    desk = FrontDesk(Maisky(core.corpus, core.matcher, core.voice))
+    return [desk.handle_line(line, Caller("test", "W", "C", "U")).reply for line in lines]
+
+
+def test_reading_on_after_a_decline_reads_on_from_the_last_passage_shown(core: Maisky) -> None:
+    met, _, on = desk_talk(
+        core, "How did Maisky feel before meeting Churchill in September 1941?", "What did you think of Mussolini?",
+        "go on",
+    )  # fmt: skip
+    assert met.citation is not None and met.citation.passage_id == G + "the-night-meeting-with-churchill"
+    assert on.citation is not None and on.citation.passage_id == G + "memory-and-nicolson"  # the caption skipped
+
+
+def test_a_line_that_only_asks_of_it_or_that_asks_of_the_last_answer(core: Maisky) -> None:
+    _, when = talk(core, "Who arranged Hopkins's trip to see Stalin?", "when was that?")
+    assert when.reading.move is Move.CONTEXT and passage(when) == G + "hopkins-to-moscow"
+
+
+def test_a_follow_up_that_finds_nothing_leaves_the_subject_as_it_was(core: Maisky) -> None:
+    first, nothing, on = talk(core, "Who arranged Hopkins's trip to see Stalin?", "and de Gaulle?", "go on")
+    assert passage(first) == G + "hopkins-to-moscow"
+    assert nothing.reading.follows and not nothing.reply.answered and not nothing.remembered
+    assert on.reading.move is Move.NEXT and passage(on) == G + "second-front"  # read on from Hopkins's flight
+
+
+def test_who_was_he_is_the_person_of_the_sentence_the_question_was_about(core: Maisky) -> None:
+    _, who = talk(core, "Whose funeral did Maisky cry at?", "who was he?")
+    assert "King George V" in who.reading.question  # not Churchill, whom the passage names first
+
+
+def test_more_about_a_person_is_the_passage_that_says_most_of_them(core: Maisky) -> None:
+    _, more = talk(core, "What did Churchill tell Maisky about tank warfare?", "tell me more")
+    assert more.reading.move is Move.MORE and more.reply.answered
+    assert core.concerns(passage(more) or "")[0].count("churchill") == 1 and passage(more) != G + "second-front"
+    assert passage(more) != G + "webb-on-churchills-mother"  # his mother's family, not Churchill himself
+
+
+def test_more_after_a_question_about_the_narrator_alone_reads_on(core: Maisky) -> None:
+    first, more, papers = talk(
+        core, "Where did the Kremlin's news from London come from?", "tell me more about that",
+        "how did he use the newspapers?",
+    )  # fmt: skip
+    assert passage(first) == G + "spies-and-telegrams" and passage(more) == G + "unrecorded-talks-with-churchill"
+    # "he" after a passage about Maisky and Churchill: Churchill finds nothing, so the narrator
+    assert passage(papers) == G + "public-diplomacy"

@@ -7,7 +7,9 @@ about 1939?"), leans on a pronoun with no name of its own ("what did he think of
 short that the sources cannot answer it alone while its words are theirs ("who gave the order?").
 Such a line is answered from the last turn: the next passage on the same question, the following
 paragraph of the same source, the next passage in time, the same question about another person or
-year. Each reading carries a sentence saying how the line was read (`--explain`).
+year. Each reading carries a sentence saying how the line was read (`--explain`). A follow-up that finds
+nothing is not remembered, so the conversation keeps its subject; reading on after a decline reads on from
+the last passage shown.
 """
 
 from __future__ import annotations
@@ -65,8 +67,12 @@ class Shown:
 
     @property
     def remembered(self) -> bool:
-        """Whether the turn is worth remembering: an answer or a decline, not small talk or a notice."""
-        return self.reply.kind in (Kind.ANSWER, Kind.WHO, Kind.DECLINE)
+        """Whether the turn is worth remembering: an answer, or the decline of a line that stands alone
+        ("and Halifax?" may follow it); not small talk or a notice, and not a follow-up that found nothing
+        (the conversation keeps the subject it had: "when was that?" declined, "go on" still reads on)."""
+        if self.reply.kind is Kind.DECLINE:
+            return not self.reading.follows
+        return self.reply.kind in (Kind.ANSWER, Kind.WHO)
 
 
 def _norm(line: str) -> str:
@@ -113,7 +119,10 @@ _SHE = frozenset("she her hers herself".split())
 _THEY = frozenset("they them their theirs themselves".split())
 _IT = frozenset("it its itself that this those these".split())
 _YEAR = re.compile(r"\b(1\d{3}|2\d{3})(?:s)?\b")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’]?\s+")
 SHORT = 6  # words: a line this short whose words the sources hold may lean on the question before
+NARRATOR = "maisky"  # people.toml's id of the narrator, whom nearly every passage is about
+MORE_TRIES = 5  # passages further down the last question's list that "more" looks at for one not yet shown
 
 
 class FollowUps:
@@ -128,7 +137,7 @@ class FollowUps:
     def respond(self, line: str, last: Said | None, earlier: Callable[[], Sequence[Said]] = tuple) -> Shown:
         """Answer `line`, given the conversation's last turn (None: none, or it expired); `earlier`
         gives its recent turns, so that a decline never suggests what was asked or shown already."""
-        shown = self._read(line, last)
+        shown = self._read(line, last, earlier)
         reply = shown.reply
         if reply.kind is Kind.DECLINE and reply.suggestions:
             turns = earlier()
@@ -140,7 +149,7 @@ class FollowUps:
             shown = replace(shown, reply=replace(reply, suggestions=near or reply.suggestions))
         return shown
 
-    def _read(self, line: str, last: Said | None) -> Shown:
+    def _read(self, line: str, last: Said | None, earlier: Callable[[], Sequence[Said]] = tuple) -> Shown:
         core = self.core
         said = " ".join(line.split())
         if len(said) > MAX_QUESTION or not said or small_talk(said) is not None or said in core.passage_ids:
@@ -160,11 +169,11 @@ class FollowUps:
                 return Shown(reading, core.voice.notice("another_first"), said, 0, (), ())
             return self._alone(said, "no earlier turn in this conversation (or it was too long ago)")
         if fits(_MORE):
-            return self._more(last)
+            return self._more(last, earlier)
         if fits(_NEXT):
-            return self._next(last)
+            return self._next(self._reading(last, earlier))
         if fits(_LATER):
-            return self._later(last)
+            return self._later(self._reading(last, earlier))
         who = fits(_WHO)
         if who:
             return self._who(last, who.group(1) or "")
@@ -180,22 +189,37 @@ class FollowUps:
             return self._swap(said, said.strip(" ?!."), last)  # "Eden?", "1939?": the last question about it
         said_words = set(words(said))
         if not named and said_words & (_HE | _SHE):
-            person = self._person(last, "she" if said_words & _SHE and not said_words & _HE else "he")
+            pronoun = "she" if said_words & _SHE and not said_words & _HE else "he"
+            person = self._person(last, pronoun)
             if person:
-                return self._pronoun(said, person, last)
-        if not named and said_words & (_IT | _THEY) and content:
-            shown = self._with_context(said, last, content, "it says it, that or they and names no one")
-            if shown is not None:
+                shown = self._pronoun(said, person, last)
+                if shown.reply.answered:
+                    return shown
+                # "who gave it to him?": the pronoun's question found nothing; the line with the last question may
+                again = self._with_context(said, last, content, "the pronoun's question found nothing")
+                if again is not None:
+                    return again
+                # else the pronoun may mean the narrator, whom nearly every passage is about
+                if person != NARRATOR and self._fits(NARRATOR, pronoun):
+                    narrator = self._pronoun(said, NARRATOR, last)
+                    if narrator.reply.answered:
+                        return narrator
                 return shown
+        asking = bool(_ASKING.intersection(norm.split()))
+        if not named and said_words & (_IT | _THEY) and (content or asking):
+            # "was it dangerous?", and "when was that?" whose only words ask: of what the last turn was about
+            leaning = self._with_context(said, last, content, "it says it, that or they and names no one")
+            if leaning is not None:
+                return leaning
         alone = self._alone(said, "it names or asks something of its own")
         if (
             not alone.reply.answered and content and len(norm.split()) <= SHORT and all(qt.known for qt in content)
         ):  # the sources hold its words but cannot answer it alone: it leans on the question before
-            shown = self._with_context(
+            leaning = self._with_context(
                 said, last, content, "the sources cannot answer it alone, though they hold its words"
             )
-            if shown is not None:
-                return shown
+            if leaning is not None:
+                return leaning
         return alone
 
     # the moves
@@ -210,9 +234,9 @@ class FollowUps:
             Reading(move, question, why), reply, question if move is not Move.WHY else last.question, (), last.years
         )
 
-    def _more(self, last: Said) -> Shown:
-        """The next passage on the last question; when it has no more, another passage about the
-        same people, then the following paragraph."""
+    def _more(self, last: Said, earlier: Callable[[], Sequence[Said]] = tuple) -> Shown:
+        """The next passage on the last question not yet shown in the conversation; when it has no more,
+        another passage about the same people, then the following paragraph."""
         if last.passage_id is None:
             reading = Reading(Move.MORE, last.question, "it asks for more, but the last question found nothing")
             return Shown(
@@ -223,22 +247,40 @@ class FollowUps:
                 last.people,
                 last.years,
             )
-        reply = self.core.ask(last.question, rank=last.rank + 1)
-        if reply.answered and reply.citation is not None and reply.citation.passage_id != last.passage_id:
-            reading = Reading(Move.MORE, last.question, f"the passage ranked {last.rank + 2} for {last.question!r}")
-            return self._shown(reading, reply, last.question, last.people, last.years, rank=last.rank + 1)
-        about = [p for p in last.people if p != "maisky"] or list(last.people)
+        seen = {last.passage_id, *(t.passage_id for t in earlier())}
+        found = self.core.matcher.search(last.question, limit=last.rank + 1 + MORE_TRIES)
+        for rank in range(last.rank + 1, len(found.matches) if found.answered else 0):
+            if not found.matches[rank].accepted:
+                break  # the passages further down do not answer the question
+            if found.matches[rank].passage.id not in seen:
+                reply = replace(self.core.voice.answer(found, rank, asked=last.question), search=found)
+                reading = Reading(Move.MORE, last.question, f"the passage ranked {rank + 1} for {last.question!r}")
+                return self._shown(reading, reply, last.question, last.people, last.years, rank=rank)
+        # the narrator is in nearly every passage: "another about Maisky" would be any passage, so after a
+        # question about him alone, reading on is the better "more"
+        about = [p for p in last.people if p != NARRATOR and p in self.core.corpus.people]
         for person in about[:2]:
             name = self.core.corpus.people[person].name
+            term = PERSON_PREFIX + person
             result = self.core.matcher.search(name, limit=10)
-            for rank, m in enumerate(result.matches):
-                if m.passage.id != last.passage_id and PERSON_PREFIX + person in m.matched and not m.passage.caption:
-                    reading = Reading(
-                        Move.MORE, name, f"{last.question!r} has no further passage; another about {name}"
-                    )
-                    reply = self.core.voice.answer(result, rank, asked=last.question)
-                    return self._shown(reading, reply, last.question, last.people, last.years, rank=last.rank)
+            named = [
+                (rank, m)
+                for rank, m in enumerate(result.matches)
+                if m.passage.id not in seen and term in m.matched and not m.passage.caption
+            ]
+            if named:  # the passage that says most about them (as `who` chooses), then the matcher's order
+                rank, _ = max(named, key=lambda rm: (self._mentions(rm[1].passage, term), rm[1].score))
+                reading = Reading(Move.MORE, name, f"{last.question!r} has no further passage; another about {name}")
+                reply = self.core.voice.answer(result, rank, asked=last.question)
+                return self._shown(reading, reply, last.question, last.people, last.years, rank=last.rank)
         return self._next(last)
+
+    def _reading(self, last: Said, earlier: Callable[[], Sequence[Said]]) -> Said:
+        """The turn that "go on" reads on from: the last one, or, when it showed nothing (a decline), the
+        latest turn of the conversation that showed a passage."""
+        if last.passage_id is not None:
+            return last
+        return next((t for t in earlier() if t.passage_id is not None), last)
 
     def _next(self, last: Said) -> Shown:
         following = self._following(last.passage_id)
@@ -271,7 +313,7 @@ class FollowUps:
 
     def _who(self, last: Said, pronoun: str) -> Shown:
         person = self._person(last, "she" if pronoun in ("she", "her") else "he" if pronoun in ("he", "him") else "")
-        person = person or "maisky"
+        person = person or NARRATOR
         name = self.core.corpus.people[person].name if person in self.core.corpus.people else person
         reply = self.core.who(name)
         reading = Reading(Move.WHO, f"who {name}", f"{pronoun or 'who'} is {name}, the person just spoken of")
@@ -286,7 +328,7 @@ class FollowUps:
         if named:
             old = self._names_in(last.question)
             keep = [(surface, pid) for surface, pid in old if pid not in named]
-            target = next((s for s, pid in reversed(keep) if pid != "maisky"), "") or self._unknown(last.question)
+            target = next((s for s, pid in reversed(keep) if pid != NARRATOR), "") or self._unknown(last.question)
             target = target or next((s for s, _ in keep), "")
             question = _replace(question, target, other) if target else f"{question.rstrip(' ?')} {other}?"
             what = f"about {', '.join(self.core.corpus.people[p].name for p in named)}"
@@ -299,7 +341,7 @@ class FollowUps:
             what = f"in {years[0]}"
         else:
             mine = self._resolved(other, last)
-            people = [self.core.corpus.people[p].name for p in last.people if p != "maisky"][:1]
+            people = [self.core.corpus.people[p].name for p in last.people if p != NARRATOR][:1]
             question = " ".join([mine, *people]) if people else mine
             what = f"about {other!r}"
         reply = self._in_year(question, years[0]) if years and not named else self.core.ask(question)
@@ -346,7 +388,9 @@ class FollowUps:
         question = f"{said.rstrip()} {last.question}"
         result = self.core.matcher.search(question, limit=5)
         own = {qt.token.term for qt in content if qt.known}
-        if not result.answered or not own.intersection(result.matches[0].matched):
+        # a line with words of its own needs the passage to hold some; one whose words only ask ("when was
+        # that?") is about the last question's subject, whatever the passage
+        if not result.answered or (content and not own.intersection(result.matches[0].matched)):
             return None
         reply = self.core.voice.answer(result, 0, asked=said)
         reading = Reading(Move.CONTEXT, question, f"{why}; asked with {last.question!r}")
@@ -367,10 +411,28 @@ class FollowUps:
         """The reply with what to remember of it: the question's people first, then the passage's."""
         mine = [pid for _, pid in self._names_in(question)]
         shown = self.core.corpus.passage(reply.citation.passage_id) if reply.citation is not None else None
-        theirs = self._names_in(shown.text) if shown is not None else []
-        ordered = tuple(dict.fromkeys([*people, *mine, *(pid for _, pid in theirs)]))
+        theirs = self._by_subject(shown.text, question) if shown is not None else []
+        ordered = tuple(dict.fromkeys([*people, *mine, *theirs]))
         own_years = tuple(int(y) for y in _YEAR.findall(question))
         return Shown(reading, reply, question, reply.rank if rank is None else rank, ordered, own_years or tuple(years))
+
+    def _by_subject(self, text: str, question: str) -> list[str]:
+        """The people `text` names: first those of its sentences that hold most of the question's own words
+        (the king, not Churchill, after "Whose funeral did Maisky cry at?"), then in the text's order."""
+        asked = {
+            qt.token.term
+            for qt in self.core.matcher.terms(question)
+            if qt.known and not qt.cue and qt.token.via not in ("name", "you")
+        }
+        analyzer = self.core.matcher.analyzer
+        found: list[tuple[int, int, str]] = []
+        for sentence in _SENTENCE_END.split(text):
+            hits = len(asked.intersection(analyzer.document_terms(sentence)[0])) if asked else 0
+            found += [(-hits, len(found), pid) for _, pid in self._names_in(sentence)]
+        return list(dict.fromkeys(pid for *_, pid in sorted(found)))
+
+    def _mentions(self, passage: Passage, term: str) -> int:
+        return self.core.matcher.analyzer.document_terms(passage.text)[0].count(term)
 
     def _names_in(self, text: str) -> list[tuple[str, str]]:
         """(words as written, person id) of each person `text` names, in order."""
@@ -383,10 +445,15 @@ class FollowUps:
         that pronoun where people.toml says; Maisky when he is the only one."""
         people = self.core.corpus.people
         fits = [p for p in last.people if p in people and (not pronoun or people[p].pronoun in ("", pronoun))]
-        others = [p for p in fits if p != "maisky"]
+        others = [p for p in fits if p != NARRATOR]
         if others:
             return others[0]
         return fits[0] if fits else ""
+
+    def _fits(self, person: str, pronoun: str) -> bool:
+        """Whether `pronoun` can mean `person` (people.toml's pronoun, where it gives one)."""
+        known = self.core.corpus.people.get(person)
+        return known is not None and known.pronoun in ("", pronoun)
 
     def _resolved(self, text: str, last: Said, person: str = "") -> str:
         """`text` with he/him/his (or she/her) written as the person's name."""

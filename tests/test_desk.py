@@ -206,6 +206,18 @@ def test_only_managers_change_daily_posts(core: Maisky) -> None:
     assert [c[0] for c in daily.calls] == ["subscribe", "status", "preview", "unsubscribe"]
 
 
+def test_daily_commands_in_a_direct_message_say_they_are_for_server_channels(core: Maisky) -> None:
+    """Nobody manages a DM: every daily command there gets the same notice, whoever asks, and the
+    service is never called."""
+    daily = FakeDaily(core)
+    desk = FrontDesk(core, daily, clock=lambda: NOW)  # type: ignore[arg-type]
+    direct = Caller("test", "", "D1", "UBOSS", may_manage=True, may_administer=True, direct=True)
+    for action in DailyAction:
+        outcome = desk.handle(Daily(action, user="U9"), direct)
+        assert outcome.private and "for server channels" in outcome.reply.narration
+    assert daily.calls == []
+
+
 def test_who_may_manage_is_asked_only_when_it_matters(core: Maisky) -> None:
     asked: list[str] = []
 

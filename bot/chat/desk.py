@@ -69,6 +69,7 @@ class Caller:
     reach: Callable[[], Reach] | None = field(default=None, compare=False)
     thread: str = ""  # the thread the call came in, where the platform has threads (Slack)
     me: tuple[str, ...] = ()  # the bot's own ids there (user, managed role): its mentions are no part of a line
+    direct: bool = False  # a direct message with the bot (Discord's DMs): no channel a daily post could go to
 
     def manages(self) -> bool:
         return self.may_manage() if callable(self.may_manage) else self.may_manage
@@ -217,6 +218,8 @@ class FrontDesk:
         voice = self.core.voice
         if policy.daily and self.daily() is None:
             return voice.notice("daily_unavailable")
+        if policy.daily and caller.direct:
+            return voice.notice("daily_not_in_direct_messages")
         if policy.quiz and self.quiz() is None:
             return voice.notice("quiz_unavailable")
         if policy.admin and not caller.administers():

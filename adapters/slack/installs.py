@@ -57,7 +57,7 @@ def _where(enterprise: str | None, team: str | None, org_wide: bool) -> str:
     return f"workspace {team}" + (f" of organisation {enterprise}" if enterprise else "")
 
 
-def revoked(enterprise: str | None, team: str | None) -> str:
+def _revoked(enterprise: str | None, team: str | None) -> str:
     """Why a subscription was paused when Slack took its installation's bot token back."""
     where = _where(enterprise, team, org_wide=False)
     return f"Slack revoked the app's bot token in {where} (the app was removed, or its token revoked)"
@@ -77,7 +77,7 @@ def installation_store(
             super().delete_bot(enterprise_id=enterprise_id, team_id=team_id)
             if not known or subscriptions is None:
                 return  # what was never kept, or is forgotten already, served nothing
-            reason = revoked(enterprise_id, team_id)
+            reason = _revoked(enterprise_id, team_id)
             paused = subscriptions.pause_installation(
                 "slack", reason, enterprise=enterprise_id or "", workspace=team_id
             )

@@ -27,7 +27,7 @@ class FakeDaily:
     calls: list[tuple[str, ...]] = field(default_factory=list)
 
     def subscribe(self, platform: str, channel: str, workspace: str, by: str, time: str, zone: str,
-                  now: dt.datetime) -> Reply:  # fmt: skip
+                  now: dt.datetime, *, enterprise: str = "", enterprise_install: bool = False) -> Reply:  # fmt: skip
         self.calls.append(("subscribe", platform, channel, workspace, by, time, zone))
         return self.core.voice.notice("daily_subscribed", time=time, zone=zone, next="soon")
 

@@ -70,6 +70,10 @@ class Caller:
     thread: str = ""  # the thread the call came in, where the platform has threads (Slack)
     me: tuple[str, ...] = ()  # the bot's own ids there (user, managed role): its mentions are no part of a line
     direct: bool = False  # a direct message with the bot (Discord's DMs): no channel a daily post could go to
+    # the installation that serves the workspace, where there can be several (Slack Enterprise Grid): the
+    # organisation's id ("" outside one) and whether the app was installed for the whole organisation
+    enterprise: str = ""
+    enterprise_install: bool = False
 
     def manages(self) -> bool:
         return self.may_manage() if callable(self.may_manage) else self.may_manage
@@ -281,8 +285,9 @@ class FrontDesk:
                 if refused is not None:
                     return refused
                 return daily.subscribe(
-                    caller.platform, caller.channel, caller.workspace, caller.user, command.time, command.zone, now
-                )
+                    caller.platform, caller.channel, caller.workspace, caller.user, command.time, command.zone, now,
+                    enterprise=caller.enterprise, enterprise_install=caller.enterprise_install,
+                )  # fmt: skip
             case DailyAction.UNSUBSCRIBE:
                 return daily.unsubscribe(caller.platform, caller.channel, caller.workspace)
             case DailyAction.STATUS:

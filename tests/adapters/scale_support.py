@@ -53,7 +53,13 @@ class RoundRobinProxy:
         except OSError:
             writer.close()
             return
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        try:
+            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        except asyncio.CancelledError:
+            pass  # the proxy is closing: the connection ends here
+        finally:
+            for w in (writer, up_writer):
+                w.close()
 
     @staticmethod
     async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -74,10 +80,15 @@ class RoundRobinProxy:
         async def stop() -> None:
             if self._server is not None:
                 self._server.close()
+            open_connections = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in open_connections:
+                task.cancel()
+            await asyncio.gather(*open_connections, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(stop(), self._loop).result(30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(30)
+        self._loop.close()
 
 
 def shard_of(guild_id: str, shard_count: int) -> int:
@@ -131,10 +142,13 @@ class ShardedFakeDiscord(FakeDiscord):
 
     async def connected(self, shards: set[int], timeout: float = 180) -> None:
         """Wait until every shard in `shards` has identified and been sent READY."""
-        async with asyncio.timeout(timeout):
-            while not shards <= set(self.shards):
-                self._shard_event.clear()
-                await self._shard_event.wait()
+        try:
+            async with asyncio.timeout(timeout):
+                while not shards <= set(self.shards):
+                    self._shard_event.clear()
+                    await self._shard_event.wait()
+        except TimeoutError:
+            raise AssertionError(f"shards {sorted(shards)} never all identified; got {self.identified}") from None
 
     async def dispatch(self, name: str, data: dict[str, Any], shard: int | None = None) -> int:
         """Send a gateway event; the shard it went on."""

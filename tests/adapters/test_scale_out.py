@@ -32,7 +32,7 @@ from bot.ops.store import Store
 from tests.adapters.discord_fakes import APP_ID, TOKEN, command, component
 from tests.adapters.scale_support import RoundRobinProxy, ShardedFakeDiscord, guild_on, in_guild
 from tests.adapters.slack_fakes import SECRET, Call, FakeSlack, click, event, slash
-from tests.adapters.test_running import base_env, free_port, json_lines, wait_for_port
+from tests.adapters.test_running import base_env, free_port, wait_for_port
 from tests.daily_support import POSTGRES, fresh_database
 
 SLACK_DAILY = [f"CD{i}" for i in range(6)]
@@ -288,7 +288,8 @@ async def test_several_processes_on_one_postgresql_answer_once_post_once_and_sha
     logs = {p.name: p.text() for p in processes}
     for p in processes:
         assert p.popen.returncode == 0, f"{p.name}:\n{logs[p.name][-3000:]}"
-        entries = json_lines(logs[p.name])
+        assert "Traceback" not in logs[p.name], f"{p.name}:\n{logs[p.name][-3000:]}"
+        entries = [json.loads(line) for line in logs[p.name].splitlines() if line.startswith("{")]
         assert not [e for e in entries if e["level"] in ("ERROR", "CRITICAL")], f"{p.name}:\n{logs[p.name][-3000:]}"
         assert any(e["message"].startswith("daily posts") for e in entries), p.name  # every process shares the posts
     for shard in range(SHARDS):

@@ -138,7 +138,10 @@ class MaiskyClient(discord.Client):
     async def setup_hook(self) -> None:
         self.add_dynamic_items(AnotherPassage, QuizOption)
         await self.tree.set_translator(self.translator)  # command and option descriptions, per locale
-        await sync_commands(self.tree, self.ds, force=self.force_sync)
+        if self.force_sync or self.ds.syncs_commands:
+            await sync_commands(self.tree, self.ds, force=self.force_sync)
+        else:
+            log.info("Discord commands: synced by the process that runs shard 0, not this one")
         daily = self.desk.daily()
         if daily is not None and not self.force_sync:
             poster = DiscordPoster(self.http, asyncio.get_running_loop())
@@ -306,8 +309,9 @@ def build_client(desk: FrontDesk, ds: DiscordSettings, *, force_sync: bool = Fal
     translations = desk.core.voice.persona_dir / "translations"  # MAISKY_PERSONA's, else the bundled persona's
     if ds.shards is None:
         return MaiskyClient(desk, ds, force_sync=force_sync, translations=translations)
+    shard_ids = list(ds.shard_ids) if ds.shard_ids is not None else None  # None: every shard, in this process
     return ShardedMaiskyClient(
-        desk, ds, force_sync=force_sync, translations=translations, shard_count=ds.shards or None
+        desk, ds, force_sync=force_sync, translations=translations, shard_count=ds.shards or None, shard_ids=shard_ids
     )  # 0: Discord's count
 
 

@@ -14,6 +14,8 @@ from bot.ops.settings import DiscordSettings, Settings, SlackSettings
 if TYPE_CHECKING:
     from discord.app_commands import CommandTree
 
+    from adapters.slack.checks import Installed
+
 __all__ = ["probes"]
 
 
@@ -25,24 +27,36 @@ def _tree(settings: Settings, ds: DiscordSettings) -> CommandTree[Any]:
     return build_client(build_desk(settings, build(settings), prefix=PREFIX), ds).tree
 
 
-def _installed(settings: Settings, ss: SlackSettings) -> dict[str, str]:
-    """With OAuth: each workspace's bot token, from the installations in the bot's database."""
+def _installed(settings: Settings, ss: SlackSettings) -> list[Installed]:
+    """With OAuth: every installation's bot token (each workspace's, and each Enterprise Grid organisation's
+    org-wide one), from the installations in the bot's database; the latest install of each wins."""
     import sqlalchemy as sa
     from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
     from sqlalchemy.exc import SQLAlchemyError
 
+    from adapters.slack.checks import Installed
     from bot.ops.store import database_url
 
     engine = sa.create_engine(database_url(settings.database_url))
     try:
         bots = SQLAlchemyInstallationStore(client_id=ss.client_id, engine=engine).bots  # read only: no create_tables
+        c = bots.c
         with engine.connect() as conn:
-            rows = conn.execute(sa.select(bots.c.team_id, bots.c.bot_token).order_by(bots.c.installed_at)).all()
+            rows = conn.execute(
+                sa.select(c.enterprise_id, c.team_id, c.is_enterprise_install, c.bot_token)
+                .where(c.client_id == ss.client_id)
+                .order_by(c.installed_at)
+            ).all()
     except SQLAlchemyError:
-        return {}  # the database check reports what is wrong with it
+        return []  # the database check reports what is wrong with it
     finally:
         engine.dispose()
-    return {str(team): str(token) for team, token in rows if team and token}  # the latest install wins
+    latest = {}
+    for enterprise, team, org_wide, token in rows:
+        if token and (team or enterprise):
+            install = Installed(str(enterprise or ""), str(team or ""), bool(org_wide) or not team, str(token))
+            latest[install.key] = install
+    return list(latest.values())
 
 
 def probes(settings: Settings, slack_mode: str | None = None) -> dict[str, Probe]:
@@ -54,7 +68,7 @@ def probes(settings: Settings, slack_mode: str | None = None) -> dict[str, Probe
             from adapters.slack.checks import SlackProbe
 
             ss = settings.slack(serving=False, mode=slack_mode)
-            found["slack"] = SlackProbe(ss, tokens=_installed(settings, ss) if ss.oauth else None)
+            found["slack"] = SlackProbe(ss, installs=_installed(settings, ss) if ss.oauth else None)
         except ConfigError:
             pass
     if discord:

@@ -149,19 +149,41 @@ def check_discord_gateway(ds: DiscordSettings, timeout: float = 15) -> None:
 
     import aiohttp
 
+    endpoint = ds.api_base.rstrip("/") + "/gateway"
+
+    class Unexpected(Exception):
+        """Discord's API or gateway answered, but not as Discord does (`args`: where, what came)."""
+
     async def hello() -> None:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
             url = ds.gateway_url
             if not url:
-                async with session.get(ds.api_base + "/gateway") as resp:
-                    url = str((await resp.json(content_type=None))["url"])
+                async with session.get(endpoint) as resp:
+                    body = await resp.read()
+                    try:
+                        url = json.loads(body)["url"]
+                    except (ValueError, KeyError, TypeError):
+                        kind = resp.content_type or "no content type"
+                        raise Unexpected(f"GET {endpoint}", f"HTTP {resp.status}, {kind}, no gateway url") from None
+                    if not isinstance(url, str) or not url.startswith(("ws://", "wss://")):
+                        raise Unexpected(f"GET {endpoint}", f"HTTP {resp.status}, a gateway url not ws:// or wss://")
             async with session.ws_connect(url) as ws:
                 msg = await ws.receive(timeout=timeout)
-                if msg.type is not aiohttp.WSMsgType.TEXT or json.loads(msg.data).get("op") != 10:
-                    raise ValueError("it did not say hello")
+                try:
+                    op = json.loads(msg.data).get("op") if msg.type is aiohttp.WSMsgType.TEXT else None
+                except (ValueError, AttributeError):
+                    op = None
+                if op != 10:
+                    raise Unexpected(f"the gateway {url}", "no HELLO as its first message")
 
     try:
         asyncio.run(hello())
+    except Unexpected as exc:
+        where, what = exc.args
+        setting = "DISCORD_GATEWAY_URL" if ds.gateway_url else "DISCORD_API_BASE (it should end in /api/v10)"
+        raise ServiceError(
+            f"Discord answered something unexpected at {where} ({what}): check {setting}, or any proxy in between"
+        ) from None
     except (aiohttp.ClientError, OSError, TimeoutError, ValueError, KeyError, TypeError) as exc:
         reason = str(exc) or type(exc).__name__
         if ds.gateway_url:

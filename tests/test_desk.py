@@ -27,7 +27,7 @@ class FakeDaily:
     calls: list[tuple[str, ...]] = field(default_factory=list)
 
     def subscribe(self, platform: str, channel: str, workspace: str, by: str, time: str, zone: str,
-                  now: dt.datetime) -> Reply:  # fmt: skip
+                  now: dt.datetime, *, enterprise: str = "", enterprise_install: bool = False) -> Reply:  # fmt: skip
         self.calls.append(("subscribe", platform, channel, workspace, by, time, zone))
         return self.core.voice.notice("daily_subscribed", time=time, zone=zone, next="soon")
 
@@ -204,6 +204,18 @@ def test_only_managers_change_daily_posts(core: Maisky) -> None:
     assert preview.private and preview.reply.kind is Kind.QUOTE
     assert desk.handle(Daily(DailyAction.UNSUBSCRIBE), MANAGER).reply.kind is Kind.NOTICE
     assert [c[0] for c in daily.calls] == ["subscribe", "status", "preview", "unsubscribe"]
+
+
+def test_daily_commands_in_a_direct_message_say_they_are_for_server_channels(core: Maisky) -> None:
+    """Nobody manages a DM: every daily command there gets the same notice, whoever asks, and the
+    service is never called."""
+    daily = FakeDaily(core)
+    desk = FrontDesk(core, daily, clock=lambda: NOW)  # type: ignore[arg-type]
+    direct = Caller("test", "", "D1", "UBOSS", may_manage=True, may_administer=True, direct=True)
+    for action in DailyAction:
+        outcome = desk.handle(Daily(action, user="U9"), direct)
+        assert outcome.private and "for server channels" in outcome.reply.narration
+    assert daily.calls == []
 
 
 def test_who_may_manage_is_asked_only_when_it_matters(core: Maisky) -> None:

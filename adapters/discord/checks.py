@@ -98,14 +98,20 @@ def permissions_in(
 
 
 def _shape(commands: Iterable[dict[str, Any]]) -> list[Any]:
-    """What matters of a command set for "is it synced": names, types, descriptions, options."""
+    """What matters of a command set for "is it synced": names, types, descriptions, options, and
+    where each top-level command is offered (`contexts`, `integration_types`; Discord's defaults for
+    an unset list: every context, server installs)."""
 
     def one(c: dict[str, Any]) -> tuple[Any, ...]:
         options = tuple(sorted(one(o) for o in c.get("options") or []))
         choices = tuple(sorted(str(ch.get("value")) for ch in c.get("choices") or []))
         return (c.get("name"), int(c.get("type") or 1), c.get("description", ""), options, choices)
 
-    return sorted(one(c) for c in commands)
+    def top(c: dict[str, Any]) -> tuple[Any, ...]:
+        where = (tuple(sorted(c.get("contexts") or (0, 1, 2))), tuple(sorted(c.get("integration_types") or (0,))))
+        return (*one(c), where)
+
+    return sorted(top(c) for c in commands)
 
 
 def advice(reach: Reach) -> tuple[str, str] | None:

@@ -20,6 +20,7 @@ from adapters.discord.buttons import AnotherPassage, QuizOption, forged
 from adapters.discord.checks import interaction_reach, message_reach
 from adapters.discord.commands import MaiskyCommands
 from adapters.discord.endpoints import Endpoints, RoutedHTTP, use_in_this_context
+from adapters.discord.gateway import guard_parsers
 from adapters.discord.posting import DiscordPoster
 from adapters.discord.rendering import NO_PINGS, to_discord
 from adapters.discord.serve import serve_until_stopped
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 PREFIX = "/maisky "
 QUICK = 1.5  # seconds: an answer ready by then is sent at once; a slower one is deferred first
 UNKNOWN_INTERACTION = 10062  # the interaction expired before we answered it
+# What members write: every other message type is a system message ("pinned a message", a member joined).
+SPOKEN = (discord.MessageType.default, discord.MessageType.reply)
 # What the bot needs in a channel; the invite URL in docs/discord.md carries this value (a test checks they agree).
 PERMISSIONS = discord.Permissions(
     view_channel=True,
@@ -56,11 +59,50 @@ PERMISSIONS = discord.Permissions(
 )
 
 
+class CommandChanged(app_commands.AppCommandError):
+    """An interaction for a command as a member's client still has it from before an update: options
+    this version does not know (discord.py ignores them silently)."""
+
+    def __init__(self, command: str, options: list[str]) -> None:
+        super().__init__(f"/{command} has no option(s) {', '.join(repr(o) for o in options)}")
+
+
+# discord.py's own errors for an interaction whose command does not match this version's commands.
+STALE = (app_commands.CommandNotFound, app_commands.CommandSignatureMismatch, app_commands.TransformerError,
+         CommandChanged)  # fmt: skip
+
+
+def _given_options(data: dict[str, Any]) -> list[str]:
+    """The option names an interaction gives its (sub)command, below any subcommand group and subcommand."""
+    options: list[dict[str, Any]] = data.get("options") or []
+    while options and options[0].get("type") in (1, 2):  # SUB_COMMAND, SUB_COMMAND_GROUP
+        options = options[0].get("options") or []
+    return [str(o.get("name", "")) for o in options]
+
+
+def _stale(error: Exception) -> str:
+    """What did not match, in a few words of our own (discord.py's messages can quote a typed value)."""
+    if isinstance(error, app_commands.CommandNotFound):
+        return f"no command {' '.join([*error.parents, error.name])!r}"
+    if isinstance(error, CommandChanged):
+        return str(error)
+    if isinstance(error, app_commands.TransformerError):
+        return f"a value of a {error.type.name} option it no longer takes"
+    command = getattr(error, "command", None)
+    return f"/{getattr(command, 'qualified_name', '?')} has other options now"
+
+
 class MaiskyTree(app_commands.CommandTree["MaiskyClient"]):
     """The command tree; each interaction's responses go to its client's endpoints."""
 
     async def interaction_check(self, interaction: discord.Interaction[MaiskyClient], /) -> bool:
         use_in_this_context(self.client.endpoints)  # this interaction's task only, before any response
+        command = interaction.command  # None where discord.py will raise CommandNotFound itself
+        if isinstance(command, app_commands.Command):
+            known = {p.display_name for p in command.parameters}
+            unknown = [n for n in _given_options(dict(interaction.data or {})) if n not in known]
+            if unknown:
+                raise CommandChanged(command.qualified_name, unknown)
         return True
 
 
@@ -89,13 +131,17 @@ class MaiskyClient(discord.Client):
         self.tree = MaiskyTree(self)
         self.tree.add_command(MaiskyCommands(self))
         self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
+        guard_parsers(self._connection)  # an event discord.py cannot parse is logged and skipped
         self.daily_stop = threading.Event()  # the scheduler's stop; adapters.discord.serve sets it on SIGTERM
         self.daily_thread: threading.Thread | None = None  # ... and waits for this thread's send to finish
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(AnotherPassage, QuizOption)
         await self.tree.set_translator(self.translator)  # command and option descriptions, per locale
-        await sync_commands(self.tree, self.ds, force=self.force_sync)
+        if self.force_sync or self.ds.syncs_commands:
+            await sync_commands(self.tree, self.ds, force=self.force_sync)
+        else:
+            log.info("Discord commands: synced by the process that runs shard 0, not this one")
         daily = self.desk.daily()
         if daily is not None and not self.force_sync:
             poster = DiscordPoster(self.http, asyncio.get_running_loop())
@@ -119,7 +165,8 @@ class MaiskyClient(discord.Client):
             "discord", str(interaction.guild_id or ""), str(interaction.channel_id or ""), str(interaction.user.id),
             may_manage=manages, name=interaction.user.display_name,
             may_administer=interaction.guild_id is not None and perms.manage_guild,
-            reach=lambda: interaction_reach(interaction), message=str(interaction.id) if command else "",
+            reach=lambda: interaction_reach(interaction), direct=interaction.guild_id is None,
+            message=str(interaction.id) if command else "",
         )  # fmt: skip
 
     def message_caller(self, msg: discord.Message) -> Caller:
@@ -140,7 +187,8 @@ class MaiskyClient(discord.Client):
         me = tuple(str(x.id) for x in (self.user, role) if x is not None)
         return Caller(
             "discord", guild, str(msg.channel.id), str(msg.author.id), may_manage=manages, name=msg.author.display_name,
-            may_administer=administers, reach=lambda: message_reach(msg), me=me, message=str(msg.id),
+            may_administer=administers, reach=lambda: message_reach(msg), me=me,
+            direct=isinstance(msg.channel, discord.abc.PrivateChannel), message=str(msg.id),
             reply_to=self.replied_to(msg),
         )  # fmt: skip
 
@@ -213,7 +261,7 @@ class MaiskyClient(discord.Client):
 
     async def on_message(self, msg: discord.Message) -> None:
         me = self.user
-        if me is None or msg.author.bot:
+        if me is None or msg.author.bot or msg.type not in SPOKEN:
             return
         direct = isinstance(msg.channel, discord.DMChannel)
         role = msg.guild.self_role if msg.guild else None  # the bot's own managed role
@@ -243,6 +291,9 @@ class MaiskyClient(discord.Client):
         if isinstance(cause, discord.NotFound) and cause.code == UNKNOWN_INTERACTION:
             log.warning("interaction %s expired before it was answered", interaction.id)
             return
+        if isinstance(error, STALE):
+            await self.on_changed_command(interaction, error)
+            return
         log.error("Discord interaction %s failed", interaction.id, exc_info=cause)
         try:
             if interaction.response.is_done():
@@ -251,6 +302,21 @@ class MaiskyClient(discord.Client):
                 await interaction.response.send_message(**to_discord(self.desk.core.error()), ephemeral=True)
         except discord.HTTPException:
             log.warning("could not tell the user about the failure", exc_info=True)
+
+    async def on_changed_command(self, interaction: discord.Interaction[Any], error: Exception) -> None:
+        """A member's client offered a command as it was before an update: retrying cannot help, so say
+        it changed and that reloading Discord fetches the new one. One log line, no traceback."""
+        log.warning("interaction %s used a command this version does not have (%s); told to reload Discord",
+                    interaction.id, _stale(error))  # fmt: skip
+        try:
+            if interaction.type is discord.InteractionType.autocomplete:
+                await interaction.response.autocomplete([])
+            elif interaction.response.is_done():
+                await interaction.followup.send(**to_discord(self.desk.core.changed()), ephemeral=True)
+            else:
+                await interaction.response.send_message(**to_discord(self.desk.core.changed()), ephemeral=True)
+        except discord.HTTPException:
+            log.warning("could not tell the member that the command changed")
 
 
 class ShardedMaiskyClient(MaiskyClient, discord.AutoShardedClient):
@@ -263,8 +329,9 @@ def build_client(desk: FrontDesk, ds: DiscordSettings, *, force_sync: bool = Fal
     translations = desk.core.voice.persona_dir / "translations"  # MAISKY_PERSONA's, else the bundled persona's
     if ds.shards is None:
         return MaiskyClient(desk, ds, force_sync=force_sync, translations=translations)
+    shard_ids = list(ds.shard_ids) if ds.shard_ids is not None else None  # None: every shard, in this process
     return ShardedMaiskyClient(
-        desk, ds, force_sync=force_sync, translations=translations, shard_count=ds.shards or None
+        desk, ds, force_sync=force_sync, translations=translations, shard_count=ds.shards or None, shard_ids=shard_ids
     )  # 0: Discord's count
 
 

@@ -62,13 +62,26 @@ class DailyCommands(app_commands.Group):
         await self.client.answer(interaction, Daily(DailyAction.PREVIEW))
 
 
+@app_commands.allowed_installs(guilds=True, users=False)
+@app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
 class MaiskyCommands(app_commands.Group):
-    """/maisky: one group, so the bot never collides with other bots' commands."""
+    """/maisky: one group, so the bot never collides with other bots' commands.
+
+    Where it is offered is set here, not left to the portal's defaults: installed to servers only (the
+    bot answers where it is a member), used in servers and in direct messages with the bot. Discord
+    takes `contexts` on top-level commands only, so `/maisky daily` cannot be limited to servers by
+    itself; in a DM the desk answers it with word that daily posts are for server channels."""
 
     def __init__(self, client: Answering) -> None:
         super().__init__(name="maisky", description=T("Maisky as narrator: answers only from cited sources"))
         self.client = client
         self.add_command(DailyCommands(client))
+
+    def to_dict(self, tree: app_commands.CommandTree[Any]) -> dict[str, Any]:
+        """discord.py's payload without `dm_permission`, which Discord deprecated for `contexts`."""
+        payload = super().to_dict(tree)
+        payload.pop("dm_permission", None)
+        return payload
 
     @app_commands.command(name="ask", description=T("Ask about Maisky's London years; the answer is a cited passage"))
     @app_commands.describe(question=T("Your question"), private=T("Only you see the answer (default: everyone)"))

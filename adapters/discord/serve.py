@@ -47,7 +47,11 @@ def _halt_daily(client: Any, deadline: float) -> str | None:
 async def _announce(client: Any) -> None:
     await client.wait_until_ready()
     me = client.user
-    log.info("ready: Discord as %s (id %s) in %d server(s)", me, getattr(me, "id", "?"), len(client.guilds))
+    shards = ""
+    if getattr(client, "shard_count", None):  # an auto-sharded client: which of the shards this process runs
+        ids = getattr(client, "shard_ids", None) or range(client.shard_count)
+        shards = f", shard(s) {','.join(map(str, ids))} of {client.shard_count}"
+    log.info("ready: Discord as %s (id %s) in %d server(s)%s", me, getattr(me, "id", "?"), len(client.guilds), shards)
 
 
 async def serve_until_stopped(client: Any, token: str, timeout: float) -> str:

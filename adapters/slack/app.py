@@ -20,7 +20,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from adapters.slack import checks
-from adapters.slack.installs import daily_poster, oauth_flow
+from adapters.slack.installs import daily_poster, forget_revoked, oauth_flow, rate_limited
 from adapters.slack.malloc import limit_arenas
 from adapters.slack.rendering import ANOTHER, QUIZ, SOURCE, to_slack
 from adapters.slack.responding import Responder, interactive_retries
@@ -144,6 +144,9 @@ class Listeners:
             "slack", team, channel, user, may_manage=lambda: self.may_manage(user, client), name=str(name),
             may_administer=lambda: self.is_admin(user, client), reach=lambda: checks.reach(client, channel),
             thread=_thread(body), me=_me(body, context),
+            # bolt's reading of the installation (Enterprise Grid), kept with a subscription made here
+            enterprise=str(context.enterprise_id or "") if context is not None else "",
+            enterprise_install=bool(context is not None and context.is_enterprise_install),
         )  # fmt: skip
 
     def respond(self, body: dict[str, Any], outcome: Outcome, **extra: Any) -> None:
@@ -201,7 +204,7 @@ def build_app(desk: FrontDesk, slack: SlackSettings, client: WebClient | None = 
     if slack.oauth:
         if daily is None:
             raise ServiceError("SLACK_CLIENT_ID: installing in many workspaces needs the database (DATABASE_URL)")
-        flow = oauth_flow(slack, daily.store.engine)
+        flow = oauth_flow(slack, daily.store)
     app = App(
         client=client,
         signing_secret=slack.signing_secret or None,
@@ -209,7 +212,9 @@ def build_app(desk: FrontDesk, slack: SlackSettings, client: WebClient | None = 
         oauth_flow=flow,
         process_before_response=True,
         listener_executor=ThreadPoolExecutor(max_workers=slack.workers, thread_name_prefix="maisky-answer"),
+        before_authorize=rate_limited,
     )
+    forget_revoked(app, slack)
     seen = _Seen(daily.store if daily is not None else None)
 
     @app.use

@@ -7,7 +7,8 @@ What those facts mean is bot/ops/doctor.py's business.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -16,7 +17,7 @@ from bot.club.reach import Reach, Trouble
 from bot.ops.doctor import Finding, Place
 from bot.ops.settings import SlackSettings
 
-__all__ = ["SCOPES", "SlackProbe", "granted_scopes", "reach"]
+__all__ = ["SCOPES", "Installed", "SlackProbe", "granted_scopes", "reach"]
 
 # The bot scopes of slack-manifest.yml (a test checks that they agree).
 SCOPES = frozenset(
@@ -92,35 +93,61 @@ def advice(reach: Reach) -> tuple[str, str] | None:
     return None
 
 
+@dataclass(frozen=True)
+class Installed:
+    """One installation of the app (OAuth), as bolt keeps it: a workspace's, within an Enterprise Grid
+    organisation or not, or an organisation's own (org-wide: no team)."""
+
+    enterprise: str  # "" outside an organisation
+    team: str  # "" for an org-wide install
+    org_wide: bool
+    token: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What a subscription's recorded installation is matched on (an org-wide one serves any team)."""
+        return (self.enterprise, "" if self.org_wide else self.team)
+
+    @property
+    def subject(self) -> str:
+        if self.org_wide or not self.team:
+            return f"org {self.enterprise} (org-wide)"
+        return f"workspace {self.team}" + (f" (org {self.enterprise})" if self.enterprise else "")
+
+
 class SlackProbe:
-    """The Slack bot token (or, with OAuth, each installed workspace's): accepted, for which workspace,
-    with the manifest's scopes; and whether the bot can still post in each subscribed channel."""
+    """The Slack bot token (or, with OAuth, each installation's: every workspace's, and every Enterprise
+    Grid organisation's org-wide one): accepted, for which workspace, with the manifest's scopes; and
+    whether the bot can still post in each subscribed channel."""
 
     platform = "slack"
 
     def __init__(
-        self, slack: SlackSettings, client: WebClient | None = None, tokens: Mapping[str, str] | None = None
+        self, slack: SlackSettings, client: WebClient | None = None, installs: Sequence[Installed] | None = None
     ) -> None:
         self.slack = slack
         self.client = client or WebClient(token=slack.bot_token, base_url=slack.api_url, timeout=10)
-        self.tokens = tokens  # OAuth: workspace id -> its installation's bot token; None: the one token
+        self.installs = installs  # OAuth: the installations kept in the database; None: the one token
         self.workspaces: dict[str, tuple[WebClient, frozenset[str] | None]] = {}  # the tokens that work
+        self.installed: dict[tuple[str, str], tuple[WebClient, frozenset[str] | None]] = {}  # OAuth: likewise
 
     def account(self) -> list[Finding]:
-        if self.tokens is None:
+        if self.installs is None:
             return self._token(self.client, "SLACK_BOT_TOKEN", "copy the Bot User OAuth Token (xoxb-...) from the "
                                "app's OAuth & Permissions page; reinstall the app if it was revoked")  # fmt: skip
-        if not self.tokens:
+        if not self.installs:
             return [Finding("slack", "installations", True, "no workspace has installed the app yet "
                             "(an admin opens /slack/install)")]  # fmt: skip
         found = []
-        for team, token in sorted(self.tokens.items()):
-            client = WebClient(token=token, base_url=self.slack.api_url, timeout=10)
-            found += self._token(client, f"workspace {team}", "an admin of the workspace installs the app again "
-                                 "at /slack/install")  # fmt: skip
+        for install in sorted(self.installs, key=lambda i: i.key):
+            client = WebClient(token=install.token, base_url=self.slack.api_url, timeout=10)
+            who = "the organisation" if install.org_wide else "the workspace"
+            fix = f"an admin of {who} installs the app again at /slack/install"
+            found += self._token(client, install.subject, fix, install.key)
         return found
 
-    def _token(self, client: WebClient, subject: str, fix: str) -> list[Finding]:
+    def _token(self, client: WebClient, subject: str, fix: str, key: tuple[str, str] | None = None) -> list[Finding]:
+        """auth.test with the token; `key` names the installation (OAuth) whose token it is."""
         try:
             answer = client.auth_test()
         except SlackApiError as exc:
@@ -130,16 +157,20 @@ class SlackProbe:
                             "check the network, or SLACK_API_URL")]  # fmt: skip
         team = str(answer.get("team_id", ""))
         scopes = granted_scopes(answer.headers)
-        self.workspaces[team] = (client, scopes)
-        found = [Finding("slack", subject, True, f"accepted: bot {answer.get('user', '?')} in {team}")]
+        if key is None:
+            self.workspaces[team] = (client, scopes)
+        else:
+            self.installed[key] = (client, scopes)
+        where = team if key is None else subject
+        found = [Finding("slack", subject, True, f"accepted: bot {answer.get('user', '?')} in {team or '?'}")]
         if scopes is None:
             found.append(Finding("slack", "scopes", True, "Slack did not list the granted scopes; not checked"))
         elif missing := sorted(SCOPES - scopes):
-            found.append(Finding("slack", f"scopes ({team})", False, f"missing: {', '.join(missing)}",
+            found.append(Finding("slack", f"scopes ({where})", False, f"missing: {', '.join(missing)}",
                                  "add them under OAuth & Permissions (or paste slack-manifest.yml into the app's "
                                  "manifest) and reinstall the app to the workspace"))  # fmt: skip
         else:
-            found.append(Finding("slack", f"scopes ({team})", True, "every scope of slack-manifest.yml granted"))
+            found.append(Finding("slack", f"scopes ({where})", True, "every scope of slack-manifest.yml granted"))
         if self.slack.socket_mode:
             found.append(self._app_token())
         return found
@@ -164,13 +195,19 @@ class SlackProbe:
         return advice(reach)
 
     def reach(self, place: Place) -> Reach:
+        if self.installs is not None:  # OAuth: the installation the subscription recorded, as run-due finds it
+            key = (place.enterprise, "" if place.enterprise_install else place.workspace)
+            found = self.installed.get(key)
+            if found is not None:
+                return reach(found[0], place.channel, found[1])
+            if key in {i.key for i in self.installs}:
+                return Reach(Trouble.UNKNOWN, detail="its installation's token does not work")
+            return Reach(Trouble.NOT_INSTALLED, detail=place.workspace)
         entry = self.workspaces.get(place.workspace)
         if entry is None and not place.workspace and len(self.workspaces) == 1:
             entry = next(iter(self.workspaces.values()))  # a subscription from before workspaces were kept
         if entry is not None:
             return reach(entry[0], place.channel, entry[1])
-        if self.tokens is not None and place.workspace not in self.tokens:
-            return Reach(Trouble.NOT_INSTALLED, detail=place.workspace)
-        if self.tokens is None and self.workspaces:
+        if self.workspaces:
             return Reach(Trouble.OTHER_WORKSPACE, detail=place.workspace)
         return Reach(Trouble.UNKNOWN, detail="the bot token does not work")

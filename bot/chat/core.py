@@ -187,6 +187,10 @@ class Maisky:
         """For a button whose question the front end no longer holds."""
         return self.voice.expired()
 
+    def changed(self) -> Reply:
+        """For a command the platform's client still offers as it was before an update of the bot."""
+        return self.voice.changed()
+
     def cooldown(self, seconds: float) -> Reply:
         return self.voice.cooldown(seconds)
 

@@ -83,6 +83,11 @@ class Caller:
     reach: Callable[[], Reach] | None = field(default=None, compare=False)
     thread: str = ""  # the thread the call came in, where the platform has threads (Slack)
     me: tuple[str, ...] = ()  # the bot's own ids there (user, managed role): its mentions are no part of a line
+    direct: bool = False  # a direct message with the bot (Discord's DMs): no channel a daily post could go to
+    # the installation that serves the workspace, where there can be several (Slack Enterprise Grid): the
+    # organisation's id ("" outside one) and whether the app was installed for the whole organisation
+    enterprise: str = ""
+    enterprise_install: bool = False
     # Where an answer replies to the line it answers (Discord): the id of the message or interaction this
     # line came in, and, when the line replies to one of the bot's answers, the id of the line that answer
     # answered ("" otherwise). The adapter reads both from the platform; the core decides what they mean.
@@ -257,6 +262,8 @@ class FrontDesk:
         voice = self.core.voice
         if policy.daily and self.daily() is None:
             return voice.notice("daily_unavailable")
+        if policy.daily and caller.direct:
+            return voice.notice("daily_not_in_direct_messages")
         if policy.quiz and self.quiz() is None:
             return voice.notice("quiz_unavailable")
         if policy.admin and not caller.administers():
@@ -327,8 +334,9 @@ class FrontDesk:
                 if refused is not None:
                     return refused
                 return daily.subscribe(
-                    caller.platform, caller.channel, caller.workspace, caller.user, command.time, command.zone, now
-                )
+                    caller.platform, caller.channel, caller.workspace, caller.user, command.time, command.zone, now,
+                    enterprise=caller.enterprise, enterprise_install=caller.enterprise_install,
+                )  # fmt: skip
             case DailyAction.UNSUBSCRIBE:
                 return daily.unsubscribe(caller.platform, caller.channel, caller.workspace)
             case DailyAction.STATUS:

@@ -375,5 +375,8 @@ class Voice:
     def expired(self) -> Reply:
         return self._reply(Kind.INVALID, str(self.persona["expired"]))
 
+    def changed(self) -> Reply:
+        return self._reply(Kind.INVALID, str(self.persona["command_changed"]))
+
     def cooldown(self, seconds: float) -> Reply:
         return self._reply(Kind.COOLDOWN, str(self.persona["cooldown"]).format(seconds=max(1, round(seconds))))

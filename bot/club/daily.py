@@ -142,15 +142,30 @@ class Daily:
     # the commands
 
     def subscribe(
-        self, platform: str, channel: str, workspace: str, by: str, time_text: str, zone_text: str, now: dt.datetime
+        self,
+        platform: str,
+        channel: str,
+        workspace: str,
+        by: str,
+        time_text: str,
+        zone_text: str,
+        now: dt.datetime,
+        *,
+        enterprise: str = "",
+        enterprise_install: bool = False,
     ) -> Reply:
+        """Start (or change) the channel's daily post; `enterprise` and `enterprise_install` record the
+        installation that serves the workspace, so the post is sent with its token (Slack Enterprise Grid)."""
         post_time = parse_time(time_text) if time_text.strip() else self.config.default_time
         zone = parse_zone(zone_text) if zone_text.strip() else self.config.default_timezone
         if post_time is None:
             return self.voice.notice("daily_bad_time", typed=time_text.strip()[:20])
         if zone is None:
             return self.voice.notice("daily_bad_zone", typed=zone_text.strip()[:40])
-        sub = self.store.subscribe(platform, channel, workspace, post_time, zone, by, now.timestamp())
+        sub = self.store.subscribe(
+            platform, channel, workspace, post_time, zone, by, now.timestamp(),
+            enterprise=enterprise, enterprise_install=enterprise_install,
+        )  # fmt: skip
         return self.voice.notice(
             "daily_subscribed", time=sub.post_time, zone=sub.timezone, next=self._next_text(sub, now)
         )

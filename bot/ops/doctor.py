@@ -12,7 +12,7 @@ import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
@@ -40,11 +40,14 @@ class Finding:
 
 @dataclass(frozen=True)
 class Place:
-    """A channel with a daily subscription."""
+    """A channel with a daily subscription, active or paused."""
 
     platform: str
     workspace: str
     channel: str
+    enterprise: str = ""  # the installation that serves it, where a workspace has several (Slack Enterprise Grid)
+    enterprise_install: bool = False
+    paused: str | None = None  # why its posts were paused; None while they go on
 
 
 class Probe(Protocol):
@@ -183,9 +186,7 @@ def check_database(url: str) -> tuple[list[Finding], list[Place]]:
             if "maisky_schema" not in tables:
                 return [Finding("database", "schema", True, "empty: the bot creates its tables when it starts")], []
             version = int(conn.execute(sa.text("SELECT max(version) FROM maisky_schema")).scalar() or 0)
-            rows = conn.execute(
-                sa.text("SELECT platform, workspace, channel FROM subscriptions WHERE active ORDER BY id")
-            ).all() if "subscriptions" in tables else []  # fmt: skip
+            rows = _subscriptions(conn) if "subscriptions" in tables else []
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         return [Finding("database", "connection", False, f"cannot reach the database ({reason})",
@@ -193,7 +194,8 @@ def check_database(url: str) -> tuple[list[Finding], list[Place]]:
     finally:
         engine.dispose()
     wanted = len(MIGRATIONS)
-    places = [Place(str(p), str(w or ""), str(c)) for p, w, c in rows]
+    places = [Place(str(p), str(w or ""), str(c), str(e or ""), bool(o), None if a else str(r))
+              for p, w, c, e, o, a, r in rows]  # fmt: skip
     if version < wanted:
         finding = Finding("database", "schema", False, f"version {version}, this code needs {wanted}",
                           "start the bot (or `maisky daily run-due`) once: it upgrades the schema")  # fmt: skip
@@ -203,6 +205,17 @@ def check_database(url: str) -> tuple[list[Finding], list[Place]]:
     else:
         finding = Finding("database", "schema", True, f"reachable, schema version {version}")
     return [finding], places
+
+
+def _subscriptions(conn: sa.Connection) -> list[Any]:
+    """The active subscriptions and the paused ones (not those turned off), as (platform, workspace,
+    channel, enterprise, enterprise_install, active, paused_reason); a schema before version 7 has no
+    installation columns."""
+    have = {c["name"] for c in sa.inspect(conn).get_columns("subscriptions")}
+    installation = "enterprise, enterprise_install" if "enterprise_install" in have else "'', 0"
+    query = (f"SELECT platform, workspace, channel, {installation}, active, paused_reason FROM subscriptions "
+             "WHERE active OR paused_reason IS NOT NULL ORDER BY id")  # fmt: skip
+    return list(conn.execute(sa.text(query)).all())
 
 
 def check_storage(settings: Settings) -> tuple[list[Finding], list[Place]]:
@@ -219,6 +232,9 @@ def check_storage(settings: Settings) -> tuple[list[Finding], list[Place]]:
     return found, places
 
 
+_RESUME = {"slack": "`/maisky daily on`", "discord": "`/maisky daily subscribe`"}  # how each platform says it
+
+
 def check_places(places: Iterable[Place], probes: Mapping[str, Probe]) -> list[Finding]:
     """Every subscribed channel: can its platform's bot still post there?"""
     found = []
@@ -228,7 +244,9 @@ def check_places(places: Iterable[Place], probes: Mapping[str, Probe]) -> list[F
             continue
         probe = probes.get(place.platform)
         if probe is None:
-            what = f"subscribed, but {place.platform} is not configured"
+            what = f"subscribed, but {place.platform} is not configured" + (
+                f"; paused: {place.paused}" if place.paused else ""
+            )
             found.append(Finding("daily", subject, False, what, "set its token, or unsubscribe the channel"))
             continue
         try:
@@ -236,7 +254,14 @@ def check_places(places: Iterable[Place], probes: Mapping[str, Probe]) -> list[F
         except (MaiskyError, OSError) as exc:
             reach = Reach(Trouble.UNKNOWN, detail=str(exc) or type(exc).__name__)
         what, fix = probe.advice(reach) or advice(reach)
-        found.append(Finding("daily", subject, reach.ok, what or "the bot can post here", fix))
+        if place.paused is None:
+            found.append(Finding("daily", subject, reach.ok, what or "the bot can post here", fix))
+            continue
+        # A paused subscription posts nothing until someone turns it on again: never "all is well".
+        now = f"; now {what}" if what else "; the bot can post there now"
+        again = f"a channel manager turns daily posts on again there ({_RESUME.get(place.platform, 'daily subscribe')})"
+        found.append(Finding("daily", subject, False, f"paused: {place.paused}{now}", f"{fix}; then {again}"
+                             if fix else again))  # fmt: skip
     return found
 
 

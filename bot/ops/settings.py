@@ -26,6 +26,7 @@ __all__ = ["SLACK_MODES", "DiscordSettings", "Settings", "SlackSettings"]
 
 SLACK_MODES = ("http", "socket")
 MEMORY_MINUTES_MAX = 7 * 24 * 60  # a week: context older than that is no conversation any more
+_MAX_SHARDS = 100_000  # far above the largest bots' shard counts; bounds what DISCORD_SHARD_IDS expands to
 # Names whose values never reach a log line or a repr.
 _SECRET_NAMES = ("TOKEN", "SECRET", "PASSWORD", "DATABASE_URL")
 # Database URL schemes the bot ships a driver for (psycopg with the postgres extra).
@@ -77,6 +78,14 @@ class DiscordSettings:
     gateway_url: str  # empty: Discord's own gateway
     shards: int | None  # None: one connection; 0: auto-sharded with Discord's recommended count
     state_dir: Path  # where the hash of the last synced command set is kept
+    # set: this process runs only these of the `shards` shards (the others run in other processes)
+    shard_ids: tuple[int, ...] | None = None
+
+    @property
+    def syncs_commands(self) -> bool:
+        """Whether this process pushes the command set to Discord: one process does (the one that runs
+        shard 0, or the only one), so a deploy of N shard processes syncs once, not N times."""
+        return self.shard_ids is None or 0 in self.shard_ids
 
 
 def _url(value: str, name: str, problems: list[str], schemes: tuple[str, ...] = ("http", "https")) -> str:
@@ -272,15 +281,7 @@ class Settings:
         gateway = v.get("DISCORD_GATEWAY_URL", "").strip()
         if gateway:
             gateway = _url(gateway, "DISCORD_GATEWAY_URL", problems, ("ws", "wss"))
-        shards: int | None = None
-        raw_shards = v.get("DISCORD_SHARDS", "").strip().lower()
-        if raw_shards == "auto":
-            shards = 0
-        elif raw_shards:
-            if raw_shards.isdigit() and int(raw_shards) > 0:
-                shards = int(raw_shards)
-            else:
-                problems.append(f"DISCORD_SHARDS: {raw_shards!r} must be 'auto' or a positive whole number")
+        shards, shard_ids = _shards(v, problems)
         state = Path(v.get("MAISKY_STATE_DIR") or ".maisky-state")
         if state.exists() and not state.is_dir():
             problems.append(f"MAISKY_STATE_DIR: {state} is a file, not a folder")
@@ -288,7 +289,79 @@ class Settings:
             problems.append(f"MAISKY_STATE_DIR: {state} is not writable")
         if problems:
             raise ConfigError(problems)
-        return DiscordSettings(token, guild_id, api_base.rstrip("/"), gateway, shards, state)
+        return DiscordSettings(token, guild_id, api_base.rstrip("/"), gateway, shards, state, shard_ids)
+
+
+def _shards(v: Mapping[str, str], problems: list[str]) -> tuple[int | None, tuple[int, ...] | None]:
+    """DISCORD_SHARDS (or DISCORD_SHARD_COUNT: the same total, by its other name) and DISCORD_SHARD_IDS,
+    the shards this process runs when they are split over several processes."""
+    count: int | None = None
+    named: dict[str, str] = {}
+    given = {"DISCORD_SHARDS": v.get("DISCORD_SHARDS", ""), "DISCORD_SHARD_COUNT": v.get("DISCORD_SHARD_COUNT", "")}
+    for name, typed in given.items():
+        raw = typed.strip().lower()
+        if not raw:
+            continue
+        named[name] = raw
+        if raw == "auto" and name == "DISCORD_SHARDS":
+            value = 0
+        elif raw.isascii() and raw.isdigit() and 0 < int(raw) <= _MAX_SHARDS:
+            value = int(raw)
+        else:
+            allowed = "'auto' or a" if name == "DISCORD_SHARDS" else "a"
+            problems.append(f"{name}: {raw!r} must be {allowed} whole number from 1 to {_MAX_SHARDS}")
+            continue
+        if count is not None and count != value:
+            problems.append(
+                f"DISCORD_SHARDS and DISCORD_SHARD_COUNT: {named['DISCORD_SHARDS']!r} and {raw!r} disagree "
+                "(they name the same total; set one)"
+            )
+        count = value
+    raw_ids = v.get("DISCORD_SHARD_IDS", "").strip()
+    if not raw_ids:
+        return count, None
+    ids: set[int] = set()
+    repeated: set[int] = set()
+    for part in (p.strip() for p in raw_ids.split(",")):
+        low, dash, high = (x.strip() for x in part.partition("-"))
+        if not _digits(low) or (dash and not _digits(high)):
+            problems.append(f"DISCORD_SHARD_IDS: {part!r} is not a shard id or a range such as 0-3")
+            return count, None
+        first, last = int(low), int(high) if dash else int(low)
+        if last < first:
+            problems.append(f"DISCORD_SHARD_IDS: the range {part!r} runs backwards")
+            return count, None
+        if last >= _MAX_SHARDS:
+            problems.append(f"DISCORD_SHARD_IDS: {last} is beyond the most shards a bot can have ({_MAX_SHARDS})")
+            return count, None
+        span = set(range(first, last + 1))
+        repeated |= ids & span
+        ids |= span
+    if not count:  # missing, 'auto' (0) or malformed: a process with some of the shards must know the total
+        if "DISCORD_SHARD_COUNT" not in named and "DISCORD_SHARDS" not in named:
+            problems.append(
+                "DISCORD_SHARD_IDS: needs DISCORD_SHARD_COUNT, the total number of shards over every process "
+                "(the same on each)"
+            )
+        elif count == 0:
+            problems.append(
+                "DISCORD_SHARD_IDS: needs a fixed total, not DISCORD_SHARDS=auto: set DISCORD_SHARD_COUNT to the "
+                "same number on every process"
+            )
+        return count, None
+    beyond = sorted({i for i in ids if i >= count})
+    if beyond:
+        shown = ", ".join(map(str, beyond[:5]))
+        problems.append(
+            f"DISCORD_SHARD_IDS: {shown} not below DISCORD_SHARD_COUNT={count} (shard ids run from 0 to {count - 1})"
+        )
+    if repeated:
+        problems.append(f"DISCORD_SHARD_IDS: {', '.join(map(str, sorted(repeated)[:5]))} listed twice")
+    return count, tuple(sorted(ids))
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()  # str.isdigit alone takes "²", which int() refuses
 
 
 def _check_database(url: str, name: str, problems: list[str]) -> None:

@@ -54,6 +54,13 @@ _due_at = sa.Column("due_at", sa.Float, nullable=False, server_default="0")
 _due_day = sa.Column("due_day", sa.String(10), nullable=True)
 subscriptions.append_column(_due_at)
 subscriptions.append_column(_due_day)
+# Version 7: which installation of the app serves the subscription, where a workspace can be reached by
+# more than one (Slack Enterprise Grid): the organisation's id ("" outside one), and whether the app was
+# installed for the whole organisation rather than the workspace alone.
+_enterprise = sa.Column("enterprise", sa.String(64), nullable=False, server_default="")
+_enterprise_install = sa.Column("enterprise_install", sa.Boolean, nullable=False, server_default=sa.false())
+subscriptions.append_column(_enterprise)
+subscriptions.append_column(_enterprise_install)
 _ix_due = sa.Index("ix_subscriptions_due", subscriptions.c.active, subscriptions.c.due_at)
 
 deliveries = sa.Table(
@@ -152,6 +159,8 @@ class Subscription:
     paused_reason: str | None
     due_at: float = 0.0  # UTC seconds when a pass should look at it next; 0: at once
     due_day: str | None = None  # the local date that is due then
+    enterprise: str = ""  # the Enterprise Grid organisation whose installation serves it ("" outside one)
+    enterprise_install: bool = False  # that installation is the organisation's (org-wide), not the workspace's
 
 
 @dataclass(frozen=True)
@@ -339,10 +348,23 @@ def _memory(conn: Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+def _v_enterprise(conn: Connection) -> None:
+    """Version 7: a subscription records the installation that serves it (Slack Enterprise Grid). Rows
+    from before keep "" and false: an installation outside any organisation, as they were looked up."""
+    have = {c["name"] for c in sa.inspect(conn).get_columns("subscriptions")}
+    false = "0" if conn.dialect.name == "sqlite" else "false"
+    if _enterprise.name not in have:
+        conn.exec_driver_sql("ALTER TABLE subscriptions ADD COLUMN enterprise VARCHAR(64) NOT NULL DEFAULT ''")
+    if _enterprise_install.name not in have:
+        conn.exec_driver_sql(
+            f"ALTER TABLE subscriptions ADD COLUMN enterprise_install BOOLEAN NOT NULL DEFAULT {false}"
+        )
+
+
 # Each entry upgrades the schema by one version; append, never edit a released one. Order agreed
 # on the notice board: daily's step, the managers', then the quiz's (the last two only add tables),
-# then channel state per workspace, then the conversation memory.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v_daily, _v_managers, _quiz, _v_places, _memory]
+# then channel state per workspace, then the conversation memory, then the installation per subscription.
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v_daily, _v_managers, _quiz, _v_places, _memory, _v_enterprise]
 _LOCK = 0x6D6169736B79  # "maisky": the PostgreSQL advisory lock held while the schema changes
 
 
@@ -438,11 +460,23 @@ class Store:
     # subscriptions
 
     def subscribe(
-        self, platform: str, channel: str, workspace: str, post_time: str, timezone: str, by: str, now: float
+        self,
+        platform: str,
+        channel: str,
+        workspace: str,
+        post_time: str,
+        timezone: str,
+        by: str,
+        now: float,
+        *,
+        enterprise: str = "",
+        enterprise_install: bool = False,
     ) -> Subscription:
-        """Create, or update and reactivate, the channel's subscription."""
+        """Create, or update and reactivate, the channel's subscription; `enterprise` and
+        `enterprise_install` name the installation that serves it (Slack Enterprise Grid)."""
         values = {"workspace": workspace, "post_time": post_time, "timezone": timezone, "created_by": by,
-                  "active": True, "paused_reason": None, "due_at": 0.0, "due_day": None}  # fmt: skip
+                  "active": True, "paused_reason": None, "due_at": 0.0, "due_day": None,
+                  "enterprise": enterprise, "enterprise_install": enterprise_install}  # fmt: skip
         update = (
             subscriptions.update()
             .where(
@@ -532,6 +566,30 @@ class Store:
                 .where(subscriptions.c.id == subscription_id)
                 .values(active=False, paused_reason=reason)
             )
+
+    def pause_installation(self, platform: str, reason: str, *, enterprise: str, workspace: str | None) -> int:
+        """Pause the active subscriptions an installation served, now gone: a workspace's (`workspace`,
+        within `enterprise` or none: "") or, with `workspace` None, an organisation's org-wide one. How many."""
+        c = subscriptions.c
+        where = [c.platform == platform, c.active.is_(True), c.enterprise == enterprise]
+        if workspace is None:
+            where.append(c.enterprise_install.is_(True))
+        else:
+            where += [c.workspace == workspace, c.enterprise_install.is_(False)]
+        with self._write() as conn:
+            return int(
+                conn.execute(subscriptions.update().where(*where).values(active=False, paused_reason=reason)).rowcount
+            )
+
+    def paused(self) -> list[Subscription]:
+        """Subscriptions paused by a failure (not those turned off), oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                subscriptions.select()
+                .where(subscriptions.c.active.is_(False), subscriptions.c.paused_reason.is_not(None))
+                .order_by(subscriptions.c.id)
+            ).all()
+        return [Subscription(**r._mapping) for r in rows]
 
     # deliveries
 

@@ -220,10 +220,14 @@ def component(custom_id: str, uid: str = USER_ID) -> dict[str, Any]:
 
 
 def channel_message(content: str, *, dm: bool = False, author: dict[str, Any] | None = None,
-                    mentions: list[dict[str, Any]] | None = None) -> dict[str, Any]:  # fmt: skip
+                    mentions: list[dict[str, Any]] | None = None, mention_roles: list[str] | None = None,
+                    kind: int = 0) -> dict[str, Any]:  # fmt: skip
+    """A MESSAGE_CREATE; `kind` is the message type (0 DEFAULT, 19 REPLY; the others are system messages)."""
     data = message_payload(CHANNEL_ID, {"content": content})
     data["author"] = author or user()
     data["mentions"] = mentions or []
+    data["mention_roles"] = mention_roles or []
+    data["type"] = kind
     if not dm:
         data["guild_id"] = GUILD_ID
         data["member"] = {"roles": [], "joined_at": "2024-01-01T00:00:00+00:00", "deaf": False, "mute": False}
@@ -233,3 +237,70 @@ def channel_message(content: str, *, dm: bool = False, author: dict[str, Any] | 
 def settings(fake: FakeDiscord, state: Path, guild: int | None = None) -> DiscordSettings:
     """The Discord front end's settings, its REST API pointed at the fake."""
     return DiscordSettings(TOKEN, guild, fake.base, "", None, state)
+
+
+# Payloads shaped as discord-api-docs describes them (github.com/discord/discord-api-docs at commit
+# c98d64bc233833839cf0d8d369e81b77f21ade60; each note names the page under developers/).
+
+BOT_ROLE_ID = "8100"  # the role Discord creates for the bot when it joins a server (managed, tags.bot_id)
+OTHER_ROLE_ID = "8200"  # a role of the server's own, such as "Historians"
+PINNED = 6  # resources/message.mdx, Message Types: CHANNEL_PINNED_MESSAGE
+
+
+def role(
+    rid: str, name: str, *, bot_id: str | None = None, permissions: str = "0", position: int = 1
+) -> dict[str, Any]:
+    """topics/permissions.mdx, Role Object (Example Role), with Role Tags' `bot_id` for a bot's managed role."""
+    data: dict[str, Any] = {
+        "id": rid, "name": name, "color": 0, "colors": {"primary_color": 0, "secondary_color": None,
+        "tertiary_color": None}, "hoist": False, "icon": None, "unicode_emoji": None, "position": position,
+        "permissions": permissions, "managed": bot_id is not None, "mentionable": bot_id is None, "flags": 0,
+    }  # fmt: skip
+    if bot_id is not None:
+        data["tags"] = {"bot_id": bot_id}
+    return data
+
+
+def guild_create() -> dict[str, Any]:
+    """events/gateway-events.mdx, Guild Create: a guild object (resources/guild.mdx, Guild Object) with the
+    extra fields; without the presences intent `members` holds only the bot itself."""
+    everyone = role(GUILD_ID, "@everyone", position=0, permissions=str(discord.Permissions(view_channel=True,
+                    send_messages=True, read_message_history=True).value))  # fmt: skip
+    mine = role(BOT_ROLE_ID, "Maisky", bot_id=BOT_ID, permissions=str(discord.Permissions(embed_links=True).value))
+    member = {"user": BOT_USER, "nick": None, "avatar": None, "roles": [BOT_ROLE_ID], "joined_at":
+              "2024-01-01T00:00:00+00:00", "premium_since": None, "deaf": False, "mute": False, "flags": 0,
+              "pending": False}  # fmt: skip
+    channel = {"id": CHANNEL_ID, "type": 0, "guild_id": GUILD_ID, "position": 0, "permission_overwrites": [],
+               "name": "history", "topic": None, "nsfw": False, "last_message_id": None, "rate_limit_per_user": 0,
+               "parent_id": None}  # fmt: skip
+    return {
+        "id": GUILD_ID, "name": "History Club", "icon": None, "splash": None, "discovery_splash": None,
+        "owner_id": "7", "afk_channel_id": None, "afk_timeout": 300, "verification_level": 1,
+        "default_message_notifications": 1, "explicit_content_filter": 2,
+        "roles": [everyone, mine, role(OTHER_ROLE_ID, "Historians", position=2)], "emojis": [], "features": [],
+        "mfa_level": 0, "application_id": None, "system_channel_id": CHANNEL_ID, "system_channel_flags": 0,
+        "rules_channel_id": None, "vanity_url_code": None, "description": None, "banner": None, "premium_tier": 0,
+        "preferred_locale": "en-US", "public_updates_channel_id": None, "nsfw_level": 0, "stickers": [],
+        "premium_progress_bar_enabled": False, "safety_alerts_channel_id": None,
+        "joined_at": "2024-01-01T00:00:00+00:00", "large": False, "unavailable": False, "member_count": 2,
+        "voice_states": [], "members": [member], "channels": [channel], "threads": [], "presences": [],
+        "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [],
+    }  # fmt: skip
+
+
+def dm_command(name: str, options: list[dict[str, Any]] | None = None, *, group: str = "") -> dict[str, Any]:
+    """An INTERACTION_CREATE from a direct message with the bot (interactions/receiving-and-responding.mdx,
+    Interaction Object): `user` instead of `member`, no `guild_id`, `context` 1 (BOT_DM), and
+    `authorizing_integration_owners` {"0": "0"} for a server-installed app used in its bot's DM."""
+    data = command(name, options)
+    for key in ("guild_id", "member"):
+        del data[key]
+    data["user"] = user()
+    data["channel"] = {"id": DM_ID, "type": 1, "last_message_id": None, "flags": 0, "recipients": [user()]}
+    data["channel_id"] = DM_ID
+    data["context"] = 1
+    data["authorizing_integration_owners"] = {"0": "0"}
+    data["app_permissions"] = str(discord.Permissions(view_channel=True, send_messages=True, embed_links=True).value)
+    if group:  # a subcommand of a subcommand group: /maisky <group> <name>
+        data["data"]["options"] = [{"type": 2, "name": group, "options": data["data"]["options"]}]
+    return data

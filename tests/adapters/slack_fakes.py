@@ -46,6 +46,7 @@ class FakeSlack:
         # conversations.info answers; None: channel_not_found; a channel not listed has the bot in it
         self.channels: dict[str, dict[str, Any] | None] = {}
         self.installs: dict[str, str] = {}  # oauth.v2.access: code -> the workspace it installs the app in
+        self.accesses: dict[str, dict[str, Any]] = {}  # oauth.v2.access: code -> its whole answer (Grid installs)
         self.rate_limit_replies = 0  # answer this many response_url posts with 429 (Retry-After: 0) first
         self.rate_limited = 0
         self._cond = threading.Condition()
@@ -83,6 +84,13 @@ class FakeSlack:
                         token.removeprefix("xoxb-") if token.removeprefix("xoxb-") in fake.installs.values() else "T1"
                     )
                     answer |= {"user_id": "UBOT", "bot_id": "BBOT", "team_id": team, "user": "maisky", "team": "club"}
+                    for grid in fake.accesses.values():  # an install in a Grid organisation, or the org's own
+                        if grid.get("access_token") == token:
+                            org = grid["enterprise"]["id"]
+                            answer |= {"team_id": (grid.get("team") or {}).get("id") or org, "enterprise_id": org,
+                                       "is_enterprise_install": bool(grid.get("is_enterprise_install"))}  # fmt: skip
+                elif self.path.endswith("/oauth.v2.access") and body.get("code", "") in fake.accesses:
+                    answer = fake.accesses[body["code"]]
                 elif self.path.endswith("/oauth.v2.access"):
                     team = fake.installs.get(body.get("code", ""))
                     answer = {"ok": False, "error": "invalid_code"} if team is None else {
@@ -189,11 +197,21 @@ def post(url: str, body: str, content_type: str, *, secret: str = SECRET, timest
         return err.code, err.read().decode()
 
 
-def slash(url: str, fake: FakeSlack, text: str, user: str = "U1", team: str = "T1", **kw: Any) -> tuple[int, str]:
+def slash(
+    url: str,
+    fake: FakeSlack,
+    text: str,
+    user: str = "U1",
+    team: str = "T1",
+    fields: dict[str, str] | None = None,
+    **kw: Any,
+) -> tuple[int, str]:
+    """/maisky `text` as Slack posts it; `fields` adds or replaces form fields (a Grid org's enterprise_id)."""
     form = {
         "token": "legacy", "team_id": team, "team_domain": "club", "channel_id": "C1", "channel_name": "history",
         "user_id": user, "user_name": "member", "command": "/maisky", "text": text, "api_app_id": "A1",
         "response_url": f"{fake.url}/response/{user}", "trigger_id": f"trig-{time.monotonic_ns()}",
+        **(fields or {}),
     }  # fmt: skip
     return post(url, urlencode(form), "application/x-www-form-urlencoded", **kw)
 

@@ -110,6 +110,23 @@ def test_a_subscription_of_another_workspace(fake: FakeSlack, store: Store) -> N
     assert fake.count("/conversations.info") == 1  # only C1 was asked about
 
 
+def test_a_paused_subscription_is_listed_with_its_reason_and_fix(fake: FakeSlack, store: Store) -> None:
+    paused = store.subscribe("slack", "CPAUSED", "T1", "09:00", "UTC", "UADMIN", 0.0)
+    store.pause(paused.id, "channel_not_found")  # as a daily run leaves it
+    fake.channels["CPAUSED"] = None
+    store.subscribe("slack", "COFF", "T1", "09:00", "UTC", "UADMIN", 0.0)
+    store.unsubscribe("slack", "COFF", "T1")  # turned off on purpose: nothing to fix
+    code, text = doctor()
+    assert code == 1, text
+    line = text[text.index("slack CPAUSED") :]
+    assert "FAIL" in line.splitlines()[0] and "paused: channel_not_found" in line and "gone" in line
+    assert "/invite @Maisky" in line and "`/maisky daily on`" in line
+    assert "COFF" not in text and text.splitlines()[-1] == "1 problem to fix"
+    fake.channels["CPAUSED"] = dict(PUBLIC, id="CPAUSED")  # the bot is back in the channel: still paused
+    code, text = doctor()
+    assert code == 1 and "the bot can post there now" in text[text.index("slack CPAUSED") :]
+
+
 def test_bad_settings_are_rows_and_exit_1(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxp-a-user-token")
     code, text = doctor()

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
+import logging
 import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
@@ -30,7 +33,15 @@ from bot.club.daily import Daily
 from bot.ops.bootstrap import build_daily
 from bot.ops.settings import SlackSettings
 from tests.adapters.conftest import desk_for
-from tests.adapters.slack_fakes import SECRET, FakeSlack, served, slash
+from tests.adapters.slack_fakes import SECRET, FakeSlack, post, served, slash
+from tests.adapters.slack_install_payloads import (
+    app_rate_limited,
+    app_uninstalled,
+    grid_slash,
+    grid_workspace_access,
+    org_wide_access,
+    tokens_revoked,
+)  # fmt: skip
 from tests.conftest import PERSONA, SEEDS
 
 
@@ -244,3 +255,191 @@ def test_expired_install_states_are_deleted(fake: FakeSlack, tmp_path: Path) -> 
     with daily.store.engine.connect() as conn:
         left = [r[0] for r in conn.execute(sa.text("SELECT state FROM slack_oauth_states"))]
     assert len(left) == 1 and not left[0].startswith("old-")
+
+
+# Enterprise Grid: a workspace of an organisation, and an organisation's org-wide install
+
+GRID = {"code-for-t2": "T2"}  # an ordinary workspace, beside the Grid ones below
+
+
+def grid_fake(fake: FakeSlack) -> None:
+    """Three installs: workspace T2 alone; workspace T3 of organisation E1; organisation E2 org-wide."""
+    fake.installs = dict(GRID)
+    fake.accesses = {"code-for-e1-t3": grid_workspace_access("T3", "E1"), "code-for-e2": org_wide_access("E2")}
+
+
+def oauth_settings(fake: FakeSlack) -> SlackSettings:
+    return SlackSettings("", SECRET, "", fake.api_url, 3000, client_id="111.222", client_secret="oauth-secret")
+
+
+def run_due_env(fake: FakeSlack, tmp_path: Path) -> Settings:
+    return Settings.from_env(
+        {"SLACK_CLIENT_ID": "111.222", "SLACK_CLIENT_SECRET": "oauth-secret", "SLACK_API_URL": fake.api_url,
+         "DATABASE_URL": f"sqlite:///{tmp_path / 'd.sqlite3'}"}, dotenv=None,
+    )  # fmt: skip
+
+
+def subscribe_three(url: str, fake: FakeSlack, slot: str) -> None:
+    """`/maisky daily on` in a channel of each: T2's C2, T3's C3 (org E1), and T4's C4, a workspace that
+    org E2's org-wide install serves."""
+    places = {"C2": ("T2", {}), "C3": ("T3", grid_slash("T3", "E1", org_wide=False)),
+              "C4": ("T4", grid_slash("T4", "E2", org_wide=True))}  # fmt: skip
+    for channel, (team, fields) in places.items():
+        user = f"UADMIN{channel}"
+        fake.admins.add(user)
+        slash(url, fake, f"daily on {slot} UTC", user=user, team=team, fields={**fields, "channel_id": channel})
+        assert "Every day at" in str(fake.wait_for(f"/response/{user}")[0].body)
+
+
+def test_grid_workspaces_and_org_wide_installs_get_their_daily_posts(fake: FakeSlack, tmp_path: Path) -> None:
+    from adapters.run_due import run_due
+
+    grid_fake(fake)
+    core, daily = make(tmp_path)
+    app = build_app(desk_for(core, daily=daily), oauth_settings(fake))
+    now = dt.datetime.now(dt.UTC)
+    slot = (now + dt.timedelta(minutes=5)).strftime("%H:%M")
+    with served(app) as url:
+        base = url.removesuffix("/slack/events")
+        for code in ("code-for-t2", "code-for-e1-t3", "code-for-e2"):
+            assert install(base, code) == 200
+        with daily.store.engine.connect() as conn:
+            kept = conn.execute(sa.text("SELECT enterprise_id, team_id, is_enterprise_install FROM slack_bots")).all()
+        assert sorted((str(e or ""), str(t or ""), bool(o)) for e, t, o in kept) == [
+            ("", "T2", False), ("E1", "T3", False), ("E2", "", True)
+        ]  # fmt: skip
+        subscribe_three(url, fake, slot)
+    report = run_due(run_due_env(fake, tmp_path), core, now + dt.timedelta(minutes=10))
+    assert len(report.posted) == 3 and not report.paused, report.summary()
+    posts = {p.body["channel"]: p.headers["Authorization"] for p in fake.wait_for("/chat.postMessage", 3)}
+    assert posts == {"C2": "Bearer xoxb-T2", "C3": "Bearer xoxb-T3", "C4": "Bearer xoxb-E2"}
+    recorded = {s.channel: (s.workspace, s.enterprise, s.enterprise_install) for s in daily.store.active()}
+    assert recorded == {"C2": ("T2", "", False), "C3": ("T3", "E1", False), "C4": ("T4", "E2", True)}
+
+
+def test_subscriptions_from_before_the_grid_columns_still_post(fake: FakeSlack, tmp_path: Path) -> None:
+    """A row made before version 7 records no organisation: it is looked up as an install outside one."""
+    from adapters.run_due import run_due
+
+    core, daily = make(tmp_path)
+    with served(build_app(desk_for(core, daily=daily), oauth_settings(fake))) as url:
+        assert install(url.removesuffix("/slack/events"), "code-for-t2") == 200
+    now = dt.datetime.now(dt.UTC)
+    with daily.store.engine.begin() as conn:  # as version 6 wrote it: no enterprise given, the defaults
+        conn.execute(sa.text(
+            "INSERT INTO subscriptions (platform, channel, workspace, post_time, timezone, created_by, created_at, "
+            "active, due_at) VALUES ('slack', 'COLD', 'T2', :slot, 'UTC', 'U1', :at, 1, 0)"),
+            {"slot": (now - dt.timedelta(minutes=1)).strftime("%H:%M"), "at": (now - dt.timedelta(days=1)).timestamp()},
+        )  # fmt: skip
+    report = run_due(run_due_env(fake, tmp_path), core, now)
+    assert len(report.posted) == 1, report.summary()
+    (post,) = fake.wait_for("/chat.postMessage")
+    assert post.headers["Authorization"] == "Bearer xoxb-T2"
+
+
+def test_doctor_lists_every_installation_and_every_paused_subscription(
+    fake: FakeSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grid_fake(fake)
+    core, daily = make(tmp_path)
+    with served(build_app(desk_for(core, daily=daily), oauth_settings(fake))) as url:
+        for code in ("code-for-t2", "code-for-e1-t3", "code-for-e2"):
+            assert install(url.removesuffix("/slack/events"), code) == 200
+        subscribe_three(url, fake, "09:00")
+    monkeypatch.chdir(tmp_path)
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "DISCORD_TOKEN", "MAISKY_DB"):
+        monkeypatch.delenv(name, raising=False)
+    env = {"SLACK_CLIENT_ID": "111.222", "SLACK_CLIENT_SECRET": "oauth-secret", "SLACK_SIGNING_SECRET": SECRET,
+           "SLACK_API_URL": fake.api_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'd.sqlite3'}"}  # fmt: skip
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    out = io.StringIO()
+    assert main(["doctor"], out) == 0, out.getvalue()
+    text = out.getvalue()
+    for subject in ("workspace T2", "workspace T3 (org E1)", "org E2 (org-wide)"):
+        assert "ok" in next(line for line in text.splitlines() if subject in line), text
+    for channel in ("C2 (T2)", "C3 (T3)", "C4 (T4)"):
+        assert "the bot can post here" in next(line for line in text.splitlines() if f"slack {channel}" in line)
+
+    sub = daily.store.subscription("slack", "C3", "T3")
+    assert sub is not None
+    daily.store.pause(sub.id, "the app is not installed in workspace T3")  # as a run of today's main left it
+    out = io.StringIO()
+    assert main(["doctor"], out) == 1
+    text = out.getvalue()
+    row = text[text.index("slack C3 (T3)") :]
+    assert "paused: the app is not installed in workspace T3" in row and "/maisky daily on" in row, text
+    assert text.splitlines()[-1] == "1 problem to fix"
+
+
+def events(url: str, body: dict[str, Any]) -> int:
+    status, _ = post(url, json.dumps(body), "application/json")
+    return status
+
+
+def bots(daily: Daily) -> list[tuple[str, str]]:
+    with daily.store.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT enterprise_id, team_id FROM slack_bots")).all()
+    return sorted((str(e or ""), str(t or "")) for e, t in rows)
+
+
+def test_a_revoked_or_removed_installation_is_forgotten_and_its_subscriptions_paused(
+    fake: FakeSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from adapters.run_due import run_due
+
+    grid_fake(fake)
+    core, daily = make(tmp_path)
+    now = dt.datetime.now(dt.UTC)
+    with served(build_app(desk_for(core, daily=daily), oauth_settings(fake))) as url:
+        for code in ("code-for-t2", "code-for-e1-t3", "code-for-e2"):
+            assert install(url.removesuffix("/slack/events"), code) == 200
+        subscribe_three(url, fake, (now + dt.timedelta(minutes=5)).strftime("%H:%M"))
+        assert bots(daily) == [("", "T2"), ("E1", "T3"), ("E2", "")]
+
+        assert events(url, tokens_revoked("T2", None, bot_user="UBOT")) == 200  # workspace T2's bot token
+        assert bots(daily) == [("E1", "T3"), ("E2", "")]
+        assert events(url, app_uninstalled(None, "E2")) == 200  # organisation E2 removed its org-wide install
+        assert bots(daily) == [("E1", "T3")]
+        assert events(url, app_uninstalled(None, "E2")) == 200  # Slack's retry: nothing left to forget
+
+    paused = {s.channel: s.paused_reason for s in daily.store.paused()}
+    assert set(paused) == {"C2", "C4"}
+    assert "revoked the app's bot token in workspace T2" in str(paused["C2"])
+    assert "organisation E2 (org-wide install)" in str(paused["C4"])
+    assert [s.channel for s in daily.store.active()] == ["C3"]  # org E1's workspace T3 is still installed
+    forgot = [r.getMessage() for r in caplog.records if r.getMessage().startswith("forgot the Slack installation")]
+    assert len(forgot) == 2, forgot
+
+    report = run_due(run_due_env(fake, tmp_path), core, now + dt.timedelta(minutes=10))
+    assert len(report.posted) == 1 and not report.paused, report.summary()  # the paused ones are not tried
+    (post_call,) = fake.wait_for("/chat.postMessage")
+    assert post_call.headers["Authorization"] == "Bearer xoxb-T3"
+
+
+def test_with_one_bot_token_a_revocation_is_acknowledged_and_logged(
+    fake_slack: FakeSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    core, daily = make(tmp_path)
+    ss = SlackSettings("xoxb-one", SECRET, "", fake_slack.api_url, 3000)
+    with served(build_app(desk_for(core, daily=daily), ss)) as url:
+        assert events(url, app_uninstalled("T1", None)) == 200
+        assert events(url, tokens_revoked("T1", None, bot_user="UBOT")) == 200
+    told = [r.getMessage() for r in caplog.records if "SLACK_BOT_TOKEN" in r.getMessage()]
+    assert len(told) == 2 and "workspace T1" in told[0], told
+
+
+@pytest.mark.parametrize("oauth", [False, True], ids=["one token", "oauth"])
+def test_app_rate_limited_is_acknowledged_in_one_line(
+    fake: FakeSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture, oauth: bool
+) -> None:
+    core, daily = make(tmp_path)
+    ss = oauth_settings(fake) if oauth else SlackSettings("xoxb-one", SECRET, "", fake.api_url, 3000)
+    caplog.set_level("DEBUG")
+    with guarded(build_app(desk_for(core, daily=daily), ss), ss) as base:  # as `maisky slack http` serves it
+        checks = fake.count("/auth.test")  # bolt checks the one token when it starts
+        assert events(base + "/slack/events", app_rate_limited("T2")) == 200
+    lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(lines) == 1, [r.getMessage() for r in lines]
+    assert "holding back the app's events from workspace T2 since 2018-02-12 20:37 UTC" in lines[0].getMessage()
+    assert fake.count("/auth.test") == checks  # never looked up as an installation, never authorized

@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 from adapters.slack import checks
 from adapters.slack.installs import daily_poster, oauth_flow
 from adapters.slack.malloc import limit_arenas
+from adapters.slack.members import find_members
 from adapters.slack.rendering import ANOTHER, QUIZ, SOURCE, to_slack
 from adapters.slack.responding import Responder, interactive_retries
 from adapters.slack.serve import Scheduler, serve_http, serve_socket
@@ -174,8 +175,9 @@ class Listeners:
         name = body.get("user_name") or (body.get("user") or {}).get("name", "")
         return Caller(
             "slack", team, channel, user, may_manage=lambda: self.may_manage(user, client), name=str(name),
-            may_administer=lambda: self.is_admin(user, client), reach=lambda: checks.reach(client, channel),
-            thread=_thread(body), me=_me(body, context),
+            may_administer=lambda: self.is_admin(user, client),
+            reach=lambda: checks.reach(client, channel, name=str(body.get("channel_name") or "")),
+            thread=_thread(body), me=_me(body, context), find_member=lambda typed: find_members(client, typed),
         )  # fmt: skip
 
     def respond(self, body: dict[str, Any], outcome: Outcome, **extra: Any) -> None:

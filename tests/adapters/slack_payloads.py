@@ -294,3 +294,91 @@ def direct_message(ts: str, text: str = "what did you think of Eden?") -> dict[s
         "event_ts": ts,
         "channel_type": "im",
     }
+
+
+def slash_command(text: str, response_url: str, *, channel_id: str = "C111", channel_name: str = "random",
+                  user: str = "UADMIN") -> dict[str, str]:  # fmt: skip
+    """A /maisky slash command's form fields: BOLT tests/scenario_tests/test_slash_command.py
+    (`slash_command_body`). In a DM Slack names the channel "directmessage" and in a group DM
+    "mpdm-user1--user2--user3-1" (https://docs.slack.dev/reference/objects/mpim-object), whose id may
+    start with C like a channel's."""
+    return {
+        "token": "verification_token",
+        "team_id": "T1",
+        "team_domain": "test-domain",
+        "channel_id": channel_id,
+        "channel_name": channel_name,
+        "user_id": user,
+        "user_name": "primary-owner",
+        "command": "/maisky",
+        "text": text,
+        "response_url": response_url,
+        "trigger_id": f"111.111.{time.monotonic_ns()}",
+    }
+
+
+def member(uid: str, name: str, display_name: str = "", real_name: str = "", **flags: bool) -> dict[str, Any]:
+    """One member as users.list lists it: JAVA json-logs/samples/api/users.list.json (`members[0]`,
+    the images, status and enterprise fields left out); `flags` such as deleted=True or is_bot=True."""
+    return {
+        "id": uid,
+        "name": name,
+        "is_bot": False,
+        "updated": 1502138686,
+        "is_app_user": False,
+        "team_id": "T1",
+        "deleted": False,
+        "color": "9f69e7",
+        "real_name": real_name,
+        "tz": "Europe/London",
+        "tz_label": "Greenwich Mean Time",
+        "tz_offset": 0,
+        "is_admin": False,
+        "is_owner": False,
+        "is_primary_owner": False,
+        "is_restricted": False,
+        "is_ultra_restricted": False,
+        "profile": {
+            "real_name": real_name,
+            "display_name": display_name,
+            "avatar_hash": "ge3b51ca72de",
+            "real_name_normalized": real_name,
+            "display_name_normalized": display_name,
+            "first_name": real_name.partition(" ")[0],
+            "last_name": real_name.partition(" ")[2],
+            "team": "T1",
+            "title": "",
+        },
+        "has_2fa": False,
+        "locale": "en-GB",
+    } | flags
+
+
+def missing_scope(needed: str) -> dict[str, Any]:
+    """A Web API call without the scope it needs: the answer apache/superset#15904 quotes,
+    {'ok': False, 'error': 'missing_scope', 'needed': ..., 'provided': ...}."""
+    return {"ok": False, "error": "missing_scope", "needed": needed,
+            "provided": "app_mentions:read,channels:read,chat:write,chat:write.public,commands,groups:read,"
+                        "im:history,users:read"}  # fmt: skip
+
+
+def group_dm_info(channel_id: str) -> dict[str, Any]:
+    """conversations.info's `channel` for a group DM the bot is in: the MPIM object of
+    https://docs.slack.dev/reference/objects/mpim-object with the conversation object's is_private
+    and is_member (https://docs.slack.dev/reference/objects/conversation-object)."""
+    return {
+        "id": channel_id,
+        "name": "mpdm-user1--user2--user3-1",
+        "is_mpim": True,
+        "is_group": False,
+        "is_private": True,
+        "is_member": True,
+        "created": 1360782804,
+        "creator": "U024BE7LH",
+    }
+
+
+def own_dm_info(channel_id: str, user: str) -> dict[str, Any]:
+    """conversations.info's `channel` for the bot's own DM with a member: the IM object of
+    https://docs.slack.dev/reference/objects/im-object (is_im, user)."""
+    return {"id": channel_id, "is_im": True, "user": user, "created": 1360782804, "is_user_deleted": False}

@@ -54,13 +54,31 @@ def test_only_admins_grant_even_channel_managers_and_grantees(desk: FrontDesk) -
 
 
 @pytest.mark.parametrize("line", ["daily grant @everyone", "daily grant <!channel>", "daily grant <!here>",
-                                  "daily grant @bob", "daily grant"])  # fmt: skip
+                                  "daily grant @Here", "daily grant"])  # fmt: skip
 def test_no_person_read_asks_for_a_mention_and_pings_nobody(desk: FrontDesk, line: str) -> None:
     command = parse(line)
     assert command == Daily(DailyAction.GRANT)
     reply = desk.handle(command, ADMIN).reply
     assert reply.kind is Kind.NOTICE and "mention" in reply.narration
     assert "everyone" not in reply.narration and "<!" not in reply.narration
+
+
+@pytest.mark.parametrize(("line", "typed"), [("daily grant @bob", "bob"), ("daily revoke @Jane Doe", "Jane Doe")])
+def test_a_typed_name_is_looked_up_where_the_platform_can(desk: FrontDesk, line: str, typed: str) -> None:
+    """Slack's /maisky without escaping sends "@bob" as text: the platform looks the name up (Slack:
+    users.list); where it cannot (the console, Discord's text), the reply asks for a mention."""
+    command = parse(line)
+    assert isinstance(command, Daily) and command.typed == typed and not command.user
+    assert "mention" in desk.handle(command, ADMIN).reply.narration
+    looked: list[str] = []
+
+    def find(name: str) -> tuple[str, ...]:
+        looked.append(name)
+        return ("UBOB",)
+
+    finder = Caller("slack", "T1", "C1", "UADMIN", may_manage=True, may_administer=True, find_member=find)
+    narration = desk.handle(command, finder).reply.narration
+    assert looked == [typed] and "UBOB" in narration and typed not in narration
 
 
 def test_the_reply_names_the_id_never_a_mention(desk: FrontDesk) -> None:

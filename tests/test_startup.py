@@ -97,6 +97,8 @@ def test_rejected_app_token_in_socket_mode(fake: FakeSlack, tmp_path: Path) -> N
     env = slack_env(fake, tmp_path, SLACK_APP_TOKEN="xapp-start-2")
     proc = maisky("slack", "socket", env=env, cwd=tmp_path)
     assert_one_clear_message(proc, "SLACK_APP_TOKEN was rejected by Slack (invalid_auth)")
+    # only ours: not slack_sdk's raw error line ("Failed to retrieve WSS URL: ... {'ok': False, ...}") before it
+    assert "Failed to retrieve WSS URL" not in proc.stderr and "'ok': False" not in proc.stderr, proc.stderr
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:{closed}/api/", "http://no-such-host.invalid/api/"])

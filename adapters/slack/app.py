@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 from adapters.slack import checks
 from adapters.slack.installs import daily_poster, forget_revoked, oauth_flow, rate_limited
 from adapters.slack.malloc import limit_arenas
+from adapters.slack.members import find_members
 from adapters.slack.rendering import ANOTHER, QUIZ, SOURCE, to_slack
 from adapters.slack.responding import Responder, interactive_retries
 from adapters.slack.serve import Scheduler, serve_http, serve_socket
@@ -40,6 +41,16 @@ log = logging.getLogger(__name__)
 
 PREFIX = "/maisky "
 
+# Message subtypes that carry a member's own words: a thread reply also sent to the channel, a message
+# with a file, a /me line. Every other subtype is not a question: a bot's post (bot_message), an edit or
+# a deletion (message_changed, message_deleted), a system line (channel_join, channel_topic, pinned_item
+# and the rest) or a mention in a canvas (document_mention). https://docs.slack.dev/reference/events/message
+QUESTION_SUBTYPES = frozenset({"thread_broadcast", "file_share", "me_message"})
+# How long a message's ts is remembered as answered: an edit of an answered mention within this time
+# gets no second answer; an edit of a message older than this is not answered at all (Slack lets
+# members edit for ever, and the record of the first answer is gone).
+ANSWERED_SECONDS = 30 * 24 * 3600.0
+
 
 class _Seen:
     """Ids of deliveries already handled, so a retried delivery never answers twice: in the store
@@ -52,10 +63,10 @@ class _Seen:
         self._size = size
         self._lock = threading.Lock()
 
-    def first_time(self, key: str) -> bool:
+    def first_time(self, key: str, ttl: float = 3600.0) -> bool:
         if self._store is not None:
             try:
-                return self._store.first_time(f"slack:{key}", time.time())
+                return self._store.first_time(f"slack:{key}", time.time(), ttl)
             except Exception:  # the database is unreachable: still answer, remembered here only
                 log.warning("could not record delivery %s in the store", key, exc_info=True)
         with self._lock:
@@ -102,6 +113,25 @@ def _me(body: dict[str, Any], context: BoltContext | None) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
+def _direct(body: dict[str, Any]) -> bool:
+    """A message event in a direct message with the bot (bolt's `event({"type": "message", "channel_type":
+    "im"})` would match type and subtype only, so any message event, in any channel)."""
+    event = body.get("event") or {}
+    return event.get("type") == "message" and event.get("channel_type") == "im"
+
+
+def _not_a_question(event: dict[str, Any]) -> str | None:
+    """Why a mention or direct message is not a question (for its one log line); None when it is one."""
+    subtype = event.get("subtype")
+    if event.get("bot_id") or subtype == "bot_message":
+        return "a bot's message"
+    if subtype and subtype not in QUESTION_SUBTYPES:
+        return f"a {subtype} message"
+    if not event.get("user") or not event.get("channel") or not event.get("ts"):
+        return "a message without an author, channel or ts"
+    return None
+
+
 def _message(outcome: Outcome) -> dict[str, Any]:
     return to_slack(outcome.reply)
 
@@ -119,10 +149,13 @@ class Listeners:
     caller, and the front desk's outcome into a message. Bolt passes arguments by name; `client` is
     the request's own, which bolt gives the workspace's bot token (one token, or each installation's)."""
 
-    def __init__(self, desk: FrontDesk, allowlist: frozenset[str], responder: Responder) -> None:
+    def __init__(
+        self, desk: FrontDesk, allowlist: frozenset[str], responder: Responder, seen: _Seen | None = None
+    ) -> None:
         self.desk = desk
         self.allowlist = allowlist
         self.responder = responder
+        self.seen = seen or _Seen()  # the messages (team, channel, ts) answered already
 
     def is_admin(self, user: str, client: WebClient) -> bool:
         try:
@@ -142,8 +175,9 @@ class Listeners:
         name = body.get("user_name") or (body.get("user") or {}).get("name", "")
         return Caller(
             "slack", team, channel, user, may_manage=lambda: self.may_manage(user, client), name=str(name),
-            may_administer=lambda: self.is_admin(user, client), reach=lambda: checks.reach(client, channel),
-            thread=_thread(body), me=_me(body, context),
+            may_administer=lambda: self.is_admin(user, client),
+            reach=lambda: checks.reach(client, channel, name=str(body.get("channel_name") or "")),
+            thread=_thread(body), me=_me(body, context), find_member=lambda typed: find_members(client, typed),
             # bolt's reading of the installation (Enterprise Grid), kept with a subscription made here
             enterprise=str(context.enterprise_id or "") if context is not None else "",
             enterprise_install=bool(context is not None and context.is_enterprise_install),
@@ -176,8 +210,13 @@ class Listeners:
     def mention(self, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         """A mention in a channel (answered in its thread) or a direct message."""
         event = body["event"]
-        if event.get("bot_id") or event.get("subtype"):
-            return  # our own posts and edits are not questions
+        kind = "mention" if event.get("type") == "app_mention" else "direct message"
+        why = _not_a_question(event)
+        if why is None:
+            why = self.answered_already(body, event)
+        if why is not None:
+            log.info("ignored a Slack %s (%s): %s", kind, _delivery_id(body) or "no id", why)
+            return
         outcome = self.desk.handle_line(event.get("text", ""), self.caller(body, client, context))
         direct = event.get("channel_type") == "im"
         thread = event.get("thread_ts") or (None if direct else event["ts"])
@@ -187,6 +226,24 @@ class Listeners:
             )
         else:
             client.chat_postMessage(channel=event["channel"], thread_ts=thread, **_message(outcome))
+
+    def answered_already(self, body: dict[str, Any], event: dict[str, Any]) -> str | None:
+        """Each message is answered once, whatever Slack delivers for it: an edited mention comes again as
+        a new app_mention (new event_id, same ts, an `edited` object), and a mention can also come as a
+        message event. The (team, channel, ts) is claimed in the store, shared by every process; an edit
+        of a message nobody answered (the mention was added by the edit) is answered in its thread."""
+        ts = str(event["ts"])
+        if event.get("edited"):
+            try:
+                old = time.time() - float(ts) > ANSWERED_SECONDS
+            except ValueError:
+                old = True
+            if old:
+                return f"an edit of message {ts}, older than the record of answers"
+        team = _where(body)[0]
+        if not self.seen.first_time(f"ts:{team}:{event['channel']}:{ts}", ANSWERED_SECONDS):
+            return f"{'an edit of ' if event.get('edited') else ''}message {ts}, answered already"
+        return None
 
 
 def build_app(desk: FrontDesk, slack: SlackSettings, client: WebClient | None = None) -> App:
@@ -229,13 +286,22 @@ def build_app(desk: FrontDesk, slack: SlackSettings, client: WebClient | None = 
         next()
         return None
 
-    listen = Listeners(desk, slack.daily_allowlist, Responder())
+    listen = Listeners(desk, slack.daily_allowlist, Responder(), seen)
     app.command("/maisky")(ack=_ack, lazy=[listen.command])
     app.action(ANOTHER)(ack=_ack, lazy=[listen.another])
     app.action(SOURCE)(_ack)
     app.action(QUIZ)(ack=_ack, lazy=[listen.choose])
     app.event("app_mention")(ack=_ack, lazy=[listen.mention])
-    app.event({"type": "message", "channel_type": "im"})(ack=_ack, lazy=[listen.mention])
+    app.event("message", matchers=[_direct])(ack=_ack, lazy=[listen.mention])
+
+    @app.event("message")  # bolt runs the first listener that matches: this one gets the rest
+    def other_messages(ack: Callable[[], None], body: dict[str, Any]) -> None:
+        """A message outside a direct message: an admin who adds message.channels (or .groups, .mpim)
+        gets one for every message, and one more for each mention (which comes as app_mention too).
+        Acknowledged and not answered."""
+        ack()
+        where = (body.get("event") or {}).get("channel_type") or "no channel_type"
+        log.debug("ignored a Slack message event outside a direct message (%s, %s)", _delivery_id(body), where)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -17,12 +17,16 @@ from bot.club.reach import Reach, Trouble
 from bot.ops.doctor import Finding, Place
 from bot.ops.settings import SlackSettings
 
-__all__ = ["SCOPES", "Installed", "SlackProbe", "granted_scopes", "reach"]
+__all__ = ["CONVERSATION_SCOPES", "SCOPES", "Installed", "SlackProbe", "granted_scopes", "is_conversation", "reach"]
 
 # The bot scopes of slack-manifest.yml (a test checks that they agree).
 SCOPES = frozenset(
-    "app_mentions:read channels:read chat:write chat:write.public commands groups:read im:history users:read".split()
+    "app_mentions:read channels:read chat:write chat:write.public commands groups:read im:history im:read mpim:read "
+    "users:read".split()
 )
+# The scopes conversations.info needs for a direct message and a group DM (without them Slack answers
+# missing_scope, and whether the bot is in the conversation cannot be told).
+CONVERSATION_SCOPES = ("im:read", "mpim:read")
 GONE = frozenset({"channel_not_found", "is_archived", "channel_is_archived"})
 
 
@@ -39,28 +43,43 @@ def _code(exc: SlackApiError) -> str:
     return str(exc.response.get("error", "")) if exc.response is not None else ""
 
 
-def reach(client: WebClient, channel: str, scopes: frozenset[str] | None = None) -> Reach:
-    """Whether the bot can post in `channel`; `scopes` are the granted ones when known."""
+def is_conversation(channel: str, name: str = "") -> bool:
+    """Whether a slash command's channel is a direct message or a group DM, from its `channel_name`
+    ("directmessage", "mpdm-ann--bob-1"; a group DM's id may start with C like a channel's) or a D id."""
+    return name == "directmessage" or name.startswith("mpdm-") or channel.startswith("D")
+
+
+def reach(client: WebClient, channel: str, scopes: frozenset[str] | None = None, *, name: str = "") -> Reach:
+    """Whether the bot can post in `channel`; `scopes` are the granted ones when known, `name` the
+    channel_name a slash command gives (it tells a direct or group message from a channel)."""
+    conversation = is_conversation(channel, name)
     try:
         answer = client.conversations_info(channel=channel)
     except SlackApiError as exc:
         code = _code(exc)
-        if code == "channel_not_found":
-            return Reach(Trouble.GONE, detail=code)
-        if code == "missing_scope":  # an install from before the manifest had it: the scope check says so
-            return Reach(Trouble.UNKNOWN, detail=f"missing_scope {exc.response.get('needed', '')}".strip())
+        if code == "channel_not_found":  # for a DM or group DM: one the bot is not in (it sees only its own)
+            return Reach(Trouble.GONE, detail=code, private=conversation, conversation=conversation)
+        if code == "missing_scope":
+            needed = str(exc.response.get("needed", "") if exc.response is not None else "")
+            if conversation or needed in CONVERSATION_SCOPES:  # whether the bot is in it cannot be told
+                missing = tuple(n for n in needed.split(",") if n) or CONVERSATION_SCOPES
+                return Reach(Trouble.MISSING, missing, detail=code, private=True, conversation=True)
+            # a channel, on an install from before the manifest had the scope: the scope check says so
+            return Reach(Trouble.UNKNOWN, detail=f"missing_scope {needed}".strip())
         return Reach(Trouble.UNKNOWN, detail=code or str(exc))
     except (SlackClientError, OSError) as exc:
         return Reach(Trouble.UNKNOWN, detail=str(exc) or type(exc).__name__)
     scopes = scopes if scopes is not None else granted_scopes(answer.headers)
     info = answer.get("channel") or {}
-    private = bool(info.get("is_private") or info.get("is_im") or info.get("is_mpim"))
+    conversation = conversation or bool(info.get("is_im") or info.get("is_mpim"))
+    private = bool(info.get("is_private") or conversation)
     if info.get("is_archived"):
-        return Reach(Trouble.ARCHIVED, private=private)
-    if info.get("is_member") or info.get("is_im"):
-        return Reach(private=private)
-    if private:
-        return Reach(Trouble.NOT_MEMBER, private=private)  # only an invitation lets the bot in
+        return Reach(Trouble.ARCHIVED, private=private, conversation=conversation)
+    # the bot sees only the direct and group messages it is in (im:read, mpim:read): seen is in
+    if info.get("is_member") or info.get("is_im") or info.get("is_mpim"):
+        return Reach(private=private, conversation=conversation)
+    if private:  # only an invitation lets the bot in
+        return Reach(Trouble.NOT_MEMBER, private=private, conversation=conversation)
     if scopes is not None and "chat:write.public" not in scopes:
         return Reach(Trouble.NOT_MEMBER, ("chat:write.public",))  # an invitation, or this scope
     return Reach(private=private)

@@ -6,7 +6,8 @@ keeps its connection for ever, and a hundred such clients hold the port. Here ea
 have sent its headers within `HEADER_SECONDS` of its first byte and its body within `BODY_SECONDS`
 of its headers, or its connection is closed; and when the limit is reached, the oldest connections
 that are not being answered (idle, or still sending) are closed to make room, so a new request
-is always taken.
+is always taken. A request waitress refuses itself (a body over the limit, before the guard sees it;
+malformed headers) gets the same one log line as the guard's refusals.
 """
 
 from __future__ import annotations
@@ -18,7 +19,11 @@ from typing import Any, cast
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.server import MultiSocketServer, TcpWSGIServer
-from waitress.task import ThreadedTaskDispatcher
+from waitress.task import ErrorTask, ThreadedTaskDispatcher
+from waitress.utilities import InternalServerError, RequestEntityTooLarge
+
+from adapters.slack.http import log_refusal
+from bot.ops.logs import request_context
 
 __all__ = ["BODY_SECONDS", "HEADER_SECONDS", "ROOM", "create_server"]
 
@@ -29,8 +34,28 @@ BODY_SECONDS = 10.0  # from the end of the headers to the end of the body (a few
 ROOM = 0.1  # the share of the connection limit freed when it is reached
 
 
+class RefusalTask(ErrorTask):
+    """waitress's answer to a request it would not read (413, 400, 431, 501), logged like the guard's
+    refusals: one line with the reason and the status, never the request. (An application error,
+    waitress's 500, is logged by waitress itself with its traceback.)"""
+
+    def execute(self) -> None:
+        error = cast(Any, self.request).error  # (types-waitress has the request as an Error)
+        if error is not None and not isinstance(error, InternalServerError):  # logged before it is answered
+            if isinstance(error, RequestEntityTooLarge):
+                reason = f"body over the {self.channel.server.adj.max_request_body_size}-byte limit"
+            else:  # the class's own fixed words ("Bad Request"): the detail may quote what the client sent
+                reason = f"waitress could not read it ({error.reason})"
+            with request_context():
+                log_refusal(reason, f"{error.code} {error.reason}")
+        super().execute()
+
+
 class DeadlineChannel(HTTPChannel):
-    """waitress's connection, remembering when the request it is reading began and its headers ended."""
+    """waitress's connection, remembering when the request it is reading began and its headers ended,
+    and logging the requests waitress refuses."""
+
+    error_task_class = RefusalTask
 
     request_began: float | None = None
     headers_ended: float | None = None

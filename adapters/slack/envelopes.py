@@ -5,7 +5,8 @@ what a listener handled; anything else raised in a library thread (a traceback) 
 acknowledged, so Slack would deliver it again. Here an envelope is screened as it arrives: one that
 is not JSON, nested too deeply or of the wrong types is acknowledged (when its id can be read),
 logged in one line without its body, and dropped; one that bolt cannot read or handle is
-acknowledged the same way.
+acknowledged the same way. An app token Slack refuses at start-up is said once, by `maisky slack`
+(adapters/lifecycle.py), without slack_sdk's own error line before it.
 """
 
 from __future__ import annotations
@@ -120,6 +121,17 @@ def _read_id(raw: str) -> str | None:
     return found[1] if found else None
 
 
+class _HoldBack(logging.Filter):
+    """Drops the records whose message starts with `prefix` (the error raised after them is reported)."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith(self.prefix))
+
+
 def _ack(client: BaseSocketModeClient, envelope_id: str) -> None:
     client.send_socket_mode_response(SocketModeResponse(envelope_id=envelope_id))
 
@@ -147,6 +159,19 @@ class GuardedSocketModeHandler(SocketModeHandler):
 
         # the one entry every received message passes through (slack_sdk's builtin client calls it)
         self.client.enqueue_message = screen  # type: ignore[assignment]
+
+    def connect(self) -> None:
+        """Open the first connection. A refused app token raises SlackApiError, which the caller turns
+        into one clear line; slack_sdk logs it first as an error of its own ("Failed to retrieve WSS
+        URL: ..." with Slack's raw answer), held back here for this first connection only (a later
+        reconnection that fails is still logged)."""
+        held = _HoldBack("Failed to retrieve WSS URL")
+        logger = self.client.logger
+        logger.addFilter(held)
+        try:
+            super().connect()  # type: ignore[no-untyped-call]
+        finally:
+            logger.removeFilter(held)
 
     def handle(self, client: BaseSocketModeClient, req: SocketModeRequest) -> None:
         start = time.time()

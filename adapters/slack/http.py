@@ -31,7 +31,7 @@ from bot.ops.logs import request_context
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-__all__ = ["EVENTS_PATH", "HEALTH_PATH", "Guard", "Health", "Throttle", "carry_request_ids"]
+__all__ = ["EVENTS_PATH", "HEALTH_PATH", "Guard", "Health", "Throttle", "carry_request_ids", "log_refusal"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,11 @@ class Health:
         if self.stopping.is_set():
             results["process"] = "stopping"
         return all(v == "ok" for v in results.values()), results
+
+
+def log_refusal(reason: str, status: str) -> None:
+    """The one line for a refused request: the guard's, and waitress's own (adapters/slack/deadlines.py)."""
+    log.warning("refused a Slack request: %s (%s)", reason, status)
 
 
 class _SslCheck(Exception):
@@ -214,7 +219,7 @@ class Guard:
             except _SslCheck:
                 return self._answer(start_response, "200 OK", {})
             except _Refused as refused:
-                log.warning("refused a Slack request: %s (%s)", refused.reason, refused.status)
+                log_refusal(refused.reason, refused.status)
                 return self._answer(start_response, refused.status, {"error": refused.reason})
             with self._lock:
                 self._in_flight += 1

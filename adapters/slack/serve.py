@@ -143,7 +143,7 @@ def serve_socket(app: App, slack: SlackSettings, scheduler: Scheduler, shutdown_
         return [*notes, halted] if halted else notes
 
     stopper = Stopper(shutdown_seconds, drain)
-    handler.connect()  # type: ignore[no-untyped-call]
+    handler.connect()
     stopper.install()
     scheduler.start()
     log.info("ready: Slack over Socket Mode")

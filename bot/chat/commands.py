@@ -107,12 +107,15 @@ class DailyAction(StrEnum):
 @dataclass(frozen=True)
 class Daily:
     """A daily-quotation command for the caller's channel; `time` and `zone` as typed (may be empty);
-    `user` the platform's id of whoever `grant` or `revoke` names ("" when none could be read)."""
+    `user` the platform's id of whoever `grant` or `revoke` names ("" when none could be read), or
+    `typed` the name as typed after an @ when it came as plain text (Slack's /maisky without escaping
+    sends "@teacher", not a mention): the platform looks it up, if it can."""
 
     action: DailyAction = DailyAction.STATUS
     time: str = ""
     zone: str = ""
     user: str = ""
+    typed: str = ""
 
     @property
     def name(self) -> str:
@@ -203,6 +206,9 @@ _DAILY_ACTIONS = {
 # A person named in a command: a Slack mention <@U123> or <@U123|name>, a Discord one <@123> or <@!123>,
 # or a bare id (Slack's U.../W..., Discord's snowflake). Only the id is kept, so no reply can ping.
 _PERSON = re.compile(r"<@!?([A-Z0-9]{2,24}|\d{15,21})(?:\|[^>]{0,80})?>|([UW][A-Z0-9]{2,24}|\d{15,21})")
+# A name typed after @ (a display name may have spaces): never one of the words that address everyone.
+_TYPED = re.compile(r"@([^\s<>@][^<>@]{0,79})")
+_EVERYONE = frozenset({"everyone", "channel", "here"})
 
 
 def _daily(arg: str, knows: Callable[[str], bool]) -> Command | None:
@@ -213,6 +219,10 @@ def _daily(arg: str, knows: Callable[[str], bool]) -> Command | None:
     action = _DAILY_ACTIONS.get(words[0].lower())
     rest = words[1:]
     if action in (DailyAction.GRANT, DailyAction.REVOKE):
+        typed = _TYPED.fullmatch(" ".join(rest))
+        if typed and len(rest) <= 4:  # "@teacher", "@Jane Doe": a name to look up, never anyone at all
+            name = typed[1].strip()
+            return Daily(action, typed="" if name.casefold() in _EVERYONE else name)
         if len(rest) != 1:
             return None if len(rest) > 1 else Daily(action)  # "daily grant" alone: the desk says how
         person = _PERSON.fullmatch(rest[0])

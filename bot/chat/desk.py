@@ -88,6 +88,9 @@ class Caller:
     # organisation's id ("" outside one) and whether the app was installed for the whole organisation
     enterprise: str = ""
     enterprise_install: bool = False
+    # the members a name typed after @ may mean, as the platform finds them (None: it could not look);
+    # absent where the platform sends real mentions
+    find_member: Callable[[str], tuple[str, ...] | None] | None = field(default=None, compare=False)
     # Where an answer replies to the line it answers (Discord): the id of the message or interaction this
     # line came in, and, when the line replies to one of the bot's answers, the id of the line that answer
     # answered ("" otherwise). The adapter reads both from the platform; the core decides what they mean.
@@ -351,6 +354,10 @@ class FrontDesk:
         (or the platform cannot tell: a passing outage must not stop a subscription)."""
         reach = caller.reach() if caller.reach is not None else Reach()
         voice = self.core.voice
+        if reach.conversation and reach.trouble in (Trouble.GONE, Trouble.NOT_MEMBER):
+            return voice.notice("daily_refused_conversation")
+        if reach.conversation and reach.trouble is Trouble.MISSING:  # the platform cannot tell without them
+            return voice.notice("daily_refused_conversation_scope", missing=", ".join(reach.missing))
         match reach.trouble:
             case Trouble.NOT_MEMBER:
                 # a scope the app lacks would let it in as well as an invitation (Slack's chat:write.public)
@@ -371,14 +378,25 @@ class FrontDesk:
     def _right(self, command: Daily, caller: Caller, daily: DailyService) -> Reply:
         """`daily grant|revoke PERSON`: only the person's id is shown back, so the reply mentions nobody."""
         voice = self.core.voice
-        if not command.user:
+        user = command.user
+        if not user and command.typed and caller.find_member is not None:
+            found = caller.find_member(command.typed)
+            if found is None:
+                return voice.notice("daily_grant_lookup_failed")
+            if not found:
+                return voice.notice("daily_grant_nobody")  # the typed name is never shown back
+            if len(found) > 1:
+                shown = ", ".join(found[:5]) + (", …" if len(found) > 5 else "")
+                return voice.notice("daily_grant_several", users=shown)
+            user = found[0]
+        if not user:
             return voice.notice("daily_grant_who")
         if command.action is DailyAction.GRANT:
-            daily.grant(caller.platform, caller.workspace, command.user, caller.user, self.clock())
-            return voice.notice("daily_granted", user=command.user)
-        if daily.revoke(caller.platform, caller.workspace, command.user):
-            return voice.notice("daily_revoked", user=command.user)
-        return voice.notice("daily_not_granted", user=command.user)
+            daily.grant(caller.platform, caller.workspace, user, caller.user, self.clock())
+            return voice.notice("daily_granted", user=user)
+        if daily.revoke(caller.platform, caller.workspace, user):
+            return voice.notice("daily_revoked", user=user)
+        return voice.notice("daily_not_granted", user=user)
 
     def _quiz_command(self, command: Quiz, caller: Caller) -> Reply:
         quiz = self.quiz()

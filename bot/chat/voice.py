@@ -42,8 +42,9 @@ _NOTICES = (
     "daily_paused",
     "daily_bad_time", "daily_bad_zone", "daily_not_allowed", "daily_unavailable", "another_first",
     "daily_admins_only", "daily_grant_who", "daily_granted", "daily_revoked", "daily_not_granted",
+    "daily_grant_nobody", "daily_grant_several", "daily_grant_lookup_failed",
     "daily_refused_invite", "daily_refused_invite_or_scope", "daily_refused_permissions", "daily_refused_archived",
-    "daily_refused_hidden",
+    "daily_refused_hidden", "daily_refused_conversation", "daily_refused_conversation_scope",
 )  # fmt: skip
 _CLUB_TEXT = (
     "quiz_who", "quiz_when", "quiz_how", "quiz_how_alone", "quiz_again", "quiz_right", "quiz_stopped", "quiz_wrong",

@@ -32,6 +32,8 @@ class Reach:
     missing: tuple[str, ...] = ()  # permission or scope names, in the platform's own spelling
     detail: str = ""  # the platform's own words (an error code, a status)
     private: bool = False  # a private channel: only an invitation lets the bot in
+    # a direct or group message rather than a channel: nobody can invite the bot into one it is not in
+    conversation: bool = False
 
     @property
     def ok(self) -> bool:

@@ -40,13 +40,15 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.ws_url = ""
         self.admins: set[str] = {"UADMIN"}
-        self.errors: dict[str, list[str]] = {}  # method -> Slack error codes to answer with, once each
+        # method -> Slack error codes (or whole answers: missing_scope with its `needed`) to answer, once each
+        self.errors: dict[str, list[str | dict[str, Any]]] = {}
         self.delays: dict[str, float] = {}  # method -> seconds to wait before answering (a slow Slack)
         self.scopes: str | None = None  # the x-oauth-scopes header Slack sends on every answer, when set
         # conversations.info answers; None: channel_not_found; a channel not listed has the bot in it
         self.channels: dict[str, dict[str, Any] | None] = {}
         self.installs: dict[str, str] = {}  # oauth.v2.access: code -> the workspace it installs the app in
         self.accesses: dict[str, dict[str, Any]] = {}  # oauth.v2.access: code -> its whole answer (Grid installs)
+        self.members: list[dict[str, Any]] = []  # users.list: the workspace's members, `limit` a page
         self.rate_limit_replies = 0  # answer this many response_url posts with 429 (Retry-After: 0) first
         self.rate_limited = 0
         self._cond = threading.Condition()
@@ -74,7 +76,8 @@ class FakeSlack:
                 method = self.path.rsplit("/", 1)[-1]
                 time.sleep(fake.delays.get(method, 0))
                 if fake.errors.get(method):
-                    answer = {"ok": False, "error": fake.errors[method].pop(0)}
+                    error = fake.errors[method].pop(0)
+                    answer = error if isinstance(error, dict) else {"ok": False, "error": error}
                 elif self.path.endswith("/users.info"):
                     uid = body.get("user", "")
                     answer |= {"user": {"id": uid, "is_admin": uid in fake.admins, "is_owner": False}}
@@ -103,6 +106,11 @@ class FakeSlack:
                     answer |= {"channel": body.get("channel"), "ts": "1700000000.000100"}
                 elif self.path.endswith("/apps.connections.open"):
                     answer |= {"url": fake.ws_url}
+                elif self.path.endswith("/users.list"):  # paged with a cursor (here: the next index)
+                    start, limit = int(body.get("cursor") or 0), int(body.get("limit") or 100)
+                    more = start + limit < len(fake.members)
+                    answer |= {"members": fake.members[start : start + limit], "cache_ts": 1498777272,
+                               "response_metadata": {"next_cursor": str(start + limit) if more else ""}}  # fmt: skip
                 elif self.path.endswith("/conversations.info"):
                     ch = body.get("channel", "")
                     found = fake.channels.get(ch, {"id": ch, "is_member": True})

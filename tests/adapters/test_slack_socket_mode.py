@@ -12,6 +12,8 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from websockets.asyncio.server import ServerConnection, serve
 
 from adapters.slack.app import build_app
+from adapters.slack.envelopes import GuardedSocketModeHandler
+from tests.adapters import slack_payloads as payloads
 from tests.adapters.conftest import MakeCore, desk_for
 from tests.adapters.slack_fakes import FakeSlack, settings
 
@@ -74,6 +76,37 @@ def test_slash_command_over_socket_mode_is_acked_and_answered(fake_slack: FakeSl
         assert opened.headers["Authorization"] == "Bearer xapp-test"
         answer = fake_slack.wait_for("/response/socket")[0].body
         assert answer["response_type"] == "in_channel"
+        assert "soft clay" in json.dumps(answer, ensure_ascii=False)
+    finally:
+        handler.close()
+        ws.close()
+
+
+def test_a_thread_broadcast_mention_over_socket_mode_is_acked_and_answered(
+    fake_slack: FakeSlack, make_core: MakeCore
+) -> None:
+    """A thread reply also sent to the channel (subtype thread_broadcast) was dropped as an edit; over
+    Socket Mode, through the guarded handler `maisky slack socket` runs, it is acknowledged and answered
+    in its thread. The events_api envelope: bolt-python tests/adapter_tests/socket_mode/mock_socket_mode_server.py
+    (slackapi/bolt-python@a2f21ae4)."""
+    ts, root = payloads.now_ts(), payloads.now_ts(-600)
+    envelope = {
+        "envelope_id": "env-broadcast",
+        "type": "events_api",
+        "accepts_response_payload": False,
+        "retry_attempt": 0,
+        "retry_reason": "",
+        "payload": payloads.wrap(payloads.thread_broadcast_mention(ts, root), "EvBroadcast"),
+    }
+    ws = FakeSocket(envelope)
+    fake_slack.ws_url = f"ws://127.0.0.1:{ws.port}/link"
+    slack = settings(fake_slack, app_token="xapp-test")
+    handler = GuardedSocketModeHandler(build_app(desk_for(make_core()), slack), slack.app_token)
+    try:
+        handler.connect()
+        assert ws.acked.wait(60), "the envelope was never acknowledged"
+        answer = fake_slack.wait_for("/chat.postMessage")[0].body
+        assert answer["channel"] == "C111" and answer["thread_ts"] == root
         assert "soft clay" in json.dumps(answer, ensure_ascii=False)
     finally:
         handler.close()

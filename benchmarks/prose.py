@@ -4,19 +4,22 @@
     texts = paragraphs(10_000)          # list[str], the same texts in the same order on every run
 
 The sources, each a Debian package (bookworm), fetched with `apt-get download` and unpacked with
-`dpkg -x` into the cache folder (MAISKY_CACHE_DIR, else ~/.cache/maisky) under `prose-v1/`, once:
+`dpkg -x` into the cache folder (MAISKY_CACHE_DIR, else ~/.cache/maisky) under `prose-v1/`, once (a minute or two; about 80 MB of .deb files are kept):
 
-| source (passages at 64 words)                | package(s)                 | licence                        |
-|-----------------------------------------------|----------------------------|--------------------------------|
-| King James Bible, 1611 (12,300)               | bible-kjv-text, bible-kjv  | public domain; reader GPL-2+   |
-| The Debian Administrator's Handbook, English  | debian-handbook            | GPL-2+ or CC-BY-SA-3.0         |
-| GCIDE: Webster's 1913 + WordNet (44,600)      | dict-gcide                 | GPL-3+ (Webster's: public dom.)|
-| Python 3.11 manual, Info (10,300)             | python3.11-doc             | PSF licence                    |
-| R manuals, Info                               | r-doc-info                 | GPL-2+ / R Core's permission   |
-| Guile 3.0 reference manual, Info              | guile-3.0-doc              | GFDL-1.3+, no invariant parts  |
-| FOLDOC, computing dictionary (9,000)          | dict-foldoc                | GPL-2+ (per its copyright)     |
-| The Jargon File 4.4.7                         | dict-jargon                | public domain                  |
-| Ambrose Bierce, The Devil's Dictionary        | dict-devil                 | public domain                  |
+| source (passages)                                     | package(s)                | licence                       |
+|-------------------------------------------------------|---------------------------|-------------------------------|
+| King James Bible, 1611 (12,335)                       | bible-kjv-text, bible-kjv | public domain; reader GPL-2+  |
+| The Debian Administrator's Handbook, English (1,767)  | debian-handbook           | GPL-2+ or CC-BY-SA-3.0        |
+| GCIDE: Webster's 1913 and WordNet (44,572)            | dict-gcide                | GPL-3+                        |
+| Python 3.11 manual, Info (10,347)                     | python3.11-doc            | PSF licence                   |
+| R manuals, Info (1,464)                               | r-doc-info                | GPL-2+; R Core's permissions  |
+| Guile 3.0 reference manual, Info (1,889)              | guile-3.0-doc             | GFDL-1.3+, no invariant parts |
+| PostgreSQL 15 manual, HTML (9,761)                    | postgresql-doc-15         | PostgreSQL licence            |
+| Perl 5.36 manual pages, POD (6,716)                   | perl-doc                  | GPL-1+ or Artistic            |
+| Debian Reference, English (666)                       | debian-reference-en       | GPL-2+                        |
+| FOLDOC, computing dictionary (9,050)                  | dict-foldoc               | GPL-2+ (per its copyright)    |
+| The Jargon File 4.4.7 (2,448)                         | dict-jargon               | public domain                 |
+| Ambrose Bierce, The Devil's Dictionary (643)          | dict-devil                | public domain                 |
 
 The King James text is compressed; the `bible` reader of bible-kjv decodes it (`bible -f -p usr/lib
 gen1:1-rev22:21`). Each package's `copyright` file is kept beside its text in the cache folder. Nothing is vendored in
@@ -29,7 +32,7 @@ cross-reference braces removed); paragraphs that are not prose (code, tables, me
 few letters) are dropped; consecutive paragraphs of one chapter, manual node or run of entries are
 joined until a passage holds at least 48 words (a paragraph over 96 words is cut at sentence ends
 first). Sources are then taken in turn (one passage of each, round after round), so that any prefix
-mixes them all; the whole list (83,500 passages, 5.4 million words, median 59 words a passage) is kept as JSON in the cache
+mixes them all; the whole list (101,260 passages, 6.6 million words, median 60 words a passage) is kept as JSON in the cache
 folder with the package versions it came from. Same package versions, same passages.
 """
 
@@ -59,7 +62,7 @@ TARGET = 48  # a passage is closed once it holds this many words...
 LONGEST = 96  # ...and a paragraph longer than this is cut at sentence ends first
 PACKAGES = (
     "bible-kjv-text", "bible-kjv", "debian-handbook", "dict-gcide", "python3.11-doc", "r-doc-info", "guile-3.0-doc",
-    "dict-foldoc", "dict-jargon", "dict-devil",
+    "postgresql-doc-15", "perl-doc", "debian-reference-en", "dict-foldoc", "dict-jargon", "dict-devil",
 )  # fmt: skip
 
 _WS = re.compile(r"\s+")
@@ -130,6 +133,9 @@ def _build(root: Path) -> list[str]:
         "python-docs": lambda t: _info([info / "python3.11.info.gz"]),
         "r-manuals": lambda t: _info(sorted(info.glob("R-*.info*.gz"), key=_natural)),
         "guile-manual": lambda t: _info(sorted((info / "guile-3.0").glob("guile.info*.gz"), key=_natural)),
+        "postgresql-manual": lambda t: _html(sorted((t / "usr/share/doc/postgresql-doc-15/html").glob("*.html"))),
+        "perl-manual": lambda t: _pod(sorted((t / "usr/share/perl").glob("*/pod/*.pod"), key=_natural)),
+        "debian-reference": lambda t: _html(sorted((t / "usr/share/debian-reference").glob("*.en.html"), key=_natural)),
         "foldoc": lambda t: _dictd(t, "foldoc"), "jargon": lambda t: _dictd(t, "jargon"),
         "devil": lambda t: _dictd(t, "devil"),
     }  # fmt: skip
@@ -161,6 +167,7 @@ def _build(root: Path) -> list[str]:
     tmp = root / "passages.json.tmp"
     tmp.write_text(json.dumps(out, ensure_ascii=False), encoding="utf-8")
     os.replace(tmp, root / "passages.json")
+    shutil.rmtree(tree, ignore_errors=True)  # 50 MB; the .deb files stay, to build again offline
     return passages
 
 
@@ -188,7 +195,7 @@ def _unpack(root: Path) -> Path:
                 assert proc.stdout is not None
                 with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
                     for member in tar:
-                        wanted = "/html/" not in member.name or "/html/en-US/" in member.name
+                        wanted = "/debian-handbook/html/" not in member.name or "/html/en-US/" in member.name
                         if wanted and (member.isfile() or member.isdir()):  # links are not text
                             tar.extract(member, tree, filter="data")
             if proc.returncode:
@@ -368,7 +375,7 @@ def _info(files: list[Path]) -> Iterator[list[str]]:
 
 class _Paragraphs(HTMLParser):
     """The text of each paragraph of a page (`<p>`, or DocBook's `<div class="para">`); one holding
-    <pre> or <code> is not prose."""
+    <pre> or a table is not prose."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -384,7 +391,7 @@ class _Paragraphs(HTMLParser):
         elif self._open:
             if tag == self._open[0]:
                 self._open.append(tag)
-            elif tag in ("code", "pre", "kbd", "tt", "table"):
+            elif tag in ("pre", "table"):  # an inline <code> name is still prose
                 self._code = True
 
     def handle_endtag(self, tag: str) -> None:
@@ -400,10 +407,57 @@ class _Paragraphs(HTMLParser):
 
 def _handbook(tree: Path) -> Iterator[list[str]]:
     """The Debian Administrator's Handbook in English: each page's prose paragraphs."""
-    for page in sorted((tree / "usr/share/doc/debian-handbook/html/en-US").glob("*.html")):
+    return _html(sorted((tree / "usr/share/doc/debian-handbook/html/en-US").glob("*.html")))
+
+
+def _html(pages: list[Path]) -> Iterator[list[str]]:
+    """Each HTML page's prose paragraphs."""
+    for page in pages:
         parser = _Paragraphs()
         parser.feed(page.read_text(encoding="utf-8", errors="replace"))
         paras = [p for p in parser.out if _prose(p)]
+        if paras:
+            yield paras
+
+
+_POD_CODE = re.compile(r"[A-Z]<(?:<+\s(.*?)\s>+|([^<>]*))>")
+_POD_ESCAPES = {"gt": ">", "lt": "<", "verbar": "|", "sol": "/"}
+
+
+def _pod_text(text: str) -> str:
+    """POD's formatting codes undone: C<open> is open, L<text|perlfunc> is text, E<gt> is >."""
+    for _ in range(4):  # codes nest: I<C<open>>
+        text = _POD_CODE.sub(lambda m: _pod_inner(m[0][0], m[1] if m[1] is not None else m[2]), text)
+    return text
+
+
+def _pod_inner(code: str, inner: str) -> str:
+    if code == "E":
+        return _POD_ESCAPES.get(inner, "")
+    if code == "L":
+        return inner.split("|")[0] if "|" in inner else inner.split("/")[-1].strip('"')
+    return "" if code in "XZ" else inner
+
+
+def _pod(files: list[Path]) -> Iterator[list[str]]:
+    """Perl's manual pages (POD): each section's ordinary paragraphs (commands and indented
+    verbatim code dropped, and anything between =begin and =end)."""
+    for path in files:
+        paras: list[str] = []
+        skipping = False
+        for raw in re.split(r"\n\s*\n", path.read_text(encoding="utf-8", errors="replace")):
+            if raw.startswith("=begin"):
+                skipping = True
+            elif raw.startswith("=end"):
+                skipping = False
+            elif raw.startswith("=head") and paras:
+                yield paras
+                paras = []
+            if skipping or not raw.strip() or raw[0] in "= \t":
+                continue
+            text = _WS.sub(" ", _pod_text(raw)).strip()
+            if _prose(text):
+                paras.append(text)
         if paras:
             yield paras
 

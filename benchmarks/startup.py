@@ -145,7 +145,7 @@ def one_size(n: int, repeat: int, count: int, full_build: int, keep: Path | None
     base = Path(tempfile.mkdtemp(prefix=f"maisky-bench-{n}-", dir=keep))
     seeds, cache = base / "seeds", base / "cache"
     added = make_seeds(seeds, n)
-    short = f" (asked for {n:,}: the installed prose ran out)" if added < n else ""
+    short = f" (asked for {n:,}: the prose ran out)" if added < n else ""
     print(f"\n== bundled sources + {added:,} prose passages{short}", flush=True)
     env = env_for(seeds, cache)
     wall, rss = ask(seeds, cache)

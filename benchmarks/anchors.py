@@ -39,8 +39,9 @@ SEED = 20261127
 
 
 def questions(corpus: Corpus, rng: random.Random, made: int = 300) -> list[str]:
-    out = {i.q for f in sorted((ROOT / "tests" / "data").glob("*.yaml")) for i in load_questions(f)}
-    passages = [p for p in corpus.passages if p.source.id == "docs"]
+    sets = [f for f in sorted((ROOT / "tests" / "data").glob("*.yaml")) if not f.name.startswith("dialogues")]
+    out = {i.q for f in sets for i in load_questions(f)}  # the dialogue files hold conversations, not questions
+    passages = [p for p in corpus.passages if p.source.id == "prose"]
     while len(out) < made + 200 and passages:
         ws = [w for w in words(rng.choice(passages).text) if w not in STOPWORDS and not w.isdigit()]
         if len(ws) < 4:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Protocol
 
 from bot.chat.core import MAX_QUESTION, Maisky
@@ -121,7 +122,11 @@ class FollowUps:
 
     def __init__(self, core: Maisky) -> None:
         self.core = core
-        self._order = _reading_order(core.corpus.passages)
+
+    @cached_property
+    def _order(self) -> dict[str, tuple[Passage, Passage | None]]:
+        """Each passage and the one that follows it: worked out at the first "read on", not at start."""
+        return _reading_order(self.core.corpus.passages)
 
     # the reading
 

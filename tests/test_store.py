@@ -103,6 +103,7 @@ def test_a_version_1_database_is_upgraded_in_place(url: str) -> None:
     assert store.version == len(MIGRATIONS)
     (sub,) = store.due(1e9, ["slack"])  # an upgraded subscription is looked at by the next pass
     assert sub.channel == "C1" and sub.due_at == 0
+    assert sub.quote_cycle == -1  # its quotation cursor is read from its history by its next post
     assert store.counts(sub.id).unconfirmed == 1  # a row left sending counts as sent, unconfirmed
     assert [d.status for _, d in store.settle_abandoned(100)] == [Status.UNCONFIRMED]
     assert store.first_time("Ev1", 0)

@@ -171,3 +171,22 @@ def test_a_database_where_tables_cannot_be_made_is_a_clear_config_error() -> Non
         pytest.skip("needs the PostgreSQL server")
     with pytest.raises(ConfigError, match="DATABASE_URL: cannot set up the tables"):
         Store(f"{POSTGRES}{'&' if '?' in POSTGRES else '?'}options=-csearch_path%3Dno_such_schema")
+
+
+def test_a_pooled_connection_the_server_dropped_is_replaced(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PostgreSQL connection idle in the pool is checked before use (as pool_pre_ping did, but
+    only after it has been idle a while: see `_FRESH`), so a server restart costs no request."""
+    if not url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only: a SQLite file has no server to drop the connection")
+    from bot.ops import store as store_module
+
+    store = Store(url)
+    store.subscribe("slack", "C1", "T1", "09:00", "UTC", "U1", 0.0)
+    with store.engine.connect() as conn:
+        pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+    other = sa.create_engine(store.engine.url)
+    with other.connect() as conn:  # as a restart or a proxy's idle timeout does, to that connection alone
+        assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+    other.dispose()
+    monkeypatch.setattr(store_module, "_FRESH", 0.0)  # idle long enough to be checked
+    assert store.subscription("slack", "C1") is not None

@@ -16,6 +16,7 @@ comes from the subscription's own cursor, never from a scan of what the channel 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -114,11 +115,29 @@ def _on_this_day(choice: QuoteChoice, day: dt.date) -> bool:
 def _ranks(pool: Sequence[QuoteChoice], channel_key: str, cycle: int, seed: int) -> dict[str, int]:
     """The cycle's order of the channel's quotations, as ranks (63-bit, lowest first): the same in
     every process, different in every channel and cycle."""
+    return _ranked(_keys(pool), channel_key, cycle, seed)
+
+
+@functools.lru_cache(maxsize=256)  # a post chooses, then confirms, from the same ranks
+def _ranked(keys: tuple[str, ...], channel_key: str, cycle: int, seed: int) -> dict[str, int]:
     salt = hashlib.blake2b(f"{seed}:{channel_key}:{cycle}".encode(), digest_size=16).digest()
-    return {
-        q.key: int.from_bytes(hashlib.blake2b(q.key.encode(), digest_size=8, key=salt).digest(), "big") >> 1
-        for q in pool
-    }
+    digest = functools.partial(hashlib.blake2b, digest_size=8, key=salt)
+    return {key: int.from_bytes(digest(key.encode()).digest(), "big") >> 1 for key in keys}
+
+
+def _keys(pool: Sequence[QuoteChoice]) -> tuple[str, ...]:
+    return pool.quote_keys if isinstance(pool, Pool) else tuple(q.key for q in pool)
+
+
+class Pool(tuple[QuoteChoice, ...]):
+    """The quotations that may be posted, with their keys worked out once."""
+
+    quote_keys: tuple[str, ...]
+
+    def __new__(cls, choices: Sequence[QuoteChoice]) -> Pool:
+        pool = super().__new__(cls, choices)
+        pool.quote_keys = tuple(q.key for q in choices)
+        return pool
 
 
 def choose(
@@ -131,14 +150,14 @@ def choose(
     cycle = max(0, cursor.cycle)
     ranks = _ranks(pool, channel_key, cycle, seed)
     ahead = set(cursor.ahead)
-    remaining = [q for q in pool if ranks[q.key] > cursor.mark and q.key not in ahead]
+    remaining = [(q, k) for q, k in zip(pool, _keys(pool), strict=True) if ranks[k] > cursor.mark and k not in ahead]
     if not remaining:
-        cycle, remaining = cycle + 1, list(pool)
+        cycle, remaining = cycle + 1, list(zip(pool, _keys(pool), strict=True))
         ranks = _ranks(pool, channel_key, cycle, seed)
-    today = [q for q in remaining if _on_this_day(q, day)]
+    today = [q for q, _ in remaining if _on_this_day(q, day)]
     if today:
         return today[0], cycle
-    return min(remaining, key=lambda q: ranks[q.key]), cycle
+    return min(remaining, key=lambda pair: ranks[pair[1]])[0], cycle
 
 
 def take(pool: Sequence[QuoteChoice], cursor: Cursor, key: str, cycle: int, channel_key: str, seed: int = 0) -> Cursor:
@@ -190,8 +209,8 @@ class Daily:
         self.voice = voice
         self.config = config
         self.seed = seed
-        self.pool = maisky_quotes(corpus)
-        self._by_key = {q.key: q for q in self.pool}
+        self.pool = Pool(maisky_quotes(corpus))
+        self._by_key = dict(zip(self.pool.quote_keys, self.pool, strict=True))
 
     # the commands
 
@@ -374,6 +393,7 @@ class _Pass:
         self.stopped: set[str] = set()
         self._lock = threading.Lock()
         self.leased: dict[int, float] = {}  # subscription id -> its lease, until the pass writes its due time
+        self.replies: dict[tuple[int, dt.date], Reply] = {}
 
     def run(self) -> None:
         workers = max(1, self.config.workers)
@@ -525,7 +545,10 @@ class _Pass:
         self, sub: Subscription, day: dt.date, claim: Delivery, choice: QuoteChoice, label: str
     ) -> tuple[float | None, Subscription]:
         daily, poster, pace = self.daily, self.posters[sub.platform], self.pacer.key(sub)
-        reply = daily.voice.quote(choice.passage, choice.quote, day.isoformat(), daily=True)
+        reply = self.replies.get((id(choice), day))
+        if reply is None:  # the same quotation on the same day reads the same in every channel
+            reply = daily.voice.quote(choice.passage, choice.quote, day.isoformat(), daily=True)
+            self.replies[(id(choice), day)] = reply  # the pool holds every choice for the pass
         clock = self.now.timestamp()  # moves on only by a Retry-After waited out in this pass
         while True:
             if self._refused(sub):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -21,7 +22,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+)
 
 from bot.chat.memory import KEEP, Turn
 from bot.errors import ConfigError
@@ -401,6 +409,7 @@ def _v8_quote_cursor(conn: Connection) -> None:
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1, _v_daily, _v_managers, _quiz, _v_places, _memory, _v8_quote_cursor
 ]  # fmt: skip
+_FRESH = 2.0  # seconds since a pooled PostgreSQL connection was last used in which it is not pinged
 _LOCK = 0x6D6169736B79  # "maisky": the PostgreSQL advisory lock held while the schema changes
 
 
@@ -436,7 +445,63 @@ def _engine(url: str, connect_timeout: float) -> Engine:
     args: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
         args["connect_timeout"] = max(1, round(connect_timeout))  # a host that never answers fails in time
-    return sa.create_engine(parsed, pool_pre_ping=True, pool_size=20, max_overflow=20, connect_args=args)
+    engine = sa.create_engine(parsed, pool_size=20, max_overflow=20, connect_args=args)
+
+    @event.listens_for(engine, "checkin")
+    def used(dbapi: Any, record: Any) -> None:
+        record.info["used_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def ping_if_idle(dbapi: Any, record: Any, proxy: Any) -> None:
+        # pool_pre_ping's check (a server restarted, a connection dropped by a proxy), for a
+        # connection idle a while: a post's claim and confirmation, moments apart, would otherwise
+        # pay a round trip each for it. Raising DisconnectionError makes the pool connect afresh.
+        if time.monotonic() - record.info.get("used_at", 0.0) < _FRESH:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi)
+        except Exception as exc:
+            raise DisconnectionError("the pooled connection did not answer") from exc
+        if not alive:
+            raise DisconnectionError("the pooled connection did not answer")
+
+    return engine
+
+
+def _row_move() -> Any:
+    """A delivery row held by the caller (its claim token), moved on from a status (`row_from`)."""
+    return deliveries.update().where(
+        deliveries.c.id == sa.bindparam("row_id"),
+        deliveries.c.status == sa.bindparam("row_from"),
+        deliveries.c.claim_token == sa.bindparam("row_token"),
+    )
+
+
+# A post's confirmation, built once: the statements a post runs are the same every time, and
+# building them anew costs more CPU than running them.
+_SETTLE_ROW = _row_move().values(
+    status=sa.bindparam("row_status"), posted_at=sa.bindparam("row_posted_at"), error=sa.bindparam("row_error")
+)
+_same_time = sa.and_(
+    subscriptions.c.post_time == sa.bindparam("sub_time"), subscriptions.c.timezone == sa.bindparam("sub_zone")
+)
+_SETTLE_SUB = (
+    subscriptions.update()
+    .where(
+        subscriptions.c.id == sa.bindparam("sub_id"),
+        subscriptions.c.quote_cycle == sa.bindparam("was_quote_cycle"),
+        subscriptions.c.quote_mark == sa.bindparam("was_quote_mark"),
+        subscriptions.c.quote_ahead == sa.bindparam("was_quote_ahead"),
+    )
+    .values(
+        due_at=sa.case((_same_time, sa.bindparam("next_at", type_=sa.Float)), else_=subscriptions.c.due_at),
+        due_day=sa.case((_same_time, sa.bindparam("next_day", type_=sa.String)), else_=subscriptions.c.due_day),
+        quote_cycle=sa.bindparam("new_quote_cycle"),
+        quote_mark=sa.bindparam("new_quote_mark"),
+        quote_ahead=sa.bindparam("new_quote_ahead"),
+    )
+)
+_CLAIM = deliveries.insert()
 
 
 class Store:
@@ -733,7 +798,7 @@ class Store:
         }  # fmt: skip
         try:
             with self._write() as conn:
-                new_id = conn.execute(deliveries.insert().values(**values)).inserted_primary_key
+                new_id = conn.execute(_CLAIM, values).inserted_primary_key
         except IntegrityError:
             return None
         assert new_id is not None
@@ -784,27 +849,18 @@ class Store:
         """Move a row this caller holds on from `frm`; with `then`, in the same transaction, write
         when `sub` is next due (unless it was re-subscribed with another time meanwhile) and move
         its quotation cursor, compare-and-set. Returns (row moved, cursor moved)."""
+        row = {"row_id": delivery.id, "row_from": frm, "row_token": delivery.claim_token}
         with self._write() as conn:
-            moved = bool(
-                conn.execute(
-                    deliveries.update()
-                    .where(
-                        deliveries.c.id == delivery.id,
-                        deliveries.c.status == frm,
-                        deliveries.c.claim_token == delivery.claim_token,
-                    )
-                    .values(**values)
-                ).rowcount
-            )
-            if not (moved and sub is not None and then is not None):
-                return moved, False
-            same_time = sa.and_(subscriptions.c.post_time == sub.post_time, subscriptions.c.timezone == sub.timezone)
-            update = self._cursor_update(sub, then.before).values(
-                due_at=sa.case((same_time, then.due_at), else_=subscriptions.c.due_at),
-                due_day=sa.case((same_time, then.due_day), else_=subscriptions.c.due_day),
-                **_cursor_values(then.after),
-            )
-            return True, bool(conn.execute(update).rowcount)
+            if then is None or sub is None:
+                return bool(conn.execute(_row_move().values(**values), row).rowcount), False
+            moved = bool(conn.execute(_SETTLE_ROW, row | {f"row_{k}": v for k, v in values.items()}).rowcount)
+            if not moved:
+                return False, False
+            was, now = _cursor_values(then.before), _cursor_values(then.after)
+            params = {"sub_id": sub.id, "sub_time": sub.post_time, "sub_zone": sub.timezone, "next_at": then.due_at,
+                      "next_day": then.due_day, **{f"was_{k}": v for k, v in was.items()},
+                      **{f"new_{k}": v for k, v in now.items()}}  # fmt: skip
+            return True, bool(conn.execute(_SETTLE_SUB, params).rowcount)
 
     def confirm(
         self, delivery: Delivery, now: float, sub: Subscription, then: Settled, error: str | None = None

@@ -643,7 +643,7 @@ class Store:
         due = (
             sa.select(subscriptions.c.id)
             .where(
-                subscriptions.c.active.is_(True),
+                subscriptions.c.active == sa.true(),  # "= true", not "IS true": both index columns bound
                 subscriptions.c.due_at <= now,
                 subscriptions.c.platform.in_(list(platforms)),
             )
@@ -666,7 +666,7 @@ class Store:
         chosen = (
             sa.select(subscriptions.c.id)
             .where(
-                subscriptions.c.active.is_(True),
+                subscriptions.c.active == sa.true(),  # "= true", not "IS true": both index columns bound
                 subscriptions.c.due_at <= now,
                 subscriptions.c.platform.in_(list(platforms)),
             )

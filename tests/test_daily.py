@@ -577,3 +577,103 @@ def test_a_day_another_process_was_sending_stays_due_when_that_process_is_refuse
     report = other.run_due(at("2026-01-10T09:10"), {"slack": fixed})
     assert report.posted == ["slack:C1:2026-01-10"] and [c for c, _ in fixed.posts] == ["C1"]
     assert "1 posted so far" in other.status("slack", "C1", at("2026-01-10T10:00")).narration
+
+
+class _Ledger:
+    """Counts the transactions and SQL statements an engine runs (pool pings aside)."""
+
+    def __init__(self, engine: object) -> None:
+        import sqlalchemy as sa
+
+        self.engine, self.transactions, self.statements = engine, 0, []
+        sa.event.listen(engine, "begin", self._begin)
+        sa.event.listen(engine, "before_cursor_execute", self._statement)
+
+    def _begin(self, conn: object) -> None:
+        self.transactions += 1
+
+    def _statement(self, conn: object, cursor: object, statement: str, *args: object) -> None:
+        if not statement.lstrip().upper().startswith(("BEGIN", "SELECT 1", "SELECT PG_", "COMMIT", "ROLLBACK")):
+            self.statements.append(statement)
+
+    def close(self) -> None:
+        import sqlalchemy as sa
+
+        sa.event.remove(self.engine, "begin", self._begin)
+        sa.event.remove(self.engine, "before_cursor_execute", self._statement)
+
+    def reads(self) -> int:
+        return sum(1 for s in self.statements if s.lstrip().upper().startswith("SELECT"))
+
+
+def test_a_post_costs_two_transactions_and_reads_nothing_of_the_channel(core: Maisky, url: str) -> None:
+    """Claim, then confirm: the quotation comes from the subscription's cursor, not its history."""
+    d = make_daily(core, url, pace={})
+    costs = []
+    for start, total in ((10, 5), (12, 30)):
+        while len(d.store.active()) < total:
+            d.subscribe("slack", f"C{len(d.store.active())}", "T1", "U1", "09:00", "UTC", at("2026-01-01T00:00"))
+        first = at(f"2026-01-{start}T09:00")
+        assert len(d.run_due(first, {"slack": RecordingPoster()}).posted) == total  # (new ones: yesterday skipped)
+        ledger = _Ledger(d.store.engine)
+        report = d.run_due(first + dt.timedelta(days=1), {"slack": RecordingPoster()})  # each as on any day
+        ledger.close()
+        assert len(report.posted) == total and report.ok
+        costs.append((ledger.transactions, len(ledger.statements), ledger.reads()))
+    (t5, s5, r5), (t30, s30, r30) = costs
+    posts = 30 - 5
+    assert (t30 - t5) / posts <= 2  # today's main: 4 (choose, claim, confirm, next due)
+    assert (s30 - s5) / posts <= 3  # the claim's insert; the confirmation's two updates
+    assert r30 == r5  # no read per post: the pass's own few, whatever the number of channels
+
+
+def test_a_subscription_from_before_cursors_carries_on_its_cycle(core: Maisky, url: str) -> None:
+
+    from bot.ops.store import subscriptions
+
+    d = make_daily(core, url)
+    subscribe(d)
+    poster = RecordingPoster()
+    n = len(d.pool)
+    day = at("2026-01-10T09:00")
+    for i in range(n // 2):
+        d.run_due(day + dt.timedelta(days=i), {"slack": poster})
+    with d.store.engine.begin() as conn:  # as version 8 leaves a subscription made before it
+        conn.execute(subscriptions.update().values(quote_cycle=-1, quote_mark=-1, quote_ahead="[]"))
+    for i in range(n // 2, 2 * n):
+        d.run_due(day + dt.timedelta(days=i), {"slack": poster})
+    texts = [r.passage for _, r in poster.posts]
+    assert len(texts) == 2 * n and len(set(texts[:n])) == n and set(texts[n:]) == set(texts[:n])
+    assert d.store.subscription("slack", "C1").quote_cycle == 1  # type: ignore[union-attr]
+
+
+def test_a_channel_another_pass_holds_is_not_even_tried(core: Maisky, url: str) -> None:
+    """Each pass leases what it posts, so two passes at once never meet on a channel: no claim
+    is wasted (today's main: the second pass tries the day the first is sending, and fails)."""
+    first, second = make_daily(core, url, workers=2), make_daily(core, url, workers=2)
+    for i in range(30):
+        first.subscribe("slack", f"C{i}", f"T{i % 3}", "U1", "09:00", "UTC", at("2026-01-09T10:00"))
+    inside, release = threading.Event(), threading.Event()
+
+    class Holds(RecordingPoster):
+        def post(self, channel: str, reply: Reply, key: str, workspace: str = "") -> None:
+            if channel == "C0":
+                inside.set()
+                assert release.wait(120)
+            super().post(channel, reply, key)
+
+    holder, other = Holds(), RecordingPoster()
+    ledgers = [_Ledger(d.store.engine) for d in (first, second)]
+    reports = []
+    worker = threading.Thread(target=lambda: reports.append(first.run_due(at("2026-01-10T09:00"), {"slack": holder})))
+    worker.start()
+    assert inside.wait(120)  # the first pass is sending C0's post
+    reports.append(second.run_due(at("2026-01-10T09:01"), {"slack": other}))
+    release.set()
+    worker.join(120)
+    for ledger in ledgers:
+        ledger.close()
+    assert sorted(c for c, _ in holder.posts + other.posts) == sorted(f"C{i}" for i in range(30))
+    assert not set(reports[0].posted) & set(reports[1].posted)
+    claims = [s for ledger in ledgers for s in ledger.statements if s.startswith("INSERT INTO deliveries")]
+    assert len(claims) == 30

@@ -103,6 +103,7 @@ def test_a_version_1_database_is_upgraded_in_place(url: str) -> None:
     assert store.version == len(MIGRATIONS)
     (sub,) = store.due(1e9, ["slack"])  # an upgraded subscription is looked at by the next pass
     assert sub.channel == "C1" and sub.due_at == 0
+    assert sub.quote_cycle == -1  # its quotation cursor is read from its history by its next post
     assert store.counts(sub.id).unconfirmed == 1  # a row left sending counts as sent, unconfirmed
     assert [d.status for _, d in store.settle_abandoned(100)] == [Status.UNCONFIRMED]
     assert store.first_time("Ev1", 0)
@@ -170,3 +171,22 @@ def test_a_database_where_tables_cannot_be_made_is_a_clear_config_error() -> Non
         pytest.skip("needs the PostgreSQL server")
     with pytest.raises(ConfigError, match="DATABASE_URL: cannot set up the tables"):
         Store(f"{POSTGRES}{'&' if '?' in POSTGRES else '?'}options=-csearch_path%3Dno_such_schema")
+
+
+def test_a_pooled_connection_the_server_dropped_is_replaced(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PostgreSQL connection idle in the pool is checked before use (as pool_pre_ping did, but
+    only after it has been idle a while: see `_FRESH`), so a server restart costs no request."""
+    if not url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only: a SQLite file has no server to drop the connection")
+    from bot.ops import store as store_module
+
+    store = Store(url)
+    store.subscribe("slack", "C1", "T1", "09:00", "UTC", "U1", 0.0)
+    with store.engine.connect() as conn:
+        pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+    other = sa.create_engine(store.engine.url)
+    with other.connect() as conn:  # as a restart or a proxy's idle timeout does, to that connection alone
+        assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+    other.dispose()
+    monkeypatch.setattr(store_module, "_FRESH", 0.0)  # idle long enough to be checked
+    assert store.subscription("slack", "C1") is not None

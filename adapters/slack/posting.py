@@ -13,9 +13,11 @@ from __future__ import annotations
 import http.client
 import socket
 import urllib.error
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block
 
 from adapters.slack.rendering import to_slack
 from bot import Reply
@@ -44,10 +46,24 @@ class SlackPoster:
     def __init__(self, client: WebClient, timeout: float = 20.0) -> None:
         # A client of its own: the same token and API URL, no automatic retries, a bounded wait.
         self.client = WebClient(token=client.token, base_url=client.base_url, timeout=round(timeout), retry_handlers=[])
+        self._rendered: dict[int, tuple[Reply, dict[str, Any]]] = {}
+
+    def _render(self, reply: Reply) -> dict[str, Any]:
+        """Block Kit for `reply`, worked out once for every channel a pass gives the same reply."""
+        kept = self._rendered.get(id(reply))
+        if kept is not None and kept[0] is reply:
+            return kept[1]
+        if len(self._rendered) > 256:
+            self._rendered.clear()
+        rendered = to_slack(reply)
+        # as slack_sdk would turn the blocks into dicts on every call
+        rendered["blocks"] = [b.to_dict() if isinstance(b, Block) else b for b in rendered.get("blocks", [])]
+        self._rendered[id(reply)] = (reply, rendered)  # the reply kept alive, so its id is not reused
+        return rendered
 
     def post(self, channel: str, reply: Reply, key: str, workspace: str = "") -> None:
         try:
-            self.client.chat_postMessage(channel=channel, **to_slack(reply))
+            self.client.chat_postMessage(channel=channel, **self._render(reply))
         except SlackApiError as exc:
             response = exc.response
             code = str(response.get("error", "")) if response is not None and isinstance(response.data, dict) else ""

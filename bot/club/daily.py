@@ -6,21 +6,26 @@ A post whose fate the platform never told us (a timeout or dropped connection af
 recorded as sent, unconfirmed, and never sent again: a poster that can make a resend harmless
 (Discord's message nonce) retries by itself before giving up and saying so.
 
-One pass reads the due subscriptions with one query and posts them from a bounded pool of
-worker threads, paced as each platform's poster says (per workspace or per bot), honouring Retry-After.
+A pass with nothing due costs one read. Otherwise it leases the due subscriptions in batches (so
+several processes share the work without meeting on the same channel) and posts them from a
+bounded pool of worker threads, paced as each platform's poster says (per workspace or per bot),
+honouring Retry-After. A post costs two transactions, its claim and its confirmation; the quotation
+comes from the subscription's own cursor, never from a scan of what the channel had before.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
+import json
 import logging
-import random
 import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -28,11 +33,11 @@ from bot.chat.reply import Reply
 from bot.chat.voice import Voice
 from bot.club.schedule import parse_time, parse_zone, scheduled_at
 from bot.errors import ChannelGone, OutcomeUnknown, PostLater, TokenRejected
-from bot.ops.store import Delivery, Status, Store, Subscription
+from bot.ops.store import Cursor, Delivery, Settled, Status, Store, Subscription
 from bot.sources.corpus import Corpus
 from bot.sources.quotes import QuoteChoice, maisky_quotes
 
-__all__ = ["Daily", "DailyConfig", "Poster", "RunReport", "next_quote"]
+__all__ = ["Daily", "DailyConfig", "Poster", "RunReport", "choose", "next_quote", "take"]
 
 log = logging.getLogger(__name__)
 _ISO_DAY = re.compile(r"^\d{4}-(\d{2})-(\d{2})$")
@@ -107,24 +112,92 @@ def _on_this_day(choice: QuoteChoice, day: dt.date) -> bool:
     return m is not None and (int(m[1]), int(m[2])) == (day.month, day.day)
 
 
-def next_quote(
-    pool: Sequence[QuoteChoice], history: Sequence[Delivery], channel_key: str, day: dt.date, seed: int = 0
+def _ranks(pool: Sequence[QuoteChoice], channel_key: str, cycle: int, seed: int) -> dict[str, int]:
+    """The cycle's order of the channel's quotations, as ranks (63-bit, lowest first): the same in
+    every process, different in every channel and cycle."""
+    return _ranked(_keys(pool), channel_key, cycle, seed)
+
+
+@functools.lru_cache(maxsize=256)  # a post chooses, then confirms, from the same ranks
+def _ranked(keys: tuple[str, ...], channel_key: str, cycle: int, seed: int) -> dict[str, int]:
+    salt = hashlib.blake2b(f"{seed}:{channel_key}:{cycle}".encode(), digest_size=16).digest()
+    digest = functools.partial(hashlib.blake2b, digest_size=8, key=salt)
+    return {key: int.from_bytes(digest(key.encode()).digest(), "big") >> 1 for key in keys}
+
+
+def _keys(pool: Sequence[QuoteChoice]) -> tuple[str, ...]:
+    return pool.quote_keys if isinstance(pool, Pool) else tuple(q.key for q in pool)
+
+
+class Pool(tuple[QuoteChoice, ...]):
+    """The quotations that may be posted, with their keys worked out once."""
+
+    quote_keys: tuple[str, ...]
+
+    def __new__(cls, choices: Sequence[QuoteChoice]) -> Pool:
+        pool = super().__new__(cls, choices)
+        pool.quote_keys = tuple(q.key for q in choices)
+        return pool
+
+
+def choose(
+    pool: Sequence[QuoteChoice], cursor: Cursor, channel_key: str, day: dt.date, seed: int = 0
 ) -> tuple[QuoteChoice, int]:
-    """The quotation for a channel's next post, and its cycle number.
+    """The quotation for a channel's next post and its cycle, from the channel's cursor alone.
 
     No repeat in a channel until every quotation has been posted there; then a new cycle in a new
     order. A quotation whose passage's date falls on today's month and day goes first."""
-    counted = [d for d in history if d.status in Status.USED and d.quote_key]
-    cycle = max((d.cycle for d in counted), default=0)
-    used = {d.quote_key for d in counted if d.cycle == cycle}
-    remaining = [q for q in pool if q.key not in used]
+    cycle = max(0, cursor.cycle)
+    ranks = _ranks(pool, channel_key, cycle, seed)
+    ahead = set(cursor.ahead)
+    remaining = [(q, k) for q, k in zip(pool, _keys(pool), strict=True) if ranks[k] > cursor.mark and k not in ahead]
     if not remaining:
-        cycle, remaining = cycle + 1, list(pool)
-    today = [q for q in remaining if _on_this_day(q, day)]
+        cycle, remaining = cycle + 1, list(zip(pool, _keys(pool), strict=True))
+        ranks = _ranks(pool, channel_key, cycle, seed)
+    today = [q for q, _ in remaining if _on_this_day(q, day)]
     if today:
         return today[0], cycle
-    order = sorted(remaining, key=lambda q: random.Random(f"{seed}:{channel_key}:{cycle}:{q.key}").random())
-    return order[0], cycle
+    return min(remaining, key=lambda pair: ranks[pair[1]])[0], cycle
+
+
+def take(pool: Sequence[QuoteChoice], cursor: Cursor, key: str, cycle: int, channel_key: str, seed: int = 0) -> Cursor:
+    """The cursor once quotation `key` of `cycle` has been posted."""
+    if cycle < cursor.cycle:
+        return cursor  # a quotation of a cycle already over
+    if cycle > cursor.cycle:
+        cursor = Cursor(cycle)
+    ranks = _ranks(pool, channel_key, cycle, seed)
+    if key not in ranks or ranks[key] <= cursor.mark or key in cursor.ahead:
+        return cursor  # gone from the corpus, or already counted
+    return _compact(ranks, Cursor(cycle, cursor.mark, (*cursor.ahead, key)))
+
+
+def _compact(ranks: Mapping[str, int], cursor: Cursor) -> Cursor:
+    """Move the mark past every quotation taken ahead that is next in order, so `ahead` stays short."""
+    ahead = {k for k in cursor.ahead if k in ranks and ranks[k] > cursor.mark}
+    mark = cursor.mark
+    for key in sorted((k for k, r in ranks.items() if r > mark), key=ranks.__getitem__):
+        if key not in ahead:
+            break
+        mark = ranks[key]
+        ahead.discard(key)
+    return Cursor(cursor.cycle, mark, tuple(sorted(ahead, key=ranks.__getitem__)))
+
+
+def cursor_of(history: Sequence[Delivery], pool: Sequence[QuoteChoice], channel_key: str, seed: int = 0) -> Cursor:
+    """A channel's cursor from its current cycle's deliveries (a subscription from before cursors)."""
+    counted = [d for d in history if d.status in Status.USED and d.quote_key]
+    cycle = max((d.cycle for d in counted), default=0)
+    ranks = _ranks(pool, channel_key, cycle, seed)
+    used = tuple(dict.fromkeys(d.quote_key for d in counted if d.cycle == cycle))
+    return _compact(ranks, Cursor(cycle, -1, used))
+
+
+def next_quote(
+    pool: Sequence[QuoteChoice], history: Sequence[Delivery], channel_key: str, day: dt.date, seed: int = 0
+) -> tuple[QuoteChoice, int]:
+    """The quotation for a channel's next post given its current cycle's deliveries (see `choose`)."""
+    return choose(pool, cursor_of(history, pool, channel_key, seed), channel_key, day, seed)
 
 
 class Daily:
@@ -145,8 +218,8 @@ class Daily:
         self.voice = voice
         self.config = config
         self.seed = seed
-        self.pool = list(pool) if pool is not None else maisky_quotes(corpus)
-        self._by_key = {q.key: q for q in self.pool}
+        self.pool = Pool(list(pool) if pool is not None else maisky_quotes(corpus))
+        self._by_key = dict(zip(self.pool.quote_keys, self.pool, strict=True))
 
     # the commands
 
@@ -215,9 +288,29 @@ class Daily:
         sub = self.store.subscription(platform, channel, workspace)
         zone = sub.timezone if sub else self.config.default_timezone
         day = now.astimezone(ZoneInfo(zone)).date()
-        history = self.store.current_cycle(sub.id) if sub else []
-        choice, _ = next_quote(self.pool, history, f"{platform}:{channel}", day, self.seed)
+        cursor = self.cursor(sub) if sub else Cursor()
+        choice, _ = choose(self.pool, cursor, f"{platform}:{channel}", day, self.seed)
         return self.voice.quote(choice.passage, choice.quote, day.isoformat(), daily=True)
+
+    def cursor(self, sub: Subscription) -> Cursor:
+        """The subscription's quotation cursor; for one from before cursors, read from its current
+        cycle (once: its next post writes the cursor)."""
+        if sub.quote_cycle >= 0:
+            return sub.cursor
+        return cursor_of(self.store.current_cycle(sub.id), self.pool, f"{sub.platform}:{sub.channel}", self.seed)
+
+    def spend(self, sub: Subscription, key: str, cycle: int) -> None:
+        """Count quotation `key` as posted in the channel, outside a post's own confirmation (a row
+        settled after its process stopped, or a cursor another process moved meanwhile)."""
+        for _ in range(5):
+            current = self.store.subscription_by_id(sub.id)
+            if current is None:
+                return
+            before = self.cursor(current)
+            after = take(self.pool, before, key, cycle, f"{sub.platform}:{sub.channel}", self.seed)
+            if after == before or self.store.move_cursor(current, current.cursor, after):
+                return
+        log.warning("daily posts to %s:%s: the quotation cursor kept moving; left as it is", sub.platform, sub.channel)
 
     def _next_text(self, sub: Subscription, now: dt.datetime) -> str:
         zone = ZoneInfo(sub.timezone)
@@ -253,21 +346,17 @@ class Daily:
             return report
         if not posters:
             return report
-        for sub, row in self.store.settle_abandoned(now.timestamp() - self.config.lease):
-            label = f"{sub.platform}:{sub.channel}:{row.local_date}"
-            log.warning("daily post %s was left sending by a process that stopped: counted as sent, unconfirmed", label)
-            report.unconfirmed.append(label)
-        due = self.store.due(now.timestamp(), posters)
+        due, abandoned = self.store.glance(now.timestamp(), posters, now.timestamp() - self.config.lease)
+        if abandoned:
+            for sub, row in self.store.settle_abandoned(now.timestamp() - self.config.lease):
+                label = f"{sub.platform}:{sub.channel}:{row.local_date}"
+                log.warning(
+                    "daily post %s was left sending by a process that stopped: counted as sent, unconfirmed", label
+                )
+                report.unconfirmed.append(label)
+                self.spend(sub, row.quote_key, row.cycle)
         if due:
-            one_pass = _Pass(self, now, posters, report, stop or threading.Event())
-            workers = max(1, min(self.config.workers, len(due)))
-            if workers == 1:
-                for sub in due:
-                    one_pass.subscription(sub)
-            else:
-                with ThreadPoolExecutor(workers, thread_name_prefix="daily-post") as pool:
-                    for _ in pool.map(one_pass.subscription, due):
-                        pass
+            _Pass(self, now, posters, report, stop or threading.Event()).run()
         report.sort()
         if any((report.posted, report.skipped, report.paused, report.failed, report.unconfirmed, report.stopped)):
             log.info("daily posts: %s", report.summary())
@@ -307,7 +396,12 @@ class _Pacer:
 
 
 class _Pass:
-    """One run over the due subscriptions; `subscription` is called from the worker threads."""
+    """One run over the due subscriptions: `run` leases them in batches and hands each to a worker
+    thread (`subscription`).
+
+    A post costs two transactions: the claim (the day's row, inserted `sending`, with the quotation
+    chosen from the subscription's cursor) and the confirmation (the row `posted`, the subscription's
+    next due time and its cursor, together). Leasing a batch adds one write per batch."""
 
     def __init__(
         self, daily: Daily, now: dt.datetime, posters: Mapping[str, Poster], report: RunReport, stop: threading.Event
@@ -322,6 +416,51 @@ class _Pass:
         self.pacer = _Pacer(posters, daily.config.pace)
         self.stopped: set[str] = set()
         self._lock = threading.Lock()
+        self.leased: dict[int, float] = {}  # subscription id -> its lease, until the pass writes its due time
+        self.replies: dict[tuple[int, dt.date], Reply] = {}
+
+    def run(self) -> None:
+        workers = max(1, self.config.workers)
+        batch = 4 * workers
+        started, now = time.monotonic(), self.now.timestamp()
+        with ThreadPoolExecutor(workers, thread_name_prefix="daily-post") as pool:
+            in_flight: set[Future[None]] = set()
+            while not self.stop.is_set():
+                platforms = [p for p in self.posters if p not in self.stopped]
+                if not platforms:
+                    break
+                # the lease runs from the pass's clock moved on by the time the pass has taken
+                until = now + (time.monotonic() - started) + self.config.lease
+                try:
+                    subs = self.store.lease(now, until, platforms, batch)
+                except Exception:  # the database is gone: finish what is in flight; the next pass goes on
+                    log.exception("daily posts: could not take more channels for this pass; the next pass will")
+                    break
+                if not subs:
+                    break
+                with self._lock:
+                    self.leased.update((sub.id, sub.due_at) for sub in subs)
+                in_flight |= {pool.submit(self.subscription, sub) for sub in subs}
+                while len(in_flight) > batch:  # lease the next batch while this one finishes
+                    _, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+            wait(in_flight)
+        self._release()
+
+    def _release(self) -> None:
+        """What the pass leased and did not settle (stopped, refused, or failed) is due again now."""
+        with self._lock:
+            left = sorted(self.leased.items())
+        if not left:
+            return
+        try:
+            self.store.release(left, self.now.timestamp())
+        except Exception:
+            log.exception("daily posts: %d channels not settled in this pass stay held until their lease runs out",
+                          len(left))  # fmt: skip
+
+    def _settled(self, sub: Subscription) -> None:
+        with self._lock:
+            self.leased.pop(sub.id, None)
 
     def subscription(self, sub: Subscription) -> None:
         try:
@@ -352,18 +491,21 @@ class _Pass:
             if self.now < at:
                 break
             if at.timestamp() >= sub.created_at:  # else the slot was before the channel subscribed
-                back = self._day(sub, day, at)
+                back, sub = self._day(sub, day, at)
                 if back == _STOPPED:
                     return
                 if back is not None:
                     self.store.set_due(sub, back, day.isoformat())
+                    self._settled(sub)
                     return
             day += _DAY
         if (sub.due_day, sub.due_at) != (day.isoformat(), at.timestamp()):
             self.store.set_due(sub, at.timestamp(), day.isoformat())
+        self._settled(sub)
 
-    def _day(self, sub: Subscription, day: dt.date, at: dt.datetime) -> float | None:
-        """Settle one due day; None when it is settled, else when to look at it again."""
+    def _day(self, sub: Subscription, day: dt.date, at: dt.datetime) -> tuple[float | None, Subscription]:
+        """Settle one due day: (None when it is settled, else when to look at it again; the
+        subscription as it stands now)."""
         key, label = day.isoformat(), f"{sub.platform}:{sub.channel}:{day.isoformat()}"
         if self.now - at > self.config.window:
             reason = f"missed: more than {self.config.window} late"
@@ -375,40 +517,67 @@ class _Pass:
                 if existing is not None and existing.status == Status.CLAIMED and self.store.expire(existing, reason):
                     log.warning("daily post %s skipped after failed attempts (%s)", label, reason)
                     self.report.skipped.append(label)
-            return None
+            return None, sub
         daily = self.daily
         self.pacer.wait(
             self.pacer.key(sub), sub.platform
         )  # before claiming: a row waits `sending` only while it is sent
-        choice, cycle = next_quote(
-            daily.pool, self.store.current_cycle(sub.id), f"{sub.platform}:{sub.channel}", day, daily.seed
-        )
+        channel_key = f"{sub.platform}:{sub.channel}"
+        choice, cycle = choose(daily.pool, daily.cursor(sub), channel_key, day, daily.seed)
         now = self.now.timestamp()
         claim = self.store.begin_sending(sub.id, key, choice.key, cycle, now)
         if claim is None:  # the day has a row: a retry whose wait is over is ours to send
+            # another process may have moved the subscription on meanwhile: read it again
+            sub = self.store.subscription_by_id(sub.id) or sub
             claim = self.store.resume(sub.id, key, now)
             if claim is None:
                 existing = self.store.delivery(sub.id, key)
                 if existing is not None and existing.status == Status.CLAIMED:
-                    return max(existing.next_attempt_at, now + 1.0)
+                    return max(existing.next_attempt_at, now + 1.0), sub
                 if existing is not None and existing.status == Status.SENDING:
                     # Another process is sending it now. The day stays due here until that process
                     # settles it: if the platform refuses it, it puts the row back `claimed`, and a
                     # day moved on from here would never be looked at again.
-                    return now + 1.0
-                return None  # settled
+                    return now + 1.0, sub
+                return None, sub  # settled
             # the quotation was chosen when the day was first tried; it may since have left the corpus
             choice = daily._by_key.get(claim.quote_key) or choice
         return self._send(sub, day, claim, choice, label)
 
-    def _send(self, sub: Subscription, day: dt.date, claim: Delivery, choice: QuoteChoice, label: str) -> float | None:
+    def _confirm(
+        self, sub: Subscription, day: dt.date, claim: Delivery, clock: float, error: str | None = None
+    ) -> Subscription:
+        """Settle a sent post in one transaction with the subscription's next due time (the next
+        day's slot; a pass still looks at that day if it is due already) and its quotation cursor."""
+        daily, nxt = self.daily, day + _DAY
+        before = daily.cursor(sub)
+        after = take(daily.pool, before, claim.quote_key, claim.cycle, f"{sub.platform}:{sub.channel}", daily.seed)
+        then = Settled(scheduled_at(nxt, sub.post_time, sub.timezone).timestamp(), nxt.isoformat(), sub.cursor, after)
+        settled, moved = self.store.confirm(claim, clock, sub, then, error)
+        if not settled:
+            return sub  # not ours any more (it cannot happen while the claim token is ours)
+        if moved:
+            return replace(
+                sub, due_at=then.due_at, due_day=then.due_day, quote_cycle=after.cycle, quote_mark=after.mark,
+                quote_ahead=json.dumps(list(after.ahead)),
+            )  # fmt: skip
+        # another process moved the cursor meanwhile (a rare race): count the quotation on what it wrote
+        daily.spend(sub, claim.quote_key, claim.cycle)
+        return self.store.subscription_by_id(sub.id) or sub
+
+    def _send(
+        self, sub: Subscription, day: dt.date, claim: Delivery, choice: QuoteChoice, label: str
+    ) -> tuple[float | None, Subscription]:
         daily, poster, pace = self.daily, self.posters[sub.platform], self.pacer.key(sub)
-        reply = daily.voice.quote(choice.passage, choice.quote, day.isoformat(), daily=True)
+        reply = self.replies.get((id(choice), day))
+        if reply is None:  # the same quotation on the same day reads the same in every channel
+            reply = daily.voice.quote(choice.passage, choice.quote, day.isoformat(), daily=True)
+            self.replies[(id(choice), day)] = reply  # the pool holds every choice for the pass
         clock = self.now.timestamp()  # moves on only by a Retry-After waited out in this pass
         while True:
             if self._refused(sub):
                 self.store.retry_later(claim, 0.0, "not sent: the platform refused the bot", count=False)
-                return _STOPPED
+                return _STOPPED, sub
             try:
                 poster.post(sub.channel, reply, f"{sub.channel}:{day.isoformat()}", workspace=sub.workspace)
             except ChannelGone as exc:
@@ -416,18 +585,18 @@ class _Pass:
                 self.store.pause(sub.id, str(exc))
                 log.warning("daily posts to %s:%s paused: %s", sub.platform, sub.channel, exc)
                 self.report.paused.append(label)
-                return None
+                return None, sub
             except TokenRejected as exc:
                 self.store.retry_later(claim, 0.0, str(exc), count=False)  # nothing was posted; nobody's fault here
                 self._stop(sub.platform if exc.workspace is None else f"{sub.platform}:{exc.workspace}", str(exc))
-                return _STOPPED
+                return _STOPPED, sub
             except PostLater as exc:
                 tries = claim.attempts + 1
                 if tries >= self.config.max_attempts:
                     self.store.fail(claim, f"gave up after {tries} attempts: {exc}")
                     log.error("daily post %s failed after %d attempts: %s", label, tries, exc)
                     self.report.failed.append(label)
-                    return None
+                    return None, sub
                 told = exc.retry_after is not None
                 wait = exc.retry_after if exc.retry_after is not None else self.config.backoff * 2**claim.attempts
                 if told:
@@ -439,26 +608,26 @@ class _Pass:
                     clock = again
                     resumed = self.store.resume(sub.id, day.isoformat(), clock)
                     if resumed is None:
-                        return None  # another process took it meanwhile
+                        return None, sub  # another process took it meanwhile
                     claim = resumed
                     continue
                 log.warning("daily post %s will be retried in %.0f s: %s", label, wait, exc)
                 self.report.retrying.append(label)
-                return again
+                return again, sub
             except OutcomeUnknown as exc:
-                self.store.unconfirmed(claim, clock, str(exc))
+                sub = self._confirm(sub, day, claim, clock, str(exc))
                 log.warning("daily post %s may or may not have arrived (%s): counted as sent, not resent", label, exc)
                 self.report.unconfirmed.append(label)
-                return None
+                return None, sub
             except Exception as exc:
                 # Unknown failure after the call began: it may have posted. Never send twice.
                 log.exception("daily post %s failed while sending; counted as sent, unconfirmed, not resent", label)
-                self.store.unconfirmed(claim, clock, f"unexpected error while sending: {type(exc).__name__}")
+                sub = self._confirm(sub, day, claim, clock, f"unexpected error while sending: {type(exc).__name__}")
                 self.report.unconfirmed.append(label)
-                return None
-            self.store.posted(claim, clock)
+                return None, sub
+            sub = self._confirm(sub, day, claim, clock)
             self.report.posted.append(label)
-            return None
+            return None, sub
 
     def _stop(self, platform: str, reason: str) -> None:
         with self._lock:

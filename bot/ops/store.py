@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -21,12 +22,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+)
 
 from bot.chat.memory import KEEP, Turn
 from bot.errors import ConfigError
 
-__all__ = ["Delivery", "QuizDraw", "Status", "Store", "Subscription", "database_url"]
+__all__ = ["Cursor", "Delivery", "QuizDraw", "Settled", "Status", "Store", "Subscription", "database_url"]
 
 metadata = sa.MetaData()
 
@@ -62,6 +70,14 @@ _enterprise_install = sa.Column("enterprise_install", sa.Boolean, nullable=False
 subscriptions.append_column(_enterprise)
 subscriptions.append_column(_enterprise_install)
 _ix_due = sa.Index("ix_subscriptions_due", subscriptions.c.active, subscriptions.c.due_at)
+# Version 8 (quote cursor): where the channel is in its cycle of quotations, so a post chooses its
+# quotation from its own row instead of reading the cycle's deliveries. `quote_cycle` -1: not known
+# yet (a subscription from before version 8): the first post reads the current cycle once.
+_quote_cycle = sa.Column("quote_cycle", sa.Integer, nullable=False, server_default="-1")
+_quote_mark = sa.Column("quote_mark", sa.BigInteger, nullable=False, server_default="-1")
+_quote_ahead = sa.Column("quote_ahead", sa.Text, nullable=False, server_default="[]")
+for _column in (_quote_cycle, _quote_mark, _quote_ahead):
+    subscriptions.append_column(_column)
 
 deliveries = sa.Table(
     "deliveries",
@@ -146,6 +162,17 @@ class Status:
 
 
 @dataclass(frozen=True)
+class Cursor:
+    """Where a channel is in its cycle of quotations: every quotation ranked at or below `mark`
+    in the cycle's order has been posted, and so have those in `ahead` (taken out of order, a
+    date's own quotation on its day). `cycle` -1: not known yet (read the history once)."""
+
+    cycle: int = 0
+    mark: int = -1
+    ahead: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Subscription:
     id: int
     platform: str
@@ -161,6 +188,28 @@ class Subscription:
     due_day: str | None = None  # the local date that is due then
     enterprise: str = ""  # the Enterprise Grid organisation whose installation serves it ("" outside one)
     enterprise_install: bool = False  # that installation is the organisation's (org-wide), not the workspace's
+    quote_cycle: int = -1  # the quotation cursor's columns (version 8); see `cursor`
+    quote_mark: int = -1
+    quote_ahead: str = "[]"  # a JSON list of quotation keys
+
+    @property
+    def cursor(self) -> Cursor:
+        return Cursor(self.quote_cycle, self.quote_mark, tuple(json.loads(self.quote_ahead or "[]")))
+
+
+def _cursor_values(cursor: Cursor) -> dict[str, Any]:
+    return {"quote_cycle": cursor.cycle, "quote_mark": cursor.mark, "quote_ahead": json.dumps(list(cursor.ahead))}
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What a post's confirmation also writes on its subscription, in the same transaction: when
+    to look at it next, and its quotation cursor moved from `before` (compare-and-set) to `after`."""
+
+    due_at: float
+    due_day: str
+    before: Cursor
+    after: Cursor
 
 
 @dataclass(frozen=True)
@@ -361,10 +410,28 @@ def _v_enterprise(conn: Connection) -> None:
         )
 
 
+def _v8_quote_cursor(conn: Connection) -> None:
+    """Version 8: each subscription's quotation cursor. Existing rows get cycle -1 (not known
+    yet): their first post reads the current cycle once and writes the cursor. Adds only what is
+    missing, so it runs the same after any other step that touched `subscriptions`."""
+    have = {c["name"] for c in sa.inspect(conn).get_columns("subscriptions")}
+    for column in (_quote_cycle, _quote_mark, _quote_ahead):
+        if column.name not in have:
+            kind = column.type.compile(dialect=conn.dialect)
+            default = "'[]'" if column.name == "quote_ahead" else "-1"
+            conn.exec_driver_sql(
+                f"ALTER TABLE subscriptions ADD COLUMN {column.name} {kind} NOT NULL DEFAULT {default}"
+            )
+
+
 # Each entry upgrades the schema by one version; append, never edit a released one. Order agreed
 # on the notice board: daily's step, the managers', then the quiz's (the last two only add tables),
-# then channel state per workspace, then the conversation memory, then the installation per subscription.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v_daily, _v_managers, _quiz, _v_places, _memory, _v_enterprise]
+# then channel state per workspace, then the conversation memory, then the installation per subscription
+# (version 7), then the quotation cursor (version 8).
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _v1, _v_daily, _v_managers, _quiz, _v_places, _memory, _v_enterprise, _v8_quote_cursor
+]  # fmt: skip
+_FRESH = 2.0  # seconds since a pooled PostgreSQL connection was last used in which it is not pinged
 _LOCK = 0x6D6169736B79  # "maisky": the PostgreSQL advisory lock held while the schema changes
 
 
@@ -400,7 +467,63 @@ def _engine(url: str, connect_timeout: float) -> Engine:
     args: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
         args["connect_timeout"] = max(1, round(connect_timeout))  # a host that never answers fails in time
-    return sa.create_engine(parsed, pool_pre_ping=True, pool_size=20, max_overflow=20, connect_args=args)
+    engine = sa.create_engine(parsed, pool_size=20, max_overflow=20, connect_args=args)
+
+    @event.listens_for(engine, "checkin")
+    def used(dbapi: Any, record: Any) -> None:
+        record.info["used_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def ping_if_idle(dbapi: Any, record: Any, proxy: Any) -> None:
+        # pool_pre_ping's check (a server restarted, a connection dropped by a proxy), for a
+        # connection idle a while: a post's claim and confirmation, moments apart, would otherwise
+        # pay a round trip each for it. Raising DisconnectionError makes the pool connect afresh.
+        if time.monotonic() - record.info.get("used_at", 0.0) < _FRESH:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi)
+        except Exception as exc:
+            raise DisconnectionError("the pooled connection did not answer") from exc
+        if not alive:
+            raise DisconnectionError("the pooled connection did not answer")
+
+    return engine
+
+
+def _row_move() -> Any:
+    """A delivery row held by the caller (its claim token), moved on from a status (`row_from`)."""
+    return deliveries.update().where(
+        deliveries.c.id == sa.bindparam("row_id"),
+        deliveries.c.status == sa.bindparam("row_from"),
+        deliveries.c.claim_token == sa.bindparam("row_token"),
+    )
+
+
+# A post's confirmation, built once: the statements a post runs are the same every time, and
+# building them anew costs more CPU than running them.
+_SETTLE_ROW = _row_move().values(
+    status=sa.bindparam("row_status"), posted_at=sa.bindparam("row_posted_at"), error=sa.bindparam("row_error")
+)
+_same_time = sa.and_(
+    subscriptions.c.post_time == sa.bindparam("sub_time"), subscriptions.c.timezone == sa.bindparam("sub_zone")
+)
+_SETTLE_SUB = (
+    subscriptions.update()
+    .where(
+        subscriptions.c.id == sa.bindparam("sub_id"),
+        subscriptions.c.quote_cycle == sa.bindparam("was_quote_cycle"),
+        subscriptions.c.quote_mark == sa.bindparam("was_quote_mark"),
+        subscriptions.c.quote_ahead == sa.bindparam("was_quote_ahead"),
+    )
+    .values(
+        due_at=sa.case((_same_time, sa.bindparam("next_at", type_=sa.Float)), else_=subscriptions.c.due_at),
+        due_day=sa.case((_same_time, sa.bindparam("next_day", type_=sa.String)), else_=subscriptions.c.due_day),
+        quote_cycle=sa.bindparam("new_quote_cycle"),
+        quote_mark=sa.bindparam("new_quote_mark"),
+        quote_ahead=sa.bindparam("new_quote_ahead"),
+    )
+)
+_CLAIM = deliveries.insert()
 
 
 class Store:
@@ -492,7 +615,9 @@ class Store:
             try:
                 with self._write() as conn:
                     conn.execute(
-                        subscriptions.insert().values(platform=platform, channel=channel, created_at=now, **values)
+                        subscriptions.insert().values(
+                            platform=platform, channel=channel, created_at=now, **values, **_cursor_values(Cursor())
+                        )
                     )
             except IntegrityError:  # another process subscribed it in the meantime
                 with self._write() as conn:
@@ -545,6 +670,86 @@ class Store:
                 .order_by(subscriptions.c.due_at, subscriptions.c.id)
             ).all()
         return [Subscription(**r._mapping) for r in rows]
+
+    def glance(self, now: float, platforms: Iterable[str], abandoned_before: float) -> tuple[bool, bool]:
+        """Whether any subscription of these platforms is due, and whether any row was left
+        `sending` since before `abandoned_before`: one read of two indexed probes, all an idle pass costs."""
+        due = (
+            sa.select(subscriptions.c.id)
+            .where(
+                subscriptions.c.active == sa.true(),  # "= true", not "IS true": both index columns bound
+                subscriptions.c.due_at <= now,
+                subscriptions.c.platform.in_(list(platforms)),
+            )
+            .limit(1)
+        )
+        left = (
+            sa.select(deliveries.c.id)
+            .where(deliveries.c.status == Status.SENDING, deliveries.c.claimed_at < abandoned_before)
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(sa.exists(due), sa.exists(left))).one()
+        return bool(row[0]), bool(row[1])
+
+    def lease(self, now: float, until: float, platforms: Iterable[str], limit: int) -> list[Subscription]:
+        """Take up to `limit` due subscriptions for this pass, oldest due first, in one write: their
+        `due_at` becomes `until`, so other processes' passes skip them (PostgreSQL: rows another
+        process is leasing are skipped, not waited for). What a pass leaves unsettled it `release`s;
+        a process that dies leaves its lease to run out at `until`."""
+        chosen = (
+            sa.select(subscriptions.c.id)
+            .where(
+                subscriptions.c.active == sa.true(),  # "= true", not "IS true": both index columns bound
+                subscriptions.c.due_at <= now,
+                subscriptions.c.platform.in_(list(platforms)),
+            )
+            .order_by(subscriptions.c.due_at, subscriptions.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with self._write() as conn:
+            rows = conn.execute(
+                subscriptions.update()
+                .where(subscriptions.c.id.in_(chosen.scalar_subquery()), subscriptions.c.due_at <= now)
+                .values(due_at=until)
+                .returning(*subscriptions.c)
+            ).all()
+        return sorted((Subscription(**r._mapping) for r in rows), key=lambda s: s.id)
+
+    def release(self, leased: Iterable[tuple[int, float]], due_at: float) -> None:
+        """Give back leased subscriptions (id, the lease's `due_at`) that the pass did not settle:
+        due again at `due_at`, unless something else rewrote them meanwhile."""
+        params = [{"sid": sid, "leased": until, "due": due_at} for sid, until in leased]
+        if not params:
+            return
+        with self._write() as conn:
+            conn.execute(
+                subscriptions.update()
+                .where(subscriptions.c.id == sa.bindparam("sid"), subscriptions.c.due_at == sa.bindparam("leased"))
+                .values(due_at=sa.bindparam("due")),
+                params,
+            )
+
+    def subscription_by_id(self, subscription_id: int) -> Subscription | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(subscriptions.select().where(subscriptions.c.id == subscription_id)).first()
+        return Subscription(**row._mapping) if row else None
+
+    def move_cursor(self, sub: Subscription, before: Cursor, after: Cursor) -> bool:
+        """Compare-and-set the subscription's quotation cursor; False if it was moved meanwhile."""
+        with self._write() as conn:
+            return bool(conn.execute(self._cursor_update(sub, before).values(**_cursor_values(after))).rowcount)
+
+    @staticmethod
+    def _cursor_update(sub: Subscription, before: Cursor) -> Any:
+        was = _cursor_values(before)
+        return subscriptions.update().where(
+            subscriptions.c.id == sub.id,
+            subscriptions.c.quote_cycle == was["quote_cycle"],
+            subscriptions.c.quote_mark == was["quote_mark"],
+            subscriptions.c.quote_ahead == was["quote_ahead"],
+        )
 
     def set_due(self, sub: Subscription, due_at: float, due_day: str) -> None:
         """When to look at `sub` next; ignored if it was re-subscribed with another time meanwhile."""
@@ -651,7 +856,7 @@ class Store:
         }  # fmt: skip
         try:
             with self._write() as conn:
-                new_id = conn.execute(deliveries.insert().values(**values)).inserted_primary_key
+                new_id = conn.execute(_CLAIM, values).inserted_primary_key
         except IntegrityError:
             return None
         assert new_id is not None
@@ -694,18 +899,37 @@ class Store:
         return self.delivery(subscription_id, local_date)
 
     def _move(self, delivery: Delivery, frm: str, **values: Any) -> bool:
+        return self._settle(delivery, frm, None, None, values)[0]
+
+    def _settle(
+        self, delivery: Delivery, frm: str, sub: Subscription | None, then: Settled | None, values: dict[str, Any]
+    ) -> tuple[bool, bool]:
+        """Move a row this caller holds on from `frm`; with `then`, in the same transaction, write
+        when `sub` is next due (unless it was re-subscribed with another time meanwhile) and move
+        its quotation cursor, compare-and-set. Returns (row moved, cursor moved)."""
+        row = {"row_id": delivery.id, "row_from": frm, "row_token": delivery.claim_token}
         with self._write() as conn:
-            return bool(
-                conn.execute(
-                    deliveries.update()
-                    .where(
-                        deliveries.c.id == delivery.id,
-                        deliveries.c.status == frm,
-                        deliveries.c.claim_token == delivery.claim_token,
-                    )
-                    .values(**values)
-                ).rowcount
-            )
+            if then is None or sub is None:
+                return bool(conn.execute(_row_move().values(**values), row).rowcount), False
+            moved = bool(conn.execute(_SETTLE_ROW, row | {f"row_{k}": v for k, v in values.items()}).rowcount)
+            if not moved:
+                return False, False
+            was, now = _cursor_values(then.before), _cursor_values(then.after)
+            params = {"sub_id": sub.id, "sub_time": sub.post_time, "sub_zone": sub.timezone, "next_at": then.due_at,
+                      "next_day": then.due_day, **{f"was_{k}": v for k, v in was.items()},
+                      **{f"new_{k}": v for k, v in now.items()}}  # fmt: skip
+            return True, bool(conn.execute(_SETTLE_SUB, params).rowcount)
+
+    def confirm(
+        self, delivery: Delivery, now: float, sub: Subscription, then: Settled, error: str | None = None
+    ) -> tuple[bool, bool]:
+        """Settle a post that was sent, in one transaction with its subscription's next due time and
+        cursor: `posted`, or with `error` `unconfirmed` (sent, fate unknown: counted, never resent).
+        Returns (row moved, cursor moved); a cursor moved meanwhile by another process is left as it is."""
+        values: dict[str, Any] = {"status": Status.POSTED, "posted_at": now, "error": None}
+        if error is not None:
+            values |= {"status": Status.UNCONFIRMED, "error": error[:500]}
+        return self._settle(delivery, Status.SENDING, sub, then, values)
 
     def start_sending(self, delivery: Delivery) -> bool:
         """Mark a `claimed` row that this caller holds as being sent; False if it was lost meanwhile."""

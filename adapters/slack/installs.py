@@ -15,6 +15,7 @@ pauses the subscriptions it served, saying why.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -146,9 +147,14 @@ def rate_limited(body: dict[str, Any], next: Callable[[], BoltResponse]) -> Bolt
     if body.get("type") != "app_rate_limited":
         return next()
     minute = body.get("minute_rate_limited")
-    since = dt.datetime.fromtimestamp(minute, dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if isinstance(minute, int) else "?"
+    since = "?"
+    if isinstance(minute, int) and not isinstance(minute, bool):
+        with contextlib.suppress(OverflowError, OSError, ValueError):  # a minute no clock can show: "?"
+            since = dt.datetime.fromtimestamp(minute, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    team = body.get("team_id")
+    shown = team if isinstance(team, str) and team.isascii() and team.isalnum() and len(team) <= 32 else "?"
     log.warning("Slack is holding back the app's events from workspace %s since %s (over 30,000 an hour)",
-                body.get("team_id") or "?", since)  # fmt: skip
+                shown, since)  # fmt: skip
     return BoltResponse(status=200, body="")
 
 

@@ -60,6 +60,8 @@ def _types(body: Mapping[str, Any]) -> str:
                 return f"{name} is not an object"
             if key in _OBJECT_OR_ID and not isinstance(value, dict | str):
                 return f"{name} is neither an object nor an id"
+            if key in _OBJECT_OR_ID and isinstance(value, dict) and not isinstance(value.get("id", ""), str | None):
+                return f"{name}.id is not a string"  # bolt takes it for the id, and looks the installation up by it
             if key in _LISTS:
                 if not isinstance(value, list):
                     return f"{name} is not a list"

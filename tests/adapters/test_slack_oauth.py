@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError
+from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
 import pytest
@@ -443,3 +444,74 @@ def test_app_rate_limited_is_acknowledged_in_one_line(
     assert len(lines) == 1, [r.getMessage() for r in lines]
     assert "holding back the app's events from workspace T2 since 2018-02-12 20:37 UTC" in lines[0].getMessage()
     assert fake.count("/auth.test") == checks  # never looked up as an installation, never authorized
+
+
+@pytest.mark.parametrize(
+    ("minute", "team"),
+    [
+        (10**20, "T2"),  # past any clock: fromtimestamp raised OverflowError, bolt answered 500 with a traceback
+        (-(10**20), "T2"),
+        (253402300800, "T2"),  # the year 10000: ValueError
+        (True, "T2\n2026-12-07 01:00:00 ERROR maisky: forged line"),  # a team id that writes a log line of its own
+        ("1518467820", "T" * 100_000),
+    ],
+    ids=["huge", "huge-negative", "year-10000", "team-with-a-newline", "huge-team"],
+)
+def test_app_rate_limited_with_odd_values_is_still_one_line(
+    fake: FakeSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture, minute: Any, team: str
+) -> None:
+    """Red team: the fields of app_rate_limited are Slack's, signed, but of odd values all the same; the
+    answer is 200 and one line that quotes neither a forged line nor a huge id."""
+    core, daily = make(tmp_path)
+    ss = oauth_settings(fake)
+    caplog.set_level("DEBUG")
+    with guarded(build_app(desk_for(core, daily=daily), ss), ss) as base:
+        body = app_rate_limited("T2") | {"minute_rate_limited": minute, "team_id": team}
+        assert events(base + "/slack/events", body) == 200
+    lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(lines) == 1, [r.getMessage()[:200] for r in lines]
+    said = lines[0].getMessage()
+    assert "holding back the app's events" in said and "\n" not in said and len(said) < 200
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+def _grid_click(enterprise: Any, team: Any) -> bytes:
+    """A click on "Another passage" from a Grid workspace, as Slack sends block_actions (an `enterprise` and a
+    `team` object, each with its id; source: BOLT tests/scenario_tests/test_block_actions.py), its ids odd."""
+    payload = {
+        "type": "block_actions", "team": {"id": team, "domain": "x"}, "enterprise": {"id": enterprise, "name": "x"},
+        "user": {"id": "U1", "team_id": "T2"}, "api_app_id": "A1", "channel": {"id": "C1"},
+        "response_url": "http://127.0.0.1:9/response", "trigger_id": "t1", "is_enterprise_install": False,
+        "actions": [{"action_id": "maisky_another", "value": "x", "type": "button"}],
+    }  # fmt: skip
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+@pytest.mark.parametrize(
+    ("enterprise", "team"),
+    [(["E1"], "T2"), ({"id": "E1"}, "T2"), (5, "T2"), ("E1", ["T2"]), ("E1", {"id": "T2"}), ("E1", 2.5)],
+    ids=["enterprise-id-a-list", "enterprise-id-an-object", "enterprise-id-a-number", "team-id-a-list",
+         "team-id-an-object", "team-id-a-number"],
+)  # fmt: skip
+def test_grid_ids_of_the_wrong_type_get_400_and_one_line(
+    fake: FakeSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture, enterprise: Any, team: Any
+) -> None:
+    """Red team: with OAuth, bolt looks the installation up by `enterprise.id` and `team.id` before any
+    listener runs; an id that is not text reached SQLAlchemy and was answered 500 with a traceback."""
+    from tests.adapters.test_slack_http import FORM, signed
+
+    core, daily = make(tmp_path)
+    ss = oauth_settings(fake)
+    caplog.set_level("DEBUG")
+    with guarded(build_app(desk_for(core, daily=daily), ss), ss) as base:
+        body = _grid_click(enterprise, team)
+        req = Request(base + "/slack/events", data=body, headers=signed(body, FORM), method="POST")
+        try:
+            with urlopen(req, timeout=30) as resp:
+                status = resp.status
+        except HTTPError as err:
+            status = err.code
+    assert status == 400
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warned) == 1 and "refused a Slack request" in warned[0] and ".id is not a string" in warned[0], warned
+    assert not [r for r in caplog.records if r.exc_info]

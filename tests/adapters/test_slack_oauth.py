@@ -515,3 +515,47 @@ def test_grid_ids_of_the_wrong_type_get_400_and_one_line(
     warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warned) == 1 and "refused a Slack request" in warned[0] and ".id is not a string" in warned[0], warned
     assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_revocations_for_installations_never_made_forget_and_pause_nothing(
+    fake: FakeSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Red team: tokens_revoked and app_uninstalled for a workspace and an organisation that never installed
+    the app (Slack's events are signed, but may follow a reinstall elsewhere): 200, nothing forgotten, no
+    subscription of the installed workspace paused, no line about forgetting."""
+    core, daily = make(tmp_path)
+    with served(build_app(desk_for(core, daily=daily), oauth_settings(fake))) as url:
+        assert install(url.removesuffix("/slack/events"), "code-for-t2") == 200
+        fake.admins.add("UADMIN")
+        slash(url, fake, "daily on 09:00 UTC", user="UADMIN", team="T2", fields={"channel_id": "C2"})
+        assert "Every day at" in str(fake.wait_for("/response/UADMIN")[0].body)
+        for body in (tokens_revoked("T999", None, bot_user="UBOT"), app_uninstalled("T999", None),
+                     tokens_revoked(None, "E999", bot_user="UBOT"), app_uninstalled(None, "E999"),
+                     app_uninstalled("T2", "E999")):  # fmt: skip
+            assert events(url, body) == 200
+        assert bots(daily) == [("", "T2")]
+    assert [s.channel for s in daily.store.active()] == ["C2"] and not daily.store.paused()
+    assert not [r for r in caplog.records if "forgot the Slack installation" in r.getMessage()]
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_a_paused_listing_carries_the_label_and_its_reason_pings_no_one(fake: FakeSlack, tmp_path: Path) -> None:
+    """Red team: `daily status` of a subscription paused with a reason that holds Slack's own markup (a pause
+    reason is a platform's error text, or the revocation's words with its ids): the reply carries the label,
+    and the reason cannot form a mention or a link."""
+    grid_fake(fake)
+    core, daily = make(tmp_path)
+    with served(build_app(desk_for(core, daily=daily), oauth_settings(fake))) as url:
+        assert install(url.removesuffix("/slack/events"), "code-for-e1-t3") == 200
+        fake.admins.add("UADMIN")
+        fields = {**grid_slash("T3", "E1", org_wide=False), "channel_id": "C3"}
+        slash(url, fake, "daily on 09:00 UTC", user="UADMIN", team="T3", fields=fields)
+        assert "Every day at" in str(fake.wait_for("/response/UADMIN")[0].body)
+        sub = daily.store.subscription("slack", "C3", "T3")
+        assert sub is not None
+        daily.store.pause(sub.id, "<!everyone> <@U1> <https://evil.example|click> *bold*")
+        slash(url, fake, "daily status", user="UREADER", team="T3", fields=fields)
+        (answer,) = fake.wait_for("/response/UREADER")
+    said = json.dumps(answer.body)
+    assert "paused" in said and "Maisky as narrator" in said
+    assert "<!everyone>" not in said and "<@U1>" not in said and "<https://evil.example" not in said

@@ -134,11 +134,17 @@ def forget_revoked(app: App, slack: SlackSettings) -> None:
 
     def told(event: dict[str, Any], context: BoltContext) -> None:
         log.warning("Slack says the app was removed from workspace %s or its bot token revoked (%s): "
-                    "reinstall it and set SLACK_BOT_TOKEN to the new token", context.team_id or "?",
+                    "reinstall it and set SLACK_BOT_TOKEN to the new token", _id(context.team_id),
                     event.get("type"))  # fmt: skip
 
     app.event("tokens_revoked")(told)
     app.event("app_uninstalled")(told)
+
+
+def _id(value: Any) -> str:
+    """A Slack id for a log line: as sent when it looks like one (letters and digits), else "?", so a
+    signed but odd value can neither start a log line of its own nor fill one."""
+    return value if isinstance(value, str) and value.isascii() and value.isalnum() and len(value) <= 32 else "?"
 
 
 def rate_limited(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse:
@@ -151,10 +157,8 @@ def rate_limited(body: dict[str, Any], next: Callable[[], BoltResponse]) -> Bolt
     if isinstance(minute, int) and not isinstance(minute, bool):
         with contextlib.suppress(OverflowError, OSError, ValueError):  # a minute no clock can show: "?"
             since = dt.datetime.fromtimestamp(minute, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    team = body.get("team_id")
-    shown = team if isinstance(team, str) and team.isascii() and team.isalnum() and len(team) <= 32 else "?"
     log.warning("Slack is holding back the app's events from workspace %s since %s (over 30,000 an hour)",
-                shown, since)  # fmt: skip
+                _id(body.get("team_id")), since)  # fmt: skip
     return BoltResponse(status=200, body="")
 
 

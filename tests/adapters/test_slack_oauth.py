@@ -426,8 +426,11 @@ def test_with_one_bot_token_a_revocation_is_acknowledged_and_logged(
     with served(build_app(desk_for(core, daily=daily), ss)) as url:
         assert events(url, app_uninstalled("T1", None)) == 200
         assert events(url, tokens_revoked("T1", None, bot_user="UBOT")) == 200
+        # red team: a team id that would start a forged line of its own
+        assert events(url, app_uninstalled("T1\n2026-12-07 ERROR forged", None)) == 200
     told = [r.getMessage() for r in caplog.records if "SLACK_BOT_TOKEN" in r.getMessage()]
-    assert len(told) == 2 and "workspace T1" in told[0], told
+    assert len(told) == 3 and "workspace T1" in told[0], told
+    assert "\n" not in told[2] and "forged" not in told[2] and "workspace ?" in told[2]
 
 
 @pytest.mark.parametrize("oauth", [False, True], ids=["one token", "oauth"])
@@ -453,9 +456,9 @@ def test_app_rate_limited_is_acknowledged_in_one_line(
         (-(10**20), "T2"),
         (253402300800, "T2"),  # the year 10000: ValueError
         (True, "T2\n2026-12-07 01:00:00 ERROR maisky: forged line"),  # a team id that writes a log line of its own
-        ("1518467820", "T" * 100_000),
+        ("1518467820", "T" * 64),  # as long as the guard lets an id be (a longer one is refused there)
     ],
-    ids=["huge", "huge-negative", "year-10000", "team-with-a-newline", "huge-team"],
+    ids=["huge", "huge-negative", "year-10000", "team-with-a-newline", "long-team"],
 )
 def test_app_rate_limited_with_odd_values_is_still_one_line(
     fake: FakeSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture, minute: Any, team: str
@@ -471,7 +474,8 @@ def test_app_rate_limited_with_odd_values_is_still_one_line(
     lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(lines) == 1, [r.getMessage()[:200] for r in lines]
     said = lines[0].getMessage()
-    assert "holding back the app's events" in said and "\n" not in said and len(said) < 200
+    assert "holding back the app's events" in said and "\n" not in said and "forged" not in said
+    assert "T" * 40 not in said
     assert not [r for r in caplog.records if r.exc_info]
 
 

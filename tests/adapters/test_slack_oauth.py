@@ -563,3 +563,19 @@ def test_a_paused_listing_carries_the_label_and_its_reason_pings_no_one(fake: Fa
     said = json.dumps(answer.body)
     assert "paused" in said and "Maisky as narrator" in said
     assert "<!everyone>" not in said and "<@U1>" not in said and "<https://evil.example" not in said
+
+
+def test_a_workspace_without_an_installation_is_answered_with_the_label(fake: FakeSlack, tmp_path: Path) -> None:
+    """Red team: once a revocation has forgotten an installation (or for a workspace that never installed the
+    app), bolt finds no installation and answers the member itself; that answer was bolt's own English,
+    without the "Maisky as narrator" label. It is the persona's now, labelled."""
+    core, daily = make(tmp_path)
+    with served(build_app(desk_for(core, daily=daily), oauth_settings(fake))) as url:
+        assert install(url.removesuffix("/slack/events"), "code-for-t2") == 200
+        assert events(url, app_uninstalled("T2", None)) == 200  # forgotten
+        slash(url, fake, "Was Eden made of iron?", user="UGONE", team="T2")
+        slash(url, fake, "Was Eden made of iron?", user="UNEVER", team="T9")  # never installed
+        answers = [fake.wait_for(f"/response/{user}")[0] for user in ("UGONE", "UNEVER")]
+    for answer in answers:
+        said = str(answer.body.get("text", ""))
+        assert said.startswith("Maisky as narrator") and "install the app again" in said, answer.body

@@ -98,9 +98,10 @@ def test_a_second_workspace_installs_and_is_answered_with_its_own_token(fake: Fa
         lookups = [c for c in fake.calls if c.path.endswith(("/users.info", "/conversations.info"))]
         assert lookups and {c.headers["Authorization"] for c in lookups} == {"Bearer xoxb-T2"}
 
-        slash(url, fake, "sources", user="U3", team="T3")  # never installed: bolt says so, the bot answers nothing
+        slash(url, fake, "sources", user="U3", team="T3")  # never installed: bolt says so, in the persona's words
         (note,) = fake.wait_for("/response/U3")
-        assert "reinstall this app" in note.body["text"] and "Maisky as narrator" not in str(note.body)
+        assert "install the app again" in note.body["text"] and note.body["text"].startswith("Maisky as narrator")
+        assert "Source" not in str(note.body)  # the command itself is not answered
 
     reply = core.quote(dt.date(2026, 1, 10))
     daily_poster(ss, app.client, daily).post("C1", reply, "C1:2026-01-10", workspace="T2")
@@ -449,6 +450,11 @@ def test_app_rate_limited_is_acknowledged_in_one_line(
     assert fake.count("/auth.test") == checks  # never looked up as an installation, never authorized
 
 
+def _waitress(record: logging.LogRecord) -> bool:
+    """waitress's own "Task queue depth is N", written when a loaded machine is slow to take a request."""
+    return record.name.startswith("waitress")
+
+
 @pytest.mark.parametrize(
     ("minute", "team"),
     [
@@ -471,7 +477,7 @@ def test_app_rate_limited_with_odd_values_is_still_one_line(
     with guarded(build_app(desk_for(core, daily=daily), ss), ss) as base:
         body = app_rate_limited("T2") | {"minute_rate_limited": minute, "team_id": team}
         assert events(base + "/slack/events", body) == 200
-    lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    lines = [r for r in caplog.records if r.levelno >= logging.WARNING and not _waitress(r)]
     assert len(lines) == 1, [r.getMessage()[:200] for r in lines]
     said = lines[0].getMessage()
     assert "holding back the app's events" in said and "\n" not in said and "forged" not in said
@@ -516,7 +522,7 @@ def test_grid_ids_of_the_wrong_type_get_400_and_one_line(
         except HTTPError as err:
             status = err.code
     assert status == 400
-    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and not _waitress(r)]
     assert len(warned) == 1 and "refused a Slack request" in warned[0] and ".id is not a string" in warned[0], warned
     assert not [r for r in caplog.records if r.exc_info]
 

@@ -167,6 +167,24 @@ def test_table_shows_problems_with_their_fix_and_sums_up() -> None:
     assert table(rows[:1]).splitlines()[-1] == "all is well"
 
 
+def test_names_and_reasons_from_the_database_cannot_drive_the_terminal(tmp_path: Path) -> None:
+    """Red team: a channel, workspace and pause reason kept in the database reach the terminal through
+    doctor's table. Their control characters (an escape sequence that clears the screen or sets the
+    window title, a carriage return and line feed that start a forged "all is well" line, a bell, a
+    right-to-left override) are written out, never sent to the terminal."""
+    store = Store(_url(tmp_path))
+    hostile = "C1\x1b]0;pwned\x07\r\nall is well\u202e"
+    sub = store.subscribe("slack", hostile, "T\x1b[2J", "09:00", "UTC", "U1", 0.0)
+    store.pause(sub.id, "gone\x1b[8m\rhidden\x9b31m\x00")
+    found, places = check_database(_url(tmp_path))
+    assert places[0].channel == hostile  # kept as it came
+    text = table(found + check_places(places, {}))
+    assert not [c for c in text if (ord(c) < 32 and c != "\n") or 0x7F <= ord(c) <= 0x9F or c == "\u202e"], text
+    lines = text.splitlines()
+    assert lines[-1] == "1 problem to fix" and lines.count("all is well") == 0
+    assert "\\x1b]0;pwned\\x07" in text and "\\x1b[8m" in text  # what was there, shown as escapes
+
+
 def test_a_broken_corpus_is_named(seeds_copy: Path) -> None:
     from bot.ops.doctor import check_corpus
 

@@ -23,7 +23,7 @@ from adapters.slack import checks
 from adapters.slack.installs import daily_poster, forget_revoked, oauth_flow, rate_limited
 from adapters.slack.malloc import limit_arenas
 from adapters.slack.members import find_members
-from adapters.slack.rendering import ANOTHER, QUIZ, SOURCE, to_slack
+from adapters.slack.rendering import ANOTHER, QUIZ, SOURCE, fallback_text, to_slack
 from adapters.slack.responding import Responder, interactive_retries
 from adapters.slack.serve import Scheduler, serve_http, serve_socket
 from bot.chat.commands import Another, Quiz, QuizAction
@@ -270,6 +270,8 @@ def build_app(desk: FrontDesk, slack: SlackSettings, client: WebClient | None = 
         process_before_response=True,
         listener_executor=ThreadPoolExecutor(max_workers=slack.workers, thread_name_prefix="maisky-answer"),
         before_authorize=rate_limited,
+        # what bolt itself tells a member when it finds no installation (or the one token fails): ours, labelled
+        user_facing_authorize_error_message=fallback_text(desk.core.voice.notice("not_installed")),
     )
     forget_revoked(app, slack)
     seen = _Seen(daily.store if daily is not None else None)

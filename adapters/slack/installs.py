@@ -15,6 +15,7 @@ pauses the subscriptions it served, saying why.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -133,11 +134,17 @@ def forget_revoked(app: App, slack: SlackSettings) -> None:
 
     def told(event: dict[str, Any], context: BoltContext) -> None:
         log.warning("Slack says the app was removed from workspace %s or its bot token revoked (%s): "
-                    "reinstall it and set SLACK_BOT_TOKEN to the new token", context.team_id or "?",
+                    "reinstall it and set SLACK_BOT_TOKEN to the new token", _id(context.team_id),
                     event.get("type"))  # fmt: skip
 
     app.event("tokens_revoked")(told)
     app.event("app_uninstalled")(told)
+
+
+def _id(value: Any) -> str:
+    """A Slack id for a log line: as sent when it looks like one (letters and digits), else "?", so a
+    signed but odd value can neither start a log line of its own nor fill one."""
+    return value if isinstance(value, str) and value.isascii() and value.isalnum() and len(value) <= 32 else "?"
 
 
 def rate_limited(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse:
@@ -146,9 +153,12 @@ def rate_limited(body: dict[str, Any], next: Callable[[], BoltResponse]) -> Bolt
     if body.get("type") != "app_rate_limited":
         return next()
     minute = body.get("minute_rate_limited")
-    since = dt.datetime.fromtimestamp(minute, dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if isinstance(minute, int) else "?"
+    since = "?"
+    if isinstance(minute, int) and not isinstance(minute, bool):
+        with contextlib.suppress(OverflowError, OSError, ValueError):  # a minute no clock can show: "?"
+            since = dt.datetime.fromtimestamp(minute, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     log.warning("Slack is holding back the app's events from workspace %s since %s (over 30,000 an hour)",
-                body.get("team_id") or "?", since)  # fmt: skip
+                _id(body.get("team_id")), since)  # fmt: skip
     return BoltResponse(status=200, body="")
 
 

@@ -27,6 +27,11 @@ _OBJECTS = frozenset(
 _OBJECT_OR_ID = frozenset("team user channel enterprise".split())
 # Fields that are lists of objects, read by index.
 _LISTS = frozenset("actions authorizations".split())
+# Fields that hold an id (as do `team`, `user`, `channel`, `enterprise` when they are not objects, and
+# those objects' `id`): Slack's are about 11 characters; the bot's tables keep 64 (VARCHAR(64) on
+# PostgreSQL, where a longer one failed the insert).
+_IDS = frozenset("team_id user_id channel_id enterprise_id".split())
+MAX_ID = 64
 _MAX_DEPTH = 8  # Slack nests these fields a few levels at most (event.message.user); deeper is not looked at
 
 
@@ -60,6 +65,12 @@ def _types(body: Mapping[str, Any]) -> str:
                 return f"{name} is not an object"
             if key in _OBJECT_OR_ID and not isinstance(value, dict | str):
                 return f"{name} is neither an object nor an id"
+            if key in _OBJECT_OR_ID and isinstance(value, dict) and not isinstance(value.get("id", ""), str | None):
+                return f"{name}.id is not a string"  # bolt takes it for the id, and looks the installation up by it
+            if key in _IDS or key in _OBJECT_OR_ID:
+                an_id = value.get("id") if isinstance(value, dict) else value
+                if isinstance(an_id, str) and len(an_id) > MAX_ID:
+                    return f"{name} is longer than a Slack id ({len(an_id)} characters)"
             if key in _LISTS:
                 if not isinstance(value, list):
                     return f"{name} is not a list"

@@ -8,6 +8,7 @@ a Slack scope, a Discord permission); `advice` here words the rest, true of ever
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -287,8 +288,26 @@ def healthy(findings: Iterable[Finding]) -> bool:
     return all(f.ok for f in findings)
 
 
+# Characters a terminal acts on rather than shows: C0 and C1 controls (escape sequences, carriage return,
+# bell), DEL, and the bidirectional overrides that reorder what follows them.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _printable(text: str) -> str:
+    """`text` as a terminal shows it, inert: every control character written out as an escape (\\x1b),
+    so a name or reason from the database can neither move the cursor, recolour the screen nor start a
+    line of its own that reads as one of doctor's."""
+    return _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], text)
+
+
 def table(findings: Sequence[Finding], width: int = 100) -> str:
-    """The findings as a plain-text table, problems with their fix, and a last line that sums up."""
+    """The findings as a plain-text table, problems with their fix, and a last line that sums up.
+    Subjects, details and fixes can hold names and reasons kept in the database: their control
+    characters are written out (`_printable`)."""
+    findings = [
+        Finding(_printable(f.area), _printable(f.subject), f.ok, _printable(f.detail), _printable(f.fix))
+        for f in findings
+    ]
     area_w = max([len("CHECK")] + [len(f.area) for f in findings])
     subject_w = min(32, max([len("SUBJECT")] + [len(f.subject) for f in findings]))
     head = f"{'CHECK':<{area_w}}  {'SUBJECT':<{subject_w}}  {'STATUS':<6}  "

@@ -273,10 +273,10 @@ class Settings:
         guild_id = None
         raw_guild = v.get("DISCORD_GUILD_ID", "").strip()
         if raw_guild:
-            if raw_guild.isdigit() and 15 <= len(raw_guild) <= 21:
+            if _digits(raw_guild) and 15 <= len(raw_guild) <= 21:
                 guild_id = int(raw_guild)
             else:
-                problems.append(f"DISCORD_GUILD_ID: {raw_guild!r} is not a server id (a 17-20 digit number)")
+                problems.append(f"DISCORD_GUILD_ID: {_shown(raw_guild)} is not a server id (a 17-20 digit number)")
         api_base = _url(v.get("DISCORD_API_BASE") or "https://discord.com/api/v10", "DISCORD_API_BASE", problems)
         gateway = v.get("DISCORD_GATEWAY_URL", "").strip()
         if gateway:
@@ -294,7 +294,10 @@ class Settings:
 
 def _shards(v: Mapping[str, str], problems: list[str]) -> tuple[int | None, tuple[int, ...] | None]:
     """DISCORD_SHARDS (or DISCORD_SHARD_COUNT: the same total, by its other name) and DISCORD_SHARD_IDS,
-    the shards this process runs when they are split over several processes."""
+    the shards this process runs when they are split over several processes. Every number is read only
+    when it has at most as many digits as the largest allowed (int() refuses 4,301 digits and more with
+    a ValueError), and the ids only once the total is known, each range checked against it before it is
+    expanded: the work is bounded by the total, however long the value."""
     count: int | None = None
     named: dict[str, str] = {}
     given = {"DISCORD_SHARDS": v.get("DISCORD_SHARDS", ""), "DISCORD_SHARD_COUNT": v.get("DISCORD_SHARD_COUNT", "")}
@@ -303,40 +306,24 @@ def _shards(v: Mapping[str, str], problems: list[str]) -> tuple[int | None, tupl
         if not raw:
             continue
         named[name] = raw
+        number = _number(raw)
         if raw == "auto" and name == "DISCORD_SHARDS":
             value = 0
-        elif raw.isascii() and raw.isdigit() and 0 < int(raw) <= _MAX_SHARDS:
-            value = int(raw)
+        elif number is not None and 0 < number <= _MAX_SHARDS:
+            value = number
         else:
             allowed = "'auto' or a" if name == "DISCORD_SHARDS" else "a"
-            problems.append(f"{name}: {raw!r} must be {allowed} whole number from 1 to {_MAX_SHARDS}")
+            problems.append(f"{name}: {_shown(raw)} must be {allowed} whole number from 1 to {_MAX_SHARDS}")
             continue
         if count is not None and count != value:
             problems.append(
-                f"DISCORD_SHARDS and DISCORD_SHARD_COUNT: {named['DISCORD_SHARDS']!r} and {raw!r} disagree "
-                "(they name the same total; set one)"
+                f"DISCORD_SHARDS and DISCORD_SHARD_COUNT: {_shown(named['DISCORD_SHARDS'])} and {_shown(raw)} "
+                "disagree (they name the same total; set one)"
             )
         count = value
     raw_ids = v.get("DISCORD_SHARD_IDS", "").strip()
     if not raw_ids:
         return count, None
-    ids: set[int] = set()
-    repeated: set[int] = set()
-    for part in (p.strip() for p in raw_ids.split(",")):
-        low, dash, high = (x.strip() for x in part.partition("-"))
-        if not _digits(low) or (dash and not _digits(high)):
-            problems.append(f"DISCORD_SHARD_IDS: {part!r} is not a shard id or a range such as 0-3")
-            return count, None
-        first, last = int(low), int(high) if dash else int(low)
-        if last < first:
-            problems.append(f"DISCORD_SHARD_IDS: the range {part!r} runs backwards")
-            return count, None
-        if last >= _MAX_SHARDS:
-            problems.append(f"DISCORD_SHARD_IDS: {last} is beyond the most shards a bot can have ({_MAX_SHARDS})")
-            return count, None
-        span = set(range(first, last + 1))
-        repeated |= ids & span
-        ids |= span
     if not count:  # missing, 'auto' (0) or malformed: a process with some of the shards must know the total
         if "DISCORD_SHARD_COUNT" not in named and "DISCORD_SHARDS" not in named:
             problems.append(
@@ -349,19 +336,55 @@ def _shards(v: Mapping[str, str], problems: list[str]) -> tuple[int | None, tupl
                 "same number on every process"
             )
         return count, None
-    beyond = sorted({i for i in ids if i >= count})
+    ids: set[int] = set()
+    beyond: set[int] = set()
+    for part in (p.strip() for p in raw_ids.split(",")):
+        low, dash, high = (x.strip() for x in part.partition("-"))
+        first, last = _number(low), _number(high) if dash else _number(low)
+        if first is None or last is None:
+            if _digits(low) and (not dash or _digits(high)):  # digits, but more of them than any shard id has
+                problems.append(f"DISCORD_SHARD_IDS: {_shown(part)} is beyond the most shards a bot can have "
+                                f"({_MAX_SHARDS})")  # fmt: skip
+            else:
+                problems.append(f"DISCORD_SHARD_IDS: {_shown(part)} is not a shard id or a range such as 0-3")
+            return count, None
+        if last < first:
+            problems.append(f"DISCORD_SHARD_IDS: the range {_shown(part)} runs backwards")
+            return count, None
+        if last >= _MAX_SHARDS:
+            problems.append(f"DISCORD_SHARD_IDS: {last} is beyond the most shards a bot can have ({_MAX_SHARDS})")
+            return count, None
+        if last >= count:
+            beyond |= set(range(max(first, count), min(last, count + 4) + 1))  # a few, to name them
+            last = count - 1
+            if last < first:
+                continue
+        span = set(range(first, last + 1))
+        if repeated := ids & span:
+            problems.append(f"DISCORD_SHARD_IDS: {', '.join(map(str, sorted(repeated)[:5]))} listed twice")
+            return count, None
+        ids |= span
     if beyond:
-        shown = ", ".join(map(str, beyond[:5]))
+        shown = ", ".join(map(str, sorted(beyond)[:5]))
         problems.append(
             f"DISCORD_SHARD_IDS: {shown} not below DISCORD_SHARD_COUNT={count} (shard ids run from 0 to {count - 1})"
         )
-    if repeated:
-        problems.append(f"DISCORD_SHARD_IDS: {', '.join(map(str, sorted(repeated)[:5]))} listed twice")
     return count, tuple(sorted(ids))
 
 
 def _digits(text: str) -> bool:
     return text.isascii() and text.isdigit()  # str.isdigit alone takes "²", which int() refuses
+
+
+def _number(text: str) -> int | None:
+    """A whole number written in ASCII digits, of no more digits than the largest allowed (a longer one is
+    out of range anyway, and int() raises ValueError past 4,300 digits); None otherwise."""
+    return int(text) if _digits(text) and len(text) <= len(str(_MAX_SHARDS)) else None
+
+
+def _shown(raw: str) -> str:
+    """A typed value in a message: quoted, and cut short when it is long."""
+    return repr(raw if len(raw) <= 40 else raw[:40] + "…")
 
 
 def _check_database(url: str, name: str, problems: list[str]) -> None:

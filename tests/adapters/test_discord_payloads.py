@@ -238,3 +238,78 @@ async def test_an_api_answering_something_unexpected_is_named(
     assert f"answered something unexpected at GET {fake.base}/gateway" in said and what in said
     assert "cannot reach" not in said and "'url'" not in said
     assert [c.path for c in fake.calls] == ["/gateway"]
+
+
+# Red team: hostile names and values through the paths added for 23.7d and 23.7f
+
+LABEL = "Maisky as narrator"
+
+
+async def test_a_changed_command_with_hostile_option_names_and_values_pings_no_one_and_quotes_nothing(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An option this version does not know, its name and value full of mentions, markdown, a newline that
+    would start a log line of its own, and 100,000 characters: the member gets the fixed "reload Discord"
+    reply with the label and no pings; the log names the option quoted (newline escaped), never a value."""
+    caplog.set_level(logging.INFO)
+    name = "@everyone\n2026-12-07 ERROR forged **<@&8200>**"
+    value = "<@&8200> @here **bold** ||spoiler|| " + "v" * 100_000
+    env.feed(command("ask", [{"type": 3, "name": "question", "value": "@everyone <@1> Eden?"},
+                             {"type": 3, "name": name, "value": value}]))  # fmt: skip
+    (cb,) = await env.fake.wait_for(lambda c: c.path.endswith("/callback"), timeout=WAIT)
+    data = cb.body["data"]
+    said = text_of(data)
+    assert cb.body["type"] == 4 and data["flags"] == 64 and data["allowed_mentions"] == {"parse": []}
+    assert "Reload Discord" in said and LABEL in said
+    assert "@everyone" not in said and "8200" not in said and "vvvv" not in said
+    (line,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "\n" not in line and "vvvv" not in line and "Eden" not in line
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+async def test_daily_in_a_dm_answer_carries_the_label_and_pings_no_one(env: Env) -> None:
+    env.feed(dm_command("subscribe", [{"type": 3, "name": "time", "value": "@everyone"}], group="daily"))
+    body = (await env.fake.answers(timeout=WAIT))[0]
+    assert LABEL in text_of(body) and "for server channels" in text_of(body)
+    assert body["allowed_mentions"] == {"parse": []} and "@everyone" not in text_of(body)
+
+
+TOKEN_LIKE = "MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ.ZnCjm1XVW7vRze4b7Cq4se7kKWs"  # discord.py docs' sample token
+
+
+@pytest.mark.parametrize(
+    ("event", "payload"),
+    [
+        ("MESSAGE_CREATE", {**channel_message("hello"), "id": TOKEN_LIKE}),  # int() quotes it in its ValueError
+        ("MESSAGE_CREATE", {**channel_message(TOKEN_LIKE), "author": TOKEN_LIKE}),  # a str where an object goes
+        ("GUILD_CREATE", {"id": TOKEN_LIKE, "name": TOKEN_LIKE}),
+    ],
+    ids=["message-id", "message-author", "guild"],
+)
+async def test_a_broken_event_carrying_a_token_logs_neither_the_token_nor_a_traceback(
+    env: Env, event: str, payload: dict[str, Any]
+) -> None:
+    """What the gateway's read loop calls for the event (the connection state's parser of that type) is
+    handed a payload discord.py cannot read, whose exception would quote a token-like value: one line,
+    naming the event and where discord.py failed, and nothing of the payload. Read from the log stream
+    as `maisky discord` writes it (bot.ops.logs at DEBUG, where discord.py's own lines can quote a field)."""
+    import io
+
+    from bot.ops.logs import setup
+
+    root = logging.getLogger()
+    kept, level = list(root.handlers), root.level
+    stream = io.StringIO()
+    setup("DEBUG", stream=stream, secret_values=[TOKEN])
+    try:
+        env.client._connection.parsers[event](payload)  # returns: the read loop goes on
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in kept:
+            root.addHandler(handler)
+        root.setLevel(level)
+    written = stream.getvalue()
+    ours = [line for line in written.splitlines() if "could not parse" in line]
+    assert len(ours) == 1 and event in ours[0], written
+    assert TOKEN_LIKE not in written and "Traceback" not in written, written

@@ -353,6 +353,12 @@ def test_shard_settings_name_the_total_and_this_process_shards(
         ({"DISCORD_SHARD_COUNT": "auto"}, "DISCORD_SHARD_COUNT: 'auto' must be a whole number"),
         ({"DISCORD_SHARDS": "2", "DISCORD_SHARD_COUNT": "4"}, "DISCORD_SHARDS and DISCORD_SHARD_COUNT: '2' and '4'"),
         ({"DISCORD_SHARD_COUNT": "4", "DISCORD_SHARD_IDS": "0-9999999"}, "beyond the most shards"),
+        # red team: more digits than int() reads (4,300) was a ValueError and a traceback, not a named setting
+        ({"DISCORD_SHARD_COUNT": "1" + "0" * 5000}, "DISCORD_SHARD_COUNT: '1000"),
+        ({"DISCORD_SHARDS": "9" * 5000}, "DISCORD_SHARDS: '9999"),
+        ({"DISCORD_SHARD_COUNT": "4", "DISCORD_SHARD_IDS": "0-" + "9" * 5000}, "beyond the most shards"),
+        ({"DISCORD_SHARD_COUNT": "4", "DISCORD_SHARD_IDS": "9" * 5000}, "beyond the most shards"),
+        ({"DISCORD_GUILD_ID": "¹" * 17}, "DISCORD_GUILD_ID: '¹¹¹"),  # str.isdigit takes superscripts; int() not
     ],
 )
 def test_bad_shard_settings_are_named_before_anything_connects(shards: dict[str, str], named: str) -> None:
@@ -362,6 +368,7 @@ def test_bad_shard_settings_are_named_before_anything_connects(shards: dict[str,
     with pytest.raises(ConfigError) as err:
         Settings.from_env(discord_env(**shards), dotenv=None).discord()
     assert named in str(err.value)
+    assert len(str(err.value)) < 400  # a long value is quoted cut short, not whole
 
 
 def test_a_process_with_some_shards_runs_only_those_and_only_shard_zero_syncs(tmp_path: Path, core: Any) -> None:

@@ -97,6 +97,13 @@ MALFORMED = [
     ("a slash command whose response_url is not a URL", _slash(response_url=MARK), FORM),
     ("a slash command without user_id", _slash(user_id="-"), FORM),
     ("a slash command without channel_id", _slash(channel_id=""), FORM),
+    # red team: longer than any Slack id, and than the 64 characters the bot's tables keep (PostgreSQL
+    # refused the insert of a subscription: an error reply and a traceback)
+    ("a slash command whose channel_id is 100 characters", _slash(channel_id="C" * 100), FORM),
+    ("a slash command whose enterprise_id is 100 characters", _slash(enterprise_id="E" * 100), FORM),
+    ("a team id of 100 characters", _payload(_action(team={"id": "T" * 100})), FORM),
+    ("an event's user of 100 characters", _json(_event({"type": "app_mention", "text": MARK, "channel": "C1",
+                                                         "user": "U" * 100, "ts": "1.1"})), JSON),
 ]
 # fmt: on
 

@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError
+from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
 import pytest
@@ -97,9 +98,10 @@ def test_a_second_workspace_installs_and_is_answered_with_its_own_token(fake: Fa
         lookups = [c for c in fake.calls if c.path.endswith(("/users.info", "/conversations.info"))]
         assert lookups and {c.headers["Authorization"] for c in lookups} == {"Bearer xoxb-T2"}
 
-        slash(url, fake, "sources", user="U3", team="T3")  # never installed: bolt says so, the bot answers nothing
+        slash(url, fake, "sources", user="U3", team="T3")  # never installed: bolt says so, in the persona's words
         (note,) = fake.wait_for("/response/U3")
-        assert "reinstall this app" in note.body["text"] and "Maisky as narrator" not in str(note.body)
+        assert "install the app again" in note.body["text"] and note.body["text"].startswith("Maisky as narrator")
+        assert "Source" not in str(note.body)  # the command itself is not answered
 
     reply = core.quote(dt.date(2026, 1, 10))
     daily_poster(ss, app.client, daily).post("C1", reply, "C1:2026-01-10", workspace="T2")
@@ -425,8 +427,11 @@ def test_with_one_bot_token_a_revocation_is_acknowledged_and_logged(
     with served(build_app(desk_for(core, daily=daily), ss)) as url:
         assert events(url, app_uninstalled("T1", None)) == 200
         assert events(url, tokens_revoked("T1", None, bot_user="UBOT")) == 200
+        # red team: a team id that would start a forged line of its own
+        assert events(url, app_uninstalled("T1\n2026-12-07 ERROR forged", None)) == 200
     told = [r.getMessage() for r in caplog.records if "SLACK_BOT_TOKEN" in r.getMessage()]
-    assert len(told) == 2 and "workspace T1" in told[0], told
+    assert len(told) == 3 and "workspace T1" in told[0], told
+    assert "\n" not in told[2] and "forged" not in told[2] and "workspace ?" in told[2]
 
 
 @pytest.mark.parametrize("oauth", [False, True], ids=["one token", "oauth"])
@@ -443,3 +448,140 @@ def test_app_rate_limited_is_acknowledged_in_one_line(
     assert len(lines) == 1, [r.getMessage() for r in lines]
     assert "holding back the app's events from workspace T2 since 2018-02-12 20:37 UTC" in lines[0].getMessage()
     assert fake.count("/auth.test") == checks  # never looked up as an installation, never authorized
+
+
+def _waitress(record: logging.LogRecord) -> bool:
+    """waitress's own "Task queue depth is N", written when a loaded machine is slow to take a request."""
+    return record.name.startswith("waitress")
+
+
+@pytest.mark.parametrize(
+    ("minute", "team"),
+    [
+        (10**20, "T2"),  # past any clock: fromtimestamp raised OverflowError, bolt answered 500 with a traceback
+        (-(10**20), "T2"),
+        (253402300800, "T2"),  # the year 10000: ValueError
+        (True, "T2\n2026-12-07 01:00:00 ERROR maisky: forged line"),  # a team id that writes a log line of its own
+        ("1518467820", "T" * 64),  # as long as the guard lets an id be (a longer one is refused there)
+    ],
+    ids=["huge", "huge-negative", "year-10000", "team-with-a-newline", "long-team"],
+)
+def test_app_rate_limited_with_odd_values_is_still_one_line(
+    fake: FakeSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture, minute: Any, team: str
+) -> None:
+    """Red team: the fields of app_rate_limited are Slack's, signed, but of odd values all the same; the
+    answer is 200 and one line that quotes neither a forged line nor a huge id."""
+    core, daily = make(tmp_path)
+    ss = oauth_settings(fake)
+    caplog.set_level("DEBUG")
+    with guarded(build_app(desk_for(core, daily=daily), ss), ss) as base:
+        body = app_rate_limited("T2") | {"minute_rate_limited": minute, "team_id": team}
+        assert events(base + "/slack/events", body) == 200
+    lines = [r for r in caplog.records if r.levelno >= logging.WARNING and not _waitress(r)]
+    assert len(lines) == 1, [r.getMessage()[:200] for r in lines]
+    said = lines[0].getMessage()
+    assert "holding back the app's events" in said and "\n" not in said and "forged" not in said
+    assert "T" * 40 not in said
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+def _grid_click(enterprise: Any, team: Any) -> bytes:
+    """A click on "Another passage" from a Grid workspace, as Slack sends block_actions (an `enterprise` and a
+    `team` object, each with its id; source: BOLT tests/scenario_tests/test_block_actions.py), its ids odd."""
+    payload = {
+        "type": "block_actions", "team": {"id": team, "domain": "x"}, "enterprise": {"id": enterprise, "name": "x"},
+        "user": {"id": "U1", "team_id": "T2"}, "api_app_id": "A1", "channel": {"id": "C1"},
+        "response_url": "http://127.0.0.1:9/response", "trigger_id": "t1", "is_enterprise_install": False,
+        "actions": [{"action_id": "maisky_another", "value": "x", "type": "button"}],
+    }  # fmt: skip
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+@pytest.mark.parametrize(
+    ("enterprise", "team"),
+    [(["E1"], "T2"), ({"id": "E1"}, "T2"), (5, "T2"), ("E1", ["T2"]), ("E1", {"id": "T2"}), ("E1", 2.5)],
+    ids=["enterprise-id-a-list", "enterprise-id-an-object", "enterprise-id-a-number", "team-id-a-list",
+         "team-id-an-object", "team-id-a-number"],
+)  # fmt: skip
+def test_grid_ids_of_the_wrong_type_get_400_and_one_line(
+    fake: FakeSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture, enterprise: Any, team: Any
+) -> None:
+    """Red team: with OAuth, bolt looks the installation up by `enterprise.id` and `team.id` before any
+    listener runs; an id that is not text reached SQLAlchemy and was answered 500 with a traceback."""
+    from tests.adapters.test_slack_http import FORM, signed
+
+    core, daily = make(tmp_path)
+    ss = oauth_settings(fake)
+    caplog.set_level("DEBUG")
+    with guarded(build_app(desk_for(core, daily=daily), ss), ss) as base:
+        body = _grid_click(enterprise, team)
+        req = Request(base + "/slack/events", data=body, headers=signed(body, FORM), method="POST")
+        try:
+            with urlopen(req, timeout=30) as resp:
+                status = resp.status
+        except HTTPError as err:
+            status = err.code
+    assert status == 400
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and not _waitress(r)]
+    assert len(warned) == 1 and "refused a Slack request" in warned[0] and ".id is not a string" in warned[0], warned
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_revocations_for_installations_never_made_forget_and_pause_nothing(
+    fake: FakeSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Red team: tokens_revoked and app_uninstalled for a workspace and an organisation that never installed
+    the app (Slack's events are signed, but may follow a reinstall elsewhere): 200, nothing forgotten, no
+    subscription of the installed workspace paused, no line about forgetting."""
+    core, daily = make(tmp_path)
+    with served(build_app(desk_for(core, daily=daily), oauth_settings(fake))) as url:
+        assert install(url.removesuffix("/slack/events"), "code-for-t2") == 200
+        fake.admins.add("UADMIN")
+        slash(url, fake, "daily on 09:00 UTC", user="UADMIN", team="T2", fields={"channel_id": "C2"})
+        assert "Every day at" in str(fake.wait_for("/response/UADMIN")[0].body)
+        for body in (tokens_revoked("T999", None, bot_user="UBOT"), app_uninstalled("T999", None),
+                     tokens_revoked(None, "E999", bot_user="UBOT"), app_uninstalled(None, "E999"),
+                     app_uninstalled("T2", "E999")):  # fmt: skip
+            assert events(url, body) == 200
+        assert bots(daily) == [("", "T2")]
+    assert [s.channel for s in daily.store.active()] == ["C2"] and not daily.store.paused()
+    assert not [r for r in caplog.records if "forgot the Slack installation" in r.getMessage()]
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_a_paused_listing_carries_the_label_and_its_reason_pings_no_one(fake: FakeSlack, tmp_path: Path) -> None:
+    """Red team: `daily status` of a subscription paused with a reason that holds Slack's own markup (a pause
+    reason is a platform's error text, or the revocation's words with its ids): the reply carries the label,
+    and the reason cannot form a mention or a link."""
+    grid_fake(fake)
+    core, daily = make(tmp_path)
+    with served(build_app(desk_for(core, daily=daily), oauth_settings(fake))) as url:
+        assert install(url.removesuffix("/slack/events"), "code-for-e1-t3") == 200
+        fake.admins.add("UADMIN")
+        fields = {**grid_slash("T3", "E1", org_wide=False), "channel_id": "C3"}
+        slash(url, fake, "daily on 09:00 UTC", user="UADMIN", team="T3", fields=fields)
+        assert "Every day at" in str(fake.wait_for("/response/UADMIN")[0].body)
+        sub = daily.store.subscription("slack", "C3", "T3")
+        assert sub is not None
+        daily.store.pause(sub.id, "<!everyone> <@U1> <https://evil.example|click> *bold*")
+        slash(url, fake, "daily status", user="UREADER", team="T3", fields=fields)
+        (answer,) = fake.wait_for("/response/UREADER")
+    said = json.dumps(answer.body)
+    assert "paused" in said and "Maisky as narrator" in said
+    assert "<!everyone>" not in said and "<@U1>" not in said and "<https://evil.example" not in said
+
+
+def test_a_workspace_without_an_installation_is_answered_with_the_label(fake: FakeSlack, tmp_path: Path) -> None:
+    """Red team: once a revocation has forgotten an installation (or for a workspace that never installed the
+    app), bolt finds no installation and answers the member itself; that answer was bolt's own English,
+    without the "Maisky as narrator" label. It is the persona's now, labelled."""
+    core, daily = make(tmp_path)
+    with served(build_app(desk_for(core, daily=daily), oauth_settings(fake))) as url:
+        assert install(url.removesuffix("/slack/events"), "code-for-t2") == 200
+        assert events(url, app_uninstalled("T2", None)) == 200  # forgotten
+        slash(url, fake, "Was Eden made of iron?", user="UGONE", team="T2")
+        slash(url, fake, "Was Eden made of iron?", user="UNEVER", team="T9")  # never installed
+        answers = [fake.wait_for(f"/response/{user}")[0] for user in ("UGONE", "UNEVER")]
+    for answer in answers:
+        said = str(answer.body.get("text", ""))
+        assert said.startswith("Maisky as narrator") and "install the app again" in said, answer.body

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from bot import Maisky, Settings
 from bot.chat.cooldown import Cooldown
 from bot.chat.desk import Caller, FrontDesk
 from bot.chat.reply import Kind
-from bot.ops.bootstrap import build_desk
+from bot.ops.bootstrap import build_daily, build_desk
 from bot.ops.store import Store
 from tests.conftest import PERSONA, SEEDS
 from tests.daily_support import database_urls, fresh_database
@@ -183,6 +184,11 @@ def test_the_composition_root_shares_the_cooldown_through_the_database(core: Mai
     assert desk.cooldown.store() is store and desk.memory.store() is store and len(opened) == 1
     other = build_desk(settings, core, store=Store(url))
     assert other.handle_line("Who was Churchill?", ANN).reply.kind is Kind.COOLDOWN
+    # as `maisky slack http` and `maisky discord` build theirs: the daily posts' store is the shared one
+    daily = build_daily(replace(settings, database_url=url), core)
+    served = build_desk(settings, core, daily=daily)
+    assert served.cooldown.store() is daily.store
+    assert served.handle_line("Kennedy", ANN).reply.kind is Kind.COOLDOWN
     console = build_desk(settings, core)  # no database: counted in the process, as on the console
     assert console.cooldown.store() is None
     assert console.handle_line("Who was Churchill?", ANN).reply.kind is not Kind.COOLDOWN

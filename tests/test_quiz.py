@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -309,6 +310,44 @@ def test_the_desk_runs_a_round_with_private_misses_and_public_reveals(core: Mais
     hit = desk.handle(Quiz_(QuizAction.CHOOSE, token=asked.reply.token, option=draw.options.index(q.answer)), bob)
     assert not hit.private and hit.reply.narration.startswith("Quite right, Bob")
     assert desk.handle_line("quiz scores", ann).reply.items == ("1. Bob: 1 point",)
+
+
+def test_a_quiz_started_through_one_process_is_answered_through_the_other(core: Maisky, url: str) -> None:
+    """Two desks, each with its own quiz service and connection pool on one database, as two processes
+    behind one address have: whichever process a member reaches sees the channel's one open question."""
+    free = Maisky(core.corpus, core.matcher, core.voice)
+    a = FrontDesk(free, quiz=Quiz(Store(url), core.corpus, core.voice))
+    b = FrontDesk(free, quiz=Quiz(Store(url), core.corpus, core.voice))
+    ann = Caller("slack", "T1", "C1", "U1", name="Ann")
+    bob = Caller("slack", "T1", "C1", "U2", name="Bob")
+    cat = Caller("slack", "T1", "C1", "U3", name="Cat")
+    asked = a.handle_line("quiz", ann)
+    again = b.handle_line("quiz", bob)  # B shows the question A opened, not a second one
+    assert again.reply.token == asked.reply.token and again.reply.choices == asked.reply.choices
+    quiz = b.quiz()
+    assert quiz is not None
+    draw = quiz.store.quiz_current("slack", "C1", "T1")
+    assert draw is not None and str(draw.id) == asked.reply.token
+    q = quiz._by_key[draw.question_key]
+    wrong = next(n for n, o in enumerate(draw.options) if o != q.answer)
+    assert b.handle(Quiz_(QuizAction.CHOOSE, token=asked.reply.token, option=wrong), ann).private
+    tried = a.handle(Quiz_(QuizAction.CHOOSE, token=asked.reply.token, option=wrong), ann)  # tried on B already
+    assert tried.private and tried.reply.narration == core.voice.notice("quiz_tried", name="Ann").narration
+    right = draw.options.index(q.answer)
+    with ThreadPoolExecutor(2) as pool:  # Bob and Cat press the right option at once, one through each process
+        hits = list(pool.map(lambda d, c: d.handle(Quiz_(QuizAction.CHOOSE, token=asked.reply.token, option=right), c),
+                             (b, a), (bob, cat)))  # fmt: skip
+    assert sorted(h.private for h in hits) == [False, True]  # one winner; the other is told it is closed
+    winner = next(h for h in hits if not h.private).reply.narration
+    assert winner.startswith(("Quite right, Bob", "Quite right, Cat"))
+    assert a.handle_line("quiz scores", ann).reply.items == b.handle_line("quiz scores", bob).reply.items
+    assert len(a.handle_line("quiz scores", ann).reply.items) == 1
+    # a new question opened through B is stopped through A, its answer revealed there
+    opened = b.handle_line("quiz", cat)
+    assert opened.reply.token != asked.reply.token
+    stopped = a.handle_line("quiz stop", ann)
+    assert not stopped.private and stopped.reply.kind is Kind.QUIZ and stopped.reply.citation is not None
+    assert b.handle(Quiz_(QuizAction.CHOOSE, token=opened.reply.token, option=0), bob).private  # closed everywhere
 
 
 def test_without_a_store_the_quiz_says_it_is_not_set_up(core: Maisky) -> None:

@@ -8,13 +8,14 @@ import logging
 import os
 import pickle
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from bot.chat.cooldown import Cooldown
+from bot.chat.cooldown import Cooldown, CooldownStore
 from bot.chat.core import Maisky
 from bot.chat.desk import FrontDesk
 from bot.chat.memory import ConversationMemory, TurnStore
@@ -120,6 +121,24 @@ def _corpus_key(settings: Settings, core: Maisky) -> str:
     return core.matcher.fingerprint if isinstance(core.matcher, Matcher) else _fingerprint(settings)
 
 
+class SharedStore(TurnStore, CooldownStore, Protocol):
+    """What every process of a deployment shares through the database (bot.ops.store.Store)."""
+
+
+def _once(open_store: Callable[[], SharedStore | None]) -> Callable[[], SharedStore | None]:
+    """`open_store` called at most once, for the memory and the cooldown both."""
+    lock = threading.Lock()
+    opened: list[SharedStore | None] = []
+
+    def store() -> SharedStore | None:
+        with lock:
+            if not opened:
+                opened.append(open_store())
+            return opened[0]
+
+    return store
+
+
 def build_desk(
     settings: Settings,
     core: Maisky,
@@ -128,19 +147,21 @@ def build_desk(
     hide: frozenset[str] = frozenset(),
     daily: Daily | Callable[[], Daily] | None = None,
     quiz: Quiz | Callable[[], Quiz] | None = None,
-    store: TurnStore | Callable[[], TurnStore | None] | None = None,
+    store: SharedStore | Callable[[], SharedStore | None] | None = None,
     clock: Callable[[], dt.datetime] | None = None,
 ) -> FrontDesk:
     """One surface's front desk: `prefix` is how the surface writes a command ("/maisky "), `hide` the
-    command words it does not offer. Conversation turns are kept in `store` (or the daily posts'
-    store) when there is one; the cooldown and the conversation's silence come from the settings."""
+    command words it does not offer. Conversation turns and the cooldown are kept in `store` (or the
+    daily posts' store) when there is one, so every process shares them; the cooldown's window and the
+    conversation's silence come from the settings."""
     if store is None and daily is not None and not callable(daily):
         store = daily.store
+    if callable(store):
+        store = _once(store)
     now = clock or _utc_now
     memory = ConversationMemory(store, silence=dt.timedelta(minutes=settings.memory_minutes), clock=now)
-    return FrontDesk(
-        core, daily, quiz=quiz, prefix=prefix, hide=hide, clock=now, memory=memory, cooldown=Cooldown(settings.cooldown)
-    )
+    cooldown = Cooldown(settings.cooldown, store=store)
+    return FrontDesk(core, daily, quiz=quiz, prefix=prefix, hide=hide, clock=now, memory=memory, cooldown=cooldown)
 
 
 def _utc_now() -> dt.datetime:

@@ -1,4 +1,4 @@
-"""The database, on SQLAlchemy Core: daily posts, handled event ids, grants, the quiz and conversation turns.
+"""The database, on SQLAlchemy Core: daily posts, handled event ids, grants, the quiz, conversation turns and cooldowns.
 
 A SQLite file by default; any SQLAlchemy URL (PostgreSQL for several processes). The schema is
 created and upgraded on open, under a lock (a PostgreSQL advisory lock, an immediate transaction
@@ -21,6 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import (
     ArgumentError,
@@ -136,6 +137,16 @@ conversation_turns = sa.Table(
 )
 _ix_turns = sa.Index("ix_conversation_turns_latest", conversation_turns.c.conversation, conversation_turns.c.at)
 _ix_turns_age = sa.Index("ix_conversation_turns_age", conversation_turns.c.at)
+
+# Version 9: each member's last question that spent the cooldown (bot/chat/cooldown.py), shared by every
+# process; a row is useless once its window has passed, and those are deleted now and then.
+cooldowns = sa.Table(
+    "cooldowns",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),  # platform:workspace:member
+    sa.Column("used_at", sa.Float, nullable=False),  # seconds since the epoch, UTC
+)
+_ix_cooldowns = sa.Index("ix_cooldowns_used_at", cooldowns.c.used_at)
 
 # Who may manage daily posts besides the platform's own admins (Slack: granted by an admin at run time).
 managers = sa.Table(
@@ -424,12 +435,18 @@ def _v8_quote_cursor(conn: Connection) -> None:
             )
 
 
+def _v_cooldowns(conn: Connection) -> None:
+    """Version 9: the per-member cooldown, shared by processes (a new table only)."""
+    cooldowns.create(conn, checkfirst=True)
+    _ix_cooldowns.create(conn, checkfirst=True)
+
+
 # Each entry upgrades the schema by one version; append, never edit a released one. Order agreed
 # on the notice board: daily's step, the managers', then the quiz's (the last two only add tables),
 # then channel state per workspace, then the conversation memory, then the installation per subscription
-# (version 7), then the quotation cursor (version 8).
+# (version 7), then the quotation cursor (version 8), then the shared cooldown (version 9).
 MIGRATIONS: list[Callable[[Connection], None]] = [
-    _v1, _v_daily, _v_managers, _quiz, _v_places, _memory, _v_enterprise, _v8_quote_cursor
+    _v1, _v_daily, _v_managers, _quiz, _v_places, _memory, _v_enterprise, _v8_quote_cursor, _v_cooldowns,
 ]  # fmt: skip
 _FRESH = 2.0  # seconds since a pooled PostgreSQL connection was last used in which it is not pinged
 _LOCK = 0x6D6169736B79  # "maisky": the PostgreSQL advisory lock held while the schema changes
@@ -542,6 +559,7 @@ class Store:
             raise ConfigError([f"DATABASE_URL: cannot set up the tables ({first})"]) from exc
         self._events_added = 0
         self._turns_added = 0
+        self._cooldowns_taken = 0
         with self.engine.connect() as conn:  # quiz rows from before version 5, waiting for a workspace
             self._legacy_quiz = any(
                 conn.execute(sa.select(t.c.platform).where(t.c.workspace == "").limit(1)).first()
@@ -1078,6 +1096,45 @@ class Store:
                 .limit(limit)
             ).all()
         return [_turn(row) for row in rows]
+
+    # the per-member cooldown (bot.chat.cooldown.Cooldown keeps it here)
+
+    def take_cooldown(self, key: str, now: float, seconds: float) -> float:
+        """Take `key`'s slot if its last use is `seconds` old (or there is none): 0.0, and the window starts
+        at `now`. Otherwise the seconds still to wait, and nothing changes. The decision is one statement
+        (an upsert that updates only an expired row), so two processes checking at once never both take it.
+        A last use more than a window ahead of `now` can only be another process's clock running ahead, and
+        is taken too, so a skewed clock never locks a member out for longer than a window."""
+        key = key[:255]
+        expired = sa.or_(cooldowns.c.used_at <= now - seconds, cooldowns.c.used_at >= now + seconds)
+        with self._write() as conn:
+            dialect = conn.dialect.name
+            if dialect == "postgresql":  # a window lost in a crash costs nothing: no wait for the disk
+                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+            if dialect in ("postgresql", "sqlite"):
+                insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(cooldowns)
+                upsert = insert.values(key=key, used_at=now).on_conflict_do_update(
+                    index_elements=[cooldowns.c.key], set_={"used_at": now}, where=expired
+                )
+                taken = conn.execute(upsert.returning(cooldowns.c.key)).first() is not None
+            else:  # any other database: the insert, or an update of an expired row, decides
+                try:
+                    with conn.begin_nested():
+                        conn.execute(cooldowns.insert().values(key=key, used_at=now))
+                    taken = True
+                except IntegrityError:
+                    update = cooldowns.update().where(cooldowns.c.key == key, expired).values(used_at=now)
+                    taken = bool(conn.execute(update).rowcount)
+            if not taken:  # only for the reply's "wait N seconds"
+                last = conn.execute(sa.select(cooldowns.c.used_at).where(cooldowns.c.key == key)).scalar()
+        if taken:
+            self._cooldowns_taken += 1
+            if self._cooldowns_taken % 500 == 0:  # keep the table to the members inside their window
+                with self._write() as conn:
+                    conn.execute(cooldowns.delete().where(cooldowns.c.used_at <= now - seconds))
+            return 0.0
+        waited = now - float(last) if last is not None else 0.0
+        return min(seconds, max(seconds - waited, 0.001))
 
     # who may manage daily posts, besides the platform's admins
 

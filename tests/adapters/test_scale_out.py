@@ -1,7 +1,7 @@
 """Several processes on one PostgreSQL, started as a club starts them (docs/deployment.md): two
 `maisky slack http` behind one address (a round-robin proxy, as a load balancer), two `maisky discord`
 that split two shards between them, and every process sharing the daily posts. Each question is
-answered once, each daily post made once, and buttons and follow-ups work whichever process gets them.
+answered once, each daily post made once, and buttons, follow-ups and the quiz work whichever process gets them.
 
 The processes are real; Slack's Web API and Discord's REST API and gateway are the local fakes. Every
 wait is on an event with a generous timeout; what must never happen twice is counted after every
@@ -28,6 +28,8 @@ from urllib.request import urlopen
 import pytest
 
 from adapters.slack.rendering import ANOTHER
+from bot import Maisky
+from bot.club.quiz import Quiz
 from bot.ops.store import Store
 from tests.adapters.discord_fakes import APP_ID, TOKEN, command, component
 from tests.adapters.scale_support import RoundRobinProxy, ShardedFakeDiscord, guild_on, in_guild
@@ -128,9 +130,20 @@ def posts_in(calls: list[Call], channel: str) -> list[Call]:
     return [c for c in calls if c.path.endswith("/chat.postMessage") and c.body.get("channel") == channel]
 
 
-def slack_scenario(proxy: RoundRobinProxy, fake: FakeSlack) -> list[str]:
-    """Ask through one process, press "Another passage" and follow up through the other, a retried
-    event on the other process, and a burst; the users whose questions must each be answered once."""
+def option(payload: dict[str, Any], quiz: Quiz, right: bool) -> dict[str, Any]:
+    """The right (or a wrong) option button of the channel's open question, as the database holds it."""
+    draw = quiz.store.quiz_current("slack", "C1", "T1")
+    assert draw is not None
+    answer = quiz._by_key[draw.question_key].answer
+    buttons = next(b for b in payload["blocks"] if b["type"] == "actions")["elements"]
+    n = next(i for i, o in enumerate(draw.options) if (o == answer) == right)
+    return {"action_id": buttons[n]["action_id"], "value": buttons[n]["value"], "type": "button"}
+
+
+def slack_scenario(proxy: RoundRobinProxy, fake: FakeSlack, quiz: Quiz) -> list[str]:
+    """Ask through one process, press "Another passage" and follow up through the other, a quiz opened
+    through one and answered through the other, a retried event on the other process, and a burst; the
+    users (and clicks) that must each be answered once."""
     url = proxy.url + "/slack/events"
 
     n = len(proxy.served)
@@ -148,6 +161,17 @@ def slack_scenario(proxy: RoundRobinProxy, fake: FakeSlack) -> list[str]:
     assert "soft clay" in json.dumps(followed)
     ask, press, follow = proxy.served[n : n + 3]
     assert ask != press and press != follow  # the button and the follow-up each reached the other process
+
+    # a quiz opened through one process, a wrong and a right option pressed through the other and back
+    n = len(proxy.served)
+    assert slash(url, fake, "quiz", user="UQUIZ")[0] == 200
+    quizzed = fake.wait_for("/response/UQUIZ")[0].body
+    assert click(url, fake, option(quizzed, quiz, right=False), user="UWRONG")[0] == 200
+    assert "Not so" in fake.wait_for("/response/click-UWRONG")[0].body["text"]
+    assert click(url, fake, option(quizzed, quiz, right=True), user="URIGHT")[0] == 200
+    assert "Quite right" in fake.wait_for("/response/click-URIGHT")[0].body["text"]
+    opened, wrong, right = proxy.served[n : n + 3]
+    assert opened != wrong and wrong != right  # each press reached the process that did not open the question
 
     # Slack resends an event it thinks was lost; the resend reaches the other process
     ev = {"type": "app_mention", "user": "UMENTION", "text": "<@UBOT> Was Eden made of iron?", "ts": "1700000001.5",
@@ -168,7 +192,7 @@ def slack_scenario(proxy: RoundRobinProxy, fake: FakeSlack) -> list[str]:
     for user in users:
         fake.wait_for(f"/response/{user}")
     assert set(proxy.served) == {0, 1}
-    return ["UASK", *users]
+    return ["UASK", "UQUIZ", "click-UWRONG", "click-URIGHT", *users]
 
 
 # Discord: two processes, one shard each
@@ -234,7 +258,7 @@ async def discord_scenario(fake: ShardedFakeDiscord) -> list[str]:
 
 
 async def test_several_processes_on_one_postgresql_answer_once_post_once_and_share_buttons(
-    database: str, tmp_path: Path
+    database: str, tmp_path: Path, core: Maisky
 ) -> None:
     Store(database).engine.dispose()
     migrate = subprocess.run([*MAISKY, "db", "upgrade"], env=base_env(DATABASE_URL=database), cwd=tmp_path,
@@ -266,7 +290,8 @@ async def test_several_processes_on_one_postgresql_answer_once_post_once_and_sha
             assert await asyncio.to_thread(health, port) == {"database": "ok", "scheduler": "ok"}
         await discord_fake.connected(set(range(SHARDS)), timeout=START)
 
-        asked_on_slack = await asyncio.to_thread(slack_scenario, proxy, slack)
+        quiz = Quiz(store, core.corpus, core.voice)  # to read which option is right, as a member knows it
+        asked_on_slack = await asyncio.to_thread(slack_scenario, proxy, slack, quiz)
         interactions = await discord_scenario(discord_fake)
 
         def all_daily_posted() -> bool | None:

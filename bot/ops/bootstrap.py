@@ -17,6 +17,7 @@ from bot.chat.cooldown import Cooldown
 from bot.chat.core import Maisky
 from bot.chat.desk import FrontDesk
 from bot.chat.memory import ConversationMemory, TurnStore
+from bot.chat.pool import AnswerPool
 from bot.chat.voice import Voice
 from bot.ops.progress import Lines, Progress
 from bot.ops.runtime import use_threads
@@ -126,9 +127,11 @@ def build_desk(
         store = daily.store
     now = clock or _utc_now
     memory = ConversationMemory(store, silence=dt.timedelta(minutes=settings.memory_minutes), clock=now)
+    pool = AnswerPool(settings.answer_threads or None, settings.answer_queue)
     return FrontDesk(
-        core, daily, quiz=quiz, prefix=prefix, hide=hide, clock=now, memory=memory, cooldown=Cooldown(settings.cooldown)
-    )
+        core, daily, quiz=quiz, prefix=prefix, hide=hide, clock=now, memory=memory,
+        cooldown=Cooldown(settings.cooldown), pool=pool,
+    )  # fmt: skip
 
 
 def _utc_now() -> dt.datetime:

@@ -93,7 +93,8 @@ async def fake_discord(port: int) -> None:
             return await super()._handle(request)
 
         async def _burst(self, n: int, first: int) -> web.Response:
-            assert self.ws is not None, "the bot has not connected"
+            if self.ws is None:
+                return web.Response(status=503, text="the bot has not connected yet")
             for k in range(n):
                 iid = str(first + k)
                 payload = command("ask", [{"type": 3, "name": "question", "value": QUESTIONS[k % 3]}],

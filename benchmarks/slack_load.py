@@ -1,321 +1,293 @@
-"""Slack HTTP load: ack latency and answers per second with a Slack that answers in 200 ms.
+"""Slack HTTP load: ack latency, busy replies and answers per second, each party in its own process.
 
-Run:  .venv/bin/python -m benchmarks.slack_load                  (1, 8 and 32 concurrent requests)
-      .venv/bin/python -m benchmarks.slack_load --levels 32 --requests 20 --workers 16 --latency 0.2
+Run:  .venv/bin/python -m benchmarks.slack_load                      (1, 8, 32 and 64 concurrent, 2 CPU hogs)
+      .venv/bin/python -m benchmarks.slack_load --levels 64 --requests 12 --hogs 0 --latency 0.2
 
-The real bolt app (as `maisky slack http` builds it) runs under waitress on 127.0.0.1; a local fake
-stands in for Slack: every response_url reply and Web API call is answered after `--latency`
-seconds, over HTTP/1.1 keep-alive like Slack's own servers. Clients send signed `/maisky` slash
-commands (questions from tests/data/club-questions.yaml, each from its own user), `--requests`
-per client, from `level` threads at once, each on a new connection as Slack does. The ack is the
-HTTP answer to the slash command; an answer is a reply received at the fake's response_url.
-Prints, per level: ack p50 / p99 / max, answers per second, connections opened to response_url.
-`--new-words N` then asks N more questions made of words nobody used before and prints the
-process's resident memory (the app and the fake share it) after each tenth of them, with what
-glibc's malloc holds (in use, and free but kept: fragmentation) and Python's allocated blocks: it
-must stay flat, since no cache may grow with a user's words. `--trace N` adds the N places whose
-Python allocations grew most between the first tenth and the end (tracemalloc: slow). `--core N`
-asks N such questions of the core alone, in one thread, without Slack.
-Not part of the test suite.
+Starts, each as its own process: a fake Slack (Web API and response_url, every call answered after
+`--latency` seconds, over HTTP/1.1 keep-alive like Slack's own servers); the bot as a user starts it,
+`maisky slack http` on 127.0.0.1 with its default SQLite database in a temporary folder; `--hogs`
+CPU hogs (`while True: pass`) at the bot's own priority; and, per level, one client process whose
+`level` clients send signed `/maisky` slash commands (questions from tests/data/club-questions.yaml,
+each from its own member and with its own trigger id), `--requests` each, back to back, each on a new
+connection as Slack does. The ack is the HTTP answer to the slash command, timed by the client; an ack
+that says the bot is busy (the answer pool is full) counts as a busy reply, and every other is followed
+by an answer at the fake's response_url. Prints, per level: ack p50 / p99 / max, requests not
+acknowledged within 3 s (Slack's window), busy acks, answers per second (answers over the time from
+the level's first request to its last answer), CPU seconds of the bot and of the clients beside the
+wall time, and the load average before and after. Not part of the test suite.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
+import asyncio
 import json
+import os
+import signal
+import socket
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
+import tomllib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-
-import yaml
+from urllib.request import urlopen
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "load-signing-secret"
+WINDOW = 3.0  # seconds: Slack's limit for the acknowledgement
 
 
-class SlowSlack:
-    """Slack's Web API and response_url, each answer `latency` seconds late; records reply times."""
-
-    def __init__(self, latency: float) -> None:
-        self.latency = latency
-        self.replies = 0  # replies received at response_url (a count: the fake must not grow with them)
-        self.last_reply = 0.0  # perf_counter() of the latest
-        self.connections = 0
-        self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                super().setup()
-                with fake._lock:
-                    fake.connections += 1
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                time.sleep(fake.latency)
-                if self.path.startswith("/response/"):
-                    with fake._lock:
-                        fake.replies += 1
-                        fake.last_reply = time.perf_counter()
-                    data = b"ok"
-                else:
-                    data = json.dumps({"ok": True, "user": {"is_admin": False}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait_for(self, count: int, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if self.replies >= count:
-                    return
-            time.sleep(0.01)
-        raise SystemExit(f"only {self.replies} of {count} answers arrived within {timeout:.0f} s")
+def busy_words() -> str:
+    """The persona's busy line, which marks an ack (or reply) that asks the member to ask again."""
+    with (ROOT / "persona" / "persona.toml").open("rb") as fh:
+        return str(tomllib.load(fh)["busy"])
 
 
-def signed(body: str) -> dict[str, str]:
-    from slack_sdk.signature import SignatureVerifier
-
-    ts = str(int(time.time()))
-    return {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body),
-    }
+# the fake Slack (its own process)
 
 
-def run_level(
-    port: int, fake: SlowSlack, questions: list[str], level: int, per_client: int, tag: str = ""
-) -> dict[str, float]:
-    """`level` clients each sending `per_client` slash commands back to back; acks timed client-side.
-    `tag` makes user and trigger ids unique across calls (a repeated trigger id is a retry: no answer)."""
-    acks: list[float] = []
-    failures: list[str] = []
+def fake_slack(port: int, latency: float) -> None:
+    """Serve until killed: every call answered after `latency` s; GET /stats reports the replies."""
+    busy = busy_words().encode()
     lock = threading.Lock()
-    before = fake.replies
-    opened = fake.connections
-    start = time.perf_counter()
+    stats: dict[str, float] = {"answers": 0, "busy": 0, "api_calls": 0, "last": 0.0}
 
-    def client(n: int) -> None:
-        for i in range(per_client):
-            user = f"ULOAD{tag}{level}x{n}x{i}"
-            form = {"token": "legacy", "team_id": "T1", "channel_id": "C1", "user_id": user, "user_name": "member",
-                    "command": "/maisky", "text": questions[(n * per_client + i) % len(questions)],
-                    "response_url": f"{fake.url}/response/{user}", "trigger_id": f"trig-{user}",
-                    "api_app_id": "A1"}  # fmt: skip
-            body = urlencode(form)
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            sent = time.perf_counter()
-            try:
-                conn.request("POST", "/slack/events", body=body, headers=signed(body))
-                status = conn.getresponse().status
-                took = time.perf_counter() - sent
-            finally:
-                conn.close()
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
             with lock:
-                acks.append(took)
-                if status != 200:
-                    failures.append(str(status))
+                data = json.dumps(stats).encode()
+            self._send(data)
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(level)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    total = level * per_client
-    fake.wait_for(before + total, timeout=120)
-    last = fake.last_reply
-    if failures:
-        raise SystemExit(f"{len(failures)} slash commands were not acknowledged with 200: {failures[:5]}")
-    ordered = sorted(acks)
-    return {
-        "requests": total,
-        "p50": statistics.median(ordered),
-        "p99": ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))],
-        "max": ordered[-1],
-        "answers_per_s": total / (last - start),
-        "connections": fake.connections - opened,
-    }
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            time.sleep(latency)
+            with lock:
+                if self.path.startswith("/response/"):
+                    stats["busy" if busy in raw else "answers"] += 1
+                    stats["last"] = time.monotonic()  # CLOCK_MONOTONIC: the same clock in every process
+                else:
+                    stats["api_calls"] += 1
+            if self.path.startswith("/response/"):
+                self._send(b"ok")
+            else:
+                self._send(json.dumps({"ok": True, "user": {"is_admin": False}}).encode())
+
+        def _send(self, data: bytes) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    server.request_queue_size = 1024
+    server.serve_forever()
 
 
-def rss_mb() -> float:
-    """This process's resident set size, from /proc (Linux)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise SystemExit("no VmRSS in /proc/self/status: --new-words needs Linux")
+# the clients (their own process)
 
 
-def heap_mb() -> tuple[float, float] | None:
-    """glibc's malloc: (MB in use, MB free but kept) over every arena; None without glibc 2.33+.
-    Free-but-kept memory that grows is fragmentation, not a cache."""
-    import ctypes
-    import ctypes.util
+def signed(body: str, now: int) -> str:
+    import hashlib
+    import hmac
 
-    class MallInfo2(ctypes.Structure):
-        _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
-                                                          "fsmblks", "uordblks", "fordblks", "keepcost")]  # fmt: skip
+    digest = hmac.new(SECRET.encode(), f"v0:{now}:{body}".encode(), hashlib.sha256).hexdigest()
+    return (
+        "POST /slack/events HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(body.encode())}\r\nX-Slack-Request-Timestamp: {now}\r\n"
+        f"X-Slack-Signature: v0={digest}\r\n\r\n{body}"
+    )
 
+
+async def one(port: int, request: bytes, busy: bytes) -> tuple[float, int, bool]:
+    """(seconds to the ack, its status (0: none within 30 s), whether it said busy)."""
+    sent = time.monotonic()
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"))
-        call = libc.mallinfo2
-    except (OSError, AttributeError, TypeError):
-        return None
-    call.restype = MallInfo2
-    info = call()
-    return (info.uordblks + info.hblkhd) / 2**20, info.fordblks / 2**20
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 30)
+        writer.write(request)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 30)  # Connection: close: the whole answer
+        took = time.monotonic() - sent
+        writer.close()
+    except (TimeoutError, OSError):
+        return time.monotonic() - sent, 0, False
+    status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else 0
+    return took, status, busy in answer
 
 
-def invented(n: int) -> str:
-    """A question of three words no dictionary or corpus holds, different for every n."""
-    letters = "bcdfghjklmnpqrstvwxz"
-    words = []
-    for k in range(3):
-        m, w = n * 3 + k + 7919, ""
-        while m:
-            m, r = divmod(m, len(letters))
-            w += letters[r] + "aeiou"[r % 5]
-        words.append(w)
-    return "What did Maisky think of " + " ".join(words) + "?"
+async def clients(port: int, fake: str, level: int, per_client: int, tag: str) -> dict[str, Any]:
+    import yaml
+
+    busy = busy_words().encode()
+    questions = [str(q["q"]) for q in yaml.safe_load((ROOT / "tests/data/club-questions.yaml").read_text())]
+
+    def request(n: int, i: int) -> bytes:
+        user = f"U{tag}x{level}x{n}x{i}"
+        form = {"token": "legacy", "team_id": "T1", "channel_id": "C1", "user_id": user, "user_name": "member",
+                "command": "/maisky", "text": questions[(n * per_client + i) % len(questions)],
+                "response_url": f"{fake}/response/{user}", "trigger_id": f"trig-{user}",
+                "api_app_id": "A1"}  # fmt: skip
+        return signed(urlencode(form), int(time.time())).encode()
+
+    results: list[tuple[float, int, bool]] = []
+
+    async def client(n: int) -> None:
+        for i in range(per_client):
+            req = request(n, i)  # signed before the clock starts
+            results.append(await one(port, req, busy))
+
+    cpu, start = time.process_time(), time.monotonic()
+    await asyncio.gather(*(client(n) for n in range(level)))
+    return {"acks": results, "start": start, "end": time.monotonic(), "cpu": time.process_time() - cpu}
 
 
-def new_words(port: int, fake: SlowSlack, total: int, level: int = 8, trace: int = 0) -> None:
-    """`total` questions of never-seen words, `level` clients at once; RSS after each tenth.
-    With `trace`, also the `trace` places whose Python allocations grew most from the first tenth to
-    the last (tracemalloc, which slows the run and adds its own memory to the RSS)."""
-    import gc
-    import tracemalloc
-
-    step = max(1, total // 10)
-    print(f"RSS over {total:,} questions made of new words ({level} clients at once):")
-    print(f"{'questions':>10}  {'RSS MB':>8}  {'vs first':>8}  {'malloc used':>11}  {'malloc free':>11}  "
-          f"{'Python blocks':>14}")  # fmt: skip
-    first = 0.0
-    if trace:
-        tracemalloc.start(8)
-    snapshot = None
-    for done in range(0, total, step):
-        batch = [invented(done + i) for i in range(step)]
-        run_level(port, fake, batch, level, max(1, step // level), tag=f"w{done}x")
-        gc.collect()
-        rss = rss_mb()
-        first = first or rss
-        heap = heap_mb()
-        used, free = (f"{heap[0]:9.1f}MB", f"{heap[1]:9.1f}MB") if heap else ("?", "?")
-        print(f"{done + step:>10,}  {rss:>8.1f}  {rss / first - 1:>+8.1%}  {used:>11}  {free:>11}  "
-              f"{sys.getallocatedblocks():>14,}")  # fmt: skip
-        if trace and snapshot is None:
-            snapshot = tracemalloc.take_snapshot()
-    if trace and snapshot is not None:
-        grown = tracemalloc.take_snapshot().compare_to(snapshot, "traceback")
-        print(f"Python allocations that grew most after the first {step:,} questions (tracemalloc):")
-        for stat in grown[:trace]:
-            print(f"  {stat.size_diff / 1024:+9.1f} KB  {stat.count_diff:+8,} blocks")
-            for line in stat.traceback.format(limit=6, most_recent_first=True):
-                print("      " + line.strip())
+# the run (this process)
 
 
-def core_alone(core: Any, total: int) -> None:
-    """`total` questions of new words straight to `Maisky.ask` in this thread (no Slack, no threads):
-    what the core itself keeps, without the arenas of many threads blurring it."""
-    import gc
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
-    step = max(1, total // 5)
-    for i in range(step):  # warm-up: the query-word cache fills
-        core.ask(invented(10_000_000 + i))
-    gc.collect()
-    base = heap_mb()
-    print(f"The core alone, {total:,} more questions made of new words (one thread):")
-    print(f"{'questions':>10}  {'RSS MB':>8}  {'malloc used vs start':>20}  {'Python blocks':>14}")
-    for done in range(0, total, step):
-        for i in range(step):
-            core.ask(invented(20_000_000 + done + i))
-        gc.collect()
-        heap = heap_mb()
-        grown = f"{heap[0] - base[0]:+.2f} MB" if heap and base else "?"
-        print(f"{done + step:>10,}  {rss_mb():>8.1f}  {grown:>20}  {sys.getallocatedblocks():>14,}")
+
+def cpu_seconds(pid: int) -> float:
+    """user + system CPU seconds of a process, every thread included (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stats(fake: str) -> dict[str, float]:
+    with urlopen(f"{fake}/stats", timeout=30) as resp:
+        return dict(json.loads(resp.read()))
+
+
+def wait_until_up(url: str, proc: subprocess.Popen[bytes] | None, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise SystemExit(f"the process exited with {proc.returncode} before it listened")
+        try:
+            with urlopen(url, timeout=5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} never answered")
+
+
+def run_level(port: int, fake: str, bot: int, level: int, per_client: int, tag: str) -> dict[str, float]:
+    before = stats(fake)
+    load = os.getloadavg()[0]
+    bot_cpu = cpu_seconds(bot)
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.slack_load", "clients", str(port), fake, str(level), str(per_client), tag],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    done = json.loads(out)
+    acks = done["acks"]
+    taken = sum(1 for _, status, busy in acks if status == 200 and not busy)
+    deadline = time.monotonic() + 600
+    while (now := stats(fake))["answers"] - before["answers"] < taken:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"only {now['answers'] - before['answers']:.0f} of {taken} answers arrived in 600 s")
+        time.sleep(0.1)
+    times = sorted(t for t, _, _ in acks)
+    answers = now["answers"] - before["answers"]
+    wall = max(now["last"], done["end"]) - done["start"]
+    return {
+        "requests": len(acks),
+        "p50": statistics.median(times),
+        "p99": times[min(len(times) - 1, round(0.99 * (len(times) - 1)))],
+        "max": times[-1],
+        "late": sum(1 for t, status, _ in acks if status == 0 or t > WINDOW),
+        "failed": sum(1 for _, status, _ in acks if status not in (0, 200)),
+        "busy": sum(1 for _, status, busy in acks if status == 200 and busy) + now["busy"] - before["busy"],
+        "answers_per_s": answers / (now["last"] - done["start"]) if answers else 0.0,
+        "wall": wall,
+        "bot_cpu": cpu_seconds(bot) - bot_cpu,
+        "client_cpu": done["cpu"],
+        "load_before": load,
+        "load_after": os.getloadavg()[0],
+    }
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "fake":
+        fake_slack(int(sys.argv[2]), float(sys.argv[3]))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "clients":
+        port, fake, level, per_client, tag = sys.argv[2:7]
+        print(json.dumps(asyncio.run(clients(int(port), fake, int(level), int(per_client), tag))))
+        return
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--levels", type=int, nargs="+", default=[1, 8, 32], help="concurrent clients (default 1 8 32)")
+    p.add_argument("--levels", type=int, nargs="+", default=[1, 8, 32, 64], help="concurrent clients (1 8 32 64)")
     p.add_argument("--requests", type=int, default=12, help="slash commands per client (default 12)")
     p.add_argument("--latency", type=float, default=0.2, help="seconds the fake Slack takes to answer (default 0.2)")
-    p.add_argument("--workers", type=int, help="answering threads (default: MAISKY_SLACK_WORKERS's default)")
-    p.add_argument("--http-threads", type=int, default=8, help="waitress threads taking requests (default 8)")
-    p.add_argument("--new-words", type=int, default=0, help="then N questions of new words, printing RSS (e.g. 10000)")
-    p.add_argument("--trace", type=int, default=0, help="with --new-words: the N places whose allocations grew most")
-    p.add_argument("--all-arenas", action="store_true", help="leave glibc's malloc arenas uncapped (before 2026-11-27)")
-    p.add_argument(
-        "--core", type=int, default=0, help="only N questions of new words to the core, no Slack (e.g. 5000)"
-    )
+    p.add_argument("--hogs", type=int, default=2, help="CPU hogs at the bot's own priority (default 2)")
+    p.add_argument("--env", nargs="*", default=[], metavar="NAME=VALUE", help="more settings for the bot process")
     args = p.parse_args()
 
-    import logging
-
-    import waitress.server
-    from slack_bolt.adapter.wsgi import SlackRequestHandler
-
-    from adapters.slack.app import PREFIX, build_app
-    from bot import Settings, build
-    from bot.ops.bootstrap import build_desk
-    from bot.ops.settings import SlackSettings
-
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" is what we measure
-    settings = Settings(seeds_dir=ROOT / "seeds", persona_dir=ROOT / "persona", cooldown=0)
-    core = build(settings)
-    if args.core:
-        core_alone(core, args.core)
-        return
-    questions = [str(q["q"]) for q in yaml.safe_load((ROOT / "tests/data/club-questions.yaml").read_text())]
-    if not args.all_arenas:
-        from adapters.slack.malloc import limit_arenas
-
-        limit_arenas()  # as `maisky slack` does (adapters.slack.app.run)
-    fake = SlowSlack(args.latency)
-    slack = SlackSettings("xoxb-load", SECRET, "", fake.url + "/api/", 0)
-    if args.workers:
-        from dataclasses import replace
-
-        slack = replace(slack, workers=args.workers)
-    app = build_app(build_desk(settings, core, prefix=PREFIX), slack)
-    server = waitress.server.create_server(
-        SlackRequestHandler(app), host="127.0.0.1", port=0, threads=args.http_threads, connection_limit=1000
-    )
-    port = int(server.effective_port)  # type: ignore[union-attr]
-    threading.Thread(target=server.run, daemon=True).start()
-    run_level(port, fake, questions, 2, 2)  # warm up: first requests compile templates, open pools
-
-    print(f"Slack HTTP load: fake Slack answering in {args.latency * 1000:.0f} ms; {slack.workers} answering "
-          f"threads, {args.http_threads} waitress threads; {args.requests} slash commands per client")  # fmt: skip
-    print(f"{'concurrent':>10}  {'requests':>8}  {'ack p50':>8}  {'ack p99':>8}  {'ack max':>8}  "
-          f"{'answers/s':>9}  {'reply conns':>11}")  # fmt: skip
-    for level in args.levels:
-        r = run_level(port, fake, questions, level, args.requests)
-        print(f"{level:>10}  {r['requests']:>8.0f}  {r['p50'] * 1000:>6.1f}ms  {r['p99'] * 1000:>6.1f}ms  "
-              f"{r['max'] * 1000:>6.1f}ms  {r['answers_per_s']:>9.1f}  {r['connections']:>11.0f}")  # fmt: skip
-    if args.new_words:
-        new_words(port, fake, args.new_words, trace=args.trace)
-    server.close()
+    fake_port, port = free_port(), free_port()
+    fake = f"http://127.0.0.1:{fake_port}"
+    extra = dict(item.split("=", 1) for item in args.env)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_", "DATABASE_", "MAISKY_"))}
+    env |= {"SLACK_BOT_TOKEN": "xoxb-load", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": f"{fake}/api/",
+            "HOST": "127.0.0.1", "PORT": str(port), "MAISKY_COOLDOWN": "0", "LOG_LEVEL": "WARNING"} | extra  # fmt: skip
+    maisky = Path(sys.executable).with_name("maisky")
+    procs: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory() as here:
+        try:
+            fake_proc = subprocess.Popen([sys.executable, "-m", "benchmarks.slack_load", "fake", str(fake_port),
+                                          str(args.latency)], cwd=ROOT)  # fmt: skip
+            procs.append(fake_proc)
+            log = open(Path(here) / "bot.log", "wb")  # noqa: SIM115  (closed with the folder)
+            bot = subprocess.Popen([str(maisky), "slack", "http"], cwd=here, env=env, stdout=log, stderr=log)
+            procs.append(bot)
+            wait_until_up(f"{fake}/stats", fake_proc)
+            wait_until_up(f"http://127.0.0.1:{port}/healthz", bot)
+            run_level(port, fake, bot.pid, 2, 2, "warm")  # first requests compile templates, open pools
+            hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.hogs)]
+            procs += hogs
+            print(f"Slack HTTP load: `maisky slack http` against a fake Slack answering in {args.latency * 1000:.0f} ms; "
+                  f"{args.hogs} CPU hogs at its priority; {args.requests} slash commands per client; "
+                  f"{os.cpu_count()} cores; settings {extra or 'as shipped'}")  # fmt: skip
+            print(f"{'concurrent':>10} {'requests':>8} {'ack p50':>8} {'ack p99':>8} {'ack max':>8} {'>3 s':>5} "
+                  f"{'busy':>5} {'answers/s':>9} {'wall s':>7} {'bot CPU s':>9} {'client CPU s':>12} {'load':>11}")  # fmt: skip
+            for level in args.levels:
+                r = run_level(port, fake, bot.pid, level, args.requests, f"L{level}")
+                if r["failed"]:
+                    print(f"  {r['failed']:.0f} acks were neither 200 nor missing")
+                print(f"{level:>10} {r['requests']:>8.0f} {r['p50'] * 1000:>6.1f}ms {r['p99'] * 1000:>6.1f}ms "
+                      f"{r['max'] * 1000:>6.1f}ms {r['late']:>5.0f} {r['busy']:>5.0f} {r['answers_per_s']:>9.1f} "
+                      f"{r['wall']:>7.1f} {r['bot_cpu']:>9.1f} {r['client_cpu']:>12.1f} "
+                      f"{r['load_before']:>5.1f}-{r['load_after']:<5.1f}", flush=True)  # fmt: skip
+        finally:
+            for proc in reversed(procs):
+                proc.send_signal(signal.SIGTERM if proc is procs[1] else signal.SIGKILL)
+            for proc in procs:
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            errors = [line for line in (Path(here) / "bot.log").read_text(errors="replace").splitlines()
+                      if "ERROR" in line or "Traceback" in line]  # fmt: skip
+            if errors:
+                print(f"bot log: {len(errors)} error lines, the first: {errors[0][:200]}")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 __all__ = [
+    "Busy",
     "ChannelGone",
     "ConfigError",
     "CorpusError",
@@ -85,6 +86,11 @@ class ImportFileError(MaiskyError):
 
 class ServiceError(MaiskyError):
     """A chat platform refused us or could not be reached at start-up."""
+
+
+class Busy(MaiskyError):
+    """Every answer thread is working and the queue before them is full: the member is asked to try
+    again in a moment (FrontDesk.busy) rather than kept waiting behind the backlog."""
 
 
 class PostError(MaiskyError):

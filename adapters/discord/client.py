@@ -29,7 +29,7 @@ from adapters.discord.translator import DataTranslator
 from bot.chat.commands import Command
 from bot.chat.desk import Caller, FrontDesk, Outcome
 from bot.chat.reply import ActionKind, read_option
-from bot.errors import ServiceError
+from bot.errors import Busy, ServiceError
 from bot.ops.settings import DiscordSettings
 
 if TYPE_CHECKING:
@@ -242,9 +242,17 @@ class MaiskyClient(discord.Client):
             await interaction.response.send_message(**to_discord(self.desk.core.expired()), ephemeral=True)
 
     async def answer(self, interaction: discord.Interaction[Any], command: Command) -> None:
-        """Hand the command to the desk; send a quick outcome at once, else defer and follow up."""
+        """Hand the command to the desk's answer pool (its own bounded, low-priority threads, never the
+        loop's default executor); send a quick outcome at once, else defer and follow up. When the pool
+        is full, the first response is the busy reply."""
         use_in_this_context(self.endpoints)
-        work = asyncio.ensure_future(asyncio.to_thread(self.desk.handle, command, self.caller(interaction)))
+        loop = asyncio.get_running_loop()
+        try:
+            work = loop.run_in_executor(self.desk.pool, self.desk.handle, command, self.caller(interaction))
+        except Busy:
+            outcome = self.desk.busy(command)
+            await interaction.response.send_message(**await self.message(outcome), ephemeral=True)
+            return
         done, _ = await asyncio.wait({work}, timeout=QUICK)
         if done:
             outcome = work.result()
@@ -267,7 +275,13 @@ class MaiskyClient(discord.Client):
         role = msg.guild.self_role if msg.guild else None  # the bot's own managed role
         if not direct and me not in msg.mentions and (role is None or role not in msg.role_mentions):
             return
-        outcome = await asyncio.to_thread(self.desk.handle_line, msg.content, self.message_caller(msg))
+        caller = self.message_caller(msg)
+        try:
+            outcome = await asyncio.get_running_loop().run_in_executor(
+                self.desk.pool, self.desk.handle_line, msg.content, caller
+            )
+        except Busy:
+            outcome = self.desk.busy(self.desk.parse(msg.content, caller.me))
         out = await self.message(outcome)
         try:
             if outcome.private and not direct:  # only the asker should see it: in their DMs

@@ -1,8 +1,10 @@
 """The Slack front end on slack-bolt: /maisky, mentions, direct messages and buttons.
 
 Translation only: a Slack payload becomes a command and a caller, the front desk answers, and the
-outcome becomes a Slack message, in the channel or only for the caller. Everything slow runs in
-bolt's lazy listeners, so every request is acknowledged within Slack's 3 seconds.
+outcome becomes a Slack message, in the channel or only for the caller. The request's own thread
+only hands the work to the desk's answer pool (bot/chat/pool.py: low-priority threads, a bounded
+queue) and acknowledges, so every request is acknowledged within Slack's 3 seconds however busy the
+answers keep the CPU; when the pool is full, the member is told at once to ask again in a moment.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App, BoltContext, BoltResponse
@@ -26,10 +28,10 @@ from adapters.slack.members import find_members
 from adapters.slack.rendering import ANOTHER, QUIZ, SOURCE, fallback_text, to_slack
 from adapters.slack.responding import Responder, interactive_retries
 from adapters.slack.serve import Scheduler, serve_http, serve_socket
-from bot.chat.commands import Another, Quiz, QuizAction
+from bot.chat.commands import Another, Command, Quiz, QuizAction
 from bot.chat.desk import Caller, FrontDesk, Outcome
 from bot.chat.reply import read_option
-from bot.errors import ServiceError
+from bot.errors import Busy, ServiceError
 from bot.ops.settings import SlackSettings
 
 if TYPE_CHECKING:
@@ -144,17 +146,31 @@ def _ack(ack: Callable[..., None]) -> None:
     ack()
 
 
+def _sent(send: Callable[[Outcome], None], outcome: Outcome) -> None:
+    try:
+        send(outcome)
+    except Exception:
+        log.exception("could not send a reply to Slack")
+
+
 class Listeners:
-    """Bolt's listeners (run lazily, after the ack): each turns a Slack payload into a command and a
-    caller, and the front desk's outcome into a message. Bolt passes arguments by name; `client` is
-    the request's own, which bolt gives the workspace's bot token (one token, or each installation's)."""
+    """Bolt's listeners. Each runs in the request's own thread, hands the work to the desk's answer pool
+    and acknowledges; the work turns a Slack payload into a command and a caller, and the front desk's
+    outcome into a message, which the `senders` threads deliver. Bolt passes arguments by name; `client`
+    is the request's own, which bolt gives the workspace's bot token (one token, or each installation's)."""
 
     def __init__(
-        self, desk: FrontDesk, allowlist: frozenset[str], responder: Responder, seen: _Seen | None = None
+        self,
+        desk: FrontDesk,
+        allowlist: frozenset[str],
+        responder: Responder,
+        senders: Executor | None = None,
+        seen: _Seen | None = None,
     ) -> None:
         self.desk = desk
         self.allowlist = allowlist
         self.responder = responder
+        self.senders = senders or ThreadPoolExecutor(max_workers=4, thread_name_prefix="maisky-send")
         self.seen = seen or _Seen()  # the messages (team, channel, ts) answered already
 
     def is_admin(self, user: str, client: WebClient) -> bool:
@@ -188,44 +204,96 @@ class Listeners:
         url = str(body.get("response_url") or "")
         self.responder(url, response_type=_response_type(outcome), **extra, **_message(outcome))
 
-    def command(self, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
-        """/maisky text."""
-        self.respond(body, self.desk.handle_line(body.get("text", ""), self.caller(body, client, context)))
+    def _hand_over(self, work: Callable[[], Outcome | None], send: Callable[[Outcome], None]) -> bool:
+        """Queue `work` in the answer pool, its outcome then sent by a sender (None: nothing to send);
+        False when the pool is full."""
 
-    def another(self, body: dict[str, Any], client: WebClient) -> None:
+        def answer() -> None:
+            outcome = work()
+            if outcome is not None:
+                self.senders.submit(_sent, send, outcome)
+
+        try:
+            self.desk.pool.submit(answer)
+        except Busy:
+            return False
+        return True
+
+    def _busy(self, command: Command, send: Callable[[Outcome], None]) -> None:
+        """The busy reply, sent by a sender (never in the request's thread: it waits on Slack)."""
+        self.senders.submit(_sent, send, self.desk.busy(command))
+
+    # the listeners: each runs in the request's thread and returns at once
+
+    def command(self, ack: Callable[..., None], body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+        """/maisky text; when the pool is full, the busy reply is the acknowledgement itself."""
+
+        def work() -> Outcome:
+            return self.desk.handle_line(body.get("text", ""), self.caller(body, client, context))
+
+        if self._hand_over(work, lambda outcome: self.respond(body, outcome)):
+            ack()
+            return
+        busy = self.desk.busy(self.desk.parse(str(body.get("text", "")), _me(body, context)))
+        ack(response_type=_response_type(busy), **_message(busy))
+
+    def another(self, ack: Callable[..., None], body: dict[str, Any], client: WebClient) -> None:
         """The "Another passage" button: its value is the key of the conversation turn it follows."""
+        ack()
         key = str((body.get("actions") or [{}])[0].get("value", ""))[:64]
-        outcome = self.desk.handle(Another(key or "-"), self.caller(body, client))  # no key: the turn expired
-        self.respond(body, outcome, replace_original=False)
+        command = Another(key or "-")  # no key: the turn expired
 
-    def choose(self, body: dict[str, Any], client: WebClient) -> None:
+        def send(outcome: Outcome) -> None:
+            self.respond(body, outcome, replace_original=False)
+
+        if not self._hand_over(lambda: self.desk.handle(command, self.caller(body, client)), send):
+            self._busy(command, send)
+
+    def choose(self, ack: Callable[..., None], body: dict[str, Any], client: WebClient) -> None:
         """A quiz option button: its value carries the question and the option."""
+        ack()
         carried = read_option(str((body.get("actions") or [{}])[0].get("value", "")))
         if carried is None:
             log.warning("malformed quiz button value")
         token, option = carried or ("", -1)
-        outcome = self.desk.handle(Quiz(QuizAction.CHOOSE, token=token, option=option), self.caller(body, client))
-        self.respond(body, outcome, replace_original=False)
+        command = Quiz(QuizAction.CHOOSE, token=token, option=option)
 
-    def mention(self, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+        def send(outcome: Outcome) -> None:
+            self.respond(body, outcome, replace_original=False)
+
+        if not self._hand_over(lambda: self.desk.handle(command, self.caller(body, client)), send):
+            self._busy(command, send)
+
+    def mention(self, ack: Callable[..., None], body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         """A mention in a channel (answered in its thread) or a direct message."""
+        ack()
         event = body["event"]
         kind = "mention" if event.get("type") == "app_mention" else "direct message"
         why = _not_a_question(event)
-        if why is None:
-            why = self.answered_already(body, event)
         if why is not None:
             log.info("ignored a Slack %s (%s): %s", kind, _delivery_id(body) or "no id", why)
             return
-        outcome = self.desk.handle_line(event.get("text", ""), self.caller(body, client, context))
         direct = event.get("channel_type") == "im"
         thread = event.get("thread_ts") or (None if direct else event["ts"])
-        if outcome.private and not direct:
-            client.chat_postEphemeral(
-                channel=event["channel"], user=event["user"], thread_ts=thread, **_message(outcome)
-            )
-        else:
-            client.chat_postMessage(channel=event["channel"], thread_ts=thread, **_message(outcome))
+
+        def send(outcome: Outcome) -> None:
+            if outcome.private and not direct:
+                client.chat_postEphemeral(
+                    channel=event["channel"], user=event["user"], thread_ts=thread, **_message(outcome)
+                )
+            else:
+                client.chat_postMessage(channel=event["channel"], thread_ts=thread, **_message(outcome))
+
+        def work() -> Outcome | None:
+            # a claim in the store (shared by processes): made in the answer's work, after the ack
+            why = self.answered_already(body, event)
+            if why is not None:
+                log.info("ignored a Slack %s (%s): %s", kind, _delivery_id(body) or "no id", why)
+                return None
+            return self.desk.handle_line(event.get("text", ""), self.caller(body, client, context))
+
+        if not self._hand_over(work, send):
+            self._busy(self.desk.parse(str(event.get("text", "")), _me(body, context)), send)
 
     def answered_already(self, body: dict[str, Any], event: dict[str, Any]) -> str | None:
         """Each message is answered once, whatever Slack delivers for it: an edited mention comes again as
@@ -251,7 +319,8 @@ def build_app(desk: FrontDesk, slack: SlackSettings, client: WebClient | None = 
     builds it, with the daily posts and the quiz where they are set up); `client` is injectable for tests.
 
     Acks are sent from the request's own thread (`process_before_response`), so they never queue
-    behind answers; answers run in `slack.workers` threads and reply over kept-alive connections.
+    behind answers; answers are worked out in the desk's answer pool (bounded, at lower priority) and
+    sent by `slack.workers` threads over kept-alive connections.
     With OAuth settings the app serves every workspace that installed it (adapters/slack/installs.py):
     listeners use the request's own client, which bolt gives the workspace's bot token."""
     daily = desk.daily()
@@ -268,7 +337,8 @@ def build_app(desk: FrontDesk, slack: SlackSettings, client: WebClient | None = 
         request_verification_enabled=not slack.socket_mode,
         oauth_flow=flow,
         process_before_response=True,
-        listener_executor=ThreadPoolExecutor(max_workers=slack.workers, thread_name_prefix="maisky-answer"),
+        # the senders: replies (and the busy reply) wait here on Slack, using little CPU
+        listener_executor=ThreadPoolExecutor(max_workers=slack.workers, thread_name_prefix="maisky-send"),
         before_authorize=rate_limited,
         # what bolt itself tells a member when it finds no installation (or the one token fails): ours, labelled
         user_facing_authorize_error_message=fallback_text(desk.core.voice.notice("not_installed")),
@@ -288,13 +358,13 @@ def build_app(desk: FrontDesk, slack: SlackSettings, client: WebClient | None = 
         next()
         return None
 
-    listen = Listeners(desk, slack.daily_allowlist, Responder(), seen)
-    app.command("/maisky")(ack=_ack, lazy=[listen.command])
-    app.action(ANOTHER)(ack=_ack, lazy=[listen.another])
+    listen = Listeners(desk, slack.daily_allowlist, Responder(), app.listener_runner.listener_executor, seen)
+    app.command("/maisky")(listen.command)
+    app.action(ANOTHER)(listen.another)
     app.action(SOURCE)(_ack)
-    app.action(QUIZ)(ack=_ack, lazy=[listen.choose])
-    app.event("app_mention")(ack=_ack, lazy=[listen.mention])
-    app.event("message", matchers=[_direct])(ack=_ack, lazy=[listen.mention])
+    app.action(QUIZ)(listen.choose)
+    app.event("app_mention")(listen.mention)
+    app.event("message", matchers=[_direct])(listen.mention)
 
     @app.event("message")  # bolt runs the first listener that matches: this one gets the rest
     def other_messages(ack: Callable[[], None], body: dict[str, Any]) -> None:
@@ -330,4 +400,4 @@ def run(desk: FrontDesk, slack: SlackSettings, shutdown_seconds: float = 20) -> 
 
     scheduler = Scheduler(daily, start_scheduler if daily is not None else None)
     serve = serve_socket if slack.socket_mode else serve_http
-    log.info(serve(app, slack, scheduler, shutdown_seconds))
+    log.info(serve(app, slack, scheduler, shutdown_seconds, pool=desk.pool))

@@ -2,7 +2,7 @@
 
 glibc gives threads that allocate at once their own arenas (up to 8 per core) and keeps what each
 frees for reuse there, so a process answering in 16 threads keeps tens of MB of freed memory that
-no other thread can use (benchmarks/slack_load.py --new-words: about 50 MB, against 18 MB with two
+no other thread can use (benchmarks/slack_memory.py --new-words: about 50 MB, against 18 MB with two
 arenas, and 30 MB less resident in all). Two arenas are what the common MALLOC_ARENA_MAX=2 advice
 sets; an operator's own MALLOC_ARENA_MAX wins, and elsewhere than glibc nothing changes.
 """

@@ -72,9 +72,16 @@ class Scheduler:
             self.daily.store.engine.dispose()
 
 
-def _wait_for_listeners(executor: Executor, deadline: float) -> str:
-    """Let bolt's lazy listeners (the replies already acknowledged) finish; new ones are refused."""
-    waiter = threading.Thread(target=executor.shutdown, kwargs={"wait": True}, daemon=True)
+def _wait_for_listeners(executor: Executor, deadline: float, pool: Executor | None = None) -> str:
+    """Let the answers already acknowledged be worked out (`pool`) and sent (bolt's listener executor,
+    the senders) before `deadline`; new ones are refused."""
+
+    def finish() -> None:
+        if pool is not None:
+            pool.shutdown(wait=True)  # each answer hands its reply to the senders before it ends
+        executor.shutdown(wait=True)
+
+    waiter = threading.Thread(target=finish, daemon=True)
     waiter.start()
     waiter.join(max(0.0, deadline - time.monotonic()))
     return "replies in flight abandoned at the deadline" if waiter.is_alive() else "replies in flight finished"
@@ -105,7 +112,9 @@ def make_server(app: App, slack: SlackSettings, health: Health) -> tuple[Any, Gu
     return server, guard
 
 
-def serve_http(app: App, slack: SlackSettings, scheduler: Scheduler, shutdown_seconds: float) -> str:
+def serve_http(
+    app: App, slack: SlackSettings, scheduler: Scheduler, shutdown_seconds: float, pool: Executor | None = None
+) -> str:
     """Serve HTTP at /slack/events (and /healthz) until a stop signal; returns the stop line."""
     health = Health(scheduler.health())
     server, guard = make_server(app, slack, health)
@@ -114,7 +123,7 @@ def serve_http(app: App, slack: SlackSettings, scheduler: Scheduler, shutdown_se
         notes = (
             [] if guard.wait_idle(max(0.0, deadline - time.monotonic())) else ["requests still open at the deadline"]
         )
-        notes.append(_wait_for_listeners(app.listener_runner.listener_executor, deadline))
+        notes.append(_wait_for_listeners(app.listener_runner.listener_executor, deadline, pool))
         halted = scheduler.halt(deadline)
         return [*notes, halted] if halted else notes
 
@@ -130,7 +139,9 @@ def serve_http(app: App, slack: SlackSettings, scheduler: Scheduler, shutdown_se
     return stopper.summary()
 
 
-def serve_socket(app: App, slack: SlackSettings, scheduler: Scheduler, shutdown_seconds: float) -> str:
+def serve_socket(
+    app: App, slack: SlackSettings, scheduler: Scheduler, shutdown_seconds: float, pool: Executor | None = None
+) -> str:
     """Serve over Socket Mode until a stop signal; returns the stop line."""
     from adapters.slack.envelopes import GuardedSocketModeHandler
 
@@ -138,7 +149,7 @@ def serve_socket(app: App, slack: SlackSettings, scheduler: Scheduler, shutdown_
 
     def drain(deadline: float) -> list[str]:
         handler.close()  # type: ignore[no-untyped-call]  # no new envelopes
-        notes = [_wait_for_listeners(app.listener_runner.listener_executor, deadline)]
+        notes = [_wait_for_listeners(app.listener_runner.listener_executor, deadline, pool)]
         halted = scheduler.halt(deadline)
         return [*notes, halted] if halted else notes
 

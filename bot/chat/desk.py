@@ -35,6 +35,7 @@ from bot.chat.cooldown import Cooldown
 from bot.chat.core import Maisky
 from bot.chat.followup import FollowUps, Shown
 from bot.chat.memory import ConversationMemory, Turn, conversation
+from bot.chat.pool import AnswerPool
 from bot.chat.reading import Reading
 from bot.chat.reply import Kind, Reply
 from bot.chat.text import entry
@@ -198,8 +199,11 @@ class FrontDesk:
         clock: Callable[[], dt.datetime] = _utc_now,
         memory: ConversationMemory | None = None,
         cooldown: Cooldown | None = None,
+        pool: AnswerPool | None = None,
     ) -> None:
         self.core = core
+        # where surfaces run `handle` (never where they acknowledge); its threads start on first use
+        self.pool = pool or AnswerPool()
         self._daily = daily
         self._quiz = quiz
         self.prefix = prefix
@@ -237,6 +241,11 @@ class FrontDesk:
             reply = self.core.error()
         private = self.expects_private(command) or reply.kind in PRIVATE_KINDS
         return Outcome(reply, Visibility.PRIVATE if private else Visibility.PUBLIC, command)
+
+    def busy(self, command: Command) -> Outcome:
+        """The answer pool is full (bot.errors.Busy): ask again in a moment, said only to the caller.
+        Surfaces say it at once, in place of the acknowledgement or first response."""
+        return Outcome(self.core.voice.busy(), Visibility.PRIVATE, command)
 
     def expects_private(self, command: Command) -> bool:
         """Whether the reply will be private whatever it turns out to be (for surfaces that must

@@ -31,7 +31,7 @@ __all__ = ["Voice", "load_persona"]
 
 _REQUIRED_TEXT = (
     "label", "disclosure", "name", "no_more", "unknown_person", "invalid_empty", "invalid_too_long",
-    "invalid_no_words", "invalid_language", "error", "cooldown", "expired",
+    "invalid_no_words", "invalid_language", "error", "cooldown", "expired", "busy",
 )  # fmt: skip
 _REQUIRED_LINES = (
     "openers_own_words", "openers_author", "openers_caption", "openers_another", "openers_who",
@@ -381,3 +381,7 @@ class Voice:
 
     def cooldown(self, seconds: float) -> Reply:
         return self._reply(Kind.COOLDOWN, str(self.persona["cooldown"]).format(seconds=max(1, round(seconds))))
+
+    def busy(self) -> Reply:
+        """Every answer thread is taken and the queue is full (bot.chat.pool): ask again in a moment."""
+        return self._reply(Kind.COOLDOWN, str(self.persona["busy"]))

@@ -19,6 +19,7 @@ from bot.chat.cooldown import Cooldown, CooldownStore
 from bot.chat.core import Maisky
 from bot.chat.desk import FrontDesk
 from bot.chat.memory import ConversationMemory, TurnStore
+from bot.chat.pool import AnswerPool
 from bot.chat.voice import Voice
 from bot.ops.pools import daily_pool, quiz_pool
 from bot.ops.progress import Lines, Progress
@@ -160,8 +161,11 @@ def build_desk(
         store = _once(store)
     now = clock or _utc_now
     memory = ConversationMemory(store, silence=dt.timedelta(minutes=settings.memory_minutes), clock=now)
-    cooldown = Cooldown(settings.cooldown, store=store)
-    return FrontDesk(core, daily, quiz=quiz, prefix=prefix, hide=hide, clock=now, memory=memory, cooldown=cooldown)
+    pool = AnswerPool(settings.answer_threads or None, settings.answer_queue)
+    return FrontDesk(
+        core, daily, quiz=quiz, prefix=prefix, hide=hide, clock=now, memory=memory,
+        cooldown=Cooldown(settings.cooldown, store=store), pool=pool,
+    )  # fmt: skip
 
 
 def _utc_now() -> dt.datetime:

@@ -127,6 +127,8 @@ class Settings:
     shutdown_seconds: int = 20  # how long a stopping process waits for in-flight replies and a daily send
     cache_dir: Path | None = None  # the matcher's vector cache; None: the user's cache folder
     threads: int = 1  # threads of every numeric library (BLAS, onnxruntime, tokenizers): MAISKY_THREADS
+    answer_threads: int = 0  # threads working out answers on Slack and Discord (0: one per core): MAISKY_ANSWER_THREADS
+    answer_queue: int = 64  # answers that may wait for one; more are told to ask again: MAISKY_ANSWER_QUEUE
     values: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @staticmethod
@@ -172,6 +174,8 @@ class Settings:
             problems.append(f"LOG_FORMAT: {values['LOG_FORMAT']!r} is not one of {', '.join(FORMATS)}")
         shutdown = _int(values, "MAISKY_SHUTDOWN_SECONDS", 20, 1, 3600, problems)
         threads = _int(values, "MAISKY_THREADS", 1, 1, 256, problems)
+        answer_threads = _int(values, "MAISKY_ANSWER_THREADS", 0, 0, 64, problems)
+        answer_queue = _int(values, "MAISKY_ANSWER_QUEUE", 64, 0, 10_000, problems)
         cache = values.get("MAISKY_CACHE_DIR") or str(
             Path(values.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "maisky"
         )
@@ -183,7 +187,7 @@ class Settings:
             daily_time=daily_time or "09:00", daily_timezone=zone or "UTC", daily_window_hours=window,
             daily_workers=workers, daily_post_timeout=post_timeout,
             log_level=level, log_format=log_format, shutdown_seconds=shutdown, cache_dir=Path(cache), threads=threads,
-            values=values,
+            answer_threads=answer_threads, answer_queue=answer_queue, values=values,
         )  # fmt: skip
 
     def secret_values(self) -> list[str]:

@@ -1,15 +1,17 @@
 """Fixtures both adapter suites share: the local fakes of Slack and Discord, a core, a front desk
 built as the composition root builds it, and an environment in which nothing can reach the real
-platforms."""
+platforms; the answer pool held shut by other members' work."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
 from bot import Maisky, Settings
 from bot.chat.desk import FrontDesk
+from bot.chat.pool import AnswerPool
 from bot.club.daily import Daily
 from bot.club.quiz import Quiz
 from bot.ops.bootstrap import build_desk
@@ -57,3 +59,25 @@ async def fake_discord() -> AsyncIterator[FakeDiscord]:
     await fake.start()
     yield fake
     await fake.stop()
+
+
+class Blocked:
+    """The answer pool filled with other members' work that holds every thread and queue place until
+    released (as a burst of slow answers would on a saturated CPU)."""
+
+    def __init__(self, pool: AnswerPool, room: int = 0) -> None:
+        self.release = threading.Event()
+        self.started = threading.Semaphore(0)
+        self.pool = pool
+        self.jobs = [pool.submit(self._hold) for _ in range(pool.threads + pool.queue - room)]
+        for _ in range(pool.threads):  # every thread is inside a job: nothing more runs
+            assert self.started.acquire(timeout=120)
+
+    def _hold(self) -> None:
+        self.started.release()
+        self.release.wait(180)
+
+    def open(self) -> None:
+        self.release.set()
+        for job in self.jobs:
+            job.result(timeout=180)

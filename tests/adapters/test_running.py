@@ -125,12 +125,12 @@ def test_slack_http_process_end_to_end(fake: FakeSlack, tmp_path: Path, kind: st
     assert len(stops) == 1 and "daily scheduler stopped" in stops[0]
     refused = [e for e in entries if e["message"].startswith("refused a Slack request")]
     assert len(refused) == 1 and refused[0]["request_id"]
-    # the answer is sent later from bolt's own thread, still under the slash command's request id
+    # the answer is worked out in the answer pool and sent by a sending thread, still under the request id
     answering = [e for e in entries if "/response/UASK" in e["message"]]
     assert answering and all(e.get("request_id") for e in answering)
     assert len({e["request_id"] for e in answering}) == 1 and answering[0]["request_id"] != refused[0]["request_id"]
     assert not any("As you gave `client` as well" in m for m in messages)  # no warning on every start
-    assert len(entries) > 20  # DEBUG really was on: the scan below read plenty
+    assert len(entries) > 10  # DEBUG really was on: the scan below read plenty (bolt logs no lazy listeners now)
     password = [Store(db).engine.url.password] if kind == "postgresql" else []
     # CI's role password is "maisky", which every logger name ("maisky.slack") spells: scan for it only
     # when it is not part of the bot's own name

@@ -1,7 +1,9 @@
-"""Acks never wait for answers: with every answering thread busy, a new slash command is still acknowledged."""
+"""Acks never wait for answers: with every sending or answering thread busy, a new request is still
+acknowledged; with the answer pool full, the ack itself (or an ephemeral note) says to ask again."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -14,9 +16,12 @@ from slack_sdk import WebClient
 
 from adapters.slack.app import build_app
 from bot import Maisky, Settings, build
+from bot.chat.desk import FrontDesk
+from bot.chat.pool import AnswerPool
 from bot.ops.settings import SlackSettings
-from tests.adapters.conftest import desk_for
-from tests.adapters.slack_fakes import SECRET, FakeSlack, post, served
+from tests.adapters.conftest import Blocked, MakeCore, desk_for
+from tests.adapters.slack_fakes import SECRET, FakeSlack, event, post, served, settings, slash
+from tests.adapters.test_slack import all_text
 from tests.conftest import PERSONA, SEEDS
 
 
@@ -86,3 +91,57 @@ def test_acks_do_not_queue_behind_busy_answers(held: HeldReplies) -> None:
             assert held.arrived == 4  # and every one is answered once it is free
     finally:
         fake.close()
+
+
+def busy_desk(core: Maisky, threads: int = 1, queue: int = 1) -> FrontDesk:
+    desk = desk_for(core)
+    desk.pool = AnswerPool(threads, queue)
+    return desk
+
+
+def test_full_answer_pool_acks_at_once_with_the_busy_reply_and_answers_once_it_has_room(
+    fake_slack: FakeSlack, make_core: MakeCore
+) -> None:
+    desk = busy_desk(make_core())
+    busy = desk.core.voice.persona["busy"]
+    blocked = Blocked(desk.pool)
+    try:
+        with served(
+            build_app(desk, settings(fake_slack), WebClient(token="xoxb-test", base_url=fake_slack.api_url))
+        ) as url:
+            status, body = slash(url, fake_slack, "What did you think of Eden?", user="ULATE")
+            assert status == 200  # acknowledged while other members' answers hold every thread and place
+            ack = json.loads(body)
+            assert ack["response_type"] == "ephemeral" and busy in ack["text"]  # the ack itself says so
+            ev = {"type": "app_mention", "user": "U7", "text": "<@UBOT> Eden", "ts": "1700.9", "channel": "C9"}
+            assert event(url, ev, "EvBusy")[0] == 200
+            note = fake_slack.wait_for("/chat.postEphemeral")[0].body
+            assert note["user"] == "U7" and busy in all_text(note)  # only the asker sees it
+            assert fake_slack.count("/response/") == 0  # nothing answered: the work never ran
+            blocked.open()
+            status, body = slash(url, fake_slack, "What did you think of Eden?", user="UNEXT")
+            assert status == 200 and not body  # taken: a plain ack, the answer follows
+            reply = fake_slack.wait_for("/response/UNEXT")[0].body
+            assert "Maisky as narrator" in reply["text"] and busy not in all_text(reply)
+    finally:
+        blocked.open()
+        desk.pool.shutdown(wait=True)
+
+
+def test_request_waiting_for_a_thread_is_acked_and_answered_once_the_threads_are_free(
+    fake_slack: FakeSlack, make_core: MakeCore
+) -> None:
+    desk = busy_desk(make_core(), threads=1, queue=2)
+    blocked = Blocked(desk.pool, room=1)  # the only thread held, one queue place free
+    try:
+        with served(
+            build_app(desk, settings(fake_slack), WebClient(token="xoxb-test", base_url=fake_slack.api_url))
+        ) as url:
+            assert slash(url, fake_slack, "What did you think of Eden?", user="UWAIT") == (200, "")
+            assert fake_slack.count("/response/") == 0  # queued behind the held work, not answered yet
+            blocked.open()
+            reply = fake_slack.wait_for("/response/UWAIT")[0].body
+            assert "Maisky as narrator" in reply["text"]
+    finally:
+        blocked.open()
+        desk.pool.shutdown(wait=True)

@@ -1,0 +1,79 @@
+"""The answer pool: bounded, refusing at once when full, its threads below the acknowledging ones."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+
+import pytest
+
+from bot.chat.core import Maisky
+from bot.chat.desk import FrontDesk, Visibility
+from bot.chat.pool import AnswerPool
+from bot.chat.reply import Kind
+from bot.errors import Busy
+from bot.ops.logs import request_context, request_id
+
+
+def _priority() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def test_full_pool_refuses_at_once_and_takes_work_again_once_freed() -> None:
+    pool = AnswerPool(threads=2, queue=3)
+    release = threading.Event()
+    try:
+        held = [pool.submit(release.wait, 120) for _ in range(5)]  # two running, three waiting
+        assert pool.pending == 5
+        with pytest.raises(Busy):
+            pool.submit(lambda: "late")
+        release.set()
+        assert all(f.result(timeout=120) for f in held)
+        assert pool.submit(lambda: "again").result(timeout=120) == "again"
+    finally:
+        release.set()
+        pool.shutdown(wait=True)
+    assert pool.pending == 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_answer_threads_run_below_the_thread_that_submits() -> None:
+    mine = _priority()
+    pool = AnswerPool(threads=1, queue=0)
+    try:
+        theirs = pool.submit(_priority).result(timeout=120)
+    finally:
+        pool.shutdown(wait=True)
+    assert theirs == min(19, mine + 10)
+    assert _priority() == mine  # only the answer threads were lowered, not the caller's
+
+
+def test_work_runs_in_the_submitting_request_context_and_its_failure_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pool = AnswerPool(threads=1, queue=0)
+
+    def boom() -> None:
+        raise ValueError("broken")
+
+    try:
+        with request_context() as rid:
+            seen = pool.submit(request_id).result(timeout=120)
+        assert seen == rid
+        with caplog.at_level(logging.ERROR), pytest.raises(ValueError):
+            pool.submit(boom).result(timeout=120)
+    finally:
+        pool.shutdown(wait=True)
+    assert any(r.exc_info and "answer failed" in r.getMessage() for r in caplog.records)
+
+
+def test_busy_outcome_is_private_in_the_persona_words(core: Maisky) -> None:
+    from bot.chat.commands import Ask
+
+    desk = FrontDesk(core)
+    outcome = desk.busy(Ask("Who was Eden?"))
+    assert outcome.visibility is Visibility.PRIVATE
+    assert outcome.reply.kind is Kind.COOLDOWN
+    assert outcome.reply.narration == desk.core.voice.persona["busy"]

@@ -2,8 +2,8 @@
 
 Run:  nice -n 10 .venv/bin/python -m benchmarks.anchors --sizes 1000 10000 --repeat 5 [--semantic]
 
-The corpus is the bundled sources plus N paragraphs of real prose (documentation strings of the
-installed Python modules, benchmarks/prose.py; about 10,000 exist in this project's dev install, so
+The corpus is the bundled sources plus N paragraphs of real prose (scripture, dictionaries and
+manuals shipped in Debian packages, about 64 words each: benchmarks/prose.py; 101,260 exist, so
 sizes above that are capped and said so). The questions are hundreds of distinct ones: every
 question of the project's question sets, plus questions made from random prose passages (four of
 their words, some misspelt). Each engine is built once; then, `--repeat` times, every engine in
@@ -128,7 +128,7 @@ def one_size(n: int, semantic: bool, repeat: int) -> None:
             for name, (_, answer) in engines.items():  # in turn, so load changes fall on all alike
                 runs[name].append(timed(answer, qs))
 
-    short = f" (asked for {n}: the installed prose ran out)" if added < n else ""
+    short = f" (asked for {n}: the prose ran out)" if added < n else ""
     print(f"\n{len(base.passages)} bundled passages + {added} of prose{short}")
     print(f"{len(qs)} distinct questions, {repeat} runs; ms per question: median of the run medians "
           f"[lowest-highest run median], median of the run p95s")  # fmt: skip

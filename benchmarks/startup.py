@@ -39,17 +39,17 @@ QUESTION = "What did Maisky think of Chamberlain?"
 
 def make_seeds(folder: Path, n: int) -> int:
     """The bundled sources plus a source of `n` prose passages; how many were written."""
-    from benchmarks.prose import sentence_passages
+    from benchmarks.prose import paragraphs
 
     shutil.copytree(ROOT / "seeds", folder, ignore=shutil.ignore_patterns("__pycache__", "*.py", "*.md"))
-    texts = sentence_passages(n)
+    texts = paragraphs(n)
     out = [
-        '[source]\nid = "docs"\ntitle = "Python documentation strings"\nauthor = "Various"\n'
-        'publication = "Installed packages"\ndate = 2026-01-01\nurl = "https://docs.python.org"\n'
+        '[source]\nid = "prose"\ntitle = "Real prose (scripture, dictionaries, manuals)"\nauthor = "Various"\n'
+        'publication = "Debian packages"\ndate = 2026-01-01\nurl = "https://packages.debian.org"\n'
     ]
     for i, t in enumerate(texts):
         out.append(f'[[passage]]\nid = "p{i}"\nparagraph = {i + 1}\ntext = {json.dumps(t, ensure_ascii=False)}\n')
-    (folder / "docs.toml").write_text("\n".join(out), encoding="utf-8")
+    (folder / "prose.toml").write_text("\n".join(out), encoding="utf-8")
     return len(texts)
 
 
@@ -145,7 +145,7 @@ def one_size(n: int, repeat: int, count: int, full_build: int, keep: Path | None
     base = Path(tempfile.mkdtemp(prefix=f"maisky-bench-{n}-", dir=keep))
     seeds, cache = base / "seeds", base / "cache"
     added = make_seeds(seeds, n)
-    short = f" (asked for {n:,}: the installed prose ran out)" if added < n else ""
+    short = f" (asked for {n:,}: the prose ran out)" if added < n else ""
     print(f"\n== bundled sources + {added:,} prose passages{short}", flush=True)
     env = env_for(seeds, cache)
     wall, rss = ask(seeds, cache)

@@ -30,7 +30,7 @@ from pathlib import Path
 from benchmarks.prose import with_prose
 from bot.search.analysis import STOPWORDS, Analyzer, words
 from bot.search.embedding import load_encoder
-from bot.search.evaluation import is_dialogues, load_questions
+from bot.search.evaluation import load_questions
 from bot.search.matcher import Matcher
 from bot.sources.corpus import Corpus, load_corpus
 
@@ -39,8 +39,8 @@ SEED = 20261127
 
 
 def questions(corpus: Corpus, rng: random.Random, made: int = 300) -> list[str]:
-    files = [f for f in sorted((ROOT / "tests" / "data").glob("*.yaml")) if not is_dialogues(f)]
-    out = {i.q for f in files for i in load_questions(f)}
+    sets = [f for f in sorted((ROOT / "tests" / "data").glob("*.yaml")) if not f.name.startswith("dialogues")]
+    out = {i.q for f in sets for i in load_questions(f)}  # the dialogue files hold conversations, not questions
     passages = [p for p in corpus.passages if p.source.id == "prose"]
     while len(out) < made + 200 and passages:
         ws = [w for w in words(rng.choice(passages).text) if w not in STOPWORDS and not w.isdigit()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import replace
 
 from rapidfuzz import fuzz
@@ -18,7 +18,7 @@ from bot.chat.voice import Voice
 from bot.search.analysis import PERSON_PREFIX, SECOND_PERSON, foreign, words
 from bot.search.matcher import Match, Matcher, MatchResult
 from bot.sources.corpus import Corpus, Person
-from bot.sources.quotes import quote_for_day
+from bot.sources.quotes import QuoteChoice, day_pick, maisky_quotes
 from bot.sources.timeline import dated, parse_span, timeline, years
 
 __all__ = ["MAX_QUESTION", "Maisky"]
@@ -41,12 +41,23 @@ def _name_score(typed: str, name: str) -> float:
 class Maisky:
     """Answers questions, picks quotations and lists sources; plain synchronous Python."""
 
-    def __init__(self, corpus: Corpus, matcher: Matcher, voice: Voice, seed: int = 0) -> None:
+    def __init__(
+        self,
+        corpus: Corpus,
+        matcher: Matcher,
+        voice: Voice,
+        seed: int = 0,
+        quotes: Callable[[], list[QuoteChoice]] | None = None,
+    ) -> None:
+        """`quotes`: how to get Maisky's quotations worth posting (default: read every passage at
+        first use; the composition root reads them from a cache)."""
         self.corpus = corpus
         self.matcher = matcher
         self.voice = voice
         self.seed = seed
         self.passage_ids = frozenset(p.id for p in corpus.passages)
+        self._quotes = quotes if quotes is not None else (lambda: maisky_quotes(corpus))
+        self._quote_pool: list[QuoteChoice] | None = None
         persona = voice.persona
         self.suggestions = Suggestions(matcher, [*persona["suggestions"], *persona.get("questions", [])])
 
@@ -149,8 +160,17 @@ class Maisky:
 
         return self.voice.who(person, max(named, key=says))
 
+    @property
+    def quote_pool(self) -> list[QuoteChoice]:
+        """Maisky's quotations worth posting, found at first use (bot/ops/pools.py keeps them)."""
+        if self._quote_pool is None:
+            self._quote_pool = self._quotes()
+        return self._quote_pool
+
     def quote(self, day: dt.date) -> Reply:
-        choice = quote_for_day(self.corpus, day, self.seed)
+        if not self.quote_pool:
+            raise LookupError("the corpus holds no quotations of Maisky's own")
+        choice = day_pick(self.quote_pool, day, self.seed)
         return self.voice.quote(choice.passage, choice.quote, day.isoformat())
 
     def passage(self, passage_id: str) -> Reply:

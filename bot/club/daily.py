@@ -130,13 +130,22 @@ def next_quote(
 class Daily:
     """Subscribing channels, and posting what is due."""
 
-    def __init__(self, store: Store, corpus: Corpus, voice: Voice, config: DailyConfig, seed: int = 0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        corpus: Corpus,
+        voice: Voice,
+        config: DailyConfig,
+        seed: int = 0,
+        pool: Sequence[QuoteChoice] | None = None,
+    ) -> None:
+        """`pool`: the corpus's quotations worth posting, when already known (read from a cache)."""
         self.store = store
         self.corpus = corpus
         self.voice = voice
         self.config = config
         self.seed = seed
-        self.pool = maisky_quotes(corpus)
+        self.pool = list(pool) if pool is not None else maisky_quotes(corpus)
         self._by_key = {q.key: q for q in self.pool}
 
     # the commands

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -151,12 +152,15 @@ def _when_label(first: int, last: int) -> str:
 class Quiz:
     """A channel's quiz: ask, answer (typed or by option), stop, scores."""
 
-    def __init__(self, store: Store, corpus: Corpus, voice: Voice, seed: int = 0) -> None:
+    def __init__(
+        self, store: Store, corpus: Corpus, voice: Voice, seed: int = 0, pool: Sequence[Question] | None = None
+    ) -> None:
+        """`pool`: the corpus's questions, when already known (read from a cache)."""
         self.store = store
         self.corpus = corpus
         self.voice = voice
         self.seed = seed
-        self.pool = questions(corpus)
+        self.pool = list(pool) if pool is not None else questions(corpus)
         self._by_key = {q.key: q for q in self.pool}
 
     # drawing

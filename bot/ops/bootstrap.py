@@ -10,6 +10,7 @@ import pickle
 import sys
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -18,6 +19,7 @@ from bot.chat.core import Maisky
 from bot.chat.desk import FrontDesk
 from bot.chat.memory import ConversationMemory, TurnStore
 from bot.chat.voice import Voice
+from bot.ops.pools import daily_pool, quiz_pool
 from bot.ops.progress import Lines, Progress
 from bot.ops.runtime import use_threads
 from bot.ops.settings import Settings
@@ -104,8 +106,18 @@ def build(settings: Settings, *, index: bool = True, progress: Progress | None =
     else:
         corpus = quotation_corpus(settings)
         matcher = cast(Matcher, _NoIndex())
+        fingerprint = _fingerprint(settings)
     voice = Voice(settings.persona_dir, corpus, seed=settings.seed)
-    return Maisky(corpus, matcher, voice, seed=settings.seed)
+    cache = settings.cache_dir or default_cache_dir()
+    # Maisky's quotations worth posting, read from the cache folder while the corpus is unchanged:
+    # finding them reads every passage (seconds at 100,000), and only daily posts and `quote` need them
+    quotes = partial(daily_pool, corpus, fingerprint, cache)
+    return Maisky(corpus, matcher, voice, seed=settings.seed, quotes=quotes)
+
+
+def _corpus_key(settings: Settings, core: Maisky) -> str:
+    """What keys everything worked out from the core's corpus (bot/ops/pools.py)."""
+    return core.matcher.fingerprint if isinstance(core.matcher, Matcher) else _fingerprint(settings)
 
 
 def build_desk(
@@ -149,7 +161,9 @@ def build_daily(settings: Settings, core: Maisky) -> Daily:
         workers=settings.daily_workers,
         post_timeout=float(settings.daily_post_timeout),
     )
-    return Daily(Store(settings.database_url), core.corpus, core.voice, config, seed=settings.seed)
+    return Daily(
+        Store(settings.database_url), core.corpus, core.voice, config, seed=settings.seed, pool=core.quote_pool
+    )
 
 
 def build_quiz(settings: Settings, core: Maisky, daily: Daily | None = None) -> Quiz:
@@ -159,4 +173,5 @@ def build_quiz(settings: Settings, core: Maisky, daily: Daily | None = None) -> 
     from bot.ops.store import Store
 
     store = daily.store if daily is not None else Store(settings.database_url)
-    return Quiz(store, core.corpus, core.voice, seed=settings.seed)
+    pool = quiz_pool(core.corpus, _corpus_key(settings, core), settings.cache_dir or default_cache_dir())
+    return Quiz(store, core.corpus, core.voice, seed=settings.seed, pool=pool)

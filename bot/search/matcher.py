@@ -26,6 +26,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -193,9 +194,7 @@ class Matcher:
         self._offsets = index.offsets
         df = np.asarray(index.dfs)
         self._term_ids = dict(zip(index.terms, range(len(index.terms)), strict=True))
-        self._source_terms = {
-            sid: frozenset(index.terms[int(t)] for t in ids) for sid, ids in index.source_terms.items()
-        }
+        self._source_terms: dict[str, frozenset[str]] = {}  # filled per source as questions reach it
         self._dfs = df
         self._idfs = self.idf(df, n)  # float64: coverage compares sums of these with the unknown-word weight exactly
         self._n = n
@@ -206,13 +205,6 @@ class Matcher:
             if len(w) >= 4 and not w.isdigit():
                 names[w[0]].add(w)
         self._names = {k: tuple(sorted(v)) for k, v in names.items()}
-        buckets: dict[str, list[str]] = defaultdict(list)
-        for w in sorted(self._vocab):
-            if len(w) >= self.t.typo_min_length and not w.isdigit():
-                buckets[w[0]].append(w)
-        self._buckets = dict(buckets)
-        self._centuries = sorted(w for w in self._vocab if _YEAR.fullmatch(w))
-        self._strictness = self._unlinked_strictness()
         self.progress = progress
         self.semantic = (
             SemanticStage(encoder, self.passages, index, cache_dir, progress) if encoder is not None else None
@@ -229,7 +221,32 @@ class Matcher:
             fingerprint=self._given_fingerprint, progress=self.progress, reader=self.reader if reader else None,
         )  # fmt: skip
 
-    def _unlinked_strictness(self) -> dict[str, float]:
+    # Worked out at first use, not at start: 0.4 s at 100,000 passages that most questions never need
+
+    @cached_property
+    def _buckets(self) -> dict[str, list[str]]:
+        """The vocabulary by first letter, for typo repair (short words and numbers left out)."""
+        buckets: dict[str, list[str]] = defaultdict(list)
+        for w in sorted(self._vocab):
+            if len(w) >= self.t.typo_min_length and not w.isdigit():
+                buckets[w[0]].append(w)
+        return dict(buckets)
+
+    @cached_property
+    def _centuries(self) -> list[str]:
+        """The years the sources name."""
+        return sorted(w for w in self._vocab if _YEAR.fullmatch(w))
+
+    def _own_terms(self, sid: str) -> frozenset[str]:
+        """The terms a source's passages use."""
+        own = self._source_terms.get(sid)
+        if own is None:
+            ids = self.index.source_terms.get(sid, ())
+            own = self._source_terms[sid] = frozenset(self.index.terms[int(t)] for t in ids)
+        return own
+
+    @cached_property
+    def _strictness(self) -> dict[str, float]:
         """How much stricter the semantic thresholds are for each source's passages: `unlinked_step` for every
         tenfold of its passages that name no one of the people file, past `unlinked_free` of them. The chance
         that some passage of a source matches a question by coincidence grows with the passages it has; passages
@@ -374,7 +391,7 @@ class Matcher:
             sid = self.passages[i].source.id
             total = totals.get(sid)
             if total is None:  # a word its own source never uses weighs as a word no source uses
-                own = self._source_terms[sid]
+                own = self._own_terms(sid)
                 total = totals[sid] = sum(qt.idf if qt.token.term in own else self._unknown_idf for qt in terms)
             cover = sum(qt.idf for qt in known if qt.token.term in matched) / total
             matched += tuple(qt.token.term for qt in cues if self._contains(qt.token.term, i))

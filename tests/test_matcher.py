@@ -318,3 +318,54 @@ def test_asked_for_the_narrators_view_a_passage_reporting_another_view_ranks_aft
     assert not _reports_another_view(by_id["globe-2015.chamberlain-declares-war"])  # Maisky's own
     result = core.matcher.search("Did you like the British?", limit=20)
     assert result.matches[0].passage.id != "globe-2015.kennedy-gloomy-view"  # issue 20's example
+
+
+# Two entries of Ambrose Bierce's The Devil's Dictionary (1911, public domain), as benchmarks/prose.py cuts them
+# from Debian's dict-devil (passages prose.p467 and prose.p143 of its list): among 1,000 passages of real prose
+# beside the bundled sources, they answered these questions before issue 28 (docs/matcher.md)
+DEVIL = (
+    (
+        "Who won the Battle of Hastings?",
+        "BASTINADO, n. The act of walking on wood without exertion. BATH, n. A kind of mystic ceremony substituted "
+        "for religious worship, with what spiritual efficacy has not been determined. BATTLE, n. A method of untying "
+        "with the teeth of a political knot that would not yield to the tongue.",
+    ),
+    (
+        "What is the chemical symbol for gold?",
+        "ACTUALLY, adv. Perhaps; possibly. ADAGE, n. Boned wisdom for weak teeth. ADAMANT, n. A mineral frequently "
+        "found beneath a corset. Soluble in solicitate of gold. ADDER, n. A species of snake. So called from its "
+        "habit of adding funeral outlays to the other expenses of living. ADHERENT, n. A follower who has not yet "
+        "obtained all that he expects to get.",
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def with_a_book(core: Maisky) -> Matcher:
+    """The bundled corpus plus one big imported source that names no one of the people file: the two
+    dictionary entries among 1,000 short notes (plain filler, so that only the entries are candidates)."""
+    source = Source("book", "A big unrelated book", "Various", "Imported", dt.date(2026, 1, 1), "https://example.org",
+                    "book.toml")  # fmt: skip
+    texts = [text for _, text in DEVIL] + [
+        f"Note {i} of the index: see the register kept upstairs." for i in range(998)
+    ]
+    extra = tuple(Passage(f"book.p{i}", source, i + 1, text, ()) for i, text in enumerate(texts))
+    corpus = replace(core.corpus, sources=(*core.corpus.sources, source), passages=(*core.corpus.passages, *extra))
+    assert core.matcher.semantic is not None
+    return matcher_for(corpus, core.matcher.semantic.vectors.cache_dir)
+
+
+@pytest.mark.parametrize("question", [q for q, _ in DEVIL])
+def test_a_big_unrelated_source_does_not_answer_by_coincidence(with_a_book: Matcher, question: str) -> None:
+    result = with_a_book.search(question)
+    assert result.matches and result.matches[0].passage.source.id == "book"  # the entry is the best candidate...
+    assert not result.answered, result.reason  # ...but a coincidence: declined
+    assert "naming no one of the people file" in result.reason
+
+
+def test_a_big_unrelated_source_costs_the_bundled_answers_nothing(core: Maisky, with_a_book: Matcher) -> None:
+    assert with_a_book.strictness(with_a_book.corpus.passages[0]) == 0.0  # the bundled sources are untouched
+    assert with_a_book.strictness(with_a_book.corpus.passages[-1]) > 0.1
+    for question in ("What did Maisky think of Chamberlain?", "When was Maisky born?"):
+        before, after = core.matcher.search(question), with_a_book.search(question)
+        assert after.answered and after.matches[0].passage.id == before.matches[0].passage.id

@@ -79,6 +79,13 @@ class Thresholds:
     floor: float = 0.45  # a word's cosine that earns no credit in the word match
     full: float = 0.85  # a word's cosine that earns full credit
     candidates: int = 50  # passages the semantic stage scores
+    # A big source with no link to the subject holds, by chance, some passage that covers half of any question
+    # and lands near it in meaning (a dictionary's AUSTRALIA entry for "What is the capital of Australia?"):
+    # the more such passages a source has, the stricter both semantic thresholds for its passages (issue 28).
+    # Its unlinked passages (naming no one of the people file) past `unlinked_free` raise them by `unlinked_step`
+    # for every tenfold; the bundled sources (a few dozen passages, most naming someone) are untouched.
+    unlinked_free: int = 100
+    unlinked_step: float = 0.15
     closest_meaning: float = 0.40  # the closest passage is shown (said honestly) only when its meaning reaches this
     caption_weight: float = 0.8  # a photo caption only names who is in the picture: prose that says more ranks first
     # asked for the narrator's own view ("did you like ..."), a passage that only reports someone else's view
@@ -237,6 +244,27 @@ class Matcher:
             ids = self.index.source_terms.get(sid, ())
             own = self._source_terms[sid] = frozenset(self.index.terms[int(t)] for t in ids)
         return own
+
+    @cached_property
+    def _strictness(self) -> dict[str, float]:
+        """How much stricter the semantic thresholds are for each source's passages: `unlinked_step` for every
+        tenfold of its passages that name no one of the people file, past `unlinked_free` of them. The chance
+        that some passage of a source matches a question by coincidence grows with the passages it has; passages
+        that name the subject's people are not coincidences of that kind, so a diary loses nothing."""
+        linked = np.zeros(self._n, dtype=bool)
+        for term, tid in self._term_ids.items():
+            if term.startswith(PERSON_PREFIX):
+                linked[self._docs[self._offsets[tid] : self._offsets[tid + 1]]] = True
+        unlinked: dict[str, int] = defaultdict(int)
+        for i, p in enumerate(self.passages):
+            if not linked[i]:
+                unlinked[p.source.id] += 1
+        free = max(self.t.unlinked_free, 1)
+        return {sid: self.t.unlinked_step * math.log10(k / free) for sid, k in unlinked.items() if k > free}
+
+    def strictness(self, passage: Passage) -> float:
+        """What is added to the semantic stage's thresholds for this passage (0 for most sources)."""
+        return self._strictness.get(passage.source.id, 0.0)
 
     @staticmethod
     def idf(df: np.ndarray, n: int) -> np.ndarray:
@@ -399,11 +427,12 @@ class Matcher:
         if best.accepted:
             return MatchResult(question, everything, matches, True, rule=best.rule)
         if best.coverage > self.t.coverage and not self._agrees(best):
+            needs = self.t.agreement + self.strictness(best.passage)
             reason = (
                 f"the best passage covers {best.coverage:.0%} of the question, but its meaning ({best.meaning:.2f})"
                 f" and word match ({best.words or 0:.2f}) say it is about something else"
-                f" (meaning + word match / 3 is {_below(self._agreement(best), self.t.agreement)},"
-                f" needs {self.t.agreement:.2f})"
+                f" (meaning + word match / 3 is {_below(self._agreement(best), needs)},"
+                f" needs {needs:.2f}{self._why_stricter(best)})"
             )
             return MatchResult(question, everything, matches, False, reason)
         if best.coverage > self.t.coverage:
@@ -413,12 +442,17 @@ class Matcher:
         covered = _below(best.coverage, self.t.coverage, percent=True)
         reason = f"the best passage covers {covered} of the question (needs over {self.t.coverage:.0%})"
         if best.meaning is not None:
+            needs = self.t.meaning + self.strictness(best.passage)
             reason += (
-                f" and its meaning scores {_below(best.meaning, self.t.meaning)} (needs {self.t.meaning:.2f}"
-                f" with over {self.t.semantic_coverage:.0%} covered)"
+                f" and its meaning scores {_below(best.meaning, needs)} (needs {needs:.2f}"
+                f" with over {self.t.semantic_coverage:.0%} covered{self._why_stricter(best)})"
             )
         reason += f"; not found together with it: {', '.join(missing)}"
         return MatchResult(question, everything, matches, False, reason)
+
+    def _why_stricter(self, m: Match) -> str:
+        extra = self.strictness(m.passage)
+        return f"; {extra:.2f} more: its source has many passages naming no one of the people file" if extra else ""
 
     def _asks_narrators_view(self, everything: Sequence[QueryTerm]) -> bool:
         """A question to "you" about a view or a feeling ("did you like the British?"), naming nobody else
@@ -561,14 +595,15 @@ class Matcher:
             return m
         if m.coverage > self.t.coverage and self._agrees(m):
             return replace(m, accepted=True, rule="coverage")
-        if m.meaning is not None and m.meaning >= self.t.meaning and m.coverage > self.t.semantic_coverage:
+        meaning = self.t.meaning + self.strictness(m.passage)
+        if m.meaning is not None and m.meaning >= meaning and m.coverage > self.t.semantic_coverage:
             return replace(m, accepted=True, rule="semantic")
         return m
 
     def _agrees(self, m: Match) -> bool:
         """Whether the semantic stage agrees that a passage holding the question's words is about it:
         documentation that says "speed" and "light" is not about the speed of light."""
-        return m.meaning is None or self._agreement(m) >= self.t.agreement
+        return m.meaning is None or self._agreement(m) >= self.t.agreement + self.strictness(m.passage)
 
     @staticmethod
     def _agreement(m: Match) -> float:

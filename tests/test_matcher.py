@@ -369,3 +369,22 @@ def test_a_big_unrelated_source_costs_the_bundled_answers_nothing(core: Maisky, 
     for question in ("What did Maisky think of Chamberlain?", "When was Maisky born?"):
         before, after = core.matcher.search(question), with_a_book.search(question)
         assert after.answered and after.matches[0].passage.id == before.matches[0].passage.id
+
+
+def test_a_big_source_that_mostly_names_the_people_keeps_its_thresholds(core: Maisky) -> None:
+    """A diary of 1,000 entries, a fifth of them naming no one of the people file (weather, meals, travel):
+    it is about the subject, so none of its passages face stricter thresholds (the rule is for filler)."""
+    source = Source("diary", "A long diary", "Various", "Imported", dt.date(2026, 1, 1), "https://example.org",
+                    "diary.toml")  # fmt: skip
+    texts = [
+        f"Entry {i}: rain all day, and the car was late again."
+        if i % 5 == 0
+        else f"Entry {i}: lunch with Churchill, who spoke of the war at length."
+        for i in range(1000)
+    ]
+    extra = tuple(Passage(f"diary.p{i}", source, i + 1, text, ()) for i, text in enumerate(texts))
+    corpus = replace(core.corpus, sources=(*core.corpus.sources, source), passages=(*core.corpus.passages, *extra))
+    assert core.matcher.semantic is not None
+    diary = matcher_for(corpus, core.matcher.semantic.vectors.cache_dir)
+    assert diary.strictness(extra[0]) == 0.0  # 200 unlinked entries, but a fifth of the source
+    assert diary.strictness(extra[1]) == 0.0

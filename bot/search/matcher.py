@@ -86,6 +86,9 @@ class Thresholds:
     # for every tenfold; the bundled sources (a few dozen passages, most naming someone) are untouched.
     unlinked_free: int = 100
     unlinked_step: float = 0.15
+    # ...but only a source that mostly names no one: an imported diary or biography names the subject's people in
+    # most passages (the bundled article in 27 of 29), and its unlinked passages are part of the story, not filler
+    unlinked_share: float = 0.5
     closest_meaning: float = 0.40  # the closest passage is shown (said honestly) only when its meaning reaches this
     caption_weight: float = 0.8  # a photo caption only names who is in the picture: prose that says more ranks first
     # asked for the narrator's own view ("did you like ..."), a passage that only reports someone else's view
@@ -248,19 +251,26 @@ class Matcher:
     @cached_property
     def _strictness(self) -> dict[str, float]:
         """How much stricter the semantic thresholds are for each source's passages: `unlinked_step` for every
-        tenfold of its passages that name no one of the people file, past `unlinked_free` of them. The chance
-        that some passage of a source matches a question by coincidence grows with the passages it has; passages
-        that name the subject's people are not coincidences of that kind, so a diary loses nothing."""
+        tenfold of its passages that name no one of the people file, past `unlinked_free` of them, where they are
+        at least `unlinked_share` of the source. The chance that some passage of a source matches a question by
+        coincidence grows with the passages it has; a source that mostly names the subject's people is about the
+        subject, so a diary loses nothing."""
         linked = np.zeros(self._n, dtype=bool)
         for term, tid in self._term_ids.items():
             if term.startswith(PERSON_PREFIX):
                 linked[self._docs[self._offsets[tid] : self._offsets[tid + 1]]] = True
         unlinked: dict[str, int] = defaultdict(int)
+        total: dict[str, int] = defaultdict(int)
         for i, p in enumerate(self.passages):
+            total[p.source.id] += 1
             if not linked[i]:
                 unlinked[p.source.id] += 1
         free = max(self.t.unlinked_free, 1)
-        return {sid: self.t.unlinked_step * math.log10(k / free) for sid, k in unlinked.items() if k > free}
+        return {
+            sid: self.t.unlinked_step * math.log10(k / free)
+            for sid, k in unlinked.items()
+            if k > free and k >= self.t.unlinked_share * total[sid]
+        }
 
     def strictness(self, passage: Passage) -> float:
         """What is added to the semantic stage's thresholds for this passage (0 for most sources)."""

@@ -89,6 +89,18 @@ def test_the_same_question_about_another_year_prefers_a_passage_of_that_year(cor
     assert year.reading.move is Move.SWAP and "1937" in year.question
 
 
+@pytest.mark.parametrize(("first", "then", "expected"), [
+    ("What did Chamberlain say in September 1939?", "and in 1938?", G + "munich-and-the-lost-alliance"),
+    ("What did the Munich agreement mean for Russia in 1938?", "and in 1943?", G + "recalled-from-london"),
+])  # fmt: skip
+def test_another_year_is_a_passage_dated_in_it_even_when_the_rest_of_the_question_is_not(
+    core: Maisky, first: str, then: str, expected: str
+) -> None:
+    # the words tied to the first year (September, Munich) must not keep the answer in that year
+    _, year = talk(core, first, then)
+    assert year.reading.move is Move.SWAP and passage(year) == expected
+
+
 def test_who_was_he_is_the_person_just_spoken_of(core: Maisky) -> None:
     _, who = talk(core, "What did Harold Nicolson write to you?", "who was he?")
     assert who.reading.move is Move.WHO and who.reply.kind is Kind.WHO

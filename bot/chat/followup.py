@@ -122,6 +122,7 @@ _YEAR = re.compile(r"\b(1\d{3}|2\d{3})(?:s)?\b")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’]?\s+")
 SHORT = 6  # words: a line this short whose words the sources hold may lean on the question before
 NARRATOR = "maisky"  # people.toml's id of the narrator, whom nearly every passage is about
+YEAR_TRIES = 10  # the passages nearest a question about another year that are looked at for one of that year
 MORE_TRIES = 5  # passages further down the last question's list that "more" looks at for one not yet shown
 
 
@@ -362,17 +363,25 @@ class FollowUps:
         return missing[-1].token.surface if missing else ""
 
     def _in_year(self, question: str, year: int) -> Reply:
-        """The best passage for `question` that speaks of `year` (its date, or the year in its text);
+        """The passage for `question` that speaks of `year`: first one the matcher accepts that is dated in
+        it, then any of its nearest passages dated in it ("what about 1943?" after Munich in 1938: Maisky's
+        recall, though Munich is not in it), then one the matcher accepts that names the year in its text;
         the best passage when none does."""
-        result = self.core.matcher.search(question, limit=5)
+        result = self.core.matcher.search(question, limit=YEAR_TRIES)
         if not result.answered:
             return self.core.ask(question)
-        for rank, m in enumerate(result.matches):
-            when = dated(m.passage)
-            if m.accepted and (
-                str(year) in m.passage.text or (when is not None and when.year <= year <= when.last_year)
-            ):
-                return self.core.voice.answer(result, rank, asked=question)
+
+        def dated_in(passage: Passage) -> bool:
+            when = dated(passage)
+            return when is not None and when.year <= year <= when.last_year
+
+        found = list(enumerate(result.matches))
+        for rank, m in [
+            *((r, m) for r, m in found if m.accepted and dated_in(m.passage)),
+            *((r, m) for r, m in found if dated_in(m.passage) and not m.passage.caption),
+            *((r, m) for r, m in found if m.accepted and str(year) in m.passage.text),
+        ]:
+            return self.core.voice.answer(result, rank, asked=question)
         return self.core.voice.answer(result, 0, asked=question)
 
     def _pronoun(self, said: str, person: str, last: Said) -> Shown:

@@ -101,6 +101,14 @@ def test_another_year_is_a_passage_dated_in_it_even_when_the_rest_of_the_questio
     assert year.reading.move is Move.SWAP and passage(year) == expected
 
 
+def test_a_line_of_question_words_alone_asks_the_last_question_that_way(core: Maisky) -> None:
+    _, when = talk(core, "Where did Maisky grow up?", "and when?")
+    assert when.reading.move is Move.SWAP and when.question == "When did Maisky grow up?" and when.reply.answered
+    # where the question word cannot simply be swapped, the line is asked together with the last question
+    first, on = talk(core, "Did the Globe print a series by Maisky?", "on what?")
+    assert on.reading.move is Move.CONTEXT and passage(on) == passage(first) == G + "maisky-1971-series"
+
+
 def test_who_was_he_is_the_person_just_spoken_of(core: Maisky) -> None:
     _, who = talk(core, "What did Harold Nicolson write to you?", "who was he?")
     assert who.reading.move is Move.WHO and who.reply.kind is Kind.WHO

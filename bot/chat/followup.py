@@ -114,6 +114,9 @@ _ASKING = frozenset(
     "what who whom whose why how when where which did does do was were is are can could would should will has"
     " have".split()
 )
+_WH = frozenset("what who whom whose when where which how".split())
+_ONLY_ASKS = _WH | frozenset("about of from for with to in at on by".split())  # "and where?", "about what?"
+_AUXILIARIES = [[w] for w in "was were is are did does do had has have could would should will can".split()]
 _HE = frozenset("he him his himself".split())
 _SHE = frozenset("she her hers herself".split())
 _THEY = frozenset("they them their theirs themselves".split())
@@ -182,6 +185,9 @@ class FollowUps:
         content = [qt for qt in terms if not qt.cue and qt.token.via != "you"]
         if _WHY.match(norm) and not content:
             return self._ask(Move.WHY, f"Why? {last.question}", last, "it asks why, and nothing else")
+        asks = norm.split()
+        if not content and _ONLY_ASKS.issuperset(asks) and _WH.intersection(asks):
+            return self._asks_only(said, asks, last)  # "and where?", "about what?": the last question, asked so
         swap = _SWAP.match(_norm(said))
         if swap and not _ASKING.intersection(swap.group(1).split()) and len(swap.group(1).split()) <= 5:
             return self._swap(said, _SWAP_TYPED.sub("", said).strip(" ?!.") or swap.group(1), last)
@@ -353,6 +359,20 @@ class FollowUps:
                 return self._shown(reading, alone, said, (), ())
         reading = Reading(Move.SWAP, question, f"the last question {what}: {question!r}")
         return self._shown(reading, reply, question, (), tuple(years) or last.years)
+
+    def _asks_only(self, said: str, asks: Sequence[str], last: Said) -> Shown:
+        """A line of question words alone ("and where?", "about what?"): the last question with its question
+        word swapped ("When was he born?", "and where?": "Where was he born?"), else the line asked with it."""
+        first, _, rest = last.question.strip().partition(" ")
+        # only where the question word is not the subject: "Who arranged it?" cannot become "How arranged it?"
+        if len(asks) == 1 and _norm(first) in _WH | {"why"} and _norm(rest).split()[:1] in _AUXILIARIES:
+            question = f"{asks[0].capitalize()} {rest}"
+            reply = self.core.ask(question)
+            if reply.answered:
+                reading = Reading(Move.SWAP, question, f"the last question, asking {asks[0]}: {question!r}")
+                return self._shown(reading, reply, question, last.people, last.years)
+        leaning = self._with_context(said, last, (), "its words only ask")
+        return leaning if leaning is not None else self._alone(said, "its words only ask, and nothing answers them")
 
     def _unknown(self, question: str) -> str:
         """The last word of `question` the sources never use ("Mussolini"): what a declined question

@@ -109,6 +109,13 @@ def test_a_line_of_question_words_alone_asks_the_last_question_that_way(core: Ma
     assert on.reading.move is Move.CONTEXT and passage(on) == passage(first) == G + "maisky-1971-series"
 
 
+def test_the_writer_who_says_i_is_a_person_the_answer_speaks_of(core: Maisky) -> None:
+    # the historian tells in the first person how he came across the diary; quoted "I"s are not his
+    found, who = talk(core, "Who discovered the uncensored diary in the archives?", "who was he?")
+    assert passage(found) == G + "finding-the-diary" and found.people[0] == "gorodetsky"
+    assert who.reading.move is Move.WHO and who.people[0] == "gorodetsky" and passage(who) == G + "about-the-author"
+
+
 def test_who_was_he_is_the_person_just_spoken_of(core: Maisky) -> None:
     _, who = talk(core, "What did Harold Nicolson write to you?", "who was he?")
     assert who.reading.move is Move.WHO and who.reply.kind is Kind.WHO

@@ -117,6 +117,8 @@ _ASKING = frozenset(
 _WH = frozenset("what who whom whose when where which how".split())
 _ONLY_ASKS = _WH | frozenset("about of from for with to in at on by".split())  # "and where?", "about what?"
 _AUXILIARIES = [[w] for w in "was were is are did does do had has have could would should will can".split()]
+_FIRST_PERSON = re.compile(r"\b(?:[Mm]e|[Mm]y|[Mm]ine|[Mm]yself|I(?= (?!and\b|or\b)[a-z]))\b")  # not "World War I"
+_QUOTED = re.compile(r"“[^”]*”?|\"[^\"]*\"?")  # a quotation, to its end or the text's
 _HE = frozenset("he him his himself".split())
 _SHE = frozenset("she her hers herself".split())
 _THEY = frozenset("they them their theirs themselves".split())
@@ -440,25 +442,41 @@ class FollowUps:
         """The reply with what to remember of it: the question's people first, then the passage's."""
         mine = [pid for _, pid in self._names_in(question)]
         shown = self.core.corpus.passage(reply.citation.passage_id) if reply.citation is not None else None
-        theirs = self._by_subject(shown.text, question) if shown is not None else []
+        theirs = self._by_subject(shown, question) if shown is not None else []
         ordered = tuple(dict.fromkeys([*people, *mine, *theirs]))
         own_years = tuple(int(y) for y in _YEAR.findall(question))
         return Shown(reading, reply, question, reply.rank if rank is None else rank, ordered, own_years or tuple(years))
 
-    def _by_subject(self, text: str, question: str) -> list[str]:
-        """The people `text` names: first those of its sentences that hold most of the question's own words
-        (the king, not Churchill, after "Whose funeral did Maisky cry at?"), then in the text's order."""
+    def _by_subject(self, passage: Passage, question: str) -> list[str]:
+        """The people the passage names: first those of its sentences that hold most of the question's own words
+        (the king, not Churchill, after "Whose funeral did Maisky cry at?"), then in the text's order. A
+        sentence whose writer says I outside quotation marks names the source's author, where people.toml
+        knows them ("who found the diary?": the historian who writes "I came across the diary")."""
         asked = {
             qt.token.term
             for qt in self.core.matcher.terms(question)
             if qt.known and not qt.cue and qt.token.via not in ("name", "you")
         }
         analyzer = self.core.matcher.analyzer
+        text = passage.text
+        unquoted = _QUOTED.sub(lambda m: " " * len(m.group(0)), text)  # the same length, so spans agree
+        author = self._author(passage)
         found: list[tuple[int, int, str]] = []
-        for sentence in _SENTENCE_END.split(text):
+        start = 0
+        for end, after in [*((m.start(), m.end()) for m in _SENTENCE_END.finditer(text)), (len(text), len(text))]:
+            sentence = text[start:end]
             hits = len(asked.intersection(analyzer.document_terms(sentence)[0])) if asked else 0
-            found += [(-hits, len(found), pid) for _, pid in self._names_in(sentence)]
+            named = [pid for _, pid in self._names_in(sentence)]
+            if author and _FIRST_PERSON.search(unquoted[start:end]):
+                named.insert(0, author)
+            found += [(-hits, len(found), pid) for pid in named]
+            start = after
         return list(dict.fromkeys(pid for *_, pid in sorted(found)))
+
+    def _author(self, passage: Passage) -> str:
+        """The id of the person who wrote the passage's source, if people.toml knows them."""
+        by_name = {person.name: pid for pid, person in self.core.corpus.people.items()}
+        return by_name.get(passage.source.author, "")
 
     def _mentions(self, passage: Passage, term: str) -> int:
         return self.core.matcher.analyzer.document_terms(passage.text)[0].count(term)

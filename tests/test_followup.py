@@ -70,6 +70,12 @@ def test_what_happened_next_is_the_next_passage_in_time(core: Maisky) -> None:
     assert latest.reply.answered and passage(latest) != passage(later)
 
 
+@pytest.mark.parametrize("line", ["what happened before that?", "and before that?", "before then?", "earlier?"])
+def test_what_happened_before_is_the_passage_before_in_time(core: Maisky, line: str) -> None:
+    _, before = talk(core, "What did Chamberlain do in 1939?", line)
+    assert before.reading.move is Move.EARLIER and passage(before) == G + "munich-and-the-lost-alliance"
+
+
 @pytest.mark.parametrize(("first", "then", "expected"), [
     ("What did Joe Kennedy look like?", "and Winant?", G + "kennedy-on-american-entry-and-winant"),
     ("What did you think of Chamberlain?", "what about Eden?", G + "portraits-eden-halifax-chamberlain"),

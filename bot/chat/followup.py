@@ -26,7 +26,7 @@ from bot.chat.smalltalk import small_talk
 from bot.search.analysis import PERSON_PREFIX, STOPWORDS, fold, words
 from bot.search.matcher import QueryTerm
 from bot.sources.corpus import Passage
-from bot.sources.timeline import EARLIEST, LATEST, Span, dated, timeline
+from bot.sources.timeline import EARLIEST, LATEST, Dated, Span, dated, timeline
 
 __all__ = ["FollowUps", "Move", "Reading", "Said", "Shown"]
 
@@ -100,6 +100,10 @@ _LATER = re.compile(
     r"^(?:what happened (?:next|then|after that|afterwards|later|after)|after that|and after that|later"
     r"|what came (?:next|after|after that|later)|what happened to (?:him|her|them) (?:next|then|later|after that))$"
 )
+_EARLIER = re.compile(
+    r"^(?:what happened (?:before|earlier|before that|before then)|before that|before then|earlier"
+    r"|what came (?:before|before that|earlier)|and before that|what was before that)$"
+)
 _WHY = re.compile(r"^(?:why|how come|for what reason|what for)\b")
 _WHO = re.compile(
     r"^who(?:s| (?:was|is|were|are))?(?: (he|she|him|her|that|this|they|them))?(?: again| exactly| then)?$"
@@ -168,7 +172,7 @@ class FollowUps:
         def fits(pattern: re.Pattern[str]) -> re.Match[str] | None:
             return pattern.match(full) or pattern.match(norm)
 
-        continuing = fits(_MORE) or fits(_NEXT) or fits(_LATER) or fits(_WHO)
+        continuing = fits(_MORE) or fits(_NEXT) or fits(_LATER) or fits(_EARLIER) or fits(_WHO)
         if last is None:
             if continuing:
                 reading = Reading(Move.FIRST, said, "it continues, but this conversation has no earlier turn")
@@ -180,6 +184,8 @@ class FollowUps:
             return self._next(self._reading(last, earlier))
         if fits(_LATER):
             return self._later(self._reading(last, earlier))
+        if fits(_EARLIER):
+            return self._later(self._reading(last, earlier), before=True)
         who = fits(_WHO)
         if who:
             return self._who(last, who.group(1) or "")
@@ -302,7 +308,9 @@ class FollowUps:
             reading, self.core.passage(following.id), last.question, last.people, last.years, rank=last.rank
         )
 
-    def _later(self, last: Said) -> Shown:
+    def _later(self, last: Said, *, before: bool = False) -> Shown:
+        """The first passage dated after the last one shown (`before`: the latest dated before it); the
+        following paragraph when it is undated or nothing is."""
         if last.passage_id is None:
             return self._next(last)
         order = timeline(self.core.corpus, Span(EARLIEST, LATEST))
@@ -310,15 +318,23 @@ class FollowUps:
         if last.passage_id not in ids:  # undated: read on instead
             return self._next(last)
         at = ids.index(last.passage_id)
-        here = dated(order[at].passage)
-        later = [
-            d for d in order[at + 1 :] if here is None or (d.year, d.month, d.day) > (here.year, here.month, here.day)
-        ]
-        if not later:
+        here = order[at]
+
+        def key(d: Dated) -> tuple[int, int, int]:
+            return (d.year, d.month, d.day)
+
+        if before:
+            found = [d for d in reversed(order[:at]) if key(d) < key(here) and not d.passage.caption][:1]
+        else:
+            found = [d for d in order[at + 1 :] if key(d) > key(here)][:1]
+        if not found:
             return self._next(last)
-        found = later[0].passage
-        reading = Reading(Move.LATER, found.id, f"the first passage dated after {order[at].label} ({last.passage_id})")
-        return self._shown(reading, self.core.passage(found.id), last.question, last.people, last.years, rank=last.rank)
+        move, which = (
+            (Move.EARLIER, "latest passage dated before") if before else (Move.LATER, "first passage dated after")
+        )
+        reading = Reading(move, found[0].passage_id, f"the {which} {order[at].label} ({last.passage_id})")
+        reply = self.core.passage(found[0].passage_id)
+        return self._shown(reading, reply, last.question, last.people, last.years, rank=last.rank)
 
     def _who(self, last: Said, pronoun: str) -> Shown:
         person = self._person(last, "she" if pronoun in ("she", "her") else "he" if pronoun in ("he", "him") else "")
@@ -398,12 +414,13 @@ class FollowUps:
             return when is not None and when.year <= year <= when.last_year
 
         found = list(enumerate(result.matches))
-        for rank, m in [
-            *((r, m) for r, m in found if m.accepted and dated_in(m.passage)),
-            *((r, m) for r, m in found if dated_in(m.passage) and not m.passage.caption),
-            *((r, m) for r, m in found if m.accepted and str(year) in m.passage.text),
-        ]:
-            return self.core.voice.answer(result, rank, asked=question)
+        ranks = [
+            *(r for r, m in found if m.accepted and dated_in(m.passage)),
+            *(r for r, m in found if dated_in(m.passage) and not m.passage.caption),
+            *(r for r, m in found if m.accepted and str(year) in m.passage.text),
+        ]
+        if ranks:
+            return self.core.voice.answer(result, ranks[0], asked=question)
         return self.core.voice.answer(result, 0, asked=question)
 
     def _pronoun(self, said: str, person: str, last: Said) -> Shown:

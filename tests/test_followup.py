@@ -122,6 +122,12 @@ def test_the_writer_who_says_i_is_a_person_the_answer_speaks_of(core: Maisky) ->
     assert who.reading.move is Move.WHO and who.people[0] == "gorodetsky" and passage(who) == G + "about-the-author"
 
 
+def test_him_beside_another_name_is_the_person_just_spoken_of(core: Maisky) -> None:
+    _, other = talk(core, "Who was Harry Hopkins?", "what did Stalin make of him?")
+    assert other.reading.move is Move.PRONOUN and "Harry Hopkins" in other.question
+    assert passage(other) == G + "hopkins-to-moscow" and other.people[0] == "hopkins"
+
+
 def test_who_was_he_is_the_person_just_spoken_of(core: Maisky) -> None:
     _, who = talk(core, "What did Harold Nicolson write to you?", "who was he?")
     assert who.reading.move is Move.WHO and who.reply.kind is Kind.WHO

@@ -123,6 +123,7 @@ _ONLY_ASKS = _WH | frozenset("about of from for with to in at on by".split())  #
 _AUXILIARIES = [[w] for w in "was were is are did does do had has have could would should will can".split()]
 _FIRST_PERSON = re.compile(r"\b(?:[Mm]e|[Mm]y|[Mm]ine|[Mm]yself|I(?= (?!and\b|or\b)[a-z]))\b")  # not "World War I"
 _QUOTED = re.compile(r"“[^”]*”?|\"[^\"]*\"?")  # a quotation, to its end or the text's
+_OBJECT = frozenset("him her".split())
 _HE = frozenset("he him his himself".split())
 _SHE = frozenset("she her hers herself".split())
 _THEY = frozenset("they them their theirs themselves".split())
@@ -220,6 +221,11 @@ class FollowUps:
                     if narrator.reply.answered:
                         return narrator
                 return shown
+        if named and said_words & _OBJECT:
+            # "what did Churchill think of him?": him is the person just spoken of, not the one the line names
+            other = self._object(said, last, [qt.token.term[len(PERSON_PREFIX) :] for qt in named])
+            if other is not None:
+                return other
         asking = bool(_ASKING.intersection(norm.split()))
         if not named and said_words & (_IT | _THEY) and (content or asking):
             # "was it dangerous?", and "when was that?" whose only words ask: of what the last turn was about
@@ -428,6 +434,23 @@ class FollowUps:
         question = self._resolved(said, last, person)
         reply = self.core.ask(question)
         reading = Reading(Move.PRONOUN, question, f"the pronoun is {name}: {question!r}")
+        return self._shown(reading, reply, question, (person,), last.years)
+
+    def _object(self, said: str, last: Said, named: Sequence[str]) -> Shown | None:
+        """The line with him or her written as the last turn's person whom the line does not name; None when
+        there is none, or the question so written finds no passage that names them."""
+        people = self.core.corpus.people
+        pronoun = "he" if "him" in words(said) else "she"
+        fits = [p for p in last.people if p in people and p not in named and people[p].pronoun in ("", pronoun)]
+        person = next((p for p in fits if p != NARRATOR), fits[0] if fits else "")
+        if not person:
+            return None
+        name = people[person].name
+        question = re.sub(r"\b(?:him|her)\b", name, said, flags=re.IGNORECASE)
+        reply = self.core.ask(question)
+        if not reply.answered or PERSON_PREFIX + person not in reply.matches[reply.rank].matched:
+            return None
+        reading = Reading(Move.PRONOUN, question, f"{'him' if pronoun == 'he' else 'her'} is {name}: {question!r}")
         return self._shown(reading, reply, question, (person,), last.years)
 
     def _with_context(self, said: str, last: Said, content: Sequence[QueryTerm], why: str) -> Shown | None:

@@ -70,6 +70,12 @@ def test_what_happened_next_is_the_next_passage_in_time(core: Maisky) -> None:
     assert latest.reply.answered and passage(latest) != passage(later)
 
 
+@pytest.mark.parametrize("line", ["what happened before that?", "and before that?", "before then?", "earlier?"])
+def test_what_happened_before_is_the_passage_before_in_time(core: Maisky, line: str) -> None:
+    _, before = talk(core, "What did Chamberlain do in 1939?", line)
+    assert before.reading.move is Move.EARLIER and passage(before) == G + "munich-and-the-lost-alliance"
+
+
 @pytest.mark.parametrize(("first", "then", "expected"), [
     ("What did Joe Kennedy look like?", "and Winant?", G + "kennedy-on-american-entry-and-winant"),
     ("What did you think of Chamberlain?", "what about Eden?", G + "portraits-eden-halifax-chamberlain"),
@@ -87,6 +93,39 @@ def test_the_question_is_rewritten_about_the_other_person(core: Maisky) -> None:
 def test_the_same_question_about_another_year_prefers_a_passage_of_that_year(core: Maisky) -> None:
     _, year = talk(core, "What did Eden warn the Soviets about?", "what about 1937?")
     assert year.reading.move is Move.SWAP and "1937" in year.question
+
+
+@pytest.mark.parametrize(("first", "then", "expected"), [
+    ("What did Chamberlain say in September 1939?", "and in 1938?", G + "munich-and-the-lost-alliance"),
+    ("What did the Munich agreement mean for Russia in 1938?", "and in 1943?", G + "recalled-from-london"),
+])  # fmt: skip
+def test_another_year_is_a_passage_dated_in_it_even_when_the_rest_of_the_question_is_not(
+    core: Maisky, first: str, then: str, expected: str
+) -> None:
+    # the words tied to the first year (September, Munich) must not keep the answer in that year
+    _, year = talk(core, first, then)
+    assert year.reading.move is Move.SWAP and passage(year) == expected
+
+
+def test_a_line_of_question_words_alone_asks_the_last_question_that_way(core: Maisky) -> None:
+    _, when = talk(core, "Where did Maisky grow up?", "and when?")
+    assert when.reading.move is Move.SWAP and when.question == "When did Maisky grow up?" and when.reply.answered
+    # where the question word cannot simply be swapped, the line is asked together with the last question
+    first, on = talk(core, "Did the Globe print a series by Maisky?", "on what?")
+    assert on.reading.move is Move.CONTEXT and passage(on) == passage(first) == G + "maisky-1971-series"
+
+
+def test_the_writer_who_says_i_is_a_person_the_answer_speaks_of(core: Maisky) -> None:
+    # the historian tells in the first person how he came across the diary; quoted "I"s are not his
+    found, who = talk(core, "Who discovered the uncensored diary in the archives?", "who was he?")
+    assert passage(found) == G + "finding-the-diary" and found.people[0] == "gorodetsky"
+    assert who.reading.move is Move.WHO and who.people[0] == "gorodetsky" and passage(who) == G + "about-the-author"
+
+
+def test_him_beside_another_name_is_the_person_just_spoken_of(core: Maisky) -> None:
+    _, other = talk(core, "Who was Harry Hopkins?", "what did Stalin make of him?")
+    assert other.reading.move is Move.PRONOUN and "Harry Hopkins" in other.question
+    assert passage(other) == G + "hopkins-to-moscow" and other.people[0] == "hopkins"
 
 
 def test_who_was_he_is_the_person_just_spoken_of(core: Maisky) -> None:

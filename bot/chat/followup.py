@@ -27,7 +27,7 @@ from bot.chat.smalltalk import small_talk
 from bot.search.analysis import PERSON_PREFIX, STOPWORDS, fold, words
 from bot.search.matcher import QueryTerm
 from bot.sources.corpus import Passage
-from bot.sources.timeline import EARLIEST, LATEST, Span, dated, timeline
+from bot.sources.timeline import EARLIEST, LATEST, Dated, Span, dated, timeline
 
 __all__ = ["FollowUps", "Move", "Reading", "Said", "Shown"]
 
@@ -101,6 +101,10 @@ _LATER = re.compile(
     r"^(?:what happened (?:next|then|after that|afterwards|later|after)|after that|and after that|later"
     r"|what came (?:next|after|after that|later)|what happened to (?:him|her|them) (?:next|then|later|after that))$"
 )
+_EARLIER = re.compile(
+    r"^(?:what happened (?:before|earlier|before that|before then)|before that|before then|earlier"
+    r"|what came (?:before|before that|earlier)|and before that|what was before that)$"
+)
 _WHY = re.compile(r"^(?:why|how come|for what reason|what for)\b")
 _WHO = re.compile(
     r"^who(?:s| (?:was|is|were|are))?(?: (he|she|him|her|that|this|they|them))?(?: again| exactly| then)?$"
@@ -115,6 +119,12 @@ _ASKING = frozenset(
     "what who whom whose why how when where which did does do was were is are can could would should will has"
     " have".split()
 )
+_WH = frozenset("what who whom whose when where which how".split())
+_ONLY_ASKS = _WH | frozenset("about of from for with to in at on by".split())  # "and where?", "about what?"
+_AUXILIARIES = [[w] for w in "was were is are did does do had has have could would should will can".split()]
+_FIRST_PERSON = re.compile(r"\b(?:[Mm]e|[Mm]y|[Mm]ine|[Mm]yself|I(?= (?!and\b|or\b)[a-z]))\b")  # not "World War I"
+_QUOTED = re.compile(r"“[^”]*”?|\"[^\"]*\"?")  # a quotation, to its end or the text's
+_OBJECT = frozenset("him her".split())
 _HE = frozenset("he him his himself".split())
 _SHE = frozenset("she her hers herself".split())
 _THEY = frozenset("they them their theirs themselves".split())
@@ -123,6 +133,7 @@ _YEAR = re.compile(r"\b(1\d{3}|2\d{3})(?:s)?\b")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’]?\s+")
 SHORT = 6  # words: a line this short whose words the sources hold may lean on the question before
 NARRATOR = "maisky"  # people.toml's id of the narrator, whom nearly every passage is about
+YEAR_TRIES = 10  # the passages nearest a question about another year that are looked at for one of that year
 MORE_TRIES = 5  # passages further down the last question's list that "more" looks at for one not yet shown
 
 
@@ -167,7 +178,7 @@ class FollowUps:
         def fits(pattern: re.Pattern[str]) -> re.Match[str] | None:
             return pattern.match(full) or pattern.match(norm)
 
-        continuing = fits(_MORE) or fits(_NEXT) or fits(_LATER) or fits(_WHO)
+        continuing = fits(_MORE) or fits(_NEXT) or fits(_LATER) or fits(_EARLIER) or fits(_WHO)
         if last is None:
             if continuing:
                 reading = Reading(Move.FIRST, said, "it continues, but this conversation has no earlier turn")
@@ -179,6 +190,8 @@ class FollowUps:
             return self._next(self._reading(last, earlier))
         if fits(_LATER):
             return self._later(self._reading(last, earlier))
+        if fits(_EARLIER):
+            return self._later(self._reading(last, earlier), before=True)
         who = fits(_WHO)
         if who:
             return self._who(last, who.group(1) or "")
@@ -186,6 +199,9 @@ class FollowUps:
         content = [qt for qt in terms if not qt.cue and qt.token.via != "you"]
         if _WHY.match(norm) and not content:
             return self._ask(Move.WHY, f"Why? {last.question}", last, "it asks why, and nothing else")
+        asks = norm.split()
+        if not content and _ONLY_ASKS.issuperset(asks) and _WH.intersection(asks):
+            return self._asks_only(said, asks, last)  # "and where?", "about what?": the last question, asked so
         swap = _SWAP.match(_norm(said))
         if swap and not _ASKING.intersection(swap.group(1).split()) and len(swap.group(1).split()) <= 5:
             return self._swap(said, _SWAP_TYPED.sub("", said).strip(" ?!.") or swap.group(1), last)
@@ -210,6 +226,11 @@ class FollowUps:
                     if narrator.reply.answered:
                         return narrator
                 return shown
+        if named and said_words & _OBJECT:
+            # "what did Churchill think of him?": him is the person just spoken of, not the one the line names
+            other = self._object(said, last, [qt.token.term[len(PERSON_PREFIX) :] for qt in named])
+            if other is not None:
+                return other
         asking = bool(_ASKING.intersection(norm.split()))
         if not named and said_words & (_IT | _THEY) and (content or asking):
             # "was it dangerous?", and "when was that?" whose only words ask: of what the last turn was about
@@ -298,7 +319,9 @@ class FollowUps:
             reading, self.core.passage(following.id), last.question, last.people, last.years, rank=last.rank
         )
 
-    def _later(self, last: Said) -> Shown:
+    def _later(self, last: Said, *, before: bool = False) -> Shown:
+        """The first passage dated after the last one shown (`before`: the latest dated before it); the
+        following paragraph when it is undated or nothing is."""
         if last.passage_id is None:
             return self._next(last)
         order = timeline(self.core.corpus, Span(EARLIEST, LATEST))
@@ -306,15 +329,23 @@ class FollowUps:
         if last.passage_id not in ids:  # undated: read on instead
             return self._next(last)
         at = ids.index(last.passage_id)
-        here = dated(order[at].passage)
-        later = [
-            d for d in order[at + 1 :] if here is None or (d.year, d.month, d.day) > (here.year, here.month, here.day)
-        ]
-        if not later:
+        here = order[at]
+
+        def key(d: Dated) -> tuple[int, int, int]:
+            return (d.year, d.month, d.day)
+
+        if before:
+            found = [d for d in reversed(order[:at]) if key(d) < key(here) and not d.passage.caption][:1]
+        else:
+            found = [d for d in order[at + 1 :] if key(d) > key(here)][:1]
+        if not found:
             return self._next(last)
-        found = later[0].passage
-        reading = Reading(Move.LATER, found.id, f"the first passage dated after {order[at].label} ({last.passage_id})")
-        return self._shown(reading, self.core.passage(found.id), last.question, last.people, last.years, rank=last.rank)
+        move, which = (
+            (Move.EARLIER, "latest passage dated before") if before else (Move.LATER, "first passage dated after")
+        )
+        reading = Reading(move, found[0].passage_id, f"the {which} {order[at].label} ({last.passage_id})")
+        reply = self.core.passage(found[0].passage_id)
+        return self._shown(reading, reply, last.question, last.people, last.years, rank=last.rank)
 
     def _who(self, last: Said, pronoun: str) -> Shown:
         person = self._person(last, "she" if pronoun in ("she", "her") else "he" if pronoun in ("he", "him") else "")
@@ -358,6 +389,20 @@ class FollowUps:
         reading = Reading(Move.SWAP, question, f"the last question {what}: {question!r}")
         return self._shown(reading, reply, question, (), tuple(years) or last.years)
 
+    def _asks_only(self, said: str, asks: Sequence[str], last: Said) -> Shown:
+        """A line of question words alone ("and where?", "about what?"): the last question with its question
+        word swapped ("When was he born?", "and where?": "Where was he born?"), else the line asked with it."""
+        first, _, rest = last.question.strip().partition(" ")
+        # only where the question word is not the subject: "Who arranged it?" cannot become "How arranged it?"
+        if len(asks) == 1 and _norm(first) in _WH | {"why"} and _norm(rest).split()[:1] in _AUXILIARIES:
+            question = f"{asks[0].capitalize()} {rest}"
+            reply = self.core.ask(question)
+            if reply.answered:
+                reading = Reading(Move.SWAP, question, f"the last question, asking {asks[0]}: {question!r}")
+                return self._shown(reading, reply, question, last.people, last.years)
+        leaning = self._with_context(said, last, (), "its words only ask")
+        return leaning if leaning is not None else self._alone(said, "its words only ask, and nothing answers them")
+
     def _unknown(self, question: str) -> str:
         """The last word of `question` the sources never use ("Mussolini"): what a declined question
         asked about, and what "and Eden?" puts Eden in place of."""
@@ -367,17 +412,26 @@ class FollowUps:
         return missing[-1].token.surface if missing else ""
 
     def _in_year(self, question: str, year: int) -> Reply:
-        """The best passage for `question` that speaks of `year` (its date, or the year in its text);
+        """The passage for `question` that speaks of `year`: first one the matcher accepts that is dated in
+        it, then any of its nearest passages dated in it ("what about 1943?" after Munich in 1938: Maisky's
+        recall, though Munich is not in it), then one the matcher accepts that names the year in its text;
         the best passage when none does."""
-        result = self.core.matcher.search(question, limit=5)
+        result = self.core.matcher.search(question, limit=YEAR_TRIES)
         if not result.answered:
             return self.core.ask(question)
-        for rank, m in enumerate(result.matches):
-            when = dated(m.passage)
-            if m.accepted and (
-                str(year) in m.passage.text or (when is not None and when.year <= year <= when.last_year)
-            ):
-                return self.core.voice.answer(result, rank, asked=question)
+
+        def dated_in(passage: Passage) -> bool:
+            when = dated(passage)
+            return when is not None and when.year <= year <= when.last_year
+
+        found = list(enumerate(result.matches))
+        ranks = [
+            *(r for r, m in found if m.accepted and dated_in(m.passage)),
+            *(r for r, m in found if dated_in(m.passage) and not m.passage.caption),
+            *(r for r, m in found if m.accepted and str(year) in m.passage.text),
+        ]
+        if ranks:
+            return self.core.voice.answer(result, ranks[0], asked=question)
         return self.core.voice.answer(result, 0, asked=question)
 
     def _pronoun(self, said: str, person: str, last: Said) -> Shown:
@@ -385,6 +439,23 @@ class FollowUps:
         question = self._resolved(said, last, person)
         reply = self.core.ask(question)
         reading = Reading(Move.PRONOUN, question, f"the pronoun is {name}: {question!r}")
+        return self._shown(reading, reply, question, (person,), last.years)
+
+    def _object(self, said: str, last: Said, named: Sequence[str]) -> Shown | None:
+        """The line with him or her written as the last turn's person whom the line does not name; None when
+        there is none, or the question so written finds no passage that names them."""
+        people = self.core.corpus.people
+        pronoun = "he" if "him" in words(said) else "she"
+        fits = [p for p in last.people if p in people and p not in named and people[p].pronoun in ("", pronoun)]
+        person = next((p for p in fits if p != NARRATOR), fits[0] if fits else "")
+        if not person:
+            return None
+        name = people[person].name
+        question = re.sub(r"\b(?:him|her)\b", name, said, flags=re.IGNORECASE)
+        reply = self.core.ask(question)
+        if not reply.answered or PERSON_PREFIX + person not in reply.matches[reply.rank].matched:
+            return None
+        reading = Reading(Move.PRONOUN, question, f"{'him' if pronoun == 'he' else 'her'} is {name}: {question!r}")
         return self._shown(reading, reply, question, (person,), last.years)
 
     def _with_context(self, said: str, last: Said, content: Sequence[QueryTerm], why: str) -> Shown | None:
@@ -416,25 +487,41 @@ class FollowUps:
         """The reply with what to remember of it: the question's people first, then the passage's."""
         mine = [pid for _, pid in self._names_in(question)]
         shown = self.core.corpus.passage(reply.citation.passage_id) if reply.citation is not None else None
-        theirs = self._by_subject(shown.text, question) if shown is not None else []
+        theirs = self._by_subject(shown, question) if shown is not None else []
         ordered = tuple(dict.fromkeys([*people, *mine, *theirs]))
         own_years = tuple(int(y) for y in _YEAR.findall(question))
         return Shown(reading, reply, question, reply.rank if rank is None else rank, ordered, own_years or tuple(years))
 
-    def _by_subject(self, text: str, question: str) -> list[str]:
-        """The people `text` names: first those of its sentences that hold most of the question's own words
-        (the king, not Churchill, after "Whose funeral did Maisky cry at?"), then in the text's order."""
+    def _by_subject(self, passage: Passage, question: str) -> list[str]:
+        """The people the passage names: first those of its sentences that hold most of the question's own words
+        (the king, not Churchill, after "Whose funeral did Maisky cry at?"), then in the text's order. A
+        sentence whose writer says I outside quotation marks names the source's author, where people.toml
+        knows them ("who found the diary?": the historian who writes "I came across the diary")."""
         asked = {
             qt.token.term
             for qt in self.core.matcher.terms(question)
             if qt.known and not qt.cue and qt.token.via not in ("name", "you")
         }
         analyzer = self.core.matcher.analyzer
+        text = passage.text
+        unquoted = _QUOTED.sub(lambda m: " " * len(m.group(0)), text)  # the same length, so spans agree
+        author = self._author(passage)
         found: list[tuple[int, int, str]] = []
-        for sentence in _SENTENCE_END.split(text):
+        start = 0
+        for end, after in [*((m.start(), m.end()) for m in _SENTENCE_END.finditer(text)), (len(text), len(text))]:
+            sentence = text[start:end]
             hits = len(asked.intersection(analyzer.document_terms(sentence)[0])) if asked else 0
-            found += [(-hits, len(found), pid) for _, pid in self._names_in(sentence)]
+            named = [pid for _, pid in self._names_in(sentence)]
+            if author and _FIRST_PERSON.search(unquoted[start:end]):
+                named.insert(0, author)
+            found += [(-hits, len(found), pid) for pid in named]
+            start = after
         return list(dict.fromkeys(pid for *_, pid in sorted(found)))
+
+    def _author(self, passage: Passage) -> str:
+        """The id of the person who wrote the passage's source, if people.toml knows them."""
+        by_name = {person.name: pid for pid, person in self.core.corpus.people.items()}
+        return by_name.get(passage.source.author, "")
 
     def _mentions(self, passage: Passage, term: str) -> int:
         return self.core.matcher.analyzer.document_terms(passage.text)[0].count(term)

@@ -13,6 +13,7 @@ class Move(StrEnum):
     MORE = "more on the same question"
     NEXT = "the following paragraph of the same source"
     LATER = "the next passage in time"
+    EARLIER = "the passage before in time"
     WHY = "why, of the same question"
     WHO = "who, of the person just spoken of"
     SWAP = "the same question about something else"
@@ -32,7 +33,7 @@ class Reading:
     @property
     def asks(self) -> bool:
         """Whether the sources were searched with `question` (not a passage shown by its place)."""
-        return self.move not in (Move.NEXT, Move.LATER, Move.WHO, Move.FIRST)
+        return self.move not in (Move.NEXT, Move.LATER, Move.EARLIER, Move.WHO, Move.FIRST)
 
     @property
     def follows(self) -> bool:

@@ -246,10 +246,11 @@ def child_warm(repeat: int) -> dict[str, Any]:
     """A warm question on the bundled corpus, as shipped (`build` from the environment's settings):
     every question file of tests/data once to fill the cache, then timed."""
     from bot import Settings, build
-    from bot.search.evaluation import load_questions
+    from bot.search.evaluation import is_dialogues, load_questions
 
     core = build(Settings.from_env())
-    qs = sorted({i.q for f in sorted((ROOT / "tests" / "data").glob("*.yaml")) for i in load_questions(f)})
+    files = [f for f in sorted((ROOT / "tests" / "data").glob("*.yaml")) if not is_dialogues(f)]
+    qs = sorted({i.q for f in files for i in load_questions(f)})
     for q in qs:
         core.matcher.search(q)
     walls, cpus = [], []

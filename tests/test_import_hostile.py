@@ -6,6 +6,7 @@ The files are generated here (tests/hostile_files.py), at sizes just past each l
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -17,6 +18,7 @@ from tests.conftest import ROOT
 from tests.hostile_files import CASES, huge_paragraph, nested_html
 from tests.test_import_cli import PROVENANCE, listing, run
 
+ENCODING = re.compile(r"maisky: ([\d,]+ sentences and words to encode|\s*[\d,]+/[\d,]+ done)")
 FAST = list(CASES)  # at the sizes a test affords; benchmarks/hostile_imports.py measures the full ones
 
 
@@ -38,7 +40,10 @@ def test_a_hostile_file_gives_one_message_naming_the_limit(
     assert "Traceback" not in err
     assert listing(seeds) == before or code == 0
     if not expected:  # nothing to refuse: markdown-it caps its own nesting; it imports, or says why not
-        assert code in (0, 1) and err.count("\n") <= 1
+        # an import that succeeds ends by encoding what it added, with progress lines (how many depends
+        # on what the shared vector cache already holds): those are not messages
+        said = [line for line in err.splitlines() if not ENCODING.match(line)]
+        assert code in (0, 1) and len(said) <= 1, err
         return
     assert code == 1, err
     assert err.startswith(f"maisky: {path}") and expected in err and err.count("\n") == 1, err

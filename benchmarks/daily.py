@@ -31,11 +31,12 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 from urllib.request import urlopen
+
+from benchmarks.fake_api import JsonHandler, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = "2026-01-10T09:05:00+00:00"  # the posts are due at 09:00 UTC
@@ -49,9 +50,7 @@ def serve_fake(latency: float, port_file: str) -> None:
     posts: Counter[str] = Counter()
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             with lock:
                 data = json.dumps(posts).encode()
@@ -69,19 +68,7 @@ def serve_fake(latency: float, port_file: str) -> None:
                 posts[str(body.get("channel"))] += 1
             self._send(json.dumps({"ok": True, "channel": body.get("channel"), "ts": "1.0"}).encode())
 
-        def _send(self, data: bytes) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    ThreadingHTTPServer.request_queue_size = 512
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = serve(Handler, queue=512)
     Path(port_file).write_text(str(server.server_address[1]))
     server.serve_forever()
 

@@ -32,11 +32,12 @@ import tempfile
 import threading
 import time
 import tomllib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 from urllib.request import urlopen
+
+from benchmarks.fake_api import JsonHandler, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "load-signing-secret"
@@ -58,9 +59,7 @@ def fake_slack(port: int, latency: float) -> None:
     lock = threading.Lock()
     stats: dict[str, float] = {"answers": 0, "busy": 0, "api_calls": 0, "last": 0.0}
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             with lock:
                 data = json.dumps(stats).encode()
@@ -80,20 +79,7 @@ def fake_slack(port: int, latency: float) -> None:
             else:
                 self._send(json.dumps({"ok": True, "user": {"is_admin": False}}).encode())
 
-        def _send(self, data: bytes) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
-    server.request_queue_size = 1024
-    server.serve_forever()
+    serve(Handler, port).serve_forever()
 
 
 # the clients (their own process)

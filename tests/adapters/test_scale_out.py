@@ -18,6 +18,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -67,6 +68,15 @@ def launch(name: str, args: list[str], env: dict[str, str], tmp_path: Path) -> P
     with log.open("wb") as out:  # a file, not a pipe: a chatty process never blocks on a full pipe
         popen = subprocess.Popen([*MAISKY, *args], cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT)
     return Process(name, popen, log)
+
+
+def wait_for_line(process: Process, pattern: str, timeout: float = START) -> None:
+    """Wait until the process has logged a line matching `pattern` (its log file is the event)."""
+    deadline = time.monotonic() + timeout
+    while not re.search(pattern, process.text()):
+        if process.popen.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"{process.name} never logged {pattern!r}:\n{process.text()[-3000:]}")
+        time.sleep(0.1)
 
 
 def stop_all(processes: list[Process]) -> None:
@@ -289,6 +299,9 @@ async def test_several_processes_on_one_postgresql_answer_once_post_once_and_sha
             await asyncio.to_thread(wait_for_port, port, p.popen, START)
             assert await asyncio.to_thread(health, port) == {"database": "ok", "scheduler": "ok"}
         await discord_fake.connected(set(range(SHARDS)), timeout=START)
+        for shard in range(SHARDS):  # discord.py calls a client ready a while after its shards' READY
+            pattern = rf"ready: Discord as .* shard\(s\) {shard} of {SHARDS}"
+            await asyncio.to_thread(wait_for_line, processes[len(ports) + shard], pattern)
 
         quiz = Quiz(store, core.corpus, core.voice)  # to read which option is right, as a member knows it
         asked_on_slack = await asyncio.to_thread(slack_scenario, proxy, slack, quiz)

@@ -145,11 +145,14 @@ class FakeDiscord:
             return self._json([{**c, "id": str(next(_ids)), "application_id": APP_ID, "version": "1"} for c in body])
         return self._json({"message": "404: Not Found", "code": 0}, 404)
 
-    async def answers(self, count: int = 1, timeout: float = 180) -> list[dict[str, Any]]:
-        """The bot's messages in answer to interactions, in order, however each was sent: at once
-        (callback type 4), by editing a deferred response, or as a follow-up. `flags` 64 = ephemeral."""
+    async def answers(self, count: int = 1, timeout: float = 180, *, to: str = "") -> list[dict[str, Any]]:
+        """The bot's messages in answer to interactions (only to the one whose token is `to`, if given), in
+        order, however each was sent: at once (callback type 4), by editing a deferred response, or as a
+        follow-up. `flags` 64 = ephemeral."""
 
         def answer(c: Call) -> bool:
+            if to and f"/{to}/" not in c.path:
+                return False
             return (c.path.endswith("/callback") and c.body.get("type") == 4) or (
                 "/webhooks/" in c.path
                 and (c.method == "POST" or c.path.endswith("/messages/@original"))

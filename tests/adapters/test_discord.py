@@ -4,9 +4,10 @@ assertions on the HTTP bodies discord.py sends."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,14 @@ async def env(tmp_path: Path, make_core: MakeCore) -> AsyncIterator[Env]:
     assert discord.http.Route.BASE == DEFAULT_BASE
 
 
+async def until(check: Callable[[], bool], timeout: float = 180) -> None:
+    """Wait until `check()` holds (it reads what another task produces), failing after `timeout`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "timed out waiting"
+        await asyncio.sleep(0.02)
+
+
 def embed_text(body: dict[str, Any]) -> str:
     e = body["embeds"][0]
     return e["description"] + " ".join(f["value"] for f in e.get("fields", []))
@@ -80,7 +89,8 @@ def embed_text(body: dict[str, Any]) -> str:
 async def test_ask_answers_with_label_embed_citation_and_buttons(env: Env) -> None:
     env.feed(command("ask", [{"type": 3, "name": "question", "value": "What did you think of Chamberlain?"}]))
     (cb,) = await env.callbacks()
-    assert cb.body["type"] == 4 and not cb.body["data"].get("flags")  # answered at once, public
+    # answered at once (4), or deferred (5) when the machine is slow to answer; either way public
+    assert cb.body["type"] in (4, 5) and not cb.body.get("data", {}).get("flags")
     body = await env.answer()
     assert body["content"].startswith("**Maisky as narrator**")
     embed = body["embeds"][0]
@@ -174,9 +184,9 @@ async def test_another_passage_button_survives_a_restart(tmp_path: Path, make_co
 
 async def test_expired_button_says_so(env: Env) -> None:
     env.feed(component("maisky:another:0123456789abcdef:1"))
-    (cb,) = await env.callbacks()
-    assert cb.body["type"] == 4 and cb.body["data"]["flags"] == 64
-    assert "ask it again" in cb.body["data"]["embeds"][0]["description"]
+    body = await env.answer()  # at once, or deferred privately when the machine is slow
+    assert body["flags"] == 64
+    assert "ask it again" in body["embeds"][0]["description"]
 
 
 async def test_everyone_in_the_question_pings_nobody(env: Env) -> None:
@@ -205,8 +215,6 @@ async def test_direct_message_is_answered(env: Env) -> None:
 
 
 async def test_messages_without_a_mention_and_from_bots_are_ignored(env: Env) -> None:
-    import asyncio
-
     env.client._connection.parse_message_create(channel_message("Eden iron, anyone?"))
     env.client._connection.parse_message_create(
         channel_message("Eden", dm=True, author=user("9", "otherbot", bot=True))
@@ -218,24 +226,28 @@ async def test_messages_without_a_mention_and_from_bots_are_ignored(env: Env) ->
 async def test_expired_interaction_is_logged_not_fatal(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, make_core: MakeCore
 ) -> None:
+    """Discord says the interaction expired (10062) at the first response, whether that is the answer
+    itself or, on a slow machine, the deferral: one warning, no follow-up, and the bot goes on."""
     caplog.set_level(logging.WARNING)
     e = await start(tmp_path, make_core(), **{"/callback": [(404, {"message": "Unknown interaction", "code": 10062})]})
     try:
-        e.feed(command("quote"))
+        first = command("quote")
+        e.feed(first)
         await e.callbacks()
-        import asyncio
-
-        await asyncio.sleep(0.3)
-        assert any("expired" in r.getMessage() for r in caplog.records)
-        assert not [c for c in e.fake.calls if "/webhooks/" in c.path]
-        e.feed(command("quote"))  # the bot is still answering
-        assert "Ivan Maisky" in embed_text(await e.answer(2))
+        second = command("quote")  # the bot is still answering
+        e.feed(second)
+        (body,) = await e.fake.answers(to=second["token"])
+        assert "Ivan Maisky" in embed_text(body)
+        await until(lambda: any("expired" in r.getMessage() for r in caplog.records))
+        assert not [c for c in e.fake.calls if f"/{first['token']}/" in c.path and "/webhooks/" in c.path]
     finally:
         await e.client.close()
         await e.fake.stop()
 
 
 async def test_429_is_retried_by_discord_py(tmp_path: Path, make_core: MakeCore) -> None:
+    """A 429 at the first response (the answer, or the deferral on a slow machine) is retried by
+    discord.py with the same body, and the member gets the quote."""
     e = await start(
         tmp_path,
         make_core(),
@@ -245,7 +257,7 @@ async def test_429_is_retried_by_discord_py(tmp_path: Path, make_core: MakeCore)
         e.feed(command("quote"))
         cbs = await e.callbacks(2)
         assert cbs[0].body == cbs[1].body
-        assert "Ivan Maisky" in embed_text(cbs[1].body["data"])
+        assert "Ivan Maisky" in embed_text(await e.answer())
     finally:
         await e.client.close()
         await e.fake.stop()
@@ -257,9 +269,9 @@ async def test_cooldown_is_a_friendly_ephemeral_reply(tmp_path: Path, make_core:
         e.feed(command("ask", [{"type": 3, "name": "question", "value": "Eden"}]))
         await e.answer()
         e.feed(command("ask", [{"type": 3, "name": "question", "value": "Halifax"}]))
-        cbs = await e.callbacks(2)
-        assert cbs[1].body["type"] == 4 and cbs[1].body["data"]["flags"] == 64
-        assert "Patience" in cbs[1].body["data"]["embeds"][0]["description"]
+        body = await e.answer(2)  # at once, or deferred privately when the machine is slow
+        assert body["flags"] == 64
+        assert "Patience" in body["embeds"][0]["description"]
     finally:
         await e.client.close()
         await e.fake.stop()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -711,3 +712,45 @@ def test_claims_and_confirmations_written_together_each_as_alone(core: Maisky, u
         assert d.store.delivery(sub.id, day).status == Status.POSTED  # type: ignore[union-attr]
         after = d.store.subscription_by_id(sub.id)
         assert after is not None and after.due_day == "2026-01-11" and after.cursor.ahead == (key,)
+
+
+def test_a_bad_write_in_a_shared_transaction_fails_alone() -> None:
+    """Claims the writer batched together, one of them refused: each gets its own outcome."""
+    from bot.club.daily import _Writes
+
+    gate, batches = threading.Event(), []
+
+    class OneBadDay:
+        def write_posts(self, claims: list[Claim], confirmations: list[Confirmation]) -> tuple[list[Any], list[Any]]:
+            batches.append(sorted(c.subscription_id for c in claims))
+            if claims[0].subscription_id == 0:
+                assert gate.wait(60)  # the others queue up meanwhile
+            if any(c.subscription_id == 2 for c in claims):
+                raise ValueError("the database refuses this one")  # and with it the whole transaction
+            return [f"row {c.subscription_id}" for c in claims], []
+
+    writes = _Writes(OneBadDay())  # type: ignore[arg-type]
+    results: dict[int, object] = {}
+
+    def claim(sid: int) -> None:
+        try:
+            results[sid] = writes.claim(Claim(sid, "2026-01-10", "k", 0, 0.0))
+        except ValueError as exc:
+            results[sid] = exc
+
+    threads = [threading.Thread(target=claim, args=(sid,)) for sid in range(5)]
+    threads[0].start()
+    deadline = time.monotonic() + 60
+    while not batches and time.monotonic() < deadline:
+        time.sleep(0.01)
+    for t in threads[1:]:
+        t.start()
+    while len(writes._claims) < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    gate.set()
+    for t in threads:
+        t.join(60)
+    writes.close()
+    assert [1, 2, 3, 4] in batches  # written together first
+    assert [results[s] for s in (0, 1, 3, 4)] == ["row 0", "row 1", "row 3", "row 4"]
+    assert isinstance(results[2], ValueError)

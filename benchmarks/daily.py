@@ -11,7 +11,9 @@ P `maisky daily run-due --now 09:05` processes started at once, as cron would st
 Prints wall time (first start to last exit), CPU time of the run-due processes and of the fake,
 the load average before and after, posts a second, and what the fake received per channel-day:
 duplicates (more than one post) and missing (none). Then the idle pass: the same processes' work
-with nothing due, in process (SQL statements, transactions, median time) and as a real run-due.
+with nothing due, in process (SQL statements, transactions, median time) and as a real run-due; and
+the writes a post costs, counted in process over a pass of --tx-channels posts (transactions and SQL
+statements a post, CPU a post).
 Not part of the test suite; figures depend on the machine and its load, printed beside them.
 """
 
@@ -176,6 +178,8 @@ def posting(args: argparse.Namespace, workdir: Path, database: str, latency: flo
           f"{codes}; each process: {'; '.join(shares)}")  # fmt: skip
     if database == args.idle_on and latency == args.latency[0]:
         idle(args, url, env)
+    if latency == args.latency[0]:
+        writes(args, workdir, database)
 
 
 def summary(log: Path) -> str:
@@ -234,6 +238,44 @@ def idle(args: argparse.Namespace, url: str, env: dict[str, str]) -> None:
           f"a whole `maisky daily run-due` with nothing due: median {statistics.median(runs):.2f} s")  # fmt: skip
 
 
+def writes(args: argparse.Namespace, workdir: Path, database: str) -> None:
+    """What a post costs the database, counted in process: a pass over `--tx-channels` fresh
+    subscriptions with a poster that answers at once (unpaced), SQL statements and transactions."""
+    import sqlalchemy as sa
+
+    from bot import Settings
+    from bot.club.daily import Daily, DailyConfig
+    from bot.ops.bootstrap import build
+    from bot.ops.store import Store
+
+    url = fresh(args.postgres if database == "PostgreSQL" else None, workdir, f"{database}_writes")
+    subscribe_many(url, args.tx_channels, args.workspaces)
+    core = build(Settings(seeds_dir=ROOT / "seeds", persona_dir=ROOT / "persona"), index=False)
+    d = Daily(Store(url), core.corpus, core.voice, DailyConfig())
+    counts = Counter[str]()
+
+    def statement(conn: Any, cursor: Any, text: str, *rest: Any) -> None:
+        counts["statements"] += 1
+
+    def begin(conn: Any) -> None:
+        counts["transactions"] += 1
+
+    class Instant:
+        def post(self, *a: Any, **k: Any) -> None:
+            counts["posts"] += 1
+
+    sa.event.listen(d.store.engine, "before_cursor_execute", statement)
+    sa.event.listen(d.store.engine, "begin", begin)
+    cpu, start = time.process_time(), time.perf_counter()
+    report = d.run_due(dt.datetime.fromisoformat(NOW), {"slack": Instant()})
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - start
+    d.store.engine.dispose()
+    posts = max(1, counts["posts"])
+    print(f"  in process, {len(report.posted):,} posts to a poster that answers at once: {counts['transactions']} "
+          f"transactions ({counts['transactions'] / posts:.2f} a post), {counts['statements']} SQL statements "
+          f"({counts['statements'] / posts:.2f} a post); {wall:.1f} s wall, CPU {cpu / posts * 1000:.2f} ms a post")  # fmt: skip
+
+
 def startup(args: argparse.Namespace, workdir: Path) -> None:
     seeds = workdir / "seeds"
     make_corpus(seeds, args.passages)
@@ -282,6 +324,7 @@ def main() -> None:
     p.add_argument("--latency", type=lambda t: [float(x) for x in t.split(",")], default=[0.0, 0.1],
                    help="seconds the fake Slack takes per post, comma-separated (default 0,0.1)")  # fmt: skip
     p.add_argument("--processes", type=int, default=2, help="run-due processes started at once")
+    p.add_argument("--tx-channels", type=int, default=1000, help="channels of the in-process count of writes a post")
     p.add_argument("--postgres", default="", help="a PostgreSQL URL: run on it as well as on SQLite")
     p.add_argument("--only-postgres", action="store_true", help="with --postgres, skip SQLite")
     p.add_argument("--startup", action="store_true", help="also measure run-due start-up on a large corpus")

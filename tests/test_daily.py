@@ -6,14 +6,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot import Kind, Maisky, Reply
 from bot.club.daily import Daily, DailyConfig, next_quote
 from bot.club.schedule import parse_time, parse_zone, scheduled_at
-from bot.ops.store import MIGRATIONS, Status, Store
+from bot.ops.store import MIGRATIONS, Claim, Confirmation, Cursor, Settled, Status, Store
 from bot.sources.quotes import maisky_quotes
 from tests.daily_support import (
     ChannelGone,
@@ -585,16 +588,20 @@ class _Ledger:
     def __init__(self, engine: object) -> None:
         import sqlalchemy as sa
 
-        self.engine, self.transactions, self.statements = engine, 0, []
+        self.engine, self.transactions, self.statements, self.claims = engine, 0, [], 0
         sa.event.listen(engine, "begin", self._begin)
         sa.event.listen(engine, "before_cursor_execute", self._statement)
 
     def _begin(self, conn: object) -> None:
         self.transactions += 1
 
-    def _statement(self, conn: object, cursor: object, statement: str, *args: object) -> None:
+    def _statement(
+        self, conn: object, cursor: object, statement: str, params: object, context: Any, *a: object
+    ) -> None:
         if not statement.lstrip().upper().startswith(("BEGIN", "SELECT 1", "SELECT PG_", "COMMIT", "ROLLBACK")):
             self.statements.append(statement)
+        if statement.startswith("INSERT INTO deliveries"):  # the days it tries to claim: one statement may hold several
+            self.claims += len(context.compiled_parameters)
 
     def close(self) -> None:
         import sqlalchemy as sa
@@ -675,5 +682,75 @@ def test_a_channel_another_pass_holds_is_not_even_tried(core: Maisky, url: str) 
         ledger.close()
     assert sorted(c for c, _ in holder.posts + other.posts) == sorted(f"C{i}" for i in range(30))
     assert not set(reports[0].posted) & set(reports[1].posted)
-    claims = [s for ledger in ledgers for s in ledger.statements if s.startswith("INSERT INTO deliveries")]
-    assert len(claims) == 30
+    assert sum(ledger.claims for ledger in ledgers) == 30
+
+
+def test_claims_and_confirmations_written_together_each_as_alone(core: Maisky, url: str) -> None:
+    """The pass's group commit: several claims and confirmations in one transaction, each with the
+    result it would have alone (a day already held refused, a row not ours left as it is)."""
+    d = make_daily(core, url)
+    channels = ("C1", "C2", "C3", "C4")
+    for channel in channels:
+        subscribe(d, channel)
+    subs = [s for c in channels if (s := d.store.subscription("slack", c)) is not None]
+    now, key, day = at("2026-01-10T09:00").timestamp(), d.pool[0].key, "2026-01-10"
+    assert len(subs) == 4 and d.store.claim(subs[1].id, day, key, 0, now)  # C2's day is held already
+    claimed, _ = d.store.write_posts([Claim(s.id, day, key, 0, now) for s in subs], [])
+    assert [c is not None for c in claimed] == [True, False, True, True]
+    c1, _, c3, c4 = claimed
+    assert c1 and c3 and c4 and d.store.delivery(subs[0].id, day).status == Status.SENDING  # type: ignore[union-attr]
+
+    def confirmation(sub: Any, row: Any) -> Confirmation:
+        return Confirmation(row, now, sub, Settled(now + 86_400, "2026-01-11", sub.cursor, Cursor(0, -1, (key,))))
+
+    stranger = confirmation(subs[2], replace(c3, claim_token="not ours"))
+    assert d.store.write_posts([], [confirmation(subs[0], c1), stranger])[1] == [(True, True), (False, False)]
+    assert d.store.delivery(subs[2].id, day).status == Status.SENDING  # type: ignore[union-attr]
+    both = d.store.write_posts([], [confirmation(subs[2], c3), confirmation(subs[3], c4)])[1]
+    assert both == [(True, True), (True, True)]
+    for sub in (subs[0], subs[2], subs[3]):
+        assert d.store.delivery(sub.id, day).status == Status.POSTED  # type: ignore[union-attr]
+        after = d.store.subscription_by_id(sub.id)
+        assert after is not None and after.due_day == "2026-01-11" and after.cursor.ahead == (key,)
+
+
+def test_a_bad_write_in_a_shared_transaction_fails_alone() -> None:
+    """Claims the writer batched together, one of them refused: each gets its own outcome."""
+    from bot.club.daily import _Writes
+
+    gate, batches = threading.Event(), []
+
+    class OneBadDay:
+        def write_posts(self, claims: list[Claim], confirmations: list[Confirmation]) -> tuple[list[Any], list[Any]]:
+            batches.append(sorted(c.subscription_id for c in claims))
+            if claims[0].subscription_id == 0:
+                assert gate.wait(60)  # the others queue up meanwhile
+            if any(c.subscription_id == 2 for c in claims):
+                raise ValueError("the database refuses this one")  # and with it the whole transaction
+            return [f"row {c.subscription_id}" for c in claims], []
+
+    writes = _Writes(OneBadDay())  # type: ignore[arg-type]
+    results: dict[int, object] = {}
+
+    def claim(sid: int) -> None:
+        try:
+            results[sid] = writes.claim(Claim(sid, "2026-01-10", "k", 0, 0.0))
+        except ValueError as exc:
+            results[sid] = exc
+
+    threads = [threading.Thread(target=claim, args=(sid,)) for sid in range(5)]
+    threads[0].start()
+    deadline = time.monotonic() + 60
+    while not batches and time.monotonic() < deadline:
+        time.sleep(0.01)
+    for t in threads[1:]:
+        t.start()
+    while len(writes._claims) < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    gate.set()
+    for t in threads:
+        t.join(60)
+    writes.close()
+    assert [1, 2, 3, 4] in batches  # written together first
+    assert [results[s] for s in (0, 1, 3, 4)] == ["row 0", "row 1", "row 3", "row 4"]
+    assert isinstance(results[2], ValueError)

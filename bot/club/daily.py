@@ -9,8 +9,10 @@ recorded as sent, unconfirmed, and never sent again: a poster that can make a re
 A pass with nothing due costs one read. Otherwise it leases the due subscriptions in batches (so
 several processes share the work without meeting on the same channel) and posts them from a
 bounded pool of worker threads, paced as each platform's poster says (per workspace or per bot),
-honouring Retry-After. A post costs two transactions, its claim and its confirmation; the quotation
-comes from the subscription's own cursor, never from a scan of what the channel had before.
+honouring Retry-After. A post needs two writes, its claim (committed before it is sent) and its
+confirmation; the workers' writes share transactions (a group commit), so a post costs a fraction
+of a transaction. The quotation comes from the subscription's own cursor, never from a scan of
+what the channel had before.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from bot.chat.reply import Reply
 from bot.chat.voice import Voice
 from bot.club.schedule import parse_time, parse_zone, scheduled_at
 from bot.errors import ChannelGone, OutcomeUnknown, PostLater, TokenRejected
-from bot.ops.store import Cursor, Delivery, Settled, Status, Store, Subscription
+from bot.ops.store import Claim, Confirmation, Cursor, Delivery, Settled, Status, Store, Subscription
 from bot.sources.corpus import Corpus
 from bot.sources.quotes import QuoteChoice, maisky_quotes
 
@@ -74,7 +76,7 @@ class DailyConfig:
     lease: float = 600.0  # seconds after which a row still `sending` is taken as sent, unconfirmed
     max_attempts: int = 5
     backoff: float = 60.0  # seconds before the first retry; doubles each time
-    workers: int = 16  # posts in flight at once
+    workers: int = 64  # posts in flight at once (their writes share transactions: more is cheaper)
     pace: Mapping[str, float] = field(default_factory=dict)  # posts a second by platform, over its poster's pace
     max_wait: float = 60.0  # a Retry-After up to this long is waited out within the pass
     post_timeout: float = 20.0  # seconds a platform may take to answer one post
@@ -395,13 +397,98 @@ class _Pacer:
             self._next[key] = max(self._next.get(key, 0.0), time.monotonic() + seconds)
 
 
+class _Writes:
+    """A pass's group commit: the workers' claims and confirmations, written by one thread, each
+    batch in one transaction (all that arrived while the last one was being written). A worker
+    waits for its own result, so a claim is committed before its post is sent, as when it writes alone."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._ready = threading.Condition()
+        self._claims: list[tuple[Claim, Future[Delivery | None]]] = []
+        self._confirmations: list[tuple[Confirmation, Future[tuple[bool, bool]]]] = []
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="daily-writes", daemon=True)
+        self._thread.start()
+
+    def claim(self, claim: Claim) -> Delivery | None:
+        """`Store.begin_sending`, in the next batch."""
+        done: Future[Delivery | None] = Future()
+        with self._ready:
+            self._claims.append((claim, done))
+            self._ready.notify()
+        return done.result()
+
+    def confirm(self, confirmation: Confirmation) -> tuple[bool, bool]:
+        """`Store.confirm`, in the next batch."""
+        done: Future[tuple[bool, bool]] = Future()
+        with self._ready:
+            self._confirmations.append((confirmation, done))
+            self._ready.notify()
+        return done.result()
+
+    def close(self) -> None:
+        """Write what is waiting, then stop."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while not (self._claims or self._confirmations or self._closed):
+                    self._ready.wait()
+                claims, self._claims = self._claims, []
+                confirmations, self._confirmations = self._confirmations, []
+                if not (claims or confirmations):
+                    return
+            try:
+                self._write(claims, confirmations)
+            except BaseException as exc:  # never leave a worker waiting on a writer that is gone
+                for _, claimed_ in claims:
+                    if not claimed_.done():
+                        claimed_.set_exception(exc)
+                for _, settled_ in confirmations:
+                    if not settled_.done():
+                        settled_.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+
+    def _write(
+        self,
+        claims: list[tuple[Claim, Future[Delivery | None]]],
+        confirmations: list[tuple[Confirmation, Future[tuple[bool, bool]]]],
+    ) -> None:
+        try:
+            claimed, settled = self.store.write_posts([c for c, _ in claims], [c for c, _ in confirmations])
+        except Exception as exc:
+            if len(claims) + len(confirmations) == 1:
+                for _, claimed_ in claims:
+                    claimed_.set_exception(exc)
+                for _, settled_ in confirmations:
+                    settled_.set_exception(exc)
+                return
+            # nothing of the batch was written: each request on its own, so one bad one fails alone
+            for claim in claims:
+                self._write([claim], [])
+            for confirmation in confirmations:
+                self._write([], [confirmation])
+            return
+        for (_, claimed_), delivery in zip(claims, claimed, strict=True):
+            claimed_.set_result(delivery)
+        for (_, settled_), moved in zip(confirmations, settled, strict=True):
+            settled_.set_result(moved)
+
+
 class _Pass:
     """One run over the due subscriptions: `run` leases them in batches and hands each to a worker
     thread (`subscription`).
 
-    A post costs two transactions: the claim (the day's row, inserted `sending`, with the quotation
+    A post needs two writes: the claim (the day's row, inserted `sending`, with the quotation
     chosen from the subscription's cursor) and the confirmation (the row `posted`, the subscription's
-    next due time and its cursor, together). Leasing a batch adds one write per batch."""
+    next due time and its cursor, together). The workers' writes go through one group commit
+    (`_Writes`), so many posts share a transaction. Leasing a batch adds one write per batch."""
 
     def __init__(
         self, daily: Daily, now: dt.datetime, posters: Mapping[str, Poster], report: RunReport, stop: threading.Event
@@ -423,6 +510,14 @@ class _Pass:
         workers = max(1, self.config.workers)
         batch = 4 * workers
         started, now = time.monotonic(), self.now.timestamp()
+        self.writes = _Writes(self.store)
+        try:
+            self._run(workers, batch, started, now)
+        finally:
+            self.writes.close()
+        self._release()
+
+    def _run(self, workers: int, batch: int, started: float, now: float) -> None:
         with ThreadPoolExecutor(workers, thread_name_prefix="daily-post") as pool:
             in_flight: set[Future[None]] = set()
             while not self.stop.is_set():
@@ -444,7 +539,6 @@ class _Pass:
                 while len(in_flight) > batch:  # lease the next batch while this one finishes
                     _, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
             wait(in_flight)
-        self._release()
 
     def _release(self) -> None:
         """What the pass leased and did not settle (stopped, refused, or failed) is due again now."""
@@ -525,7 +619,7 @@ class _Pass:
         channel_key = f"{sub.platform}:{sub.channel}"
         choice, cycle = choose(daily.pool, daily.cursor(sub), channel_key, day, daily.seed)
         now = self.now.timestamp()
-        claim = self.store.begin_sending(sub.id, key, choice.key, cycle, now)
+        claim = self.writes.claim(Claim(sub.id, key, choice.key, cycle, now))
         if claim is None:  # the day has a row: a retry whose wait is over is ours to send
             # another process may have moved the subscription on meanwhile: read it again
             sub = self.store.subscription_by_id(sub.id) or sub
@@ -553,7 +647,7 @@ class _Pass:
         before = daily.cursor(sub)
         after = take(daily.pool, before, claim.quote_key, claim.cycle, f"{sub.platform}:{sub.channel}", daily.seed)
         then = Settled(scheduled_at(nxt, sub.post_time, sub.timezone).timestamp(), nxt.isoformat(), sub.cursor, after)
-        settled, moved = self.store.confirm(claim, clock, sub, then, error)
+        settled, moved = self.writes.confirm(Confirmation(claim, clock, sub, then, error))
         if not settled:
             return sub  # not ours any more (it cannot happen while the claim token is ours)
         if moved:

@@ -120,7 +120,7 @@ class Settings:
     daily_time: str = "09:00"
     daily_timezone: str = "UTC"
     daily_window_hours: int = 6
-    daily_workers: int = 16  # daily posts in flight at once
+    daily_workers: int = 64  # daily posts in flight at once
     daily_post_timeout: int = 20  # seconds a platform may take to answer one daily post
     log_level: str = "INFO"
     log_format: str = "text"  # or "json": one object a line
@@ -164,7 +164,7 @@ class Settings:
             typed = values["MAISKY_DAILY_TIMEZONE"]
             problems.append(f"MAISKY_DAILY_TIMEZONE: {typed!r} is not a time zone (for example Europe/London)")
         window = _int(values, "MAISKY_DAILY_WINDOW_HOURS", 6, 0, 23, problems)
-        workers = _int(values, "MAISKY_DAILY_WORKERS", 16, 1, 64, problems)
+        workers = _int(values, "MAISKY_DAILY_WORKERS", 64, 1, 64, problems)
         post_timeout = _int(values, "MAISKY_DAILY_POST_TIMEOUT", 20, 1, 120, problems)
         level = (values.get("LOG_LEVEL") or "INFO").strip().upper()
         if level not in LEVELS:

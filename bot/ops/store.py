@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +35,10 @@ from sqlalchemy.exc import (
 from bot.chat.memory import KEEP, Turn
 from bot.errors import ConfigError
 
-__all__ = ["Cursor", "Delivery", "QuizDraw", "Settled", "Status", "Store", "Subscription", "database_url"]
+__all__ = [
+    "Claim", "Confirmation", "Cursor", "Delivery", "QuizDraw", "Settled", "Status", "Store", "Subscription",
+    "database_url",
+]  # fmt: skip
 
 metadata = sa.MetaData()
 
@@ -237,6 +240,28 @@ class Delivery:
     next_attempt_at: float
     posted_at: float | None
     error: str | None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A day's post to own and mark as being sent (what `begin_sending` takes)."""
+
+    subscription_id: int
+    local_date: str
+    quote_key: str
+    cycle: int
+    now: float
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A sent post to settle with its subscription's next due time and cursor (what `confirm` takes)."""
+
+    delivery: Delivery
+    now: float
+    sub: Subscription
+    then: Settled
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -541,6 +566,41 @@ _SETTLE_SUB = (
     )
 )
 _CLAIM = deliveries.insert()
+# several claims in one statement; a day that already has a row is left out of what comes back
+_CLAIM_NEW = {
+    name: dialect.insert(deliveries)
+    .on_conflict_do_nothing(index_elements=[deliveries.c.subscription_id, deliveries.c.local_date])
+    .returning(deliveries.c.id, deliveries.c.subscription_id, deliveries.c.local_date)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
+def _sub_settled(sub: Subscription, then: Settled) -> dict[str, Any]:
+    """The parameters of _SETTLE_SUB for `sub`."""
+    was, now = _cursor_values(then.before), _cursor_values(then.after)
+    return {"sub_id": sub.id, "sub_time": sub.post_time, "sub_zone": sub.timezone, "next_at": then.due_at,
+            "next_day": then.due_day, **{f"was_{k}": v for k, v in was.items()},
+            **{f"new_{k}": v for k, v in now.items()}}  # fmt: skip
+
+
+class _Uneven(Exception):
+    """Some confirmation of a batch did not move its row or its cursor (see `Store.write_posts`)."""
+
+
+def _claim_values(claim: Claim) -> dict[str, Any]:
+    """A day's row as its claim inserts it: `sending`, with a token of its own."""
+    return {
+        "subscription_id": claim.subscription_id, "local_date": claim.local_date, "status": Status.SENDING,
+        "quote_key": claim.quote_key, "cycle": claim.cycle, "claim_token": str(uuid.uuid4()),
+        "claimed_at": claim.now, "attempts": 0, "next_attempt_at": 0.0,
+    }  # fmt: skip
+
+
+def _confirmed(now: float, error: str | None) -> dict[str, Any]:
+    """A sent row's settled values: `posted`, or with `error` `unconfirmed`."""
+    if error is None:
+        return {"status": Status.POSTED, "posted_at": now, "error": None}
+    return {"status": Status.UNCONFIRMED, "posted_at": now, "error": error[:500]}
 
 
 class Store:
@@ -866,12 +926,7 @@ class Store:
     ) -> Delivery | None:
         """Own the day's post and mark it as being sent, in one write: insert the day's row as
         `sending`. None if the day already has a row (then see `resume`)."""
-        token = str(uuid.uuid4())
-        values: dict[str, Any] = {
-            "subscription_id": subscription_id, "local_date": local_date, "status": Status.SENDING,
-            "quote_key": quote_key, "cycle": cycle, "claim_token": token, "claimed_at": now, "attempts": 0,
-            "next_attempt_at": 0.0,
-        }  # fmt: skip
+        values = _claim_values(Claim(subscription_id, local_date, quote_key, cycle, now))
         try:
             with self._write() as conn:
                 new_id = conn.execute(_CLAIM, values).inserted_primary_key
@@ -879,6 +934,53 @@ class Store:
             return None
         assert new_id is not None
         return Delivery(id=int(new_id[0]), posted_at=None, error=None, **values)
+
+    def write_posts(
+        self, claims: Sequence[Claim], confirmations: Sequence[Confirmation]
+    ) -> tuple[list[Delivery | None], list[tuple[bool, bool]]]:
+        """Several posts' claims and confirmations in one transaction (a pass's group commit): each
+        result as `begin_sending` and `confirm` would give it. The claims are inserted together; a day
+        that already has a row gets None, and the others are still claimed."""
+        try:
+            return self._write_posts(claims, confirmations, together=len(confirmations) > 1)
+        except _Uneven:  # a row or a cursor did not move: the batch again, each confirmation on its own
+            return self._write_posts(claims, confirmations, together=False)
+
+    def _write_posts(
+        self, claims: Sequence[Claim], confirmations: Sequence[Confirmation], *, together: bool
+    ) -> tuple[list[Delivery | None], list[tuple[bool, bool]]]:
+        with self._write() as conn:
+            if together and conn.dialect.supports_sane_multi_rowcount:
+                settled = self._settle_all(conn, confirmations)
+            else:
+                settled = [
+                    self._settle_on(conn, c.delivery, Status.SENDING, c.sub, c.then, _confirmed(c.now, c.error))
+                    for c in confirmations
+                ]
+            if not claims:
+                return [], settled
+            values = [_claim_values(c) for c in claims]
+            dialect = conn.dialect.name
+            if dialect in ("postgresql", "sqlite"):
+                rows = conn.execute(_CLAIM_NEW[dialect], values).all()
+                ids = {(r.subscription_id, r.local_date): int(r.id) for r in rows}
+            else:  # any other database: each insert in a savepoint, so a day already held fails alone
+                ids = {}
+                for v in values:
+                    try:
+                        with conn.begin_nested():
+                            new_id = conn.execute(_CLAIM, v).inserted_primary_key
+                    except IntegrityError:
+                        continue
+                    assert new_id is not None
+                    ids[(v["subscription_id"], v["local_date"])] = int(new_id[0])
+        claimed = [
+            Delivery(id=ids[key], posted_at=None, error=None, **v)
+            if (key := (v["subscription_id"], v["local_date"])) in ids
+            else None
+            for v in values
+        ]
+        return claimed, settled
 
     def resume(self, subscription_id: int, local_date: str, now: float) -> Delivery | None:
         """Take a day that is `claimed` (known not sent, waiting to be retried) whose wait is over,
@@ -925,18 +1027,41 @@ class Store:
         """Move a row this caller holds on from `frm`; with `then`, in the same transaction, write
         when `sub` is next due (unless it was re-subscribed with another time meanwhile) and move
         its quotation cursor, compare-and-set. Returns (row moved, cursor moved)."""
-        row = {"row_id": delivery.id, "row_from": frm, "row_token": delivery.claim_token}
         with self._write() as conn:
-            if then is None or sub is None:
-                return bool(conn.execute(_row_move().values(**values), row).rowcount), False
-            moved = bool(conn.execute(_SETTLE_ROW, row | {f"row_{k}": v for k, v in values.items()}).rowcount)
-            if not moved:
-                return False, False
-            was, now = _cursor_values(then.before), _cursor_values(then.after)
-            params = {"sub_id": sub.id, "sub_time": sub.post_time, "sub_zone": sub.timezone, "next_at": then.due_at,
-                      "next_day": then.due_day, **{f"was_{k}": v for k, v in was.items()},
-                      **{f"new_{k}": v for k, v in now.items()}}  # fmt: skip
-            return True, bool(conn.execute(_SETTLE_SUB, params).rowcount)
+            return self._settle_on(conn, delivery, frm, sub, then, values)
+
+    @staticmethod
+    def _settle_all(conn: Connection, confirmations: Sequence[Confirmation]) -> list[tuple[bool, bool]]:
+        """Confirmations as two statements of many rows each (the rows, then the subscriptions); raises
+        _Uneven, so the transaction is rolled back, unless every row and every cursor moved."""
+        rows = [
+            {"row_id": c.delivery.id, "row_from": Status.SENDING, "row_token": c.delivery.claim_token}
+            | {f"row_{k}": v for k, v in _confirmed(c.now, c.error).items()}
+            for c in confirmations
+        ]
+        if conn.execute(_SETTLE_ROW, rows).rowcount != len(rows):
+            raise _Uneven
+        subs = [_sub_settled(c.sub, c.then) for c in confirmations]
+        if conn.execute(_SETTLE_SUB, subs).rowcount != len(subs):
+            raise _Uneven
+        return [(True, True)] * len(confirmations)
+
+    @staticmethod
+    def _settle_on(
+        conn: Connection,
+        delivery: Delivery,
+        frm: str,
+        sub: Subscription | None,
+        then: Settled | None,
+        values: dict[str, Any],
+    ) -> tuple[bool, bool]:
+        row = {"row_id": delivery.id, "row_from": frm, "row_token": delivery.claim_token}
+        if then is None or sub is None:
+            return bool(conn.execute(_row_move().values(**values), row).rowcount), False
+        moved = bool(conn.execute(_SETTLE_ROW, row | {f"row_{k}": v for k, v in values.items()}).rowcount)
+        if not moved:
+            return False, False
+        return True, bool(conn.execute(_SETTLE_SUB, _sub_settled(sub, then)).rowcount)
 
     def confirm(
         self, delivery: Delivery, now: float, sub: Subscription, then: Settled, error: str | None = None
@@ -944,10 +1069,7 @@ class Store:
         """Settle a post that was sent, in one transaction with its subscription's next due time and
         cursor: `posted`, or with `error` `unconfirmed` (sent, fate unknown: counted, never resent).
         Returns (row moved, cursor moved); a cursor moved meanwhile by another process is left as it is."""
-        values: dict[str, Any] = {"status": Status.POSTED, "posted_at": now, "error": None}
-        if error is not None:
-            values |= {"status": Status.UNCONFIRMED, "error": error[:500]}
-        return self._settle(delivery, Status.SENDING, sub, then, values)
+        return self._settle(delivery, Status.SENDING, sub, then, _confirmed(now, error))
 
     def start_sending(self, delivery: Delivery) -> bool:
         """Mark a `claimed` row that this caller holds as being sent; False if it was lost meanwhile."""

@@ -259,17 +259,15 @@ class Matcher:
         for term, tid in self._term_ids.items():
             if term.startswith(PERSON_PREFIX):
                 linked[self._docs[self._offsets[tid] : self._offsets[tid + 1]]] = True
-        unlinked: dict[str, int] = defaultdict(int)
-        total: dict[str, int] = defaultdict(int)
-        for i, p in enumerate(self.passages):
-            total[p.source.id] += 1
-            if not linked[i]:
-                unlinked[p.source.id] += 1
+        sources = self.corpus.sources
+        owner = np.asarray(self.corpus.source_numbers(), dtype=np.int64)  # no passage is read for this
+        total = np.bincount(owner, minlength=len(sources))
+        unlinked = np.bincount(owner[~linked], minlength=len(sources))
         free = max(self.t.unlinked_free, 1)
         return {
-            sid: self.t.unlinked_step * math.log10(k / free)
-            for sid, k in unlinked.items()
-            if k > free and k >= self.t.unlinked_share * total[sid]
+            s.id: self.t.unlinked_step * math.log10(int(k) / free)
+            for s, k, n in zip(sources, unlinked, total, strict=True)
+            if k > free and k >= self.t.unlinked_share * n
         }
 
     def strictness(self, passage: Passage) -> float:

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from adapters.cli import main
+from bot.search import index_store
 from bot.search.analysis import Analyzer
 from bot.search.embedding import load_encoder
 from bot.search.evaluation import load_questions
-from bot.search import index_store
 from bot.search.index_store import LexicalIndex, VectorStore, cached_corpus
 from bot.search.matcher import Matcher, MatchResult
 from bot.sources.corpus import Corpus, load_corpus

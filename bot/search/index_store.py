@@ -255,7 +255,7 @@ class LexicalIndex:
         w_col = array("i")
         w_offsets = array("q", [0])
         source_terms: dict[str, set[int]] = {}
-        unit_texts: list[str] = []
+        unit_keys = bytearray()  # keys, not texts: 565,000 sentence strings at 100,000 passages weigh 70 MB
         u_offsets = array("q", [0])
         for i, p in enumerate(each_passage(passages)):  # a stored corpus's passages are not all kept in memory
             terms, seen = analyzer.document_terms(p.text, p.keywords)
@@ -268,8 +268,9 @@ class LexicalIndex:
             f_col.extend(counts.values())
             w_col.extend(sorted({word_ids.setdefault(w, len(word_ids)) for w in seen}))
             w_offsets.append(len(w_col))
-            unit_texts.extend(units_of(p.text))
-            u_offsets.append(len(unit_texts))
+            for unit in units_of(p.text):
+                unit_keys += hashlib.blake2b(unit.encode(), digest_size=8).digest()  # as text_keys() makes them
+            u_offsets.append(len(unit_keys) // 8)
         tcol = np.frombuffer(t_col, dtype=np.int32)
         order = np.argsort(tcol, kind="stable")  # stable: passages stay in order within a term
         tcol = tcol[order]
@@ -310,7 +311,7 @@ class LexicalIndex:
             vocabulary=vocabulary,
             words=flat_words,
             word_offsets=w_off,
-            units=text_keys(unit_texts),
+            units=np.frombuffer(bytes(unit_keys), dtype="S8"),
             unit_offsets=np.frombuffer(u_offsets, dtype=np.int64).copy(),
         )
 
@@ -414,6 +415,14 @@ class LexicalIndex:
         except Exception as exc:  # removed by another process in between: keep the one in memory
             log.warning("cannot read back the index cache %s: %s", folder, exc)
             return index
+
+    @classmethod
+    def prepare(
+        cls, corpus: Corpus, analyzer: Analyzer, k1: float, b: float, cache_dir: Path, fingerprint: str
+    ) -> None:
+        """Build and save the index for this corpus now if none is saved (the matcher reads it later)."""
+        if fingerprint and not (cls.folder(cache_dir, fingerprint, k1, b) / "meta.json").is_file():
+            cls.load_or_build(corpus, analyzer, k1, b, cache_dir, fingerprint)
 
     def passage_words(self, i: int) -> list[str]:
         """Passage `i`'s distinct words."""

@@ -186,7 +186,7 @@ class StoredPassages(Sequence[Passage]):
 
     def position(self, passage_id: str) -> int | None:
         """Where the passage with this id is, without building any passage; None if no passage has it."""
-        key = passage_id.encode()
+        key = passage_id.encode("utf-8", "surrogatepass")  # any text a member typed: never raises
         if len(key) > self._ids.dtype.itemsize:
             return None
         j = int(np.searchsorted(self._ids, key))

@@ -163,14 +163,20 @@ def graph(folder: Path) -> onnx.ModelProto:
     size = op("ReduceL2", [mean, const("width_axis", np.array([-1], np.int64))], keepdims=1)
     size = op("Max", [size, const("tinier", np.array(1e-12, np.float32))])
     nodes.append(helper.make_node("Div", [mean, size], ["vectors"]))
+    w.clear()  # every weight is copied into `weights` by now
     body = helper.make_graph(
         nodes,
         "all-MiniLM-L6-v2",
         [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "tokens"]) for n in (ids, mask)],
         [helper.make_tensor_value_info("vectors", TensorProto.FLOAT, ["batch", DIM])],
-        weights,
     )
-    return helper.make_model(body, opset_imports=[helper.make_opsetid("", 18)], ir_version=8, producer_name="maisky")
+    model = helper.make_model(body, opset_imports=[helper.make_opsetid("", 18)], ir_version=8, producer_name="maisky")
+    # the weights go in last, one at a time, each freed once copied: building the graph with them
+    # copies all 90 MB two more times (make_graph, then make_model), the first start's memory peak
+    weights.reverse()
+    while weights:
+        model.graph.initializer.append(weights.pop())
+    return model
 
 
 def model_path(folder: Path, cache_dir: Path) -> Path:

@@ -37,19 +37,10 @@ from bot.chat.voice import capped
 from bot.ops.bootstrap import build_desk, build_quiz
 from bot.ops.progress import Lines, Progress, for_stream
 from bot.ops.runtime import use_threads
-from bot.search.evaluation import (
-    Answered,
-    DialogueLine,
-    DialogueReport,
-    evaluate,
-    evaluate_dialogues,
-    is_dialogues,
-    load_dialogues,
-    load_questions,
-)
 
 if TYPE_CHECKING:
     from bot.club.quiz import Quiz as QuizService
+    from bot.search.evaluation import Answered, DialogueLine, DialogueReport
 
 __all__ = ["main"]
 
@@ -193,6 +184,9 @@ def _dialogue_eval(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
     """`maisky eval DIALOGUES.yaml`: each dialogue through a front desk of its own, its members in its
     channels, as a surface would send them; each line again as a single question."""
 
+    # imported here, as in `_eval`: the evaluation brings YAML, which no other command needs
+    from bot.search.evaluation import Answered, evaluate_dialogues, load_dialogues
+
     def talk() -> Callable[[DialogueLine], Answered]:
         front = FrontDesk(core, prefix="", hide=frozenset())
 
@@ -240,6 +234,8 @@ def _dialogue_table(report: DialogueReport, out: TextIO, *, verbose: bool) -> No
 
 
 def _eval(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
+    from bot.search.evaluation import evaluate, is_dialogues, load_questions  # YAML: only `maisky eval` needs it
+
     if is_dialogues(Path(args.file)):
         return _dialogue_eval(args, core, out)
     matcher = core.matcher

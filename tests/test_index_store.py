@@ -4,7 +4,9 @@ a stale, damaged or unwritable cache never stops the bot."""
 from __future__ import annotations
 
 import io
+import json
 import logging
+import pickle
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -13,12 +15,14 @@ import numpy as np
 import pytest
 
 from adapters.cli import main
+from bot.search import index_store
 from bot.search.analysis import Analyzer
 from bot.search.embedding import load_encoder
 from bot.search.evaluation import load_questions
 from bot.search.index_store import LexicalIndex, VectorStore, cached_corpus
 from bot.search.matcher import Matcher, MatchResult
 from bot.sources.corpus import Corpus, load_corpus
+from bot.sources.stored import StoredPassages
 from tests.conftest import CLUB_QUESTIONS, DEV_QUESTIONS, SEEDS
 
 QUESTIONS = [i.q for i in load_questions(DEV_QUESTIONS)] + [i.q for i in load_questions(CLUB_QUESTIONS)]
@@ -74,7 +78,7 @@ def test_a_changed_corpus_is_indexed_again(corpus: Corpus, tmp_path: Path) -> No
 def test_the_corpus_cache_follows_the_seed_files(seeds_copy: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     corpus, key = cached_corpus(seeds_copy, cache)
-    assert corpus == load_corpus(seeds_copy) and list(cache.glob("corpus-*.pickle"))
+    assert corpus == load_corpus(seeds_copy) and list(cache.glob("corpus-*.passages"))
     again, same = cached_corpus(seeds_copy, cache)
     assert same == key and again == corpus
     people = seeds_copy / "people.toml"
@@ -83,26 +87,79 @@ def test_the_corpus_cache_follows_the_seed_files(seeds_copy: Path, tmp_path: Pat
     assert other != key
 
 
+def test_a_stored_corpus_reads_only_the_passages_asked_for(seeds_copy: Path, tmp_path: Path) -> None:
+    loaded = load_corpus(seeds_copy)
+    stored, _ = cached_corpus(seeds_copy, tmp_path)
+    passages = stored.passages
+    assert isinstance(passages, StoredPassages) and len(passages) == len(loaded.passages)
+    last = loaded.passages[-1]
+    assert stored.passage(last.id) == last and passages._made.keys() == {len(passages) - 1}  # one built, no more
+    assert stored.passage(last.id) is passages[-1]  # built once: the same object every time
+    assert stored.has_passage(last.id) and not stored.has_passage("no-such-passage")
+    assert not stored.has_passage("What did Maisky think of Chamberlain?")
+    with pytest.raises(KeyError):
+        stored.passage("no-such-passage")
+    assert list(stored.source_numbers()) == list(loaded.source_numbers())
+    assert all(stored.count(s) == loaded.count(t) for s, t in zip(stored.sources, loaded.sources, strict=True))
+    assert all(p.source is stored.sources[k] for p, k in zip(passages, stored.source_numbers(), strict=True))
+    assert passages[1:3] == loaded.passages[1:3] and stored == loaded
+    assert pickle.loads(pickle.dumps(stored)) == loaded  # pickled as the plain corpus it stands for
+
+
+def test_a_source_changed_in_place_is_read_again(seeds_copy: Path, tmp_path: Path) -> None:
+    """A passage edited without changing the file's size, within the same second: the next start
+    answers from the new text (the hash memo never trusts a file written about when it was hashed)."""
+    cache = tmp_path / "cache"
+    first, key = cached_corpus(seeds_copy, cache)
+    source = next(f for f in sorted(seeds_copy.glob("*.toml")) if f.name.startswith("globe"))
+    text = source.read_text(encoding="utf-8")
+    source.write_text(text.replace("great painter", "great zebrass", 1), encoding="utf-8")  # same size
+    assert source.stat().st_size == len(text.encode())
+    again, other = cached_corpus(seeds_copy, cache)
+    assert other != key and again == load_corpus(seeds_copy) and again != first
+    matcher = lexical(again, cache, fingerprint=other)
+    assert matcher.knows(matcher.analyzer.term("zebrass")) and not matcher.knows(matcher.analyzer.term("painter"))
+    assert "zebrass" in matcher.search("Who was like a great zebrass?").matches[0].passage.text
+
+
+def test_the_hash_memo_spares_reading_settled_files(
+    seeds_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index_store, "_SETTLED", 0)  # files written before the hashing count as settled at once
+    memo = tmp_path / "memo.json"
+    key = index_store.files_fingerprint(seeds_copy, memo)
+    before = json.loads(memo.read_text(encoding="utf-8"))
+    assert index_store.files_fingerprint(seeds_copy, memo) == key
+    assert json.loads(memo.read_text(encoding="utf-8")) == before  # nothing hashed again
+    people = seeds_copy / "people.toml"
+    people.write_text(people.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert index_store.files_fingerprint(seeds_copy, memo) != key
+    assert index_store.files_fingerprint(seeds_copy, None) == index_store.files_fingerprint(seeds_copy, memo)
+
+
 def test_a_damaged_cache_is_rebuilt_with_a_log_line(
     corpus: Corpus, seeds_copy: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    fresh = lexical(corpus, tmp_path)
-    for f in tmp_path.glob("index-*/*.npy"):
+    fresh = lexical(corpus, tmp_path / "fresh")
+    damaged = tmp_path / "damaged"
+    lexical(corpus, damaged)  # its files are cut short in place below: no live matcher may map them
+    for f in damaged.glob("index-*/*.npy"):
         f.write_bytes(f.read_bytes()[: len(f.read_bytes()) // 2])
     with caplog.at_level(logging.WARNING):
-        rebuilt = lexical(corpus, tmp_path)
+        rebuilt = lexical(corpus, damaged)
     assert "rebuilding the damaged index cache" in caplog.text
     for q in QUESTIONS[:20]:
         assert outcome(fresh.search(q)) == outcome(rebuilt.search(q)), q
-    assert lexical(corpus, tmp_path).index.terms == fresh.index.terms  # and saved whole again
+    assert lexical(corpus, damaged).index.terms == fresh.index.terms  # and saved whole again
     cache = tmp_path / "corpus-cache"
     cached_corpus(seeds_copy, cache)
-    for f in cache.glob("corpus-*.pickle"):
-        f.write_bytes(b"\x80\x05 not a pickle")
-    caplog.clear()
-    with caplog.at_level(logging.WARNING):
-        assert cached_corpus(seeds_copy, cache)[0] == load_corpus(seeds_copy)
-    assert "unreadable corpus cache" in caplog.text
+    for damage in (b"\x80\x05 not a pickle", None):  # garbage, then a file cut short
+        for f in cache.glob("corpus-*.passages"):
+            f.write_bytes(damage if damage is not None else f.read_bytes()[: f.stat().st_size - 100])
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            assert cached_corpus(seeds_copy, cache)[0] == load_corpus(seeds_copy)
+        assert "unreadable corpus cache" in caplog.text
 
 
 def test_an_unwritable_cache_folder_still_answers(corpus: Corpus, tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Container
 from dataclasses import replace
 
 from rapidfuzz import fuzz
@@ -38,6 +38,16 @@ def _name_score(typed: str, name: str) -> float:
     return max(fuzz.ratio(typed, name), max((fuzz.ratio(typed, w) for w in name.split()), default=0.0))
 
 
+class _PassageIds(Container[str]):
+    """`text in core.passage_ids`: asked of the corpus, which finds an id without reading every passage."""
+
+    def __init__(self, corpus: Corpus) -> None:
+        self._corpus = corpus
+
+    def __contains__(self, item: object) -> bool:
+        return isinstance(item, str) and self._corpus.has_passage(item)
+
+
 class Maisky:
     """Answers questions, picks quotations and lists sources; plain synchronous Python."""
 
@@ -55,7 +65,7 @@ class Maisky:
         self.matcher = matcher
         self.voice = voice
         self.seed = seed
-        self.passage_ids = frozenset(p.id for p in corpus.passages)
+        self.passage_ids = _PassageIds(corpus)
         self._quotes = quotes if quotes is not None else (lambda: maisky_quotes(corpus))
         self._quote_pool: list[QuoteChoice] | None = None
         persona = voice.persona

@@ -27,8 +27,8 @@ from bot.ops.runtime import use_threads
 from bot.ops.settings import Settings
 from bot.search.analysis import Analyzer
 from bot.search.embedding import default_cache_dir, load_encoder
-from bot.search.index_store import cached_corpus
-from bot.search.matcher import Matcher
+from bot.search.index_store import LexicalIndex, cached_corpus
+from bot.search.matcher import Matcher, Thresholds
 from bot.search.reader import load_reader
 from bot.sources.corpus import Corpus, load_corpus
 from bot.sources.quotes import quote_for_day
@@ -99,6 +99,10 @@ def build(settings: Settings, *, index: bool = True, progress: Progress | None =
         # read back from the cache while the seed files are unchanged (bot/search/index_store.py)
         corpus, fingerprint = cached_corpus(settings.seeds_dir, settings.cache_dir or default_cache_dir())
         analyzer = Analyzer(corpus.people, corpus.synonyms, corpus.cues)
+        # the first start on a corpus indexes it before the models are loaded, so that the index being
+        # built and the models' weights are never in memory together (the peak of that start)
+        t = Thresholds()
+        LexicalIndex.prepare(corpus, analyzer, t.k1, t.b, settings.cache_dir or default_cache_dir(), fingerprint)
         encoder = load_encoder(settings.cache_dir)
         matcher = Matcher(
             corpus, analyzer, encoder=encoder, cache_dir=settings.cache_dir, fingerprint=fingerprint,

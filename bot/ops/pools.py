@@ -61,8 +61,8 @@ def _kept(
     path = cache_dir / f"{kind}-pool-{_key(kind, corpus, corpus_key)}.json"
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
-        ids = [p.id for p in corpus.passages]
-        if [ids[i] for i in saved["positions"]] != saved["ids"]:
+        passages = corpus.passages  # only the pool's passages are read (a stored corpus builds each on demand)
+        if [passages[i].id for i in saved["positions"]] != saved["ids"]:
             raise ValueError("the passages moved")
         return [decode(row) for row in saved["rows"]]
     except FileNotFoundError:

@@ -297,11 +297,14 @@ class Speller:
                 freq: dict[str, int] = {}
                 path = self._path or self.bundled()
                 if path is not None:
-                    with path.open(encoding="utf-8") as fh:
-                        for line in fh:
-                            word, _, count = line.partition(" ")
-                            if word.isalpha() and count.strip().isdigit():
-                                freq[word] = int(count)
+                    # each line is "word count": one split of the whole file, not a Python loop over its
+                    # lines, read at every start (a fifth of a small start's CPU before)
+                    fields = path.read_text(encoding="utf-8").split()
+                    freq = {
+                        w: int(c)
+                        for w, c in zip(fields[0::2], fields[1::2], strict=False)
+                        if w.isalpha() and c.isdigit()
+                    }
                 by_length: dict[int, list[str]] = defaultdict(list)
                 for word in freq:
                     by_length[len(word)].append(word)

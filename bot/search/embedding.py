@@ -23,6 +23,7 @@ import logging
 import os
 import tempfile
 import threading
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -163,14 +164,20 @@ def graph(folder: Path) -> onnx.ModelProto:
     size = op("ReduceL2", [mean, const("width_axis", np.array([-1], np.int64))], keepdims=1)
     size = op("Max", [size, const("tinier", np.array(1e-12, np.float32))])
     nodes.append(helper.make_node("Div", [mean, size], ["vectors"]))
+    w.clear()  # every weight is copied into `weights` by now
     body = helper.make_graph(
         nodes,
         "all-MiniLM-L6-v2",
         [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "tokens"]) for n in (ids, mask)],
         [helper.make_tensor_value_info("vectors", TensorProto.FLOAT, ["batch", DIM])],
-        weights,
     )
-    return helper.make_model(body, opset_imports=[helper.make_opsetid("", 18)], ir_version=8, producer_name="maisky")
+    model = helper.make_model(body, opset_imports=[helper.make_opsetid("", 18)], ir_version=8, producer_name="maisky")
+    # the weights go in last, one at a time, each freed once copied: building the graph with them
+    # copies all 90 MB two more times (make_graph, then make_model), the first start's memory peak
+    weights.reverse()
+    while weights:
+        model.graph.initializer.append(weights.pop())
+    return model
 
 
 def model_path(folder: Path, cache_dir: Path) -> Path:
@@ -308,7 +315,6 @@ class WordVectors:
         self.cache_dir = cache_dir if cache_dir is not None else default_cache_dir()
         self.store = VectorStore(self.cache_dir, f"words-{encoder.key}-v2", DIM)
         self._rows = np.full(len(self.words), -1, dtype=np.int64)
-        self._ids: dict[str, int] | None = None
         self.encoded = 0  # words this process encoded (0 when every word needed was cached)
         self.matrix = _WordRows(self)
         # words outside the corpus: word -> row of `_extra_rows`, least recently used first; the rows
@@ -318,12 +324,11 @@ class WordVectors:
         self._lock = threading.Lock()
         self._encoding = threading.Lock()
 
-    @property
-    def ids(self) -> dict[str, int]:
-        """Word -> its id (its place in `words`), built on first use."""
-        if self._ids is None:
-            self._ids = {w: i for i, w in enumerate(self.words)}
-        return self._ids
+    def id_of(self, word: str) -> int | None:
+        """A word's id (its place in `words`, which are sorted), or None: a binary search, not a dict of
+        the whole vocabulary (170,000 words at 100,000 passages) built at a process's first question."""
+        j = bisect_left(self.words, word)
+        return j if j < len(self.words) and self.words[j] == word else None
 
     def pending(self, ids: np.ndarray) -> int:
         """How many of these words must be encoded: rows found in the cache are resolved now."""
@@ -366,7 +371,7 @@ class WordVectors:
         known: list[tuple[int, int]] = []
         with self._lock:
             for i, w in enumerate(words):
-                j = self.ids.get(w)
+                j = self.id_of(w)
                 if j is not None:
                     known.append((i, j))
                 elif w in self._extra:

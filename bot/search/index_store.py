@@ -28,6 +28,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import time
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -39,6 +40,7 @@ import Stemmer
 
 from bot.search.analysis import Analyzer, words
 from bot.sources.corpus import Corpus, load_corpus
+from bot.sources.stored import each_passage, read_corpus, write_corpus
 
 __all__ = [
     "FORMAT", "LexicalIndex", "VectorStore", "cached_corpus", "corpus_fingerprint", "sentences", "text_keys",
@@ -55,18 +57,65 @@ _KEEP = 6  # index folders kept in a cache folder (others are the oldest corpora
 def _code_digest() -> bytes:
     """The code whose output is cached: a change to any of it makes the old cache stale."""
     digest = hashlib.blake2b(f"{FORMAT}:{sys.version_info[:2]}".encode(), digest_size=16)
-    for name in (Analyzer.__module__, Corpus.__module__, __name__):  # the sentence split lives here
+    for name in (
+        Analyzer.__module__,
+        Corpus.__module__,
+        read_corpus.__module__,
+        __name__,
+    ):  # the sentence split lives here
         digest.update(Path(str(sys.modules[name].__file__)).read_bytes())
     digest.update(str(getattr(Stemmer, "__version__", "")).encode())
     return digest.digest()
 
 
-def files_fingerprint(folder: Path) -> str:
-    """A hash of every seed file's name and bytes (what `load_corpus` reads) and of the code."""
+def files_fingerprint(folder: Path, memo: Path | None = None) -> str:
+    """A hash of every seed file's name and bytes (what `load_corpus` reads) and of the code.
+
+    With `memo` (a file in the cache folder), a file's hash is taken from the last start while its
+    size, times and inode are unchanged and it was last written well before that start hashed it
+    (as git trusts its index: a write in the same clock tick as the hashing could leave the times
+    as they were), so a start on 43 MB of seed files does not read them all again."""
+    known = _read_memo(memo) if memo is not None else {}
+    fresh: dict[str, list[object]] = {}
     digest = hashlib.blake2b(_code_digest(), digest_size=16)
     for path in sorted(folder.glob("*.toml")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        st = path.stat()
+        stamp = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+        entry = known.get(path.name)
+        if (
+            isinstance(entry, list) and len(entry) == 3 and entry[0] == stamp and isinstance(entry[1], str)
+            and isinstance(entry[2], int) and max(st.st_mtime_ns, st.st_ctime_ns) < entry[2] - _SETTLED
+        ):  # fmt: skip
+            fresh[path.name] = entry
+        else:
+            hashed_at = time.time_ns()
+            fresh[path.name] = [stamp, hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest(), hashed_at]
+        digest.update(path.name.encode() + b"\0" + str(fresh[path.name][1]).encode() + b"\0")
+    if memo is not None and fresh != known:
+        _write_memo(memo, fresh)
     return digest.hexdigest()
+
+
+_SETTLED = 2_000_000_000  # ns: a file written this long before it was hashed is trusted by its stamp
+
+
+def _read_memo(path: Path) -> dict[str, object]:
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _write_memo(path: Path, entries: dict[str, list[object]]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".json.tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(entries, fh)
+        os.replace(tmp, path)
+    except OSError:  # an unwritable cache folder: the next start hashes the files again
+        pass
 
 
 def corpus_fingerprint(corpus: Corpus) -> str:
@@ -77,19 +126,22 @@ def corpus_fingerprint(corpus: Corpus) -> str:
 
 
 def cached_corpus(folder: Path, cache_dir: Path) -> tuple[Corpus, str]:
-    """`load_corpus(folder)`, read from a pickle in `cache_dir` while the seed files are unchanged;
+    """`load_corpus(folder)`, read from a file in `cache_dir` while the seed files are unchanged;
     with the fingerprint that keys everything built from it. Only a corpus that loaded and
-    validated is ever written, so a broken seed file is always reported by `load_corpus`."""
+    validated is ever written, so a broken seed file is always reported by `load_corpus`.
+
+    The file's passages are memory-mapped and each is built when first asked for
+    (bot/sources/stored.py): a start does not make 100,000 passages to answer one question. The
+    first start writes the file, then reads its passages from it like any other, so the corpus
+    it parsed is freed before the index is built and the models are loaded."""
     if not folder.is_dir():
         return load_corpus(folder), ""  # the loader names the problem
-    key = files_fingerprint(folder)
-    path = cache_dir / f"corpus-{key}.pickle"
+    where = hashlib.blake2b(str(folder.resolve()).encode(), digest_size=8).hexdigest()
+    key = files_fingerprint(folder, cache_dir / f"seed-hashes-{where}.json")
+    path = cache_dir / f"corpus-{key}.passages"
     try:
-        with path.open("rb") as fh, paused_gc():
-            found = pickle.load(fh)  # our own file, written below from a validated corpus
-        if isinstance(found, Corpus):
-            return found, key
-        raise ValueError("not a corpus")
+        with paused_gc():
+            return read_corpus(path), key
     except FileNotFoundError:
         pass
     except Exception as exc:  # a damaged cache is rebuilt, never fatal
@@ -97,16 +149,29 @@ def cached_corpus(folder: Path, cache_dir: Path) -> tuple[Corpus, str]:
     corpus = load_corpus(folder)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".pickle.tmp")
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(corpus, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-        _prune(cache_dir, "corpus-*.pickle", path)
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".passages.tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                write_corpus(corpus, fh)
+            os.replace(tmp, path)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        _prune(cache_dir, "corpus-*.passages", path)
+        _prune(cache_dir, "seed-hashes-*.json", cache_dir / f"seed-hashes-{where}.json")
+        for legacy in cache_dir.glob("corpus-*.pickle"):  # the whole-corpus pickles this file replaced
+            legacy.unlink(missing_ok=True)
     except OSError as exc:
         log.warning(
             "cannot write the corpus cache in %s (%s); the next start reads the seed files again", cache_dir, exc
         )
-    return corpus, key
+        return corpus, key
+    try:
+        stored = read_corpus(path)
+    except Exception as exc:  # removed or damaged by another process in between: keep what was loaded
+        log.warning("cannot read back the corpus cache %s (%s)", path, exc)
+        return corpus, key
+    return stored, key
 
 
 @contextlib.contextmanager
@@ -190,9 +255,9 @@ class LexicalIndex:
         w_col = array("i")
         w_offsets = array("q", [0])
         source_terms: dict[str, set[int]] = {}
-        unit_texts: list[str] = []
+        unit_keys = bytearray()  # keys, not texts: 565,000 sentence strings at 100,000 passages weigh 70 MB
         u_offsets = array("q", [0])
-        for i, p in enumerate(passages):
+        for i, p in enumerate(each_passage(passages)):  # a stored corpus's passages are not all kept in memory
             terms, seen = analyzer.document_terms(p.text, p.keywords)
             lengths[i] = len(terms)
             counts = Counter(terms)
@@ -203,8 +268,9 @@ class LexicalIndex:
             f_col.extend(counts.values())
             w_col.extend(sorted({word_ids.setdefault(w, len(word_ids)) for w in seen}))
             w_offsets.append(len(w_col))
-            unit_texts.extend(units_of(p.text))
-            u_offsets.append(len(unit_texts))
+            for unit in units_of(p.text):
+                unit_keys += hashlib.blake2b(unit.encode(), digest_size=8).digest()  # as text_keys() makes them
+            u_offsets.append(len(unit_keys) // 8)
         tcol = np.frombuffer(t_col, dtype=np.int32)
         order = np.argsort(tcol, kind="stable")  # stable: passages stay in order within a term
         tcol = tcol[order]
@@ -245,7 +311,7 @@ class LexicalIndex:
             vocabulary=vocabulary,
             words=flat_words,
             word_offsets=w_off,
-            units=text_keys(unit_texts),
+            units=np.frombuffer(bytes(unit_keys), dtype="S8"),
             unit_offsets=np.frombuffer(u_offsets, dtype=np.int64).copy(),
         )
 
@@ -343,7 +409,20 @@ class LexicalIndex:
             _prune(cache_dir, "index-*", folder)
         except OSError as exc:  # a read-only cache folder: the next start builds again
             log.warning("cannot write the index cache %s: %s", folder, exc)
-        return index
+            return index
+        try:  # read back memory-mapped, as every later start does: the arrays just built are freed
+            return cls.load(folder, len(corpus.passages))
+        except Exception as exc:  # removed by another process in between: keep the one in memory
+            log.warning("cannot read back the index cache %s: %s", folder, exc)
+            return index
+
+    @classmethod
+    def prepare(
+        cls, corpus: Corpus, analyzer: Analyzer, k1: float, b: float, cache_dir: Path, fingerprint: str
+    ) -> None:
+        """Build and save the index for this corpus now if none is saved (the matcher reads it later)."""
+        if fingerprint and not (cls.folder(cache_dir, fingerprint, k1, b) / "meta.json").is_file():
+            cls.load_or_build(corpus, analyzer, k1, b, cache_dir, fingerprint)
 
     def passage_words(self, i: int) -> list[str]:
         """Passage `i`'s distinct words."""

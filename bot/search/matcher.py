@@ -197,7 +197,6 @@ class Matcher:
         self._offsets = index.offsets
         df = np.asarray(index.dfs)
         self._term_ids = dict(zip(index.terms, range(len(index.terms)), strict=True))
-        self._source_terms: dict[str, frozenset[str]] = {}  # filled per source as questions reach it
         self._dfs = df
         self._idfs = self.idf(df, n)  # float64: coverage compares sums of these with the unknown-word weight exactly
         self._n = n
@@ -240,13 +239,17 @@ class Matcher:
         """The years the sources name."""
         return sorted(w for w in self._vocab if _YEAR.fullmatch(w))
 
-    def _own_terms(self, sid: str) -> frozenset[str]:
-        """The terms a source's passages use."""
-        own = self._source_terms.get(sid)
-        if own is None:
-            ids = self.index.source_terms.get(sid, ())
-            own = self._source_terms[sid] = frozenset(self.index.terms[int(t)] for t in ids)
-        return own
+    def _own_terms(self, sid: str, terms: Sequence[str]) -> frozenset[str]:
+        """Those of `terms` that a source's passages use (looked up in its sorted term ids: a big
+        source uses over 100,000 terms, too many to make strings of at a question)."""
+        ids = self.index.source_terms.get(sid)
+        if ids is None or not len(ids):
+            return frozenset()
+        wanted = [(t, self._term_ids.get(t)) for t in terms]
+        tids = np.array([-1 if tid is None else tid for _, tid in wanted], dtype=np.int64)
+        at = np.minimum(np.searchsorted(ids, tids), len(ids) - 1)
+        found = np.asarray(ids)[at] == tids
+        return frozenset(t for (t, _), hit in zip(wanted, found.tolist(), strict=True) if hit)
 
     @cached_property
     def _strictness(self) -> dict[str, float]:
@@ -256,20 +259,19 @@ class Matcher:
         coincidence grows with the passages it has; a source that mostly names the subject's people is about the
         subject, so a diary loses nothing."""
         linked = np.zeros(self._n, dtype=bool)
-        for term, tid in self._term_ids.items():
-            if term.startswith(PERSON_PREFIX):
+        for pid in self.corpus.people:  # a person's term is PERSON_PREFIX and their id: no other term starts so
+            tid = self._term_ids.get(PERSON_PREFIX + pid)
+            if tid is not None:
                 linked[self._docs[self._offsets[tid] : self._offsets[tid + 1]]] = True
-        unlinked: dict[str, int] = defaultdict(int)
-        total: dict[str, int] = defaultdict(int)
-        for i, p in enumerate(self.passages):
-            total[p.source.id] += 1
-            if not linked[i]:
-                unlinked[p.source.id] += 1
+        sources = self.corpus.sources
+        owner = np.asarray(self.corpus.source_numbers(), dtype=np.int64)  # no passage is read for this
+        total = np.bincount(owner, minlength=len(sources))
+        unlinked = np.bincount(owner[~linked], minlength=len(sources))
         free = max(self.t.unlinked_free, 1)
         return {
-            sid: self.t.unlinked_step * math.log10(k / free)
-            for sid, k in unlinked.items()
-            if k > free and k >= self.t.unlinked_share * total[sid]
+            s.id: self.t.unlinked_step * math.log10(int(k) / free)
+            for s, k, n in zip(sources, unlinked, total, strict=True)
+            if k > free and k >= self.t.unlinked_share * n
         }
 
     def strictness(self, passage: Passage) -> float:
@@ -401,7 +403,7 @@ class Matcher:
             sid = self.passages[i].source.id
             total = totals.get(sid)
             if total is None:  # a word its own source never uses weighs as a word no source uses
-                own = self._own_terms(sid)
+                own = self._own_terms(sid, [qt.token.term for qt in terms])
                 total = totals[sid] = sum(qt.idf if qt.token.term in own else self._unknown_idf for qt in terms)
             cover = sum(qt.idf for qt in known if qt.token.term in matched) / total
             matched += tuple(qt.token.term for qt in cues if self._contains(qt.token.term, i))

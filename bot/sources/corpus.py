@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -98,20 +99,48 @@ word must be in the question (`when_all`) rather than one of them (`when_any`)."
 
 @dataclass(frozen=True)
 class Corpus:
+    """`passages` is a tuple when loaded from the seed files, and a sequence read from a file when
+    loaded from the cache (bot/sources/stored.py: each passage built when first asked for)."""
+
     sources: tuple[Source, ...]
-    passages: tuple[Passage, ...]
+    passages: Sequence[Passage]
     people: Mapping[str, Person]
     synonyms: tuple[tuple[str, ...], ...]
     cues: tuple[Cue, ...] = ()
 
+    def _position(self, passage_id: str) -> int | None:
+        find = getattr(self.passages, "position", None)  # a stored corpus looks ids up without building passages
+        if find is not None:
+            found: int | None = find(passage_id)
+            return found
+        return self._places.get(passage_id)
+
+    @cached_property
+    def _places(self) -> dict[str, int]:
+        return {p.id: i for i, p in enumerate(self.passages)}
+
     def passage(self, passage_id: str) -> Passage:
-        for p in self.passages:
-            if p.id == passage_id:
-                return p
-        raise KeyError(passage_id)
+        i = self._position(passage_id)
+        if i is None:
+            raise KeyError(passage_id)
+        return self.passages[i]
+
+    def has_passage(self, passage_id: str) -> bool:
+        """Whether some passage has this id."""
+        return self._position(passage_id) is not None
+
+    def source_numbers(self) -> Sequence[int]:
+        """Each passage's source, as its place in `sources`."""
+        numbers = getattr(self.passages, "source_numbers", None)
+        if numbers is not None:
+            found: Sequence[int] = numbers()
+            return found
+        where = {id(s): i for i, s in enumerate(self.sources)}
+        return [where[id(p.source)] for p in self.passages]
 
     def count(self, source: Source) -> int:
-        return sum(1 for p in self.passages if p.source is source)
+        i = next((i for i, s in enumerate(self.sources) if s is source), None)
+        return 0 if i is None else sum(1 for k in self.source_numbers() if k == i)
 
 
 class _Reader:

@@ -3,6 +3,8 @@ but we do not use, and everything only they pull in. Run by bin/lock; the lock i
 
 tokenizers declares huggingface-hub for `Tokenizer.from_pretrained`, which downloads from a model hub:
 the bot reads its tokenizer from the installed model package and must never fetch at run time.
+onnxruntime declares flatbuffers and packaging for its tools (quantization, the ORT model format,
+the transformers scripts, onnxruntime.backend); `import onnxruntime` and an inference session need neither.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import re
 import sys
 from pathlib import Path
 
-UNUSED = {"huggingface-hub"}
+UNUSED = {"huggingface-hub", "flatbuffers", "packaging"}
 
 
 def prune(text: str, unused: set[str]) -> tuple[str, list[str]]:

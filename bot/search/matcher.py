@@ -36,9 +36,8 @@ from rapidfuzz.distance import OSA
 from bot.ops.progress import Progress
 from bot.search.analysis import PERSON_PREFIX, SECOND_PERSON, SPELLER, STOPWORDS, Analyzer, Token, fold, reading, words
 from bot.search.embedding import Encoder, default_cache_dir
-from bot.search.evidence import evidence
 from bot.search.index_store import LexicalIndex, corpus_fingerprint, name_words
-from bot.search.reader import Card, Reader, Reading
+from bot.search.reader import Card, Reader, Reading, evidence
 from bot.search.semantic import SemanticStage
 from bot.sources.corpus import Corpus, Passage
 

@@ -35,7 +35,9 @@ def explain(result: MatchResult, out: TextIO) -> None:
                 f"  lexical {m.lexical:.2f}; {rule}\n"
             )
             if m.reader is not None:
-                out.write(f"       reader: {m.reader:.2f}{_window(m)}\n")
+                out.write(f"       reader: {m.reader:.2f}\n")
+            if _window(m):
+                out.write(f"       evidence:{_window(m)}\n")
             found = ", ".join(f"{q}->{w} {c:.2f}" for q, w, c in m.pairs)
             if found:
                 out.write(f"       words found: {found}\n")
@@ -55,13 +57,13 @@ def explain(result: MatchResult, out: TextIO) -> None:
 
 
 def _window(m: Match) -> str:
-    """Where in the passage the reader's best window lies, when it is not the whole passage."""
+    """Where in the passage the sentences that answer lie, when they are not the whole passage."""
     if m.evidence is None:
         return ""
     start, end = m.evidence
     if start == 0 and end >= len(m.passage.text.rstrip()):
         return ""
-    return f" (best window: characters {start}-{end})"
+    return f" characters {start}-{end}"
 
 
 def explain_reading(outcome: Outcome, core: Maisky, out: TextIO) -> None:

@@ -3,7 +3,8 @@ onnxruntime, a warm question on the bundled corpus, the first answer on an empty
 memory the encoder adds. Prints medians, CPU time beside wall time, and the load average.
 
 Run:  nice -n 10 .venv/bin/python -m benchmarks.encoder
-      (--quick: fewer repetitions; --keep DIR: keep the caches)
+      (--quick: fewer repetitions; --keep DIR: keep the caches; --warm-only: the warm question alone,
+      beside its baseline, the reader on every question, measured on the same questions in turn)
 
 Each measurement runs in its own process (python -m benchmarks.encoder --child WHAT), so one does
 not warm or grow another. CPU time counts every thread of the process (BLAS's and onnxruntime's);
@@ -242,26 +243,34 @@ def child_encoder(kind: str, cache: Path, repeat: int) -> dict[str, Any]:
             "blas": ThreadpoolController().info()[0]["num_threads"] if ThreadpoolController().info() else 0}  # fmt: skip
 
 
-def child_warm(repeat: int) -> dict[str, Any]:
-    """A warm question on the bundled corpus, as shipped (`build` from the environment's settings):
-    every question file of tests/data once to fill the cache, then timed."""
+def child_warm(repeat: int, mode: str = "shipped") -> dict[str, Any]:
+    """A warm question on the bundled corpus (`build` from the environment's settings): every question of the
+    question files of tests/data (held-out sets left out: never read) once to fill the cache, then timed.
+    `mode`: "shipped"; "read-all", the reader reading the best candidate of every question, as before issue 28
+    (its cost as it was); "interleaved", both on each question in turn, so both see the same load."""
     from bot import Settings, build
     from bot.search.evaluation import is_dialogues, load_questions
 
     core = build(Settings.from_env())
-    files = [f for f in sorted((ROOT / "tests" / "data").glob("*.yaml")) if not is_dialogues(f)]
+    files = [
+        f for f in sorted((ROOT / "tests" / "data").glob("*.yaml")) if not is_dialogues(f) and "heldout" not in f.name
+    ]
     qs = sorted({i.q for f in files for i in load_questions(f)})
     for q in qs:
         core.matcher.search(q)
-    walls, cpus = [], []
+    walls: dict[bool, list[float]] = {False: [], True: []}
+    cpus: dict[bool, list[float]] = {False: [], True: []}
+    kinds = {"shipped": [False], "read-all": [True], "interleaved": [False, True]}[mode]
     for _ in range(repeat):
         for q in qs:
-            w, c = time.perf_counter(), time.process_time()
-            core.matcher.search(q)
-            walls.append((time.perf_counter() - w) * 1000)
-            cpus.append((time.process_time() - c) * 1000)
+            for read_all in kinds:
+                w, c = time.perf_counter(), time.process_time()
+                core.matcher.search(q, read_all=True) if read_all else core.matcher.search(q)
+                walls[read_all].append((time.perf_counter() - w) * 1000)
+                cpus[read_all].append((time.process_time() - c) * 1000)
     blas = [i["num_threads"] for i in ThreadpoolController().info() if i["user_api"] == "blas"]
-    return {"questions": len(qs), "wall": walls, "cpu": cpus, "blas": blas}
+    return {"questions": len(qs), "wall": walls[kinds[0]], "cpu": cpus[kinds[0]], "wall_read_all": walls[True],
+            "cpu_read_all": cpus[True], "blas": blas}  # fmt: skip
 
 
 def _run_child(args: list[str], env: dict[str, str]) -> dict[str, Any]:
@@ -307,6 +316,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (a rough look)")
     ap.add_argument("--keep", type=Path, help="keep the caches under this folder")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    ap.add_argument("--warm-only", action="store_true", help="only the warm question (its cache filled first)")
+    ap.add_argument("--repeat", type=int, help="passes over the questions (default 3, 1 with --quick)")
     args = ap.parse_args()
     if args.child:
         what, rest = args.child[0], args.child[1:]
@@ -315,9 +326,12 @@ def main() -> None:
         elif what == "encoder":
             print(json.dumps(child_encoder(rest[0], Path(rest[1]), int(rest[2]))))
         else:
-            print(json.dumps(child_warm(int(rest[0]))))
+            print(json.dumps(child_warm(int(rest[0]), *rest[1:2])))
         return
-    repeat = 1 if args.quick else 3
+    if args.warm_only:
+        warm(args)
+        return
+    repeat = args.repeat or (1 if args.quick else 3)
     base = Path(tempfile.mkdtemp(prefix="maisky-encoder-", dir=args.keep))
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("MAISKY_", "OPENBLAS_", "OMP_", "MKL_"))}
     env = keep | {"PYTHONPATH": str(ROOT)}
@@ -364,13 +378,40 @@ def main() -> None:
           f"CPU, {statistics.median(s['wall'] for s in starts):.2f} s wall, peak RSS "
           f"{statistics.median(s['peak'] for s in starts):.0f} MB   [{load()}]")  # fmt: skip
 
-    print("\n== a warm question on the bundled corpus (matcher.search, both stages), ms per question")
-    warm_env = env | {"MAISKY_CACHE_DIR": str(base / "empty")}
-    for label, extra in (("as shipped (1 thread)", {}), ("MAISKY_THREADS=2", {"MAISKY_THREADS": "2"})):
-        r = _run_child(["warm", str(repeat)], warm_env | extra)
-        print(f"  {label:22s} median {statistics.median(r['cpu']):5.1f} CPU / {statistics.median(r['wall']):5.1f} wall, "
-              f"p95 {pct(r['cpu'], 0.95):5.1f} CPU / {pct(r['wall'], 0.95):5.1f} wall  ({r['questions']} questions "
-              f"x{repeat}; BLAS threads {r['blas']})   [{load()}]")  # fmt: skip
+    warm_questions(env | {"MAISKY_CACHE_DIR": str(base / "empty")}, repeat)
+    if args.keep is None:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _row(label: str, cpu: list[float], wall: list[float]) -> str:
+    return (
+        f"  {label:40s} median {statistics.median(cpu):5.1f} CPU / {statistics.median(wall):5.1f} wall, "
+        f"p95 {pct(cpu, 0.95):5.1f} CPU / {pct(wall, 0.95):5.1f} wall"
+    )
+
+
+def warm_questions(env: dict[str, str], repeat: int, *, two_threads: bool = True) -> None:
+    """The warm question as shipped, beside its baseline (the reader on every question, as before issue 28)
+    measured on the same questions in turn, then (`two_threads`) at two threads."""
+    print("\n== a warm question on the bundled corpus (matcher.search, all stages), ms per question")
+    _run_child(["warm", "0"], env)  # the cache filled (index, vectors) by another process: loaded, as at a restart
+    r = _run_child(["warm", str(repeat), "interleaved"], env)
+    print(f"  ({r['questions']} questions x{repeat}, each both ways in turn; BLAS threads {r['blas']})")
+    print(_row("as shipped (1 thread)", r["cpu"], r["wall"]))
+    print(_row("baseline: the reader on every question", r["cpu_read_all"], r["wall_read_all"]) + f"   [{load()}]")
+    if not two_threads:
+        return
+    two = _run_child(["warm", str(repeat)], env | {"MAISKY_THREADS": "2"})
+    print(_row("as shipped, MAISKY_THREADS=2", two["cpu"], two["wall"]) + f"   [{load()}]")
+
+
+def warm(args: argparse.Namespace) -> None:
+    """`--warm-only`: the warm question alone, on a cache of its own (or the one under --keep), filled first."""
+    repeat = args.repeat or (1 if args.quick else 3)
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("MAISKY_", "OPENBLAS_", "OMP_", "MKL_"))}
+    base = Path(tempfile.mkdtemp(prefix="maisky-encoder-", dir=args.keep))
+    print(f"{time.strftime('%Y-%m-%d %H:%M')} UTC, {os.cpu_count()} cores, {load()} at the start")
+    warm_questions(keep | {"PYTHONPATH": str(ROOT), "MAISKY_CACHE_DIR": str(base)}, repeat, two_threads=False)
     if args.keep is None:
         shutil.rmtree(base, ignore_errors=True)
 

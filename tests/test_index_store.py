@@ -50,7 +50,7 @@ def test_an_index_read_back_answers_exactly_as_a_fresh_build(corpus: Corpus, tmp
     fresh = lexical(corpus, tmp_path)
     assert len(list(tmp_path.glob("index-*"))) == 1
     loaded = lexical(corpus, tmp_path)
-    assert isinstance(loaded.index.docs, np.memmap)  # read back, memory-mapped, not rebuilt
+    assert isinstance(loaded.index.docs.base, np.memmap)  # read back, memory-mapped (a plain view), not rebuilt
     for name in LexicalIndex._ARRAYS:
         assert np.array_equal(getattr(fresh.index, name), getattr(loaded.index, name)), name
     assert fresh.index.terms == loaded.index.terms and fresh.index.vocabulary == loaded.index.vocabulary

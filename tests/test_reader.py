@@ -1,5 +1,6 @@
 """The reader (bot/search/reader.py): windows, the shipped weights and their hash, recorded scores, the
-three replies, evidence below the passage, and the honest figures on declines."""
+three replies, evidence below the passage (the window holding the sentence closest in meaning, naming the
+person a question names whenever one does), and the honest figures on declines."""
 
 from __future__ import annotations
 
@@ -8,16 +9,29 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import Maisky
+from bot import Maisky, Settings, build
 from bot.chat.reply import Kind
 from bot.chat.voice import CUT_MARK
-from bot.search.analysis import foreign
+from bot.search.analysis import Analyzer, foreign
+from bot.search.index_store import sentences as semantic_sentences
 from bot.search.matcher import _below
-from bot.search.reader import Card, Reader, Reading, Window, load_card, load_reader, sentences, weights_dir, windows
-from bot.sources.corpus import Passage
+from bot.search.reader import (
+    Card,
+    Reader,
+    Reading,
+    Window,
+    evidence,
+    load_card,
+    load_reader,
+    sentences,
+    weights_dir,
+    windows,
+)  # fmt: skip
+from bot.sources.corpus import Passage, Person
+from tests.conftest import PERSONA
 
 RECORDED = Path(__file__).parent / "data" / "reader-reference.json"
 
@@ -193,3 +207,113 @@ def test_a_question_too_long_to_leave_the_passage_room_is_read_not_failed(core: 
     (reading,) = reader.read(question, [core.corpus.passages[0].text])
     assert isinstance(reading.score, float)
     assert core.ask(question).kind is not Kind.ERROR  # the matcher reads it too: an answer or a decline
+
+
+# The evidence a reply marks
+
+PEOPLE = {
+    "ada": Person("ada", "Ada Quill", ("Quill",)),
+    "bram": Person("bram", "Bram Holt", ("Holt",)),
+}
+KEEPER = [
+    "Bram Holt kept the lighthouse on the northern cape for thirty years and wrote down every storm.",
+    "He painted the tower white each spring, oiled the great lamp and trimmed its wick at dusk.",
+    "The keepers' log he left records wrecks, rescues and the long winter nights of the lighthouse.",
+    "Ada Quill, who visited the cape one summer, thought the lighthouse a dreary and lonely place.",
+    "The lamp was put out for good in the year the new electric light was built further along the coast.",
+]
+TEXT = " ".join(KEEPER)
+
+
+def _analyzer() -> Analyzer:
+    return Analyzer(PEOPLE, ())
+
+
+def _scores(closest: int) -> list[float]:
+    """The question's cosine with each sentence (`closest` the highest), then with the whole passage."""
+    n = len(semantic_sentences(TEXT))
+    return [0.9 if k == closest else 0.2 + 0.01 * k for k in range(n)] + [0.5]
+
+
+def _marked(window: object) -> str:
+    assert window is not None
+    return TEXT[window.start : window.end]  # type: ignore[attr-defined]
+
+
+def test_the_fixture_is_read_in_several_windows() -> None:
+    assert len(windows(TEXT)) > 2 and len(semantic_sentences(TEXT)) == len(KEEPER)
+
+
+def test_the_window_holding_the_closest_sentence_is_marked() -> None:
+    for k, sentence in enumerate(KEEPER):
+        assert sentence in _marked(evidence(TEXT, _scores(k)))
+
+
+def test_a_question_naming_a_person_marks_a_sentence_that_names_them() -> None:
+    """Even where a sentence about someone else reads closer to the question."""
+    marked = _marked(evidence(TEXT, _scores(0), {"ada"}, _analyzer()))
+    assert "Ada Quill" in marked
+    # a person no window names changes nothing
+    assert _marked(evidence(TEXT, _scores(0), {"nobody"}, _analyzer())) == _marked(evidence(TEXT, _scores(0)))
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(-1, 1), min_size=len(KEEPER) + 1, max_size=len(KEEPER) + 1), st.sampled_from(["ada", "bram"]))
+def test_whatever_the_scores_the_marked_window_names_the_person_asked_about(scores: list[float], person: str) -> None:
+    marked = _marked(evidence(TEXT, scores, {person}, _analyzer()))
+    assert PEOPLE[person].name in marked or PEOPLE[person].aliases[0] in marked
+
+
+def test_a_short_passage_is_its_own_evidence() -> None:
+    short = "Bram Holt kept the lighthouse. Ada Quill visited it."
+    (whole,) = windows(short)
+    assert evidence(short, [0.1, 0.9, 0.5], {"ada"}, _analyzer()) == whole
+
+
+def test_scores_that_do_not_fit_the_sentences_mark_nothing() -> None:
+    assert evidence(TEXT, [0.5, 0.5]) is None
+
+
+PEOPLE_TOML = """
+[ada]
+name = "Ada Quill"
+aliases = ["Quill"]
+pronoun = "she"
+
+[bram]
+name = "Bram Holt"
+aliases = ["Holt"]
+pronoun = "he"
+"""
+
+SOURCE = f"""
+[source]
+id = "cape-notes"
+title = "Notes from the Cape"
+author = "A Keeper"
+publication = "The Cape Press"
+date = 2020-01-01
+url = "https://example.org/cape"
+licence = "CC BY 4.0"
+
+[[passage]]
+id = "lighthouse"
+paragraph = 1
+keywords = "lighthouse, keeper, cape"
+text = '''{TEXT}'''
+"""
+
+
+def test_a_reply_to_a_question_naming_a_person_marks_a_sentence_naming_them(seeds_copy: Path) -> None:
+    with (seeds_copy / "people.toml").open("a", encoding="utf-8") as fh:
+        fh.write(PEOPLE_TOML)
+    (seeds_copy / "cape-notes.toml").write_text(SOURCE, encoding="utf-8")
+    core = build(Settings(seeds_dir=seeds_copy, persona_dir=PERSONA))
+    for question, name in (
+        ("What did Ada Quill think of the lighthouse on the cape?", "Ada Quill"),
+        ("What did Bram Holt do at the lighthouse on the cape?", "Bram Holt"),
+    ):
+        reply = core.ask(question)
+        assert reply.kind in (Kind.ANSWER, Kind.CLOSEST) and reply.citation is not None, question
+        assert reply.citation.passage_id == "cape-notes.lighthouse"
+        assert name in reply.evidence and reply.evidence in reply.passage, (question, reply.evidence)

@@ -86,7 +86,7 @@ class Maisky:
     def explain(self, question: str, limit: int = 5) -> MatchResult:
         """The matcher's full result: terms, scores, runners-up and why it declined."""
         question = clean(question)
-        return self.matcher.search(unaddressed(question[:MAX_QUESTION]), limit=limit)
+        return self.matcher.search(unaddressed(question[:MAX_QUESTION]), limit=limit, read_all=True)
 
     def ask(self, question: str, rank: int = 0, *, asked: Collection[str] = (), shown: Collection[str] = ()) -> Reply:
         """The best passage for `question` (or the `rank`-th runner-up), or a decline that suggests the

@@ -351,7 +351,11 @@ class LexicalIndex:
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         if meta.get("format") != FORMAT:
             raise ValueError(f"format {meta.get('format')}, expected {FORMAT}")
-        arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in cls._ARRAYS}
+        # plain arrays over the mapped files: the same pages, unread until used, but an element of an np.memmap
+        # costs a Python-level __getitem__ and __array_finalize__, thousands of times a question
+        arrays = {
+            name: np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)) for name in cls._ARRAYS
+        }
         text = (folder / "terms.txt").read_text(encoding="utf-8")
         terms = text.split("\n") if text else []
         text = (folder / "vocabulary.txt").read_text(encoding="utf-8")

@@ -37,7 +37,7 @@ from bot.ops.progress import Progress
 from bot.search.analysis import PERSON_PREFIX, SECOND_PERSON, SPELLER, STOPWORDS, Analyzer, Token, fold, reading, words
 from bot.search.embedding import Encoder, default_cache_dir
 from bot.search.index_store import LexicalIndex, corpus_fingerprint, name_words
-from bot.search.reader import Card, Reader, Reading
+from bot.search.reader import Card, Reader, Reading, evidence
 from bot.search.semantic import SemanticStage
 from bot.sources.corpus import Corpus, Passage
 
@@ -122,8 +122,9 @@ class Match:
     pairs: tuple[tuple[str, str, float], ...] = ()  # question word, passage word it found, cosine
     accepted: bool = False  # this passage would answer by the decline rule
     rule: str = ""  # which rule accepts it: "coverage" or "semantic"
-    reader: float | None = None  # the reader's score (a logit) for its best window; None: it did not read it
-    evidence: tuple[int, int] | None = None  # that window: characters [start, end) of the passage's text
+    reader: float | None = None  # the reader's probability for its best window; None: it did not read it
+    evidence: tuple[int, int] | None = None  # the sentences that answer: characters [start, end) of the passage's text
+    sentences: tuple[float, ...] = ()  # semantic stage: the question against each sentence (bot/search/evidence.py)
 
 
 @dataclass(frozen=True)
@@ -373,8 +374,9 @@ class Matcher:
             seen[tok.term] = QueryTerm(tok, float(self._idfs[tid]) if known else self._unknown_idf, known)
         return tuple(seen.values()), fixes
 
-    def search(self, question: str, limit: int = 5) -> MatchResult:
-        """Rank passages for `question`; answered only if the best one covers enough of it."""
+    def search(self, question: str, limit: int = 5, *, read_all: bool = False) -> MatchResult:
+        """Rank passages for `question`; answered only if the best one covers enough of it. `read_all`: the
+        reader reads the best candidates even where its score cannot change the reply (`--explain` shows it)."""
         everything, fixes = self._analyse(question)
         cues = [qt for qt in everything if qt.cue and qt.known]
         terms = tuple(qt for qt in everything if not qt.cue)
@@ -421,9 +423,44 @@ class Matcher:
             ranked = [replace(m, score=m.score * w) if _reports_another_view(m.passage) else m for m in ranked]
         ranked.sort(key=lambda m: (-m.score, m.passage.id))
         stages = self._verdict(question, everything, terms, ranked, limit)
-        if self.reader is None:
-            return stages
-        return self._read(question, everything, ranked, limit, stages.reason)
+        if self.reader is not None and (read_all or self._reader_decides(self.reader.card, ranked[0], cues)):
+            found = self._read(question, everything, ranked, limit, stages.reason)
+        elif self.reader is not None and not stages.answered:
+            found = self._unread(stages)
+        else:
+            found = stages
+        return self._with_evidence(found)
+
+    def _reader_decides(self, card: Card, best: Match, cues: Sequence[QueryTerm]) -> bool:
+        """Whether the reader's score can change the reply. With no weight in the ranking, no veto and no answer
+        of its own (the shipped card), it only decides between the closest passage and a decline, and only
+        for a best passage that is not accepted but that the closest reply would otherwise show: reading the
+        rest would cost its model run (most of a warm question's time) to change nothing."""
+        if card.weight or card.veto > 0 or card.answer <= 1:
+            return True
+        meaning = best.meaning or 0.0
+        return not best.accepted and meaning >= self.t.closest_meaning and self._specific(best, cues)
+
+    def _unread(self, stages: MatchResult) -> MatchResult:
+        """A decline the reader was not asked about: its meaning or words are too far for the closest reply."""
+        best = stages.matches[0]
+        meaning = best.meaning or 0.0
+        reason = (
+            f"{stages.reason}; not shown as the closest: its meaning scores {_below(meaning, self.t.closest_meaning)}"
+            f" (needs {self.t.closest_meaning:.2f} and a specific word of the question)"
+        )
+        return replace(stages, reason=reason)
+
+    def _with_evidence(self, result: MatchResult) -> MatchResult:
+        """Each passage found, with the sentences that answer (bot/search/evidence.py)."""
+        named = {qt.token.term[len(PERSON_PREFIX) :] for qt in result.terms if qt.token.via == "name"}
+        others = named - {"maisky"}  # the narrator is in every diary entry: another person named says more
+        people = others or named
+        marked = []
+        for m in result.matches:
+            w = evidence(m.passage.text, m.sentences, people, self.analyzer) if m.sentences else None
+            marked.append(replace(m, evidence=(w.start, w.end)) if w is not None else m)
+        return replace(result, matches=tuple(marked))
 
     def _verdict(
         self,
@@ -527,8 +564,7 @@ class Matcher:
                 rule = "reader"
             read.append(
                 replace(
-                    m, score=m.score + card.weight * p, reader=p, evidence=(r.window.start, r.window.end),
-                    accepted=bool(rule), rule=rule,
+                    m, score=m.score + card.weight * p, reader=p, accepted=bool(rule), rule=rule,
                 )
             )  # fmt: skip
         read.sort(key=lambda m: (-m.score, m.passage.id))
@@ -597,6 +633,7 @@ class Matcher:
                 meaning=s.meaning,
                 words=s.words,
                 pairs=s.pairs,
+                sentences=s.sentences,
             )
             for m, s in zip(ranked, found, strict=True)
         ]

@@ -5,6 +5,11 @@ The matcher's two stages find passages *about* a question; the reader says wheth
 passage scores by its best window, which is also the evidence a reply can show), and its score
 decides among three replies: an answer, the closest passage said honestly, or a decline.
 
+Which window a reply marks as the evidence (and all that a copyrighted source's cap shows) is chosen without
+the model: `evidence`, the window holding the sentence closest in meaning to the question by the semantic
+stage's sentence vectors (already scored for every candidate), among the windows naming the most of the
+people the question names. So the model runs only where its score can change the reply (bot/search/matcher.py).
+
 The weights are the lower layers of all-MiniLM-L6-v2 fine-tuned as a cross-encoder by
 `training/reader_train.py` (docs/reader-card.md), shipped as an int8 ONNX file in bot/weights/
 with its SHA-256, and run by onnxruntime: no torch at run time, nothing fetched. The tokenizer is
@@ -19,8 +24,9 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -28,6 +34,8 @@ from typing import Any
 import numpy as np
 
 from bot.ops import runtime
+from bot.search.analysis import STOPWORDS, Analyzer, words
+from bot.search.index_store import sentences as semantic_sentences
 
 __all__ = [
     "MAX_TOKENS",
@@ -35,6 +43,7 @@ __all__ = [
     "Reader",
     "Reading",
     "Window",
+    "evidence",
     "load_reader",
     "sentences",
     "windows",
@@ -104,6 +113,47 @@ def windows(text: str, budget: int = WINDOW_TOKENS, most: int = MAX_WINDOWS) -> 
         if j == len(spans) - 1:
             break
     return out if len(out) <= most else [*out[: most - 1], out[-1]]
+
+
+@lru_cache(maxsize=4096)
+def _layout(text: str) -> tuple[tuple[Window, ...], tuple[int, ...]]:
+    """A passage's windows, and where each of its sentences (as the semantic stage splits them) starts."""
+    starts: list[int] = []
+    at = 0
+    for part in semantic_sentences(text):
+        at = text.find(part, at)
+        if at < 0:  # not found verbatim: no sentence scores fit (`evidence` marks nothing)
+            return tuple(windows(text)), ()
+        starts.append(at)
+        at += len(part)
+    return tuple(windows(text)), tuple(starts)
+
+
+def _names(analyzer: Analyzer, text: str) -> frozenset[str]:
+    return frozenset(pid for _, _, pid in analyzer.names_in([w for w in words(text) if w not in STOPWORDS]))
+
+
+def evidence(
+    text: str, scores: Sequence[float], people: Collection[str] = (), analyzer: Analyzer | None = None
+) -> Window | None:
+    """The window of `text` that answers: of those naming the most of `people` (ids of the people the question
+    names; found by `analyzer`), the one holding the sentence with the best of `scores` (the question's cosine
+    with each sentence, in order, then the whole passage: bot/search/index_store.py `units_of`), the first on a
+    tie. None when the scores do not fit the text's sentences."""
+    spans, starts = _layout(text)
+    if len(spans) == 1:
+        return spans[0]
+    if len(scores) != len(starts) + 1 or not starts:
+        return None
+    pairs = list(zip(scores[:-1], starts, strict=True))
+    best = [max((s for s, at in pairs if w.start <= at < w.end), default=-2.0) for w in spans]
+    pick = list(range(len(spans)))
+    if people and analyzer is not None:
+        named = [len(_names(analyzer, text[w.start : w.end]) & set(people)) for w in spans]
+        most = max(named)
+        if most:
+            pick = [k for k in pick if named[k] == most]
+    return spans[max(pick, key=lambda k: (best[k], -k))]
 
 
 def encode_pairs(tokenizer: Any, question: str, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

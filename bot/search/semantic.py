@@ -49,6 +49,7 @@ class SemanticScore:
     meaning: float  # best cosine of the question's vector against the passage's sentences
     words: float  # soft coverage of the question's words, 0..1
     pairs: tuple[tuple[str, str, float], ...]  # (question word, passage word it found, cosine)
+    sentences: tuple[float, ...] = ()  # the question's cosine with each sentence, in order (`units_of`)
 
 
 class TextVectors:
@@ -222,12 +223,23 @@ class SemanticStage:
         self.prepare(passages)
         qv = self.encoder.encode([question])[0]
         meaning = []
-        for i in passages:
-            rows = self.texts.rows[self._spans[i] : self._spans[i + 1]]
-            sims = np.asarray(self.texts.matrix[np.sort(rows)], dtype=np.float32) @ qv
+        units: list[tuple[float, ...]] = []
+        # every candidate's rows read in one go (each memory-mapped read costs more than its product), each
+        # passage's rows in ascending order and multiplied on their own, as one read per passage did
+        spans = [(int(self._spans[i]), int(self._spans[i + 1])) for i in passages]
+        orders = [np.argsort(self.texts.rows[a:b], kind="stable") for a, b in spans]
+        gathered = np.concatenate([self.texts.rows[a:b][o] for (a, b), o in zip(spans, orders, strict=True)])
+        vectors = np.asarray(self.texts.matrix[gathered], dtype=np.float32)
+        at = 0
+        for order in orders:
+            sims = vectors[at : at + len(order)] @ qv
+            at += len(order)
             meaning.append(float(sims.max()) if len(sims) else 0.0)
+            in_order = np.empty_like(sims)
+            in_order[order] = sims
+            units.append(tuple(in_order.tolist()))
         if not words:
-            return [SemanticScore(m, 0.0, ()) for m in meaning]
+            return [SemanticScore(m, 0.0, (), u) for m, u in zip(meaning, units, strict=True)]
         q = self.vectors.vectors(words)
         w = np.asarray(weights, dtype=np.float32)
         w = w / w.sum() if w.sum() > 0 else np.full(len(words), 1 / len(words), np.float32)
@@ -237,11 +249,11 @@ class SemanticStage:
         sims = q @ self.vectors.matrix[uniq].astype(np.float32).T  # (question words, distinct passage words)
         out = []
         pos = 0
-        for k, ((a, b), m) in enumerate(zip(spans, meaning, strict=True)):
+        for k, ((a, b), m, u) in enumerate(zip(spans, meaning, units, strict=True)):
             cols = inverse[pos : pos + (b - a)]
             pos += b - a
             if not len(cols):
-                out.append(SemanticScore(m, 0.0, ()))
+                out.append(SemanticScore(m, 0.0, (), u))
                 continue
             block = sims[:, cols]
             best = block.argmax(axis=1)
@@ -253,5 +265,5 @@ class SemanticStage:
                 found = [qw if hit else pw for qw, pw, hit in zip(words, found, same, strict=True)]
             pairs = tuple((qw, pw, round(float(c), 3)) for qw, pw, c in zip(words, found, cos, strict=True))
             credit = np.clip((cos - floor) / max(full - floor, 1e-6), 0.0, 1.0)
-            out.append(SemanticScore(m, float((credit * w).sum()), pairs))
+            out.append(SemanticScore(m, float((credit * w).sum()), pairs, u))
         return out

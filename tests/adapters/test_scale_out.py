@@ -287,7 +287,7 @@ async def test_several_processes_on_one_postgresql_answer_once_post_once_and_sha
     try:
         for p, port in zip(processes[: len(ports)], ports, strict=True):
             await asyncio.to_thread(wait_for_port, port, p.popen, START)
-            assert await asyncio.to_thread(health, port) == {"database": "ok", "scheduler": "ok"}
+            assert await asyncio.to_thread(health, port) == {"database": "ok", "scheduler": "ok", "answers": "ok"}
         await discord_fake.connected(set(range(SHARDS)), timeout=START)
 
         quiz = Quiz(store, core.corpus, core.voice)  # to read which option is right, as a member knows it

@@ -9,6 +9,7 @@ answers keep the CPU; when the pool is full, the member is told at once to ask a
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -276,12 +277,14 @@ class Listeners:
         """Queue the work in the answer pool, its outcome then sent by a sender (None: nothing to send);
         False when the pool is full."""
 
+        request = contextvars.copy_context()  # the request's log context, for the sender's lines
+
         def answered(future: Future[Outcome | None]) -> None:
             if future.cancelled() or future.exception() is not None:
                 return  # logged where it failed
             outcome = future.result()
             if outcome is not None:
-                self.senders.submit(_sent, send, outcome)
+                request.run(self.senders.submit, _sent, send, outcome)
 
         try:
             future = self.desk.pool.call(ANSWER_JOB, kind, body, _place(body, client, context))

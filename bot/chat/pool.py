@@ -274,13 +274,16 @@ def _serve(conn: Connection, jobs: dict[str, Callable[..., Any]], threads: int, 
                 log.exception("could not send back the result of %s", job)
                 conn.send((number, False, ServiceError(f"{job}: its result could not be sent back ({exc})")))
 
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name) as pool:
-        while True:
-            try:
-                number, job, args, rid = conn.recv()
-            except (EOFError, OSError):
-                break
-            pool.submit(run, number, job, args, rid)
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
+    while True:
+        try:
+            number, job, args, rid = conn.recv()
+        except (EOFError, OSError):
+            break
+        pool.submit(run, number, job, args, rid)
+    # A front end that stops waits for the jobs in hand before it ends the jobs; one that was killed
+    # has nobody to send the answers: what has not started is dropped.
+    pool.shutdown(wait=True, cancel_futures=True)
     conn.close()
 
 

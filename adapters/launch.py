@@ -22,7 +22,8 @@ def serve_slack(args: argparse.Namespace, core: Maisky, out: TextIO) -> int:
     lifecycle.warn_if_ephemeral(settings)
     lifecycle.check_slack_token(slack_settings)
     daily = lifecycle.open_daily(settings, core)
-    desk = build_desk(settings, core, prefix=slack_app.PREFIX, daily=daily, quiz=build_quiz(settings, core, daily))
+    quiz = build_quiz(settings, core, daily)
+    desk = build_desk(settings, core, prefix=slack_app.PREFIX, daily=daily, quiz=quiz, process=True)
     with lifecycle.reaching("slack", settings):
         slack_app.run(desk, slack_settings, shutdown_seconds=settings.shutdown_seconds)
     return 0

@@ -13,8 +13,9 @@ connection as Slack does. The ack is the HTTP answer to the slash command, timed
 that says the bot is busy (the answer pool is full) counts as a busy reply, and every other is followed
 by an answer at the fake's response_url. Prints, per level: ack p50 / p99 / max, requests not
 acknowledged within 3 s (Slack's window), busy acks, answers per second (answers over the time from
-the level's first request to its last answer), CPU seconds of the bot and of the clients beside the
-wall time, and the load average before and after. Not part of the test suite.
+the level's first request to its last answer), CPU seconds of the bot (its answer process included)
+and of the clients beside the wall time, and the load average before and after. Not part of the test
+suite.
 """
 
 from __future__ import annotations
@@ -150,9 +151,12 @@ def free_port() -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """user + system CPU seconds of a process, every thread included (Linux /proc)."""
+    """user + system CPU seconds of a process and of the processes it started (the answer process),
+    every thread included (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = [int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+    return own + sum(cpu_seconds(child) for child in children)
 
 
 def stats(fake: str) -> dict[str, float]:

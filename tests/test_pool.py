@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import sys
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
 from bot.chat.core import Maisky
 from bot.chat.desk import FrontDesk, Visibility
-from bot.chat.pool import AnswerPool
+from bot.chat.pool import AnswerPool, AnswerProcess
 from bot.chat.reply import Kind
-from bot.errors import Busy
+from bot.errors import Busy, ServiceError
 from bot.ops.logs import request_context, request_id
+from bot.ops.store import Store
 
 
 def _priority() -> int:
@@ -77,3 +81,63 @@ def test_busy_outcome_is_private_in_the_persona_words(core: Maisky) -> None:
     assert outcome.visibility is Visibility.PRIVATE
     assert outcome.reply.kind is Kind.COOLDOWN
     assert outcome.reply.narration == desk.core.voice.persona["busy"]
+
+
+def _boom() -> None:
+    raise ValueError("broken")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the answer process is forked")
+def test_answer_process_runs_registered_jobs_in_another_process_bounded_as_the_pool() -> None:
+    gate = multiprocessing.get_context("fork").Event()
+    pool = AnswerProcess(threads=1, queue=1)
+    pool.register("hold", lambda: gate.wait(120) and os.getpid())
+    pool.register("request", request_id)
+    pool.register("boom", _boom)
+    pool.register("priority", _priority)
+    mine = _priority()
+    pool.start()
+    try:
+        assert pool.alive()
+        held = [pool.call("hold"), pool.call("hold")]  # one running, one waiting
+        with pytest.raises(Busy):
+            pool.call("hold")
+        gate.set()
+        assert {f.result(timeout=120) for f in held} - {os.getpid()}  # the answers ran elsewhere
+        with request_context() as rid:
+            assert pool.call("request").result(timeout=120) == rid  # and in the request's log context
+        with pytest.raises(ValueError, match="broken"):
+            pool.call("boom").result(timeout=120)
+        if sys.platform.startswith("linux"):
+            assert pool.call("priority").result(timeout=120) == min(19, mine + 10)
+        assert _priority() == mine
+    finally:
+        gate.set()
+        pool.shutdown(wait=True)
+    assert pool.pending == 0 and not pool.alive()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the answer process is forked")
+def test_answer_process_shares_the_store_and_a_dead_one_fails_what_it_held(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'shared.db'}")
+    assert store.first_time("before", time.time())  # a pooled connection the worker must not reuse
+    gate = multiprocessing.get_context("fork").Event()
+    pool = AnswerProcess(threads=2, queue=2)
+    pool.register("claim", lambda key: store.first_time(key, time.time()))
+    pool.register("die", lambda: gate.wait(120) and os._exit(3))
+    pool.register("wait", lambda: gate.wait(120))
+    pool.start()
+    try:
+        assert pool.call("claim", "turn").result(timeout=120)  # claimed in the worker's own connection
+        assert not store.first_time("turn", time.time())  # and seen here
+        assert not pool.call("claim", "before").result(timeout=120)
+        waiting, dying = pool.call("wait"), pool.call("die")
+        gate.set()
+        with pytest.raises(ServiceError):
+            dying.result(timeout=120)
+        assert waiting.done()
+        assert not pool.alive()  # the health check says so
+    finally:
+        gate.set()
+        pool.shutdown(wait=True)
+    assert pool.pending == 0

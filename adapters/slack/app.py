@@ -9,12 +9,14 @@ answers keep the CPU; when the pool is full, the member is told at once to ask a
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App, BoltContext, BoltResponse
@@ -52,6 +54,7 @@ QUESTION_SUBTYPES = frozenset({"thread_broadcast", "file_share", "me_message"})
 # gets no second answer; an edit of a message older than this is not answered at all (Slack lets
 # members edit for ever, and the record of the first answer is gone).
 ANSWERED_SECONDS = 30 * 24 * 3600.0
+ANSWER_JOB = "slack.answer"  # the job (Listeners.work) registered with the desk's answer pool
 
 
 class _Seen:
@@ -134,6 +137,39 @@ def _not_a_question(event: dict[str, Any]) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Place:
+    """What the answer needs of bolt's request context, as plain values that can cross to the answer
+    process: the workspace's bot token, the bot's own ids, and the installation (Enterprise Grid)."""
+
+    token: str | None
+    me: tuple[str, ...]
+    enterprise: str = ""
+    enterprise_install: bool = False
+
+
+def _place(body: dict[str, Any], client: WebClient, context: BoltContext | None) -> _Place:
+    return _Place(
+        client.token,
+        _me(body, context),
+        str(context.enterprise_id or "") if context is not None else "",
+        bool(context is not None and context.is_enterprise_install),
+    )
+
+
+def _kind(event: dict[str, Any]) -> str:
+    return "mention" if event.get("type") == "app_mention" else "direct message"
+
+
+def _choice(body: dict[str, Any]) -> Quiz:
+    """The quiz option a button's value carries: its question and the option."""
+    carried = read_option(str((body.get("actions") or [{}])[0].get("value", "")))
+    if carried is None:
+        log.warning("malformed quiz button value")
+    token, option = carried or ("", -1)
+    return Quiz(QuizAction.CHOOSE, token=token, option=option)
+
+
 def _message(outcome: Outcome) -> dict[str, Any]:
     return to_slack(outcome.reply)
 
@@ -166,12 +202,14 @@ class Listeners:
         responder: Responder,
         senders: Executor | None = None,
         seen: _Seen | None = None,
+        base_url: str = WebClient.BASE_URL,
     ) -> None:
         self.desk = desk
         self.allowlist = allowlist
         self.responder = responder
         self.senders = senders or ThreadPoolExecutor(max_workers=4, thread_name_prefix="maisky-send")
         self.seen = seen or _Seen()  # the messages (team, channel, ts) answered already
+        self.base_url = base_url  # the Web API the answers' own clients call
 
     def is_admin(self, user: str, client: WebClient) -> bool:
         try:
@@ -186,17 +224,16 @@ class Listeners:
         granted the right: the desk asks the store)."""
         return user in self.allowlist or self.is_admin(user, client)
 
-    def caller(self, body: dict[str, Any], client: WebClient, context: BoltContext | None = None) -> Caller:
+    def caller(self, body: dict[str, Any], client: WebClient, place: _Place) -> Caller:
         team, channel, user = _where(body)
         name = body.get("user_name") or (body.get("user") or {}).get("name", "")
         return Caller(
             "slack", team, channel, user, may_manage=lambda: self.may_manage(user, client), name=str(name),
             may_administer=lambda: self.is_admin(user, client),
             reach=lambda: checks.reach(client, channel, name=str(body.get("channel_name") or "")),
-            thread=_thread(body), me=_me(body, context), find_member=lambda typed: find_members(client, typed),
+            thread=_thread(body), me=place.me, find_member=lambda typed: find_members(client, typed),
             # bolt's reading of the installation (Enterprise Grid), kept with a subscription made here
-            enterprise=str(context.enterprise_id or "") if context is not None else "",
-            enterprise_install=bool(context is not None and context.is_enterprise_install),
+            enterprise=place.enterprise, enterprise_install=place.enterprise_install,
         )  # fmt: skip
 
     def respond(self, body: dict[str, Any], outcome: Outcome, **extra: Any) -> None:
@@ -204,19 +241,56 @@ class Listeners:
         url = str(body.get("response_url") or "")
         self.responder(url, response_type=_response_type(outcome), **extra, **_message(outcome))
 
-    def _hand_over(self, work: Callable[[], Outcome | None], send: Callable[[Outcome], None]) -> bool:
-        """Queue `work` in the answer pool, its outcome then sent by a sender (None: nothing to send);
+    def work(self, kind: str, body: dict[str, Any], place: _Place) -> Outcome | None:
+        """The answer to a request (None: nothing to send), worked out in the desk's answer pool, which may
+        be another process (bot/chat/pool.py: AnswerProcess): so it takes only picklable values, and its
+        client is made here from the request's token (bolt's client for the workspace)."""
+        key = _delivery_id(body)
+        if key and not self.seen.first_time(key):  # a retry that another process (or a restart) took
+            log.info("ignored a repeated delivery %s", key)
+            return None
+        client = WebClient(token=place.token, base_url=self.base_url, retry_handlers=interactive_retries())
+        caller = self.caller(body, client, place)
+        if kind == "command":
+            return self.desk.handle_line(str(body.get("text", "")), caller)
+        if kind == "another":
+            key = str((body.get("actions") or [{}])[0].get("value", ""))[:64]
+            return self.desk.handle(Another(key or "-"), caller)  # no key: the turn expired
+        if kind == "choose":
+            return self.desk.handle(_choice(body), caller)
+        event = body["event"]
+        # a claim in the store (shared by processes): made in the answer's work, after the ack
+        why = self.answered_already(body, event)
+        if why is not None:
+            log.info("ignored a Slack %s (%s): %s", _kind(event), _delivery_id(body) or "no id", why)
+            return None
+        return self.desk.handle_line(str(event.get("text", "")), caller)
+
+    def _hand_over(
+        self,
+        kind: str,
+        body: dict[str, Any],
+        client: WebClient,
+        context: BoltContext | None,
+        send: Callable[[Outcome], None],
+    ) -> bool:
+        """Queue the work in the answer pool, its outcome then sent by a sender (None: nothing to send);
         False when the pool is full."""
 
-        def answer() -> None:
-            outcome = work()
+        request = contextvars.copy_context()  # the request's log context, for the sender's lines
+
+        def answered(future: Future[Outcome | None]) -> None:
+            if future.cancelled() or future.exception() is not None:
+                return  # logged where it failed
+            outcome = future.result()
             if outcome is not None:
-                self.senders.submit(_sent, send, outcome)
+                request.run(self.senders.submit, _sent, send, outcome)
 
         try:
-            self.desk.pool.submit(answer)
+            future = self.desk.pool.call(ANSWER_JOB, kind, body, _place(body, client, context))
         except Busy:
             return False
+        future.add_done_callback(answered)
         return True
 
     def _busy(self, command: Command, send: Callable[[Outcome], None]) -> None:
@@ -227,51 +301,39 @@ class Listeners:
 
     def command(self, ack: Callable[..., None], body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         """/maisky text; when the pool is full, the busy reply is the acknowledgement itself."""
-
-        def work() -> Outcome:
-            return self.desk.handle_line(body.get("text", ""), self.caller(body, client, context))
-
-        if self._hand_over(work, lambda outcome: self.respond(body, outcome)):
+        if self._hand_over("command", body, client, context, lambda outcome: self.respond(body, outcome)):
             ack()
             return
         busy = self.desk.busy(self.desk.parse(str(body.get("text", "")), _me(body, context)))
         ack(response_type=_response_type(busy), **_message(busy))
 
-    def another(self, ack: Callable[..., None], body: dict[str, Any], client: WebClient) -> None:
+    def another(self, ack: Callable[..., None], body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         """The "Another passage" button: its value is the key of the conversation turn it follows."""
         ack()
-        key = str((body.get("actions") or [{}])[0].get("value", ""))[:64]
-        command = Another(key or "-")  # no key: the turn expired
 
         def send(outcome: Outcome) -> None:
             self.respond(body, outcome, replace_original=False)
 
-        if not self._hand_over(lambda: self.desk.handle(command, self.caller(body, client)), send):
-            self._busy(command, send)
+        if not self._hand_over("another", body, client, context, send):
+            self._busy(Another("-"), send)
 
-    def choose(self, ack: Callable[..., None], body: dict[str, Any], client: WebClient) -> None:
+    def choose(self, ack: Callable[..., None], body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         """A quiz option button: its value carries the question and the option."""
         ack()
-        carried = read_option(str((body.get("actions") or [{}])[0].get("value", "")))
-        if carried is None:
-            log.warning("malformed quiz button value")
-        token, option = carried or ("", -1)
-        command = Quiz(QuizAction.CHOOSE, token=token, option=option)
 
         def send(outcome: Outcome) -> None:
             self.respond(body, outcome, replace_original=False)
 
-        if not self._hand_over(lambda: self.desk.handle(command, self.caller(body, client)), send):
-            self._busy(command, send)
+        if not self._hand_over("choose", body, client, context, send):
+            self._busy(_choice(body), send)
 
     def mention(self, ack: Callable[..., None], body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         """A mention in a channel (answered in its thread) or a direct message."""
         ack()
         event = body["event"]
-        kind = "mention" if event.get("type") == "app_mention" else "direct message"
         why = _not_a_question(event)
         if why is not None:
-            log.info("ignored a Slack %s (%s): %s", kind, _delivery_id(body) or "no id", why)
+            log.info("ignored a Slack %s (%s): %s", _kind(event), _delivery_id(body) or "no id", why)
             return
         direct = event.get("channel_type") == "im"
         thread = event.get("thread_ts") or (None if direct else event["ts"])
@@ -284,15 +346,7 @@ class Listeners:
             else:
                 client.chat_postMessage(channel=event["channel"], thread_ts=thread, **_message(outcome))
 
-        def work() -> Outcome | None:
-            # a claim in the store (shared by processes): made in the answer's work, after the ack
-            why = self.answered_already(body, event)
-            if why is not None:
-                log.info("ignored a Slack %s (%s): %s", kind, _delivery_id(body) or "no id", why)
-                return None
-            return self.desk.handle_line(event.get("text", ""), self.caller(body, client, context))
-
-        if not self._hand_over(work, send):
+        if not self._hand_over("mention", body, client, context, send):
             self._busy(self.desk.parse(str(event.get("text", "")), _me(body, context)), send)
 
     def answered_already(self, body: dict[str, Any], event: dict[str, Any]) -> str | None:
@@ -344,7 +398,11 @@ def build_app(desk: FrontDesk, slack: SlackSettings, client: WebClient | None = 
         user_facing_authorize_error_message=fallback_text(desk.core.voice.notice("not_installed")),
     )
     forget_revoked(app, slack)
+    # Deliveries are claimed in the store (shared by every process) by the answer's work, not here: a
+    # write there can wait on the database's lock, held by the answers, and the ack must not. Here only
+    # this process's recent ids, so a retry it already took is dropped at once.
     seen = _Seen(daily.store if daily is not None else None)
+    recent = _Seen()
 
     @app.use
     def drop_repeats(
@@ -352,13 +410,16 @@ def build_app(desk: FrontDesk, slack: SlackSettings, client: WebClient | None = 
         next: Callable[[], None],  # bolt injects arguments by name
     ) -> BoltResponse | None:
         key = _delivery_id(body)
-        if key and not seen.first_time(key):
+        if key and not recent.first_time(key):
             log.info("ignored a repeated delivery %s", key)
             return BoltResponse(status=200, body="")
         next()
         return None
 
-    listen = Listeners(desk, slack.daily_allowlist, Responder(), app.listener_runner.listener_executor, seen)
+    listen = Listeners(
+        desk, slack.daily_allowlist, Responder(), app.listener_runner.listener_executor, seen, base_url=client.base_url
+    )
+    desk.pool.register(ANSWER_JOB, listen.work)
     app.command("/maisky")(listen.command)
     app.action(ANOTHER)(listen.another)
     app.action(SOURCE)(_ack)
@@ -390,6 +451,8 @@ def run(desk: FrontDesk, slack: SlackSettings, shutdown_seconds: float = 20) -> 
     limit_arenas()  # before the answering threads start: their freed memory stays reusable by all
     app = build_app(desk, slack)
     daily = desk.daily()
+    # an answer process (bot/chat/pool.py) forks here: its jobs are registered and no thread runs yet
+    desk.pool.start()
 
     def start_scheduler(stop: threading.Event) -> threading.Thread:
         assert daily is not None

@@ -116,7 +116,11 @@ def serve_http(
     app: App, slack: SlackSettings, scheduler: Scheduler, shutdown_seconds: float, pool: Executor | None = None
 ) -> str:
     """Serve HTTP at /slack/events (and /healthz) until a stop signal; returns the stop line."""
-    health = Health(scheduler.health())
+    checks = scheduler.health()
+    alive = getattr(pool, "alive", None)
+    if alive is not None:  # an answer process that died answers nothing more: the process must be replaced
+        checks["answers"] = alive
+    health = Health(checks)
     server, guard = make_server(app, slack, health)
 
     def drain(deadline: float) -> list[str]:

@@ -19,7 +19,7 @@ from bot.chat.cooldown import Cooldown, CooldownStore
 from bot.chat.core import Maisky
 from bot.chat.desk import FrontDesk
 from bot.chat.memory import ConversationMemory, TurnStore
-from bot.chat.pool import AnswerPool
+from bot.chat.pool import AnswerPool, AnswerProcess
 from bot.chat.voice import Voice
 from bot.ops.pools import daily_pool, quiz_pool
 from bot.ops.progress import Lines, Progress
@@ -154,18 +154,27 @@ def build_desk(
     quiz: Quiz | Callable[[], Quiz] | None = None,
     store: SharedStore | Callable[[], SharedStore | None] | None = None,
     clock: Callable[[], dt.datetime] | None = None,
+    process: bool = False,
 ) -> FrontDesk:
     """One surface's front desk: `prefix` is how the surface writes a command ("/maisky "), `hide` the
     command words it does not offer. Conversation turns and the cooldown are kept in `store` (or the
     daily posts' store) when there is one, so every process shares them; the cooldown's window and the
-    conversation's silence come from the settings."""
+    conversation's silence come from the settings. With `process` (and MAISKY_ANSWER_PROCESS on), the
+    answer pool is a worker process, which the front end starts once it registered its jobs."""
     if store is None and daily is not None and not callable(daily):
         store = daily.store
     if callable(store):
         store = _once(store)
     now = clock or _utc_now
     memory = ConversationMemory(store, silence=dt.timedelta(minutes=settings.memory_minutes), clock=now)
-    pool = AnswerPool(settings.answer_threads or None, settings.answer_queue)
+    # `process`: its answers run in a worker process (bot/chat/pool.py), for front ends that call registered jobs
+    # A numeric library's thread pool (MAISKY_THREADS above 1) may hold a lock at the fork and hang the
+    # worker, so with several numeric threads the answers stay in this process's threads.
+    forked = process and settings.answer_process and settings.threads == 1
+    if process and settings.answer_process and not forked:
+        log.info("MAISKY_THREADS=%d: answers run in this process's threads, not a worker process", settings.threads)
+    kind = AnswerProcess if forked else AnswerPool
+    pool = kind(settings.answer_threads or None, settings.answer_queue)
     return FrontDesk(
         core, daily, quiz=quiz, prefix=prefix, hide=hide, clock=now, memory=memory,
         cooldown=Cooldown(settings.cooldown, store=store), pool=pool,

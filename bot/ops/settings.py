@@ -129,6 +129,8 @@ class Settings:
     threads: int = 1  # threads of every numeric library (BLAS, onnxruntime, tokenizers): MAISKY_THREADS
     answer_threads: int = 0  # threads working out answers on Slack and Discord (0: one per core): MAISKY_ANSWER_THREADS
     answer_queue: int = 64  # answers that may wait for one; more are told to ask again: MAISKY_ANSWER_QUEUE
+    # Slack's answers in a worker process of their own, so they never hold the GIL acks need: MAISKY_ANSWER_PROCESS
+    answer_process: bool = True
     values: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @staticmethod
@@ -176,6 +178,7 @@ class Settings:
         threads = _int(values, "MAISKY_THREADS", 1, 1, 256, problems)
         answer_threads = _int(values, "MAISKY_ANSWER_THREADS", 0, 0, 64, problems)
         answer_queue = _int(values, "MAISKY_ANSWER_QUEUE", 64, 0, 10_000, problems)
+        answer_process = _int(values, "MAISKY_ANSWER_PROCESS", 1, 0, 1, problems) == 1
         cache = values.get("MAISKY_CACHE_DIR") or str(
             Path(values.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "maisky"
         )
@@ -187,7 +190,7 @@ class Settings:
             daily_time=daily_time or "09:00", daily_timezone=zone or "UTC", daily_window_hours=window,
             daily_workers=workers, daily_post_timeout=post_timeout,
             log_level=level, log_format=log_format, shutdown_seconds=shutdown, cache_dir=Path(cache), threads=threads,
-            answer_threads=answer_threads, answer_queue=answer_queue, values=values,
+            answer_threads=answer_threads, answer_queue=answer_queue, answer_process=answer_process, values=values,
         )  # fmt: skip
 
     def secret_values(self) -> list[str]:

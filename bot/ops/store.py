@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -486,6 +488,12 @@ def database_url(url: str) -> str:
     return url
 
 
+def _fresh_connections(store: weakref.ref[Store]) -> None:
+    alive = store()
+    if alive is not None:
+        alive.engine.dispose(close=False)
+
+
 def _engine(url: str, connect_timeout: float) -> Engine:
     parsed = sa.engine.make_url(database_url(url))
     if parsed.get_backend_name() == "sqlite":
@@ -618,6 +626,10 @@ class Store:
             first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
             raise ConfigError([f"DATABASE_URL: cannot set up the tables ({first})"]) from exc
         self._events_added = 0
+        # A forked child (the answer process, bot/chat/pool.py) must never use the parent's pooled
+        # connections: it opens its own (SQLAlchemy's recipe for os.fork, which leaves the parent's alone).
+        mine = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _fresh_connections(mine))
         self._turns_added = 0
         self._cooldowns_taken = 0
         with self.engine.connect() as conn:  # quiz rows from before version 5, waiting for a workspace

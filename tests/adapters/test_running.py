@@ -99,7 +99,8 @@ def test_slack_http_process_end_to_end(fake: FakeSlack, tmp_path: Path, kind: st
     try:
         wait_for_port(port, proc)
         with urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as resp:
-            assert resp.status == 200 and json.loads(resp.read()) == {"database": "ok", "scheduler": "ok"}
+            assert resp.status == 200
+            assert json.loads(resp.read()) == {"database": "ok", "scheduler": "ok", "answers": "ok"}
         url = f"http://127.0.0.1:{port}/slack/events"
         assert slash(url, fake, "Was Eden made of iron?", user="UASK")[0] == 200
         assert post(url, urlencode({"text": MARK}), "application/x-www-form-urlencoded", secret="wrong")[0] == 401

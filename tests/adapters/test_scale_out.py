@@ -297,7 +297,7 @@ async def test_several_processes_on_one_postgresql_answer_once_post_once_and_sha
     try:
         for p, port in zip(processes[: len(ports)], ports, strict=True):
             await asyncio.to_thread(wait_for_port, port, p.popen, START)
-            assert await asyncio.to_thread(health, port) == {"database": "ok", "scheduler": "ok"}
+            assert await asyncio.to_thread(health, port) == {"database": "ok", "scheduler": "ok", "answers": "ok"}
         await discord_fake.connected(set(range(SHARDS)), timeout=START)
         for shard in range(SHARDS):  # discord.py calls a client ready a while after its shards' READY
             pattern = rf"ready: Discord as .* shard\(s\) {shard} of {SHARDS}"

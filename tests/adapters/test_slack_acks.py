@@ -4,6 +4,8 @@ acknowledged; with the answer pool full, the ack itself (or an ephemeral note) s
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +19,7 @@ from slack_sdk import WebClient
 from adapters.slack.app import build_app
 from bot import Maisky, Settings, build
 from bot.chat.desk import FrontDesk
-from bot.chat.pool import AnswerPool
+from bot.chat.pool import AnswerPool, AnswerProcess
 from bot.ops.settings import SlackSettings
 from tests.adapters.conftest import Blocked, MakeCore, desk_for
 from tests.adapters.slack_fakes import SECRET, FakeSlack, event, post, served, settings, slash
@@ -145,3 +147,33 @@ def test_request_waiting_for_a_thread_is_acked_and_answered_once_the_threads_are
     finally:
         blocked.open()
         desk.pool.shutdown(wait=True)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the answer process is forked")
+def test_acks_are_sent_while_the_answer_process_is_busy_and_its_answers_follow(
+    fake_slack: FakeSlack, make_core: MakeCore
+) -> None:
+    """With the answers in their own process (`maisky slack http`'s default), a request is acknowledged
+    while every answer thread there is busy; its answer, worked out there, is sent from here."""
+    desk = desk_for(make_core())
+    desk.pool = pool = AnswerProcess(threads=1, queue=4)
+    fork = multiprocessing.get_context("fork")
+    started, gate = fork.Event(), fork.Event()
+    pool.register("hold", lambda: started.set() or gate.wait(120))
+    app = build_app(desk, settings(fake_slack), WebClient(token="xoxb-test", base_url=fake_slack.api_url))
+    pool.start()  # as `run` does: once the app registered its job
+    try:
+        held = pool.call("hold")
+        assert started.wait(120)  # the answer process's only thread is taken
+        with served(app) as url:
+            for user in ("UA", "UB"):
+                assert slash(url, fake_slack, "What did you think of Eden?", user=user) == (200, "")  # a plain ack
+            assert fake_slack.count("/response/") == 0  # their answers wait for the thread
+            gate.set()
+            assert held.result(timeout=120)
+            for user in ("UA", "UB"):
+                reply = fake_slack.wait_for(f"/response/{user}")[0].body
+                assert "Maisky as narrator" in reply["text"]
+    finally:
+        gate.set()
+        pool.shutdown(wait=True)

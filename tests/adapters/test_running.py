@@ -99,7 +99,9 @@ def test_slack_http_process_end_to_end(fake: FakeSlack, tmp_path: Path, kind: st
     assert answering and all(e.get("request_id") for e in answering)
     assert len({e["request_id"] for e in answering}) == 1 and answering[0]["request_id"] != refused[0]["request_id"]
     assert not any("As you gave `client` as well" in m for m in messages)  # no warning on every start
-    assert len(entries) > 10  # DEBUG really was on: the scan below read plenty (bolt logs no lazy listeners now)
+    # DEBUG really was on, so the scan below read the libraries' chattiest lines too (how many there are is
+    # theirs to change: not counted)
+    assert any(e["level"] == "DEBUG" for e in entries)
     password = [Store(db).engine.url.password] if kind == "postgresql" else []
     # CI's role password is "maisky", which every logger name ("maisky.slack") spells: scan for it only
     # when it is not part of the bot's own name
@@ -115,7 +117,7 @@ def test_run_due_posts_and_logs_no_secret_at_debug(fake: FakeSlack, tmp_path: Pa
                           capture_output=True, text=True, check=False, timeout=120)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "posted 1" in proc.stdout and fake.count("/chat.postMessage") == 1
-    assert len(json_lines(proc.stderr)) > 3
+    assert any(e["level"] == "DEBUG" for e in json_lines(proc.stderr))  # every line JSON, DEBUG on
     assert_no_secret(proc.stdout + proc.stderr, [BOT_TOKEN])
 
 

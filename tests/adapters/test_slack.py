@@ -217,7 +217,7 @@ def test_long_passages_are_cut_at_a_sentence_and_marked(make_core: MakeCore) -> 
 
 
 def test_cooldown_gets_a_friendly_ephemeral_reply(fake_slack: FakeSlack, make_core: MakeCore) -> None:
-    app = build_app(desk_for(make_core(), cooldown=60), settings(fake_slack))
+    app = build_app(desk_for(make_core(), cooldown=3600), settings(fake_slack))
     with served(app) as u:
         slash(u, fake_slack, "Eden", user="U7")
         fake_slack.wait_for("/response/U7")
@@ -391,7 +391,7 @@ def test_help_with_the_mention_anywhere_shows_help_and_spends_no_cooldown(
 ) -> None:
     """The bug: with the mention last, `help @Maisky` became a question, a public decline that spent
     the cooldown, so the member's next line got "Patience, comrade"."""
-    with served(build_app(desk_for(make_core(), cooldown=60), settings(fake_slack))) as u:
+    with served(build_app(desk_for(make_core(), cooldown=3600), settings(fake_slack))) as u:
         ev = {"type": "app_mention", "user": "U2", "text": text, "ts": "1700.8", "channel": "C9"}
         assert event(u, ev, "EvHelpLast")[0] == 200
         help_post = fake_slack.wait_for("/chat.postEphemeral")[0].body

@@ -25,7 +25,7 @@ __all__ = [
     "START", "Process", "base_env", "free_port", "kill", "launch", "stop", "wait_for_line", "wait_for_port",
 ]  # fmt: skip
 
-START = 180.0  # seconds a process may take to start (or to log a line) on a loaded machine
+START = 300.0  # seconds a process may take to start (or to log a line) on a loaded machine
 APP_NAMES = ("SLACK_", "DISCORD_", "DATABASE_", "MAISKY_", "PORT", "HOST", "LOG_", "HTTP_", "DYNO")
 
 

@@ -200,7 +200,7 @@ def callbacks(fake: ShardedFakeDiscord, iid: str) -> int:
 
 
 async def discord_answer(fake: ShardedFakeDiscord, iid: str) -> dict[str, Any]:
-    await fake.wait_for(lambda c: bool(interaction_answers(fake, iid)), timeout=180)
+    await fake.wait_for(lambda c: bool(interaction_answers(fake, iid)), timeout=START)
     return interaction_answers(fake, iid)[0]
 
 
@@ -284,7 +284,7 @@ async def test_several_processes_on_one_postgresql_answer_once_post_once_and_sha
         def all_daily_posted() -> bool | None:
             return all(posts_in(slack.calls, c) for c in SLACK_DAILY) or None
 
-        await asyncio.to_thread(slack.wait_until, lambda calls: all_daily_posted(), 180)
+        await asyncio.to_thread(slack.wait_until, lambda calls: all_daily_posted(), START)
         await discord_fake.wait_for(lambda c: c.method == "POST" and c.path.startswith("/channels/")
                                     and c.path.split("/")[2] in DISCORD_DAILY, len(DISCORD_DAILY))  # fmt: skip
         for p in processes:  # each scheduler thread says it runs; the ones that posted nothing too

@@ -31,7 +31,7 @@ def process(
     """The real `maisky` entry point in a fresh interpreter, as a user runs it."""
     return subprocess.run(
         [sys.executable, "-m", "adapters.cli", *argv],
-        cwd=cwd, env={**os.environ, **env}, input=stdin, capture_output=True, text=True, check=False, timeout=60,
+        cwd=cwd, env={**os.environ, **env}, input=stdin, capture_output=True, text=True, check=False, timeout=180,
     )  # fmt: skip
 
 
@@ -144,7 +144,7 @@ def test_asking_loads_no_platform_or_database_library() -> None:
         "print(sorted(m for m in ('discord', 'slack_bolt', 'sqlalchemy') if m in sys.modules))"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=180
     )
     assert proc.stdout.strip() == "[]"
 

@@ -178,7 +178,7 @@ def test_the_composition_root_shares_the_cooldown_through_the_database(core: Mai
         opened.append(store)
         return store
 
-    settings = Settings(seeds_dir=SEEDS, persona_dir=PERSONA, cooldown=60)
+    settings = Settings(seeds_dir=SEEDS, persona_dir=PERSONA, cooldown=3600)  # an hour: however slow the machine
     desk = build_desk(settings, core, store=open_store)
     assert desk.handle_line("Was Eden made of iron?", ANN).reply.kind is Kind.ANSWER
     assert desk.cooldown.store() is store and desk.memory.store() is store and len(opened) == 1

@@ -270,7 +270,8 @@ def test_two_schedulers_sharing_one_database(core: Maisky, url: str) -> None:
     for t in threads:
         t.start()
     for t in threads:
-        t.join(60)
+        t.join(180)
+    assert not any(t.is_alive() for t in threads)
     assert sorted(c for c, _ in poster.posts) == [f"C{i}" for i in range(6)]
 
 
@@ -369,11 +370,11 @@ def test_the_in_process_scheduler_posts_and_stops(core: Maisky, url: str) -> Non
     stop = threading.Event()
     worker = threading.Thread(target=d.serve, args=({"slack": poster}, stop, 0.05))
     worker.start()
-    deadline = dt.datetime.now() + dt.timedelta(seconds=10)
-    while not poster.posts and dt.datetime.now() < deadline:
-        stop.wait(0.05)
+    deadline = time.monotonic() + 180
+    while not poster.posts and time.monotonic() < deadline:
+        stop.wait(0.05)  # a poll interval
     stop.set()
-    worker.join(5)
+    worker.join(180)  # a pass in progress finishes first
     assert not worker.is_alive()
     assert len(poster.posts) == 1  # today's post, once, though the loop ran many times
 
@@ -475,7 +476,8 @@ def test_many_channels_with_workers_post_exactly_once(core: Maisky, url: str) ->
     for t in threads:
         t.start()
     for t in threads:
-        t.join(120)
+        t.join(180)
+    assert not any(t.is_alive() for t in threads)
     assert sorted(c for c, _ in poster.posts) == sorted(f"C{i}" for i in range(40))
 
 

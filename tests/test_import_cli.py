@@ -209,7 +209,7 @@ def test_a_real_process_prints_no_traceback(tmp_path: Path, seeds: Path) -> None
     path = _write(tmp_path / "data.txt", bytes(range(256)) * 40)
     result = subprocess.run(
         [sys.executable, "-m", "adapters.cli", "import", str(path), *PROVENANCE],
-        cwd=ROOT, env={**os.environ, "MAISKY_SEEDS": str(seeds)}, capture_output=True, text=True, timeout=60,
+        cwd=ROOT, env={**os.environ, "MAISKY_SEEDS": str(seeds)}, capture_output=True, text=True, timeout=180,
         check=False,
     )  # fmt: skip
     assert result.returncode == 1

@@ -122,7 +122,7 @@ def test_clean_joins_a_split_surrogate_pair_and_replaces_lone_halves() -> None:
 def _maisky(*argv: bytes, stdin: bytes = b"", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [sys.executable, "-m", "adapters.cli", *argv],
-        cwd=ROOT, input=stdin, capture_output=True, check=False, timeout=60, env={**os.environ, **(env or {})},
+        cwd=ROOT, input=stdin, capture_output=True, check=False, timeout=180, env={**os.environ, **(env or {})},
     )  # fmt: skip
 
 

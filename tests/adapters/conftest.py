@@ -30,6 +30,38 @@ def no_real_platforms(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+GENEROUS_QUICK = 120.0  # seconds: any answer the machine works out at all counts as quick
+SHIPPED_QUICK = 1.5  # adapters.discord.client.QUICK as shipped (a test below checks it still is)
+
+
+@pytest.fixture(autouse=True)
+def quick_is_machine_independent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Discord client sends an answer ready within QUICK (1.5 s) at once and defers a slower one. On
+    a loaded machine an ordinary answer can take longer, and a test expecting "at once" would see a
+    deferral: here every answer is quick, and a test of the deferral makes its answer slow by an event
+    (and sets `deferring_at_once`)."""
+    from adapters.discord import client
+
+    monkeypatch.setattr(client, "QUICK", GENEROUS_QUICK)
+
+
+@pytest.fixture
+def shipped_quick(monkeypatch: pytest.MonkeyPatch) -> None:
+    """QUICK as shipped, for tests that accept either first response (the answer or the deferral) and
+    assert that it never waits for other members' work."""
+    from adapters.discord import client
+
+    monkeypatch.setattr(client, "QUICK", SHIPPED_QUICK)
+
+
+@pytest.fixture
+def deferring_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For a test whose answers are held by an event: defer without waiting (none can be ready)."""
+    from adapters.discord import client
+
+    monkeypatch.setattr(client, "QUICK", 0.05)
+
+
 @pytest.fixture
 def make_core(core: Maisky) -> MakeCore:
     """A core over the session's corpus and index."""

@@ -145,7 +145,7 @@ class FakeDiscord:
             return self._json([{**c, "id": str(next(_ids)), "application_id": APP_ID, "version": "1"} for c in body])
         return self._json({"message": "404: Not Found", "code": 0}, 404)
 
-    async def answers(self, count: int = 1, timeout: float = 180, *, to: str = "") -> list[dict[str, Any]]:
+    async def answers(self, count: int = 1, timeout: float = 600, *, to: str = "") -> list[dict[str, Any]]:
         """The bot's messages in answer to interactions (only to the one whose token is `to`, if given), in
         order, however each was sent: at once (callback type 4), by editing a deferred response, or as a
         follow-up. `flags` 64 = ephemeral."""
@@ -177,7 +177,7 @@ class FakeDiscord:
             for c in calls
         ]
 
-    async def wait_for(self, predicate: Any, count: int = 1, timeout: float = 180) -> list[Call]:
+    async def wait_for(self, predicate: Any, count: int = 1, timeout: float = 600) -> list[Call]:
         deadline = time.monotonic() + timeout
         while True:
             found = [c for c in self.calls if predicate(c)]

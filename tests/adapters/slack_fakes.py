@@ -136,7 +136,7 @@ class FakeSlack:
         self.server.shutdown()
         self.server.server_close()
 
-    def wait_for(self, suffix: str, count: int = 1, timeout: float = 180) -> list[Call]:
+    def wait_for(self, suffix: str, count: int = 1, timeout: float = 600) -> list[Call]:
         """The calls whose path ends with `suffix`, once there are `count` of them."""
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -149,7 +149,7 @@ class FakeSlack:
                     raise AssertionError(f"no {count} call(s) to {suffix}; got {[c.path for c in self.calls]}")
                 self._cond.wait(left)
 
-    def wait_until(self, found: Callable[[list[Call]], T | None], timeout: float = 180) -> T:
+    def wait_until(self, found: Callable[[list[Call]], T | None], timeout: float = 600) -> T:
         """What `found` returns from the calls so far, once it returns something (woken by each call)."""
         deadline = time.monotonic() + timeout
         with self._cond:

@@ -6,6 +6,7 @@ way of mentioning the bot, wherever it stands in the line."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
 import itertools
 import json
@@ -125,6 +126,7 @@ async def test_the_same_line_reads_the_same_on_all_six_surfaces(
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'console.sqlite3'}")
     core = make_core()
+    day = dt.datetime.now(dt.UTC).date()
     mark, private = expected(core, line)
     client = build_client(desk_for(core), discord_settings(fake_discord, tmp_path))
     await client.login("MTAwMA.fake.token")
@@ -138,10 +140,14 @@ async def test_the_same_line_reads_the_same_on_all_six_surfaces(
             }
     finally:
         await client.close()
+    chatted = chat(line, monkeypatch)
+    said = console(argv) if argv is not None else None
+    # a test that ran past midnight UTC saw the day's quotation change on the way: either day's is right
+    marks = {mark} | ({expected(core, line)[0]} if dt.datetime.now(dt.UTC).date() != day else set())
     for surface, (content, was_private) in seen.items():
-        assert mark in content.replace("\\\\", ""), f"{surface}: {line!r}"
+        assert any(m in content.replace("\\\\", "") for m in marks), f"{surface}: {line!r}"
         assert was_private == private, f"{surface}: {line!r} should be {'private' if private else 'public'}"
         assert "UBOT" not in content and BOT_ID not in content  # the mention was no part of the line
-    assert mark in chat(line, monkeypatch), f"maisky chat: {line!r}"
-    if argv is not None:
-        assert mark in console(argv), f"maisky {' '.join(argv)}"
+    assert any(m in chatted for m in marks), f"maisky chat: {line!r}"
+    if said is not None:
+        assert any(m in said for m in marks), f"maisky {' '.join(argv or [])}"

@@ -205,7 +205,7 @@ async def test_run_due_posts_once_to_both_platforms_and_the_second_run_posts_not
                 sys.executable, "-m", "adapters.cli", "daily", "run-due", "--now", "2026-01-10T10:00:00+00:00",
                 cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             )  # fmt: skip
-            out = (await asyncio.wait_for(proc.communicate(), 60))[0].decode()
+            out = (await asyncio.wait_for(proc.communicate(), 180))[0].decode()
             assert proc.returncode == 0, out
             outputs.append(out)
         assert "posted: slack:CSLACK:2026-01-10" in outputs[0] and "posted: discord:555:2026-01-10" in outputs[0]
@@ -223,7 +223,7 @@ def test_run_due_without_any_platform_is_a_clear_error(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'x.sqlite3'}"
     proc = subprocess.run([sys.executable, "-m", "adapters.cli", "daily", "run-due"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, check=False, timeout=60)  # fmt: skip
+                          capture_output=True, text=True, check=False, timeout=180)  # fmt: skip
     assert proc.returncode == 1 and "neither is set" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -282,13 +282,13 @@ def test_the_slack_process_runs_its_own_scheduler(fake_slack: FakeSlack, tmp_pat
     proc = subprocess.Popen([sys.executable, "-m", "adapters.cli", "slack"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     try:
-        post = fake_slack.wait_for("/chat.postMessage", timeout=60)[0].body
+        post = fake_slack.wait_for("/chat.postMessage")[0].body  # a start on a loaded machine
         assert post["channel"] == "CDAILY" and "Maisky as narrator" in post["text"]
         time.sleep(0.5)
         assert fake_slack.count("/chat.postMessage") == 1
     finally:
         proc.terminate()
-        proc.communicate(timeout=10)
+        proc.communicate(timeout=120)
 
 
 def test_discord_shards_setting_makes_an_auto_sharded_client(tmp_path: Path) -> None:

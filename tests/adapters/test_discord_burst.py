@@ -15,12 +15,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.chat.pool import AnswerPool
-from tests.adapters.conftest import Blocked, MakeCore
+from tests.adapters.conftest import SHIPPED_QUICK, Blocked, MakeCore
 from tests.adapters.discord_fakes import Call, command
 from tests.adapters.test_discord import Env, start
 
 BURST = 300
+pytestmark = pytest.mark.usefixtures("shipped_quick")  # each first response, answer or deferral, at its usual time
 QUESTIONS = ("What did you think of Chamberlain?", "Was Eden made of iron?", "What about Churchill?")
 LABEL = "**Maisky as narrator**"
 
@@ -120,3 +123,14 @@ async def test_a_full_pool_answers_each_ask_at_once_and_privately_to_ask_again(
         await env.client.close()
         await env.fake.stop()
         pool.shutdown(wait=True)
+
+
+def test_the_shipped_quick_is_the_one_these_tests_use() -> None:
+    """The adapter tests replace QUICK (tests/adapters/conftest.py); this one reads it as shipped."""
+    import ast
+
+    from adapters.discord import client
+
+    tree = ast.parse(Path(client.__file__).read_text(encoding="utf-8"))
+    (value,) = [n.value for n in tree.body if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "QUICK"]
+    assert ast.literal_eval(value) == SHIPPED_QUICK

@@ -73,7 +73,7 @@ def fake() -> Iterator[FakeServer]:
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    ready.wait(10)
+    assert ready.wait(60)
     yield server
     asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
     loop.call_soon_threadsafe(loop.stop)

@@ -6,12 +6,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,35 +18,12 @@ import pytest
 
 from bot.ops.store import Status, Store
 from tests.adapters.discord_fakes import TOKEN, FakeDiscord, command
+from tests.adapters.processes import START, base_env, free_port, kill, launch, stop, wait_for_line, wait_for_port
 from tests.adapters.slack_fakes import SECRET, FakeSlack, post, slash
-from tests.conftest import ROOT
 from tests.daily_support import POSTGRES, fresh_database
 
 BOT_TOKEN = "xoxb-1111-2222-scanmeifyoucan"
-APP_NAMES = ("SLACK_", "DISCORD_", "DATABASE_", "MAISKY_", "PORT", "HOST", "LOG_", "HTTP_", "DYNO")
 MARK = "UNSIGNED-BODY-MARKER-91c2"
-
-
-def base_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(APP_NAMES)}
-    return env | {"PYTHONPATH": str(ROOT)} | extra
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for_port(port: int, proc: subprocess.Popen[str], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()[1][-3000:]
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise AssertionError("the process never listened")
 
 
 def due_now(store: Store, platform: str, channel: str) -> None:
@@ -94,25 +67,21 @@ def test_slack_http_process_end_to_end(fake: FakeSlack, tmp_path: Path, kind: st
     env = base_env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=fake.api_url,
                    HOST="127.0.0.1", PORT=str(port), DATABASE_URL=db, LOG_FORMAT="json", LOG_LEVEL="DEBUG",
                    MAISKY_COOLDOWN="0")  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-m", "adapters.cli", "slack", "http"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = launch("slack", [sys.executable, "-m", "adapters.cli", "slack", "http"], env, tmp_path)
     try:
-        wait_for_port(port, proc)
-        with urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as resp:
+        wait_for_port(port, proc.popen)
+        with urlopen(f"http://127.0.0.1:{port}/healthz", timeout=60) as resp:
             assert resp.status == 200
             assert json.loads(resp.read()) == {"database": "ok", "scheduler": "ok", "answers": "ok"}
         url = f"http://127.0.0.1:{port}/slack/events"
         assert slash(url, fake, "Was Eden made of iron?", user="UASK")[0] == 200
         assert post(url, urlencode({"text": MARK}), "application/x-www-form-urlencoded", secret="wrong")[0] == 401
-        assert "soft clay" in json.dumps(fake.wait_for("/response/UASK", timeout=30)[0].body)
-        fake.wait_for("/chat.postMessage", timeout=60)  # the daily post has reached Slack, which takes 3 s to answer
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
+        assert "soft clay" in json.dumps(fake.wait_for("/response/UASK")[0].body)
+        fake.wait_for("/chat.postMessage")  # the daily post has reached Slack, which takes 3 s to answer
+        assert stop(proc) == 0, proc.text()[-3000:]
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 0, err[-3000:]
+        kill(proc)
+    err, out = proc.text(), proc.stdout()
     assert fake.count("/chat.postMessage") == 1
     sub = Store(db).subscription("slack", "CDAILY")
     assert sub is not None
@@ -131,7 +100,9 @@ def test_slack_http_process_end_to_end(fake: FakeSlack, tmp_path: Path, kind: st
     assert answering and all(e.get("request_id") for e in answering)
     assert len({e["request_id"] for e in answering}) == 1 and answering[0]["request_id"] != refused[0]["request_id"]
     assert not any("As you gave `client` as well" in m for m in messages)  # no warning on every start
-    assert len(entries) > 10  # DEBUG really was on: the scan below read plenty (bolt logs no lazy listeners now)
+    # DEBUG really was on, so the scan below read the libraries' chattiest lines too (how many there are is
+    # theirs to change: not counted)
+    assert any(e["level"] == "DEBUG" for e in entries)
     password = [Store(db).engine.url.password] if kind == "postgresql" else []
     # CI's role password is "maisky", which every logger name ("maisky.slack") spells: scan for it only
     # when it is not part of the bot's own name
@@ -147,7 +118,7 @@ def test_run_due_posts_and_logs_no_secret_at_debug(fake: FakeSlack, tmp_path: Pa
                           capture_output=True, text=True, check=False, timeout=120)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "posted 1" in proc.stdout and fake.count("/chat.postMessage") == 1
-    assert len(json_lines(proc.stderr)) > 3
+    assert any(e["level"] == "DEBUG" for e in json_lines(proc.stderr))  # every line JSON, DEBUG on
     assert_no_secret(proc.stdout + proc.stderr, [BOT_TOKEN])
 
 
@@ -163,19 +134,18 @@ def test_socket_mode_process_is_ready_answers_and_stops_on_sigterm(fake: FakeSla
     fake.ws_url = f"ws://127.0.0.1:{ws.port}/link"
     env = base_env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN="xapp-1-scan-app-token", SLACK_API_URL=fake.api_url,
                    MAISKY_DB=str(tmp_path / "s.sqlite3"), SLACK_MODE="socket", LOG_LEVEL="DEBUG")  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-m", "adapters.cli", "slack"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = launch("socket", [sys.executable, "-m", "adapters.cli", "slack"], env, tmp_path)
     try:
-        assert ws.acked.wait(60), "the envelope was never acknowledged"
-        assert "soft clay" in json.dumps(fake.wait_for("/response/socket", timeout=30)[0].body)
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
+        assert ws.acked.wait(START), "the envelope was never acknowledged"
+        assert "soft clay" in json.dumps(fake.wait_for("/response/socket")[0].body)
+        # the envelope is answered by the handler's threads, which may be before the main thread installed
+        # its SIGTERM handler and said it is ready: a SIGTERM before that would kill it
+        wait_for_line(proc, "ready: Slack over Socket Mode")
+        assert stop(proc) == 0, proc.text()[-3000:]
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        kill(proc)
         ws.close()
-    assert proc.returncode == 0, err[-3000:]
+    err, out = proc.text(), proc.stdout()
     assert err.count("ready: Slack over Socket Mode") == 1 and err.count("stopped on SIGTERM") == 1
     assert_no_secret(err + out, [BOT_TOKEN, "xapp-1-scan-app-token"])
 
@@ -189,27 +159,22 @@ async def test_discord_process_is_ready_answers_and_stops_on_sigterm(tmp_path: P
     env = base_env(DISCORD_TOKEN=TOKEN, DISCORD_API_BASE=fake.base, DISCORD_GATEWAY_URL=fake.gateway,
                    MAISKY_STATE_DIR=str(tmp_path / "state"), MAISKY_DB=str(tmp_path / "d.sqlite3"),
                    LOG_LEVEL="DEBUG", LOG_FORMAT="json")  # fmt: skip
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "adapters.cli", "discord", cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    proc = launch("discord", [sys.executable, "-m", "adapters.cli", "discord"], env, tmp_path)
     try:
-        await fake.answers(timeout=60)
-        await asyncio.sleep(2.5)  # discord.py waits up to 2 s for servers before it calls itself ready
-        proc.send_signal(signal.SIGTERM)
-        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        await fake.answers(timeout=START)
+        # discord.py calls itself ready a while after the gateway's READY (it waits for servers), which
+        # may be after the answer: stopping before the ready line would lose the line
+        await asyncio.to_thread(wait_for_line, proc, "ready: Discord as Maisky")
+        assert await asyncio.to_thread(stop, proc) == 0, proc.text()[-3000:]
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.communicate()
+        kill(proc)
         await fake.stop()
-    log = err.decode()
-    assert proc.returncode == 0, log[-3000:]
+    log = proc.text()
     messages = [e["message"] for e in json_lines(log)]
     assert sum(m.startswith("ready: Discord as Maisky") for m in messages) == 1
     assert sum(m.startswith("stopped on SIGTERM") for m in messages) == 1
     assert not any("PyNaCl" in m or "davey" in m for m in messages)  # no warning on every start
-    assert_no_secret(log + out.decode(), [TOKEN])
+    assert_no_secret(log + proc.stdout(), [TOKEN])
 
 
 def test_oauth_process_starts_without_a_bot_token_and_serves_the_install_page(tmp_path: Path) -> None:
@@ -217,18 +182,14 @@ def test_oauth_process_starts_without_a_bot_token_and_serves_the_install_page(tm
     port = free_port()
     env = base_env(SLACK_CLIENT_ID="123.456", SLACK_CLIENT_SECRET="client-secret-scan", SLACK_SIGNING_SECRET=SECRET,
                    HOST="127.0.0.1", PORT=str(port), MAISKY_DB=str(tmp_path / "o.sqlite3"))  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-m", "adapters.cli", "slack", "http"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = launch("oauth", [sys.executable, "-m", "adapters.cli", "slack", "http"], env, tmp_path)
     try:
-        wait_for_port(port, proc)
-        with urlopen(f"http://127.0.0.1:{port}/slack/install", timeout=10) as resp:
+        wait_for_port(port, proc.popen)
+        with urlopen(f"http://127.0.0.1:{port}/slack/install", timeout=60) as resp:
             assert resp.status == 200 and "oauth/v2/authorize" in resp.read().decode()
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
+        assert stop(proc) == 0, proc.text()[-3000:]
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 0, err[-3000:]
+        kill(proc)
+    err, out = proc.text(), proc.stdout()
     assert "ready: Slack over HTTP" in err and "stopped on SIGTERM" in err
     assert_no_secret(err + out, ["client-secret-scan", SECRET])

@@ -18,10 +18,8 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.request import urlopen
@@ -33,16 +31,25 @@ from bot import Maisky
 from bot.club.quiz import Quiz
 from bot.ops.store import Store
 from tests.adapters.discord_fakes import APP_ID, TOKEN, command, component
+from tests.adapters.processes import (
+    START,
+    Process,
+    base_env,
+    free_port,
+    kill,
+    launch,
+    stop,
+    wait_for_line,
+    wait_for_port,
+)
 from tests.adapters.scale_support import RoundRobinProxy, ShardedFakeDiscord, guild_on, in_guild
 from tests.adapters.slack_fakes import SECRET, Call, FakeSlack, click, event, slash
-from tests.adapters.test_running import base_env, free_port, wait_for_port
 from tests.daily_support import POSTGRES, fresh_database
 
 SLACK_DAILY = [f"CD{i}" for i in range(6)]
 DISCORD_DAILY = [str(8100 + i) for i in range(6)]
 SHARDS = 2
 EXPIRED = "outlived my memory"  # the persona's words for a button whose question is gone
-START = 180.0  # seconds a process may take to start on a loaded machine
 # `maisky` as a club runs it: the installed command, else the same entry point from this checkout
 MAISKY = (
     [str(Path(sys.executable).parent / "maisky")]
@@ -51,46 +58,13 @@ MAISKY = (
 )
 
 
-@dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen[bytes]
-    log: Path
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def launch(name: str, args: list[str], env: dict[str, str], tmp_path: Path) -> Process:
-    folder = tmp_path / name
-    folder.mkdir()
-    log = folder / "log.jsonl"
-    with log.open("wb") as out:  # a file, not a pipe: a chatty process never blocks on a full pipe
-        popen = subprocess.Popen([*MAISKY, *args], cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT)
-    return Process(name, popen, log)
-
-
-def wait_for_line(process: Process, pattern: str, timeout: float = START) -> None:
-    """Wait until the process has logged a line matching `pattern` (its log file is the event)."""
-    deadline = time.monotonic() + timeout
-    while not re.search(pattern, process.text()):
-        if process.popen.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(f"{process.name} never logged {pattern!r}:\n{process.text()[-3000:]}")
-        time.sleep(0.1)
-
-
 def stop_all(processes: list[Process]) -> None:
     """SIGTERM every process at once; each drains (answers in flight, a daily send) and exits 0."""
     for p in processes:
         if p.popen.poll() is None:
             p.popen.send_signal(signal.SIGTERM)
     for p in processes:
-        try:
-            p.popen.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            p.popen.kill()
-            p.popen.wait()
-            raise AssertionError(f"{p.name} did not stop on SIGTERM:\n{p.text()[-3000:]}") from None
+        stop(p, timeout=120)
 
 
 def health(port: int) -> Any:
@@ -226,7 +200,7 @@ def callbacks(fake: ShardedFakeDiscord, iid: str) -> int:
 
 
 async def discord_answer(fake: ShardedFakeDiscord, iid: str) -> dict[str, Any]:
-    await fake.wait_for(lambda c: bool(interaction_answers(fake, iid)), timeout=180)
+    await fake.wait_for(lambda c: bool(interaction_answers(fake, iid)), timeout=START)
     return interaction_answers(fake, iid)[0]
 
 
@@ -283,11 +257,11 @@ async def test_several_processes_on_one_postgresql_answer_once_post_once_and_sha
     ports = [free_port(), free_port()]
     common = {"DATABASE_URL": database, "MAISKY_COOLDOWN": "0", "LOG_FORMAT": "json"}
     processes = [
-        launch(f"slack-{i}", ["slack", "http"], base_env(**common, SLACK_BOT_TOKEN="xoxb-scale",
+        launch(f"slack-{i}", [*MAISKY, "slack", "http"], base_env(**common, SLACK_BOT_TOKEN="xoxb-scale",
                SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack.api_url, HOST="127.0.0.1", PORT=str(port)), tmp_path)
         for i, port in enumerate(ports)
     ] + [
-        launch(f"discord-{shard}", ["discord"], base_env(**common, DISCORD_TOKEN=TOKEN,
+        launch(f"discord-{shard}", [*MAISKY, "discord"], base_env(**common, DISCORD_TOKEN=TOKEN,
                DISCORD_API_BASE=discord_fake.base, DISCORD_GATEWAY_URL=discord_fake.gateway,
                DISCORD_SHARD_COUNT=str(SHARDS), DISCORD_SHARD_IDS=str(shard),
                MAISKY_STATE_DIR=str(tmp_path / f"state-{shard}")), tmp_path)
@@ -310,15 +284,15 @@ async def test_several_processes_on_one_postgresql_answer_once_post_once_and_sha
         def all_daily_posted() -> bool | None:
             return all(posts_in(slack.calls, c) for c in SLACK_DAILY) or None
 
-        await asyncio.to_thread(slack.wait_until, lambda calls: all_daily_posted(), 180)
+        await asyncio.to_thread(slack.wait_until, lambda calls: all_daily_posted(), START)
         await discord_fake.wait_for(lambda c: c.method == "POST" and c.path.startswith("/channels/")
                                     and c.path.split("/")[2] in DISCORD_DAILY, len(DISCORD_DAILY))  # fmt: skip
+        for p in processes:  # each scheduler thread says it runs; the ones that posted nothing too
+            await asyncio.to_thread(wait_for_line, p, "daily posts")
         await asyncio.to_thread(stop_all, processes)
     finally:
         for p in processes:
-            if p.popen.poll() is None:
-                p.popen.kill()
-                p.popen.wait()
+            kill(p)
         proxy.close()
         slack.close()
         await discord_fake.stop()

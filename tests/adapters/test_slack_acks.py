@@ -28,18 +28,21 @@ from tests.conftest import PERSONA, SEEDS
 
 
 class HeldReplies:
-    """A response_url that holds every reply until released."""
+    """A response_url that holds every reply until released, and counts the replies that came."""
 
     def __init__(self) -> None:
         self.release = threading.Event()
         self.arrived = 0
+        self._cond = threading.Condition()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                fake.arrived += 1
-                fake.release.wait(30)
+                with fake._cond:
+                    fake.arrived += 1
+                    fake._cond.notify_all()
+                fake.release.wait(300)  # until released (or the test is long over)
                 self.send_response(200)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -51,6 +54,12 @@ class HeldReplies:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/response"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_arrived(self, count: int, timeout: float = 180) -> int:
+        """How many replies have arrived, once `count` have (or the timeout passed)."""
+        with self._cond:
+            self._cond.wait_for(lambda: self.arrived >= count, timeout)
+            return self.arrived
 
     def close(self) -> None:
         self.release.set()
@@ -80,17 +89,11 @@ def test_acks_do_not_queue_behind_busy_answers(held: HeldReplies) -> None:
     try:
         with served(build_app(desk_for(core), ss, WebClient(token="xoxb-test", base_url=fake.api_url))) as url:
             assert command(url, held.url, 1) == 200
-            deadline = time.monotonic() + 10
-            while held.arrived < 1 and time.monotonic() < deadline:  # the only worker is now stuck replying
-                time.sleep(0.01)
-            assert held.arrived == 1
+            assert held.wait_arrived(1) == 1  # the only worker is now stuck replying
             assert [command(url, held.url, n) for n in (2, 3, 4)] == [200, 200, 200]  # acked all the same
             assert held.arrived == 1  # their answers wait for the worker
             held.release.set()
-            deadline = time.monotonic() + 10
-            while held.arrived < 4 and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert held.arrived == 4  # and every one is answered once it is free
+            assert held.wait_arrived(4) == 4  # and every one is answered once it is free
     finally:
         fake.close()
 

@@ -95,7 +95,7 @@ class RawSocket:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._main(),), daemon=True)
         self._thread.start()
-        assert self.ready.wait(10)
+        assert self.ready.wait(60)
 
     async def _handle(self, ws: ServerConnection) -> None:
         await ws.send(json.dumps({"type": "hello", "num_connections": 1, "debug_info": {}, "connection_info": {}}))
@@ -118,7 +118,7 @@ class RawSocket:
         with self.cond:
             return [str(a.get("envelope_id")) for a in self.acks]
 
-    def wait_acked(self, ids: set[str], timeout: float = 30) -> bool:
+    def wait_acked(self, ids: set[str], timeout: float = 180) -> bool:
         with self.cond:
             return self.cond.wait_for(lambda: ids <= {str(a.get("envelope_id")) for a in self.acks}, timeout)
 

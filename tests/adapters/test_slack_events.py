@@ -17,22 +17,12 @@ from bot.ops.bootstrap import build_daily
 from tests.adapters import slack_payloads as payloads
 from tests.adapters.conftest import MakeCore, desk_for
 from tests.adapters.slack_fakes import FakeSlack, post, served, settings
+from tests.log_lines import wait_for_log
 
 
 def deliver(url: str, event: dict[str, Any], event_id: str) -> int:
     """One Events API delivery, signed as Slack signs it; its HTTP status."""
     return post(url, json.dumps(payloads.wrap(event, event_id)), "application/json")[0]
-
-
-def wait_for_line(caplog: pytest.LogCaptureFixture, text: str, timeout: float = 180) -> list[str]:
-    """The log lines containing `text`, once there is one (the listeners run in bolt's threads)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [r.getMessage() for r in caplog.records if text in r.getMessage()]
-        if found or time.monotonic() > deadline:
-            assert found, f"no log line with {text!r}: {[r.getMessage() for r in caplog.records]}"
-            return found
-        time.sleep(0.02)
 
 
 def posts(fake: FakeSlack) -> list[dict[str, Any]]:
@@ -62,7 +52,7 @@ def test_an_edited_mention_gets_no_second_answer_even_in_another_process(
     with served(build_app(desk_for(core, daily=build_daily(db, core)), settings(fake_slack))) as second:
         edited = payloads.edited_app_mention(ts, payloads.now_ts(), "<@UBOT> what did you think of Eden, really?")
         assert deliver(second, edited, "EvEdited") == 200
-        line = wait_for_line(caplog, "(EvEdited)")
+        line = wait_for_log(caplog, "(EvEdited)")
     assert "answered already" in line[0] and "an edit of message" in line[0]
     assert len(posts(fake_slack)) == 1
 
@@ -78,7 +68,7 @@ def test_an_edit_that_adds_the_mention_is_answered_once_in_its_thread(
     answer = fake_slack.wait_for("/chat.postMessage")[0].body
     assert answer["thread_ts"] == ts and answer["channel"] == "C111"
     assert deliver(url, payloads.edited_app_mention(ts, payloads.now_ts()), "EvAgain") == 200
-    assert "answered already" in wait_for_line(caplog, "(EvAgain)")[0]
+    assert "answered already" in wait_for_log(caplog, "(EvAgain)")[0]
     assert len(posts(fake_slack)) == 1
 
 
@@ -88,7 +78,7 @@ def test_an_edit_of_a_message_older_than_the_record_is_not_answered(
     caplog.set_level(logging.INFO)
     old = f"{time.time() - 90 * 24 * 3600:.6f}"
     assert deliver(url, payloads.edited_app_mention(old, payloads.now_ts()), "EvOld") == 200
-    assert "older than the record of answers" in wait_for_line(caplog, "(EvOld)")[0]
+    assert "older than the record of answers" in wait_for_log(caplog, "(EvOld)")[0]
     assert posts(fake_slack) == []
 
 
@@ -139,7 +129,7 @@ def test_what_is_not_a_question_is_ignored_with_one_line(
     }[name]
     event_id = f"Ev-{name.replace(' ', '-')}"
     assert deliver(url, event, event_id) == 200
-    lines = wait_for_line(caplog, f"({event_id})")
+    lines = wait_for_log(caplog, f"({event_id})")
     assert len(lines) == 1 and lines[0].startswith("ignored a Slack") and why in lines[0], lines
     assert posts(fake_slack) == []
 
@@ -152,12 +142,12 @@ def test_message_events_outside_a_dm_are_not_answered(
     answer, and every mention two (its app_mention and its message event)."""
     caplog.set_level(logging.DEBUG, logger="adapters.slack.app")
     assert deliver(url, payloads.channel_message(payloads.now_ts()), "EvChannel") == 200
-    wait_for_line(caplog, "outside a direct message (EvChannel")
+    wait_for_log(caplog, "outside a direct message (EvChannel")
     ts = payloads.now_ts()
     assert deliver(url, payloads.app_mention(ts), "EvMention") == 200
     assert deliver(url, payloads.channel_message(ts, payloads.QUESTION), "EvMentionAsMessage") == 200
     answer = fake_slack.wait_for("/chat.postMessage")[0].body
-    wait_for_line(caplog, "outside a direct message (EvMentionAsMessage")
+    wait_for_log(caplog, "outside a direct message (EvMentionAsMessage")
     assert answer["thread_ts"] == ts and len(posts(fake_slack)) == 1
     assert deliver(url, payloads.direct_message(payloads.now_ts()), "EvDirect") == 200  # a real DM still is
     direct = fake_slack.wait_for("/chat.postMessage", count=2)[1].body

@@ -148,7 +148,7 @@ def _raw(port: int, headers: list[bytes], body: bytes) -> bytes:
     """A request written byte by byte, so header values can hold bytes no HTTP client library would send."""
     head = [b"POST /slack/events HTTP/1.1", b"Host: x", b"Content-Type: " + FORM.encode(),
             b"Content-Length: " + str(len(body)).encode(), *headers]  # fmt: skip
-    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
         sock.sendall(b"\r\n".join(head) + b"\r\n\r\n" + body)
         answer = b""
         while b"\r\n\r\n" not in answer:

@@ -63,7 +63,7 @@ def make(tmp_path: Path) -> tuple[Maisky, Daily]:
 def get(url: str, cookie: str = "") -> tuple[int, str, str]:
     req = Request(url, headers={"Cookie": cookie} if cookie else {})
     try:
-        with urlopen(req, timeout=10) as resp:
+        with urlopen(req, timeout=60) as resp:
             return resp.status, resp.read().decode(), resp.headers.get("Set-Cookie", "")
     except HTTPError as err:
         return err.code, err.read().decode(), ""
@@ -517,7 +517,7 @@ def test_grid_ids_of_the_wrong_type_get_400_and_one_line(
         body = _grid_click(enterprise, team)
         req = Request(base + "/slack/events", data=body, headers=signed(body, FORM), method="POST")
         try:
-            with urlopen(req, timeout=30) as resp:
+            with urlopen(req, timeout=60) as resp:
                 status = resp.status
         except HTTPError as err:
             status = err.code

@@ -31,7 +31,7 @@ class FakeSocket:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._main(),), daemon=True)
         self._thread.start()
-        assert self.ready.wait(10)
+        assert self.ready.wait(60)
 
     async def _handle(self, ws: ServerConnection) -> None:
         await ws.send(json.dumps({"type": "hello", "num_connections": 1, "debug_info": {}, "connection_info": {}}))
@@ -71,7 +71,7 @@ def test_slash_command_over_socket_mode_is_acked_and_answered(fake_slack: FakeSl
     handler = SocketModeHandler(app, slack.app_token)
     try:
         handler.connect()
-        assert ws.acked.wait(10), "the envelope was never acknowledged"
+        assert ws.acked.wait(180), "the envelope was never acknowledged"
         opened = fake_slack.wait_for("/apps.connections.open")[0]
         assert opened.headers["Authorization"] == "Bearer xapp-test"
         answer = fake_slack.wait_for("/response/socket")[0].body
@@ -104,7 +104,7 @@ def test_a_thread_broadcast_mention_over_socket_mode_is_acked_and_answered(
     handler = GuardedSocketModeHandler(build_app(desk_for(make_core()), slack), slack.app_token)
     try:
         handler.connect()
-        assert ws.acked.wait(60), "the envelope was never acknowledged"
+        assert ws.acked.wait(180), "the envelope was never acknowledged"
         answer = fake_slack.wait_for("/chat.postMessage")[0].body
         assert answer["channel"] == "C111" and answer["thread_ts"] == root
         assert "soft clay" in json.dumps(answer, ensure_ascii=False)

@@ -21,8 +21,9 @@ from urllib.request import Request, urlopen
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
+from tests.adapters.processes import base_env, free_port, wait_for_port
 from tests.adapters.slack_fakes import SECRET, FakeSlack
-from tests.adapters.test_running import BOT_TOKEN, base_env, free_port, wait_for_port
+from tests.adapters.test_running import BOT_TOKEN
 
 SLOW = 50  # connections trickling their headers, and as many trickling their body
 ASKED = 11  # signed requests sent while they trickle
@@ -95,7 +96,7 @@ class Trickle:
 
 
 def signed(url: str, text: str, user: str) -> int:
-    """A /maisky slash command signed as Slack signs it; its status, or 0 if no answer came in 30 s."""
+    """A /maisky slash command signed as Slack signs it; its status, or 0 if no answer came in 120 s."""
     body = urlencode({"command": "/maisky", "text": text, "team_id": "T1", "channel_id": "C1", "user_id": user,
                       "response_url": "http://127.0.0.1:9/unused", "trigger_id": f"t-{user}"})  # fmt: skip
     stamp = str(int(time.time()))
@@ -104,7 +105,7 @@ def signed(url: str, text: str, user: str) -> int:
     req.add_header("X-Slack-Request-Timestamp", stamp)
     req.add_header("X-Slack-Signature", SignatureVerifier(SECRET).generate_signature(timestamp=stamp, body=body))
     try:
-        with urlopen(req, timeout=30) as resp:
+        with urlopen(req, timeout=120) as resp:
             return int(resp.status)
     except HTTPError as err:
         return err.code
@@ -132,7 +133,7 @@ def test_slow_clients_do_not_hold_the_http_port(fake: FakeSlack, tmp_path: Path)
         url = f"http://127.0.0.1:{port}/slack/events"
         statuses = [signed(url, "Was Eden made of iron?", f"U{n}") for n in range(ASKED)]
         assert statuses == [200] * ASKED, f"answered while {2 * SLOW} trickled: {statuses}"
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         while any(t.closed < SLOW for t in slow):  # every first slow connection closed by the server
             assert time.monotonic() < deadline, f"closed by the server: {[t.closed for t in slow]}"
             assert proc.poll() is None
@@ -141,5 +142,5 @@ def test_slow_clients_do_not_hold_the_http_port(fake: FakeSlack, tmp_path: Path)
         for t in slow:
             t.close()
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=120)
     assert "deadline" in err or "connection limit reached" in err, err[-2000:]

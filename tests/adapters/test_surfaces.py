@@ -5,6 +5,7 @@ drift between the front ends before they shared one parser and one front desk.""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import itertools
 import json
 from pathlib import Path
@@ -90,6 +91,7 @@ async def test_the_same_line_gives_the_same_reply_and_visibility_everywhere(
     line: str, make_core: MakeCore, fake_slack: FakeSlack, fake_discord: FakeDiscord, tmp_path: Path
 ) -> None:
     core = make_core()
+    day = dt.datetime.now(dt.UTC).date()
     mark, private = expected(core, line)
     client = build_client(desk_for(core), discord_settings(fake_discord, tmp_path))
     await client.login("MTAwMA.fake.token")
@@ -102,11 +104,13 @@ async def test_the_same_line_gives_the_same_reply_and_visibility_everywhere(
             }
     finally:
         await client.close()
-    for surface, (content, was_private) in seen.items():
-        assert mark in content.replace("\\\\", ""), f"{surface}: {line!r}"
-        assert was_private == private, f"{surface}: {line!r} should be {'private' if private else 'public'}"
     chat = respond(FrontDesk(core), line, Caller("console", "local", "console", "me"))
-    assert chat is not None and mark in chat
+    # a test that ran past midnight UTC saw the day's quotation change on the way: either day's is right
+    marks = {mark} | ({expected(core, line)[0]} if dt.datetime.now(dt.UTC).date() != day else set())
+    for surface, (content, was_private) in seen.items():
+        assert any(m in content.replace("\\\\", "") for m in marks), f"{surface}: {line!r}"
+        assert was_private == private, f"{surface}: {line!r} should be {'private' if private else 'public'}"
+    assert chat is not None and any(m in chat for m in marks)
 
 
 @pytest.mark.parametrize(
@@ -131,10 +135,10 @@ async def test_help_in_a_mention_spends_no_cooldown_on_any_surface(
     """On Discord "@Maisky help" was a question that spent the cooldown: the member's next real
     question got "Patience, comrade"."""
     core = make_core()
-    client = build_client(desk_for(core, cooldown=60), discord_settings(fake_discord, tmp_path))
+    client = build_client(desk_for(core, cooldown=3600), discord_settings(fake_discord, tmp_path))
     await client.login("MTAwMA.fake.token")
     try:
-        with served(build_app(desk_for(core, cooldown=60), slack_settings(fake_slack))) as url:
+        with served(build_app(desk_for(core, cooldown=3600), slack_settings(fake_slack))) as url:
             for line in ("help", "about", "sources", "daily status", "What did you think of Chamberlain?"):
                 slack = await asyncio.to_thread(slack_mention, fake_slack, url, line)
                 discord = await discord_mention(fake_discord, client, line)

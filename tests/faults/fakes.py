@@ -18,6 +18,7 @@ import socket
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -57,7 +58,9 @@ def table(rows: list[Row]) -> str:
 class _Fake:
     """The shared part: a threaded HTTP server on 127.0.0.1, faults queued per channel."""
 
-    hang: float = 4.0  # how long a `timeout` fault keeps the connection open without answering
+    # the longest a `timeout` fault keeps the connection open without answering; it ends sooner, when the
+    # client gives up and closes it (or its process exits): the client's own timeout is the only clock
+    hang: float = 300.0
     delay: float = 0.0  # seconds before every answer (a slow platform)
     faults: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     always: str = ""  # a fault applied to every request (a revoked token)
@@ -65,16 +68,20 @@ class _Fake:
     requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
+    in_flight: int = 0  # requests being handled now
+    _idle: threading.Condition = field(default_factory=threading.Condition)
 
     def start(self) -> str:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                fake.get(self)
+                with fake.handling():
+                    fake.get(self)
 
             def do_POST(self) -> None:
-                fake.post(self)
+                with fake.handling():
+                    fake.post(self)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -83,6 +90,22 @@ class _Fake:
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    @contextlib.contextmanager
+    def handling(self) -> Iterator[None]:
+        with self._idle:
+            self.in_flight += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self.in_flight -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 180) -> bool:
+        """Wait until no request is being handled (those of a killed sender have landed or given up)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self.in_flight == 0, timeout)
 
     def close(self) -> None:
         if self.server:
@@ -123,8 +146,11 @@ class _Fake:
     def misbehave(self, h: BaseHTTPRequestHandler, fault: str) -> bool:
         """The faults that break the connection; True if the request was dealt with."""
         if fault == "timeout":
-            time.sleep(self.hang)
             h.close_connection = True
+            h.connection.settimeout(self.hang)
+            with contextlib.suppress(OSError):
+                while h.connection.recv(65536):  # until the client gives up and closes the connection
+                    pass
             return True
         if fault in ("drop", "drop_before"):
             h.close_connection = True

@@ -56,7 +56,9 @@ def setup(url: str, platform: str, fake_url: str, channels: int, state: Path) ->
         store.subscribe(platform, name, f"W{n % 4}", "09:00", "UTC", "U1", created)
     store.engine.dispose()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_", "MAISKY_", "DATABASE_"))}
-    env |= {"DATABASE_URL": url, "MAISKY_DAILY_POST_TIMEOUT": "1", "MAISKY_STATE_DIR": str(state)}
+    # a post's timeout far above how long the local fake takes to answer on a loaded machine: only a
+    # `timeout` fault (which never answers) reaches it
+    env |= {"DATABASE_URL": url, "MAISKY_DAILY_POST_TIMEOUT": "10", "MAISKY_STATE_DIR": str(state)}
     if platform == "slack":
         env |= {"SLACK_BOT_TOKEN": "xoxb-faults", "SLACK_API_URL": fake_url + "/api/"}
     else:
@@ -101,7 +103,7 @@ def record(fault: str, s: Setup, fake: _Fake, database: str = "sqlite") -> Row:
 
 @pytest.fixture
 def slack() -> Iterator[FaultySlack]:
-    fake = FaultySlack(hang=3.0)
+    fake = FaultySlack()
     fake.start()
     yield fake
     fake.close()
@@ -109,7 +111,7 @@ def slack() -> Iterator[FaultySlack]:
 
 @pytest.fixture
 def discord_fake() -> Iterator[FaultyDiscord]:
-    fake = FaultyDiscord(hang=3.0)
+    fake = FaultyDiscord()
     fake.start()
     yield fake
     fake.close()
@@ -254,13 +256,13 @@ def test_run_due_processes_killed_mid_run(slack: FaultySlack, tmp_path: Path, da
     s = setup(fresh_database(database, tmp_path), "slack", url_of(slack), 24, tmp_path)
     slack.delay = 0.4
     procs = [start(s, FIRST) for _ in range(3)]
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180
     while slack.requests < 4 and time.monotonic() < deadline:
-        time.sleep(0.02)
+        time.sleep(0.02)  # a poll interval
     for p in procs:
         p.send_signal(signal.SIGKILL)  # kill -9, posts in flight
-        p.communicate(timeout=30)
-    time.sleep(slack.delay + 0.2)  # the requests that were in flight land
+        p.communicate(timeout=60)
+    assert slack.wait_idle()  # the requests that were in flight have landed
     run(s, AFTER_LEASE)
     row = record("3 run-due processes killed (-9) mid-run", s, slack, database)
     assert row.duplicated == 0 and row.lost <= row.unconfirmed

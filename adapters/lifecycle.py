@@ -271,6 +271,13 @@ class Stopper:
         self.done.set()
         self.wake()
 
+    def settle(self) -> None:
+        """The serving loop is over: from here a stop signal is ignored. The drain's wake-up signal may
+        arrive late, even after Python has put the default action back at exit, where it would kill a
+        process that stopped cleanly (exit -15 instead of 0)."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
+
     def summary(self) -> str:
         took = time.monotonic() - self.started if self.started else 0.0
         notes = "; ".join(self.notes) if self.notes else "nothing was in flight"

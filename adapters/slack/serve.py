@@ -138,6 +138,7 @@ def serve_http(
     try:
         server.run()  # returns when the drain is over (or on a second signal)
     finally:
+        stopper.settle()
         server.close()
         scheduler.close()
     return stopper.summary()

@@ -193,3 +193,22 @@ def test_oauth_process_starts_without_a_bot_token_and_serves_the_install_page(tm
     err, out = proc.text(), proc.stdout()
     assert "ready: Slack over HTTP" in err and "stopped on SIGTERM" in err
     assert_no_secret(err + out, ["client-secret-scan", SECRET])
+
+
+def test_a_wake_up_signal_that_comes_after_the_serving_loop_is_over_does_not_kill_the_process() -> None:
+    """The drain wakes the serving loop with a SIGTERM of its own; one that arrives after the loop ended
+    (even once Python has put the default action back at exit) must leave the exit code 0, not -15."""
+    script = (
+        "import os, signal\n"
+        "from adapters.lifecycle import Stopper\n"
+        "stopper = Stopper(1.0)\n"
+        "stopper.install()\n"
+        "stopper.begin('SIGTERM')\n"
+        "assert stopper.done.wait(60)\n"
+        "stopper.settle()  # as serve_http does once its loop returned\n"
+        "os.kill(os.getpid(), signal.SIGTERM)\n"
+        "print('still here')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], env=base_env(), capture_output=True, text=True,
+                          timeout=START, check=False)  # fmt: skip
+    assert done.returncode == 0 and done.stdout.strip() == "still here", done.stderr

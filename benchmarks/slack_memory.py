@@ -25,12 +25,14 @@ import statistics
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import yaml
+
+from benchmarks.fake_api import JsonHandler
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "load-signing-secret"
@@ -47,9 +49,7 @@ class SlowSlack:
         self._lock = threading.Lock()
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class Handler(JsonHandler):
             def setup(self) -> None:
                 super().setup()
                 with fake._lock:
@@ -65,14 +65,7 @@ class SlowSlack:
                     data = b"ok"
                 else:
                     data = json.dumps({"ok": True, "user": {"is_admin": False}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
+                self._send(data)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

@@ -9,13 +9,12 @@ answers keep the CPU; when the pool is full, the member is told at once to ask a
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -182,17 +181,11 @@ def _ack(ack: Callable[..., None]) -> None:
     ack()
 
 
-def _sent(send: Callable[[Outcome], None], outcome: Outcome) -> None:
-    try:
-        send(outcome)
-    except Exception:
-        log.exception("could not send a reply to Slack")
-
-
 class Listeners:
     """Bolt's listeners. Each runs in the request's own thread, hands the work to the desk's answer pool
     and acknowledges; the work turns a Slack payload into a command and a caller, and the front desk's
-    outcome into a message, which the `senders` threads deliver. Bolt passes arguments by name; `client`
+    outcome into a message, which the pool's delivery threads send (`deliver`); only a busy reply
+    is sent from here, by the `senders`. Bolt passes arguments by name; `client`
     is the request's own, which bolt gives the workspace's bot token (one token, or each installation's)."""
 
     def __init__(
@@ -210,6 +203,7 @@ class Listeners:
         self.senders = senders or ThreadPoolExecutor(max_workers=4, thread_name_prefix="maisky-send")
         self.seen = seen or _Seen()  # the messages (team, channel, ts) answered already
         self.base_url = base_url  # the Web API the answers' own clients call
+        self._busy_message: tuple[Any, dict[str, Any]] | None = None  # (the busy reply, its acknowledgement)
 
     def is_admin(self, user: str, client: WebClient) -> bool:
         try:
@@ -241,6 +235,10 @@ class Listeners:
         url = str(body.get("response_url") or "")
         self.responder(url, response_type=_response_type(outcome), **extra, **_message(outcome))
 
+    def client(self, place: _Place) -> WebClient:
+        """A Web API client for the request's workspace (bolt's own client stays in the request's process)."""
+        return WebClient(token=place.token, base_url=self.base_url, retry_handlers=interactive_retries())
+
     def work(self, kind: str, body: dict[str, Any], place: _Place) -> Outcome | None:
         """The answer to a request (None: nothing to send), worked out in the desk's answer pool, which may
         be another process (bot/chat/pool.py: AnswerProcess): so it takes only picklable values, and its
@@ -249,8 +247,7 @@ class Listeners:
         if key and not self.seen.first_time(key):  # a retry that another process (or a restart) took
             log.info("ignored a repeated delivery %s", key)
             return None
-        client = WebClient(token=place.token, base_url=self.base_url, retry_handlers=interactive_retries())
-        caller = self.caller(body, client, place)
+        caller = self.caller(body, self.client(place), place)
         if kind == "command":
             return self.desk.handle_line(str(body.get("text", "")), caller)
         if kind == "another":
@@ -266,66 +263,71 @@ class Listeners:
             return None
         return self.desk.handle_line(str(event.get("text", "")), caller)
 
-    def _hand_over(
-        self,
-        kind: str,
-        body: dict[str, Any],
-        client: WebClient,
-        context: BoltContext | None,
-        send: Callable[[Outcome], None],
-    ) -> bool:
-        """Queue the work in the answer pool, its outcome then sent by a sender (None: nothing to send);
-        False when the pool is full."""
+    def deliver(self, outcome: Outcome, kind: str, body: dict[str, Any], place: _Place) -> None:
+        """Send what `work` worked out, from the answer pool's delivery threads (in the answer process,
+        where there is one: the acknowledging process never handles an answer)."""
+        self.send(kind, body, self.client(place), outcome)
 
-        request = contextvars.copy_context()  # the request's log context, for the sender's lines
-
-        def answered(future: Future[Outcome | None]) -> None:
-            if future.cancelled() or future.exception() is not None:
-                return  # logged where it failed
-            outcome = future.result()
-            if outcome is not None:
-                request.run(self.senders.submit, _sent, send, outcome)
-
+    def send(self, kind: str, body: dict[str, Any], client: WebClient, outcome: Outcome) -> None:
+        """A reply where the request came from: a slash command's or a button's response_url (a button's
+        reply is a new message), or the thread of a mention (a private reply only to its author)."""
         try:
-            future = self.desk.pool.call(ANSWER_JOB, kind, body, _place(body, client, context))
+            if kind == "command":
+                self.respond(body, outcome)
+            elif kind in ("another", "choose"):
+                self.respond(body, outcome, replace_original=False)
+            else:
+                event = body["event"]
+                direct = event.get("channel_type") == "im"
+                thread = event.get("thread_ts") or (None if direct else event["ts"])
+                if outcome.private and not direct:
+                    client.chat_postEphemeral(
+                        channel=event["channel"], user=event["user"], thread_ts=thread, **_message(outcome)
+                    )
+                else:
+                    client.chat_postMessage(channel=event["channel"], thread_ts=thread, **_message(outcome))
+        except Exception:
+            log.exception("could not send a reply to Slack")
+
+    def _hand_over(self, kind: str, body: dict[str, Any], client: WebClient, context: BoltContext | None) -> bool:
+        """Queue the work in the answer pool, which also delivers it; False when the pool is full."""
+        try:
+            self.desk.pool.call(ANSWER_JOB, kind, body, _place(body, client, context))
         except Busy:
             return False
-        future.add_done_callback(answered)
         return True
 
-    def _busy(self, command: Command, send: Callable[[Outcome], None]) -> None:
+    def _busy(self, kind: str, body: dict[str, Any], client: WebClient, command: Command) -> None:
         """The busy reply, sent by a sender (never in the request's thread: it waits on Slack)."""
-        self.senders.submit(_sent, send, self.desk.busy(command))
+        self.senders.submit(self.send, kind, body, client, self.desk.busy(command))
+
+    def _busy_ack(self, command: Command) -> dict[str, Any]:
+        """The busy reply as the acknowledgement's own body: built once (the wording does not change)."""
+        busy = self.desk.busy(command)
+        if self._busy_message is None or self._busy_message[0] != busy.reply:
+            self._busy_message = (busy.reply, {"response_type": _response_type(busy), **_message(busy)})
+        return self._busy_message[1]
 
     # the listeners: each runs in the request's thread and returns at once
 
     def command(self, ack: Callable[..., None], body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         """/maisky text; when the pool is full, the busy reply is the acknowledgement itself."""
-        if self._hand_over("command", body, client, context, lambda outcome: self.respond(body, outcome)):
+        if self._hand_over("command", body, client, context):
             ack()
             return
-        busy = self.desk.busy(self.desk.parse(str(body.get("text", "")), _me(body, context)))
-        ack(response_type=_response_type(busy), **_message(busy))
+        ack(**self._busy_ack(self.desk.parse(str(body.get("text", "")), _me(body, context))))
 
     def another(self, ack: Callable[..., None], body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         """The "Another passage" button: its value is the key of the conversation turn it follows."""
         ack()
-
-        def send(outcome: Outcome) -> None:
-            self.respond(body, outcome, replace_original=False)
-
-        if not self._hand_over("another", body, client, context, send):
-            self._busy(Another("-"), send)
+        if not self._hand_over("another", body, client, context):
+            self._busy("another", body, client, Another("-"))
 
     def choose(self, ack: Callable[..., None], body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         """A quiz option button: its value carries the question and the option."""
         ack()
-
-        def send(outcome: Outcome) -> None:
-            self.respond(body, outcome, replace_original=False)
-
-        if not self._hand_over("choose", body, client, context, send):
-            self._busy(_choice(body), send)
+        if not self._hand_over("choose", body, client, context):
+            self._busy("choose", body, client, _choice(body))
 
     def mention(self, ack: Callable[..., None], body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         """A mention in a channel (answered in its thread) or a direct message."""
@@ -335,19 +337,8 @@ class Listeners:
         if why is not None:
             log.info("ignored a Slack %s (%s): %s", _kind(event), _delivery_id(body) or "no id", why)
             return
-        direct = event.get("channel_type") == "im"
-        thread = event.get("thread_ts") or (None if direct else event["ts"])
-
-        def send(outcome: Outcome) -> None:
-            if outcome.private and not direct:
-                client.chat_postEphemeral(
-                    channel=event["channel"], user=event["user"], thread_ts=thread, **_message(outcome)
-                )
-            else:
-                client.chat_postMessage(channel=event["channel"], thread_ts=thread, **_message(outcome))
-
-        if not self._hand_over("mention", body, client, context, send):
-            self._busy(self.desk.parse(str(event.get("text", "")), _me(body, context)), send)
+        if not self._hand_over("mention", body, client, context):
+            self._busy("mention", body, client, self.desk.parse(str(event.get("text", "")), _me(body, context)))
 
     def answered_already(self, body: dict[str, Any], event: dict[str, Any]) -> str | None:
         """Each message is answered once, whatever Slack delivers for it: an edited mention comes again as
@@ -374,7 +365,7 @@ def build_app(desk: FrontDesk, slack: SlackSettings, client: WebClient | None = 
 
     Acks are sent from the request's own thread (`process_before_response`), so they never queue
     behind answers; answers are worked out in the desk's answer pool (bounded, at lower priority) and
-    sent by `slack.workers` threads over kept-alive connections.
+    sent where they were worked out, by `slack.workers` delivery threads over kept-alive connections.
     With OAuth settings the app serves every workspace that installed it (adapters/slack/installs.py):
     listeners use the request's own client, which bolt gives the workspace's bot token."""
     daily = desk.daily()
@@ -391,7 +382,7 @@ def build_app(desk: FrontDesk, slack: SlackSettings, client: WebClient | None = 
         request_verification_enabled=not slack.socket_mode,
         oauth_flow=flow,
         process_before_response=True,
-        # the senders: replies (and the busy reply) wait here on Slack, using little CPU
+        # the senders: busy replies (and bolt's own lazy listeners, none here) wait here on Slack
         listener_executor=ThreadPoolExecutor(max_workers=slack.workers, thread_name_prefix="maisky-send"),
         before_authorize=rate_limited,
         # what bolt itself tells a member when it finds no installation (or the one token fails): ours, labelled
@@ -419,7 +410,7 @@ def build_app(desk: FrontDesk, slack: SlackSettings, client: WebClient | None = 
     listen = Listeners(
         desk, slack.daily_allowlist, Responder(), app.listener_runner.listener_executor, seen, base_url=client.base_url
     )
-    desk.pool.register(ANSWER_JOB, listen.work)
+    desk.pool.register(ANSWER_JOB, listen.work, deliver=listen.deliver, deliverers=slack.workers)
     app.command("/maisky")(listen.command)
     app.action(ANOTHER)(listen.another)
     app.action(SOURCE)(_ack)

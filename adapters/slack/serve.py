@@ -78,7 +78,7 @@ def _wait_for_listeners(executor: Executor, deadline: float, pool: Executor | No
 
     def finish() -> None:
         if pool is not None:
-            pool.shutdown(wait=True)  # each answer hands its reply to the senders before it ends
+            pool.shutdown(wait=True)  # each answer in hand is worked out and delivered before it returns
         executor.shutdown(wait=True)
 
     waiter = threading.Thread(target=finish, daemon=True)

@@ -18,6 +18,13 @@ acknowledgements. A job given to a process is named, not a closure: the front en
 (`register`) before `start` forks, and `call` sends the job's name and its (picklable) arguments;
 its result comes back pickled. `AnswerPool.call` runs the same registered jobs in threads, so a
 front end written for `call` runs on either.
+
+A job may have a delivery (`register(..., deliver=...)`): what sends its result to the platform. It runs
+where the job ran, in delivery threads of its own (they wait on the platform's API, not the CPU, so the
+answer threads go on to the next answer), and the caller gets None back instead of the result. So with
+the answers in a worker process, the front end's process does nothing for an answer but hand it over:
+delivering an answer there cost it about twice what acknowledging the request did (unpickling the
+result, building and posting the message), all of it competing with the acknowledgements for its GIL.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures import wait as _wait
 from multiprocessing.connection import Connection, Pipe
 from typing import Any
@@ -39,11 +46,15 @@ from typing import Any
 from bot.errors import Busy, ServiceError
 from bot.ops.logs import request_context, request_id
 
-__all__ = ["NICE", "AnswerPool", "AnswerProcess", "default_threads", "lower_priority"]
+__all__ = ["DELIVERERS", "NICE", "AnswerPool", "AnswerProcess", "Deliver", "Job", "default_threads", "lower_priority"]
 
 log = logging.getLogger(__name__)
 
 NICE = 10  # added to an answer thread's nice value: acknowledgements (nice 0) go first under load
+DELIVERERS = 16  # threads that deliver results (each waits on the platform's API) unless a job asks for more
+
+Job = Callable[..., Any]
+Deliver = Callable[..., None]  # deliver(result, *the job's arguments)
 
 
 def default_threads() -> int:
@@ -73,11 +84,14 @@ class AnswerPool(ThreadPoolExecutor):
         self.threads = threads or default_threads()
         self.queue = queue
         self.nice = nice
+        self._prefix = name
         self._pending = 0  # submitted and not finished: running or waiting
         self._refused = 0  # refused since the last log line
         self._logged = -60.0
         self._count_lock = threading.Lock()
-        self._jobs: dict[str, Callable[..., Any]] = {}
+        self._jobs: dict[str, tuple[Job, Deliver | None]] = {}
+        self.deliverers = DELIVERERS
+        self._deliveries: ThreadPoolExecutor | None = None  # this process's delivery threads, started on first use
         super().__init__(
             max_workers=self.threads, thread_name_prefix=name, initializer=lower_priority, initargs=(nice,)
         )
@@ -87,9 +101,12 @@ class AnswerPool(ThreadPoolExecutor):
         with self._count_lock:
             return self._pending
 
-    def register(self, name: str, fn: Callable[..., Any]) -> None:
-        """Make `fn` a job that `call(name, ...)` runs (before `start`, for a pool in a process)."""
-        self._jobs[name] = fn
+    def register(self, name: str, fn: Job, *, deliver: Deliver | None = None, deliverers: int = 0) -> None:
+        """Make `fn` a job that `call(name, ...)` runs (before `start`, for a pool in a process). With
+        `deliver`, a result other than None is handed to `deliver(result, *args)` in a delivery thread
+        (`deliverers` of them at least), and the caller's future gets None once it is handed over."""
+        self._jobs[name] = (fn, deliver)
+        self.deliverers = max(self.deliverers, deliverers)
 
     def start(self) -> None:
         """Nothing to do: the threads start on first use."""
@@ -99,7 +116,16 @@ class AnswerPool(ThreadPoolExecutor):
 
     def call(self, name: str, /, *args: Any) -> Future[Any]:
         """Run the registered job `name` with `args`, or raise Busy as `submit` does."""
-        return self.submit(self._jobs[name], *args)
+        fn, deliver = self._jobs[name]
+        if deliver is None:
+            return self.submit(fn, *args)
+        return self.submit(_then_deliver, fn, deliver, self._delivery_threads, args)
+
+    def _delivery_threads(self) -> ThreadPoolExecutor:
+        with self._count_lock:
+            if self._deliveries is None:
+                self._deliveries = ThreadPoolExecutor(self.deliverers, thread_name_prefix=f"{self._prefix}-send")
+            return self._deliveries
 
     def _admit(self) -> None:
         """Count one more job in hand, or raise Busy when `threads` jobs run and `queue` more already wait."""
@@ -129,6 +155,14 @@ class AnswerPool(ThreadPoolExecutor):
     def _done(self, _: Future[Any] | None) -> None:
         with self._count_lock:
             self._pending -= 1
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """No new jobs; with `wait`, the jobs in hand finish and their deliveries are made."""
+        super().shutdown(wait=wait, cancel_futures=cancel_futures)
+        with self._count_lock:
+            deliveries = self._deliveries
+        if deliveries is not None:
+            deliveries.shutdown(wait=wait)
 
 
 class AnswerProcess(AnswerPool):
@@ -167,7 +201,7 @@ class AnswerProcess(AnswerPool):
             code = 1
             try:
                 mine.close()
-                _serve(theirs, self._jobs, self.threads, self.nice, self._name)
+                _serve(theirs, self._jobs, self.threads, self.nice, self._name, self.deliverers)
                 code = 0
             except BaseException:
                 log.exception("the answer process failed")
@@ -252,17 +286,24 @@ class AnswerProcess(AnswerPool):
         super().shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
-def _serve(conn: Connection, jobs: dict[str, Callable[..., Any]], threads: int, nice: int, name: str) -> None:
-    """The worker's loop: jobs in, results out, until the front end closes its end of the pipe."""
+def _serve(
+    conn: Connection, jobs: dict[str, tuple[Job, Deliver | None]], threads: int, nice: int, name: str, deliverers: int
+) -> None:
+    """The worker's loop: jobs in, results out (or delivered here), until the front end closes its end of the pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C reaches the group: the front end decides
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     lower_priority(nice)  # this thread's nice value, which the threads below inherit
     send_lock = threading.Lock()
+    deliveries = ThreadPoolExecutor(deliverers, thread_name_prefix=f"{name}-send")
 
     def run(number: int, job: str, args: tuple[Any, ...], rid: str) -> None:
+        fn, deliver = jobs[job]
         try:
             with request_context(rid or None):
-                result: tuple[int, bool, Any] = (number, True, _logged(jobs[job], *args))
+                if deliver is None:
+                    result: tuple[int, bool, Any] = (number, True, _logged(fn, *args))
+                else:
+                    result = (number, True, _logged(_then_deliver, fn, deliver, lambda: deliveries, args))
         except Exception as exc:
             result = (number, False, exc)
         with send_lock:
@@ -284,7 +325,23 @@ def _serve(conn: Connection, jobs: dict[str, Callable[..., Any]], threads: int, 
     # A front end that stops waits for the jobs in hand before it ends the jobs; one that was killed
     # has nobody to send the answers: what has not started is dropped.
     pool.shutdown(wait=True, cancel_futures=True)
+    deliveries.shutdown(wait=True)  # the answers worked out are sent before the worker ends
     conn.close()
+
+
+def _then_deliver(fn: Job, deliver: Deliver, deliveries: Callable[[], Executor], args: tuple[Any, ...]) -> None:
+    """Run the job (in an answer thread) and hand a result other than None to a delivery thread, in the
+    job's own log context."""
+    result = fn(*args)
+    if result is not None:
+        deliveries().submit(contextvars.copy_context().run, _delivered, deliver, result, args)
+
+
+def _delivered(deliver: Deliver, result: Any, args: tuple[Any, ...]) -> None:
+    try:
+        deliver(result, *args)
+    except Exception:
+        log.exception("delivery failed")
 
 
 def _logged(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:

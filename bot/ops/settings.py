@@ -56,7 +56,7 @@ class SlackSettings:
     connection_limit: int = 100  # open HTTP connections at once; more wait in the OS queue
     idle_timeout: int = 15  # seconds before an idle or half-open HTTP connection is closed
     threads: int = 8  # HTTP worker threads (acknowledging is quick; answers run in bolt's own threads)
-    workers: int = 16  # threads that answer (after the ack): MAISKY_SLACK_WORKERS
+    workers: int = 16  # threads that send answers (after the ack): MAISKY_SLACK_WORKERS
     # set: one HTTP deployment serves every workspace that installs the app (OAuth); bot_token is then ""
     client_id: str = ""
     client_secret: str = field(default="", repr=False)

@@ -141,3 +141,87 @@ def test_answer_process_shares_the_store_and_a_dead_one_fails_what_it_held(tmp_p
         gate.set()
         pool.shutdown(wait=True)
     assert pool.pending == 0
+
+
+def _write_where(result: str, path: str) -> None:
+    """A delivery: writes the result, the process and the thread that delivered it, and the log context."""
+    Path(path).write_text(f"{result} {os.getpid()} {threading.get_ident()} {request_id()}")
+
+
+def test_a_delivery_gets_the_result_in_its_own_thread_and_the_caller_gets_none(tmp_path: Path) -> None:
+    pool = AnswerPool(threads=1, queue=2)
+    release = threading.Event()
+    delivered: list[tuple[str, str, int, str]] = []
+    done = threading.Event()
+
+    def deliver(result: str, where: str) -> None:
+        release.wait(120)  # a slow platform: the answer thread must not wait for it
+        delivered.append((result, where, threading.get_ident(), request_id()))
+        done.set()
+
+    def work(where: str) -> str | None:
+        return None if where == "nowhere" else f"answer for {where}"
+
+    pool.register("answer", work, deliver=deliver, deliverers=2)
+    answer_threads: list[int] = []
+    try:
+        with request_context() as rid:
+            assert pool.call("answer", "C1").result(timeout=120) is None  # handed over, not returned
+        # the answer thread is free while the delivery waits on the platform
+        answer_threads.append(pool.submit(threading.get_ident).result(timeout=120))
+        assert pool.call("answer", "nowhere").result(timeout=120) is None  # nothing to send: no delivery
+        release.set()
+        assert done.wait(120)
+    finally:
+        release.set()
+        pool.shutdown(wait=True)
+    (result, where, thread, seen_rid) = delivered[0]
+    assert len(delivered) == 1 and (result, where) == ("answer for C1", "C1")
+    assert thread not in answer_threads and thread != threading.get_ident()
+    assert seen_rid == rid  # the delivery's lines carry the request's id
+
+
+def test_a_failed_delivery_is_logged_and_the_pool_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+    pool = AnswerPool(threads=1, queue=0)
+    sent = threading.Event()
+
+    def deliver(result: str, what: str) -> None:
+        if result == "bad":
+            raise OSError("Slack is down")
+        sent.set()
+
+    pool.register("answer", lambda what: what, deliver=deliver)
+    try:
+        with caplog.at_level(logging.ERROR):
+            pool.call("answer", "bad").result(timeout=120)
+            pool.call("answer", "good").result(timeout=120)
+            assert sent.wait(120)
+    finally:
+        pool.shutdown(wait=True)
+    assert any(r.exc_info and "delivery failed" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the answer process is forked")
+def test_answer_process_delivers_where_it_worked_and_before_it_ends(tmp_path: Path) -> None:
+    """The answer is sent from the answer process, not handed back; a shutdown with answers in hand ends
+    only once they are delivered."""
+    gate = multiprocessing.get_context("fork").Event()
+    pool = AnswerProcess(threads=1, queue=2)
+    out = tmp_path / "delivered"
+
+    def work(path: str) -> str:
+        gate.wait(120)
+        return "answer"
+
+    pool.register("answer", work, deliver=_write_where)
+    pool.start()
+    try:
+        with request_context() as rid:
+            future = pool.call("answer", str(out))
+        gate.set()
+        assert future.result(timeout=120) is None
+    finally:
+        gate.set()
+        pool.shutdown(wait=True)  # the worker ends only after its deliveries
+    result, pid, _, seen_rid = out.read_text().split()
+    assert result == "answer" and int(pid) != os.getpid() and seen_rid == rid

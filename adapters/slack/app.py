@@ -10,6 +10,7 @@ answers keep the CPU; when the pool is full, the member is told at once to ask a
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -22,13 +23,13 @@ from slack_bolt import App, BoltContext, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from adapters.slack import checks
+from adapters.slack import checks, processes
 from adapters.slack.installs import daily_poster, forget_revoked, oauth_flow, rate_limited
 from adapters.slack.malloc import limit_arenas
 from adapters.slack.members import find_members
 from adapters.slack.rendering import ANOTHER, QUIZ, SOURCE, fallback_text, to_slack
 from adapters.slack.responding import Responder, interactive_retries
-from adapters.slack.serve import Scheduler, serve_http, serve_socket
+from adapters.slack.serve import Scheduler, listen, serve_http, serve_socket
 from bot.chat.commands import Another, Command, Quiz, QuizAction
 from bot.chat.desk import Caller, FrontDesk, Outcome
 from bot.chat.reply import read_option
@@ -435,13 +436,18 @@ def build_app(desk: FrontDesk, slack: SlackSettings, client: WebClient | None = 
 
 
 def run(desk: FrontDesk, slack: SlackSettings, shutdown_seconds: float = 20) -> None:
-    """Serve until stopped: Socket Mode or HTTP on `slack.host:port` at /slack/events, as `slack.mode` says.
-    Where the desk has daily posts, a scheduler thread posts the daily quotations too. SIGTERM/SIGINT
-    stop it gracefully."""
+    """Serve until stopped: Socket Mode or HTTP on `slack.host:port` at /slack/events, as `slack.mode` says,
+    over HTTP in `slack.processes` processes (adapters/slack/processes.py). Where the desk has daily posts,
+    a scheduler thread posts the daily quotations too (in the first process). SIGTERM/SIGINT stop it
+    gracefully."""
 
     limit_arenas()  # before the answering threads start: their freed memory stays reusable by all
     app = build_app(desk, slack)
     daily = desk.daily()
+    sockets, family = None, None
+    if not slack.socket_mode and slack.processes > 1:
+        sockets = listen(slack)  # made before the fork: every process takes requests from the same queue
+        family = processes.fork(slack.processes)
     # an answer process (bot/chat/pool.py) forks here: its jobs are registered and no thread runs yet
     desk.pool.start()
 
@@ -452,6 +458,15 @@ def run(desk: FrontDesk, slack: SlackSettings, shutdown_seconds: float = 20) -> 
         thread.start()
         return thread
 
-    scheduler = Scheduler(daily, start_scheduler if daily is not None else None)
-    serve = serve_socket if slack.socket_mode else serve_http
-    log.info(serve(app, slack, scheduler, shutdown_seconds, pool=desk.pool))
+    posts = daily is not None and (family is None or family.first)
+    scheduler = Scheduler(daily, start_scheduler if posts else None)
+    if slack.socket_mode:
+        log.info(serve_socket(app, slack, scheduler, shutdown_seconds, pool=desk.pool))
+        return
+    line = serve_http(app, slack, scheduler, shutdown_seconds, pool=desk.pool, sockets=sockets, family=family)
+    if family is None or family.first:
+        log.info(line)
+        return
+    log.info("%s %s", family.name(), line)
+    logging.shutdown()  # flushed: this process ends here, not in the code the first process returns to
+    os._exit(0)

@@ -13,6 +13,7 @@ malformed headers) gets the same one log line as the guard's refusals.
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from typing import Any, cast
 
@@ -138,16 +139,53 @@ class DeadlineServer(TcpWSGIServer):
             log.warning("%s (more in the next minute are not logged)", line)
 
 
-def create_server(application: Any, **kw: Any) -> Any:
-    """waitress.create_server for TCP, with DeadlineServer: one per address HOST resolves to."""
+def listen(**kw: Any) -> list[socket.socket]:
+    """Bound, listening sockets for every address HOST resolves to, made as waitress makes them, for
+    processes that share them (adapters/slack/processes.py: each passes them to `create_server`)."""
+    adj = Adjustments(**kw)
+    made: list[socket.socket] = []
+    try:
+        for family, kind, proto, address in cast(list[Any], adj.listen):
+            sock = socket.socket(family, kind, proto)
+            made.append(sock)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+            sock.listen(adj.backlog)
+    except BaseException:
+        for sock in made:
+            sock.close()
+        raise
+    return made
+
+
+def create_server(application: Any, sockets: list[socket.socket] | None = None, **kw: Any) -> Any:
+    """waitress.create_server for TCP, with DeadlineServer: one per address HOST resolves to, on `sockets`
+    when they were made already (`listen`), else on sockets of its own."""
     adj = Adjustments(**kw)
     dispatcher = ThreadedTaskDispatcher()
     dispatcher.set_thread_count(adj.threads)
     shared: dict[int, Any] = {}
-    servers: list[Any] = [
-        DeadlineServer(application, shared, True, None, dispatcher=dispatcher, adj=adj, sockinfo=info)
-        for info in cast(list[Any], adj.listen)
-    ]
+    if sockets:
+        servers: list[Any] = [
+            DeadlineServer(
+                application,
+                shared,
+                True,
+                sock,
+                dispatcher=dispatcher,
+                adj=adj,
+                bind_socket=False,
+                sockinfo=(sock.family, sock.type, sock.proto, sock.getsockname()),
+            )
+            for sock in sockets
+        ]
+    else:
+        servers = [
+            DeadlineServer(application, shared, True, None, dispatcher=dispatcher, adj=adj, sockinfo=info)
+            for info in cast(list[Any], adj.listen)
+        ]
     if len(servers) == 1:
         return servers[0]
     listen = [(s.effective_host, s.effective_port) for s in servers]

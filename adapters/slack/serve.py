@@ -8,6 +8,9 @@ bound, close their connections, and log one line.
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -19,11 +22,12 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from adapters.lifecycle import Stopper, bind_error, wake_main
 from adapters.slack.http import EVENTS_PATH, HEALTH_PATH, Guard, Health, carry_request_ids
+from adapters.slack.processes import Family
 from bot.club.daily import Daily
 from bot.errors import ServiceError
 from bot.ops.settings import SlackSettings
 
-__all__ = ["Scheduler", "make_server", "serve_http", "serve_socket"]
+__all__ = ["Scheduler", "listen", "make_server", "serve_http", "serve_socket"]
 
 log = logging.getLogger("maisky.slack")
 
@@ -57,6 +61,8 @@ class Scheduler:
     def health(self) -> dict[str, Callable[[], bool]]:
         if self.daily is None:
             return {}
+        if self._start is None:  # one of several HTTP processes that leaves the posts to the first
+            return {"database": self.database_ok}
         return {"database": self.database_ok, "scheduler": self.alive}
 
     def halt(self, deadline: float) -> str | None:
@@ -87,9 +93,39 @@ def _wait_for_listeners(executor: Executor, deadline: float, pool: Executor | No
     return "replies in flight abandoned at the deadline" if waiter.is_alive() else "replies in flight finished"
 
 
-def make_server(app: App, slack: SlackSettings, health: Health) -> tuple[Any, Guard]:
-    """The guarded bolt app in a waitress server bound to HOST:PORT, with the configured limits and
-    deadlines for reading each request (adapters/slack/deadlines.py)."""
+def _server_options(slack: SlackSettings) -> dict[str, Any]:
+    return {
+        "host": slack.host, "port": slack.port, "ident": "maisky", "threads": slack.threads,
+        "connection_limit": slack.connection_limit, "channel_timeout": slack.idle_timeout,
+        "cleanup_interval": 1, "max_request_body_size": slack.max_body,  # each second: the read deadlines
+        "clear_untrusted_proxy_headers": True,
+    }  # fmt: skip
+
+
+def _listening(slack: SlackSettings, make: Callable[..., Any]) -> Any:
+    """`make(**the server's options)`, with a port or host that cannot be used said plainly."""
+    try:
+        return make(**_server_options(slack))
+    except OSError as exc:
+        raise bind_error(exc, slack.host, slack.port) from exc
+    except ValueError as exc:  # waitress's word for a host name that does not resolve
+        raise ServiceError(f"HOST: {slack.host!r} is not a host name or address of this machine") from exc
+
+
+def listen(slack: SlackSettings) -> list[socket.socket]:
+    """The listening sockets, made before the HTTP processes are forked, so all of them take requests
+    from the same queue (adapters/slack/processes.py)."""
+    from adapters.slack.deadlines import listen as make
+
+    sockets: list[socket.socket] = _listening(slack, make)
+    return sockets
+
+
+def make_server(
+    app: App, slack: SlackSettings, health: Health, sockets: list[socket.socket] | None = None
+) -> tuple[Any, Guard]:
+    """The guarded bolt app in a waitress server bound to HOST:PORT (or on `sockets`, made already), with
+    the configured limits and deadlines for reading each request (adapters/slack/deadlines.py)."""
     from adapters.slack.deadlines import create_server
 
     oauth = app.oauth_flow
@@ -98,43 +134,58 @@ def make_server(app: App, slack: SlackSettings, health: Health) -> tuple[Any, Gu
         SlackRequestHandler(app), slack.signing_secret, max_body=slack.max_body, health=health, browser_paths=pages
     )
     carry_request_ids(app.listener_runner.listener_executor)
-    try:
-        server = create_server(
-            guard, host=slack.host, port=slack.port, ident="maisky", threads=slack.threads,
-            connection_limit=slack.connection_limit, channel_timeout=slack.idle_timeout,
-            cleanup_interval=1, max_request_body_size=slack.max_body,  # each second: the read deadlines
-            clear_untrusted_proxy_headers=True,
-        )  # fmt: skip
-    except OSError as exc:
-        raise bind_error(exc, slack.host, slack.port) from exc
-    except ValueError as exc:  # waitress's word for a host name that does not resolve
-        raise ServiceError(f"HOST: {slack.host!r} is not a host name or address of this machine") from exc
+    server = _listening(slack, lambda **options: create_server(guard, sockets=sockets, **options))
     return server, guard
 
 
 def serve_http(
-    app: App, slack: SlackSettings, scheduler: Scheduler, shutdown_seconds: float, pool: Executor | None = None
+    app: App,
+    slack: SlackSettings,
+    scheduler: Scheduler,
+    shutdown_seconds: float,
+    pool: Executor | None = None,
+    *,
+    sockets: list[socket.socket] | None = None,
+    family: Family | None = None,
 ) -> str:
-    """Serve HTTP at /slack/events (and /healthz) until a stop signal; returns the stop line."""
+    """Serve HTTP at /slack/events (and /healthz) until a stop signal; returns the stop line. With a
+    `family`, this is one of several processes on the same `sockets` (adapters/slack/processes.py)."""
     checks = scheduler.health()
     alive = getattr(pool, "alive", None)
     if alive is not None:  # an answer process that died answers nothing more: the process must be replaced
         checks["answers"] = alive
+    if family is not None and family.first:
+        checks["processes"] = family.alive
     health = Health(checks)
-    server, guard = make_server(app, slack, health)
+    server, guard = make_server(app, slack, health, sockets)
 
     def drain(deadline: float) -> list[str]:
+        if family is not None:
+            if family.first:
+                family.stop_others()  # each drains within the same bound, beside this one
+            else:
+                family.stopping()
         notes = (
             [] if guard.wait_idle(max(0.0, deadline - time.monotonic())) else ["requests still open at the deadline"]
         )
         notes.append(_wait_for_listeners(app.listener_runner.listener_executor, deadline, pool))
         halted = scheduler.halt(deadline)
-        return [*notes, halted] if halted else notes
+        others = family.wait_others(deadline) if family is not None and family.first else None
+        return [*notes, *(n for n in (halted, others) if n)]
 
     stopper = Stopper(shutdown_seconds, drain, wake_main, stopping=health.stopping)
     stopper.install()
+    if family is not None:
+        if not family.first:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C: the first process decides
+        family.watch(lambda: os.kill(os.getpid(), signal.SIGTERM))
     scheduler.start()
-    log.info("ready: Slack over HTTP on %s:%s at %s (health at %s)", slack.host, slack.port, EVENTS_PATH, HEALTH_PATH)
+    if family is None or family.first:
+        processes = f", {family.count} processes" if family is not None else ""
+        log.info("ready: Slack over HTTP on %s:%s at %s (health at %s%s)", slack.host, slack.port, EVENTS_PATH,
+                 HEALTH_PATH, processes)  # fmt: skip
+    else:
+        log.info("%s ready", family.name())
     try:
         server.run()  # returns when the drain is over (or on a second signal)
     finally:

@@ -60,6 +60,7 @@ class SlackSettings:
     # set: one HTTP deployment serves every workspace that installs the app (OAuth); bot_token is then ""
     client_id: str = ""
     client_secret: str = field(default="", repr=False)
+    processes: int = 1  # HTTP processes taking requests from one socket, each with its own GIL: HTTP_PROCESSES
 
     @property
     def oauth(self) -> bool:
@@ -261,12 +262,13 @@ class Settings:
         idle = _int(v, "HTTP_IDLE_TIMEOUT", 15, 1, 3600, problems)
         threads = _int(v, "HTTP_THREADS", 8, 1, 256, problems)
         workers = _int(v, "MAISKY_SLACK_WORKERS", 16, 1, 256, problems)
+        processes = _int(v, "HTTP_PROCESSES", 1, 1, 64, problems)
         if problems:
             raise ConfigError(problems)
         allow = frozenset(u.strip() for u in v.get("MAISKY_SLACK_DAILY_ALLOWLIST", "").split(",") if u.strip())
         return SlackSettings(
             bot_token, secret, app_token, api_url, port, allow, host, chosen, max_body, limit, idle, threads,
-            workers, client_id, client_secret,
+            workers, client_id, client_secret, processes,
         )  # fmt: skip
 
     def discord(self) -> DiscordSettings:

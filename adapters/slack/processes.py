@@ -43,6 +43,7 @@ class Family:
     _ended: dict[int, int] = field(default_factory=dict)  # pid -> exit status, as each was reaped
     _lost: list[int] = field(default_factory=list)  # pids that ended before a stop was asked
     _stopping: threading.Event = field(default_factory=threading.Event)
+    _orphaned: threading.Event = field(default_factory=threading.Event)  # the others: the first is gone
     _all_ended: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -85,12 +86,16 @@ class Family:
                 continue
             except OSError:
                 break
+        self._orphaned.set()
         if not self._stopping.is_set():
             log.warning("%s: the first HTTP process is gone; stopping", self.name())
             stop()
 
     def alive(self) -> bool:
-        """For /healthz of the first process: every other process is still serving."""
+        """For /healthz: in the first process, every other one is still serving; in the others, the first
+        is (it runs the daily scheduler), so whichever process answers reports the same checks."""
+        if not self.first:
+            return not self._orphaned.is_set()
         with self._lock:
             return not self._lost
 

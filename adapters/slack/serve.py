@@ -154,7 +154,9 @@ def serve_http(
     alive = getattr(pool, "alive", None)
     if alive is not None:  # an answer process that died answers nothing more: the process must be replaced
         checks["answers"] = alive
-    if family is not None and family.first:
+    if family is not None:
+        if not family.first and "database" in checks:
+            checks["scheduler"] = family.alive  # the posts run in the first process: is it there?
         checks["processes"] = family.alive
     health = Health(checks)
     server, guard = make_server(app, slack, health, sockets)

@@ -22,7 +22,7 @@ from bot.club.schedule import parse_time, parse_zone
 from bot.errors import ConfigError
 from bot.ops.logs import FORMATS, LEVELS
 
-__all__ = ["SLACK_MODES", "DiscordSettings", "Settings", "SlackSettings"]
+__all__ = ["SLACK_MODES", "DiscordSettings", "Settings", "SlackSettings", "default_http_processes"]
 
 SLACK_MODES = ("http", "socket")
 MEMORY_MINUTES_MAX = 7 * 24 * 60  # a week: context older than that is no conversation any more
@@ -40,6 +40,11 @@ _PG_OPTIONS: dict[str, tuple[str, ...]] = {
     "gssencmode": ("disable", "prefer", "require"), "channel_binding": ("disable", "prefer", "require"),
     "keepalives": (), "keepalives_idle": (), "host": (), "port": (), "client_encoding": (),
 }  # fmt: skip
+
+
+def default_http_processes() -> int:
+    """HTTP_PROCESSES unset: two, so acknowledgements go on in parallel (one on a single core)."""
+    return min(2, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,8 @@ class SlackSettings:
     # set: one HTTP deployment serves every workspace that installs the app (OAuth); bot_token is then ""
     client_id: str = ""
     client_secret: str = field(default="", repr=False)
-    processes: int = 1  # HTTP processes taking requests from one socket, each with its own GIL: HTTP_PROCESSES
+    # HTTP processes taking requests from one socket, each with its own GIL: HTTP_PROCESSES (2, 1 on one core)
+    processes: int = 1
 
     @property
     def oauth(self) -> bool:
@@ -262,7 +268,7 @@ class Settings:
         idle = _int(v, "HTTP_IDLE_TIMEOUT", 15, 1, 3600, problems)
         threads = _int(v, "HTTP_THREADS", 8, 1, 256, problems)
         workers = _int(v, "MAISKY_SLACK_WORKERS", 16, 1, 256, problems)
-        processes = _int(v, "HTTP_PROCESSES", 1, 1, 64, problems)
+        processes = _int(v, "HTTP_PROCESSES", default_http_processes(), 1, 64, problems)
         if problems:
             raise ConfigError(problems)
         allow = frozenset(u.strip() for u in v.get("MAISKY_SLACK_DAILY_ALLOWLIST", "").split(",") if u.strip())

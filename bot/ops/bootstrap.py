@@ -113,8 +113,8 @@ def build(settings: Settings, *, index: bool = True, progress: Progress | None =
         corpus = quotation_corpus(settings)
         matcher = cast(Matcher, _NoIndex())
         fingerprint = _fingerprint(settings)
-    voice = Voice(settings.persona_dir, corpus, seed=settings.seed)
     cache = settings.cache_dir or default_cache_dir()
+    voice = Voice(settings.persona_dir, corpus, seed=settings.seed, cache_dir=cache)
     # Maisky's quotations worth posting, read from the cache folder while the corpus is unchanged:
     # finding them reads every passage (seconds at 100,000), and only daily posts and `quote` need them
     quotes = partial(daily_pool, corpus, fingerprint, cache)

@@ -107,7 +107,7 @@ def build(settings: Settings, *, index: bool = True, progress: Progress | None =
         matcher = Matcher(
             corpus, analyzer, encoder=encoder, cache_dir=settings.cache_dir, fingerprint=fingerprint,
             progress=progress if progress is not None else Lines(),
-            reader=load_reader() if encoder is not None else None,  # it reads what the two stages found
+            reader=load_reader(settings.cache_dir) if encoder is not None else None,  # reads what the stages found
         )  # fmt: skip
     else:
         corpus = quotation_corpus(settings)

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bot.ops import runtime
-from bot.search.index_store import VectorStore, text_keys
+from bot.search.index_store import VectorStore, distinct, text_keys
 
 if TYPE_CHECKING:
     import onnx
@@ -412,7 +412,7 @@ class WordVectors:
         from bot.search.index_store import text_keys
 
         with self._encoding:
-            todo = np.unique(ids[self._rows[ids] < 0])
+            todo = distinct(ids[self._rows[ids] < 0])[0]
             if not len(todo):
                 return 0
             self._rows[todo] = self.store.find(text_keys([self.words[int(i)] for i in todo]))
@@ -426,7 +426,7 @@ class WordVectors:
             found: np.ndarray = self._rows[ids]
             return found
         with self._encoding:
-            todo = np.unique(ids[self._rows[ids] < 0])
+            todo = distinct(ids[self._rows[ids] < 0])[0]
             if len(todo):
                 keys = text_keys([self.words[int(i)] for i in todo])
                 self._rows[todo] = self.store.find(keys)

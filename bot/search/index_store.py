@@ -49,7 +49,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1  # bump when what is saved changes shape
+FORMAT = 2  # bump when what is saved changes shape (2: the terms' sorted order, term_order.npy)
 _RECENT = 20_000  # keys appended by this process looked up through a dict before the index is re-sorted
 _KEEP = 6  # index folders kept in a cache folder (others are the oldest corpora, removed on save)
 
@@ -253,8 +253,9 @@ class LexicalIndex:
     word_offsets: np.ndarray  # int64, per passage
     units: np.ndarray  # S8, flat: keys of each passage's units
     unit_offsets: np.ndarray  # int64, per passage
+    term_order: np.ndarray  # int32, the term ids in the order of their terms: a term is found by binary search
 
-    _ARRAYS = ("docs", "weights", "offsets", "dfs", "words", "word_offsets", "units", "unit_offsets")
+    _ARRAYS = ("docs", "weights", "offsets", "dfs", "words", "word_offsets", "units", "unit_offsets", "term_order")
 
     @classmethod
     def build(cls, corpus: Corpus, analyzer: Analyzer, k1: float, b: float) -> LexicalIndex:
@@ -321,6 +322,7 @@ class LexicalIndex:
             offsets=offsets,
             dfs=df.astype(np.int64),
             terms=list(term_ids),
+            term_order=np.array(sorted(range(len(term_ids)), key=list(term_ids).__getitem__), dtype=np.int32),
             source_terms={sid: np.array(sorted(ids), dtype=np.int32) for sid, ids in source_terms.items()},
             vocabulary=vocabulary,
             words=flat_words,
@@ -389,6 +391,7 @@ class LexicalIndex:
         postings = len(self.docs)
         ok = (
             self.offsets.shape == (t + 1,)
+            and self.term_order.shape == (t,)
             and self.dfs.shape == (t,)
             and self.weights.shape == (postings,)
             and int(self.offsets[-1]) == postings
@@ -441,6 +444,21 @@ class LexicalIndex:
         """Build and save the index for this corpus now if none is saved (the matcher reads it later)."""
         if fingerprint and not (cls.folder(cache_dir, fingerprint, k1, b) / "meta.json").is_file():
             cls.load_or_build(corpus, analyzer, k1, b, cache_dir, fingerprint)
+
+    def term_id(self, term: str) -> int | None:
+        """The id of a term, or None: a binary search in the terms' sorted order (a start builds no
+        table of every term: 0.03 s of CPU at 100,000 passages)."""
+        order = self.term_order
+        lo, hi = 0, len(order)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.terms[order[mid]] < term:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < len(order) and self.terms[order[lo]] == term:
+            return int(order[lo])
+        return None
 
     def passage_words(self, i: int) -> list[str]:
         """Passage `i`'s distinct words."""

@@ -37,14 +37,16 @@ def ask(root: Path, seeds: Path, cache: Path, bytecode: Path | None) -> tuple[fl
     if bytecode is not None:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(bytecode)
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "adapters.cli", "ask", QUESTION],
-        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status):
-        raise SystemExit(f"maisky ask failed in {root}")
+    with tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "adapters.cli", "ask", QUESTION],
+            cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=err,
+        )  # fmt: skip
+        _, status, usage = os.wait4(proc.pid, 0)
+        if os.waitstatus_to_exitcode(status):
+            err.seek(0)
+            raise SystemExit(f"maisky ask failed in {root}:\n{err.read().decode(errors='replace')[-3000:]}")
     return time.perf_counter() - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, os.getloadavg()[0]
 
 

@@ -46,7 +46,8 @@ def test_the_speller_knows_exactly_the_words_of_its_table_without_building_it() 
     fields = path.read_text(encoding="utf-8").split()
     words = [*fields[0::2], "maisky", "thnik", "Chamberlain", "1938", "x", "don't", ""]
     light = Speller()
-    assert all(light.knows(w) == (w in Speller()._load()) for w in words)
+    table = Speller()._load()
+    assert [w for w in words if light.knows(w) != (w in table)] == []
     assert light._freq is None  # no counts read, no words grouped by length
     assert light.repair("maisky", frozenset({"maisky"})) == "" and light._freq is None  # protected: no table
 

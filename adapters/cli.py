@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.metadata
 import json
 import os
 import sys
@@ -436,10 +435,23 @@ def _date(text: str) -> dt.date:
 
 def _version() -> str:
     """The installed version (pyproject.toml's), for bug reports and `maisky doctor` alike."""
+    import importlib.metadata  # here: it imports the email package, 0.04 s that `maisky ask` never needs
+
     try:
         return importlib.metadata.version("maisky-bot")
     except importlib.metadata.PackageNotFoundError:  # run from a checkout that was never installed
         return "unknown (not installed)"
+
+
+class _Version(argparse.Action):
+    """`--version`, looked up only when asked for (argparse's own takes the text when the parser is built)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(f"maisky {_version()}")
+        parser.exit()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -470,7 +482,7 @@ def parser() -> argparse.ArgumentParser:
         description="Maisky as narrator: an automated persona answering from cited sources about Ivan Maisky, "
         "Soviet ambassador in London 1932-1943. Not the historical person.",
     )
-    p.add_argument("--version", action="version", version=f"maisky {_version()}")
+    p.add_argument("--version", action=_Version, help="show the version and exit")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     a = sub.add_parser("ask", help="answer one question from the sources")
     a.add_argument("question", nargs="+", help="the question (quote it in the shell)")

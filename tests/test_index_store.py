@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from adapters.cli import main
 from bot.search import index_store
@@ -228,3 +230,13 @@ def test_index_build_encodes_ahead_and_reports(
     assert main(["index", "build", "--quiet"], out=again) == 0
     assert "vectors: 0 texts and 0 words encoded" in again.getvalue()
     shutil.rmtree(tmp_path / "cache")
+
+
+@given(st.lists(st.integers(min_value=-5, max_value=40), max_size=60))
+def test_distinct_is_numpys_unique_with_its_inverse(values: list[int]) -> None:
+    for dtype in (np.int32, np.int64):
+        array = np.asarray(values, dtype=dtype)
+        ours, where = index_store.distinct(array)
+        theirs, inverse = np.unique(array, return_inverse=True)
+        assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs)
+        assert np.array_equal(where, inverse.reshape(-1)) and np.array_equal(ours[where], array)

@@ -5,6 +5,8 @@ person a question names whenever one does), and the honest figures on declines."
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from bot.search.reader import (
     load_reader,
     sentences,
     weights_dir,
+    weights_sha256,
     windows,
 )  # fmt: skip
 from bot.sources.corpus import Passage, Person
@@ -317,3 +320,34 @@ def test_a_reply_to_a_question_naming_a_person_marks_a_sentence_naming_them(seed
         assert reply.kind in (Kind.ANSWER, Kind.CLOSEST) and reply.citation is not None, question
         assert reply.citation.passage_id == "cape-notes.lighthouse"
         assert name in reply.evidence and reply.evidence in reply.passage, (question, reply.evidence)
+
+
+def test_the_weights_hash_is_remembered_until_the_file_changes(tmp_path: Path) -> None:
+    """A start takes the weights' SHA-256 from the cache folder while the file is as it was when it
+    was hashed (and was written well before); a file changed since is read and checked again."""
+    from bot.search.embedding import _model_dir
+
+    folder = _model_dir()
+    assert folder is not None
+    card = load_card()
+    model = tmp_path / "reader-int8.onnx"
+    shutil.copy(weights_dir() / "reader-int8.onnx", model)
+    cache = tmp_path / "cache"
+    memo = cache / "reader-hash.json"
+    assert weights_sha256(model, memo) == card.sha256 and memo.is_file()
+    kept = json.loads(memo.read_text(encoding="utf-8"))
+    memo.write_text(json.dumps(kept | {"sha256": "remembered"}), encoding="utf-8")
+    assert weights_sha256(model, memo) == card.sha256  # written just before it was hashed: hashed again
+    kept = json.loads(memo.read_text(encoding="utf-8"))
+    settled = kept | {"sha256": "remembered", "at": kept["at"] + 10**10}  # as if hashed 10 s later
+    memo.write_text(json.dumps(settled), encoding="utf-8")
+    assert weights_sha256(model, memo) == "remembered"
+    assert Reader(model, folder, card).sha256 == card.sha256  # no cache folder: always read
+    memo.write_text(json.dumps(settled | {"sha256": card.sha256}), encoding="utf-8")
+    assert Reader(model, folder, card, cache).sha256 == card.sha256
+    data = bytearray(model.read_bytes())
+    data[-1] ^= 1
+    model.write_bytes(bytes(data))  # the same size, edited in place
+    os.utime(model, ns=(settled["stamp"][2] + 1, settled["stamp"][2] + 1))
+    with pytest.raises(ValueError, match="SHA-256"):
+        Reader(model, folder, card, cache)

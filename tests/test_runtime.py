@@ -87,3 +87,37 @@ def test_a_bad_thread_count_is_named(value: str) -> None:
     with pytest.raises(ConfigError, match="MAISKY_THREADS"):
         Settings.from_env({"MAISKY_SEEDS": str(SEEDS), "MAISKY_PERSONA": str(PERSONA), "MAISKY_THREADS": value})
     assert Settings.from_env({"MAISKY_THREADS": "4"}, dotenv=None).threads == 4
+
+
+# What numpy's OpenBLAS started with: read as soon as `bot` is imported, before any settings are read.
+AT_IMPORT = """
+import json, os
+import bot
+from threadpoolctl import threadpool_info
+print(json.dumps({
+    "blas": [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"],
+    "env": [os.environ.get(n) for n in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")],
+}))
+"""
+
+
+def at_import(**env: str) -> dict[str, list[object]]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("MAISKY_", "OPENBLAS_", "OMP_", "MKL_"))}
+    proc = subprocess.run(
+        [sys.executable, "-c", AT_IMPORT], env=keep | {"PYTHONPATH": str(ROOT)} | env,
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found: dict[str, list[object]] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return found
+
+
+def test_the_blas_starts_on_one_thread_before_any_setting_is_read() -> None:
+    found = at_import()
+    assert found["blas"] == [1] and found["env"] == ["1", "1", "1"]
+
+
+def test_the_blas_starts_with_maisky_threads_and_keeps_a_count_the_environment_set() -> None:
+    assert at_import(MAISKY_THREADS="2")["env"] == ["2", "2", "2"]
+    assert at_import(MAISKY_THREADS="many")["env"] == ["1", "1", "1"]  # Settings names the bad value later
+    assert at_import(OPENBLAS_NUM_THREADS="1", MAISKY_THREADS="2")["env"] == ["2", "1", "2"]

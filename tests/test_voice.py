@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
+import shutil
 import tomllib
+from pathlib import Path
+from typing import Any
 
+import jinja2
 import pytest
 
 from bot import Kind, Maisky
+from bot.chat.voice import Voice, templates_folder
 from bot.search.evaluation import load_questions
 from tests.conftest import DEV_QUESTIONS, PERSONA, SEEDS
 
@@ -127,3 +132,44 @@ def test_sources_and_help(core: Maisky) -> None:
     help_text = core.plain(core.help("/maisky "))
     assert "/maisky ask <question>" in help_text and "/maisky quote" in help_text
     assert "not the historical" in core.plain(core.about())
+
+
+def test_templates_are_compiled_once_into_the_cache_folder_and_again_when_edited(
+    core: Maisky, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    persona = tmp_path / "persona"
+    shutil.copytree(PERSONA, persona)
+    cache = tmp_path / "cache"
+    reply = core.ask("What did Maisky think of Chamberlain?")
+    expected = Voice(persona, core.corpus).plain(reply)  # no cache folder: compiled in memory
+    compiled: list[str | None] = []
+    compile_one = jinja2.Environment.compile
+
+    def counted(env: jinja2.Environment, source: Any, name: str | None = None, *a: Any, **k: Any) -> Any:
+        compiled.append(name)
+        return compile_one(env, source, name, *a, **k)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counted)
+    assert Voice(persona, core.corpus, cache_dir=cache).plain(reply) == expected
+    assert "plain.j2" in compiled and len(list(templates_folder(cache).glob("*.j2c"))) == len(set(compiled))
+    compiled.clear()
+    assert Voice(persona, core.corpus, cache_dir=cache).plain(reply) == expected
+    assert compiled == []  # every template read back compiled
+    plain = persona / "templates" / "plain.j2"
+    plain.write_text(plain.read_text(encoding="utf-8") + "Edited since.", encoding="utf-8")
+    edited = Voice(persona, core.corpus, cache_dir=cache).plain(reply)
+    assert edited.startswith(expected) and edited.endswith("Edited since.")
+    assert compiled == ["plain.j2"]  # only the edited one compiled again
+
+
+def test_damaged_or_unwritable_compiled_templates_are_compiled_again(core: Maisky, tmp_path: Path) -> None:
+    reply = core.ask("What did Maisky think of Chamberlain?")
+    expected = Voice(PERSONA, core.corpus).plain(reply)
+    cache = tmp_path / "cache"
+    Voice(PERSONA, core.corpus, cache_dir=cache)
+    for i, f in enumerate(sorted(templates_folder(cache).glob("*.j2c"))):
+        f.write_bytes(f.read_bytes()[: i * 7])  # torn at every length, empty included
+    assert Voice(PERSONA, core.corpus, cache_dir=cache).plain(reply) == expected
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("a file where the cache folder should be", encoding="utf-8")
+    assert Voice(PERSONA, core.corpus, cache_dir=not_a_folder).plain(reply) == expected

@@ -7,6 +7,8 @@ the same wording and tests are deterministic.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import random
 import re
 import tomllib
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
+from jinja2.bccache import Bucket
 
 from bot.chat.excerpt import excerpt
 from bot.chat.reply import Citation, Kind, Quotation, Reply, Words, neutralise
@@ -27,7 +30,9 @@ from bot.sources.quotes import choice_for
 if TYPE_CHECKING:
     from bot.sources.timeline import Dated
 
-__all__ = ["Voice", "load_persona"]
+__all__ = ["Voice", "load_persona", "templates_folder"]
+
+log = logging.getLogger(__name__)
 
 _REQUIRED_TEXT = (
     "label", "disclosure", "name", "no_more", "unknown_person", "invalid_empty", "invalid_too_long",
@@ -109,10 +114,49 @@ def _pick(lines: Sequence[str], variant: int) -> str:
     return lines[variant % len(lines)]
 
 
+class _TemplateCache(jinja2.FileSystemBytecodeCache):
+    """The templates compiled once, into the cache folder: jinja2 keys each by the template's file
+    and checks it against a hash of its text, so an edited template is compiled again. A file that
+    cannot be read back or written is compiled in memory, as without a cache; never fatal."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(str(folder), "%s.j2c")
+        self.folder = folder
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except Exception:  # a torn or foreign file: compiled from the template again
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            super().dump_bytecode(bucket)
+        except OSError as exc:
+            log.debug("template %s not cached in %s: %s", bucket.key, self.folder, exc)
+
+
+# How templates are compiled; the compiled templates' folder is named by these and by jinja2's version
+_OPTIONS: dict[str, Any] = {
+    "undefined": jinja2.StrictUndefined,
+    "autoescape": False,  # plain text; each front end escapes for its own markup
+    "keep_trailing_newline": False,
+}
+
+
+def templates_folder(cache_dir: Path) -> Path:
+    """Where the compiled templates are kept in a cache folder."""
+    options = sorted((k, getattr(v, "__name__", v)) for k, v in _OPTIONS.items())
+    tag = hashlib.sha256(f"{jinja2.__version__}:{options}".encode()).hexdigest()[:12]
+    return cache_dir / f"templates-{tag}"
+
+
 class Voice:
     """Turns match results and corpus data into Replies."""
 
-    def __init__(self, persona_dir: Path, corpus: Corpus, seed: int = 0) -> None:
+    def __init__(self, persona_dir: Path, corpus: Corpus, seed: int = 0, cache_dir: Path | None = None) -> None:
+        """With `cache_dir`, the templates are compiled once into it (`templates_folder`)."""
         self.persona_dir = persona_dir
         self.persona = load_persona(persona_dir)
         self.words = Words(**{f: str(self.persona["layout"][f]) for f in _LAYOUT})
@@ -120,9 +164,8 @@ class Voice:
         self.seed = seed
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(persona_dir / "templates"),
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,  # plain text; each front end escapes for its own markup
-            keep_trailing_newline=False,
+            bytecode_cache=_TemplateCache(templates_folder(cache_dir)) if cache_dir is not None else None,
+            **_OPTIONS,
         )
         self.env.filters["pick"] = _pick
         try:

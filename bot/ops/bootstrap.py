@@ -107,14 +107,14 @@ def build(settings: Settings, *, index: bool = True, progress: Progress | None =
         matcher = Matcher(
             corpus, analyzer, encoder=encoder, cache_dir=settings.cache_dir, fingerprint=fingerprint,
             progress=progress if progress is not None else Lines(),
-            reader=load_reader() if encoder is not None else None,  # it reads what the two stages found
+            reader=load_reader(settings.cache_dir) if encoder is not None else None,  # reads what the stages found
         )  # fmt: skip
     else:
         corpus = quotation_corpus(settings)
         matcher = cast(Matcher, _NoIndex())
         fingerprint = _fingerprint(settings)
-    voice = Voice(settings.persona_dir, corpus, seed=settings.seed)
     cache = settings.cache_dir or default_cache_dir()
+    voice = Voice(settings.persona_dir, corpus, seed=settings.seed, cache_dir=cache)
     # Maisky's quotations worth posting, read from the cache folder while the corpus is unchanged:
     # finding them reads every passage (seconds at 100,000), and only daily posts and `quote` need them
     quotes = partial(daily_pool, corpus, fingerprint, cache)

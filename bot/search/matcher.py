@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -154,6 +155,27 @@ def _below(value: float, threshold: float, digits: int = 2, *, percent: bool = F
     return f"{value:.{digits}{kind}}"
 
 
+class _Vocabulary:
+    """The words the sources use (the index's sorted vocabulary) and the people's names: looked up by
+    binary search, so a start builds no set of every word (0.02 s of CPU at 100,000 passages)."""
+
+    def __init__(self, words: Sequence[str], names: frozenset[str]) -> None:
+        self.words = words  # sorted
+        self.names = names
+
+    def _listed(self, word: str) -> bool:
+        at = bisect_left(self.words, word)
+        return at < len(self.words) and self.words[at] == word
+
+    def __contains__(self, word: object) -> bool:
+        return word in self.names or (isinstance(word, str) and self._listed(word))
+
+    def __iter__(self) -> Iterator[str]:
+        """Each word once: the vocabulary's, then the names it lacks."""
+        yield from self.words
+        yield from (n for n in self.names if not self._listed(n))
+
+
 class Matcher:
     """An inverted index over a corpus; build once, query from any thread."""
 
@@ -197,12 +219,11 @@ class Matcher:
         self._weights = index.weights
         self._offsets = index.offsets
         df = np.asarray(index.dfs)
-        self._term_ids = dict(zip(index.terms, range(len(index.terms)), strict=True))
         self._dfs = df
         self._idfs = self.idf(df, n)  # float64: coverage compares sums of these with the unknown-word weight exactly
         self._n = n
         self._unknown_idf = float(self.idf(np.array(1), n))  # a word the sources never use weighs as the rarest
-        self._vocab = frozenset(index.vocabulary).union(name_words(corpus))
+        self._vocab = _Vocabulary(index.vocabulary, frozenset(name_words(corpus)))
         names: dict[str, set[str]] = defaultdict(set)
         for w in name_words(corpus):
             if len(w) >= 4 and not w.isdigit():
@@ -246,7 +267,7 @@ class Matcher:
         ids = self.index.source_terms.get(sid)
         if ids is None or not len(ids):
             return frozenset()
-        wanted = [(t, self._term_ids.get(t)) for t in terms]
+        wanted = [(t, self.index.term_id(t)) for t in terms]
         tids = np.array([-1 if tid is None else tid for _, tid in wanted], dtype=np.int64)
         at = np.minimum(np.searchsorted(ids, tids), len(ids) - 1)
         found = np.asarray(ids)[at] == tids
@@ -261,7 +282,7 @@ class Matcher:
         subject, so a diary loses nothing."""
         linked = np.zeros(self._n, dtype=bool)
         for pid in self.corpus.people:  # a person's term is PERSON_PREFIX and their id: no other term starts so
-            tid = self._term_ids.get(PERSON_PREFIX + pid)
+            tid = self.index.term_id(PERSON_PREFIX + pid)
             if tid is not None:
                 linked[self._docs[self._offsets[tid] : self._offsets[tid + 1]]] = True
         sources = self.corpus.sources
@@ -290,14 +311,16 @@ class Matcher:
 
     def df(self, term: str) -> int:
         """In how many passages a term occurs."""
-        tid = self._term_ids.get(term)
+        tid = self.index.term_id(term)
         return 0 if tid is None else int(self._dfs[tid])
 
     def knows(self, term: str) -> bool:
-        return term in self._term_ids
+        return self.index.term_id(term) is not None
 
     def _postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
-        tid = self._term_ids[term]
+        tid = self.index.term_id(term)
+        if tid is None:
+            raise KeyError(term)
         lo, hi = self._offsets[tid], self._offsets[tid + 1]
         return self._docs[lo:hi], self._weights[lo:hi]
 
@@ -369,7 +392,7 @@ class Matcher:
         for tok in self.analyzer.question_tokens(question, fixes):
             if tok.term in seen:
                 continue
-            tid = self._term_ids.get(tok.term)
+            tid = self.index.term_id(tok.term)
             known = tid is not None
             seen[tok.term] = QueryTerm(tok, float(self._idfs[tid]) if known else self._unknown_idf, known)
         return tuple(seen.values()), fixes

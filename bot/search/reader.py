@@ -19,11 +19,15 @@ reader is off and the matcher answers by its two stages alone.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import os
 import re
+import tempfile
 import threading
+import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -46,6 +50,7 @@ __all__ = [
     "evidence",
     "load_reader",
     "sentences",
+    "weights_sha256",
     "windows",
 ]
 
@@ -215,15 +220,15 @@ def load_card(folder: Path | None = None) -> Card:
 class Reader:
     """Scores (question, passage) pairs with the shipped cross-encoder on onnxruntime."""
 
-    def __init__(self, model: Path, tokenizer_dir: Path, card: Card) -> None:
-        """The weights must hash to the card's SHA-256: a mismatch raises ValueError."""
-        data = model.read_bytes()
-        digest = hashlib.sha256(data).hexdigest()
+    def __init__(self, model: Path, tokenizer_dir: Path, card: Card, cache_dir: Path | None = None) -> None:
+        """The weights must hash to the card's SHA-256: a mismatch raises ValueError. With `cache_dir`,
+        their hash is remembered there (`weights_sha256`) and the file is not read again to check it."""
+        digest = weights_sha256(model, cache_dir / "reader-hash.json" if cache_dir is not None else None)
         if digest != card.sha256:
             raise ValueError(f"{model.name}: SHA-256 {digest} is not the recorded {card.sha256}")
         self.card = card
         self.sha256 = digest
-        self._session = runtime.session(data)  # the process's thread count (MAISKY_THREADS), like the encoder
+        self._session = runtime.session(model)  # the process's thread count (MAISKY_THREADS), like the encoder
         self._inputs = {i.name for i in self._session.get_inputs()}
         self.tokenizer = pair_tokenizer(tokenizer_dir)
         self._lock = threading.Lock()
@@ -252,14 +257,52 @@ class Reader:
         return out
 
 
+def weights_sha256(path: Path, memo: Path | None = None) -> str:
+    """The SHA-256 of the file at `path`. With `memo` (a file in the cache folder), taken from it
+    while the file's path, size, times and inode are as they were when it was hashed, and it had been
+    written well before that (as the seed files' hashes are: bot/search/index_store.py)."""
+    st = path.stat()
+    stamp = [str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+    if memo is not None:
+        try:
+            found = json.loads(memo.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            found = None
+        if (
+            isinstance(found, dict) and found.get("stamp") == stamp and isinstance(found.get("sha256"), str)
+            and isinstance(found.get("at"), int) and max(st.st_mtime_ns, st.st_ctime_ns) < found["at"] - _SETTLED
+        ):  # fmt: skip
+            return str(found["sha256"])
+    hashed_at = time.time_ns()
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if memo is not None:
+        try:
+            memo.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=memo.parent, prefix=".reader-hash-", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    json.dump({"stamp": stamp, "sha256": digest, "at": hashed_at}, fh)
+                os.chmod(tmp, 0o644)
+                os.replace(tmp, memo)
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        except OSError:  # an unwritable cache folder: the next start reads the weights again
+            pass
+    return digest
+
+
+_SETTLED = 2_000_000_000  # ns: a file written this long before it was hashed is trusted by its stamp
+
 _READER: Reader | None = None
 _READER_LOCK = threading.Lock()
 
 
-def load_reader() -> Reader | None:
-    """The shipped reader, loaded once per process; None (and a warning) when it cannot run here."""
+def load_reader(cache_dir: Path | None = None) -> Reader | None:
+    """The shipped reader, loaded once per process; None (and a warning) when it cannot run here.
+    Its weights' hash is remembered in `cache_dir` (by default the default cache folder)."""
     global _READER
-    from bot.search.embedding import _model_dir
+    from bot.search.embedding import _model_dir, default_cache_dir
 
     with _READER_LOCK:
         folder = weights_dir()
@@ -279,5 +322,7 @@ def load_reader() -> Reader | None:
             except ImportError:
                 log.warning("reader off: onnxruntime is not installed")
                 return None
-            _READER = Reader(folder / WEIGHTS, tokenizer, card)
+            _READER = Reader(
+                folder / WEIGHTS, tokenizer, card, cache_dir if cache_dir is not None else default_cache_dir()
+            )
         return _READER

@@ -31,7 +31,7 @@ import numpy as np
 
 from bot.ops.progress import Progress
 from bot.search.embedding import DIM, Encoder, WordVectors, default_cache_dir
-from bot.search.index_store import LexicalIndex, VectorStore, sentences, units_of
+from bot.search.index_store import LexicalIndex, VectorStore, distinct, sentences, units_of
 from bot.search.index_store import Progress as IndexProgress
 
 if TYPE_CHECKING:
@@ -245,7 +245,7 @@ class SemanticStage:
         w = w / w.sum() if w.sum() > 0 else np.full(len(words), 1 / len(words), np.float32)
         spans = [(int(self._offsets[i]), int(self._offsets[i + 1])) for i in passages]
         rows = np.concatenate([self._words[a:b] for a, b in spans])
-        uniq, inverse = np.unique(rows, return_inverse=True)
+        uniq, inverse = distinct(rows)
         sims = q @ self.vectors.matrix[uniq].astype(np.float32).T  # (question words, distinct passage words)
         out = []
         pos = 0

@@ -19,12 +19,13 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt import App, BoltContext, BoltResponse
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from adapters.slack import checks, processes
-from adapters.slack.installs import daily_poster, forget_revoked, oauth_flow, rate_limited
+from adapters.slack.installs import RateLimited, daily_poster, forget_revoked, oauth_flow
 from adapters.slack.malloc import limit_arenas
 from adapters.slack.members import find_members
 from adapters.slack.rendering import ANOTHER, QUIZ, SOURCE, fallback_text, to_slack
@@ -86,6 +87,22 @@ class _Seen:
         """How many ids this process holds (none is needed beyond Slack's retries of the latest)."""
         with self._lock:
             return len(self._ids)
+
+
+class DropRepeats(Middleware):
+    """bolt middleware: a delivery this process took already (Slack retries one it thinks was lost) is
+    acknowledged and dropped at once. A Middleware, not a function: bolt builds a function's arguments
+    by name for every request."""
+
+    def __init__(self, recent: _Seen) -> None:
+        self.recent = recent
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse | None:
+        key = _delivery_id(req.body)
+        if key and not self.recent.first_time(key):
+            log.info("ignored a repeated delivery %s", key)
+            return BoltResponse(status=200, body="")
+        return next()
 
 
 def _delivery_id(body: dict[str, Any]) -> str:
@@ -385,7 +402,7 @@ def build_app(desk: FrontDesk, slack: SlackSettings, client: WebClient | None = 
         process_before_response=True,
         # the senders: busy replies (and bolt's own lazy listeners, none here) wait here on Slack
         listener_executor=ThreadPoolExecutor(max_workers=slack.workers, thread_name_prefix="maisky-send"),
-        before_authorize=rate_limited,
+        before_authorize=RateLimited(),
         # what bolt itself tells a member when it finds no installation (or the one token fails): ours, labelled
         user_facing_authorize_error_message=fallback_text(desk.core.voice.notice("not_installed")),
     )
@@ -394,19 +411,8 @@ def build_app(desk: FrontDesk, slack: SlackSettings, client: WebClient | None = 
     # write there can wait on the database's lock, held by the answers, and the ack must not. Here only
     # this process's recent ids, so a retry it already took is dropped at once.
     seen = _Seen(daily.store if daily is not None else None)
-    recent = _Seen()
 
-    @app.use
-    def drop_repeats(
-        body: dict[str, Any],
-        next: Callable[[], None],  # bolt injects arguments by name
-    ) -> BoltResponse | None:
-        key = _delivery_id(body)
-        if key and not recent.first_time(key):
-            log.info("ignored a repeated delivery %s", key)
-            return BoltResponse(status=200, body="")
-        next()
-        return None
+    app.use(DropRepeats(_Seen()))
 
     listen = Listeners(
         desk, slack.daily_allowlist, Responder(), app.listener_runner.listener_executor, seen, base_url=client.base_url

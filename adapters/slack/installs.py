@@ -21,7 +21,8 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt import App, BoltContext, BoltResponse
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 from slack_bolt.oauth import OAuthFlow
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
@@ -40,8 +41,15 @@ if TYPE_CHECKING:
     from bot.ops.store import Store
 
 __all__ = [
-    "INSTALL_PATH", "REDIRECT_PATH", "WorkspacePoster", "daily_poster", "forget_revoked", "installation_store",
-    "oauth_flow", "rate_limited",
+    "INSTALL_PATH",
+    "REDIRECT_PATH",
+    "RateLimited",
+    "WorkspacePoster",
+    "daily_poster",
+    "forget_revoked",
+    "installation_store",
+    "oauth_flow",
+    "rate_limited",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -147,9 +155,17 @@ def _id(value: Any) -> str:
     return value if isinstance(value, str) and value.isascii() and value.isalnum() and len(value) <= 32 else "?"
 
 
-def rate_limited(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse:
+class RateLimited(Middleware):
     """bolt's `before_authorize` middleware for `app_rate_limited`, which Slack sends unasked, with no inner
-    event, when it holds back a workspace's events: acknowledged and logged, never looked up as an install."""
+    event, when it holds back a workspace's events: acknowledged and logged, never looked up as an install.
+    A Middleware, not a function: bolt builds a function's arguments by name for every request."""
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse | None:
+        return rate_limited(req.body, next)
+
+
+def rate_limited(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse:
+    """What RateLimited does with a request's body."""
     if body.get("type") != "app_rate_limited":
         return next()
     minute = body.get("minute_rate_limited")

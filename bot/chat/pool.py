@@ -51,7 +51,7 @@ __all__ = ["DELIVERERS", "NICE", "AnswerPool", "AnswerProcess", "Deliver", "Job"
 log = logging.getLogger(__name__)
 
 NICE = 10  # added to an answer thread's nice value: acknowledgements (nice 0) go first under load
-DELIVERERS = 16  # threads that deliver results (each waits on the platform's API) unless a job asks for more
+DELIVERERS = 16  # threads that deliver results (each waits on the platform's API) unless a job asks otherwise
 
 Job = Callable[..., Any]
 Deliver = Callable[..., None]  # deliver(result, *the job's arguments)
@@ -90,7 +90,8 @@ class AnswerPool(ThreadPoolExecutor):
         self._logged = -60.0
         self._count_lock = threading.Lock()
         self._jobs: dict[str, tuple[Job, Deliver | None]] = {}
-        self.deliverers = DELIVERERS
+        self.deliverers = DELIVERERS  # or the most any registered job asked for
+        self._asked: list[int] = []
         self._deliveries: ThreadPoolExecutor | None = None  # this process's delivery threads, started on first use
         super().__init__(
             max_workers=self.threads, thread_name_prefix=name, initializer=lower_priority, initargs=(nice,)
@@ -104,9 +105,12 @@ class AnswerPool(ThreadPoolExecutor):
     def register(self, name: str, fn: Job, *, deliver: Deliver | None = None, deliverers: int = 0) -> None:
         """Make `fn` a job that `call(name, ...)` runs (before `start`, for a pool in a process). With
         `deliver`, a result other than None is handed to `deliver(result, *args)` in a delivery thread
-        (`deliverers` of them at least), and the caller's future gets None once it is handed over."""
+        (`deliverers` of them, the most any job asked for; DELIVERERS when none did), and the caller's
+        future gets None once it is handed over."""
         self._jobs[name] = (fn, deliver)
-        self.deliverers = max(self.deliverers, deliverers)
+        if deliverers:
+            self._asked.append(deliverers)
+            self.deliverers = max(self._asked)
 
     def start(self) -> None:
         """Nothing to do: the threads start on first use."""

@@ -177,12 +177,13 @@ def wait_until_up(url: str, proc: subprocess.Popen[bytes] | None, timeout: float
     raise SystemExit(f"{url} never answered")
 
 
-def run_level(port: int, fake: str, bot: int, level: int, per_client: int, tag: str) -> dict[str, float]:
+def run_level(port: int, fake: str, bot: int, level: int, per_client: int, tag: str, nice: int = 0) -> dict[str, float]:
     before = stats(fake)
     load = os.getloadavg()[0]
     bot_cpu = cpu_seconds(bot)
+    argv = ["clients", str(port), fake, str(level), str(per_client), tag]
     out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.slack_load", "clients", str(port), fake, str(level), str(per_client), tag],
+        [*_niced(nice), sys.executable, "-m", "benchmarks.slack_load", *argv],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -216,6 +217,12 @@ def run_level(port: int, fake: str, bot: int, level: int, per_client: int, tag: 
     }
 
 
+def _niced(nice: int) -> list[str]:
+    """The command prefix that runs Slack's side (the fake and the clients) `nice` away from the bot's
+    priority (a negative value needs root)."""
+    return ["nice", "-n", str(nice)] if nice else []
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "fake":
         fake_slack(int(sys.argv[2]), float(sys.argv[3]))
@@ -230,6 +237,9 @@ def main() -> None:
     p.add_argument("--latency", type=float, default=0.2, help="seconds the fake Slack takes to answer (default 0.2)")
     p.add_argument("--hogs", type=int, default=2, help="CPU hogs at the bot's own priority (default 2)")
     p.add_argument("--env", nargs="*", default=[], metavar="NAME=VALUE", help="more settings for the bot process")
+    p.add_argument("--slack-nice", type=int, default=0, metavar="N",
+                   help="run the fake Slack and the clients at nice N (default 0, the bot's own; Slack's servers "
+                        "are not on the bot's machine: -10, as root, keeps them from queueing behind the hogs)")  # fmt: skip
     args = p.parse_args()
 
     fake_port, port = free_port(), free_port()
@@ -242,8 +252,8 @@ def main() -> None:
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as here:
         try:
-            fake_proc = subprocess.Popen([sys.executable, "-m", "benchmarks.slack_load", "fake", str(fake_port),
-                                          str(args.latency)], cwd=ROOT)  # fmt: skip
+            fake_proc = subprocess.Popen([*_niced(args.slack_nice), sys.executable, "-m", "benchmarks.slack_load",
+                                          "fake", str(fake_port), str(args.latency)], cwd=ROOT)  # fmt: skip
             procs.append(fake_proc)
             log = open(Path(here) / "bot.log", "wb")  # noqa: SIM115  (closed with the folder)
             bot = subprocess.Popen([str(maisky), "slack", "http"], cwd=here, env=env, stdout=log, stderr=log)
@@ -254,12 +264,13 @@ def main() -> None:
             hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.hogs)]
             procs += hogs
             print(f"Slack HTTP load: `maisky slack http` against a fake Slack answering in {args.latency * 1000:.0f} ms; "
-                  f"{args.hogs} CPU hogs at its priority; {args.requests} slash commands per client; "
+                  f"{args.hogs} CPU hogs at its priority; Slack's side at nice {args.slack_nice}; "
+                  f"{args.requests} slash commands per client; "
                   f"{os.cpu_count()} cores; settings {extra or 'as shipped'}")  # fmt: skip
             print(f"{'concurrent':>10} {'requests':>8} {'ack p50':>8} {'ack p99':>8} {'ack max':>8} {'>3 s':>5} "
                   f"{'busy':>5} {'answers/s':>9} {'wall s':>7} {'bot CPU s':>9} {'client CPU s':>12} {'load':>11}")  # fmt: skip
             for level in args.levels:
-                r = run_level(port, fake, bot.pid, level, args.requests, f"L{level}")
+                r = run_level(port, fake, bot.pid, level, args.requests, f"L{level}", args.slack_nice)
                 if r["failed"]:
                     print(f"  {r['failed']:.0f} acks were neither 200 nor missing")
                 print(f"{level:>10} {r['requests']:>8.0f} {r['p50'] * 1000:>6.1f}ms {r['p99'] * 1000:>6.1f}ms "

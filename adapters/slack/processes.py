@@ -11,7 +11,9 @@ The process that was started (the first) binds the socket, forks the others befo
 runs the daily scheduler, and on a stop signal tells the others to stop (SIGTERM) and waits for them
 within the shutdown bound; its /healthz fails when one of them ended unexpectedly. The others leave
 SIGINT to it (a terminal's Ctrl-C reaches the whole group) and stop when it tells them, or when it is
-gone without a word (kill -9): the pipe it holds open (the lifeline) then reads as closed.
+gone without a word (kill -9): the pipe it holds open (the lifeline) then reads as closed. (The first
+process's answer process, forked after the others, holds that end too; it ends as soon as the first
+process is gone, so the others stop a moment later.)
 """
 
 from __future__ import annotations
@@ -145,6 +147,9 @@ def fork(count: int) -> Family:
         if pid == 0:
             os.close(write)
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the first process decides, and tells this one
+            # held until this process installs its stop handler (serve_http): a stop told before that
+            # would otherwise kill it without its drain
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
             return Family(index, count, read)
         others.append(pid)
     os.close(read)

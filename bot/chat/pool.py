@@ -296,6 +296,7 @@ def _serve(
     """The worker's loop: jobs in, results out (or delivered here), until the front end closes its end of the pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C reaches the group: the front end decides
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # whatever mask the front end had at the fork
     lower_priority(nice)  # this thread's nice value, which the threads below inherit
     send_lock = threading.Lock()
     deliveries = ThreadPoolExecutor(deliverers, thread_name_prefix=f"{name}-send")

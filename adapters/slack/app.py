@@ -33,7 +33,7 @@ from adapters.slack.responding import Responder, interactive_retries
 from adapters.slack.serve import Scheduler, listen, serve_http, serve_socket
 from bot.chat.commands import Another, Command, Quiz, QuizAction
 from bot.chat.desk import Caller, FrontDesk, Outcome
-from bot.chat.reply import read_option
+from bot.chat.reply import Reply, read_option
 from bot.errors import Busy, ServiceError
 from bot.ops.settings import SlackSettings
 
@@ -202,9 +202,9 @@ def _ack(ack: Callable[..., None]) -> None:
 class Listeners:
     """Bolt's listeners. Each runs in the request's own thread, hands the work to the desk's answer pool
     and acknowledges; the work turns a Slack payload into a command and a caller, and the front desk's
-    outcome into a message, which the pool's delivery threads send (`deliver`); only a busy reply
-    is sent from here, by the `senders`. Bolt passes arguments by name; `client`
-    is the request's own, which bolt gives the workspace's bot token (one token, or each installation's)."""
+    outcome into a message, which the pool's delivery threads send (`deliver`); only a busy reply is sent
+    from here, by the `senders`. Bolt passes arguments by name; `client` is the request's own, which bolt
+    gives the workspace's bot token (one token, or each installation's)."""
 
     def __init__(
         self,
@@ -221,7 +221,7 @@ class Listeners:
         self.senders = senders or ThreadPoolExecutor(max_workers=4, thread_name_prefix="maisky-send")
         self.seen = seen or _Seen()  # the messages (team, channel, ts) answered already
         self.base_url = base_url  # the Web API the answers' own clients call
-        self._busy_message: tuple[Any, dict[str, Any]] | None = None  # (the busy reply, its acknowledgement)
+        self._busy_message: tuple[Reply, dict[str, Any]] | None = None  # (the busy reply, its acknowledgement)
 
     def is_admin(self, user: str, client: WebClient) -> bool:
         try:

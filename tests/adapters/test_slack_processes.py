@@ -62,6 +62,16 @@ def start(fake: FakeSlack, tmp_path: Path, processes: int = 2) -> tuple[Process,
     return proc, port
 
 
+def answered_while_paused(paused: int, url: str, fake: FakeSlack, user: str) -> None:
+    """With the process `paused` stopped (SIGSTOP), a slash command is still acknowledged and answered."""
+    os.kill(paused, signal.SIGSTOP)
+    try:
+        assert slash(url, fake, "Was Eden made of iron?", user=user) == (200, "")
+        assert "soft clay" in json.dumps(fake.wait_for(f"/response/{user}")[0].body)
+    finally:
+        os.kill(paused, signal.SIGCONT)
+
+
 def test_every_process_takes_requests_and_each_answer_is_sent_once(fake: FakeSlack, tmp_path: Path) -> None:
     proc, port = start(fake, tmp_path)
     first = proc.popen.pid
@@ -72,20 +82,8 @@ def test_every_process_takes_requests_and_each_answer_is_sent_once(fake: FakeSla
         with urlopen(f"http://127.0.0.1:{port}/healthz", timeout=60) as resp:
             report = json.loads(resp.read())  # whichever process took it: its database and answer process
         assert report.get("database") == report.get("answers") == "ok"
-        # The first process stopped: only the other can take this one, answer it and send the answer.
-        os.kill(first, signal.SIGSTOP)
-        try:
-            assert slash(url, fake, "Was Eden made of iron?", user="UOTHER") == (200, "")
-            assert "soft clay" in json.dumps(fake.wait_for("/response/UOTHER")[0].body)
-        finally:
-            os.kill(first, signal.SIGCONT)
-        # and the other stopped: the first takes it
-        os.kill(other, signal.SIGSTOP)
-        try:
-            assert slash(url, fake, "Was Eden made of iron?", user="UFIRST") == (200, "")
-            assert "soft clay" in json.dumps(fake.wait_for("/response/UFIRST")[0].body)
-        finally:
-            os.kill(other, signal.SIGCONT)
+        answered_while_paused(first, url, fake, "UOTHER")  # only the other can take it, answer it and send it
+        answered_while_paused(other, url, fake, "UFIRST")  # and the other way round
         for n in range(8):  # both running: each request answered once, whichever takes it
             assert slash(url, fake, "What did you think of Chamberlain?", user=f"UBOTH{n}")[0] == 200
         for n in range(8):

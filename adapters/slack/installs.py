@@ -41,15 +41,8 @@ if TYPE_CHECKING:
     from bot.ops.store import Store
 
 __all__ = [
-    "INSTALL_PATH",
-    "REDIRECT_PATH",
-    "RateLimited",
-    "WorkspacePoster",
-    "daily_poster",
-    "forget_revoked",
-    "installation_store",
-    "oauth_flow",
-    "rate_limited",
+    "INSTALL_PATH", "REDIRECT_PATH", "RateLimited", "WorkspacePoster", "daily_poster", "forget_revoked",
+    "installation_store", "oauth_flow",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -161,21 +154,17 @@ class RateLimited(Middleware):
     A Middleware, not a function: bolt builds a function's arguments by name for every request."""
 
     def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse | None:
-        return rate_limited(req.body, next)
-
-
-def rate_limited(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse:
-    """What RateLimited does with a request's body."""
-    if body.get("type") != "app_rate_limited":
-        return next()
-    minute = body.get("minute_rate_limited")
-    since = "?"
-    if isinstance(minute, int) and not isinstance(minute, bool):
-        with contextlib.suppress(OverflowError, OSError, ValueError):  # a minute no clock can show: "?"
-            since = dt.datetime.fromtimestamp(minute, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    log.warning("Slack is holding back the app's events from workspace %s since %s (over 30,000 an hour)",
-                _id(body.get("team_id")), since)  # fmt: skip
-    return BoltResponse(status=200, body="")
+        body = req.body
+        if body.get("type") != "app_rate_limited":
+            return next()
+        minute = body.get("minute_rate_limited")
+        since = "?"
+        if isinstance(minute, int) and not isinstance(minute, bool):
+            with contextlib.suppress(OverflowError, OSError, ValueError):  # a minute no clock can show: "?"
+                since = dt.datetime.fromtimestamp(minute, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        log.warning("Slack is holding back the app's events from workspace %s since %s (over 30,000 an hour)",
+                    _id(body.get("team_id")), since)  # fmt: skip
+        return BoltResponse(status=200, body="")
 
 
 class WorkspacePoster:

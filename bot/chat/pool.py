@@ -84,14 +84,13 @@ class AnswerPool(ThreadPoolExecutor):
         self.threads = threads or default_threads()
         self.queue = queue
         self.nice = nice
-        self._prefix = name
+        self._name = name
         self._pending = 0  # submitted and not finished: running or waiting
         self._refused = 0  # refused since the last log line
         self._logged = -60.0
         self._count_lock = threading.Lock()
         self._jobs: dict[str, tuple[Job, Deliver | None]] = {}
-        self.deliverers = DELIVERERS  # or the most any registered job asked for
-        self._asked: list[int] = []
+        self._deliverers = 0  # the most delivery threads any registered job asked for
         self._deliveries: ThreadPoolExecutor | None = None  # this process's delivery threads, started on first use
         super().__init__(
             max_workers=self.threads, thread_name_prefix=name, initializer=lower_priority, initargs=(nice,)
@@ -108,9 +107,12 @@ class AnswerPool(ThreadPoolExecutor):
         (`deliverers` of them, the most any job asked for; DELIVERERS when none did), and the caller's
         future gets None once it is handed over."""
         self._jobs[name] = (fn, deliver)
-        if deliverers:
-            self._asked.append(deliverers)
-            self.deliverers = max(self._asked)
+        self._deliverers = max(self._deliverers, deliverers)
+
+    @property
+    def deliverers(self) -> int:
+        """Delivery threads: the most any registered job asked for; DELIVERERS when none did."""
+        return self._deliverers or DELIVERERS
 
     def start(self) -> None:
         """Nothing to do: the threads start on first use."""
@@ -128,7 +130,7 @@ class AnswerPool(ThreadPoolExecutor):
     def _delivery_threads(self) -> ThreadPoolExecutor:
         with self._count_lock:
             if self._deliveries is None:
-                self._deliveries = ThreadPoolExecutor(self.deliverers, thread_name_prefix=f"{self._prefix}-send")
+                self._deliveries = ThreadPoolExecutor(self.deliverers, thread_name_prefix=f"{self._name}-send")
             return self._deliveries
 
     def _admit(self) -> None:
@@ -182,7 +184,6 @@ class AnswerProcess(AnswerPool):
 
     def __init__(self, threads: int | None = None, queue: int = 64, *, nice: int = NICE, name: str = "maisky-answer"):
         super().__init__(threads, queue, nice=nice, name=name)
-        self._name = name
         self._conn: Connection | None = None
         self._pid = 0
         self._send_lock = threading.Lock()

@@ -142,14 +142,14 @@ def fork(count: int) -> Family:
         log.warning("HTTP processes forked with %d threads running", threading.active_count())
     read, write = os.pipe()
     others: list[int] = []
+    # The socket already takes requests: a SIGTERM is held, in every process, until it has installed its
+    # stop handler (serve_http), which would otherwise not run and leave its drain undone.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     for index in range(1, count):
         pid = os.fork()
         if pid == 0:
             os.close(write)
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the first process decides, and tells this one
-            # held until this process installs its stop handler (serve_http): a stop told before that
-            # would otherwise kill it without its drain
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
             return Family(index, count, read)
         others.append(pid)
     os.close(read)

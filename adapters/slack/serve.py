@@ -180,7 +180,7 @@ def serve_http(
     if family is not None:
         if not family.first:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C: the first process decides
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # held since the fork, handled now
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # held since the fork, handled now
         family.watch(lambda: os.kill(os.getpid(), signal.SIGTERM))
     scheduler.start()
     if family is None or family.first:

@@ -190,6 +190,7 @@ def test_oauth_process_starts_without_a_bot_token_and_serves_the_install_page(tm
         wait_for_port(port, proc.popen)
         with urlopen(f"http://127.0.0.1:{port}/slack/install", timeout=60) as resp:
             assert resp.status == 200 and "oauth/v2/authorize" in resp.read().decode()
+        wait_for_line(proc, "ready: Slack over HTTP")  # any process may have served the page before it
         assert stop(proc) == 0, proc.text()[-3000:]
     finally:
         kill(proc)

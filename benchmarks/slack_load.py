@@ -16,6 +16,16 @@ acknowledged within 3 s (Slack's window), busy acks, answers per second (answers
 the level's first request to its last answer), CPU seconds of the bot (its answer process included)
 and of the clients beside the wall time, and the load average before and after. Not part of the test
 suite.
+
+`--floor guard` starts, in the bot's place, the least a Slack HTTP server of ours does: the same
+waitress server with its deadlines and limits (adapters/slack/deadlines.py), in as many processes as
+HTTP_PROCESSES gives (default: 2 on 2 cores) over one socket, and the guard (adapters/slack/http.py)
+checking each request's size, shape and signature, then acknowledging it with the busy line, so no
+bolt, no answers and no database. `--floor bare` leaves out the guard too: waitress alone, answering
+every request with the busy line. `--floor raw` is one asyncio process with no HTTP library: it reads
+the request and writes the same answer back, which is what the machine itself (the clients, the
+kernel and the hogs) costs a request. A floor is the ack latency no listener or answer path can beat on
+this machine under the same load.
 """
 
 from __future__ import annotations
@@ -81,6 +91,73 @@ def fake_slack(port: int, latency: float) -> None:
                 self._send(json.dumps({"ok": True, "user": {"is_admin": False}}).encode())
 
     serve(Handler, port).serve_forever()
+
+
+# the floor (its own processes): the server without bolt or answers
+
+
+def floor(kind: str, port: int) -> None:
+    """Serve until SIGTERM: `kind` "guard" (the guard in front of a canned busy ack) or "bare" (the canned
+    ack alone), under the bot's own waitress server, in HTTP_PROCESSES processes (its default) over one socket."""
+    if kind == "raw":
+        raw_floor(port)
+        return
+    from adapters.slack.deadlines import create_server, listen
+    from adapters.slack.http import Guard, Health
+    from adapters.slack.serve import _server_options
+    from bot.ops.settings import SlackSettings, default_http_processes
+
+    body = json.dumps({"text": busy_words()}).encode()
+
+    def busy(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length:
+            environ["wsgi.input"].read(length)
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    slack = SlackSettings(bot_token="", signing_secret=SECRET, app_token="", api_url="", port=port, host="127.0.0.1")
+    app = Guard(busy, SECRET, max_body=slack.max_body, health=Health({})) if kind == "guard" else busy
+    options = _server_options(slack)
+    sockets = listen(**options)
+    count = int(os.environ.get("HTTP_PROCESSES") or default_http_processes())
+    others: list[int] = []
+    for _ in range(count - 1):
+        pid = os.fork()
+        if pid == 0:
+            others = []
+            break
+        others.append(pid)
+
+    def stop(*_: Any) -> None:
+        for pid in others:
+            os.kill(pid, signal.SIGKILL)
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    create_server(app, sockets=sockets, **options).run()
+
+
+def raw_floor(port: int) -> None:
+    """Serve until killed, in one asyncio process and no HTTP library: read a request's head and its
+    Content-Length bytes, write the busy line back and close. What the machine itself costs a request."""
+    body = json.dumps({"text": busy_words()}).encode()
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), 0)  # fmt: skip
+        await reader.readexactly(length)
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    async def serve() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=1024)
+        await server.serve_forever()
+
+    asyncio.run(serve())
 
 
 # the clients (their own process)
@@ -227,9 +304,12 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "fake":
         fake_slack(int(sys.argv[2]), float(sys.argv[3]))
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "floor":
+        floor(sys.argv[2], int(sys.argv[3]))
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "clients":
-        port, fake, level, per_client, tag = sys.argv[2:7]
-        print(json.dumps(asyncio.run(clients(int(port), fake, int(level), int(per_client), tag))))
+        target, fake, level, per_client, tag = sys.argv[2:7]
+        print(json.dumps(asyncio.run(clients(int(target), fake, int(level), int(per_client), tag))))
         return
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--levels", type=int, nargs="+", default=[1, 8, 32, 64], help="concurrent clients (1 8 32 64)")
@@ -240,6 +320,9 @@ def main() -> None:
     p.add_argument("--slack-nice", type=int, default=0, metavar="N",
                    help="run the fake Slack and the clients at nice N (default 0, the bot's own; Slack's servers "
                         "are not on the bot's machine: -10, as root, keeps them from queueing behind the hogs)")  # fmt: skip
+    p.add_argument("--floor", choices=["guard", "bare", "raw"],
+                   help="start a floor instead of the bot: waitress and the guard acknowledging with the busy line "
+                        "(guard), waitress alone (bare), or no HTTP library at all (raw); see above")  # fmt: skip
     args = p.parse_args()
 
     fake_port, port = free_port(), free_port()
@@ -256,14 +339,17 @@ def main() -> None:
                                           "fake", str(fake_port), str(args.latency)], cwd=ROOT)  # fmt: skip
             procs.append(fake_proc)
             log = open(Path(here) / "bot.log", "wb")  # noqa: SIM115  (closed with the folder)
-            bot = subprocess.Popen([str(maisky), "slack", "http"], cwd=here, env=env, stdout=log, stderr=log)
+            command = [sys.executable, "-m", "benchmarks.slack_load", "floor", args.floor, str(port)] if args.floor else [
+                str(maisky), "slack", "http"]  # fmt: skip
+            bot = subprocess.Popen(command, cwd=ROOT if args.floor else here, env=env, stdout=log, stderr=log)
             procs.append(bot)
             wait_until_up(f"{fake}/stats", fake_proc)
             wait_until_up(f"http://127.0.0.1:{port}/healthz", bot)
             run_level(port, fake, bot.pid, 2, 2, "warm")  # first requests compile templates, open pools
             hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.hogs)]
             procs += hogs
-            print(f"Slack HTTP load: `maisky slack http` against a fake Slack answering in {args.latency * 1000:.0f} ms; "
+            server = f"the floor ({args.floor})" if args.floor else "`maisky slack http`"
+            print(f"Slack HTTP load: {server} against a fake Slack answering in {args.latency * 1000:.0f} ms; "
                   f"{args.hogs} CPU hogs at its priority; Slack's side at nice {args.slack_nice}; "
                   f"{args.requests} slash commands per client; "
                   f"{os.cpu_count()} cores; settings {extra or 'as shipped'}")  # fmt: skip

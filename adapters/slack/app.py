@@ -406,7 +406,6 @@ def build_app(desk: FrontDesk, slack: SlackSettings, client: WebClient | None = 
         # what bolt itself tells a member when it finds no installation (or the one token fails): ours, labelled
         user_facing_authorize_error_message=fallback_text(desk.core.voice.notice("not_installed")),
     )
-    forget_revoked(app, slack)
     # Deliveries are claimed in the store (shared by every process) by the answer's work, not here: a
     # write there can wait on the database's lock, held by the answers, and the ack must not. Here only
     # this process's recent ids, so a retry it already took is dropped at once.
@@ -433,6 +432,10 @@ def build_app(desk: FrontDesk, slack: SlackSettings, client: WebClient | None = 
         ack()
         where = (body.get("event") or {}).get("channel_type") or "no channel_type"
         log.debug("ignored a Slack message event outside a direct message (%s, %s)", _delivery_id(body), where)
+
+    # bolt tries listeners in the order they were added, building each matcher's arguments anew: the
+    # member's own requests first, Slack's rare notices about the installation last
+    forget_revoked(app, slack)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -355,8 +355,9 @@ def main() -> None:
                   f"{os.cpu_count()} cores; settings {extra or 'as shipped'}")  # fmt: skip
             print(f"{'concurrent':>10} {'requests':>8} {'ack p50':>8} {'ack p99':>8} {'ack max':>8} {'>3 s':>5} "
                   f"{'busy':>5} {'answers/s':>9} {'wall s':>7} {'bot CPU s':>9} {'client CPU s':>12} {'load':>11}")  # fmt: skip
-            for level in args.levels:
-                r = run_level(port, fake, bot.pid, level, args.requests, f"L{level}", args.slack_nice)
+            for run, level in enumerate(args.levels):
+                # each run its own members and trigger ids: a repeated one would be dropped as Slack's retry
+                r = run_level(port, fake, bot.pid, level, args.requests, f"L{level}r{run}", args.slack_nice)
                 if r["failed"]:
                     print(f"  {r['failed']:.0f} acks were neither 200 nor missing")
                 print(f"{level:>10} {r['requests']:>8.0f} {r['p50'] * 1000:>6.1f}ms {r['p99'] * 1000:>6.1f}ms "

@@ -7,14 +7,17 @@ have sent its headers within `HEADER_SECONDS` of its first byte and its body wit
 of its headers, or its connection is closed; and when the limit is reached, the oldest connections
 that are not being answered (idle, or still sending) are closed to make room, so a new request
 is always taken. A request waitress refuses itself (a body over the limit, before the guard sees it;
-malformed headers) gets the same one log line as the guard's refusals.
+malformed headers) gets the same one log line as the guard's refusals. waitress's warning that requests
+wait for an HTTP thread is kept to one line a minute.
 """
 
 from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
+from collections.abc import Callable
 from typing import Any, cast
 
 from waitress.adjustments import Adjustments
@@ -26,13 +29,42 @@ from waitress.utilities import InternalServerError, RequestEntityTooLarge
 from adapters.slack.http import log_refusal
 from bot.ops.logs import request_context
 
-__all__ = ["BODY_SECONDS", "HEADER_SECONDS", "ROOM", "create_server"]
+__all__ = ["BODY_SECONDS", "HEADER_SECONDS", "ROOM", "OncePerMinute", "create_server"]
 
 log = logging.getLogger(__name__)
 
 HEADER_SECONDS = 5.0  # from a request's first byte to the end of its headers (Slack sends them at once)
 BODY_SECONDS = 10.0  # from the end of the headers to the end of the body (a few kilobytes)
 ROOM = 0.1  # the share of the connection limit freed when it is reached
+
+
+class OncePerMinute(logging.Filter):
+    """One record a minute from the logger it filters. waitress warns "Task queue depth is N" for every
+    request that finds no HTTP thread idle: a burst of 64 requests wrote dozens of lines, each while
+    waitress held the lock its threads take requests under."""
+
+    def __init__(self, every: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.every = every
+        self.clock = clock
+        self._next = float("-inf")
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with self._lock:
+            now = self.clock()
+            if now < self._next:
+                return False
+            self._next = now + self.every
+        record.msg = f"{record.msg} (requests waiting for an HTTP thread; more in the next minute are not logged)"
+        return True
+
+
+def quiet_queue_warnings() -> None:
+    """Keep waitress's queue warning to one line a minute (once per process, however many servers)."""
+    queue_log = logging.getLogger("waitress.queue")  # waitress.task.ThreadedTaskDispatcher.queue_logger
+    if not any(isinstance(f, OncePerMinute) for f in queue_log.filters):
+        queue_log.addFilter(OncePerMinute())
 
 
 class RefusalTask(ErrorTask):
@@ -164,6 +196,7 @@ def create_server(application: Any, sockets: list[socket.socket] | None = None, 
     """waitress.create_server for TCP, with DeadlineServer: one per address HOST resolves to, on `sockets`
     when they were made already (`listen`), else on sockets of its own."""
     adj = Adjustments(**kw)
+    quiet_queue_warnings()
     dispatcher = ThreadedTaskDispatcher()
     dispatcher.set_thread_count(adj.threads)
     shared: dict[int, Any] = {}

@@ -334,3 +334,61 @@ def test_oauth_pages_a_browser_opens_reach_bolt_unsigned() -> None:
     assert call("POST", "/slack/install").startswith("404")
     assert call("GET", "/slack/other").startswith("404")
     assert seen == ["/slack/install", "/slack/oauth_redirect"]
+
+
+class _Held:
+    """A waitress task that holds its HTTP thread until released."""
+
+    def __init__(self, release: threading.Event) -> None:
+        self.release = release
+
+    def service(self) -> None:
+        self.release.wait(60)
+
+    def cancel(self) -> None:
+        pass
+
+
+def test_waitress_queue_warning_is_one_line_a_minute(caplog: pytest.LogCaptureFixture) -> None:
+    """waitress warns for every request that finds no HTTP thread idle; our server keeps one line."""
+    from adapters.slack.deadlines import OncePerMinute, create_server
+
+    queue_log = logging.getLogger("waitress.queue")
+    earlier = [f for f in queue_log.filters if isinstance(f, OncePerMinute)]  # another server's, this minute's
+    for f in earlier:
+        queue_log.removeFilter(f)
+    server = create_server(lambda environ, start_response: [], host="127.0.0.1", port=0, threads=1)
+    dispatcher = server.task_dispatcher
+    release = threading.Event()
+    try:
+        with caplog.at_level(logging.WARNING, logger="waitress.queue"):
+            for _ in range(4):  # one thread: at least three of these find it busy, and waitress warns
+                dispatcher.add_task(_Held(release))
+        queued = [r for r in caplog.records if r.name == "waitress.queue"]
+        assert len(queued) == 1
+        assert queued[0].getMessage().startswith("Task queue depth is ")
+        assert "more in the next minute are not logged" in queued[0].getMessage()
+    finally:
+        release.set()
+        dispatcher.shutdown()
+        server.close()
+        for f in [f for f in queue_log.filters if isinstance(f, OncePerMinute)]:
+            queue_log.removeFilter(f)
+        for f in earlier:
+            queue_log.addFilter(f)
+
+
+def test_once_per_minute_lets_a_line_through_again_after_a_minute() -> None:
+    from adapters.slack.deadlines import OncePerMinute
+
+    now = [1000.0]
+    once = OncePerMinute(clock=lambda: now[0])
+
+    def record() -> logging.LogRecord:
+        return logging.LogRecord("waitress.queue", logging.WARNING, __file__, 1, "Task queue depth is %d", (3,), None)
+
+    assert once.filter(record())
+    now[0] += 59.9
+    assert not once.filter(record())
+    now[0] += 0.2
+    assert once.filter(record())

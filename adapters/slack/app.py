@@ -5,17 +5,28 @@ outcome becomes a Slack message, in the channel or only for the caller. The requ
 only hands the work to the desk's answer pool (bot/chat/pool.py: low-priority threads, a bounded
 queue) and acknowledges, so every request is acknowledged within Slack's 3 seconds however busy the
 answers keep the CPU; when the pool is full, the member is told at once to ask again in a moment.
+
+Over HTTP the hand-over comes before bolt (`acknowledger`): once the guard has checked a request, the
+request itself goes to the answer pool and is acknowledged empty, as bolt's listeners acknowledge
+every request the pool takes; bolt's dispatch, with the listeners, then runs in the answer pool, at
+low priority. When the pool is full, a slash command is acknowledged with the busy reply at once.
+Only a mention or a button when the pool is full, Slack's url_verification, and every request with
+OAuth (bolt answers a workspace that has no installation in the acknowledgement) meet bolt in the
+request's thread.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 import time
+import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +67,11 @@ QUESTION_SUBTYPES = frozenset({"thread_broadcast", "file_share", "me_message"})
 # members edit for ever, and the record of the first answer is gone).
 ANSWERED_SECONDS = 30 * 24 * 3600.0
 ANSWER_JOB = "slack.answer"  # the job (Listeners.work) registered with the desk's answer pool
+REQUEST_JOB = "slack.request"  # bolt's dispatch of a request the guard acknowledged (Listeners.dispatch)
+
+# Set while a request is dispatched inside the answer pool: the listeners' work is done there and then,
+# and what it worked out is collected here for the pool's delivery threads.
+_INLINE: ContextVar[list[tuple[Outcome, str, dict[str, Any], _Place]] | None] = ContextVar("inline", default=None)
 
 
 class _Seen:
@@ -222,6 +238,56 @@ class Listeners:
         self.seen = seen or _Seen()  # the messages (team, channel, ts) answered already
         self.base_url = base_url  # the Web API the answers' own clients call
         self._busy_message: tuple[Reply, dict[str, Any]] | None = None  # (the busy reply, its acknowledgement)
+        self.app: App | None = None  # bolt's app, for the requests dispatched in the answer pool
+
+    # before bolt: the guard's hand-over, and bolt's dispatch in the answer pool
+
+    def early(self, body: bytes, environ: dict[str, Any]) -> bytes | None:
+        """Hand a request the guard checked to the answer pool, to be dispatched there by bolt, and say what to
+        acknowledge it with now: b"" (nothing), the busy reply (a slash command when the pool is full), or
+        None when bolt must answer it in this thread (a url_verification; a mention or button when full)."""
+        if b"url_verification" in body:
+            return None
+        pool = self.desk.pool
+        if pool.pending >= pool.threads + pool.queue:
+            if body.startswith(b"payload=") or not (body.startswith(b"command=") or b"&command=" in body):
+                return None  # bolt's listener says it (an event's or a button's busy reply is a message)
+            pool.refused()
+            return json.dumps(self._busy_ack(self.desk.parse(""))).encode()
+        headers = {"content-type": str(environ.get("CONTENT_TYPE") or "")}
+        for key, value in environ.items():
+            if key.startswith("HTTP_X_SLACK_"):
+                headers[key[5:].replace("_", "-").lower()] = str(value)
+        try:
+            pool.call(REQUEST_JOB, body.decode("utf-8"), headers)
+        except (Busy, ServiceError):  # bolt answers it here: the busy reply, or the error
+            return None
+        return b""
+
+    def dispatch(self, raw: str, headers: dict[str, str]) -> list[tuple[Outcome, str, dict[str, Any], _Place]] | None:
+        """bolt's dispatch of a request acknowledged already, in the answer pool: its listeners work the
+        answers out here (`_hand_over`); what they give is delivered by the pool's delivery threads."""
+        assert self.app is not None
+        collected: list[tuple[Outcome, str, dict[str, Any], _Place]] = []
+        token = _INLINE.set(collected)
+        try:
+            try:
+                given: dict[str, str | Sequence[str]] = dict(headers)
+                request = BoltRequest(body=raw, headers=given)
+            except Exception as exc:  # its message may quote the body (the guard checked the shapes bolt reads)
+                log.warning("dropped a Slack request bolt could not read (%s)", type(exc).__name__)
+                return None
+            response = self.app.dispatch(request)
+        finally:
+            _INLINE.reset(token)
+        # bolt's own message in an ack (ours make none once the pool took the work) comes too late to be sent
+        if response.status == 200 and response.body:
+            log.warning("bolt answered a Slack request acknowledged already; its message was dropped")
+        return collected or None
+
+    def deliver_all(self, collected: list[tuple[Outcome, str, dict[str, Any], _Place]], *_: Any) -> None:
+        for outcome, kind, body, place in collected:
+            self.deliver(outcome, kind, body, place)
 
     def is_admin(self, user: str, client: WebClient) -> bool:
         try:
@@ -308,7 +374,15 @@ class Listeners:
             log.exception("could not send a reply to Slack")
 
     def _hand_over(self, kind: str, body: dict[str, Any], client: WebClient, context: BoltContext | None) -> bool:
-        """Queue the work in the answer pool, which also delivers it; False when the pool is full."""
+        """Queue the work in the answer pool, which also delivers it; False when the pool is full. Inside
+        the pool (a request dispatched there), the work is done at once and collected for delivery."""
+        inline = _INLINE.get()
+        if inline is not None:
+            place = _place(body, client, context)
+            outcome = self.work(kind, body, place)
+            if outcome is not None:
+                inline.append((outcome, kind, body, place))
+            return True
         try:
             self.desk.pool.call(ANSWER_JOB, kind, body, _place(body, client, context))
         except Busy:
@@ -377,6 +451,15 @@ class Listeners:
         return None
 
 
+_early: weakref.WeakKeyDictionary[App, Callable[[bytes, dict[str, Any]], bytes | None]] = weakref.WeakKeyDictionary()
+
+
+def acknowledger(app: App) -> Callable[[bytes, dict[str, Any]], bytes | None] | None:
+    """For the guard (`make_server`'s `early`): the hand-over of a checked request to the answer pool, before
+    bolt; None where bolt must see every request first (OAuth: it answers a workspace with no installation)."""
+    return _early.get(app)
+
+
 def build_app(desk: FrontDesk, slack: SlackSettings, client: WebClient | None = None) -> App:
     """The bolt app with every listener registered, answering through `desk` (bot.ops.bootstrap.build_desk
     builds it, with the daily posts and the quiz where they are set up); `client` is injectable for tests.
@@ -417,6 +500,10 @@ def build_app(desk: FrontDesk, slack: SlackSettings, client: WebClient | None = 
         desk, slack.daily_allowlist, Responder(), app.listener_runner.listener_executor, seen, base_url=client.base_url
     )
     desk.pool.register(ANSWER_JOB, listen.work, deliver=listen.deliver, deliverers=slack.workers)
+    desk.pool.register(REQUEST_JOB, listen.dispatch, deliver=listen.deliver_all, deliverers=slack.workers)
+    listen.app = app
+    if not slack.oauth and not slack.socket_mode:
+        _early[app] = listen.early
     app.command("/maisky")(listen.command)
     app.action(ANOTHER)(listen.another)
     app.action(SOURCE)(_ack)
@@ -472,7 +559,9 @@ def run(desk: FrontDesk, slack: SlackSettings, shutdown_seconds: float = 20) -> 
     if slack.socket_mode:
         log.info(serve_socket(app, slack, scheduler, shutdown_seconds, pool=desk.pool))
         return
-    line = serve_http(app, slack, scheduler, shutdown_seconds, pool=desk.pool, sockets=sockets, family=family)
+    line = serve_http(
+        app, slack, scheduler, shutdown_seconds, pool=desk.pool, sockets=sockets, family=family, early=acknowledger(app)
+    )
     if family is None or family.first:
         log.info(line)
         return

@@ -163,8 +163,10 @@ class Guard:
         clock: Callable[[], float] = time.time,
         browser_paths: frozenset[str] = frozenset(),
         throttle: Throttle | None = None,
+        early: Callable[[bytes, WSGIEnvironment], bytes | None] | None = None,
     ) -> None:
         self.app = app
+        self.early = early  # takes a checked request off bolt's path: the ack's body (JSON, or b""), or None
         self._secret = signing_secret.encode()
         self.max_body = max_body
         self.health = health or Health()
@@ -224,6 +226,11 @@ class Guard:
             with self._lock:
                 self._in_flight += 1
             try:
+                ack = self.early(body, environ) if self.early is not None else None
+                if ack is not None:  # acknowledged as bolt acknowledges: empty, or a message in JSON
+                    kind = "application/json;charset=utf-8" if ack else "text/plain;charset=utf-8"
+                    start_response("200 OK", [("Content-Type", kind), ("Content-Length", str(len(ack)))])
+                    return [ack]
                 return self._forward(environ, start_response, body, request_id)
             finally:
                 with self._idle:

@@ -122,16 +122,26 @@ def listen(slack: SlackSettings) -> list[socket.socket]:
 
 
 def make_server(
-    app: App, slack: SlackSettings, health: Health, sockets: list[socket.socket] | None = None
+    app: App,
+    slack: SlackSettings,
+    health: Health,
+    sockets: list[socket.socket] | None = None,
+    early: Callable[[bytes, dict[str, Any]], bytes | None] | None = None,
 ) -> tuple[Any, Guard]:
     """The guarded bolt app in a waitress server bound to HOST:PORT (or on `sockets`, made already), with
-    the configured limits and deadlines for reading each request (adapters/slack/deadlines.py)."""
+    the configured limits and deadlines for reading each request (adapters/slack/deadlines.py). `early`
+    (adapters/slack/app.py: `acknowledger`) takes a checked request off bolt's path in this process."""
     from adapters.slack.deadlines import create_server
 
     oauth = app.oauth_flow
     pages = frozenset({oauth.install_path, oauth.redirect_uri_path}) if oauth is not None else frozenset()
     guard = Guard(
-        SlackRequestHandler(app), slack.signing_secret, max_body=slack.max_body, health=health, browser_paths=pages
+        SlackRequestHandler(app),
+        slack.signing_secret,
+        max_body=slack.max_body,
+        health=health,
+        browser_paths=pages,
+        early=early,
     )
     carry_request_ids(app.listener_runner.listener_executor)
     server = _listening(slack, lambda **options: create_server(guard, sockets=sockets, **options))
@@ -147,6 +157,7 @@ def serve_http(
     *,
     sockets: list[socket.socket] | None = None,
     family: Family | None = None,
+    early: Callable[[bytes, dict[str, Any]], bytes | None] | None = None,
 ) -> str:
     """Serve HTTP at /slack/events (and /healthz) until a stop signal; returns the stop line. With a
     `family`, this is one of several processes on the same `sockets` (adapters/slack/processes.py)."""
@@ -159,7 +170,7 @@ def serve_http(
             checks["scheduler"] = family.alive  # the posts run in the first process: is it there?
         checks["processes"] = family.alive
     health = Health(checks)
-    server, guard = make_server(app, slack, health, sockets)
+    server, guard = make_server(app, slack, health, sockets, early)
 
     def drain(deadline: float) -> list[str]:
         if family is not None:

@@ -137,14 +137,24 @@ class AnswerPool(ThreadPoolExecutor):
         """Count one more job in hand, or raise Busy when `threads` jobs run and `queue` more already wait."""
         with self._count_lock:
             if self._pending >= self.threads + self.queue:
-                self._refused += 1
-                now = time.monotonic()
-                if now - self._logged >= 60:  # a line a minute at most: an overload must not flood the log
-                    log.warning("answer pool full (%d threads, %d waiting): %d member(s) told to ask again "
-                                "since the last such line", self.threads, self.queue, self._refused)  # fmt: skip
-                    self._logged, self._refused = now, 0
+                self._refuse()
                 raise Busy(f"{self._pending} answers in hand")
             self._pending += 1
+
+    def refused(self) -> None:
+        """Count a member told to ask again by a surface that found the pool full before calling it."""
+        with self._count_lock:
+            self._refuse()
+
+    def _refuse(self) -> None:
+        """One more member told to ask again (the count lock held): a line a minute at most, so that an
+        overload does not flood the log."""
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._logged >= 60:
+            log.warning("answer pool full (%d threads, %d waiting): %d member(s) told to ask again "
+                        "since the last such line", self.threads, self.queue, self._refused)  # fmt: skip
+            self._logged, self._refused = now, 0
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         """Queue `fn`, or raise Busy when `threads` jobs run and `queue` more already wait."""

@@ -21,7 +21,7 @@ import waitress.wasyncore
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
-from adapters.slack.app import build_app
+from adapters.slack.app import acknowledger, build_app
 from adapters.slack.http import Health
 from adapters.slack.serve import make_server
 from bot import Settings, build
@@ -73,7 +73,7 @@ def serve(fake: FakeSlack, **limits: Any) -> Iterator[Served]:
     core = build(Settings(seeds_dir=SEEDS, persona_dir=PERSONA, cooldown=0))
     app = build_app(desk_for(core), slack, WebClient(token="xoxb-test", base_url=fake.api_url))
     health = Health({"database": lambda: True})
-    server, _ = make_server(app, slack, health)
+    server, _ = make_server(app, slack, health, early=acknowledger(app))  # as `maisky slack http` serves it
     stop = threading.Event()
 
     def run() -> None:  # waitress's own loop, a tick at a time, so the test can stop it between ticks

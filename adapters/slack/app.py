@@ -250,8 +250,9 @@ class Listeners:
             return None
         pool = self.desk.pool
         if pool.pending >= pool.threads + pool.queue:
-            if body.startswith(b"payload=") or not (body.startswith(b"command=") or b"&command=" in body):
-                return None  # bolt's listener says it (an event's or a button's busy reply is a message)
+            form = str(environ.get("CONTENT_TYPE") or "").startswith("application/x-www-form-urlencoded")
+            if not form or body.startswith(b"payload=") or not (body.startswith(b"command=") or b"&command=" in body):
+                return None  # not a slash command: bolt's listener says it (their busy reply is a message)
             pool.refused()
             return json.dumps(self._busy_ack(self.desk.parse(""))).encode()
         headers = {"content-type": str(environ.get("CONTENT_TYPE") or "")}

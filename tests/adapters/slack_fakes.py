@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 from urllib.error import HTTPError
@@ -15,10 +15,14 @@ from urllib.parse import parse_qs, urlencode
 from urllib.request import Request, urlopen
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
+import waitress.wasyncore
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 
+from adapters.slack.app import acknowledger
+from adapters.slack.http import Health
+from adapters.slack.serve import make_server as guarded_server
 from bot.ops.settings import SlackSettings
 
 T = TypeVar("T")
@@ -185,6 +189,35 @@ def served(app: App) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def ticking(server: Any) -> Iterator[None]:
+    """waitress's own loop for `server`, a tick at a time in a thread, so a test can stop it between ticks."""
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            waitress.wasyncore.loop(timeout=0.05, map=server._map, count=1)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
+        server.task_dispatcher.shutdown()
+        waitress.wasyncore.close_all(server._map)
+
+
+@contextmanager
+def guarded(app: App, ss: SlackSettings) -> Iterator[str]:
+    """The app as `maisky slack http` serves it: behind the guard, with the hand-over before bolt where the
+    app has one, in waitress, on 127.0.0.1; yields the server's base URL."""
+    server, _ = guarded_server(app, replace(ss, host="127.0.0.1", port=0), Health(), early=acknowledger(app))
+    with ticking(server):
+        yield f"http://127.0.0.1:{server.effective_port}"
 
 
 def post(url: str, body: str, content_type: str, *, secret: str = SECRET, timestamp: int | None = None,

@@ -3,32 +3,26 @@ acknowledged; with the answer pool full, the ack itself (or an ephemeral note) s
 
 from __future__ import annotations
 
-import contextlib
 import json
 import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-import waitress.wasyncore
-from slack_bolt import App
 from slack_sdk import WebClient
 
-from adapters.slack.app import acknowledger, build_app
-from adapters.slack.http import Health
-from adapters.slack.serve import make_server
+from adapters.slack.app import build_app
 from bot import Maisky, Settings, build
 from bot.chat.desk import FrontDesk
 from bot.chat.pool import AnswerPool, AnswerProcess
 from bot.ops.settings import SlackSettings
 from tests.adapters.conftest import Blocked, MakeCore, desk_for
-from tests.adapters.slack_fakes import SECRET, FakeSlack, event, post, served, settings, slash
+from tests.adapters.slack_fakes import SECRET, FakeSlack, event, guarded, post, served, settings, slash
 from tests.adapters.test_slack import all_text
 from tests.conftest import PERSONA, SEEDS
 
@@ -188,27 +182,6 @@ def test_acks_are_sent_while_the_answer_process_is_busy_and_its_answers_follow(
         pool.shutdown(wait=True)
 
 
-@contextlib.contextmanager
-def guarded(app: App, slack: SlackSettings) -> Iterator[str]:
-    """The app as `maisky slack http` serves it: waitress, the guard, and the hand-over before bolt."""
-    server, _ = make_server(app, replace(slack, host="127.0.0.1", port=0), Health({}), early=acknowledger(app))
-    stop = threading.Event()
-
-    def run() -> None:  # waitress's own loop, a tick at a time, so the test can stop it between ticks
-        while not stop.is_set():
-            waitress.wasyncore.loop(timeout=0.05, map=server._map, count=1)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}/slack/events"
-    finally:
-        stop.set()
-        thread.join(5)
-        server.task_dispatcher.shutdown()
-        waitress.wasyncore.close_all(server._map)
-
-
 def test_behind_the_guard_the_ack_comes_before_bolt_which_runs_in_the_answer_pool(
     fake_slack: FakeSlack, make_core: MakeCore
 ) -> None:
@@ -224,7 +197,8 @@ def test_behind_the_guard_the_ack_comes_before_bolt_which_runs_in_the_answer_poo
     app.use(record)
     blocked = Blocked(desk.pool, room=1)  # the only thread held, the one queue place free
     try:
-        with guarded(app, settings(fake_slack)) as url:
+        with guarded(app, settings(fake_slack)) as base:
+            url = f"{base}/slack/events"
             assert slash(url, fake_slack, "What did you think of Eden?", user="UFIRST") == (200, "")
             assert dispatched == []  # acknowledged, and bolt has not even seen it: it waits in the pool
             status, body = slash(url, fake_slack, "What did you think of Eden?", user="UBUSY")
@@ -252,7 +226,8 @@ def test_url_verification_is_answered_by_bolt_at_once_behind_the_guard(
     desk = busy_desk(make_core())
     app = build_app(desk, settings(fake_slack), WebClient(token="xoxb-test", base_url=fake_slack.api_url))
     try:
-        with guarded(app, settings(fake_slack)) as url:
+        with guarded(app, settings(fake_slack)) as base:
+            url = f"{base}/slack/events"
             body = json.dumps({"type": "url_verification", "challenge": "c-42", "token": "t"})
             assert post(url, body, "application/json") == (200, json.dumps({"challenge": "c-42"}))
     finally:

@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-import waitress.wasyncore
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
@@ -27,7 +26,7 @@ from adapters.slack.serve import make_server
 from bot import Settings, build
 from bot.ops.settings import SlackSettings
 from tests.adapters.conftest import desk_for
-from tests.adapters.slack_fakes import SECRET, FakeSlack, slash
+from tests.adapters.slack_fakes import SECRET, FakeSlack, slash, ticking
 from tests.conftest import PERSONA, SEEDS
 
 MARK = "BODY-MARKER-7f3a"  # in every hostile body: it must never appear in a log line
@@ -74,21 +73,8 @@ def serve(fake: FakeSlack, **limits: Any) -> Iterator[Served]:
     app = build_app(desk_for(core), slack, WebClient(token="xoxb-test", base_url=fake.api_url))
     health = Health({"database": lambda: True})
     server, _ = make_server(app, slack, health, early=acknowledger(app))  # as `maisky slack http` serves it
-    stop = threading.Event()
-
-    def run() -> None:  # waitress's own loop, a tick at a time, so the test can stop it between ticks
-        while not stop.is_set():
-            waitress.wasyncore.loop(timeout=0.05, map=server._map, count=1)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
+    with ticking(server):
         yield Served(fake, server.effective_port, health)
-    finally:
-        stop.set()
-        thread.join(5)
-        server.task_dispatcher.shutdown()
-        waitress.wasyncore.close_all(server._map)
 
 
 @pytest.fixture(scope="module")

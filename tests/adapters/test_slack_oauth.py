@@ -9,10 +9,7 @@ import io
 import json
 import logging
 import re
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError
@@ -21,20 +18,16 @@ from urllib.request import Request, urlopen
 
 import pytest
 import sqlalchemy as sa
-import waitress.wasyncore
-from slack_bolt import App
 
 from adapters.cli import main
 from adapters.slack.app import build_app
-from adapters.slack.http import Health
 from adapters.slack.installs import daily_poster
-from adapters.slack.serve import make_server
 from bot import Maisky, Settings, build
 from bot.club.daily import Daily
 from bot.ops.bootstrap import build_daily
 from bot.ops.settings import SlackSettings
 from tests.adapters.conftest import desk_for
-from tests.adapters.slack_fakes import SECRET, FakeSlack, post, served, slash
+from tests.adapters.slack_fakes import SECRET, FakeSlack, guarded, post, served, slash
 from tests.adapters.slack_install_payloads import (
     app_rate_limited,
     app_uninstalled,
@@ -196,27 +189,6 @@ def test_a_shared_channel_gets_each_workspaces_post_with_its_own_token(fake: Fak
     posts = fake.wait_for("/chat.postMessage", 2)
     assert sorted(p.headers["Authorization"] for p in posts) == ["Bearer xoxb-T2", "Bearer xoxb-T3"]
     assert {p.body["channel"] for p in posts} == {"CSHARED"}
-
-
-@contextmanager
-def guarded(app: App, ss: SlackSettings) -> Iterator[str]:
-    """The app as `maisky slack http` serves it: behind the guard, in waitress, on 127.0.0.1."""
-    server, _ = make_server(app, replace(ss, host="127.0.0.1", port=0), Health())
-    stop = threading.Event()
-
-    def run() -> None:  # waitress's own loop, a tick at a time, so it can be stopped between ticks
-        while not stop.is_set():
-            waitress.wasyncore.loop(timeout=0.05, map=server._map, count=1)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        stop.set()
-        thread.join(5)
-        server.task_dispatcher.shutdown()
-        waitress.wasyncore.close_all(server._map)
 
 
 def states(daily: Daily) -> int:

@@ -249,7 +249,7 @@ class Listeners:
         if b"url_verification" in body:
             return None
         pool = self.desk.pool
-        if pool.pending >= pool.threads + pool.queue:
+        if pool.full():
             form = str(environ.get("CONTENT_TYPE") or "").startswith("application/x-www-form-urlencoded")
             if not form or body.startswith(b"payload=") or not (body.startswith(b"command=") or b"&command=" in body):
                 return None  # not a slash command: bolt's listener says it (their busy reply is a message)

@@ -136,10 +136,18 @@ class AnswerPool(ThreadPoolExecutor):
     def _admit(self) -> None:
         """Count one more job in hand, or raise Busy when `threads` jobs run and `queue` more already wait."""
         with self._count_lock:
-            if self._pending >= self.threads + self.queue:
+            if self._full():
                 self._refuse()
                 raise Busy(f"{self._pending} answers in hand")
             self._pending += 1
+
+    def full(self) -> bool:
+        """Whether a job called now would be refused (Busy): `threads` run and `queue` more wait."""
+        with self._count_lock:
+            return self._full()
+
+    def _full(self) -> bool:
+        return self._pending >= self.threads + self.queue
 
     def refused(self) -> None:
         """Count a member told to ask again by a surface that found the pool full before calling it."""
